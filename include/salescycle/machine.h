@@ -1,0 +1,251 @@
+// A compiled sales cycle: stages, events, attributes and transitions, with a
+// flat transition table that every container steps through.
+//
+// A Machine is immutable once compiled and safe to share between any number
+// of threads (re2's model): journeys and pipelines hold it through a
+// shared_ptr<const Machine>. It cannot be copied or moved — there is no need
+// to, and its address is what containers hold — so it is only ever handed
+// out as that shared_ptr.
+//
+// Loading: a MachineSpec (proto/salescycle/v1/machine.proto) in protobuf text
+// format or JSON, from a string or a file. Every error names the source and
+// the offending element, e.g.
+//   b2b.textproto: transitions[4] (qualification --present--> presentation):
+//   unknown event "presnt"
+#ifndef SALESCYCLE_MACHINE_H_
+#define SALESCYCLE_MACHINE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "salescycle/attribute.h"
+#include "salescycle/options.h"
+#include "salescycle/step.h"
+#include "salescycle/types.h"
+
+namespace salescycle {
+
+namespace internal {
+struct Core;
+class MachineCompiler;
+}  // namespace internal
+
+enum class StageKind : uint8_t { kOpen, kWon, kLost };
+
+// "open", "won", "lost".
+absl::string_view StageKindName(StageKind kind);
+
+struct StageInfo {
+  std::string id;
+  std::string display_name;  // the id when the spec gives none
+  StageKind kind = StageKind::kOpen;
+  int win_probability = 0;   // 0..100
+  std::string group;         // "" when none
+  std::optional<int64_t> stall_limit_seconds;
+  std::vector<AttributeId> required_attributes;
+};
+
+struct EventInfo {
+  std::string id;
+  std::string description;
+};
+
+struct AttributeInfo {
+  std::string name;
+  AttributeType type = AttributeType::kInt64;
+  AttributeValue default_value;
+};
+
+// One concrete transition, after "from a group" and "from any open stage"
+// were expanded to every stage they cover (in stage order).
+struct TransitionInfo {
+  StageId from = kNoStage;
+  EventId event = kNoEvent;
+  StageId to = kNoStage;
+  // Index of the transition in the spec's `transitions` list.
+  int spec_index = -1;
+  // The guard in readable form ("budget >= 1000 and authority == true"),
+  // "" when unguarded.
+  std::string guard;
+};
+
+struct TimeoutInfo {
+  StageId stage = kNoStage;
+  int64_t after_seconds = 0;
+  // Exactly one of the two is set: the event fired, or the stage entered.
+  EventId fire_event = kNoEvent;
+  StageId enter_stage = kNoStage;
+};
+
+class Machine {
+ public:
+  // Parse and compile a MachineSpec.
+  // On success: the compiled machine. On failure: InvalidArgument naming the
+  // source (options.source_name) and the offending element; NotFound /
+  // PermissionDenied etc. for a file that cannot be read.
+  [[nodiscard]] static absl::StatusOr<std::shared_ptr<const Machine>>
+  FromTextProto(absl::string_view text, const CompileOptions& options = {});
+  [[nodiscard]] static absl::StatusOr<std::shared_ptr<const Machine>> FromJson(
+      absl::string_view json, const CompileOptions& options = {});
+  // A path ending in ".json" is read as JSON, anything else as text format.
+  [[nodiscard]] static absl::StatusOr<std::shared_ptr<const Machine>> FromFile(
+      const std::string& path, const CompileOptions& options = {});
+
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+  ~Machine();
+
+  // ---- identity
+  const std::string& name() const { return name_; }
+  uint32_t version() const { return version_; }
+  // A 64-bit hash of the canonical spec: everything that changes behaviour
+  // or analytics (ids, kinds, probabilities, groups, limits, attributes,
+  // guards, transitions, timeouts, the initial stage), but not the name,
+  // version, display names or descriptions. Stable across builds, platforms
+  // and protobuf versions: it hashes our own canonical encoding.
+  uint64_t fingerprint() const { return fingerprint_; }
+  // The spec as compiled, in protobuf text format.
+  const std::string& spec_text() const { return spec_text_; }
+
+  // ---- introspection
+  int num_stages() const { return static_cast<int>(stages_.size()); }
+  int num_events() const { return static_cast<int>(events_.size()); }
+  int num_attributes() const { return static_cast<int>(attributes_.size()); }
+  StageId initial_stage() const { return initial_stage_; }
+  // REQUIRES: id < num_stages() (resp. events, attributes).
+  const StageInfo& stage(StageId id) const { return stages_[id]; }
+  const EventInfo& event(EventId id) const { return events_[id]; }
+  const AttributeInfo& attribute(AttributeId id) const {
+    return attributes_[id];
+  }
+  // Every concrete transition, grouped by source stage then event, in
+  // declaration order within a (stage, event) pair.
+  absl::Span<const TransitionInfo> transitions() const { return transitions_; }
+  // The events that have at least one transition leaving `stage`, in event id
+  // order. REQUIRES: stage < num_stages().
+  std::vector<EventId> EventsLeaving(StageId stage) const;
+  // The timeout of `stage`, if it has one.
+  std::optional<TimeoutInfo> timeout(StageId stage) const;
+  bool has_timeouts() const { return has_timeouts_; }
+
+  // ---- lookups by name: NotFound naming the machine and the name.
+  [[nodiscard]] absl::StatusOr<StageId> FindStage(absl::string_view id) const;
+  [[nodiscard]] absl::StatusOr<EventId> FindEvent(absl::string_view id) const;
+  [[nodiscard]] absl::StatusOr<AttributeId> FindAttribute(
+      absl::string_view name) const;
+
+  // ---- the transition core, for callers that keep state themselves.
+  // Pure: decides what `event` does to a deal in stage `from` with the given
+  // attributes at `time`, without changing anything. Journey and Pipeline
+  // call the same core.
+  // REQUIRES: from < num_stages(), event < num_events().
+  StepResult Step(StageId from, EventId event, Timestamp time,
+                  const AttributeReader& attributes) const;
+
+  // OkStatus for a move; for a rejection, FailedPrecondition saying which
+  // event was rejected in which stage and why (the guard, the missing
+  // attribute), e.g. `event "present" rejected in stage "qualification":
+  // guard failed: budget >= 1000`.
+  absl::Status ExplainRejection(const StepResult& step) const;
+
+ private:
+  friend struct internal::Core;
+  friend class internal::MachineCompiler;
+
+  // A transition-table cell: a stage id (< kSlowCell) for an unguarded move
+  // to a target that requires nothing, else one of the markers below.
+  static constexpr uint32_t kSlowCell = 0x80000000u;  // | slow_cells_ index
+  static constexpr uint32_t kNoTransitionCell = 0xFFFFFFFFu;
+  static constexpr uint32_t kNoDealCell = 0xFFFFFFFEu;
+
+  struct SlowCell {
+    uint32_t first_candidate;
+    uint32_t num_candidates;
+  };
+  struct Candidate {
+    StageId to;
+    int32_t transition;  // index into transitions_
+    int32_t guard;       // root in guard_nodes_, -1 when unguarded
+  };
+  // A guard compiled to a preorder array: node i's children start at i + 1,
+  // and each child's subtree is `size` nodes long, so evaluation walks the
+  // array without allocating.
+  struct GuardNode {
+    enum Kind : uint8_t {
+      kInt64Compare,
+      kDoubleCompare,
+      kBoolCompare,
+      kStringCompare,
+      kAll,
+      kAny,
+      kNot,
+      kNamed,
+    };
+    enum Op : uint8_t { kEq, kNe, kLt, kLe, kGt, kGe };
+    Kind kind;
+    Op op;
+    AttributeId attribute;
+    uint32_t size;  // nodes in this subtree, itself included
+    union {
+      int64_t int64_value;
+      double double_value;
+      bool bool_value;
+      uint32_t index;  // into guard_strings_ or named_guards_
+    } constant;
+  };
+  struct TimeoutRule {
+    int64_t after_seconds = 0;  // 0: the stage has no timeout
+    EventId fire_event = kNoEvent;
+    StageId enter_stage = kNoStage;
+  };
+
+  Machine();
+
+  std::string name_;
+  uint32_t version_ = 0;
+  uint64_t fingerprint_ = 0;
+  std::string spec_text_;
+  std::vector<StageInfo> stages_;
+  std::vector<EventInfo> events_;
+  std::vector<AttributeInfo> attributes_;
+  std::vector<TransitionInfo> transitions_;
+  StageId initial_stage_ = 0;
+  bool has_timeouts_ = false;
+
+  absl::flat_hash_map<std::string, StageId> stage_by_name_;
+  absl::flat_hash_map<std::string, EventId> event_by_name_;
+  absl::flat_hash_map<std::string, AttributeId> attribute_by_name_;
+
+  // (num_stages + 1) rows of num_events cells. The extra last row is the
+  // "removed deal" stage: every cell is kNoDealCell, so a pipeline's hot loop
+  // needs no liveness branch.
+  std::vector<uint32_t> cells_;
+  // For direct cells, the transition they stand for (-1 elsewhere); read
+  // only when a step is reported, never on the batch hot path.
+  std::vector<int32_t> cell_transition_;
+  std::vector<SlowCell> slow_cells_;
+  std::vector<Candidate> candidates_;
+  std::vector<GuardNode> guard_nodes_;
+  std::vector<std::string> guard_strings_;
+  std::vector<NamedGuard> named_guards_;
+  std::vector<TimeoutRule> timeouts_;  // one per stage
+  // Attribute storage layout: scalars (int64, double, bool) are kept as 64
+  // bits in one slot space, strings in another.
+  std::vector<uint16_t> attribute_slot_;
+  int num_scalar_slots_ = 0;
+  int num_string_slots_ = 0;
+  std::vector<uint64_t> scalar_defaults_;  // bit patterns, by scalar slot
+  std::vector<std::string> string_defaults_;  // by string slot
+};
+
+}  // namespace salescycle
+
+#endif  // SALESCYCLE_MACHINE_H_

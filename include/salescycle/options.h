@@ -1,0 +1,41 @@
+// Options for compiling machines and creating journeys and pipelines.
+#ifndef SALESCYCLE_OPTIONS_H_
+#define SALESCYCLE_OPTIONS_H_
+
+#include <cstddef>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "salescycle/attribute.h"
+
+namespace salescycle {
+
+struct CompileOptions {
+  // C++ guards that a spec refers to with `guard { named: "..." }`.
+  // Default: none; a spec that names an unregistered guard fails to compile.
+  absl::flat_hash_map<std::string, NamedGuard> named_guards;
+
+  // Named in error messages. Default: "" — Machine::FromFile uses the path,
+  // the string loaders "<text>" or "<json>".
+  std::string source_name;
+};
+
+struct JourneyOptions {
+  // How many steps (moves and rejections) the journey remembers; older ones
+  // are dropped. Default: 0, no history.
+  size_t history_limit = 0;
+};
+
+struct PipelineOptions {
+  // Steps remembered per deal, as JourneyOptions::history_limit. Storage is
+  // reserved per deal when it is added, so firing never allocates.
+  // Default: 0, no history.
+  size_t history_limit = 0;
+
+  // Deals to reserve room for up front. Default: 0.
+  size_t expected_deals = 0;
+};
+
+}  // namespace salescycle
+
+#endif  // SALESCYCLE_OPTIONS_H_

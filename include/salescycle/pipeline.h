@@ -1,0 +1,204 @@
+// Many deals of one machine, in compact columnar memory.
+//
+// Deals are addressed by a dense DealIndex (their slot) and optionally by an
+// external id: a uint64 (AddWithId) or a string key (AddWithKey). Each deal
+// costs, with history off: 2 bytes of stage, 8 of stage-entry time, 8 per
+// int64/double/bool attribute (string attributes hold a std::string), and
+// 1 bit per attribute plus 1 bit of timeout state; external ids live in
+// hash maps beside the columns. Stage counts are kept current on every step.
+//
+// Thread safety: a Pipeline needs external synchronization. Const methods may
+// run concurrently with each other; anything that changes it needs exclusive
+// access. Observers are called on the thread that applies the event.
+#ifndef SALESCYCLE_PIPELINE_H_
+#define SALESCYCLE_PIPELINE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "salescycle/attribute.h"
+#include "salescycle/machine.h"
+#include "salescycle/observer.h"
+#include "salescycle/options.h"
+#include "salescycle/step.h"
+#include "salescycle/types.h"
+
+namespace salescycle {
+
+// One event for one deal, as Pipeline::Apply takes them. 16 bytes, no
+// padding: foreign callers lay out the same record.
+struct EventRecord {
+  DealIndex deal;
+  uint32_t event;  // an EventId; 32 bits so the layout has no hole
+  Timestamp time;
+};
+static_assert(sizeof(EventRecord) == 16, "EventRecord is a fixed layout");
+
+struct BatchResult {
+  uint64_t accepted = 0;
+  // Every other record: no transition, guard failed, missing attribute, or
+  // a removed deal.
+  uint64_t rejected = 0;
+};
+
+class Pipeline {
+ public:
+  // An empty pipeline. On failure: InvalidArgument if `machine` is null.
+  [[nodiscard]] static absl::StatusOr<Pipeline> Create(
+      std::shared_ptr<const Machine> machine,
+      const PipelineOptions& options = {});
+
+  Pipeline(Pipeline&&) noexcept;
+  Pipeline& operator=(Pipeline&&) noexcept;
+  // Copies would double gigabytes silently; there is no need for them.
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+  ~Pipeline();
+
+  const Machine& machine() const { return *machine_; }
+  const std::shared_ptr<const Machine>& machine_ptr() const { return machine_; }
+  // Live deals.
+  size_t size() const { return live_; }
+  // Slots, live or removed: every DealIndex is below this.
+  size_t slot_count() const { return stage_.size(); }
+
+  // ---- adding, removing, finding
+  // Adds a deal in the initial stage, entered at `time`, attributes unset.
+  // Reuses a removed deal's slot if there is one.
+  // Errors: ResourceExhausted when 2^32 - 1 slots are in use;
+  // AlreadyExists when the id or key is taken.
+  [[nodiscard]] absl::StatusOr<DealIndex> Add(Timestamp time);
+  [[nodiscard]] absl::StatusOr<DealIndex> AddWithId(uint64_t id,
+                                                    Timestamp time);
+  [[nodiscard]] absl::StatusOr<DealIndex> AddWithKey(absl::string_view key,
+                                                     Timestamp time);
+  // Errors: NotFound if `deal` is not live. Its external id is released.
+  [[nodiscard]] absl::Status Remove(DealIndex deal);
+  // Errors: NotFound naming the id or key.
+  [[nodiscard]] absl::StatusOr<DealIndex> FindById(uint64_t id) const;
+  [[nodiscard]] absl::StatusOr<DealIndex> FindByKey(absl::string_view key) const;
+  std::optional<uint64_t> IdOf(DealIndex deal) const;
+  std::optional<std::string> KeyOf(DealIndex deal) const;
+  bool Contains(DealIndex deal) const {
+    return deal < stage_.size() && stage_[deal] != removed_stage_;
+  }
+
+  // ---- state of one deal. REQUIRES: Contains(deal).
+  StageId stage(DealIndex deal) const { return stage_[deal]; }
+  Timestamp entered_at(DealIndex deal) const { return entered_at_[deal]; }
+  // Oldest first; empty when history is off or `deal` is not live.
+  std::vector<HistoryEntry> History(DealIndex deal) const;
+
+  // ---- attributes. Errors: NotFound for a deal that is not live;
+  // InvalidArgument for an id out of range or a value of the wrong type.
+  [[nodiscard]] absl::Status Set(DealIndex deal, AttributeId id,
+                                 AttributeValue value);
+  [[nodiscard]] absl::StatusOr<AttributeValue> Get(DealIndex deal,
+                                                   AttributeId id) const;
+  // False for a deal that is not live or an id out of range.
+  bool IsSet(DealIndex deal, AttributeId id) const;
+
+  // ---- moving deals (the machine's transition core decides every step)
+  // A rejection is a result, not an error. Errors: NotFound for a deal that
+  // is not live; InvalidArgument for an event out of range; NotFound for an
+  // unknown event name. Nothing changes on error.
+  [[nodiscard]] absl::StatusOr<StepResult> Fire(DealIndex deal, EventId event,
+                                                Timestamp time);
+  [[nodiscard]] absl::StatusOr<StepResult> Fire(DealIndex deal,
+                                                absl::string_view event,
+                                                Timestamp time);
+
+  // Applies the records in order. All of them are checked first: a deal
+  // index at or past slot_count() or an event out of range fails the whole
+  // batch with InvalidArgument naming the record, and nothing is applied.
+  // A record for a removed deal is rejected (Outcome::kNoDeal), not an
+  // error, so that the check pass needs to read only the records.
+  // Allocates nothing while history is off or reserved, and observers
+  // are none or allocate nothing themselves.
+  [[nodiscard]] absl::StatusOr<BatchResult> Apply(
+      absl::Span<const EventRecord> records);
+
+  // Fires every timeout that fell due at or before `now`, in order of due
+  // time, then of DealIndex, each at its due time; a deal cascades through
+  // at most 64 timeouts per call. Returns the number fired. See
+  // Journey::AdvanceTo for the rules. Allocates a heap of the due deals.
+  int64_t AdvanceTo(Timestamp now);
+
+  // ---- counts and iteration
+  // Live deals in `stage`. REQUIRES: stage < machine().num_stages().
+  uint64_t StageCount(StageId stage) const { return stage_counts_[stage]; }
+  // Calls `fn` with every live deal in `stage`, in DealIndex order. Scans
+  // the stage column: O(slot_count()).
+  void ForEachDealInStage(StageId stage,
+                          absl::FunctionRef<void(DealIndex)> fn) const;
+  std::vector<DealIndex> DealsInStage(StageId stage) const;
+
+  // Bytes held by the columns (capacity, not size), the history and the
+  // free list; the external-id maps are not counted.
+  size_t MemoryUsage() const;
+
+  // See observer.h. Null is ignored.
+  void AddObserver(Observer* observer);
+  void RemoveObserver(Observer* observer);
+
+ private:
+  friend class PipelineAttributes;
+
+  Pipeline(std::shared_ptr<const Machine> machine,
+           const PipelineOptions& options);
+  absl::StatusOr<DealIndex> NewDeal(Timestamp time);
+  absl::Status CheckLive(DealIndex deal) const;
+  void Move(DealIndex deal, StageId from, StageId to, Timestamp time) {
+    stage_[deal] = to;
+    entered_at_[deal] = time;
+    --stage_counts_[from];
+    ++stage_counts_[to];
+  }
+  void Record(DealIndex deal, const StepResult& step);
+  bool TimeoutConsumed(DealIndex deal) const {
+    return (timeout_consumed_[deal >> 6] >> (deal & 63)) & 1;
+  }
+  void SetTimeoutConsumed(DealIndex deal, bool consumed);
+  template <bool kTrackTimeouts>
+  uint64_t ApplyUnobserved(absl::Span<const EventRecord> records);
+  uint64_t ApplyRecorded(absl::Span<const EventRecord> records);
+
+  std::shared_ptr<const Machine> machine_;
+  PipelineOptions options_;
+  // The stage value of a removed slot: machine_->num_stages(), whose table
+  // row rejects every event.
+  StageId removed_stage_;
+  size_t live_ = 0;
+
+  std::vector<StageId> stage_;
+  std::vector<Timestamp> entered_at_;
+  std::vector<uint64_t> timeout_consumed_;        // bit per slot
+  std::vector<std::vector<uint64_t>> scalars_;    // [scalar slot][deal]
+  std::vector<std::vector<std::string>> strings_;  // [string slot][deal]
+  std::vector<std::vector<uint64_t>> set_bits_;   // [attribute][deal / 64]
+  std::vector<HistoryEntry> history_;  // history_limit entries per slot
+  std::vector<uint64_t> history_count_;
+  std::vector<DealIndex> free_slots_;
+  std::vector<uint64_t> stage_counts_;  // num_stages + 1 (removed row)
+
+  absl::flat_hash_map<uint64_t, DealIndex> deal_by_id_;
+  absl::flat_hash_map<DealIndex, uint64_t> id_of_deal_;
+  absl::flat_hash_map<std::string, DealIndex> deal_by_key_;
+  absl::flat_hash_map<DealIndex, std::string> key_of_deal_;
+
+  std::vector<Observer*> observers_;
+};
+
+}  // namespace salescycle
+
+#endif  // SALESCYCLE_PIPELINE_H_

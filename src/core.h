@@ -1,0 +1,270 @@
+// The one transition core. Journey, Pipeline and Machine::Step all decide
+// through these functions; containers only store what they decide.
+//
+// An `Attrs` type gives the core a deal's attributes. It has the
+// AttributeReader methods (IsSet, GetInt64, GetDouble, GetBool, GetString),
+// non-virtual, so that a container's accessor inlines; AttributeReader itself
+// also qualifies.
+#ifndef SALESCYCLE_SRC_CORE_H_
+#define SALESCYCLE_SRC_CORE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "absl/base/optimization.h"
+#include "salescycle/machine.h"
+#include "salescycle/step.h"
+
+namespace salescycle {
+namespace internal {
+
+inline constexpr Timestamp kNever = std::numeric_limits<Timestamp>::max();
+
+// Wraps a container's accessor as the AttributeReader a named guard takes.
+template <class Attrs>
+class ReaderAdapter final : public AttributeReader {
+ public:
+  explicit ReaderAdapter(const Attrs& attrs) : attrs_(attrs) {}
+  bool IsSet(AttributeId id) const override { return attrs_.IsSet(id); }
+  int64_t GetInt64(AttributeId id) const override {
+    return attrs_.GetInt64(id);
+  }
+  double GetDouble(AttributeId id) const override {
+    return attrs_.GetDouble(id);
+  }
+  bool GetBool(AttributeId id) const override { return attrs_.GetBool(id); }
+  absl::string_view GetString(AttributeId id) const override {
+    return attrs_.GetString(id);
+  }
+
+ private:
+  const Attrs& attrs_;
+};
+
+struct Core {
+  using GuardNode = Machine::GuardNode;
+
+  // Attribute storage layout, for containers.
+  static uint16_t Slot(const Machine& m, AttributeId id) {
+    return m.attribute_slot_[id];
+  }
+  static const std::vector<uint64_t>& ScalarDefaults(const Machine& m) {
+    return m.scalar_defaults_;
+  }
+  static const std::vector<std::string>& StringDefaults(const Machine& m) {
+    return m.string_defaults_;
+  }
+
+  template <typename T>
+  static bool Compare(GuardNode::Op op, const T& a, const T& b) {
+    switch (op) {
+      case GuardNode::kEq: return a == b;
+      case GuardNode::kNe: return a != b;
+      case GuardNode::kLt: return a < b;
+      case GuardNode::kLe: return a <= b;
+      case GuardNode::kGt: return a > b;
+      case GuardNode::kGe: return a >= b;
+    }
+    return false;
+  }
+
+  template <class Attrs>
+  static bool EvalGuard(const Machine& m, uint32_t index, const Attrs& a) {
+    const GuardNode& node = m.guard_nodes_[index];
+    switch (node.kind) {
+      case GuardNode::kInt64Compare:
+        return Compare(node.op, a.GetInt64(node.attribute),
+                       node.constant.int64_value);
+      case GuardNode::kDoubleCompare:
+        return Compare(node.op, a.GetDouble(node.attribute),
+                       node.constant.double_value);
+      case GuardNode::kBoolCompare:
+        return Compare(node.op, a.GetBool(node.attribute),
+                       node.constant.bool_value);
+      case GuardNode::kStringCompare:
+        return Compare(node.op, a.GetString(node.attribute),
+                       absl::string_view(
+                           m.guard_strings_[node.constant.index]));
+      case GuardNode::kAll:
+      case GuardNode::kAny: {
+        const bool want = node.kind == GuardNode::kAny;
+        const uint32_t end = index + node.size;
+        for (uint32_t child = index + 1; child < end;
+             child += m.guard_nodes_[child].size) {
+          if (EvalGuard(m, child, a) == want) return want;
+        }
+        return !want;
+      }
+      case GuardNode::kNot:
+        return !EvalGuard(m, index + 1, a);
+      case GuardNode::kNamed: {
+        const ReaderAdapter<Attrs> reader(a);
+        return m.named_guards_[node.constant.index](reader);
+      }
+    }
+    return false;
+  }
+
+  // The table cell for (from, event). `from` may be the removed-deal row
+  // (m.num_stages()).
+  static uint32_t Lookup(const Machine& m, StageId from, EventId event) {
+    return m.cells_[static_cast<size_t>(from) * m.events_.size() + event];
+  }
+  // A direct cell is an unguarded move to the stage it holds.
+  static bool IsDirect(uint32_t cell) { return cell < Machine::kSlowCell; }
+
+  static StepResult Start(StageId from, EventId event, Timestamp time) {
+    StepResult r;
+    r.from = from;
+    r.to = from;
+    r.event = event;
+    r.time = time;
+    return r;
+  }
+
+  // Checks the target's required attributes, then moves.
+  template <class Attrs>
+  static void Enter(const Machine& m, StageId to, int32_t transition,
+                    const Attrs& a, StepResult* r) {
+    r->transition = transition;
+    for (AttributeId required : m.stages_[to].required_attributes) {
+      if (!a.IsSet(required)) {
+        r->outcome = Outcome::kMissingAttribute;
+        r->missing_attribute = required;
+        return;
+      }
+    }
+    r->outcome = Outcome::kMoved;
+    r->to = to;
+  }
+
+  // Decides a non-direct cell: guards in declaration order, then the
+  // target's required attributes.
+  template <class Attrs>
+  static StepResult DecideSlow(const Machine& m, uint32_t cell, StageId from,
+                               EventId event, Timestamp time, const Attrs& a) {
+    StepResult r = Start(from, event, time);
+    if (cell == Machine::kNoTransitionCell) {
+      r.outcome = Outcome::kNoTransition;
+      return r;
+    }
+    if (cell == Machine::kNoDealCell) {
+      r.outcome = Outcome::kNoDeal;
+      return r;
+    }
+    const Machine::SlowCell& slow = m.slow_cells_[cell & ~Machine::kSlowCell];
+    for (uint32_t i = 0; i < slow.num_candidates; ++i) {
+      const Machine::Candidate& c = m.candidates_[slow.first_candidate + i];
+      if (c.guard >= 0 &&
+          !EvalGuard(m, static_cast<uint32_t>(c.guard), a)) {
+        r.transition = c.transition;
+        continue;
+      }
+      Enter(m, c.to, c.transition, a, &r);
+      return r;
+    }
+    r.outcome = Outcome::kGuardFailed;
+    return r;
+  }
+
+  template <class Attrs>
+  static StepResult Decide(const Machine& m, StageId from, EventId event,
+                           Timestamp time, const Attrs& a) {
+    const uint32_t cell = Lookup(m, from, event);
+    if (ABSL_PREDICT_TRUE(IsDirect(cell))) {
+      StepResult r = Start(from, event, time);
+      r.outcome = Outcome::kMoved;
+      r.to = static_cast<StageId>(cell);
+      r.transition =
+          m.cell_transition_[static_cast<size_t>(from) * m.events_.size() +
+                             event];
+      return r;
+    }
+    return DecideSlow(m, cell, from, event, time, a);
+  }
+
+  // When the timeout of `stage` is due for a deal that entered it at
+  // `entered`; kNever when the stage has none.
+  static Timestamp TimeoutDue(const Machine& m, StageId stage,
+                              Timestamp entered) {
+    const int64_t after = m.timeouts_[stage].after_seconds;
+    if (after == 0) return kNever;
+    if (entered > kNever - after) return kNever;
+    return entered + after;
+  }
+
+  // Whether a timeout due at `due` fires by `now`. kNever never does, even
+  // when `now` is the largest Timestamp.
+  static bool IsDue(Timestamp due, Timestamp now) {
+    return due != kNever && due <= now;
+  }
+
+  // Fires the timeout of `stage` as of its due time: the step is timed at
+  // `due`, so the deal's new stage is entered then, not at the AdvanceTo
+  // call, and replays do not depend on how often time is advanced.
+  // REQUIRES: TimeoutDue(m, stage, entered) == due != kNever.
+  template <class Attrs>
+  static StepResult FireTimeout(const Machine& m, StageId stage, Timestamp due,
+                                const Attrs& a) {
+    const Machine::TimeoutRule& rule = m.timeouts_[stage];
+    StepResult r;
+    if (rule.fire_event != kNoEvent) {
+      r = Decide(m, stage, rule.fire_event, due, a);
+    } else {
+      r = Start(stage, kNoEvent, due);
+      Enter(m, rule.enter_stage, -1, a, &r);
+    }
+    r.by_timeout = true;
+    return r;
+  }
+
+  // A timeout cascade (a timeout whose target times out too, already due)
+  // stops after this many steps per deal and AdvanceTo call, so that a cycle
+  // of short timeouts cannot keep one call busy for ever; the next call goes
+  // on from there.
+  static constexpr int kMaxTimeoutsPerAdvance = 64;
+};
+
+// A bounded history kept as a ring of `limit` entries; `count` is the number
+// of steps ever recorded, so the ring's oldest entry is at count % limit
+// once it is full.
+inline void PushHistory(HistoryEntry* ring, size_t limit, uint64_t* count,
+                        const StepResult& r) {
+  HistoryEntry& e = ring[*count % limit];
+  e.time = r.time;
+  e.event = r.event;
+  e.from = r.from;
+  e.to = r.to;
+  e.outcome = r.outcome;
+  e.by_timeout = r.by_timeout;
+  ++*count;
+}
+
+inline std::vector<HistoryEntry> CopyHistory(const HistoryEntry* ring,
+                                             size_t limit, uint64_t count) {
+  std::vector<HistoryEntry> out;
+  if (limit == 0) return out;
+  const uint64_t kept = count < limit ? count : limit;
+  out.reserve(kept);
+  for (uint64_t i = count - kept; i < count; ++i) out.push_back(ring[i % limit]);
+  return out;
+}
+
+inline uint64_t DoubleBits(double d) {
+  uint64_t bits;
+  std::memcpy(&bits, &d, sizeof bits);
+  return bits;
+}
+inline double BitsDouble(uint64_t bits) {
+  double d;
+  std::memcpy(&d, &bits, sizeof d);
+  return d;
+}
+
+}  // namespace internal
+}  // namespace salescycle
+
+#endif  // SALESCYCLE_SRC_CORE_H_

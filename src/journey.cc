@@ -1,0 +1,160 @@
+#include "salescycle/journey.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "src/attribute_codec.h"
+#include "src/core.h"
+#include "src/status_macros.h"
+
+namespace salescycle {
+
+using internal::Core;
+
+// The core's view of a journey's attributes.
+class JourneyAttributes {
+ public:
+  explicit JourneyAttributes(const Journey& j) : j_(j) {}
+  bool IsSet(AttributeId id) const {
+    return (j_.set_bits_[id >> 6] >> (id & 63)) & 1;
+  }
+  int64_t GetInt64(AttributeId id) const {
+    return static_cast<int64_t>(Scalar(id));
+  }
+  double GetDouble(AttributeId id) const {
+    return internal::BitsDouble(Scalar(id));
+  }
+  bool GetBool(AttributeId id) const { return Scalar(id) != 0; }
+  absl::string_view GetString(AttributeId id) const {
+    return j_.strings_[Core::Slot(*j_.machine_, id)];
+  }
+
+ private:
+  uint64_t Scalar(AttributeId id) const {
+    return j_.scalars_[Core::Slot(*j_.machine_, id)];
+  }
+  const Journey& j_;
+};
+
+absl::StatusOr<Journey> Journey::Create(std::shared_ptr<const Machine> machine,
+                                        Timestamp start,
+                                        const JourneyOptions& options) {
+  if (machine == nullptr) {
+    return absl::InvalidArgumentError("Journey::Create: machine is null");
+  }
+  return Journey(std::move(machine), start, options);
+}
+
+Journey::Journey(std::shared_ptr<const Machine> machine, Timestamp start,
+                 const JourneyOptions& options)
+    : machine_(std::move(machine)),
+      stage_(machine_->initial_stage()),
+      entered_at_(start),
+      scalars_(Core::ScalarDefaults(*machine_)),
+      strings_(Core::StringDefaults(*machine_)),
+      set_bits_((machine_->num_attributes() + 63) / 64, 0),
+      history_limit_(options.history_limit),
+      history_(options.history_limit) {}
+
+absl::StatusOr<StepResult> Journey::Fire(EventId event, Timestamp time) {
+  if (event >= machine_->num_events()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("event id ", event, " is out of range: machine \"",
+                     machine_->name(), "\" has ", machine_->num_events(),
+                     " events"));
+  }
+  const StepResult step =
+      Core::Decide(*machine_, stage_, event, time, JourneyAttributes(*this));
+  Record(step);
+  return step;
+}
+
+absl::StatusOr<StepResult> Journey::Fire(absl::string_view event,
+                                         Timestamp time) {
+  SC_ASSIGN_OR_RETURN(const EventId id, machine_->FindEvent(event));
+  return Fire(id, time);
+}
+
+void Journey::Record(const StepResult& step) {
+  if (step.moved()) {
+    stage_ = step.to;
+    entered_at_ = step.time;
+    timeout_consumed_ = false;
+  } else if (step.by_timeout) {
+    timeout_consumed_ = true;
+  }
+  if (history_limit_ > 0) {
+    internal::PushHistory(history_.data(), history_limit_, &history_count_,
+                          step);
+  }
+  for (Observer* o : observers_) {
+    if (step.moved()) {
+      o->OnTransition(step);
+    } else {
+      o->OnRejection(step);
+    }
+  }
+}
+
+int Journey::AdvanceTo(Timestamp now) {
+  int fired = 0;
+  while (fired < Core::kMaxTimeoutsPerAdvance && !timeout_consumed_) {
+    const Timestamp due = Core::TimeoutDue(*machine_, stage_, entered_at_);
+    if (!Core::IsDue(due, now)) break;
+    Record(Core::FireTimeout(*machine_, stage_, due, JourneyAttributes(*this)));
+    ++fired;
+  }
+  return fired;
+}
+
+absl::Status Journey::Set(AttributeId id, AttributeValue value) {
+  SC_RETURN_IF_ERROR(internal::CheckAttributeWrite(*machine_, id, value));
+  const uint16_t slot = Core::Slot(*machine_, id);
+  if (value.type() == AttributeType::kString) {
+    strings_[slot] = value.string_value();
+  } else {
+    scalars_[slot] = internal::ScalarBits(value);
+  }
+  set_bits_[id >> 6] |= uint64_t{1} << (id & 63);
+  return absl::OkStatus();
+}
+
+absl::Status Journey::Set(absl::string_view name, AttributeValue value) {
+  SC_ASSIGN_OR_RETURN(const AttributeId id, machine_->FindAttribute(name));
+  return Set(id, std::move(value));
+}
+
+absl::StatusOr<AttributeValue> Journey::Get(AttributeId id) const {
+  SC_RETURN_IF_ERROR(internal::CheckAttribute(*machine_, id));
+  const AttributeType type = machine_->attribute(id).type;
+  const uint16_t slot = Core::Slot(*machine_, id);
+  if (type == AttributeType::kString) {
+    return AttributeValue::String(strings_[slot]);
+  }
+  return internal::ScalarValue(type, scalars_[slot]);
+}
+
+absl::StatusOr<AttributeValue> Journey::Get(absl::string_view name) const {
+  SC_ASSIGN_OR_RETURN(const AttributeId id, machine_->FindAttribute(name));
+  return Get(id);
+}
+
+bool Journey::IsSet(AttributeId id) const {
+  return id < machine_->num_attributes() && JourneyAttributes(*this).IsSet(id);
+}
+
+std::vector<HistoryEntry> Journey::History() const {
+  return internal::CopyHistory(history_.data(), history_limit_, history_count_);
+}
+
+void Journey::AddObserver(Observer* observer) {
+  if (observer != nullptr) observers_.push_back(observer);
+}
+
+void Journey::RemoveObserver(Observer* observer) {
+  auto it = std::find(observers_.begin(), observers_.end(), observer);
+  if (it != observers_.end()) observers_.erase(it);
+}
+
+}  // namespace salescycle

@@ -1,0 +1,879 @@
+#include "salescycle/machine.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/json_util.h"
+#include "salescycle/v1/machine.pb.h"
+#include "src/core.h"
+#include "src/file_util.h"
+#include "src/status_macros.h"
+
+namespace salescycle {
+
+absl::string_view StageKindName(StageKind kind) {
+  switch (kind) {
+    case StageKind::kOpen: return "open";
+    case StageKind::kWon: return "won";
+    case StageKind::kLost: return "lost";
+  }
+  return "unknown";
+}
+
+namespace internal {
+namespace {
+
+namespace pb = ::salescycle::v1;
+
+// Nesting deeper than this is refused: guard evaluation recurses.
+constexpr int kMaxGuardDepth = 32;
+
+std::string Quote(absl::string_view s) {
+  return absl::StrCat("\"", absl::CEscape(s), "\"");
+}
+
+// FNV-1a 64: simple, fully specified, so fingerprints never change with the
+// compiler, platform or protobuf version.
+uint64_t Fnv1a64(absl::string_view bytes) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+const char* OpText(pb::Comparison::Op op) {
+  switch (op) {
+    case pb::Comparison::EQ: return "==";
+    case pb::Comparison::NE: return "!=";
+    case pb::Comparison::LT: return "<";
+    case pb::Comparison::LE: return "<=";
+    case pb::Comparison::GT: return ">";
+    case pb::Comparison::GE: return ">=";
+    default: return "?";
+  }
+}
+
+std::string ValueText(const pb::Value& v) {
+  switch (v.kind_case()) {
+    case pb::Value::kInt64Value: return absl::StrCat(v.int64_value());
+    case pb::Value::kDoubleValue: {
+      // Round-trippable, so the canonical text (and the fingerprint) tells
+      // apart any two different doubles.
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.17g", v.double_value());
+      return buf;
+    }
+    case pb::Value::kStringValue: return Quote(v.string_value());
+    case pb::Value::kBoolValue: return v.bool_value() ? "true" : "false";
+    case pb::Value::KIND_NOT_SET: return "<none>";
+  }
+  return "";
+}
+
+absl::string_view ValueTypeName(const pb::Value& v) {
+  switch (v.kind_case()) {
+    case pb::Value::kInt64Value: return "int64";
+    case pb::Value::kDoubleValue: return "double";
+    case pb::Value::kStringValue: return "string";
+    case pb::Value::kBoolValue: return "bool";
+    case pb::Value::KIND_NOT_SET: return "none";
+  }
+  return "";
+}
+
+bool ValueHasType(const pb::Value& v, AttributeType t) {
+  switch (t) {
+    case AttributeType::kInt64: return v.has_int64_value();
+    case AttributeType::kDouble: return v.has_double_value();
+    case AttributeType::kString: return v.has_string_value();
+    case AttributeType::kBool: return v.has_bool_value();
+  }
+  return false;
+}
+
+std::string TransitionLabel(const pb::Transition& t, int index) {
+  std::string from;
+  switch (t.from_case()) {
+    case pb::Transition::kFromStage: from = t.from_stage(); break;
+    case pb::Transition::kFromGroup:
+      from = absl::StrCat("group ", Quote(t.from_group()));
+      break;
+    case pb::Transition::kFromAnyOpen: from = "any open stage"; break;
+    case pb::Transition::FROM_NOT_SET: from = "?"; break;
+  }
+  return absl::StrCat("transitions[", index, "] (", from, " --", t.event(),
+                      "--> ", t.to(), ")");
+}
+
+}  // namespace
+
+class MachineCompiler {
+ public:
+  MachineCompiler(const pb::MachineSpec& spec, const CompileOptions& options,
+                  std::string source)
+      : spec_(spec), options_(options), source_(std::move(source)) {}
+
+  absl::StatusOr<std::shared_ptr<const Machine>> Compile() {
+    m_.reset(new Machine());
+    SC_RETURN_IF_ERROR(CompileIdentity());
+    SC_RETURN_IF_ERROR(CompileEvents());
+    SC_RETURN_IF_ERROR(CompileAttributes());
+    SC_RETURN_IF_ERROR(CompileStages());
+    SC_RETURN_IF_ERROR(CompileInitial());
+    SC_RETURN_IF_ERROR(CompileTransitions());
+    SC_RETURN_IF_ERROR(CompileTimeouts());
+    SC_RETURN_IF_ERROR(CheckReachability());
+    BuildTable();
+    m_->spec_text_ = SpecText();
+    m_->fingerprint_ = Fnv1a64(CanonicalText());
+    return std::shared_ptr<const Machine>(std::move(m_));
+  }
+
+ private:
+  absl::Status Error(absl::string_view element, absl::string_view what) const {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source_, ": ", element, ": ", what));
+  }
+
+  absl::Status CompileIdentity() {
+    if (spec_.name().empty()) return Error("name", "the machine has no name");
+    m_->name_ = spec_.name();
+    m_->version_ = spec_.version();
+    return absl::OkStatus();
+  }
+
+  // Shared by stages and events: non-empty, unique, within the id space.
+  template <typename Map>
+  absl::Status AddName(absl::string_view what, int index, const std::string& id,
+                       int limit, Map* by_name) const {
+    const std::string element = absl::StrCat(what, "s[", index, "]");
+    if (id.empty()) return Error(element, absl::StrCat("empty ", what, " id"));
+    if (index >= limit) {
+      return Error(element, absl::StrCat("more than ", limit, " ", what, "s"));
+    }
+    auto [it, inserted] = by_name->emplace(
+        id, static_cast<typename Map::mapped_type>(index));
+    if (!inserted) {
+      return Error(element, absl::StrCat("duplicate ", what, " id ", Quote(id),
+                                         " (first declared as ", what, "s[",
+                                         it->second, "])"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status CompileEvents() {
+    for (int i = 0; i < spec_.events_size(); ++i) {
+      const pb::Event& e = spec_.events(i);
+      SC_RETURN_IF_ERROR(
+          AddName("event", i, e.id(), kMaxEvents, &m_->event_by_name_));
+      m_->events_.push_back(EventInfo{e.id(), e.description()});
+    }
+    if (m_->events_.empty()) return Error("events", "the machine has no events");
+    return absl::OkStatus();
+  }
+
+  absl::Status CompileAttributes() {
+    for (int i = 0; i < spec_.attributes_size(); ++i) {
+      const pb::Attribute& a = spec_.attributes(i);
+      const std::string element = absl::StrCat("attributes[", i, "]");
+      if (a.name().empty()) return Error(element, "empty attribute name");
+      if (i >= kMaxAttributes) {
+        return Error(element,
+                     absl::StrCat("more than ", kMaxAttributes, " attributes"));
+      }
+      auto [it, inserted] =
+          m_->attribute_by_name_.emplace(a.name(), static_cast<AttributeId>(i));
+      if (!inserted) {
+        return Error(element, absl::StrCat("duplicate attribute name ",
+                                           Quote(a.name()),
+                                           " (first declared as attributes[",
+                                           it->second, "])"));
+      }
+      AttributeInfo info;
+      info.name = a.name();
+      switch (a.type()) {
+        case pb::Attribute::INT64: info.type = AttributeType::kInt64; break;
+        case pb::Attribute::DOUBLE: info.type = AttributeType::kDouble; break;
+        case pb::Attribute::STRING: info.type = AttributeType::kString; break;
+        case pb::Attribute::BOOL: info.type = AttributeType::kBool; break;
+        default:
+          return Error(absl::StrCat(element, " ", Quote(a.name())),
+                       "attribute has no type (INT64, DOUBLE, STRING or BOOL)");
+      }
+      const pb::Value& d = a.default_value();
+      if (d.kind_case() != pb::Value::KIND_NOT_SET &&
+          !ValueHasType(d, info.type)) {
+        return Error(absl::StrCat(element, " ", Quote(a.name())),
+                     absl::StrCat("default value is ", ValueTypeName(d),
+                                  " but the attribute is ",
+                                  AttributeTypeName(info.type)));
+      }
+      uint64_t scalar = 0;
+      switch (info.type) {
+        case AttributeType::kInt64:
+          info.default_value = AttributeValue::Int64(d.int64_value());
+          scalar = static_cast<uint64_t>(d.int64_value());
+          break;
+        case AttributeType::kDouble:
+          info.default_value = AttributeValue::Double(d.double_value());
+          scalar = DoubleBits(d.double_value());
+          break;
+        case AttributeType::kBool:
+          info.default_value = AttributeValue::Bool(d.bool_value());
+          scalar = d.bool_value() ? 1 : 0;
+          break;
+        case AttributeType::kString:
+          info.default_value = AttributeValue::String(d.string_value());
+          break;
+      }
+      if (info.type == AttributeType::kString) {
+        m_->attribute_slot_.push_back(
+            static_cast<uint16_t>(m_->num_string_slots_++));
+        m_->string_defaults_.push_back(d.string_value());
+      } else {
+        m_->attribute_slot_.push_back(
+            static_cast<uint16_t>(m_->num_scalar_slots_++));
+        m_->scalar_defaults_.push_back(scalar);
+      }
+      m_->attributes_.push_back(std::move(info));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status CompileStages() {
+    for (int i = 0; i < spec_.stages_size(); ++i) {
+      const pb::Stage& s = spec_.stages(i);
+      SC_RETURN_IF_ERROR(
+          AddName("stage", i, s.id(), kMaxStages, &m_->stage_by_name_));
+      const std::string element = absl::StrCat("stages[", i, "] ", Quote(s.id()));
+      StageInfo info;
+      info.id = s.id();
+      info.display_name = s.display_name().empty() ? s.id() : s.display_name();
+      switch (s.kind()) {
+        case pb::Stage::WON: info.kind = StageKind::kWon; break;
+        case pb::Stage::LOST: info.kind = StageKind::kLost; break;
+        default: info.kind = StageKind::kOpen; break;
+      }
+      if (s.has_win_probability()) {
+        if (s.win_probability() > 100) {
+          return Error(element, absl::StrCat("win_probability ",
+                                             s.win_probability(),
+                                             " is not within 0..100"));
+        }
+        info.win_probability = static_cast<int>(s.win_probability());
+      } else {
+        info.win_probability = info.kind == StageKind::kWon ? 100 : 0;
+      }
+      info.group = s.group();
+      if (s.has_stall_limit_seconds()) {
+        if (s.stall_limit_seconds() <= 0) {
+          return Error(element, absl::StrCat("stall_limit_seconds ",
+                                             s.stall_limit_seconds(),
+                                             " is not positive"));
+        }
+        info.stall_limit_seconds = s.stall_limit_seconds();
+      }
+      for (const std::string& name : s.required_attributes()) {
+        auto it = m_->attribute_by_name_.find(name);
+        if (it == m_->attribute_by_name_.end()) {
+          return Error(element, absl::StrCat("required attribute ", Quote(name),
+                                             " is not declared"));
+        }
+        info.required_attributes.push_back(it->second);
+      }
+      m_->stages_.push_back(std::move(info));
+    }
+    if (m_->stages_.empty()) return Error("stages", "the machine has no stages");
+    return absl::OkStatus();
+  }
+
+  absl::Status CompileInitial() {
+    if (spec_.initial_stage().empty()) {
+      return Error("initial_stage", "missing: name the stage deals start in");
+    }
+    auto it = m_->stage_by_name_.find(spec_.initial_stage());
+    if (it == m_->stage_by_name_.end()) {
+      return Error("initial_stage",
+                   absl::StrCat("unknown stage ", Quote(spec_.initial_stage())));
+    }
+    m_->initial_stage_ = it->second;
+    return absl::OkStatus();
+  }
+
+  // Appends the guard's nodes in preorder and its readable form to `text`.
+  absl::Status CompileGuard(const pb::Guard& g, const std::string& element,
+                            int depth, bool top, std::string* text) {
+    using Node = Machine::GuardNode;
+    if (depth > kMaxGuardDepth) {
+      return Error(element, absl::StrCat("guard nested deeper than ",
+                                         kMaxGuardDepth, " levels"));
+    }
+    const size_t index = m_->guard_nodes_.size();
+    m_->guard_nodes_.push_back(Node{});
+    Node node{};
+    switch (g.kind_case()) {
+      case pb::Guard::kCompare: {
+        const pb::Comparison& c = g.compare();
+        auto it = m_->attribute_by_name_.find(c.attribute());
+        if (it == m_->attribute_by_name_.end()) {
+          return Error(element, absl::StrCat("guard on undeclared attribute ",
+                                             Quote(c.attribute())));
+        }
+        const AttributeInfo& attr = m_->attributes_[it->second];
+        if (c.op() == pb::Comparison::OP_UNSPECIFIED) {
+          return Error(element, absl::StrCat("comparison on ", Quote(attr.name),
+                                             " has no op"));
+        }
+        if (c.value().kind_case() == pb::Value::KIND_NOT_SET) {
+          return Error(element, absl::StrCat("comparison on ", Quote(attr.name),
+                                             " has no value"));
+        }
+        if (!ValueHasType(c.value(), attr.type)) {
+          return Error(element,
+                       absl::StrCat("guard compares ",
+                                    AttributeTypeName(attr.type), " attribute ",
+                                    Quote(attr.name), " with a ",
+                                    ValueTypeName(c.value()), " value"));
+        }
+        const bool ordered = c.op() != pb::Comparison::EQ &&
+                             c.op() != pb::Comparison::NE;
+        if (ordered && (attr.type == AttributeType::kString ||
+                        attr.type == AttributeType::kBool)) {
+          return Error(element,
+                       absl::StrCat(AttributeTypeName(attr.type), " attribute ",
+                                    Quote(attr.name),
+                                    " compares only with == and !="));
+        }
+        node.attribute = it->second;
+        node.op = static_cast<Node::Op>(c.op() - pb::Comparison::EQ);
+        switch (attr.type) {
+          case AttributeType::kInt64:
+            node.kind = Node::kInt64Compare;
+            node.constant.int64_value = c.value().int64_value();
+            break;
+          case AttributeType::kDouble:
+            node.kind = Node::kDoubleCompare;
+            node.constant.double_value = c.value().double_value();
+            break;
+          case AttributeType::kBool:
+            node.kind = Node::kBoolCompare;
+            node.constant.bool_value = c.value().bool_value();
+            break;
+          case AttributeType::kString:
+            node.kind = Node::kStringCompare;
+            node.constant.index =
+                static_cast<uint32_t>(m_->guard_strings_.size());
+            m_->guard_strings_.push_back(c.value().string_value());
+            break;
+        }
+        absl::StrAppend(text, attr.name, " ", OpText(c.op()), " ",
+                        ValueText(c.value()));
+        break;
+      }
+      case pb::Guard::kAll:
+      case pb::Guard::kAny: {
+        const bool all = g.kind_case() == pb::Guard::kAll;
+        const pb::GuardList& list = all ? g.all() : g.any();
+        const char* word = all ? "all" : "any";
+        if (list.guards().empty()) {
+          return Error(element, absl::StrCat("'", word, "' with no guards"));
+        }
+        node.kind = all ? Node::kAll : Node::kAny;
+        if (!top) text->append("(");
+        for (int i = 0; i < list.guards_size(); ++i) {
+          if (i > 0) text->append(all ? " and " : " or ");
+          SC_RETURN_IF_ERROR(CompileGuard(
+              list.guards(i), absl::StrCat(element, ".", word, "[", i, "]"),
+              depth + 1, false, text));
+        }
+        if (!top) text->append(")");
+        break;
+      }
+      case pb::Guard::kNot:
+        node.kind = Node::kNot;
+        text->append("not ");
+        SC_RETURN_IF_ERROR(CompileGuard(g.not_(), absl::StrCat(element, ".not"),
+                                        depth + 1, false, text));
+        break;
+      case pb::Guard::kNamed: {
+        auto it = options_.named_guards.find(g.named());
+        if (it == options_.named_guards.end() || !it->second) {
+          return Error(element,
+                       absl::StrCat("named guard ", Quote(g.named()),
+                                    " is not registered in "
+                                    "CompileOptions::named_guards"));
+        }
+        node.kind = Node::kNamed;
+        node.constant.index = static_cast<uint32_t>(m_->named_guards_.size());
+        m_->named_guards_.push_back(it->second);
+        absl::StrAppend(text, "named(", Quote(g.named()), ")");
+        break;
+      }
+      case pb::Guard::KIND_NOT_SET:
+        return Error(element, "empty guard: set compare, all, any, not or named");
+    }
+    node.size = static_cast<uint32_t>(m_->guard_nodes_.size() - index);
+    m_->guard_nodes_[index] = node;
+    return absl::OkStatus();
+  }
+
+  struct PendingCandidate {
+    StageId to;
+    int spec_index;
+    int32_t guard;  // -1: unguarded
+  };
+
+  absl::Status CompileTransitions() {
+    const size_t num_stages = m_->stages_.size();
+    const size_t num_events = m_->events_.size();
+    candidates_.assign(num_stages * num_events, {});
+    guard_text_.resize(spec_.transitions_size());
+    for (int i = 0; i < spec_.transitions_size(); ++i) {
+      const pb::Transition& t = spec_.transitions(i);
+      const std::string element = TransitionLabel(t, i);
+      std::vector<StageId> from;
+      switch (t.from_case()) {
+        case pb::Transition::kFromStage: {
+          auto it = m_->stage_by_name_.find(t.from_stage());
+          if (it == m_->stage_by_name_.end()) {
+            return Error(element, absl::StrCat("unknown stage ",
+                                               Quote(t.from_stage())));
+          }
+          from.push_back(it->second);
+          break;
+        }
+        case pb::Transition::kFromGroup:
+          for (size_t s = 0; s < num_stages; ++s) {
+            if (m_->stages_[s].group == t.from_group()) {
+              from.push_back(static_cast<StageId>(s));
+            }
+          }
+          if (t.from_group().empty() || from.empty()) {
+            return Error(element, absl::StrCat("unknown group ",
+                                               Quote(t.from_group()),
+                                               ": no stage has it"));
+          }
+          break;
+        case pb::Transition::kFromAnyOpen:
+          if (!t.from_any_open()) {
+            return Error(element, "from_any_open is false: say where the "
+                                  "transition leaves from");
+          }
+          for (size_t s = 0; s < num_stages; ++s) {
+            if (m_->stages_[s].kind == StageKind::kOpen) {
+              from.push_back(static_cast<StageId>(s));
+            }
+          }
+          if (from.empty()) return Error(element, "the machine has no open stage");
+          break;
+        case pb::Transition::FROM_NOT_SET:
+          return Error(element, "no source: set from_stage, from_group or "
+                                "from_any_open");
+      }
+      auto event = m_->event_by_name_.find(t.event());
+      if (event == m_->event_by_name_.end()) {
+        return Error(element, absl::StrCat("unknown event ", Quote(t.event())));
+      }
+      auto to = m_->stage_by_name_.find(t.to());
+      if (to == m_->stage_by_name_.end()) {
+        return Error(element, absl::StrCat("unknown target stage ",
+                                           Quote(t.to())));
+      }
+      int32_t guard = -1;
+      if (t.has_guard()) {
+        guard = static_cast<int32_t>(m_->guard_nodes_.size());
+        SC_RETURN_IF_ERROR(CompileGuard(t.guard(),
+                                        absl::StrCat(element, ".guard"), 0,
+                                        true, &guard_text_[i]));
+      }
+      // A candidate behind an unguarded one for the same pair can never
+      // fire; a transition is an error only if that holds for every stage
+      // it covers (a group transition may be shadowed in one stage only).
+      int live = 0;
+      int shadowed_by = -1;
+      for (StageId s : from) {
+        std::vector<PendingCandidate>& list =
+            candidates_[s * num_events + event->second];
+        if (!list.empty() && list.back().guard < 0) {
+          shadowed_by = list.back().spec_index;
+          continue;
+        }
+        list.push_back(PendingCandidate{to->second, i, guard});
+        ++live;
+      }
+      if (live == 0) {
+        return Error(element,
+                     absl::StrCat("can never fire: it follows the unguarded "
+                                  "transitions[",
+                                  shadowed_by, "] for the same stage and event"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status CompileTimeouts() {
+    m_->timeouts_.assign(m_->stages_.size(), Machine::TimeoutRule{});
+    for (int i = 0; i < spec_.timeouts_size(); ++i) {
+      const pb::Timeout& t = spec_.timeouts(i);
+      std::string element = absl::StrCat("timeouts[", i, "]");
+      auto stage = m_->stage_by_name_.find(t.stage());
+      if (stage == m_->stage_by_name_.end()) {
+        return Error(element, absl::StrCat("unknown stage ", Quote(t.stage())));
+      }
+      absl::StrAppend(&element, " (stage ", Quote(t.stage()), ")");
+      const StageInfo& info = m_->stages_[stage->second];
+      if (!info.stall_limit_seconds) {
+        return Error(element, "timeout on a stage without a stall limit: set "
+                              "the stage's stall_limit_seconds");
+      }
+      Machine::TimeoutRule& rule = m_->timeouts_[stage->second];
+      if (rule.after_seconds != 0) {
+        return Error(element, "the stage has a timeout already");
+      }
+      rule.after_seconds = *info.stall_limit_seconds;
+      if (t.has_after_seconds()) {
+        if (t.after_seconds() <= 0) {
+          return Error(element, absl::StrCat("after_seconds ", t.after_seconds(),
+                                             " is not positive"));
+        }
+        rule.after_seconds = t.after_seconds();
+      }
+      switch (t.action_case()) {
+        case pb::Timeout::kFireEvent: {
+          auto event = m_->event_by_name_.find(t.fire_event());
+          if (event == m_->event_by_name_.end()) {
+            return Error(element, absl::StrCat("unknown event ",
+                                               Quote(t.fire_event())));
+          }
+          if (candidates_[stage->second * m_->events_.size() + event->second]
+                  .empty()) {
+            return Error(element,
+                         absl::StrCat("no transition leaves the stage on ",
+                                      Quote(t.fire_event()),
+                                      ": the timeout could never move a deal"));
+          }
+          rule.fire_event = event->second;
+          break;
+        }
+        case pb::Timeout::kEnterStage: {
+          auto target = m_->stage_by_name_.find(t.enter_stage());
+          if (target == m_->stage_by_name_.end()) {
+            return Error(element, absl::StrCat("unknown stage ",
+                                               Quote(t.enter_stage())));
+          }
+          rule.enter_stage = target->second;
+          break;
+        }
+        case pb::Timeout::ACTION_NOT_SET:
+          return Error(element, "no action: set fire_event or enter_stage");
+      }
+      m_->has_timeouts_ = true;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status CheckReachability() const {
+    const size_t num_stages = m_->stages_.size();
+    const size_t num_events = m_->events_.size();
+    std::vector<bool> seen(num_stages, false);
+    std::vector<StageId> queue = {m_->initial_stage_};
+    seen[m_->initial_stage_] = true;
+    auto visit = [&](StageId s) {
+      if (!seen[s]) {
+        seen[s] = true;
+        queue.push_back(s);
+      }
+    };
+    while (!queue.empty()) {
+      const StageId s = queue.back();
+      queue.pop_back();
+      for (size_t e = 0; e < num_events; ++e) {
+        for (const PendingCandidate& c : candidates_[s * num_events + e]) {
+          visit(c.to);
+        }
+      }
+      const Machine::TimeoutRule& rule = m_->timeouts_[s];
+      if (rule.enter_stage != kNoStage) visit(rule.enter_stage);
+    }
+    for (size_t s = 0; s < num_stages; ++s) {
+      if (!seen[s]) {
+        return Error(absl::StrCat("stages[", s, "] ", Quote(m_->stages_[s].id)),
+                     absl::StrCat("unreachable from the initial stage ",
+                                  Quote(m_->stages_[m_->initial_stage_].id)));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  void BuildTable() {
+    const size_t num_stages = m_->stages_.size();
+    const size_t num_events = m_->events_.size();
+    m_->cells_.assign((num_stages + 1) * num_events, Machine::kNoTransitionCell);
+    m_->cell_transition_.assign(m_->cells_.size(), -1);
+    std::fill(m_->cells_.begin() + num_stages * num_events, m_->cells_.end(),
+              Machine::kNoDealCell);
+    for (size_t s = 0; s < num_stages; ++s) {
+      for (size_t e = 0; e < num_events; ++e) {
+        const size_t cell = s * num_events + e;
+        const std::vector<PendingCandidate>& list = candidates_[cell];
+        if (list.empty()) continue;
+        const uint32_t first = static_cast<uint32_t>(m_->candidates_.size());
+        for (const PendingCandidate& c : list) {
+          const int32_t index = static_cast<int32_t>(m_->transitions_.size());
+          m_->transitions_.push_back(TransitionInfo{
+              static_cast<StageId>(s), static_cast<EventId>(e), c.to,
+              c.spec_index, guard_text_[c.spec_index]});
+          m_->candidates_.push_back(Machine::Candidate{c.to, index, c.guard});
+        }
+        const PendingCandidate& only = list.front();
+        if (list.size() == 1 && only.guard < 0 &&
+            m_->stages_[only.to].required_attributes.empty()) {
+          m_->cells_[cell] = only.to;
+          m_->cell_transition_[cell] = static_cast<int32_t>(first);
+        } else {
+          m_->cells_[cell] = Machine::kSlowCell |
+                             static_cast<uint32_t>(m_->slow_cells_.size());
+          m_->slow_cells_.push_back(Machine::SlowCell{
+              first, static_cast<uint32_t>(list.size())});
+        }
+      }
+    }
+  }
+
+  std::string SpecText() const {
+    std::string text;
+    google::protobuf::TextFormat::PrintToString(spec_, &text);
+    return text;
+  }
+
+  // Everything that changes behaviour or analytics, in one fixed layout.
+  std::string CanonicalText() const {
+    std::string out = "salescycle-canonical-1\n";
+    for (const StageInfo& s : m_->stages_) {
+      absl::StrAppend(&out, "stage ", Quote(s.id), " ", StageKindName(s.kind),
+                      " p=", s.win_probability, " group=", Quote(s.group),
+                      " limit=",
+                      s.stall_limit_seconds ? *s.stall_limit_seconds : 0,
+                      " requires=");
+      for (AttributeId a : s.required_attributes) {
+        absl::StrAppend(&out, Quote(m_->attributes_[a].name), ",");
+      }
+      out.append("\n");
+    }
+    for (const EventInfo& e : m_->events_) {
+      absl::StrAppend(&out, "event ", Quote(e.id), "\n");
+    }
+    for (size_t i = 0; i < m_->attributes_.size(); ++i) {
+      const AttributeInfo& a = m_->attributes_[i];
+      const uint16_t slot = m_->attribute_slot_[i];
+      absl::StrAppend(&out, "attribute ", Quote(a.name), " ",
+                      AttributeTypeName(a.type), " default=",
+                      a.type == AttributeType::kString
+                          ? Quote(m_->string_defaults_[slot])
+                          : absl::StrCat(m_->scalar_defaults_[slot]),
+                      "\n");
+    }
+    absl::StrAppend(&out, "initial ", m_->initial_stage_, "\n");
+    for (const TransitionInfo& t : m_->transitions_) {
+      absl::StrAppend(&out, "transition ", t.from, " ", t.event, " ", t.to,
+                      " guard=", Quote(t.guard), "\n");
+    }
+    for (size_t s = 0; s < m_->timeouts_.size(); ++s) {
+      const Machine::TimeoutRule& r = m_->timeouts_[s];
+      if (r.after_seconds == 0) continue;
+      absl::StrAppend(&out, "timeout ", s, " after=", r.after_seconds,
+                      " event=", r.fire_event, " enter=", r.enter_stage, "\n");
+    }
+    return out;
+  }
+
+  const pb::MachineSpec& spec_;
+  const CompileOptions& options_;
+  const std::string source_;
+  std::unique_ptr<Machine> m_;
+  // Candidates per (stage, event) cell, in declaration order.
+  std::vector<std::vector<PendingCandidate>> candidates_;
+  std::vector<std::string> guard_text_;  // per spec transition
+};
+
+namespace {
+
+// Keeps the first error protobuf's text parser reports, with its position.
+class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, google::protobuf::io::ColumnNumber column,
+                const std::string& message) override {
+    if (error_.empty()) {
+      error_ = absl::StrCat(line + 1, ":", column + 1, ": ", message);
+    }
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string error_;
+};
+
+std::string SourceName(const CompileOptions& options,
+                       absl::string_view fallback) {
+  return options.source_name.empty() ? std::string(fallback)
+                                     : options.source_name;
+}
+
+}  // namespace
+}  // namespace internal
+
+Machine::Machine() = default;
+Machine::~Machine() = default;
+
+absl::StatusOr<std::shared_ptr<const Machine>> Machine::FromTextProto(
+    absl::string_view text, const CompileOptions& options) {
+  const std::string source = internal::SourceName(options, "<text>");
+  v1::MachineSpec spec;
+  google::protobuf::TextFormat::Parser parser;
+  internal::FirstErrorCollector errors;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(std::string(text), &spec)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ":", errors.error().empty() ? " parse error"
+                                                         : errors.error()));
+  }
+  return internal::MachineCompiler(spec, options, source).Compile();
+}
+
+absl::StatusOr<std::shared_ptr<const Machine>> Machine::FromJson(
+    absl::string_view json, const CompileOptions& options) {
+  const std::string source = internal::SourceName(options, "<json>");
+  v1::MachineSpec spec;
+  google::protobuf::util::JsonParseOptions parse_options;
+  parse_options.ignore_unknown_fields = false;  // catch misspelled fields
+  const auto status = google::protobuf::util::JsonStringToMessage(
+      std::string(json), &spec, parse_options);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": not a MachineSpec in JSON: ", status.message().ToString()));
+  }
+  return internal::MachineCompiler(spec, options, source).Compile();
+}
+
+absl::StatusOr<std::shared_ptr<const Machine>> Machine::FromFile(
+    const std::string& path, const CompileOptions& options) {
+  SC_ASSIGN_OR_RETURN(std::string contents, internal::ReadFile(path));
+  CompileOptions named = options;
+  if (named.source_name.empty()) named.source_name = path;
+  if (absl::EndsWith(path, ".json")) return FromJson(contents, named);
+  return FromTextProto(contents, named);
+}
+
+std::vector<EventId> Machine::EventsLeaving(StageId stage) const {
+  std::vector<EventId> out;
+  if (stage >= stages_.size()) return out;
+  for (size_t e = 0; e < events_.size(); ++e) {
+    if (internal::Core::Lookup(*this, stage, static_cast<EventId>(e)) !=
+        kNoTransitionCell) {
+      out.push_back(static_cast<EventId>(e));
+    }
+  }
+  return out;
+}
+
+std::optional<TimeoutInfo> Machine::timeout(StageId stage) const {
+  if (stage >= timeouts_.size() || timeouts_[stage].after_seconds == 0) {
+    return std::nullopt;
+  }
+  const TimeoutRule& r = timeouts_[stage];
+  return TimeoutInfo{stage, r.after_seconds, r.fire_event, r.enter_stage};
+}
+
+namespace {
+template <typename Id>
+absl::StatusOr<Id> FindIn(const absl::flat_hash_map<std::string, Id>& map,
+                          absl::string_view what, absl::string_view name,
+                          const Machine& m) {
+  auto it = map.find(name);
+  if (it == map.end()) {
+    return absl::NotFoundError(absl::StrCat("machine \"", m.name(), "\" v",
+                                            m.version(), " has no ", what,
+                                            " \"", absl::CEscape(name), "\""));
+  }
+  return it->second;
+}
+}  // namespace
+
+absl::StatusOr<StageId> Machine::FindStage(absl::string_view id) const {
+  return FindIn(stage_by_name_, "stage", id, *this);
+}
+absl::StatusOr<EventId> Machine::FindEvent(absl::string_view id) const {
+  return FindIn(event_by_name_, "event", id, *this);
+}
+absl::StatusOr<AttributeId> Machine::FindAttribute(
+    absl::string_view name) const {
+  return FindIn(attribute_by_name_, "attribute", name, *this);
+}
+
+StepResult Machine::Step(StageId from, EventId event, Timestamp time,
+                         const AttributeReader& attributes) const {
+  if (from >= stages_.size() || event >= events_.size()) {
+    StepResult r = internal::Core::Start(from, event, time);
+    r.outcome = Outcome::kNoTransition;
+    return r;
+  }
+  return internal::Core::Decide(*this, from, event, time, attributes);
+}
+
+absl::Status Machine::ExplainRejection(const StepResult& step) const {
+  if (step.moved()) return absl::OkStatus();
+  auto stage_name = [&](StageId s) {
+    return s < stages_.size() ? internal::Quote(stages_[s].id)
+                              : absl::StrCat("#", s);
+  };
+  const std::string what =
+      step.event == kNoEvent
+          ? absl::StrCat("timeout of stage ", stage_name(step.from))
+          : absl::StrCat("event ",
+                         step.event < events_.size()
+                             ? internal::Quote(events_[step.event].id)
+                             : absl::StrCat("#", step.event),
+                         step.by_timeout ? " (fired by timeout)" : "",
+                         " rejected in stage ", stage_name(step.from));
+  const bool has_transition =
+      step.transition >= 0 &&
+      static_cast<size_t>(step.transition) < transitions_.size();
+  switch (step.outcome) {
+    case Outcome::kNoTransition:
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, ": no transition"));
+    case Outcome::kGuardFailed:
+      return absl::FailedPreconditionError(absl::StrCat(
+          what, ": guard failed",
+          has_transition ? absl::StrCat(": ", transitions_[step.transition].guard)
+                         : ""));
+    case Outcome::kMissingAttribute:
+      return absl::FailedPreconditionError(absl::StrCat(
+          what, ": target stage requires attribute ",
+          step.missing_attribute < attributes_.size()
+              ? internal::Quote(attributes_[step.missing_attribute].name)
+              : "?",
+          ", which is not set"));
+    case Outcome::kNoDeal:
+      return absl::FailedPreconditionError(
+          absl::StrCat("deal ", step.deal, " was removed"));
+    case Outcome::kMoved:
+      break;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace salescycle

@@ -1,0 +1,450 @@
+#include "salescycle/pipeline.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/base/optimization.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "src/attribute_codec.h"
+#include "src/core.h"
+#include "src/status_macros.h"
+
+namespace salescycle {
+
+using internal::Core;
+
+// The core's view of one deal's attributes in the columns.
+class PipelineAttributes {
+ public:
+  PipelineAttributes(const Pipeline& p, DealIndex deal) : p_(p), deal_(deal) {}
+  bool IsSet(AttributeId id) const {
+    return (p_.set_bits_[id][deal_ >> 6] >> (deal_ & 63)) & 1;
+  }
+  int64_t GetInt64(AttributeId id) const {
+    return static_cast<int64_t>(Scalar(id));
+  }
+  double GetDouble(AttributeId id) const {
+    return internal::BitsDouble(Scalar(id));
+  }
+  bool GetBool(AttributeId id) const { return Scalar(id) != 0; }
+  absl::string_view GetString(AttributeId id) const {
+    return p_.strings_[Core::Slot(*p_.machine_, id)][deal_];
+  }
+
+ private:
+  uint64_t Scalar(AttributeId id) const {
+    return p_.scalars_[Core::Slot(*p_.machine_, id)][deal_];
+  }
+  const Pipeline& p_;
+  DealIndex deal_;
+};
+
+absl::StatusOr<Pipeline> Pipeline::Create(
+    std::shared_ptr<const Machine> machine, const PipelineOptions& options) {
+  if (machine == nullptr) {
+    return absl::InvalidArgumentError("Pipeline::Create: machine is null");
+  }
+  return Pipeline(std::move(machine), options);
+}
+
+Pipeline::Pipeline(std::shared_ptr<const Machine> machine,
+                   const PipelineOptions& options)
+    : machine_(std::move(machine)),
+      options_(options),
+      removed_stage_(static_cast<StageId>(machine_->num_stages())),
+      scalars_(Core::ScalarDefaults(*machine_).size()),
+      strings_(Core::StringDefaults(*machine_).size()),
+      set_bits_(machine_->num_attributes()),
+      stage_counts_(machine_->num_stages() + 1, 0) {
+  const size_t n = options.expected_deals;
+  if (n > 0) {
+    stage_.reserve(n);
+    entered_at_.reserve(n);
+    timeout_consumed_.reserve((n + 63) / 64);
+    for (auto& column : scalars_) column.reserve(n);
+    for (auto& column : strings_) column.reserve(n);
+    for (auto& bits : set_bits_) bits.reserve((n + 63) / 64);
+    if (options.history_limit > 0) {
+      history_.reserve(n * options.history_limit);
+      history_count_.reserve(n);
+    }
+  }
+}
+
+Pipeline::Pipeline(Pipeline&&) noexcept = default;
+Pipeline& Pipeline::operator=(Pipeline&&) noexcept = default;
+Pipeline::~Pipeline() = default;
+
+absl::StatusOr<DealIndex> Pipeline::NewDeal(Timestamp time) {
+  DealIndex deal;
+  if (!free_slots_.empty()) {
+    deal = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    if (stage_.size() >= kNoDeal) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("pipeline is full: ", stage_.size(), " slots"));
+    }
+    deal = static_cast<DealIndex>(stage_.size());
+    stage_.push_back(removed_stage_);
+    entered_at_.push_back(0);
+    if ((deal & 63) == 0) {
+      timeout_consumed_.push_back(0);
+      for (auto& bits : set_bits_) bits.push_back(0);
+    }
+    for (auto& column : scalars_) column.emplace_back();
+    for (auto& column : strings_) column.emplace_back();
+    if (options_.history_limit > 0) {
+      history_.resize(history_.size() + options_.history_limit);
+      history_count_.push_back(0);
+    }
+  }
+  // A reused slot is reset to a new deal's state, like a fresh one.
+  const StageId initial = machine_->initial_stage();
+  stage_[deal] = initial;
+  entered_at_[deal] = time;
+  SetTimeoutConsumed(deal, false);
+  const auto& scalar_defaults = Core::ScalarDefaults(*machine_);
+  for (size_t s = 0; s < scalars_.size(); ++s) {
+    scalars_[s][deal] = scalar_defaults[s];
+  }
+  const auto& string_defaults = Core::StringDefaults(*machine_);
+  for (size_t s = 0; s < strings_.size(); ++s) {
+    strings_[s][deal] = string_defaults[s];
+  }
+  for (auto& bits : set_bits_) bits[deal >> 6] &= ~(uint64_t{1} << (deal & 63));
+  if (options_.history_limit > 0) history_count_[deal] = 0;
+  ++stage_counts_[initial];
+  ++live_;
+  return deal;
+}
+
+absl::StatusOr<DealIndex> Pipeline::Add(Timestamp time) { return NewDeal(time); }
+
+absl::StatusOr<DealIndex> Pipeline::AddWithId(uint64_t id, Timestamp time) {
+  auto found = deal_by_id_.find(id);
+  if (found != deal_by_id_.end()) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("deal id ", id, " is taken by deal ", found->second));
+  }
+  SC_ASSIGN_OR_RETURN(const DealIndex deal, NewDeal(time));
+  deal_by_id_.emplace(id, deal);
+  id_of_deal_.emplace(deal, id);
+  return deal;
+}
+
+absl::StatusOr<DealIndex> Pipeline::AddWithKey(absl::string_view key,
+                                               Timestamp time) {
+  auto found = deal_by_key_.find(key);
+  if (found != deal_by_key_.end()) {
+    return absl::AlreadyExistsError(absl::StrCat("deal key \"",
+                                                 absl::CEscape(key),
+                                                 "\" is taken by deal ",
+                                                 found->second));
+  }
+  SC_ASSIGN_OR_RETURN(const DealIndex deal, NewDeal(time));
+  deal_by_key_.emplace(std::string(key), deal);
+  key_of_deal_.emplace(deal, std::string(key));
+  return deal;
+}
+
+absl::Status Pipeline::CheckLive(DealIndex deal) const {
+  if (Contains(deal)) return absl::OkStatus();
+  return absl::NotFoundError(absl::StrCat(
+      "deal ", deal, " is not in the pipeline (",
+      deal < stage_.size() ? "removed" : "never added", "; ", live_,
+      " live deals in ", stage_.size(), " slots)"));
+}
+
+absl::Status Pipeline::Remove(DealIndex deal) {
+  SC_RETURN_IF_ERROR(CheckLive(deal));
+  --stage_counts_[stage_[deal]];
+  stage_[deal] = removed_stage_;
+  for (auto& column : strings_) std::string().swap(column[deal]);
+  if (auto it = id_of_deal_.find(deal); it != id_of_deal_.end()) {
+    deal_by_id_.erase(it->second);
+    id_of_deal_.erase(it);
+  }
+  if (auto it = key_of_deal_.find(deal); it != key_of_deal_.end()) {
+    deal_by_key_.erase(it->second);
+    key_of_deal_.erase(it);
+  }
+  free_slots_.push_back(deal);
+  --live_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<DealIndex> Pipeline::FindById(uint64_t id) const {
+  auto it = deal_by_id_.find(id);
+  if (it == deal_by_id_.end()) {
+    return absl::NotFoundError(absl::StrCat("no deal with id ", id));
+  }
+  return it->second;
+}
+
+absl::StatusOr<DealIndex> Pipeline::FindByKey(absl::string_view key) const {
+  auto it = deal_by_key_.find(key);
+  if (it == deal_by_key_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("no deal with key \"", absl::CEscape(key), "\""));
+  }
+  return it->second;
+}
+
+std::optional<uint64_t> Pipeline::IdOf(DealIndex deal) const {
+  auto it = id_of_deal_.find(deal);
+  if (it == id_of_deal_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<std::string> Pipeline::KeyOf(DealIndex deal) const {
+  auto it = key_of_deal_.find(deal);
+  if (it == key_of_deal_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<HistoryEntry> Pipeline::History(DealIndex deal) const {
+  if (!Contains(deal) || options_.history_limit == 0) return {};
+  return internal::CopyHistory(&history_[deal * options_.history_limit],
+                               options_.history_limit, history_count_[deal]);
+}
+
+absl::Status Pipeline::Set(DealIndex deal, AttributeId id,
+                           AttributeValue value) {
+  SC_RETURN_IF_ERROR(CheckLive(deal));
+  SC_RETURN_IF_ERROR(internal::CheckAttributeWrite(*machine_, id, value));
+  const uint16_t slot = Core::Slot(*machine_, id);
+  if (value.type() == AttributeType::kString) {
+    strings_[slot][deal] = value.string_value();
+  } else {
+    scalars_[slot][deal] = internal::ScalarBits(value);
+  }
+  set_bits_[id][deal >> 6] |= uint64_t{1} << (deal & 63);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<AttributeValue> Pipeline::Get(DealIndex deal,
+                                             AttributeId id) const {
+  SC_RETURN_IF_ERROR(CheckLive(deal));
+  SC_RETURN_IF_ERROR(internal::CheckAttribute(*machine_, id));
+  const AttributeType type = machine_->attribute(id).type;
+  const uint16_t slot = Core::Slot(*machine_, id);
+  if (type == AttributeType::kString) {
+    return AttributeValue::String(strings_[slot][deal]);
+  }
+  return internal::ScalarValue(type, scalars_[slot][deal]);
+}
+
+bool Pipeline::IsSet(DealIndex deal, AttributeId id) const {
+  return Contains(deal) && id < machine_->num_attributes() &&
+         PipelineAttributes(*this, deal).IsSet(id);
+}
+
+void Pipeline::SetTimeoutConsumed(DealIndex deal, bool consumed) {
+  uint64_t& word = timeout_consumed_[deal >> 6];
+  const uint64_t bit = uint64_t{1} << (deal & 63);
+  word = consumed ? (word | bit) : (word & ~bit);
+}
+
+void Pipeline::Record(DealIndex deal, const StepResult& step) {
+  if (step.moved()) {
+    Move(deal, step.from, step.to, step.time);
+    SetTimeoutConsumed(deal, false);
+  } else if (step.by_timeout) {
+    SetTimeoutConsumed(deal, true);
+  }
+  if (options_.history_limit > 0) {
+    internal::PushHistory(&history_[deal * options_.history_limit],
+                          options_.history_limit, &history_count_[deal], step);
+  }
+  for (Observer* o : observers_) {
+    if (step.moved()) {
+      o->OnTransition(step);
+    } else {
+      o->OnRejection(step);
+    }
+  }
+}
+
+absl::StatusOr<StepResult> Pipeline::Fire(DealIndex deal, EventId event,
+                                          Timestamp time) {
+  SC_RETURN_IF_ERROR(CheckLive(deal));
+  if (event >= machine_->num_events()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("event id ", event, " is out of range: machine \"",
+                     machine_->name(), "\" has ", machine_->num_events(),
+                     " events"));
+  }
+  StepResult step = Core::Decide(*machine_, stage_[deal], event, time,
+                                 PipelineAttributes(*this, deal));
+  step.deal = deal;
+  Record(deal, step);
+  return step;
+}
+
+absl::StatusOr<StepResult> Pipeline::Fire(DealIndex deal,
+                                          absl::string_view event,
+                                          Timestamp time) {
+  SC_ASSIGN_OR_RETURN(const EventId id, machine_->FindEvent(event));
+  return Fire(deal, id, time);
+}
+
+// The hot loop: no observers and no history, so a step is only the table
+// lookup and the column writes; guarded and required-attribute cells take
+// the core's slow path. kTrackTimeouts is false for machines without
+// timeouts, which then never touch the timeout bits.
+template <bool kTrackTimeouts>
+uint64_t Pipeline::ApplyUnobserved(absl::Span<const EventRecord> records) {
+  const Machine& m = *machine_;
+  uint64_t accepted = 0;
+  for (const EventRecord& r : records) {
+    const DealIndex deal = r.deal;
+    const StageId from = stage_[deal];
+    const EventId event = static_cast<EventId>(r.event);
+    const uint32_t cell = Core::Lookup(m, from, event);
+    StageId to;
+    if (ABSL_PREDICT_TRUE(Core::IsDirect(cell))) {
+      to = static_cast<StageId>(cell);
+    } else {
+      const StepResult step = Core::DecideSlow(
+          m, cell, from, event, r.time, PipelineAttributes(*this, deal));
+      if (!step.moved()) continue;
+      to = step.to;
+    }
+    Move(deal, from, to, r.time);
+    if (kTrackTimeouts) SetTimeoutConsumed(deal, false);
+    ++accepted;
+  }
+  return accepted;
+}
+
+uint64_t Pipeline::ApplyRecorded(absl::Span<const EventRecord> records) {
+  uint64_t accepted = 0;
+  for (const EventRecord& r : records) {
+    StepResult step =
+        Core::Decide(*machine_, stage_[r.deal], static_cast<EventId>(r.event),
+                     r.time, PipelineAttributes(*this, r.deal));
+    step.deal = r.deal;
+    Record(r.deal, step);
+    accepted += step.moved();
+  }
+  return accepted;
+}
+
+absl::StatusOr<BatchResult> Pipeline::Apply(
+    absl::Span<const EventRecord> records) {
+  const size_t slots = stage_.size();
+  const size_t num_events = static_cast<size_t>(machine_->num_events());
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (ABSL_PREDICT_FALSE(records[i].deal >= slots ||
+                           records[i].event >= num_events)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "records[", i, "]: ",
+          records[i].deal >= slots
+              ? absl::StrCat("deal ", records[i].deal,
+                             " is out of range: the pipeline has ", slots,
+                             " slots")
+              : absl::StrCat("event id ", records[i].event,
+                             " is out of range: machine \"", machine_->name(),
+                             "\" has ", num_events, " events"),
+          "; nothing was applied"));
+    }
+  }
+  BatchResult result;
+  if (!observers_.empty() || options_.history_limit > 0) {
+    result.accepted = ApplyRecorded(records);
+  } else if (machine_->has_timeouts()) {
+    result.accepted = ApplyUnobserved<true>(records);
+  } else {
+    result.accepted = ApplyUnobserved<false>(records);
+  }
+  result.rejected = records.size() - result.accepted;
+  return result;
+}
+
+int64_t Pipeline::AdvanceTo(Timestamp now) {
+  if (!machine_->has_timeouts()) return 0;
+  struct Due {
+    Timestamp time;
+    DealIndex deal;
+    int fired;  // timeouts this deal went through in this call
+  };
+  // A min-heap on (time, deal): ties go to the lower DealIndex.
+  auto later = [](const Due& a, const Due& b) {
+    return a.time != b.time ? a.time > b.time : a.deal > b.deal;
+  };
+  std::vector<Due> heap;
+  for (DealIndex deal = 0; deal < stage_.size(); ++deal) {
+    if (stage_[deal] == removed_stage_ || TimeoutConsumed(deal)) continue;
+    const Timestamp due =
+        Core::TimeoutDue(*machine_, stage_[deal], entered_at_[deal]);
+    if (Core::IsDue(due, now)) heap.push_back(Due{due, deal, 0});
+  }
+  std::make_heap(heap.begin(), heap.end(), later);
+  int64_t fired = 0;
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), later);
+    const Due d = heap.back();
+    heap.pop_back();
+    StepResult step = Core::FireTimeout(*machine_, stage_[d.deal], d.time,
+                                        PipelineAttributes(*this, d.deal));
+    step.deal = d.deal;
+    Record(d.deal, step);
+    ++fired;
+    if (!step.moved() || d.fired + 1 >= Core::kMaxTimeoutsPerAdvance) continue;
+    const Timestamp next =
+        Core::TimeoutDue(*machine_, stage_[d.deal], entered_at_[d.deal]);
+    if (Core::IsDue(next, now)) {
+      heap.push_back(Due{next, d.deal, d.fired + 1});
+      std::push_heap(heap.begin(), heap.end(), later);
+    }
+  }
+  return fired;
+}
+
+void Pipeline::ForEachDealInStage(StageId stage,
+                                  absl::FunctionRef<void(DealIndex)> fn) const {
+  if (stage >= removed_stage_) return;
+  for (DealIndex deal = 0; deal < stage_.size(); ++deal) {
+    if (stage_[deal] == stage) fn(deal);
+  }
+}
+
+std::vector<DealIndex> Pipeline::DealsInStage(StageId stage) const {
+  std::vector<DealIndex> out;
+  if (stage < removed_stage_) out.reserve(stage_counts_[stage]);
+  ForEachDealInStage(stage, [&out](DealIndex deal) { out.push_back(deal); });
+  return out;
+}
+
+size_t Pipeline::MemoryUsage() const {
+  size_t bytes = stage_.capacity() * sizeof(StageId) +
+                 entered_at_.capacity() * sizeof(Timestamp) +
+                 timeout_consumed_.capacity() * sizeof(uint64_t) +
+                 history_.capacity() * sizeof(HistoryEntry) +
+                 history_count_.capacity() * sizeof(uint64_t) +
+                 free_slots_.capacity() * sizeof(DealIndex) +
+                 stage_counts_.capacity() * sizeof(uint64_t);
+  for (const auto& column : scalars_) bytes += column.capacity() * 8;
+  for (const auto& column : strings_) {
+    bytes += column.capacity() * sizeof(std::string);
+    for (const std::string& s : column) {
+      // Heap storage only: short strings live inside the std::string.
+      if (s.capacity() > sizeof(std::string) - 1) bytes += s.capacity() + 1;
+    }
+  }
+  for (const auto& bits : set_bits_) bytes += bits.capacity() * 8;
+  return bytes;
+}
+
+void Pipeline::AddObserver(Observer* observer) {
+  if (observer != nullptr) observers_.push_back(observer);
+}
+
+void Pipeline::RemoveObserver(Observer* observer) {
+  auto it = std::find(observers_.begin(), observers_.end(), observer);
+  if (it != observers_.end()) observers_.erase(it);
+}
+
+}  // namespace salescycle

@@ -1,0 +1,352 @@
+// Pipeline: many deals in columns — ids, add/remove/find, fire, batches,
+// stage counts, iteration, observers, history, timeouts, memory per deal,
+// and agreement of every path with Journey (one core).
+#include "salescycle/pipeline.h"
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "salescycle/journey.h"
+#include "tests/test_util.h"
+
+namespace salescycle {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+std::shared_ptr<const Machine> Simple() {
+  auto m = Machine::FromTextProto(SpecText().str());
+  EXPECT_TRUE(m.ok()) << m.status();
+  return *m;
+}
+
+std::vector<uint64_t> Counts(const Pipeline& p) {
+  std::vector<uint64_t> out;
+  for (int s = 0; s < p.machine().num_stages(); ++s) {
+    out.push_back(p.StageCount(static_cast<StageId>(s)));
+  }
+  return out;
+}
+
+class Log : public Observer {
+ public:
+  std::vector<std::string> lines;
+  void OnTransition(const StepResult& s) override {
+    lines.push_back(absl::StrCat(s.deal, ":", s.from, ">", s.to, "@", s.time));
+  }
+  void OnRejection(const StepResult& s) override {
+    lines.push_back(absl::StrCat(s.deal, ":!", OutcomeName(s.outcome), "@",
+                                 s.time));
+  }
+};
+
+TEST(Pipeline, NullMachineIsAnError) {
+  EXPECT_EQ(Pipeline::Create(nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Pipeline, AddFindAndRemoveByIdAndKey) {
+  auto p = *Pipeline::Create(Simple());
+  const DealIndex plain = *p.Add(1);
+  const DealIndex by_id = *p.AddWithId(9001, 2);
+  const DealIndex by_key = *p.AddWithKey("acme-renewal", 3);
+  EXPECT_EQ(p.size(), 3u);
+  EXPECT_EQ(*p.FindById(9001), by_id);
+  EXPECT_EQ(*p.FindByKey("acme-renewal"), by_key);
+  EXPECT_EQ(p.IdOf(by_id), 9001u);
+  EXPECT_EQ(p.KeyOf(by_key), "acme-renewal");
+  EXPECT_FALSE(p.IdOf(plain).has_value());
+  EXPECT_EQ(p.entered_at(by_key), 3);
+
+  auto dup = p.AddWithId(9001, 4);
+  EXPECT_EQ(dup.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(dup.status().message(), HasSubstr("deal id 9001 is taken"));
+  EXPECT_EQ(p.AddWithKey("acme-renewal", 4).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(p.size(), 3u);
+
+  ASSERT_TRUE(p.Remove(by_id).ok());
+  EXPECT_FALSE(p.Contains(by_id));
+  EXPECT_EQ(p.FindById(9001).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(p.size(), 2u);
+  const absl::Status again = p.Remove(by_id);
+  EXPECT_EQ(again.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(again.message(), HasSubstr("removed"));
+  EXPECT_THAT(p.Remove(77).message(), HasSubstr("never added"));
+  // The id is free again.
+  EXPECT_TRUE(p.AddWithId(9001, 5).ok());
+}
+
+TEST(Pipeline, AReusedSlotStartsAfresh) {
+  PipelineOptions options;
+  options.history_limit = 4;
+  auto p = *Pipeline::Create(Simple(), options);
+  const DealIndex d = *p.Add(0);
+  ASSERT_TRUE(p.Set(d, 0, AttributeValue::Int64(5)).ok());
+  ASSERT_TRUE(p.Set(d, 1, AttributeValue::String("a long string, not inline")).ok());
+  ASSERT_TRUE(p.Fire(d, "go", 10)->moved());
+  ASSERT_TRUE(p.Remove(d).ok());
+  const DealIndex reused = *p.Add(20);
+  EXPECT_EQ(reused, d);
+  EXPECT_EQ(p.stage(reused), 0);
+  EXPECT_EQ(p.entered_at(reused), 20);
+  EXPECT_FALSE(p.IsSet(reused, 0));
+  EXPECT_EQ(*p.Get(reused, 1), AttributeValue::String(""));
+  EXPECT_TRUE(p.History(reused).empty());
+  EXPECT_EQ(p.slot_count(), 1u);
+}
+
+TEST(Pipeline, StageCountsFollowEveryChange) {
+  auto p = *Pipeline::Create(Simple());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(p.Add(0).ok());
+  EXPECT_THAT(Counts(p), ElementsAre(5, 0, 0));
+  ASSERT_TRUE(p.Fire(0, "go", 1).ok());
+  ASSERT_TRUE(p.Fire(1, "stop", 1).ok());
+  EXPECT_THAT(Counts(p), ElementsAre(3, 1, 1));
+  const EventRecord batch[] = {{2, 0, 2}, {3, 0, 2}, {2, 1, 3}, {1, 0, 3}};
+  auto r = p.Apply(batch);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->accepted, 3u);  // 2 go, 3 go, 2 stop; 1 is lost, go rejected
+  EXPECT_EQ(r->rejected, 1u);
+  EXPECT_THAT(Counts(p), ElementsAre(1, 2, 2));
+  ASSERT_TRUE(p.Remove(1).ok());
+  EXPECT_THAT(Counts(p), ElementsAre(1, 2, 1));
+  EXPECT_THAT(p.DealsInStage(1), ElementsAre(0, 3));
+  EXPECT_THAT(p.DealsInStage(2), ElementsAre(2));
+  std::vector<DealIndex> seen;
+  p.ForEachDealInStage(0, [&](DealIndex d) { seen.push_back(d); });
+  EXPECT_THAT(seen, ElementsAre(4));
+  EXPECT_TRUE(p.DealsInStage(kNoStage).empty());
+}
+
+TEST(Pipeline, ABadRecordFailsTheWholeBatchAndAppliesNothing) {
+  auto p = *Pipeline::Create(Simple());
+  ASSERT_TRUE(p.Add(0).ok());
+  ASSERT_TRUE(p.Add(0).ok());
+  const EventRecord bad_deal[] = {{0, 0, 1}, {5, 0, 1}};
+  auto r = p.Apply(bad_deal);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("records[1]: deal 5 is out of range: the pipeline has "
+                        "2 slots; nothing was applied"));
+  const EventRecord bad_event[] = {{0, 0, 1}, {1, 0, 1}, {1, 2, 1}};
+  r = p.Apply(bad_event);
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("records[2]: event id 2 is out of range"));
+  EXPECT_THAT(Counts(p), ElementsAre(2, 0, 0));
+  EXPECT_EQ(p.entered_at(0), 0);
+}
+
+TEST(Pipeline, RecordsForRemovedDealsAreRejected) {
+  auto p = *Pipeline::Create(Simple());
+  ASSERT_TRUE(p.Add(0).ok());
+  ASSERT_TRUE(p.Add(0).ok());
+  ASSERT_TRUE(p.Remove(0).ok());
+  const EventRecord batch[] = {{0, 0, 1}, {1, 0, 1}};
+  auto r = p.Apply(batch);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->accepted, 1u);
+  EXPECT_EQ(r->rejected, 1u);
+  Log log;
+  p.AddObserver(&log);
+  ASSERT_TRUE(p.Apply(batch).ok());
+  EXPECT_THAT(log.lines, ElementsAre("0:!no_deal@1", "1:!no_transition@1"));
+  EXPECT_FALSE(p.Contains(0));
+}
+
+TEST(Pipeline, FireErrorsChangeNothing) {
+  auto p = *Pipeline::Create(Simple());
+  ASSERT_TRUE(p.Add(0).ok());
+  EXPECT_EQ(p.Fire(3, EventId{0}, 1).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(p.Fire(0, EventId{9}, 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(p.Fire(0, "og", 1).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(p.Set(3, 0, AttributeValue::Int64(1)).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(p.Set(0, 0, AttributeValue::Bool(true)).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(p.Get(0, 9).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(p.stage(0), 0);
+  EXPECT_FALSE(p.IsSet(0, 0));
+}
+
+TEST(Pipeline, ObserversGetTheDealAndCanBeRemoved) {
+  auto p = *Pipeline::Create(Simple());
+  ASSERT_TRUE(p.Add(0).ok());
+  ASSERT_TRUE(p.Add(0).ok());
+  Log log;
+  p.AddObserver(&log);
+  ASSERT_TRUE(p.Fire(1, "go", 5).ok());
+  const EventRecord batch[] = {{0, 1, 6}, {0, 1, 7}};
+  ASSERT_TRUE(p.Apply(batch).ok());
+  p.RemoveObserver(&log);
+  ASSERT_TRUE(p.Fire(1, "stop", 8).ok());
+  EXPECT_THAT(log.lines, ElementsAre("1:0>1@5", "0:0>2@6", "0:!no_transition@7"));
+}
+
+TEST(Pipeline, HistoryPerDeal) {
+  PipelineOptions options;
+  options.history_limit = 2;
+  auto p = *Pipeline::Create(Simple(), options);
+  ASSERT_TRUE(p.Add(0).ok());
+  ASSERT_TRUE(p.Add(0).ok());
+  const EventRecord batch[] = {{0, 0, 1}, {1, 1, 2}, {0, 0, 3}, {0, 1, 4}};
+  ASSERT_TRUE(p.Apply(batch).ok());
+  const auto h0 = p.History(0);
+  ASSERT_EQ(h0.size(), 2u);
+  EXPECT_EQ(h0[0].time, 3);
+  EXPECT_EQ(h0[0].outcome, Outcome::kNoTransition);  // b has no "go"
+  EXPECT_EQ(h0[1].time, 4);
+  EXPECT_EQ(h0[1].to, 2);
+  const auto h1 = p.History(1);
+  ASSERT_EQ(h1.size(), 1u);
+  EXPECT_EQ(h1[0].event, 1);
+}
+
+TEST(PipelineTimeouts, FireInDueOrderThenDealOrder) {
+  auto m = Machine::FromTextProto(R"(name: "t" initial_stage: "a"
+      stages { id: "a" stall_limit_seconds: 100 }
+      stages { id: "b" stall_limit_seconds: 10 }
+      stages { id: "c" kind: LOST }
+      events { id: "x" }
+      transitions { from_stage: "a" event: "x" to: "b" }
+      timeouts { stage: "a" fire_event: "x" }
+      timeouts { stage: "b" enter_stage: "c" })");
+  ASSERT_TRUE(m.ok()) << m.status();
+  auto p = *Pipeline::Create(*m);
+  ASSERT_TRUE(p.Add(50).ok());  // 0: a due 150, then b due 160
+  ASSERT_TRUE(p.Add(0).ok());   // 1: a due 100, then b due 110
+  ASSERT_TRUE(p.Add(50).ok());  // 2: same times as 0
+  ASSERT_TRUE(p.Add(500).ok());  // 3: not due by 200
+  ASSERT_TRUE(p.Remove(3).ok());
+  ASSERT_TRUE(p.Add(500).ok());
+  Log log;
+  p.AddObserver(&log);
+  EXPECT_EQ(p.AdvanceTo(200), 6);
+  EXPECT_THAT(log.lines,
+              ElementsAre("1:0>1@100", "1:1>2@110", "0:0>1@150", "2:0>1@150",
+                          "0:1>2@160", "2:1>2@160"));
+  EXPECT_THAT(Counts(p), ElementsAre(1, 0, 3));
+  EXPECT_EQ(p.AdvanceTo(200), 0);
+}
+
+TEST(PipelineTimeouts, MachineWithoutTimeoutsFiresNone) {
+  auto p = *Pipeline::Create(Simple());
+  ASSERT_TRUE(p.Add(0).ok());
+  EXPECT_EQ(p.AdvanceTo(1'000'000), 0);
+}
+
+// The figure: a machine with one int64 attribute, history off.
+TEST(PipelineMemory, AtMost24BytesPerDealWithOneInt64Attribute) {
+  auto m = LoadTemplate("cycle9_guarded.textproto");
+  PipelineOptions options;
+  constexpr size_t kDeals = 1'000'000;
+  options.expected_deals = kDeals;
+  auto p = *Pipeline::Create(m, options);
+  for (size_t i = 0; i < kDeals; ++i) ASSERT_TRUE(p.Add(0).ok());
+  const double per_deal = static_cast<double>(p.MemoryUsage()) / kDeals;
+  RecordProperty("bytes_per_deal", absl::StrCat(per_deal));
+  std::printf("cycle9-guarded, 1M deals, history off: %.3f bytes per deal\n",
+              per_deal);
+  EXPECT_LE(per_deal, 24.0);
+}
+
+// Every container path decides through the same core, so a random stream
+// over the B2B machine (guards, required attributes, several candidates per
+// pair, any-open and group transitions) must leave the same state whichever
+// path applies it.
+TEST(PipelineAgreement, BatchFireObservedAndJourneyAgree) {
+  auto m = LoadTemplate("b2b.textproto");
+  ASSERT_NE(m, nullptr);
+  constexpr int kDeals = 300;
+  constexpr int kEvents = 60000;
+  std::mt19937_64 rng(12345);
+  std::vector<EventRecord> records;
+  for (int i = 0; i < kEvents; ++i) {
+    records.push_back(EventRecord{static_cast<DealIndex>(rng() % kDeals),
+                                  static_cast<uint32_t>(rng() % m->num_events()),
+                                  i});
+  }
+  auto set_attributes = [&](auto&& set, int deal) {
+    std::mt19937_64 r(deal);
+    set("budget", AttributeValue::Int64(static_cast<int64_t>(r() % 20000)));
+    set("authority", AttributeValue::Bool(r() % 2));
+    set("need", AttributeValue::Bool(r() % 3 != 0));
+    if (r() % 2) set("timeline_days", AttributeValue::Int64(r() % 300));
+    if (r() % 3) set("deal_value", AttributeValue::Double(1000.0 * (r() % 50)));
+    set("discount_pct", AttributeValue::Double(static_cast<double>(r() % 40)));
+    if (r() % 4) set("decision_maker", AttributeValue::String("pat"));
+  };
+  auto make_pipeline = [&] {
+    auto p = *Pipeline::Create(m);
+    for (int d = 0; d < kDeals; ++d) {
+      EXPECT_TRUE(p.Add(0).ok());
+      set_attributes(
+          [&](const char* name, AttributeValue v) {
+            ASSERT_TRUE(p.Set(d, *m->FindAttribute(name), std::move(v)).ok());
+          },
+          d);
+    }
+    return p;
+  };
+
+  Pipeline batch = make_pipeline();
+  const BatchResult fast = *batch.Apply(records);
+
+  Pipeline observed = make_pipeline();
+  Log log;
+  observed.AddObserver(&log);
+  const BatchResult slow = *observed.Apply(records);
+
+  Pipeline fired = make_pipeline();
+  uint64_t fired_accepted = 0;
+  for (const EventRecord& r : records) {
+    fired_accepted +=
+        fired.Fire(r.deal, static_cast<EventId>(r.event), r.time)->moved();
+  }
+
+  std::vector<Journey> journeys;
+  for (int d = 0; d < kDeals; ++d) {
+    journeys.push_back(*Journey::Create(m, 0));
+    set_attributes(
+        [&](const char* name, AttributeValue v) {
+          ASSERT_TRUE(journeys.back().Set(name, std::move(v)).ok());
+        },
+        d);
+  }
+  uint64_t journey_accepted = 0;
+  for (const EventRecord& r : records) {
+    journey_accepted +=
+        journeys[r.deal].Fire(static_cast<EventId>(r.event), r.time)->moved();
+  }
+
+  EXPECT_GT(fast.accepted, 0u);
+  EXPECT_GT(fast.rejected, 0u);
+  EXPECT_EQ(fast.accepted, slow.accepted);
+  EXPECT_EQ(fast.accepted, fired_accepted);
+  EXPECT_EQ(fast.accepted, journey_accepted);
+  EXPECT_EQ(log.lines.size(), records.size());
+  for (DealIndex d = 0; d < kDeals; ++d) {
+    EXPECT_EQ(batch.stage(d), journeys[d].stage()) << d;
+    EXPECT_EQ(batch.entered_at(d), journeys[d].entered_at()) << d;
+    EXPECT_EQ(observed.stage(d), journeys[d].stage()) << d;
+    EXPECT_EQ(fired.stage(d), journeys[d].stage()) << d;
+  }
+  EXPECT_EQ(Counts(batch), Counts(observed));
+  // Guards and required attributes really were exercised.
+  int guard_failed = 0, missing = 0;
+  for (const std::string& line : log.lines) {
+    guard_failed += line.find("guard_failed") != std::string::npos;
+    missing += line.find("missing_attribute") != std::string::npos;
+  }
+  EXPECT_GT(guard_failed, 0);
+  EXPECT_GT(missing, 0);
+}
+
+}  // namespace
+}  // namespace salescycle
