@@ -8,6 +8,7 @@
 #ifndef SALESCYCLE_SRC_CORE_H_
 #define SALESCYCLE_SRC_CORE_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -15,7 +16,11 @@
 #include <vector>
 
 #include "absl/base/optimization.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "salescycle/options.h"
 #include "salescycle/machine.h"
+#include "salescycle/observer.h"
 #include "salescycle/step.h"
 
 namespace salescycle {
@@ -227,6 +232,32 @@ struct Core {
   // on from there.
   static constexpr int kMaxTimeoutsPerAdvance = 64;
 };
+
+// InvalidArgument for a history limit past kMaxHistoryLimit: refused before
+// anything is allocated for it.
+inline absl::Status CheckHistoryLimit(size_t limit) {
+  if (limit <= kMaxHistoryLimit) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("history_limit ", limit, " is more than ", kMaxHistoryLimit));
+}
+
+// Observer lists, as Journey and Pipeline keep them.
+inline void AddObserver(std::vector<Observer*>* list, Observer* observer) {
+  if (observer != nullptr) list->push_back(observer);
+}
+inline void RemoveObserver(std::vector<Observer*>* list, Observer* observer) {
+  auto it = std::find(list->begin(), list->end(), observer);
+  if (it != list->end()) list->erase(it);
+}
+inline void Notify(const std::vector<Observer*>& list, const StepResult& step) {
+  for (Observer* o : list) {
+    if (step.moved()) {
+      o->OnTransition(step);
+    } else {
+      o->OnRejection(step);
+    }
+  }
+}
 
 // A bounded history kept as a ring of `limit` entries; `count` is the number
 // of steps ever recorded, so the ring's oldest entry is at count % limit

@@ -43,6 +43,7 @@ absl::StatusOr<Journey> Journey::Create(std::shared_ptr<const Machine> machine,
   if (machine == nullptr) {
     return absl::InvalidArgumentError("Journey::Create: machine is null");
   }
+  SC_RETURN_IF_ERROR(internal::CheckHistoryLimit(options.history_limit));
   return Journey(std::move(machine), start, options);
 }
 
@@ -88,13 +89,7 @@ void Journey::Record(const StepResult& step) {
     internal::PushHistory(history_.data(), history_limit_, &history_count_,
                           step);
   }
-  for (Observer* o : observers_) {
-    if (step.moved()) {
-      o->OnTransition(step);
-    } else {
-      o->OnRejection(step);
-    }
-  }
+  internal::Notify(observers_, step);
 }
 
 int Journey::AdvanceTo(Timestamp now) {
@@ -149,12 +144,11 @@ std::vector<HistoryEntry> Journey::History() const {
 }
 
 void Journey::AddObserver(Observer* observer) {
-  if (observer != nullptr) observers_.push_back(observer);
+  internal::AddObserver(&observers_, observer);
 }
 
 void Journey::RemoveObserver(Observer* observer) {
-  auto it = std::find(observers_.begin(), observers_.end(), observer);
-  if (it != observers_.end()) observers_.erase(it);
+  internal::RemoveObserver(&observers_, observer);
 }
 
 }  // namespace salescycle

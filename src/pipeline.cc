@@ -45,6 +45,12 @@ absl::StatusOr<Pipeline> Pipeline::Create(
   if (machine == nullptr) {
     return absl::InvalidArgumentError("Pipeline::Create: machine is null");
   }
+  SC_RETURN_IF_ERROR(internal::CheckHistoryLimit(options.history_limit));
+  if (options.expected_deals >= kNoDeal) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected_deals ", options.expected_deals,
+                     " is more than a pipeline holds (2^32 - 1)"));
+  }
   return Pipeline(std::move(machine), options);
 }
 
@@ -258,13 +264,7 @@ void Pipeline::Record(DealIndex deal, const StepResult& step) {
     internal::PushHistory(&history_[deal * options_.history_limit],
                           options_.history_limit, &history_count_[deal], step);
   }
-  for (Observer* o : observers_) {
-    if (step.moved()) {
-      o->OnTransition(step);
-    } else {
-      o->OnRejection(step);
-    }
-  }
+  internal::Notify(observers_, step);
 }
 
 absl::StatusOr<StepResult> Pipeline::Fire(DealIndex deal, EventId event,
@@ -439,12 +439,11 @@ size_t Pipeline::MemoryUsage() const {
 }
 
 void Pipeline::AddObserver(Observer* observer) {
-  if (observer != nullptr) observers_.push_back(observer);
+  internal::AddObserver(&observers_, observer);
 }
 
 void Pipeline::RemoveObserver(Observer* observer) {
-  auto it = std::find(observers_.begin(), observers_.end(), observer);
-  if (it != observers_.end()) observers_.erase(it);
+  internal::RemoveObserver(&observers_, observer);
 }
 
 }  // namespace salescycle

@@ -54,6 +54,14 @@ TEST(Journey, NullMachineIsAnError) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(Journey, AbsurdHistoryLimitIsRefusedBeforeAllocating) {
+  JourneyOptions options;
+  options.history_limit = size_t{1} << 60;
+  auto j = Journey::Create(Simple(), 0, options);
+  EXPECT_EQ(j.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(j.status().message(), HasSubstr("history_limit"));
+}
+
 TEST(Journey, FireMovesAndRecordsTheEntryTime) {
   auto j = *Journey::Create(Simple(), 0);
   auto step = j.Fire("go", 50);

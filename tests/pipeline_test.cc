@@ -4,6 +4,7 @@
 #include "salescycle/pipeline.h"
 
 #include <random>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,17 @@ class Log : public Observer {
 TEST(Pipeline, NullMachineIsAnError) {
   EXPECT_EQ(Pipeline::Create(nullptr).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Pipeline, AbsurdOptionsAreRefusedBeforeAllocating) {
+  PipelineOptions history;
+  history.history_limit = kMaxHistoryLimit + 1;
+  EXPECT_THAT(Pipeline::Create(Simple(), history).status().message(),
+              HasSubstr("history_limit 65537 is more than 65536"));
+  PipelineOptions deals;
+  deals.expected_deals = size_t{1} << 40;
+  EXPECT_THAT(Pipeline::Create(Simple(), deals).status().message(),
+              HasSubstr("expected_deals"));
 }
 
 TEST(Pipeline, AddFindAndRemoveByIdAndKey) {
@@ -346,6 +358,58 @@ TEST(PipelineAgreement, BatchFireObservedAndJourneyAgree) {
   }
   EXPECT_GT(guard_failed, 0);
   EXPECT_GT(missing, 0);
+}
+
+// A compiled Machine is immutable: threads share one, each with its own
+// pipeline, and all reach the state one thread reaches alone. A named guard
+// runs on all of them at once.
+TEST(PipelineThreads, OneMachineSharedByManyThreads) {
+  CompileOptions options;
+  options.named_guards["even_budget"] = [](const AttributeReader& a) {
+    return a.GetInt64(0) % 2 == 0;
+  };
+  auto m = Machine::FromTextProto(
+      R"(name: "shared" initial_stage: "a"
+         stages { id: "a" } stages { id: "b" } stages { id: "c" }
+         events { id: "go" } events { id: "back" }
+         attributes { name: "budget" type: INT64 }
+         transitions { from_stage: "a" event: "go" to: "b" guard { named: "even_budget" } }
+         transitions { from_stage: "b" event: "go" to: "c"
+           guard { compare { attribute: "budget" op: GE value { int64_value: 50 } } } }
+         transitions { from_any_open: true event: "back" to: "a" })",
+      options);
+  ASSERT_TRUE(m.ok()) << m.status();
+  std::vector<EventRecord> records;
+  std::mt19937_64 rng(99);
+  for (int i = 0; i < 200000; ++i) {
+    records.push_back(EventRecord{static_cast<DealIndex>(rng() % 1000),
+                                  static_cast<uint32_t>(rng() % 3 == 0), i});
+  }
+  auto run = [&](std::vector<StageId>* stages, uint64_t* accepted) {
+    auto p = *Pipeline::Create(*m);
+    for (int d = 0; d < 1000; ++d) {
+      (void)p.Add(0);
+      (void)p.Set(d, 0, AttributeValue::Int64(d % 100));
+    }
+    *accepted = p.Apply(records)->accepted;
+    for (DealIndex d = 0; d < 1000; ++d) stages->push_back(p.stage(d));
+  };
+  std::vector<StageId> expected_stages;
+  uint64_t expected_accepted = 0;
+  run(&expected_stages, &expected_accepted);
+  constexpr int kThreads = 4;
+  std::vector<std::vector<StageId>> stages(kThreads);
+  std::vector<uint64_t> accepted(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back(run, &stages[t], &accepted[t]);
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_GT(expected_accepted, 0u);
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(accepted[t], expected_accepted);
+    EXPECT_EQ(stages[t], expected_stages);
+  }
 }
 
 }  // namespace

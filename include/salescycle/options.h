@@ -20,19 +20,23 @@ struct CompileOptions {
   std::string source_name;
 };
 
+// The largest history_limit a journey or pipeline accepts.
+inline constexpr size_t kMaxHistoryLimit = 1 << 16;
+
 struct JourneyOptions {
   // How many steps (moves and rejections) the journey remembers; older ones
-  // are dropped. Default: 0, no history.
+  // are dropped. At most kMaxHistoryLimit. Default: 0, no history.
   size_t history_limit = 0;
 };
 
 struct PipelineOptions {
-  // Steps remembered per deal, as JourneyOptions::history_limit. Storage is
+  // Steps remembered per deal, as JourneyOptions::history_limit (at most
+  // kMaxHistoryLimit). Storage is
   // reserved per deal when it is added, so firing never allocates.
   // Default: 0, no history.
   size_t history_limit = 0;
 
-  // Deals to reserve room for up front. Default: 0.
+  // Deals to reserve room for up front; fewer than 2^32. Default: 0.
   size_t expected_deals = 0;
 };
 
