@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <utility>
 
@@ -12,12 +13,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
-#include "google/protobuf/util/json_util.h"
 #include "salescycle/v1/machine.pb.h"
 #include "src/core.h"
 #include "src/file_util.h"
+#include "src/proto_convert.h"
 #include "src/status_macros.h"
 
 namespace salescycle {
@@ -204,15 +204,12 @@ class MachineCompiler {
       }
       AttributeInfo info;
       info.name = a.name();
-      switch (a.type()) {
-        case pb::Attribute::INT64: info.type = AttributeType::kInt64; break;
-        case pb::Attribute::DOUBLE: info.type = AttributeType::kDouble; break;
-        case pb::Attribute::STRING: info.type = AttributeType::kString; break;
-        case pb::Attribute::BOOL: info.type = AttributeType::kBool; break;
-        default:
-          return Error(absl::StrCat(element, " ", Quote(a.name())),
-                       "attribute has no type (INT64, DOUBLE, STRING or BOOL)");
+      const std::optional<AttributeType> type = FromProto(a.type());
+      if (!type) {
+        return Error(absl::StrCat(element, " ", Quote(a.name())),
+                     "attribute has no type (INT64, DOUBLE, STRING or BOOL)");
       }
+      info.type = *type;
       const pb::Value& d = a.default_value();
       if (d.kind_case() != pb::Value::KIND_NOT_SET &&
           !ValueHasType(d, info.type)) {
@@ -711,21 +708,6 @@ class MachineCompiler {
 
 namespace {
 
-// Keeps the first error protobuf's text parser reports, with its position.
-class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
- public:
-  void AddError(int line, google::protobuf::io::ColumnNumber column,
-                const std::string& message) override {
-    if (error_.empty()) {
-      error_ = absl::StrCat(line + 1, ":", column + 1, ": ", message);
-    }
-  }
-  const std::string& error() const { return error_; }
-
- private:
-  std::string error_;
-};
-
 std::string SourceName(const CompileOptions& options,
                        absl::string_view fallback) {
   return options.source_name.empty() ? std::string(fallback)
@@ -742,14 +724,7 @@ absl::StatusOr<std::shared_ptr<const Machine>> Machine::FromTextProto(
     absl::string_view text, const CompileOptions& options) {
   const std::string source = internal::SourceName(options, "<text>");
   v1::MachineSpec spec;
-  google::protobuf::TextFormat::Parser parser;
-  internal::FirstErrorCollector errors;
-  parser.RecordErrorsTo(&errors);
-  if (!parser.ParseFromString(std::string(text), &spec)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ":", errors.error().empty() ? " parse error"
-                                                         : errors.error()));
-  }
+  SC_RETURN_IF_ERROR(internal::ParseTextProto(text, source, &spec));
   return internal::MachineCompiler(spec, options, source).Compile();
 }
 
@@ -757,14 +732,7 @@ absl::StatusOr<std::shared_ptr<const Machine>> Machine::FromJson(
     absl::string_view json, const CompileOptions& options) {
   const std::string source = internal::SourceName(options, "<json>");
   v1::MachineSpec spec;
-  google::protobuf::util::JsonParseOptions parse_options;
-  parse_options.ignore_unknown_fields = false;  // catch misspelled fields
-  const auto status = google::protobuf::util::JsonStringToMessage(
-      std::string(json), &spec, parse_options);
-  if (!status.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": not a MachineSpec in JSON: ", status.message().ToString()));
-  }
+  SC_RETURN_IF_ERROR(internal::ParseJson(json, source, &spec));
   return internal::MachineCompiler(spec, options, source).Compile();
 }
 

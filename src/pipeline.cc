@@ -1,6 +1,7 @@
 #include "salescycle/pipeline.h"
 
 #include <algorithm>
+#include <functional>
 #include <utility>
 
 #include "absl/base/optimization.h"
@@ -85,6 +86,7 @@ Pipeline::~Pipeline() = default;
 absl::StatusOr<DealIndex> Pipeline::NewDeal(Timestamp time) {
   DealIndex deal;
   if (!free_slots_.empty()) {
+    std::pop_heap(free_slots_.begin(), free_slots_.end(), std::greater<>());
     deal = free_slots_.back();
     free_slots_.pop_back();
   } else {
@@ -177,6 +179,7 @@ absl::Status Pipeline::Remove(DealIndex deal) {
     key_of_deal_.erase(it);
   }
   free_slots_.push_back(deal);
+  std::push_heap(free_slots_.begin(), free_slots_.end(), std::greater<>());
   --live_;
   return absl::OkStatus();
 }

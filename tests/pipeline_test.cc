@@ -113,6 +113,16 @@ TEST(Pipeline, AReusedSlotStartsAfresh) {
   EXPECT_EQ(p.slot_count(), 1u);
 }
 
+TEST(Pipeline, AddReusesTheLowestFreeSlot) {
+  auto p = *Pipeline::Create(Simple());
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(p.Add(0).ok());
+  for (DealIndex d : {4u, 1u, 3u}) ASSERT_TRUE(p.Remove(d).ok());
+  EXPECT_EQ(*p.Add(0), 1u);
+  EXPECT_EQ(*p.Add(0), 3u);
+  EXPECT_EQ(*p.Add(0), 4u);
+  EXPECT_EQ(*p.Add(0), 6u);
+}
+
 TEST(Pipeline, StageCountsFollowEveryChange) {
   auto p = *Pipeline::Create(Simple());
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(p.Add(0).ok());

@@ -25,6 +25,10 @@
 
 namespace salescycle {
 
+namespace internal {
+struct SnapshotAccess;
+}  // namespace internal
+
 class Journey {
  public:
   // A journey in the machine's initial stage, entered at `start`, with every
@@ -77,6 +81,7 @@ class Journey {
 
  private:
   friend class JourneyAttributes;
+  friend struct internal::SnapshotAccess;
 
   Journey(std::shared_ptr<const Machine> machine, Timestamp start,
           const JourneyOptions& options);

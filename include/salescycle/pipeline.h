@@ -35,6 +35,10 @@
 
 namespace salescycle {
 
+namespace internal {
+struct SnapshotAccess;
+}  // namespace internal
+
 // One event for one deal, as Pipeline::Apply takes them. 16 bytes, no
 // padding: foreign callers lay out the same record.
 struct EventRecord {
@@ -74,7 +78,9 @@ class Pipeline {
 
   // ---- adding, removing, finding
   // Adds a deal in the initial stage, entered at `time`, attributes unset.
-  // Reuses a removed deal's slot if there is one.
+  // Reuses the lowest removed slot if there is one, so which slot a deal
+  // gets depends only on the pipeline's state (and a restored snapshot
+  // hands out the same slots as the pipeline it was taken from).
   // Errors: ResourceExhausted when 2^32 - 1 slots are in use;
   // AlreadyExists when the id or key is taken.
   [[nodiscard]] absl::StatusOr<DealIndex> Add(Timestamp time);
@@ -153,6 +159,7 @@ class Pipeline {
 
  private:
   friend class PipelineAttributes;
+  friend struct internal::SnapshotAccess;
 
   Pipeline(std::shared_ptr<const Machine> machine,
            const PipelineOptions& options);
@@ -188,7 +195,7 @@ class Pipeline {
   std::vector<std::vector<uint64_t>> set_bits_;   // [attribute][deal / 64]
   std::vector<HistoryEntry> history_;  // history_limit entries per slot
   std::vector<uint64_t> history_count_;
-  std::vector<DealIndex> free_slots_;
+  std::vector<DealIndex> free_slots_;  // a min-heap
   std::vector<uint64_t> stage_counts_;  // num_stages + 1 (removed row)
 
   absl::flat_hash_map<uint64_t, DealIndex> deal_by_id_;

@@ -1,0 +1,134 @@
+// Snapshots: journeys and whole pipelines as bytes, files or streams.
+//
+// The format is protobuf (proto/salescycle/v1/snapshot.proto), readable with
+// nothing but the .proto files. A journey snapshot is one message, for a row
+// in the caller's own database. A pipeline snapshot is a stream of
+// checksummed frames — a header with name dictionaries, chunks of deals in
+// columns, a trailer with totals — so 10 million deals are written and read
+// in bounded memory.
+//
+// The same state always gives the same bytes, with one build of the library
+// (protobuf does not promise the same bytes across its own versions).
+// Restoring onto a machine with the snapshot's fingerprint just works; onto
+// another version, the RestoreOptions must carry the migrations from the
+// snapshot's version to the machine's. A restored pipeline keeps every deal
+// at its DealIndex, so indices held by the caller stay valid.
+//
+// Thread safety: saving reads the pipeline (no writer may run at the same
+// time); the functions keep no state of their own.
+#ifndef SALESCYCLE_SNAPSHOT_H_
+#define SALESCYCLE_SNAPSHOT_H_
+
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "salescycle/journey.h"
+#include "salescycle/machine.h"
+#include "salescycle/migration.h"
+#include "salescycle/pipeline.h"
+
+namespace salescycle {
+
+namespace internal {
+class PipelineLoader;
+}  // namespace internal
+
+struct RestoreOptions {
+  // Migrations to chain from the snapshot's version to the machine's, in any
+  // order. Default: none, so only a snapshot of a machine with the same
+  // fingerprint restores.
+  std::vector<std::shared_ptr<const Migration>> migrations;
+};
+
+// ---- journeys
+
+// The journey as a serialized salescycle.v1.JourneySnapshot.
+std::string SnapshotJourney(const Journey& journey);
+
+// Errors: DataLoss for bytes that are not a journey snapshot; FailedPrecondition
+// naming both machines when the snapshot is of another machine or version and
+// no migration chain leads to `machine`, or when it names a stage the machine
+// lacks, or an attribute of another type; InvalidArgument for a null machine
+// or a snapshot of a newer format version.
+[[nodiscard]] absl::StatusOr<Journey> RestoreJourney(
+    absl::string_view bytes, std::shared_ptr<const Machine> machine,
+    const RestoreOptions& options = {});
+
+// ---- pipelines
+
+// Where a pipeline snapshot goes. The target must outlive the Save call.
+class SnapshotSink {
+ public:
+  // Appends to `*out`.
+  static SnapshotSink Bytes(std::string* out) { return SnapshotSink(out); }
+  // Writes a temporary file beside `path`, flushes it to disk and renames it
+  // over `path`: a failed save leaves any previous file at `path` intact.
+  static SnapshotSink File(std::string path) { return SnapshotSink(std::move(path)); }
+  static SnapshotSink Stream(std::ostream& out) { return SnapshotSink(&out); }
+
+ private:
+  friend absl::Status SavePipeline(const Pipeline&, const SnapshotSink&);
+  explicit SnapshotSink(std::string* bytes) : bytes_(bytes) {}
+  explicit SnapshotSink(std::string path) : path_(std::move(path)) {}
+  explicit SnapshotSink(std::ostream* stream) : stream_(stream) {}
+  std::string* bytes_ = nullptr;
+  std::string path_;
+  std::ostream* stream_ = nullptr;
+};
+
+// Where a pipeline snapshot comes from. The source must outlive the Load call.
+class SnapshotSource {
+ public:
+  static SnapshotSource Bytes(absl::string_view bytes) {
+    return SnapshotSource(bytes);
+  }
+  static SnapshotSource File(std::string path) {
+    return SnapshotSource(std::move(path));
+  }
+  static SnapshotSource Stream(std::istream& in) { return SnapshotSource(&in); }
+
+ private:
+  friend class internal::PipelineLoader;
+  explicit SnapshotSource(absl::string_view bytes)
+      : bytes_(bytes), has_bytes_(true) {}
+  explicit SnapshotSource(std::string path) : path_(std::move(path)) {}
+  explicit SnapshotSource(std::istream* stream) : stream_(stream) {}
+  absl::string_view bytes_;
+  bool has_bytes_ = false;
+  std::string path_;
+  std::istream* stream_ = nullptr;
+};
+
+// Errors: Unavailable / PermissionDenied etc. naming the path for a file
+// that cannot be written (the previous file is left as it was), DataLoss for
+// a stream that fails.
+[[nodiscard]] absl::Status SavePipeline(const Pipeline& pipeline,
+                                        const SnapshotSink& sink);
+
+// A new pipeline of `machine` holding the snapshot's deals, at their
+// DealIndex, with the snapshot's history limit.
+// Errors: DataLoss for bad bytes (wrong magic, a checksum mismatch, a
+// truncated stream, columns that do not add up), naming the frame;
+// InvalidArgument for a newer format version, a null machine or a declared
+// count past what a pipeline holds (refused before anything is allocated);
+// FailedPrecondition as for RestoreJourney; NotFound etc. naming the path.
+[[nodiscard]] absl::StatusOr<Pipeline> LoadPipeline(
+    const SnapshotSource& source, std::shared_ptr<const Machine> machine,
+    const RestoreOptions& options = {});
+
+// Replaces the deals of `*pipeline` (onto its own machine) with the
+// snapshot's; its observers stay registered. All or nothing: on any error
+// `*pipeline` is left exactly as it was. Errors: as LoadPipeline;
+// InvalidArgument for a null pipeline.
+[[nodiscard]] absl::Status LoadPipelineInto(const SnapshotSource& source,
+                                            Pipeline* pipeline,
+                                            const RestoreOptions& options = {});
+
+}  // namespace salescycle
+
+#endif  // SALESCYCLE_SNAPSHOT_H_

@@ -1,0 +1,105 @@
+#include "src/proto_convert.h"
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace salescycle {
+namespace internal {
+namespace {
+
+// Keeps the first error protobuf's text parser reports, with its position.
+class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, google::protobuf::io::ColumnNumber column,
+                const std::string& message) override {
+    if (error_.empty()) {
+      error_ = absl::StrCat(line + 1, ":", column + 1, ": ", message);
+    }
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string error_;
+};
+
+}  // namespace
+
+absl::Status ParseTextProto(absl::string_view text, const std::string& source,
+                            google::protobuf::Message* message) {
+  google::protobuf::TextFormat::Parser parser;
+  FirstErrorCollector errors;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(std::string(text), message)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ":", errors.error().empty() ? " parse error" : errors.error()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseJson(absl::string_view json, const std::string& source,
+                       google::protobuf::Message* message) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const auto status = google::protobuf::util::JsonStringToMessage(
+      std::string(json), message, options);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": not a ", message->GetDescriptor()->name(),
+                     " in JSON: ", status.message().ToString()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<AttributeValue> FromProto(const v1::Value& value) {
+  switch (value.kind_case()) {
+    case v1::Value::kInt64Value:
+      return AttributeValue::Int64(value.int64_value());
+    case v1::Value::kDoubleValue:
+      return AttributeValue::Double(value.double_value());
+    case v1::Value::kStringValue:
+      return AttributeValue::String(value.string_value());
+    case v1::Value::kBoolValue:
+      return AttributeValue::Bool(value.bool_value());
+    case v1::Value::KIND_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError("attribute value has no kind");
+}
+
+void ToProto(const AttributeValue& value, v1::Value* out) {
+  switch (value.type()) {
+    case AttributeType::kInt64: out->set_int64_value(value.int64_value()); break;
+    case AttributeType::kDouble:
+      out->set_double_value(value.double_value());
+      break;
+    case AttributeType::kString:
+      out->set_string_value(value.string_value());
+      break;
+    case AttributeType::kBool: out->set_bool_value(value.bool_value()); break;
+  }
+}
+
+std::optional<AttributeType> FromProto(v1::Attribute::Type type) {
+  switch (type) {
+    case v1::Attribute::INT64: return AttributeType::kInt64;
+    case v1::Attribute::DOUBLE: return AttributeType::kDouble;
+    case v1::Attribute::STRING: return AttributeType::kString;
+    case v1::Attribute::BOOL: return AttributeType::kBool;
+    default: return std::nullopt;
+  }
+}
+
+v1::Attribute::Type ToProto(AttributeType type) {
+  switch (type) {
+    case AttributeType::kInt64: return v1::Attribute::INT64;
+    case AttributeType::kDouble: return v1::Attribute::DOUBLE;
+    case AttributeType::kString: return v1::Attribute::STRING;
+    case AttributeType::kBool: return v1::Attribute::BOOL;
+  }
+  return v1::Attribute::TYPE_UNSPECIFIED;
+}
+
+}  // namespace internal
+}  // namespace salescycle

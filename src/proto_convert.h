@@ -1,0 +1,38 @@
+// Parsing protobuf text format and JSON with errors that name the source,
+// and conversions between the library's types and their protobuf forms.
+#ifndef SALESCYCLE_SRC_PROTO_CONVERT_H_
+#define SALESCYCLE_SRC_PROTO_CONVERT_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/message.h"
+#include "salescycle/attribute.h"
+#include "salescycle/v1/machine.pb.h"
+
+namespace salescycle {
+namespace internal {
+
+// InvalidArgument "SOURCE:LINE:COLUMN: what" on a syntax error.
+absl::Status ParseTextProto(absl::string_view text, const std::string& source,
+                            google::protobuf::Message* message);
+// InvalidArgument "SOURCE: not a NAME in JSON: what"; unknown fields are
+// errors, so that a misspelled field is caught.
+absl::Status ParseJson(absl::string_view json, const std::string& source,
+                       google::protobuf::Message* message);
+
+// InvalidArgument for a value with no kind set.
+absl::StatusOr<AttributeValue> FromProto(const v1::Value& value);
+void ToProto(const AttributeValue& value, v1::Value* out);
+
+// nullopt for TYPE_UNSPECIFIED or a value this build does not know.
+std::optional<AttributeType> FromProto(v1::Attribute::Type type);
+v1::Attribute::Type ToProto(AttributeType type);
+
+}  // namespace internal
+}  // namespace salescycle
+
+#endif  // SALESCYCLE_SRC_PROTO_CONVERT_H_

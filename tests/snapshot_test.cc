@@ -1,0 +1,597 @@
+// Snapshots: exact round trips of journeys and pipelines over every
+// template, deterministic bytes, every sink and source, atomic file saves,
+// bad input of every kind, and migration onto an edited machine.
+#include "salescycle/snapshot.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/base/internal/endian.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "salescycle/v1/snapshot.pb.h"
+#include "src/crc32.h"
+#include "tests/test_util.h"
+
+namespace salescycle {
+namespace {
+
+using ::testing::HasSubstr;
+
+const char* const kTemplates[] = {"b2b.textproto", "buyer_journey.textproto",
+                                  "ecommerce.textproto", "cycle9.textproto",
+                                  "cycle9_guarded.textproto"};
+
+AttributeValue RandomValue(AttributeType type, std::mt19937_64& rng) {
+  switch (type) {
+    case AttributeType::kInt64:
+      return AttributeValue::Int64(static_cast<int64_t>(rng()) >> (rng() % 60));
+    case AttributeType::kDouble:
+      return AttributeValue::Double(static_cast<double>(rng() % 100000) / 7.0);
+    case AttributeType::kBool: return AttributeValue::Bool(rng() % 2);
+    case AttributeType::kString:
+      return AttributeValue::String(std::string(rng() % 40, 'a' + rng() % 26));
+  }
+  return AttributeValue();
+}
+
+// Deals with ids and keys, random attributes, a random event stream with
+// timeouts, and removed slots.
+Pipeline RandomPipeline(std::shared_ptr<const Machine> m, size_t history,
+                        int deals, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  PipelineOptions options;
+  options.history_limit = history;
+  auto p = *Pipeline::Create(m, options);
+  for (int d = 0; d < deals; ++d) {
+    const Timestamp t = static_cast<Timestamp>(rng() % 1000000);
+    DealIndex deal;
+    switch (rng() % 3) {
+      case 0: deal = *p.Add(t); break;
+      case 1: deal = *p.AddWithId(rng(), t); break;
+      default: deal = *p.AddWithKey(absl::StrCat("deal-", d), t); break;
+    }
+    for (AttributeId a = 0; a < m->num_attributes(); ++a) {
+      if (rng() % 3 == 0) continue;
+      EXPECT_TRUE(p.Set(deal, a, RandomValue(m->attribute(a).type, rng)).ok());
+    }
+  }
+  std::vector<EventRecord> records;
+  for (int i = 0; i < deals * 20; ++i) {
+    records.push_back(EventRecord{static_cast<DealIndex>(rng() % deals),
+                                  static_cast<uint32_t>(rng() % m->num_events()),
+                                  1000000 + i * 50});
+  }
+  EXPECT_TRUE(p.Apply(records).ok());
+  p.AdvanceTo(1000000 + deals * 20 * 50 + 86400 * 3);
+  for (int i = 0; i < deals / 7; ++i) (void)p.Remove(static_cast<DealIndex>(rng() % deals));
+  return p;
+}
+
+// Everything the public API shows of a pipeline.
+std::string Dump(const Pipeline& p) {
+  const Machine& m = p.machine();
+  std::string out = absl::StrCat("size ", p.size(), " slots ", p.slot_count(), "\n");
+  for (int s = 0; s < m.num_stages(); ++s) {
+    absl::StrAppend(&out, "count ", s, " ", p.StageCount(s), "\n");
+  }
+  for (DealIndex d = 0; d < p.slot_count(); ++d) {
+    if (!p.Contains(d)) {
+      absl::StrAppend(&out, d, " -\n");
+      continue;
+    }
+    absl::StrAppend(&out, d, " s", p.stage(d), " t", p.entered_at(d));
+    if (auto id = p.IdOf(d)) absl::StrAppend(&out, " id", *id);
+    if (auto key = p.KeyOf(d)) absl::StrAppend(&out, " key", *key);
+    for (AttributeId a = 0; a < m.num_attributes(); ++a) {
+      absl::StrAppend(&out, " ", p.IsSet(d, a) ? "=" : "~",
+                      p.Get(d, a)->DebugString());
+    }
+    for (const HistoryEntry& e : p.History(d)) {
+      absl::StrAppend(&out, " [", e.time, " ", e.event, " ", e.from, ">", e.to,
+                      " ", OutcomeName(e.outcome), e.by_timeout ? " t" : "", "]");
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+std::string Save(const Pipeline& p) {
+  std::string bytes;
+  EXPECT_TRUE(SavePipeline(p, SnapshotSink::Bytes(&bytes)).ok());
+  return bytes;
+}
+
+// No template has a timeout that can be rejected, so this machine's guarded
+// one gives deals whose timeout state ("fired and rejected") must survive.
+std::shared_ptr<const Machine> RejectedTimeouts() {
+  auto m = Machine::FromTextProto(R"(name: "rejected_timeouts" initial_stage: "a"
+      stages { id: "a" stall_limit_seconds: 100 } stages { id: "b" }
+      events { id: "stall" } events { id: "back" }
+      attributes { name: "hot" type: BOOL }
+      transitions { from_stage: "a" event: "stall" to: "b"
+        guard { compare { attribute: "hot" op: EQ value { bool_value: false } } } }
+      transitions { from_stage: "b" event: "back" to: "a" }
+      timeouts { stage: "a" fire_event: "stall" })");
+  EXPECT_TRUE(m.ok()) << m.status();
+  return *m;
+}
+
+TEST(PipelineSnapshot, RoundTripsExactlyOverEveryTemplate) {
+  std::vector<std::shared_ptr<const Machine>> machines = {RejectedTimeouts()};
+  for (const char* file : kTemplates) machines.push_back(LoadTemplate(file));
+  for (const auto& m : machines) {
+    for (size_t history : {0, 3}) {
+      SCOPED_TRACE(absl::StrCat(m->name(), " history ", history));
+      Pipeline original = RandomPipeline(m, history, 700, 17 + history);
+      const std::string bytes = Save(original);
+      auto restored = LoadPipeline(SnapshotSource::Bytes(bytes), m);
+      ASSERT_TRUE(restored.ok()) << restored.status();
+      EXPECT_EQ(Dump(*restored), Dump(original));
+      // Same state, same behaviour: free slots, timeout state, ids.
+      EXPECT_EQ(*restored->Add(5), *original.Add(5));
+      EXPECT_EQ(restored->AdvanceTo(1LL << 40), original.AdvanceTo(1LL << 40));
+      EXPECT_EQ(Dump(*restored), Dump(original));
+    }
+  }
+}
+
+TEST(PipelineSnapshot, SameStateSameBytes) {
+  auto m = LoadTemplate("b2b.textproto");
+  const std::string a = Save(RandomPipeline(m, 2, 500, 1));
+  const std::string b = Save(RandomPipeline(m, 2, 500, 1));
+  EXPECT_EQ(a, b);
+  auto restored = LoadPipeline(SnapshotSource::Bytes(a), m);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(Save(*restored), a);
+}
+
+TEST(PipelineSnapshot, EmptyPipelineRoundTrips) {
+  auto m = LoadTemplate("cycle9.textproto");
+  auto p = *Pipeline::Create(m);
+  auto restored = LoadPipeline(SnapshotSource::Bytes(Save(p)), m);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(restored->slot_count(), 0u);
+}
+
+TEST(PipelineSnapshot, LargePipelineSpansManyChunks) {
+  auto m = LoadTemplate("cycle9_guarded.textproto");
+  auto p = *Pipeline::Create(m);
+  for (int d = 0; d < 200000; ++d) {
+    ASSERT_TRUE(p.Add(d).ok());
+    ASSERT_TRUE(p.Set(d, 0, AttributeValue::Int64(d * 7919 % 5000)).ok());
+  }
+  const std::string bytes = Save(p);
+  v1::PipelineFrame frame;
+  int chunks = 0;
+  for (size_t at = 8; at < bytes.size();) {
+    const uint32_t length = absl::little_endian::Load32(bytes.data() + at);
+    ASSERT_TRUE(frame.ParseFromArray(bytes.data() + at + 8, length));
+    chunks += frame.has_chunk();
+    at += 8 + length;
+  }
+  EXPECT_EQ(chunks, 4);  // 65536 slots a chunk
+  auto restored = LoadPipeline(SnapshotSource::Bytes(bytes), m);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(Dump(*restored), Dump(p));
+}
+
+TEST(PipelineSnapshot, BytesStreamAndFileAgree) {
+  auto m = LoadTemplate("ecommerce.textproto");
+  Pipeline p = RandomPipeline(m, 1, 300, 5);
+  const std::string bytes = Save(p);
+  std::ostringstream stream;
+  ASSERT_TRUE(SavePipeline(p, SnapshotSink::Stream(stream)).ok());
+  EXPECT_EQ(stream.str(), bytes);
+  const std::string path = ::testing::TempDir() + "/agree.scps";
+  ASSERT_TRUE(SavePipeline(p, SnapshotSink::File(path)).ok());
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream file;
+  file << in.rdbuf();
+  EXPECT_EQ(file.str(), bytes);
+
+  std::ifstream again(path, std::ios::binary);
+  auto from_stream = LoadPipeline(SnapshotSource::Stream(again), m);
+  ASSERT_TRUE(from_stream.ok()) << from_stream.status();
+  auto from_file = LoadPipeline(SnapshotSource::File(path), m);
+  ASSERT_TRUE(from_file.ok()) << from_file.status();
+  EXPECT_EQ(Dump(*from_stream), Dump(p));
+  EXPECT_EQ(Dump(*from_file), Dump(p));
+}
+
+std::vector<std::string> FilesIn(const std::string& dir) {
+  std::vector<std::string> names;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] != '.') names.push_back(e->d_name);
+    }
+    closedir(d);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TEST(PipelineSnapshot, AFailedFileSaveLeavesThePreviousFileAndNoTemporary) {
+  auto m = LoadTemplate("cycle9.textproto");
+  const std::string dir = ::testing::TempDir() + "/atomic";
+  mkdir(dir.c_str(), 0755);
+  const std::string path = dir + "/pipeline.scps";
+  Pipeline small = RandomPipeline(m, 0, 10, 1);
+  ASSERT_TRUE(SavePipeline(small, SnapshotSink::File(path)).ok());
+  // A directory where the file's temporary should be renamed to: the rename
+  // fails after everything was written.
+  const std::string blocked = dir + "/blocked";
+  mkdir(blocked.c_str(), 0755);
+  const absl::Status failed = SavePipeline(small, SnapshotSink::File(blocked));
+  EXPECT_FALSE(failed.ok());
+  EXPECT_THAT(failed.message(), HasSubstr(blocked));
+  const absl::Status no_dir =
+      SavePipeline(small, SnapshotSink::File(dir + "/missing/pipeline.scps"));
+  EXPECT_EQ(no_dir.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(FilesIn(dir), (std::vector<std::string>{"blocked", "pipeline.scps"}));
+  auto still = LoadPipeline(SnapshotSource::File(path), m);
+  ASSERT_TRUE(still.ok()) << still.status();
+  EXPECT_EQ(Dump(*still), Dump(small));
+}
+
+TEST(PipelineSnapshot, AFailingStreamIsAnError) {
+  auto m = LoadTemplate("cycle9.textproto");
+  std::ostringstream stream;
+  stream.setstate(std::ios::badbit);
+  const absl::Status s =
+      SavePipeline(RandomPipeline(m, 0, 10, 1), SnapshotSink::Stream(stream));
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(s.message(), HasSubstr("output stream failed"));
+}
+
+// ---- bad input
+
+class BadSnapshot : public ::testing::Test {
+ protected:
+  std::shared_ptr<const Machine> m_ = LoadTemplate("b2b.textproto");
+  Pipeline p_ = RandomPipeline(m_, 2, 12, 3);
+  std::string bytes_ = Save(p_);
+
+  absl::Status Load(const std::string& bytes) {
+    return LoadPipeline(SnapshotSource::Bytes(bytes), m_).status();
+  }
+
+  // Frames as messages, for crafting bad snapshots.
+  std::vector<v1::PipelineFrame> Frames() const {
+    std::vector<v1::PipelineFrame> out;
+    for (size_t at = 8; at < bytes_.size();) {
+      const uint32_t length = absl::little_endian::Load32(bytes_.data() + at);
+      out.emplace_back();
+      EXPECT_TRUE(out.back().ParseFromArray(bytes_.data() + at + 8, length));
+      at += 8 + length;
+    }
+    return out;
+  }
+  static std::string Encode(const std::vector<v1::PipelineFrame>& frames) {
+    std::string out = bytes_prefix();
+    for (const auto& f : frames) {
+      const std::string payload = f.SerializeAsString();
+      char head[8];
+      absl::little_endian::Store32(head, static_cast<uint32_t>(payload.size()));
+      absl::little_endian::Store32(head + 4,
+                                   internal::Crc32(payload.data(), payload.size()));
+      out.append(head, 8);
+      out += payload;
+    }
+    return out;
+  }
+  static std::string bytes_prefix() { return std::string("SCPIPE\r\n", 8); }
+};
+
+TEST_F(BadSnapshot, CraftedFramesReencodeToTheSameBytes) {
+  EXPECT_EQ(Encode(Frames()), bytes_);  // the helpers below are sound
+}
+
+TEST_F(BadSnapshot, WrongMagic) {
+  std::string bad = bytes_;
+  bad[3] = 'X';
+  const absl::Status s = Load(bad);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(s.message(), HasSubstr("bad magic"));
+}
+
+TEST_F(BadSnapshot, NewerFormatVersion) {
+  auto frames = Frames();
+  frames[0].mutable_header()->set_format_version(2);
+  const absl::Status s = Load(Encode(frames));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(),
+              HasSubstr("format version 2 is newer than this library reads (1)"));
+}
+
+TEST_F(BadSnapshot, ChecksumMismatch) {
+  std::string bad = bytes_;
+  bad[8 + 8 + 3] ^= 0x20;  // inside the header frame's payload
+  const absl::Status s = Load(bad);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(s.message(), HasSubstr("frame 0 at offset 8: checksum mismatch"));
+}
+
+TEST_F(BadSnapshot, EveryTruncationFailsAndChangesNothing) {
+  auto target = *Pipeline::Create(m_);
+  ASSERT_TRUE(target.AddWithKey("keep-me", 42).ok());
+  const std::string before = Dump(target);
+  for (size_t length = 0; length < bytes_.size(); ++length) {
+    const absl::Status s = LoadPipelineInto(
+        SnapshotSource::Bytes(absl::string_view(bytes_).substr(0, length)),
+        &target);
+    ASSERT_FALSE(s.ok()) << "a snapshot cut at " << length << " loaded";
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << length << ": " << s;
+    ASSERT_EQ(Dump(target), before) << length;
+  }
+  EXPECT_TRUE(LoadPipelineInto(SnapshotSource::Bytes(bytes_), &target).ok());
+  EXPECT_EQ(Dump(target), Dump(p_));
+}
+
+TEST_F(BadSnapshot, EveryFlippedByteIsCaught) {
+  for (size_t at = 0; at < bytes_.size(); ++at) {
+    std::string bad = bytes_;
+    bad[at] ^= 0x01;
+    EXPECT_FALSE(Load(bad).ok()) << "a flipped byte at " << at << " loaded";
+  }
+}
+
+TEST_F(BadSnapshot, TrailingBytes) {
+  EXPECT_THAT(Load(bytes_ + "x").message(), HasSubstr("bytes follow the trailer"));
+}
+
+TEST_F(BadSnapshot, AbsurdDeclaredCountIsRefusedBeforeAllocating) {
+  auto frames = Frames();
+  frames[0].mutable_header()->set_slot_count(uint64_t{1} << 40);
+  const absl::Status huge = Load(Encode(frames));
+  EXPECT_EQ(huge.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(huge.message(), HasSubstr("more than a pipeline holds"));
+  // In range for a pipeline, but not for the bytes that follow.
+  frames[0].mutable_header()->set_slot_count(4000000000u);
+  frames[0].mutable_header()->set_deal_count(4000000000u);
+  const absl::Status lie = Load(Encode(frames));
+  EXPECT_EQ(lie.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(lie.message(), HasSubstr("declares 4000000000 slots but only"));
+  // And a frame that claims gigabytes.
+  std::string bad = bytes_;
+  absl::little_endian::Store32(&bad[8], 0xFFFFFFF0u);
+  EXPECT_THAT(Load(bad).message(), HasSubstr("past the frame limit"));
+}
+
+TEST_F(BadSnapshot, ColumnsThatDoNotAddUp) {
+  auto frames = Frames();
+  ASSERT_TRUE(frames[1].has_chunk());
+  frames[1].mutable_chunk()->add_entered_at_deltas(5);
+  EXPECT_THAT(Load(Encode(frames)).message(),
+              HasSubstr(absl::StrCat("chunk 0: ", p_.size() + 1,
+                                     " entry times for ", p_.size(),
+                                     " live deals")));
+  frames = Frames();
+  frames[1].mutable_chunk()->set_stages(0, 99);
+  EXPECT_THAT(Load(Encode(frames)).message(), HasSubstr("has stage 99 of 10"));
+  frames = Frames();
+  frames.back().mutable_trailer()->set_deal_count(3);
+  EXPECT_THAT(Load(Encode(frames)).message(), HasSubstr("totals do not add up"));
+}
+
+TEST_F(BadSnapshot, AStageTheMachineLacks) {
+  auto other = Machine::FromTextProto(absl::StrCat(
+      m_->spec_text(), R"(stages { id: "extra" }
+        transitions { from_stage: "lost" event: "contact" to: "extra" })"));
+  ASSERT_TRUE(other.ok()) << other.status();
+  auto p = *Pipeline::Create(*other);
+  const DealIndex d = *p.Add(0);
+  ASSERT_TRUE(p.Fire(d, "lose", 1)->moved());
+  ASSERT_TRUE(p.Fire(d, "contact", 2)->moved());
+  // Same name and version but another fingerprint, so first that:
+  const absl::Status s = LoadPipeline(SnapshotSource::Bytes(Save(p)), m_).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.message(), HasSubstr("edited without a new version"));
+}
+
+TEST(SnapshotMismatch, NamesBothMachinesAndVersions) {
+  auto v1 = LoadTemplate("b2b.textproto");
+  auto v2 = Machine::FromFile(SC_TESTS_DIR "/data/b2b_v2.textproto");
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  auto p = *Pipeline::Create(v1);
+  ASSERT_TRUE(p.Add(0).ok());
+  const absl::Status s = LoadPipeline(SnapshotSource::Bytes(Save(p)), *v2).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.message(), HasSubstr("snapshot of machine \"b2b\" v1 (fingerprint "));
+  EXPECT_THAT(s.message(), HasSubstr("onto machine \"b2b\" v2 (fingerprint "));
+  EXPECT_THAT(s.message(), HasSubstr("no migration from v1 was given"));
+  const absl::Status other =
+      LoadPipeline(SnapshotSource::Bytes(Save(p)), LoadTemplate("cycle9.textproto"))
+          .status();
+  EXPECT_THAT(other.message(), HasSubstr("they are different machines"));
+}
+
+// ---- journeys
+
+TEST(JourneySnapshot, RoundTripsOverEveryTemplate) {
+  std::vector<std::shared_ptr<const Machine>> machines = {RejectedTimeouts()};
+  for (const char* file : kTemplates) machines.push_back(LoadTemplate(file));
+  for (const auto& m : machines) {
+    for (size_t history : {0, 4}) {
+      SCOPED_TRACE(absl::StrCat(m->name(), " history ", history));
+      std::mt19937_64 rng(history + 1);
+      JourneyOptions options;
+      options.history_limit = history;
+      auto j = *Journey::Create(m, 100, options);
+      for (AttributeId a = 0; a < m->num_attributes(); ++a) {
+        if (rng() % 4 == 0) continue;
+        ASSERT_TRUE(j.Set(a, RandomValue(m->attribute(a).type, rng)).ok());
+      }
+      for (int i = 0; i < 50; ++i) {
+        ASSERT_TRUE(j.Fire(static_cast<EventId>(rng() % m->num_events()), 200 + i).ok());
+      }
+      j.AdvanceTo(1 << 30);
+      const std::string bytes = SnapshotJourney(j);
+      auto restored = RestoreJourney(bytes, m);
+      ASSERT_TRUE(restored.ok()) << restored.status();
+      EXPECT_EQ(restored->stage(), j.stage());
+      EXPECT_EQ(restored->entered_at(), j.entered_at());
+      EXPECT_EQ(restored->History(), j.History());
+      for (AttributeId a = 0; a < m->num_attributes(); ++a) {
+        EXPECT_EQ(restored->IsSet(a), j.IsSet(a));
+        EXPECT_EQ(*restored->Get(a), *j.Get(a));
+      }
+      EXPECT_EQ(SnapshotJourney(*restored), bytes);
+      EXPECT_EQ(restored->AdvanceTo(1LL << 40), j.AdvanceTo(1LL << 40));
+    }
+  }
+}
+
+TEST(JourneySnapshot, BadBytes) {
+  auto m = LoadTemplate("b2b.textproto");
+  const absl::Status garbage = RestoreJourney("\xff\xff\xff", m).status();
+  EXPECT_EQ(garbage.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(RestoreJourney("", m).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(RestoreJourney(SnapshotJourney(*Journey::Create(m, 0)), nullptr)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  v1::JourneySnapshot s;
+  ASSERT_TRUE(s.ParseFromString(SnapshotJourney(*Journey::Create(m, 0))));
+  s.set_stage("nowhere");
+  EXPECT_THAT(RestoreJourney(s.SerializeAsString(), m).status().message(),
+              HasSubstr("has deals in stage \"nowhere\""));
+  s.set_stage("prospecting");
+  s.set_format_version(9);
+  EXPECT_EQ(RestoreJourney(s.SerializeAsString(), m).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// ---- migration
+
+std::shared_ptr<const Migration> V1ToV2() {
+  auto m = Migration::FromFile(SC_TESTS_DIR "/data/b2b_v1_to_v2.textproto");
+  EXPECT_TRUE(m.ok()) << m.status();
+  return m.ok() ? *m : nullptr;
+}
+
+TEST(Migration, B2bV1SnapshotOntoTheEditedV2Cycle) {
+  auto v1 = LoadTemplate("b2b.textproto");
+  auto v2 = *Machine::FromFile(SC_TESTS_DIR "/data/b2b_v2.textproto");
+  PipelineOptions options;
+  options.history_limit = 4;
+  auto p = *Pipeline::Create(v1, options);
+  auto add = [&](const std::string& key, std::vector<const char*> events) {
+    const DealIndex d = *p.AddWithKey(key, 0);
+    EXPECT_TRUE(p.Set(d, *v1->FindAttribute("budget"), AttributeValue::Int64(90000)).ok());
+    EXPECT_TRUE(p.Set(d, *v1->FindAttribute("authority"), AttributeValue::Bool(true)).ok());
+    EXPECT_TRUE(p.Set(d, *v1->FindAttribute("need"), AttributeValue::Bool(true)).ok());
+    EXPECT_TRUE(p.Set(d, *v1->FindAttribute("timeline_days"), AttributeValue::Int64(30)).ok());
+    EXPECT_TRUE(p.Set(d, *v1->FindAttribute("deal_value"), AttributeValue::Double(1e5)).ok());
+    Timestamp t = 0;
+    for (const char* e : events) EXPECT_TRUE(p.Fire(d, e, ++t)->moved()) << e;
+  };
+  add("presenting", {"contact", "qualify", "present"});
+  add("objecting", {"contact", "qualify", "present", "object"});
+  add("negotiating", {"contact", "qualify", "present", "negotiate"});
+  const std::string bytes = Save(p);
+
+  RestoreOptions restore;
+  restore.migrations.push_back(V1ToV2());
+  auto migrated = LoadPipeline(SnapshotSource::Bytes(bytes), v2, restore);
+  ASSERT_TRUE(migrated.ok()) << migrated.status();
+  auto stage_of = [&](const char* key) {
+    return v2->stage(migrated->stage(*migrated->FindByKey(key))).id;
+  };
+  EXPECT_EQ(stage_of("presenting"), "demo");  // the split stage's first part
+  EXPECT_EQ(stage_of("objecting"), "objections");  // renamed
+  EXPECT_EQ(stage_of("negotiating"), "negotiation");
+  const AttributeId source = *v2->FindAttribute("lead_source");
+  const DealIndex d = *migrated->FindByKey("objecting");
+  EXPECT_EQ(*migrated->Get(d, source), AttributeValue::String("pre-v2 import"));
+  EXPECT_EQ(*migrated->Get(d, *v2->FindAttribute("budget")),
+            AttributeValue::Int64(90000));
+  // History names were mapped too: objecting went demo -> objections.
+  const auto history = migrated->History(d);
+  ASSERT_EQ(history.size(), 4u);
+  EXPECT_EQ(v2->stage(history[3].from).id, "demo");
+  EXPECT_EQ(v2->stage(history[3].to).id, "objections");
+  // And the deals go on in v2's cycle.
+  EXPECT_TRUE(migrated->Fire(*migrated->FindByKey("presenting"), "propose", 10)->moved());
+  EXPECT_EQ(stage_of("presenting"), "proposal");
+
+  // The same migration restores journeys.
+  auto j = *Journey::Create(v1, 0);
+  ASSERT_TRUE(j.Fire("contact", 1)->moved());
+  ASSERT_TRUE(j.Fire("lose", 2)->moved());
+  auto migrated_journey = RestoreJourney(SnapshotJourney(j), v2, restore);
+  ASSERT_TRUE(migrated_journey.ok()) << migrated_journey.status();
+  EXPECT_EQ(v2->stage(migrated_journey->stage()).id, "lost");
+  EXPECT_EQ(*migrated_journey->Get("lead_source"),
+            AttributeValue::String("pre-v2 import"));
+}
+
+TEST(Migration, WithoutAStageMappingDealsInARemovedStageAreAnError) {
+  auto v1 = LoadTemplate("b2b.textproto");
+  auto v2 = *Machine::FromFile(SC_TESTS_DIR "/data/b2b_v2.textproto");
+  auto incomplete = Migration::FromTextProto(R"(machine: "b2b" from_version: 1 to_version: 2
+      stages { from: "objection_handling" to: "objections" })");
+  ASSERT_TRUE(incomplete.ok()) << incomplete.status();
+  auto p = *Pipeline::Create(v1);
+  const DealIndex d = *p.Add(0);
+  // A deal in prospecting only: presentation is empty, so this works...
+  RestoreOptions restore;
+  restore.migrations.push_back(*incomplete);
+  EXPECT_TRUE(LoadPipeline(SnapshotSource::Bytes(Save(p)), v2, restore).ok());
+  // ...but not once a deal sits in the stage that v2 split.
+  ASSERT_TRUE(p.Set(d, *v1->FindAttribute("budget"), AttributeValue::Int64(90000)).ok());
+  ASSERT_TRUE(p.Set(d, *v1->FindAttribute("authority"), AttributeValue::Bool(true)).ok());
+  ASSERT_TRUE(p.Set(d, *v1->FindAttribute("need"), AttributeValue::Bool(true)).ok());
+  ASSERT_TRUE(p.Set(d, *v1->FindAttribute("timeline_days"), AttributeValue::Int64(3)).ok());
+  for (const char* e : {"contact", "qualify", "present"}) ASSERT_TRUE(p.Fire(d, e, 1)->moved());
+  const absl::Status s = LoadPipeline(SnapshotSource::Bytes(Save(p)), v2, restore).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.message(), HasSubstr("has deals in stage \"presentation\", which "
+                                     "machine \"b2b\" v2"));
+}
+
+TEST(Migration, InvalidMigrationsAreRejected) {
+  auto check = [](const std::string& text, const std::string& message) {
+    auto m = Migration::FromTextProto(text, "m.textproto");
+    ASSERT_FALSE(m.ok());
+    EXPECT_EQ(m.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(m.status().message(), HasSubstr(message));
+  };
+  check(R"(from_version: 1 to_version: 2)", "m.textproto: machine: empty machine name");
+  check(R"(machine: "b2b" from_version: 2 to_version: 2)",
+        "the version must move forward");
+  check(R"(machine: "b2b" from_version: 1 to_version: 2
+           stages { from: "a" to: "b" } stages { from: "a" to: "c" })",
+        "stages[1]: \"a\" is renamed twice");
+  check(R"(machine: "b2b" from_version: 1 to_version: 2 drop_attributes: "x"
+           add_attributes { name: "x" })",
+        "\"x\" is both dropped and added");
+  check(R"(machine: "b2b" from_version: 1 to_version: 2 stages { from: "a" })",
+        "stages[0]: empty name");
+  check(R"(machine: "b2b" fro_version: 1)", "m.textproto:1:");
+}
+
+TEST(Migration, ATypeMismatchNamesTheAttribute) {
+  auto v1 = LoadTemplate("b2b.textproto");
+  auto v2 = *Machine::FromFile(SC_TESTS_DIR "/data/b2b_v2.textproto");
+  auto wrong = Migration::FromTextProto(R"(machine: "b2b" from_version: 1 to_version: 2
+      stages { from: "presentation" to: "demo" }
+      stages { from: "objection_handling" to: "objections" }
+      add_attributes { name: "lead_source" value { int64_value: 3 } })");
+  ASSERT_TRUE(wrong.ok());
+  RestoreOptions restore;
+  restore.migrations.push_back(*wrong);
+  auto p = *Pipeline::Create(v1);
+  const absl::Status s = LoadPipeline(SnapshotSource::Bytes(Save(p)), v2, restore).status();
+  EXPECT_THAT(s.message(), HasSubstr("sets attribute \"lead_source\" to a int64 but it is string"));
+}
+
+}  // namespace
+}  // namespace salescycle
