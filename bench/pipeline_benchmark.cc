@@ -23,31 +23,14 @@ std::shared_ptr<const Machine> Load(bool guarded) {
   return *m;
 }
 
-// A cycle9-like stream: mostly events that leave the deal's current stage,
-// 1 in 16 any event at all. The stages are tracked by a pipeline, so the
-// stream follows the library's own transitions.
+// The stream is made on a scratch pipeline, so that it follows the
+// library's own transitions and the measured pipeline starts fresh.
 std::vector<EventRecord> Stream(const std::shared_ptr<const Machine>& m,
                                 uint32_t deals, size_t events) {
   auto p = *Pipeline::Create(m);
   for (uint32_t j = 0; j < deals; ++j) (void)p.Add(0);
   std::vector<EventRecord> out;
-  out.reserve(events);
-  uint64_t s = 42;
-  auto next = [&s] {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  };
-  for (size_t i = 0; i < events; ++i) {
-    const DealIndex j = static_cast<DealIndex>(deals == 1 ? 0 : next() % deals);
-    const uint64_t r = next();
-    const auto leaving = m->EventsLeaving(p.stage(j));
-    const EventId e = (r & 15) == 0 ? static_cast<EventId>((r >> 8) % m->num_events())
-                                    : leaving[(r >> 8) % leaving.size()];
-    out.push_back(EventRecord{j, e, static_cast<Timestamp>(i)});
-    (void)p.Fire(j, e, static_cast<Timestamp>(i));
-  }
+  bench::DriveRandomStream(&p, deals, events, 42, 0, &out);
   return out;
 }
 

@@ -40,6 +40,15 @@ struct Summary {
   uint64_t final_state_fnv1a64 = 0;
 };
 
+// Drives deals 0..deals-1 of `*pipeline` with `events` cycle9-like events:
+// mostly events that leave the deal's current stage, 1 in 16 any event at
+// all, event i at time `first_time + i`. Each is applied as it is made, so
+// the stream follows the machine's own transitions; when `out` is not null,
+// the records are appended to it. REQUIRES: those deals are live.
+void DriveRandomStream(Pipeline* pipeline, uint32_t deals, size_t events,
+                       uint64_t seed, Timestamp first_time,
+                       std::vector<EventRecord>* out);
+
 // The histogram and hash of deals 0..journeys-1 of `pipeline`.
 // REQUIRES: those deals are live.
 Summary Summarize(const Pipeline& pipeline, uint32_t journeys,

@@ -2,7 +2,10 @@
 // thousand deals through the B2B template (or an edited copy of it with the
 // same attributes) and prints where they are.
 //
-//   b2b_pipeline [MACHINE.textproto] [DEALS]
+//   b2b_pipeline [--snapshot-out FILE] [MACHINE.textproto] [DEALS]
+//
+// With --snapshot-out, the pipeline is also saved as a snapshot (see
+// examples/python/read_snapshot.py for reading one without this library).
 //
 // Deals and their events come from a fixed-seed generator, so every run
 // prints the same table.
@@ -14,6 +17,7 @@
 
 #include "salescycle/machine.h"
 #include "salescycle/pipeline.h"
+#include "salescycle/snapshot.h"
 
 namespace {
 
@@ -33,9 +37,20 @@ int Fail(const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string path =
-      argc > 1 ? argv[1] : SC_EXAMPLES_DIR "/machines/b2b.textproto";
-  const long deals = argc > 2 ? std::strtol(argv[2], nullptr, 10) : 5000;
+  std::string snapshot_out;
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--snapshot-out" && i + 1 < argc) {
+      snapshot_out = argv[++i];
+    } else {
+      args.push_back(argv[i]);
+    }
+  }
+  const std::string path = args.size() > 0
+                               ? args[0]
+                               : SC_EXAMPLES_DIR "/machines/b2b.textproto";
+  const long deals =
+      args.size() > 1 ? std::strtol(args[1].c_str(), nullptr, 10) : 5000;
   if (deals <= 0) return Fail(absl::InvalidArgumentError("DEALS must be > 0"));
 
   auto machine = salescycle::Machine::FromFile(path);
@@ -104,6 +119,12 @@ int main(int argc, char** argv) {
     std::printf("%-24s %8llu %6.1f%%\n", m.stage(s).display_name.c_str(),
                 static_cast<unsigned long long>(n),
                 100.0 * static_cast<double>(n) / static_cast<double>(deals));
+  }
+  if (!snapshot_out.empty()) {
+    const absl::Status saved = salescycle::SavePipeline(
+        *pipeline, salescycle::SnapshotSink::File(snapshot_out));
+    if (!saved.ok()) return Fail(saved);
+    std::printf("\nsnapshot: %s\n", snapshot_out.c_str());
   }
   return 0;
 }

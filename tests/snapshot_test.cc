@@ -4,8 +4,10 @@
 #include "salescycle/snapshot.h"
 
 #include <dirent.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <csignal>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -236,6 +238,37 @@ TEST(PipelineSnapshot, AFailedFileSaveLeavesThePreviousFileAndNoTemporary) {
       SavePipeline(small, SnapshotSink::File(dir + "/missing/pipeline.scps"));
   EXPECT_EQ(no_dir.code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(FilesIn(dir), (std::vector<std::string>{"blocked", "pipeline.scps"}));
+  auto still = LoadPipeline(SnapshotSource::File(path), m);
+  ASSERT_TRUE(still.ok()) << still.status();
+  EXPECT_EQ(Dump(*still), Dump(small));
+}
+
+// A disk that fills up mid-save: the file size limit makes write() fail
+// with EFBIG partway through the temporary file, as ENOSPC would.
+TEST(PipelineSnapshot, ASaveThatFailsMidwayLeavesThePreviousSnapshot) {
+  auto m = LoadTemplate("cycle9.textproto");
+  const std::string dir = ::testing::TempDir() + "/midway";
+  mkdir(dir.c_str(), 0755);
+  const std::string path = dir + "/pipeline.scps";
+  Pipeline small = RandomPipeline(m, 0, 10, 1);
+  ASSERT_TRUE(SavePipeline(small, SnapshotSink::File(path)).ok());
+  Pipeline big = RandomPipeline(m, 4, 40000, 2);
+  ASSERT_GT(Save(big).size(), 1u << 20);  // more than one buffered write
+
+  rlimit saved;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
+  rlimit limited = saved;
+  limited.rlim_cur = 64 << 10;
+  void (*previous_handler)(int) = std::signal(SIGXFSZ, SIG_IGN);
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &limited), 0);
+  const absl::Status failed = SavePipeline(big, SnapshotSink::File(path));
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &saved), 0);
+  std::signal(SIGXFSZ, previous_handler);
+
+  EXPECT_FALSE(failed.ok());
+  EXPECT_THAT(failed.message(), HasSubstr(path));
+  EXPECT_THAT(failed.message(), HasSubstr("cannot write snapshot"));
+  EXPECT_EQ(FilesIn(dir), std::vector<std::string>{"pipeline.scps"});
   auto still = LoadPipeline(SnapshotSource::File(path), m);
   ASSERT_TRUE(still.ok()) << still.status();
   EXPECT_EQ(Dump(*still), Dump(small));
