@@ -95,6 +95,9 @@ class Pipeline {
   [[nodiscard]] absl::StatusOr<DealIndex> FindByKey(absl::string_view key) const;
   std::optional<uint64_t> IdOf(DealIndex deal) const;
   std::optional<std::string> KeyOf(DealIndex deal) const;
+  // OkStatus for a live deal; NotFound saying whether it was removed or
+  // never added otherwise.
+  [[nodiscard]] absl::Status CheckLive(DealIndex deal) const;
   bool Contains(DealIndex deal) const {
     return deal < stage_.size() && stage_[deal] != removed_stage_;
   }
@@ -164,7 +167,6 @@ class Pipeline {
   Pipeline(std::shared_ptr<const Machine> machine,
            const PipelineOptions& options);
   absl::StatusOr<DealIndex> NewDeal(Timestamp time);
-  absl::Status CheckLive(DealIndex deal) const;
   void Move(DealIndex deal, StageId from, StageId to, Timestamp time) {
     stage_[deal] = to;
     entered_at_[deal] = time;

@@ -1,0 +1,1442 @@
+// The C API over the C++ core. The functions take C linkage from their
+// declarations in c.h (so the helpers here can be templates). Each handle
+// wraps one C++ object
+// (`struct sc_machine_t { shared_ptr<const Machine> rep; }`, leveldb's
+// shape); every entry point runs its body through Run(), which turns an
+// absl::Status into the C error convention and stops every exception at the
+// boundary.
+#include "salescycle/c.h"
+
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <new>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "salescycle/journey.h"
+#include "salescycle/machine.h"
+#include "salescycle/observer.h"
+#include "salescycle/options.h"
+#include "salescycle/pipeline.h"
+#include "salescycle/snapshot.h"
+#include "salescycle/version.h"
+#include "src/status_macros.h"
+
+using salescycle::AttributeId;
+using salescycle::AttributeReader;
+using salescycle::AttributeType;
+using salescycle::AttributeValue;
+using salescycle::EventId;
+using salescycle::Journey;
+using salescycle::Machine;
+using salescycle::Pipeline;
+using salescycle::StepResult;
+
+// The batch path hands the caller's array to Pipeline::Apply as it is, so
+// the two layouts must be one.
+static_assert(sizeof(sc_event_record) == sizeof(salescycle::EventRecord), "");
+static_assert(offsetof(sc_event_record, deal) ==
+                  offsetof(salescycle::EventRecord, deal), "");
+static_assert(offsetof(sc_event_record, event) ==
+                  offsetof(salescycle::EventRecord, event), "");
+static_assert(offsetof(sc_event_record, time) ==
+                  offsetof(salescycle::EventRecord, time), "");
+static_assert(sizeof(sc_event_record) == 16 && alignof(sc_event_record) == 8,
+              "sc_event_record is documented as 16 bytes, aligned to 8");
+static_assert(SC_OUTCOME_NO_DEAL ==
+                  static_cast<int>(salescycle::Outcome::kNoDeal), "");
+static_assert(SC_ATTRIBUTE_BOOL == static_cast<int>(AttributeType::kBool), "");
+static_assert(SC_STAGE_LOST == static_cast<int>(salescycle::StageKind::kLost),
+              "");
+
+namespace {
+
+// ---- what a stepping call reports besides its result
+
+// A failed callback does not stop the C++ core mid-step (it cannot: a batch
+// was checked and is applied whole); it is recorded here and the call
+// returns SC_ABORTED once the core is done.
+struct CallbackFailure {
+  bool failed = false;
+  std::string what;  // "observer", "named guard \"credit_check\""
+  int32_t code = 0;
+
+  void Record(std::string who, int32_t rc) {
+    if (failed) return;
+    failed = true;
+    what = std::move(who);
+    code = rc;
+  }
+};
+
+// The machine a named guard runs for, and where its failure goes. Named
+// guards are compiled into a machine that any thread may step, so this is
+// per thread, set by the stepping call for its duration. (It is internal:
+// the API's errors still travel through return codes, convention 1.)
+struct StepScope {
+  const Machine* machine = nullptr;
+  CallbackFailure guard_failure;
+};
+thread_local StepScope* g_step_scope = nullptr;
+
+}  // namespace
+
+struct sc_deal_view_t {
+  const Machine* machine;
+  const AttributeReader* reader;
+};
+
+struct sc_compile_options_t {
+  salescycle::CompileOptions rep;
+};
+
+struct sc_options_t {
+  salescycle::PipelineOptions rep;
+};
+
+struct sc_machine_t {
+  std::shared_ptr<const Machine> rep;
+};
+
+namespace {
+
+class CObserver : public salescycle::Observer {
+ public:
+  CObserver(uint64_t token, sc_observer_fn on_transition,
+            sc_observer_fn on_rejection, void* user_data,
+            CallbackFailure* failure)
+      : token_(token),
+        on_transition_(on_transition),
+        on_rejection_(on_rejection),
+        user_data_(user_data),
+        failure_(failure) {}
+
+  void OnTransition(const StepResult& step) override {
+    Call(on_transition_, step);
+  }
+  void OnRejection(const StepResult& step) override {
+    Call(on_rejection_, step);
+  }
+  uint64_t token() const { return token_; }
+
+ private:
+  static uint32_t Id(uint32_t id, uint32_t none) {
+    return id == none ? SC_NONE : id;
+  }
+  void Call(sc_observer_fn fn, const StepResult& step) {
+    if (fn == nullptr || failure_->failed) return;
+    const int32_t rc =
+        fn(user_data_, step.deal, Id(step.from, salescycle::kNoStage),
+           Id(step.to, salescycle::kNoStage), Id(step.event, salescycle::kNoEvent),
+           step.time, static_cast<int32_t>(step.outcome));
+    if (rc != 0) failure_->Record("observer", rc);
+  }
+
+  uint64_t token_;
+  sc_observer_fn on_transition_;
+  sc_observer_fn on_rejection_;
+  void* user_data_;
+  CallbackFailure* failure_;
+};
+
+// The C observers of one pipeline or journey handle.
+struct Observers {
+  std::vector<std::unique_ptr<CObserver>> list;
+  uint64_t next_token = 1;
+  CallbackFailure failure;
+};
+
+}  // namespace
+
+struct sc_pipeline_t {
+  Pipeline rep;
+  Observers observers;
+};
+
+struct sc_journey_t {
+  Journey rep;
+  Observers observers;
+};
+
+namespace {
+
+// ---- the error convention
+
+// Sets *errmsg to "fn: message" (convention 1). Never throws: it runs
+// inside the exception firewall's handlers too.
+sc_status Report(absl::StatusCode code, absl::string_view fn,
+                 absl::string_view message, char** errmsg) noexcept {
+  if (errmsg != nullptr) {
+    std::free(*errmsg);
+    const size_t size = fn.size() + 2 + message.size();
+    *errmsg = static_cast<char*>(std::malloc(size + 1));
+    if (*errmsg != nullptr) {
+      std::memcpy(*errmsg, fn.data(), fn.size());
+      std::memcpy(*errmsg + fn.size(), ": ", 2);
+      std::memcpy(*errmsg + fn.size() + 2, message.data(), message.size());
+      (*errmsg)[size] = '\0';
+    }
+  }
+  return static_cast<sc_status>(code);
+}
+
+// The exception firewall: every entry point's body runs here. Messages are
+// prefixed with the entry point's name, so the helpers below need not know
+// which function they serve.
+template <typename Body>
+sc_status Run(const char* fn, char** errmsg, Body&& body) noexcept {
+  try {
+    const absl::Status status = body();
+    if (status.ok()) return SC_OK;
+    return Report(status.code(), fn, status.message(), errmsg);
+  } catch (const std::bad_alloc&) {
+    return Report(absl::StatusCode::kResourceExhausted, fn, "out of memory",
+                  errmsg);
+  } catch (const std::exception& e) {
+    const char* what = e.what();
+    return Report(absl::StatusCode::kInternal, fn,
+                  what != nullptr ? what : "unexpected C++ exception", errmsg);
+  } catch (...) {
+    return Report(absl::StatusCode::kInternal, fn, "unexpected C++ exception",
+                  errmsg);
+  }
+}
+
+#define SC_C_REQUIRE(pointer)                                               \
+  do {                                                                      \
+    if ((pointer) == nullptr) {                                             \
+      return absl::InvalidArgumentError(#pointer " is NULL");               \
+    }                                                                       \
+  } while (0)
+
+absl::string_view View(const char* data, size_t len) {
+  return data == nullptr ? absl::string_view() : absl::string_view(data, len);
+}
+
+// A string argument given as pointer + length: NULL only with length 0.
+absl::Status CheckString(const char* name, const char* data, size_t len) {
+  if (data == nullptr && len != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " is NULL with length ", len));
+  }
+  return absl::OkStatus();
+}
+
+// Ids cross as uint32_t and the core's are 16-bit: check before narrowing.
+absl::Status CheckId(const char* what, uint32_t id, int count,
+                     const Machine& m) {
+  if (id >= static_cast<uint32_t>(count)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " ", id, " is out of range: machine \"",
+                     m.name(), "\" has ", count));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<AttributeId> CheckAttribute(const Machine& m,
+                                           uint32_t attribute,
+                                           AttributeType type) {
+  SC_RETURN_IF_ERROR(
+      CheckId("attribute", attribute, m.num_attributes(), m));
+  const auto& info = m.attribute(static_cast<AttributeId>(attribute));
+  if (info.type != type) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "attribute \"", info.name, "\" is ",
+        salescycle::AttributeTypeName(info.type), ", not ",
+        salescycle::AttributeTypeName(type)));
+  }
+  return static_cast<AttributeId>(attribute);
+}
+
+// Copies `bytes` into a buffer the caller frees with sc_free, with a NUL
+// after it so that strings can be used as C strings.
+template <typename Char>
+absl::Status Give(Char** out_data, size_t* out_len, absl::string_view bytes) {
+  char* buffer = static_cast<char*>(std::malloc(bytes.size() + 1));
+  if (buffer == nullptr) throw std::bad_alloc();
+  std::memcpy(buffer, bytes.data(), bytes.size());
+  buffer[bytes.size()] = '\0';
+  *out_data = reinterpret_cast<Char*>(buffer);
+  *out_len = bytes.size();
+  return absl::OkStatus();
+}
+
+// Runs one stepping call: sets the named guards' scope and, once the core
+// is done, turns a failed callback into SC_ABORTED.
+class Stepping {
+ public:
+  Stepping(const Machine& machine, Observers* observers)
+      : observers_(observers), previous_(g_step_scope) {
+    scope_.machine = &machine;
+    g_step_scope = &scope_;
+    observers_->failure = CallbackFailure();
+  }
+  ~Stepping() { g_step_scope = previous_; }
+
+  absl::Status Finish() const {
+    const CallbackFailure* failures[] = {&scope_.guard_failure,
+                                         &observers_->failure};
+    for (const CallbackFailure* f : failures) {
+      if (f->failed) {
+        return absl::AbortedError(absl::StrCat(
+            "the ", f->what, " callback failed with code ", f->code,
+            "; the steps were applied"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  StepScope scope_;
+  Observers* observers_;
+  StepScope* previous_;
+};
+
+// ---- one deal's attributes, for pipelines (a deal index) and journeys
+
+struct PipelineDeal {
+  sc_pipeline_t* handle;
+  uint32_t deal;
+  const Machine& machine() const { return handle->rep.machine(); }
+  absl::Status Set(AttributeId id, AttributeValue v) const {
+    return handle->rep.Set(deal, id, std::move(v));
+  }
+  absl::StatusOr<AttributeValue> Get(AttributeId id) const {
+    return handle->rep.Get(deal, id);
+  }
+  absl::StatusOr<bool> IsSet(AttributeId id) const {
+    SC_RETURN_IF_ERROR(handle->rep.CheckLive(deal));
+    return handle->rep.IsSet(deal, id);
+  }
+};
+
+struct JourneyDeal {
+  sc_journey_t* handle;
+  const Machine& machine() const { return handle->rep.machine(); }
+  absl::Status Set(AttributeId id, AttributeValue v) const {
+    return handle->rep.Set(id, std::move(v));
+  }
+  absl::StatusOr<AttributeValue> Get(AttributeId id) const {
+    return handle->rep.Get(id);
+  }
+  absl::StatusOr<bool> IsSet(AttributeId id) const {
+    return handle->rep.IsSet(id);
+  }
+};
+
+// `make` builds the value inside the firewall (a string copy may throw).
+template <typename Deal, typename Make>
+sc_status SetValue(const char* fn, const void* handle, Deal deal,
+                   uint32_t attribute, AttributeType type, Make&& make,
+                   char** errmsg) {
+  return Run(fn, errmsg, [&]() -> absl::Status {
+    if (handle == nullptr) {
+      return absl::InvalidArgumentError("handle is NULL");
+    }
+    SC_ASSIGN_OR_RETURN(AttributeId id,
+                        CheckAttribute(deal.machine(), attribute, type));
+    SC_ASSIGN_OR_RETURN(AttributeValue value, make());
+    return deal.Set(id, std::move(value));
+  });
+}
+
+// `store` receives the value once it is read and checked.
+template <typename Deal, typename Store>
+sc_status GetValue(const char* fn, const void* handle, Deal deal,
+                   uint32_t attribute, AttributeType type, const void* out,
+                   Store&& store, char** errmsg) {
+  return Run(fn, errmsg, [&]() -> absl::Status {
+    if (handle == nullptr || out == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(handle == nullptr ? "handle" : "out",
+                       " is NULL"));
+    }
+    SC_ASSIGN_OR_RETURN(AttributeId id,
+                        CheckAttribute(deal.machine(), attribute, type));
+    SC_ASSIGN_OR_RETURN(AttributeValue value, deal.Get(id));
+    return store(value);
+  });
+}
+
+template <typename Deal>
+sc_status IsSetValue(const char* fn, const void* handle, Deal deal,
+                     uint32_t attribute, uint8_t* out, char** errmsg) {
+  return Run(fn, errmsg, [&]() -> absl::Status {
+    if (handle == nullptr || out == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(handle == nullptr ? "handle" : "out",
+                       " is NULL"));
+    }
+    SC_RETURN_IF_ERROR(CheckId("attribute", attribute,
+                               deal.machine().num_attributes(),
+                               deal.machine()));
+    SC_ASSIGN_OR_RETURN(bool set, deal.IsSet(static_cast<AttributeId>(attribute)));
+    *out = set ? 1 : 0;
+    return absl::OkStatus();
+  });
+}
+
+// ---- observers of either kind of handle
+
+template <typename Rep>
+sc_status AddObserver(const char* fn, uint64_t* out_token, Rep* rep,
+                      Observers* observers, sc_observer_fn on_transition,
+                      sc_observer_fn on_rejection, void* user_data,
+                      char** errmsg) {
+  return Run(fn, errmsg, [&]() -> absl::Status {
+    if (rep == nullptr || out_token == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          rep == nullptr ? "handle" : "out_token", " is NULL"));
+    }
+    const uint64_t token = observers->next_token++;
+    observers->list.push_back(std::make_unique<CObserver>(
+        token, on_transition, on_rejection, user_data, &observers->failure));
+    rep->AddObserver(observers->list.back().get());
+    *out_token = token;
+    return absl::OkStatus();
+  });
+}
+
+template <typename Rep>
+sc_status RemoveObserver(const char* fn, Rep* rep, Observers* observers,
+                         uint64_t token, char** errmsg) {
+  return Run(fn, errmsg, [&]() -> absl::Status {
+    if (rep == nullptr) {
+      return absl::InvalidArgumentError("handle is NULL");
+    }
+    for (auto it = observers->list.begin(); it != observers->list.end(); ++it) {
+      if ((*it)->token() == token) {
+        rep->RemoveObserver(it->get());
+        observers->list.erase(it);
+        return absl::OkStatus();
+      }
+    }
+    return absl::NotFoundError(
+        absl::StrCat("no observer is registered as ", token));
+  });
+}
+
+absl::Status NamesAMachine(const sc_machine_t* machine) {
+  if (machine == nullptr || machine->rep == nullptr) {
+    return absl::InvalidArgumentError("machine is NULL");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+
+// ---- the library
+
+uint32_t sc_version_number(void) { return SC_VERSION_NUMBER; }
+const char* sc_version_string(void) { return SC_VERSION_STRING; }
+
+const char* sc_status_name(sc_status status) {
+  static const char* const kNames[] = {
+      "OK",          "CANCELLED",         "UNKNOWN",
+      "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+      "ALREADY_EXISTS",   "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+      "FAILED_PRECONDITION", "ABORTED",        "OUT_OF_RANGE",
+      "UNIMPLEMENTED",    "INTERNAL",          "UNAVAILABLE",
+      "DATA_LOSS",        "UNAUTHENTICATED"};
+  if (status < 0 || status >= static_cast<sc_status>(std::size(kNames))) {
+    return "UNKNOWN_STATUS";
+  }
+  return kNames[status];
+}
+
+void sc_free(void* ptr) { std::free(ptr); }
+
+// ---- compile options and named guards
+
+sc_compile_options_t* sc_compile_options_create(void) {
+  return new (std::nothrow) sc_compile_options_t;
+}
+void sc_compile_options_destroy(sc_compile_options_t* options) {
+  delete options;
+}
+
+sc_status sc_compile_options_set_source_name(sc_compile_options_t* options,
+                                             const char* name,
+                                             size_t name_len, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(options);
+    SC_RETURN_IF_ERROR(CheckString("name", name, name_len));
+    options->rep.source_name = std::string(View(name, name_len));
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_compile_options_add_named_guard(sc_compile_options_t* options,
+                                             const char* name,
+                                             size_t name_len, sc_guard_fn fn,
+                                             void* user_data, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(options);
+    SC_C_REQUIRE(fn);
+    SC_RETURN_IF_ERROR(CheckString("name", name, name_len));
+    std::string key(View(name, name_len));
+    if (key.empty()) {
+      return absl::InvalidArgumentError(
+          "the guard's name is empty");
+    }
+    if (options->rep.named_guards.contains(key)) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "a guard named \"", key, "\" is registered already"));
+    }
+    std::string who = absl::StrCat("named guard \"", key, "\"");
+    options->rep.named_guards.emplace(
+        std::move(key),
+        [fn, user_data, who = std::move(who)](const AttributeReader& reader) {
+          StepScope* scope = g_step_scope;
+          const sc_deal_view_t view{scope ? scope->machine : nullptr, &reader};
+          uint8_t holds = 0;
+          const int32_t rc = fn(user_data, &view, &holds);
+          if (rc != 0) {
+            if (scope != nullptr) scope->guard_failure.Record(who, rc);
+            return false;
+          }
+          return holds != 0;
+        });
+    return absl::OkStatus();
+  });
+}
+
+namespace {
+
+template <typename Store>
+sc_status ReadView(const char* fn, const sc_deal_view_t* deal,
+                   uint32_t attribute, AttributeType type, const void* out,
+                   Store&& store, char** errmsg) {
+  return Run(fn, errmsg, [&]() -> absl::Status {
+    if (deal == nullptr || out == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          deal == nullptr ? "deal" : "out", " is NULL"));
+    }
+    if (deal->machine == nullptr) {
+      return absl::FailedPreconditionError(
+          "the deal view is used outside its guard call");
+    }
+    SC_ASSIGN_OR_RETURN(AttributeId id,
+                        CheckAttribute(*deal->machine, attribute, type));
+    store(*deal->reader, id);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace
+
+sc_status sc_deal_view_is_set(uint8_t* out, const sc_deal_view_t* deal,
+                              uint32_t attribute, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    SC_C_REQUIRE(deal);
+    if (deal->machine == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the deal view is used outside its guard call"));
+    }
+    SC_RETURN_IF_ERROR(CheckId("attribute", attribute,
+                               deal->machine->num_attributes(),
+                               *deal->machine));
+    *out = deal->reader->IsSet(static_cast<AttributeId>(attribute)) ? 1 : 0;
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_deal_view_get_int64(int64_t* out, const sc_deal_view_t* deal,
+                                 uint32_t attribute, char** errmsg) {
+  return ReadView(__func__, deal, attribute, AttributeType::kInt64, out,
+                  [&](const AttributeReader& r, AttributeId id) {
+                    *out = r.GetInt64(id);
+                  }, errmsg);
+}
+
+sc_status sc_deal_view_get_double(double* out, const sc_deal_view_t* deal,
+                                  uint32_t attribute, char** errmsg) {
+  return ReadView(__func__, deal, attribute, AttributeType::kDouble, out,
+                  [&](const AttributeReader& r, AttributeId id) {
+                    *out = r.GetDouble(id);
+                  }, errmsg);
+}
+
+sc_status sc_deal_view_get_bool(uint8_t* out, const sc_deal_view_t* deal,
+                                uint32_t attribute, char** errmsg) {
+  return ReadView(__func__, deal, attribute, AttributeType::kBool, out,
+                  [&](const AttributeReader& r, AttributeId id) {
+                    *out = r.GetBool(id) ? 1 : 0;
+                  }, errmsg);
+}
+
+sc_status sc_deal_view_get_string(const char** out_data, size_t* out_len,
+                                  const sc_deal_view_t* deal,
+                                  uint32_t attribute, char** errmsg) {
+  if (out_len == nullptr) out_data = nullptr;  // reported as out is NULL
+  return ReadView(__func__, deal, attribute, AttributeType::kString, out_data,
+                  [&](const AttributeReader& r, AttributeId id) {
+                    const absl::string_view s = r.GetString(id);
+                    *out_data = s.data();
+                    *out_len = s.size();
+                  }, errmsg);
+}
+
+// ---- machines
+
+namespace {
+
+template <typename Load>
+sc_status LoadMachine(const char* fn, sc_machine_t** out,
+                      const sc_compile_options_t* options, Load&& load,
+                      char** errmsg) {
+  return Run(fn, errmsg, [&]() -> absl::Status {
+    if (out == nullptr) {
+      return absl::InvalidArgumentError("out is NULL");
+    }
+    static const salescycle::CompileOptions kDefaults;
+    SC_ASSIGN_OR_RETURN(std::shared_ptr<const Machine> machine,
+                        load(options != nullptr ? options->rep : kDefaults));
+    *out = new sc_machine_t{std::move(machine)};
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace
+
+sc_status sc_machine_from_text(sc_machine_t** out, const char* text,
+                               size_t text_len,
+                               const sc_compile_options_t* options,
+                               char** errmsg) {
+  return LoadMachine(__func__, out, options,
+                     [&](const salescycle::CompileOptions& o)
+                         -> absl::StatusOr<std::shared_ptr<const Machine>> {
+                       if (text == nullptr && text_len != 0) {
+                         return absl::InvalidArgumentError("text is NULL");
+                       }
+                       return Machine::FromTextProto(View(text, text_len), o);
+                     }, errmsg);
+}
+
+sc_status sc_machine_from_json(sc_machine_t** out, const char* json,
+                               size_t json_len,
+                               const sc_compile_options_t* options,
+                               char** errmsg) {
+  return LoadMachine(__func__, out, options,
+                     [&](const salescycle::CompileOptions& o)
+                         -> absl::StatusOr<std::shared_ptr<const Machine>> {
+                       if (json == nullptr && json_len != 0) {
+                         return absl::InvalidArgumentError("json is NULL");
+                       }
+                       return Machine::FromJson(View(json, json_len), o);
+                     }, errmsg);
+}
+
+sc_status sc_machine_from_file(sc_machine_t** out, const char* path,
+                               const sc_compile_options_t* options,
+                               char** errmsg) {
+  return LoadMachine(__func__, out, options,
+                     [&](const salescycle::CompileOptions& o)
+                         -> absl::StatusOr<std::shared_ptr<const Machine>> {
+                       if (path == nullptr) {
+                         return absl::InvalidArgumentError("path is NULL");
+                       }
+                       return Machine::FromFile(path, o);
+                     }, errmsg);
+}
+
+void sc_machine_destroy(sc_machine_t* machine) { delete machine; }
+
+namespace {
+
+// A scalar property of a machine, for the accessors below.
+template <typename T, typename Read>
+sc_status MachineProperty(const char* fn, T* out, const sc_machine_t* machine,
+                          Read&& read, char** errmsg) {
+  return Run(fn, errmsg, [&]() -> absl::Status {
+    SC_RETURN_IF_ERROR(NamesAMachine(machine));
+    if (out == nullptr) {
+      return absl::InvalidArgumentError("out is NULL");
+    }
+    *out = read(*machine->rep);
+    return absl::OkStatus();
+  });
+}
+
+// A property of one stage, event or attribute, by id.
+template <typename T, typename Read>
+sc_status ElementProperty(const char* fn, T* out, const sc_machine_t* machine,
+                          const char* what, uint32_t id,
+                          int (Machine::*count)() const, Read&& read,
+                          char** errmsg) {
+  return Run(fn, errmsg, [&]() -> absl::Status {
+    SC_RETURN_IF_ERROR(NamesAMachine(machine));
+    if (out == nullptr) {
+      return absl::InvalidArgumentError("out is NULL");
+    }
+    const Machine& m = *machine->rep;
+    SC_RETURN_IF_ERROR(CheckId(what, id, (m.*count)(), m));
+    *out = read(m, static_cast<uint16_t>(id));
+    return absl::OkStatus();
+  });
+}
+
+template <typename Find>
+sc_status FindByName(const char* fn, uint32_t* out, const sc_machine_t* machine,
+                     const char* name, size_t name_len, Find&& find,
+                     char** errmsg) {
+  return Run(fn, errmsg, [&]() -> absl::Status {
+    SC_RETURN_IF_ERROR(NamesAMachine(machine));
+    if (out == nullptr) {
+      return absl::InvalidArgumentError("out is NULL");
+    }
+    SC_RETURN_IF_ERROR(CheckString("name", name, name_len));
+    SC_ASSIGN_OR_RETURN(uint16_t id, find(*machine->rep, View(name, name_len)));
+    *out = id;
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace
+
+sc_status sc_machine_name(const char** out, const sc_machine_t* machine,
+                          char** errmsg) {
+  return MachineProperty(__func__, out, machine,
+                         [](const Machine& m) { return m.name().c_str(); },
+                         errmsg);
+}
+sc_status sc_machine_version(uint32_t* out, const sc_machine_t* machine,
+                             char** errmsg) {
+  return MachineProperty(__func__, out, machine,
+                         [](const Machine& m) { return m.version(); }, errmsg);
+}
+sc_status sc_machine_fingerprint(uint64_t* out, const sc_machine_t* machine,
+                                 char** errmsg) {
+  return MachineProperty(__func__, out, machine,
+                         [](const Machine& m) { return m.fingerprint(); },
+                         errmsg);
+}
+sc_status sc_machine_num_stages(uint32_t* out, const sc_machine_t* machine,
+                                char** errmsg) {
+  return MachineProperty(__func__, out, machine,
+                         [](const Machine& m) { return m.num_stages(); },
+                         errmsg);
+}
+sc_status sc_machine_num_events(uint32_t* out, const sc_machine_t* machine,
+                                char** errmsg) {
+  return MachineProperty(__func__, out, machine,
+                         [](const Machine& m) { return m.num_events(); },
+                         errmsg);
+}
+sc_status sc_machine_num_attributes(uint32_t* out, const sc_machine_t* machine,
+                                    char** errmsg) {
+  return MachineProperty(__func__, out, machine,
+                         [](const Machine& m) { return m.num_attributes(); },
+                         errmsg);
+}
+sc_status sc_machine_initial_stage(uint32_t* out, const sc_machine_t* machine,
+                                   char** errmsg) {
+  return MachineProperty(__func__, out, machine,
+                         [](const Machine& m) { return m.initial_stage(); },
+                         errmsg);
+}
+
+sc_status sc_machine_find_stage(uint32_t* out, const sc_machine_t* machine,
+                                const char* name, size_t name_len,
+                                char** errmsg) {
+  return FindByName(__func__, out, machine, name, name_len,
+                    [](const Machine& m, absl::string_view n) {
+                      return m.FindStage(n);
+                    }, errmsg);
+}
+sc_status sc_machine_find_event(uint32_t* out, const sc_machine_t* machine,
+                                const char* name, size_t name_len,
+                                char** errmsg) {
+  return FindByName(__func__, out, machine, name, name_len,
+                    [](const Machine& m, absl::string_view n) {
+                      return m.FindEvent(n);
+                    }, errmsg);
+}
+sc_status sc_machine_find_attribute(uint32_t* out, const sc_machine_t* machine,
+                                    const char* name, size_t name_len,
+                                    char** errmsg) {
+  return FindByName(__func__, out, machine, name, name_len,
+                    [](const Machine& m, absl::string_view n) {
+                      return m.FindAttribute(n);
+                    }, errmsg);
+}
+
+sc_status sc_machine_stage_name(const char** out, const sc_machine_t* machine,
+                                uint32_t stage, char** errmsg) {
+  return ElementProperty(__func__, out, machine, "stage", stage,
+                         &Machine::num_stages,
+                         [](const Machine& m, uint16_t id) {
+                           return m.stage(id).id.c_str();
+                         }, errmsg);
+}
+sc_status sc_machine_event_name(const char** out, const sc_machine_t* machine,
+                                uint32_t event, char** errmsg) {
+  return ElementProperty(__func__, out, machine, "event", event,
+                         &Machine::num_events,
+                         [](const Machine& m, uint16_t id) {
+                           return m.event(id).id.c_str();
+                         }, errmsg);
+}
+sc_status sc_machine_attribute_name(const char** out,
+                                    const sc_machine_t* machine,
+                                    uint32_t attribute, char** errmsg) {
+  return ElementProperty(__func__, out, machine, "attribute", attribute,
+                         &Machine::num_attributes,
+                         [](const Machine& m, uint16_t id) {
+                           return m.attribute(id).name.c_str();
+                         }, errmsg);
+}
+sc_status sc_machine_stage_kind(int32_t* out, const sc_machine_t* machine,
+                                uint32_t stage, char** errmsg) {
+  return ElementProperty(__func__, out, machine, "stage", stage,
+                         &Machine::num_stages,
+                         [](const Machine& m, uint16_t id) {
+                           return static_cast<int32_t>(m.stage(id).kind);
+                         }, errmsg);
+}
+sc_status sc_machine_attribute_type(int32_t* out, const sc_machine_t* machine,
+                                    uint32_t attribute, char** errmsg) {
+  return ElementProperty(__func__, out, machine, "attribute", attribute,
+                         &Machine::num_attributes,
+                         [](const Machine& m, uint16_t id) {
+                           return static_cast<int32_t>(m.attribute(id).type);
+                         }, errmsg);
+}
+
+// ---- options
+
+sc_options_t* sc_options_create(void) { return new (std::nothrow) sc_options_t; }
+void sc_options_destroy(sc_options_t* options) { delete options; }
+
+sc_status sc_options_set_history_limit(sc_options_t* options, uint32_t limit,
+                                       char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(options);
+    if (limit > salescycle::kMaxHistoryLimit) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("history limit ", limit, " is more than ",
+                       salescycle::kMaxHistoryLimit));
+    }
+    options->rep.history_limit = limit;
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_options_set_expected_deals(sc_options_t* options, uint64_t deals,
+                                        char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(options);
+    if (deals >= salescycle::kNoDeal) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          deals, " deals is more than a pipeline holds"));
+    }
+    options->rep.expected_deals = static_cast<size_t>(deals);
+    return absl::OkStatus();
+  });
+}
+
+// ---- pipelines
+
+sc_status sc_pipeline_create(sc_pipeline_t** out, const sc_machine_t* machine,
+                             const sc_options_t* options, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    SC_RETURN_IF_ERROR(NamesAMachine(machine));
+    SC_ASSIGN_OR_RETURN(
+        Pipeline pipeline,
+        Pipeline::Create(machine->rep, options != nullptr
+                                           ? options->rep
+                                           : salescycle::PipelineOptions()));
+    *out = new sc_pipeline_t{std::move(pipeline), Observers()};
+    return absl::OkStatus();
+  });
+}
+
+void sc_pipeline_destroy(sc_pipeline_t* pipeline) { delete pipeline; }
+
+sc_status sc_pipeline_add(uint32_t* out, sc_pipeline_t* pipeline, int64_t time,
+                          char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    SC_C_REQUIRE(pipeline);
+    SC_ASSIGN_OR_RETURN(*out, pipeline->rep.Add(time));
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_pipeline_add_with_id(uint32_t* out, sc_pipeline_t* pipeline,
+                                  uint64_t id, int64_t time, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    SC_C_REQUIRE(pipeline);
+    SC_ASSIGN_OR_RETURN(*out, pipeline->rep.AddWithId(id, time));
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_pipeline_add_with_key(uint32_t* out, sc_pipeline_t* pipeline,
+                                   const char* key, size_t key_len,
+                                   int64_t time, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    SC_C_REQUIRE(pipeline);
+    SC_RETURN_IF_ERROR(CheckString("key", key, key_len));
+    SC_ASSIGN_OR_RETURN(*out,
+                        pipeline->rep.AddWithKey(View(key, key_len), time));
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_pipeline_remove(sc_pipeline_t* pipeline, uint32_t deal,
+                             char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(pipeline);
+    return pipeline->rep.Remove(deal);
+  });
+}
+
+sc_status sc_pipeline_find_by_id(uint32_t* out, const sc_pipeline_t* pipeline,
+                                 uint64_t id, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    SC_C_REQUIRE(pipeline);
+    SC_ASSIGN_OR_RETURN(*out, pipeline->rep.FindById(id));
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_pipeline_find_by_key(uint32_t* out, const sc_pipeline_t* pipeline,
+                                  const char* key, size_t key_len,
+                                  char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    SC_C_REQUIRE(pipeline);
+    SC_RETURN_IF_ERROR(CheckString("key", key, key_len));
+    SC_ASSIGN_OR_RETURN(*out, pipeline->rep.FindByKey(View(key, key_len)));
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_pipeline_size(uint64_t* out, const sc_pipeline_t* pipeline,
+                           char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    SC_C_REQUIRE(pipeline);
+    *out = pipeline->rep.size();
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_pipeline_deal_stage(uint32_t* out_stage, int64_t* out_entered_at,
+                                 const sc_pipeline_t* pipeline, uint32_t deal,
+                                 char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(pipeline);
+    SC_RETURN_IF_ERROR(pipeline->rep.CheckLive(deal));
+    if (out_stage != nullptr) *out_stage = pipeline->rep.stage(deal);
+    if (out_entered_at != nullptr) {
+      *out_entered_at = pipeline->rep.entered_at(deal);
+    }
+    return absl::OkStatus();
+  });
+}
+
+
+
+namespace {
+
+// What the attribute setters set and the getters store, by type.
+auto Int64Value(int64_t v) {
+  return [v]() -> absl::StatusOr<AttributeValue> {
+    return AttributeValue::Int64(v);
+  };
+}
+auto DoubleValue(double v) {
+  return [v]() -> absl::StatusOr<AttributeValue> {
+    return AttributeValue::Double(v);
+  };
+}
+auto BoolValue(uint8_t v) {
+  return [v]() -> absl::StatusOr<AttributeValue> {
+    return AttributeValue::Bool(v != 0);
+  };
+}
+auto StringValue(const char* data, size_t len) {
+  return [=]() -> absl::StatusOr<AttributeValue> {
+    SC_RETURN_IF_ERROR(CheckString("value", data, len));
+    return AttributeValue::String(std::string(View(data, len)));
+  };
+}
+auto StoreInt64(int64_t* out) {
+  return [out](const AttributeValue& v) {
+    *out = v.int64_value();
+    return absl::OkStatus();
+  };
+}
+auto StoreDouble(double* out) {
+  return [out](const AttributeValue& v) {
+    *out = v.double_value();
+    return absl::OkStatus();
+  };
+}
+auto StoreBool(uint8_t* out) {
+  return [out](const AttributeValue& v) {
+    *out = v.bool_value() ? 1 : 0;
+    return absl::OkStatus();
+  };
+}
+auto StoreString(char** out_data, size_t* out_len) {
+  return [=](const AttributeValue& v) {
+    return Give(out_data, out_len, v.string_value());
+  };
+}
+
+// One stepping call on a pipeline or journey: `step` fires and returns the
+// StepResult. The outcome is written on SC_ABORTED too: the step stands.
+template <typename Handle, typename StepFn>
+sc_status Fire(const char* fn, int32_t* out_outcome, Handle* handle,
+               StepFn&& step, char** errmsg) {
+  return Run(fn, errmsg, [&]() -> absl::Status {
+    if (handle == nullptr || out_outcome == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          handle == nullptr ? "handle" : "out_outcome", " is NULL"));
+    }
+    Stepping stepping(handle->rep.machine(), &handle->observers);
+    SC_ASSIGN_OR_RETURN(StepResult result, step());
+    *out_outcome = static_cast<int32_t>(result.outcome);
+    return stepping.Finish();
+  });
+}
+
+template <typename Handle>
+sc_status AdvanceTo(const char* fn, uint64_t* out_fired, Handle* handle,
+                    int64_t now, char** errmsg) {
+  return Run(fn, errmsg, [&]() -> absl::Status {
+    if (handle == nullptr) {
+      return absl::InvalidArgumentError("handle is NULL");
+    }
+    Stepping stepping(handle->rep.machine(), &handle->observers);
+    const auto fired = handle->rep.AdvanceTo(now);
+    if (out_fired != nullptr) *out_fired = static_cast<uint64_t>(fired);
+    return stepping.Finish();
+  });
+}
+
+}  // namespace
+
+
+sc_status sc_pipeline_set_int64(sc_pipeline_t* pipeline, uint32_t deal,
+                                uint32_t attribute, int64_t value,
+                                char** errmsg) {
+  return SetValue(__func__, pipeline, PipelineDeal{pipeline, deal}, attribute,
+                  AttributeType::kInt64, Int64Value(value), errmsg);
+}
+sc_status sc_pipeline_set_double(sc_pipeline_t* pipeline, uint32_t deal,
+                                 uint32_t attribute, double value,
+                                 char** errmsg) {
+  return SetValue(__func__, pipeline, PipelineDeal{pipeline, deal}, attribute,
+                  AttributeType::kDouble, DoubleValue(value), errmsg);
+}
+sc_status sc_pipeline_set_bool(sc_pipeline_t* pipeline, uint32_t deal,
+                               uint32_t attribute, uint8_t value,
+                               char** errmsg) {
+  return SetValue(__func__, pipeline, PipelineDeal{pipeline, deal}, attribute,
+                  AttributeType::kBool, BoolValue(value), errmsg);
+}
+sc_status sc_pipeline_set_string(sc_pipeline_t* pipeline, uint32_t deal,
+                                 uint32_t attribute, const char* value,
+                                 size_t value_len, char** errmsg) {
+  return SetValue(__func__, pipeline, PipelineDeal{pipeline, deal}, attribute,
+                  AttributeType::kString,
+                  StringValue(value, value_len), errmsg);
+}
+sc_status sc_pipeline_is_set(uint8_t* out, const sc_pipeline_t* pipeline,
+                             uint32_t deal, uint32_t attribute,
+                             char** errmsg) {
+  auto* p = const_cast<sc_pipeline_t*>(pipeline);  // read only
+  return IsSetValue(__func__, p, PipelineDeal{p, deal}, attribute, out,
+                    errmsg);
+}
+sc_status sc_pipeline_get_int64(int64_t* out, const sc_pipeline_t* pipeline,
+                                uint32_t deal, uint32_t attribute,
+                                char** errmsg) {
+  auto* p = const_cast<sc_pipeline_t*>(pipeline);  // read only
+  return GetValue(__func__, p, PipelineDeal{p, deal}, attribute,
+                  AttributeType::kInt64, out, StoreInt64(out), errmsg);
+}
+sc_status sc_pipeline_get_double(double* out, const sc_pipeline_t* pipeline,
+                                 uint32_t deal, uint32_t attribute,
+                                 char** errmsg) {
+  auto* p = const_cast<sc_pipeline_t*>(pipeline);  // read only
+  return GetValue(__func__, p, PipelineDeal{p, deal}, attribute,
+                  AttributeType::kDouble, out, StoreDouble(out), errmsg);
+}
+sc_status sc_pipeline_get_bool(uint8_t* out, const sc_pipeline_t* pipeline,
+                               uint32_t deal, uint32_t attribute,
+                               char** errmsg) {
+  auto* p = const_cast<sc_pipeline_t*>(pipeline);  // read only
+  return GetValue(__func__, p, PipelineDeal{p, deal}, attribute,
+                  AttributeType::kBool, out, StoreBool(out), errmsg);
+}
+sc_status sc_pipeline_get_string(char** out_data, size_t* out_len,
+                                 const sc_pipeline_t* pipeline, uint32_t deal,
+                                 uint32_t attribute, char** errmsg) {
+  auto* p = const_cast<sc_pipeline_t*>(pipeline);  // read only
+  return GetValue(__func__, p, PipelineDeal{p, deal}, attribute,
+                  AttributeType::kString,
+                  out_len == nullptr ? nullptr : out_data,
+                  StoreString(out_data, out_len), errmsg);
+}
+
+sc_status sc_pipeline_fire(int32_t* out_outcome, sc_pipeline_t* pipeline,
+                           uint32_t deal, uint32_t event, int64_t time,
+                           char** errmsg) {
+  return Fire(__func__, out_outcome, pipeline, [&]() -> absl::StatusOr<StepResult> {
+    const Machine& m = pipeline->rep.machine();
+    SC_RETURN_IF_ERROR(CheckId("event", event, m.num_events(), m));
+    return pipeline->rep.Fire(deal, static_cast<EventId>(event), time);
+  }, errmsg);
+}
+
+sc_status sc_pipeline_fire_by_name(int32_t* out_outcome,
+                                   sc_pipeline_t* pipeline, uint32_t deal,
+                                   const char* event, size_t event_len,
+                                   int64_t time, char** errmsg) {
+  return Fire(__func__, out_outcome, pipeline, [&]() -> absl::StatusOr<StepResult> {
+    SC_RETURN_IF_ERROR(CheckString("event", event, event_len));
+    return pipeline->rep.Fire(deal, View(event, event_len), time);
+  }, errmsg);
+}
+
+sc_status sc_pipeline_apply(uint64_t* out_accepted, uint64_t* out_rejected,
+                            sc_pipeline_t* pipeline,
+                            const sc_event_record* records, size_t count,
+                            char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(pipeline);
+    if (records == nullptr && count != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("records is NULL with count ", count));
+    }
+    Stepping stepping(pipeline->rep.machine(), &pipeline->observers);
+    // The layouts are one (static_asserts above), and the records are only
+    // read: the caller's array is the batch.
+    SC_ASSIGN_OR_RETURN(
+        salescycle::BatchResult result,
+        pipeline->rep.Apply(absl::MakeConstSpan(
+            reinterpret_cast<const salescycle::EventRecord*>(records), count)));
+    if (out_accepted != nullptr) *out_accepted = result.accepted;
+    if (out_rejected != nullptr) *out_rejected = result.rejected;
+    return stepping.Finish();
+  });
+}
+
+sc_status sc_pipeline_advance_to(uint64_t* out_fired, sc_pipeline_t* pipeline,
+                                 int64_t now, char** errmsg) {
+  return AdvanceTo(__func__, out_fired, pipeline, now, errmsg);
+}
+
+sc_status sc_pipeline_stage_count(uint64_t* out, const sc_pipeline_t* pipeline,
+                                  uint32_t stage, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    SC_C_REQUIRE(pipeline);
+    const Machine& m = pipeline->rep.machine();
+    SC_RETURN_IF_ERROR(CheckId("stage", stage, m.num_stages(), m));
+    *out = pipeline->rep.StageCount(static_cast<salescycle::StageId>(stage));
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_pipeline_stage_counts(uint64_t* out, size_t capacity,
+                                   const sc_pipeline_t* pipeline,
+                                   char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    SC_C_REQUIRE(pipeline);
+    const Machine& m = pipeline->rep.machine();
+    const size_t stages = static_cast<size_t>(m.num_stages());
+    if (capacity < stages) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the buffer holds ", capacity,
+                       " counts; machine \"", m.name(), "\" has ", stages,
+                       " stages"));
+    }
+    for (size_t s = 0; s < stages; ++s) {
+      out[s] = pipeline->rep.StageCount(static_cast<salescycle::StageId>(s));
+    }
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_pipeline_add_observer(uint64_t* out_token, sc_pipeline_t* pipeline,
+                                   sc_observer_fn on_transition,
+                                   sc_observer_fn on_rejection,
+                                   void* user_data, char** errmsg) {
+  return AddObserver(__func__, out_token,
+                     pipeline != nullptr ? &pipeline->rep : nullptr,
+                     pipeline != nullptr ? &pipeline->observers : nullptr,
+                     on_transition, on_rejection, user_data, errmsg);
+}
+
+sc_status sc_pipeline_remove_observer(sc_pipeline_t* pipeline, uint64_t token,
+                                      char** errmsg) {
+  return RemoveObserver(__func__, pipeline != nullptr ? &pipeline->rep : nullptr,
+                        pipeline != nullptr ? &pipeline->observers : nullptr,
+                        token, errmsg);
+}
+
+sc_status sc_pipeline_save(uint8_t** out_data, size_t* out_len,
+                           const sc_pipeline_t* pipeline, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out_data);
+    SC_C_REQUIRE(out_len);
+    SC_C_REQUIRE(pipeline);
+    std::string bytes;
+    SC_RETURN_IF_ERROR(salescycle::SavePipeline(
+        pipeline->rep, salescycle::SnapshotSink::Bytes(&bytes)));
+    return Give(out_data, out_len, bytes);
+  });
+}
+
+sc_status sc_pipeline_save_file(const sc_pipeline_t* pipeline,
+                                const char* path, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(pipeline);
+    SC_C_REQUIRE(path);
+    return salescycle::SavePipeline(pipeline->rep,
+                                    salescycle::SnapshotSink::File(path));
+  });
+}
+
+namespace {
+
+template <typename MakeSource>
+sc_status LoadPipelineFrom(const char* fn, sc_pipeline_t** out,
+                           const sc_machine_t* machine,
+                           MakeSource&& make_source, char** errmsg) {
+  return Run(fn, errmsg, [&]() -> absl::Status {
+    if (out == nullptr) {
+      return absl::InvalidArgumentError("out is NULL");
+    }
+    SC_RETURN_IF_ERROR(NamesAMachine(machine));
+    SC_ASSIGN_OR_RETURN(salescycle::SnapshotSource source, make_source());
+    SC_ASSIGN_OR_RETURN(Pipeline pipeline,
+                        salescycle::LoadPipeline(source, machine->rep));
+    *out = new sc_pipeline_t{std::move(pipeline), Observers()};
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace
+
+sc_status sc_pipeline_load(sc_pipeline_t** out, const sc_machine_t* machine,
+                           const uint8_t* data, size_t len, char** errmsg) {
+  return LoadPipelineFrom(
+      __func__, out, machine,
+      [&]() -> absl::StatusOr<salescycle::SnapshotSource> {
+        if (data == nullptr && len != 0) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "data is NULL with length ", len));
+        }
+        return salescycle::SnapshotSource::Bytes(
+            View(reinterpret_cast<const char*>(data), len));
+      },
+      errmsg);
+}
+
+sc_status sc_pipeline_load_file(sc_pipeline_t** out,
+                                const sc_machine_t* machine, const char* path,
+                                char** errmsg) {
+  return LoadPipelineFrom(
+      __func__, out, machine,
+      [&]() -> absl::StatusOr<salescycle::SnapshotSource> {
+        if (path == nullptr) {
+          return absl::InvalidArgumentError(
+              "path is NULL");
+        }
+        return salescycle::SnapshotSource::File(path);
+      },
+      errmsg);
+}
+
+// ---- journeys
+
+sc_status sc_journey_create(sc_journey_t** out, const sc_machine_t* machine,
+                            int64_t start, const sc_options_t* options,
+                            char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    SC_RETURN_IF_ERROR(NamesAMachine(machine));
+    salescycle::JourneyOptions journey_options;
+    if (options != nullptr) {
+      journey_options.history_limit = options->rep.history_limit;
+    }
+    SC_ASSIGN_OR_RETURN(Journey journey,
+                        Journey::Create(machine->rep, start, journey_options));
+    *out = new sc_journey_t{std::move(journey), Observers()};
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_journey_clone(sc_journey_t** out, const sc_journey_t* journey,
+                           char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    SC_C_REQUIRE(journey);
+    auto clone = std::unique_ptr<sc_journey_t>(
+        new sc_journey_t{journey->rep, Observers()});
+    // A copied Journey shares its observers; the clone's handle has none.
+    for (const auto& observer : journey->observers.list) {
+      clone->rep.RemoveObserver(observer.get());
+    }
+    *out = clone.release();
+    return absl::OkStatus();
+  });
+}
+
+void sc_journey_destroy(sc_journey_t* journey) { delete journey; }
+
+sc_status sc_journey_stage(uint32_t* out_stage, int64_t* out_entered_at,
+                           const sc_journey_t* journey, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(journey);
+    if (out_stage != nullptr) *out_stage = journey->rep.stage();
+    if (out_entered_at != nullptr) *out_entered_at = journey->rep.entered_at();
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_journey_fire(int32_t* out_outcome, sc_journey_t* journey,
+                          uint32_t event, int64_t time, char** errmsg) {
+  return Fire(__func__, out_outcome, journey, [&]() -> absl::StatusOr<StepResult> {
+    const Machine& m = journey->rep.machine();
+    SC_RETURN_IF_ERROR(CheckId("event", event, m.num_events(), m));
+    return journey->rep.Fire(static_cast<EventId>(event), time);
+  }, errmsg);
+}
+
+sc_status sc_journey_fire_by_name(int32_t* out_outcome, sc_journey_t* journey,
+                                  const char* event, size_t event_len,
+                                  int64_t time, char** errmsg) {
+  return Fire(__func__, out_outcome, journey, [&]() -> absl::StatusOr<StepResult> {
+    SC_RETURN_IF_ERROR(CheckString("event", event, event_len));
+    return journey->rep.Fire(View(event, event_len), time);
+  }, errmsg);
+}
+
+sc_status sc_journey_advance_to(uint64_t* out_fired, sc_journey_t* journey,
+                                int64_t now, char** errmsg) {
+  return AdvanceTo(__func__, out_fired, journey, now, errmsg);
+}
+
+sc_status sc_journey_set_int64(sc_journey_t* journey, uint32_t attribute,
+                               int64_t value, char** errmsg) {
+  return SetValue(__func__, journey, JourneyDeal{journey}, attribute,
+                  AttributeType::kInt64, Int64Value(value), errmsg);
+}
+sc_status sc_journey_set_double(sc_journey_t* journey, uint32_t attribute,
+                                double value, char** errmsg) {
+  return SetValue(__func__, journey, JourneyDeal{journey}, attribute,
+                  AttributeType::kDouble, DoubleValue(value), errmsg);
+}
+sc_status sc_journey_set_bool(sc_journey_t* journey, uint32_t attribute,
+                              uint8_t value, char** errmsg) {
+  return SetValue(__func__, journey, JourneyDeal{journey}, attribute,
+                  AttributeType::kBool, BoolValue(value), errmsg);
+}
+sc_status sc_journey_set_string(sc_journey_t* journey, uint32_t attribute,
+                                const char* value, size_t value_len,
+                                char** errmsg) {
+  return SetValue(__func__, journey, JourneyDeal{journey}, attribute,
+                  AttributeType::kString,
+                  StringValue(value, value_len), errmsg);
+}
+sc_status sc_journey_is_set(uint8_t* out, const sc_journey_t* journey,
+                            uint32_t attribute, char** errmsg) {
+  auto* j = const_cast<sc_journey_t*>(journey);  // read only
+  return IsSetValue(__func__, j, JourneyDeal{j}, attribute, out, errmsg);
+}
+sc_status sc_journey_get_int64(int64_t* out, const sc_journey_t* journey,
+                               uint32_t attribute, char** errmsg) {
+  auto* j = const_cast<sc_journey_t*>(journey);  // read only
+  return GetValue(__func__, j, JourneyDeal{j}, attribute,
+                  AttributeType::kInt64, out, StoreInt64(out), errmsg);
+}
+sc_status sc_journey_get_double(double* out, const sc_journey_t* journey,
+                                uint32_t attribute, char** errmsg) {
+  auto* j = const_cast<sc_journey_t*>(journey);  // read only
+  return GetValue(__func__, j, JourneyDeal{j}, attribute,
+                  AttributeType::kDouble, out, StoreDouble(out), errmsg);
+}
+sc_status sc_journey_get_bool(uint8_t* out, const sc_journey_t* journey,
+                              uint32_t attribute, char** errmsg) {
+  auto* j = const_cast<sc_journey_t*>(journey);  // read only
+  return GetValue(__func__, j, JourneyDeal{j}, attribute,
+                  AttributeType::kBool, out, StoreBool(out), errmsg);
+}
+sc_status sc_journey_get_string(char** out_data, size_t* out_len,
+                                const sc_journey_t* journey,
+                                uint32_t attribute, char** errmsg) {
+  auto* j = const_cast<sc_journey_t*>(journey);  // read only
+  return GetValue(__func__, j, JourneyDeal{j}, attribute,
+                  AttributeType::kString,
+                  out_len == nullptr ? nullptr : out_data,
+                  StoreString(out_data, out_len), errmsg);
+}
+
+sc_status sc_journey_add_observer(uint64_t* out_token, sc_journey_t* journey,
+                                  sc_observer_fn on_transition,
+                                  sc_observer_fn on_rejection, void* user_data,
+                                  char** errmsg) {
+  return AddObserver(__func__, out_token,
+                     journey != nullptr ? &journey->rep : nullptr,
+                     journey != nullptr ? &journey->observers : nullptr,
+                     on_transition, on_rejection, user_data, errmsg);
+}
+
+sc_status sc_journey_remove_observer(sc_journey_t* journey, uint64_t token,
+                                     char** errmsg) {
+  return RemoveObserver(__func__, journey != nullptr ? &journey->rep : nullptr,
+                        journey != nullptr ? &journey->observers : nullptr,
+                        token, errmsg);
+}
+
+sc_status sc_journey_save(uint8_t** out_data, size_t* out_len,
+                          const sc_journey_t* journey, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out_data);
+    SC_C_REQUIRE(out_len);
+    SC_C_REQUIRE(journey);
+    return Give(out_data, out_len, salescycle::SnapshotJourney(journey->rep));
+  });
+}
+
+sc_status sc_journey_load(sc_journey_t** out, const sc_machine_t* machine,
+                          const uint8_t* data, size_t len, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    SC_RETURN_IF_ERROR(NamesAMachine(machine));
+    if (data == nullptr && len != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("data is NULL with length ", len));
+    }
+    SC_ASSIGN_OR_RETURN(
+        Journey journey,
+        salescycle::RestoreJourney(
+            View(reinterpret_cast<const char*>(data), len), machine->rep));
+    *out = new sc_journey_t{std::move(journey), Observers()};
+    return absl::OkStatus();
+  });
+}
+

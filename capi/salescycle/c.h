@@ -1,0 +1,521 @@
+/* salescycle's C API: the library's only stable ABI, for C programs and for
+ * the Python (ctypes) and Go (cgo) packages under capi/.
+ *
+ * Conventions
+ *
+ * 1. Errors. Every call that can fail returns an sc_status: SC_OK (0) or one
+ *    of the codes below, whose values and meanings are absl::StatusCode's.
+ *    Its last parameter, `char** errmsg`, may be NULL. When it is not and
+ *    the call fails, *errmsg receives a message that names what was wrong
+ *    (the argument, the id, the file and offset); free it with sc_free.
+ *    *errmsg must be NULL or a message from an earlier call, which is freed
+ *    and replaced (so one variable can serve a loop of calls). On success
+ *    *errmsg is left as it was.
+ *    Why this and not a thread-local "last error" (sqlite3, libgit2): a
+ *    thread-local forces a Go binding to lock its goroutine to an OS thread
+ *    around every call, and can be stale or overwritten by a callback; an
+ *    error string alone (leveldb) gives a wrapper nothing to branch on. The
+ *    code says what kind of failure it is, the message says where.
+ * 2. Outputs first. Out-parameters come first and are written only on
+ *    SC_OK; a caller can pre-fill them. Inputs follow, errmsg is last.
+ * 3. Ownership. Every *_create / *_load / *_from_* has a *_destroy, which
+ *    accepts NULL. Memory the library returns is either "caller owns, free
+ *    with sc_free" or "borrowed, valid until <handle> is destroyed", as each
+ *    function says. The library never keeps a pointer the caller passed,
+ *    except the user_data of callbacks, which must stay valid while the
+ *    callback is registered.
+ * 4. Bad arguments never crash. A NULL handle or pointer, an id out of
+ *    range, a removed deal, a buffer that is too small, bad snapshot bytes:
+ *    each is an error code with a message, never an abort. No C++ exception
+ *    crosses this boundary: an unexpected one becomes SC_INTERNAL, an
+ *    allocation failure SC_RESOURCE_EXHAUSTED.
+ * 5. Types. Fixed-width integers only; bools are uint8_t (0 or 1); bytes and
+ *    strings are pointer + length (strings need no NUL terminator, and may
+ *    hold NUL bytes); times are int64_t seconds on a clock of the caller's
+ *    choosing: the library never reads a clock. Ids are dense uint32_t:
+ *    stage i is the machine's i-th stage in declaration order, and so on.
+ *    SC_NONE stands for "no id" (a timeout that entered a stage has no event;
+ *    a journey has no deal index).
+ * 6. No structs cross by value, and options are opaque handles with setters,
+ *    so that the ABI can grow without breaking. The one public struct is
+ *    sc_event_record, the fixed 16-byte layout of batch records, whose
+ *    offsets are documented below and checked by the tests of every
+ *    language.
+ * 7. Threads. A machine is immutable and may be used from any number of
+ *    threads at once. A pipeline or journey needs external synchronization:
+ *    one writer at a time. Callbacks run on the thread that made the call.
+ * 8. Versions. SC_VERSION_NUMBER (from salescycle/version.h) is the header's
+ *    version, sc_version_number() the library's: a wrapper checks that the
+ *    major versions agree when it loads the library.
+ */
+#ifndef SALESCYCLE_C_H_
+#define SALESCYCLE_C_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "salescycle/export.h"
+#include "salescycle/version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status codes: absl::StatusCode's values */
+typedef int32_t sc_status;
+#define SC_OK 0
+#define SC_CANCELLED 1
+#define SC_UNKNOWN 2
+#define SC_INVALID_ARGUMENT 3
+#define SC_DEADLINE_EXCEEDED 4
+#define SC_NOT_FOUND 5
+#define SC_ALREADY_EXISTS 6
+#define SC_PERMISSION_DENIED 7
+#define SC_RESOURCE_EXHAUSTED 8
+#define SC_FAILED_PRECONDITION 9
+#define SC_ABORTED 10
+#define SC_OUT_OF_RANGE 11
+#define SC_UNIMPLEMENTED 12
+#define SC_INTERNAL 13
+#define SC_UNAVAILABLE 14
+#define SC_DATA_LOSS 15
+#define SC_UNAUTHENTICATED 16
+
+/* What a step did (Outcome in salescycle/step.h). */
+#define SC_OUTCOME_MOVED 0
+#define SC_OUTCOME_NO_TRANSITION 1
+#define SC_OUTCOME_GUARD_FAILED 2
+#define SC_OUTCOME_MISSING_ATTRIBUTE 3
+#define SC_OUTCOME_NO_DEAL 4 /* a batch record for a removed deal */
+
+#define SC_STAGE_OPEN 0
+#define SC_STAGE_WON 1
+#define SC_STAGE_LOST 2
+
+#define SC_ATTRIBUTE_INT64 0
+#define SC_ATTRIBUTE_DOUBLE 1
+#define SC_ATTRIBUTE_STRING 2
+#define SC_ATTRIBUTE_BOOL 3
+
+#define SC_NONE UINT32_C(0xFFFFFFFF)
+
+/* ---- handles */
+typedef struct sc_machine_t sc_machine_t;
+typedef struct sc_compile_options_t sc_compile_options_t;
+typedef struct sc_options_t sc_options_t;
+typedef struct sc_pipeline_t sc_pipeline_t;
+typedef struct sc_journey_t sc_journey_t;
+/* A deal's attributes as a named guard sees them, during the guard call. */
+typedef struct sc_deal_view_t sc_deal_view_t;
+
+/* ---- the library */
+
+/* The library's version, as SC_VERSION_NUMBER: 1.2.3 is 10203. */
+SC_EXPORT uint32_t sc_version_number(void);
+/* "1.2.3". Static storage. */
+SC_EXPORT const char* sc_version_string(void);
+/* "OK", "INVALID_ARGUMENT", ...; "UNKNOWN_STATUS" for other values. Static
+ * storage. */
+SC_EXPORT const char* sc_status_name(sc_status status);
+/* Frees what the library returned as "caller owns". NULL is fine. */
+SC_EXPORT void sc_free(void* ptr);
+
+/* ---- compile options: named guards and the name errors use */
+
+/* NULL only when memory is exhausted. */
+SC_EXPORT sc_compile_options_t* sc_compile_options_create(void);
+SC_EXPORT void sc_compile_options_destroy(sc_compile_options_t* options);
+/* Named in error messages instead of "<text>", "<json>" or the path. */
+SC_EXPORT sc_status sc_compile_options_set_source_name(
+    sc_compile_options_t* options, const char* name, size_t name_len,
+    char** errmsg);
+
+/* A named guard: a rule a declarative guard cannot say. Set *out_holds to 1
+ * when the guard holds and return 0. A non-zero return is a failure: the
+ * guard counts as not holding, and the fire / apply / advance call that
+ * asked returns SC_ABORTED naming the guard and the code. It may be called
+ * from several threads at once (a machine is shared) and must not call back
+ * into the pipeline or journey being stepped. */
+typedef int32_t (*sc_guard_fn)(void* user_data, const sc_deal_view_t* deal,
+                               uint8_t* out_holds);
+/* Registers `fn` under `name` (a spec refers to it as `guard { named: "..."
+ * }`). `user_data` must stay valid while any machine compiled with these
+ * options lives. Errors: SC_INVALID_ARGUMENT for NULL or an empty name,
+ * SC_ALREADY_EXISTS for a name registered twice. */
+SC_EXPORT sc_status sc_compile_options_add_named_guard(
+    sc_compile_options_t* options, const char* name, size_t name_len,
+    sc_guard_fn fn, void* user_data, char** errmsg);
+
+/* Reads of the deal a guard is deciding on. An attribute that was never set
+ * reads as its declared default. Errors: SC_INVALID_ARGUMENT for an id out
+ * of range or an attribute of another type. A string is borrowed for the
+ * duration of the guard call. */
+SC_EXPORT sc_status sc_deal_view_is_set(uint8_t* out, const sc_deal_view_t* deal,
+                                        uint32_t attribute, char** errmsg);
+SC_EXPORT sc_status sc_deal_view_get_int64(int64_t* out,
+                                           const sc_deal_view_t* deal,
+                                           uint32_t attribute, char** errmsg);
+SC_EXPORT sc_status sc_deal_view_get_double(double* out,
+                                            const sc_deal_view_t* deal,
+                                            uint32_t attribute, char** errmsg);
+SC_EXPORT sc_status sc_deal_view_get_bool(uint8_t* out,
+                                          const sc_deal_view_t* deal,
+                                          uint32_t attribute, char** errmsg);
+SC_EXPORT sc_status sc_deal_view_get_string(const char** out_data,
+                                            size_t* out_len,
+                                            const sc_deal_view_t* deal,
+                                            uint32_t attribute, char** errmsg);
+
+/* ---- machines: compiled, immutable, shared by threads */
+
+/* Parse and compile a MachineSpec (proto/salescycle/v1/machine.proto) in
+ * protobuf text format or JSON; a file ending in ".json" is read as JSON.
+ * `options` may be NULL. Errors: SC_INVALID_ARGUMENT naming the source and
+ * the offending element; SC_NOT_FOUND etc. for a file that cannot be read. */
+SC_EXPORT sc_status sc_machine_from_text(sc_machine_t** out, const char* text,
+                                         size_t text_len,
+                                         const sc_compile_options_t* options,
+                                         char** errmsg);
+SC_EXPORT sc_status sc_machine_from_json(sc_machine_t** out, const char* json,
+                                         size_t json_len,
+                                         const sc_compile_options_t* options,
+                                         char** errmsg);
+SC_EXPORT sc_status sc_machine_from_file(sc_machine_t** out, const char* path,
+                                         const sc_compile_options_t* options,
+                                         char** errmsg);
+/* Pipelines and journeys keep their machine alive: a machine handle may be
+ * destroyed while they are in use. */
+SC_EXPORT void sc_machine_destroy(sc_machine_t* machine);
+
+/* Borrowed, NUL-terminated, valid until the machine is destroyed. */
+SC_EXPORT sc_status sc_machine_name(const char** out,
+                                    const sc_machine_t* machine,
+                                    char** errmsg);
+SC_EXPORT sc_status sc_machine_version(uint32_t* out,
+                                       const sc_machine_t* machine,
+                                       char** errmsg);
+/* Machine::fingerprint(): equal for machines that behave the same. */
+SC_EXPORT sc_status sc_machine_fingerprint(uint64_t* out,
+                                           const sc_machine_t* machine,
+                                           char** errmsg);
+SC_EXPORT sc_status sc_machine_num_stages(uint32_t* out,
+                                          const sc_machine_t* machine,
+                                          char** errmsg);
+SC_EXPORT sc_status sc_machine_num_events(uint32_t* out,
+                                          const sc_machine_t* machine,
+                                          char** errmsg);
+SC_EXPORT sc_status sc_machine_num_attributes(uint32_t* out,
+                                              const sc_machine_t* machine,
+                                              char** errmsg);
+SC_EXPORT sc_status sc_machine_initial_stage(uint32_t* out,
+                                             const sc_machine_t* machine,
+                                             char** errmsg);
+/* Ids by name. Errors: SC_NOT_FOUND naming the machine and the name. */
+SC_EXPORT sc_status sc_machine_find_stage(uint32_t* out,
+                                          const sc_machine_t* machine,
+                                          const char* name, size_t name_len,
+                                          char** errmsg);
+SC_EXPORT sc_status sc_machine_find_event(uint32_t* out,
+                                          const sc_machine_t* machine,
+                                          const char* name, size_t name_len,
+                                          char** errmsg);
+SC_EXPORT sc_status sc_machine_find_attribute(uint32_t* out,
+                                              const sc_machine_t* machine,
+                                              const char* name,
+                                              size_t name_len, char** errmsg);
+/* Names by id: borrowed, NUL-terminated, valid until the machine is
+ * destroyed. Errors: SC_INVALID_ARGUMENT for an id out of range. */
+SC_EXPORT sc_status sc_machine_stage_name(const char** out,
+                                          const sc_machine_t* machine,
+                                          uint32_t stage, char** errmsg);
+SC_EXPORT sc_status sc_machine_event_name(const char** out,
+                                          const sc_machine_t* machine,
+                                          uint32_t event, char** errmsg);
+SC_EXPORT sc_status sc_machine_attribute_name(const char** out,
+                                              const sc_machine_t* machine,
+                                              uint32_t attribute,
+                                              char** errmsg);
+/* SC_STAGE_OPEN, SC_STAGE_WON or SC_STAGE_LOST. */
+SC_EXPORT sc_status sc_machine_stage_kind(int32_t* out,
+                                          const sc_machine_t* machine,
+                                          uint32_t stage, char** errmsg);
+/* SC_ATTRIBUTE_INT64, _DOUBLE, _STRING or _BOOL. */
+SC_EXPORT sc_status sc_machine_attribute_type(int32_t* out,
+                                              const sc_machine_t* machine,
+                                              uint32_t attribute,
+                                              char** errmsg);
+
+/* ---- options of pipelines and journeys */
+
+/* Defaults: history_limit 0 (no history), expected_deals 0. NULL only when
+ * memory is exhausted. */
+SC_EXPORT sc_options_t* sc_options_create(void);
+SC_EXPORT void sc_options_destroy(sc_options_t* options);
+/* Steps remembered per deal, at most 65536. */
+SC_EXPORT sc_status sc_options_set_history_limit(sc_options_t* options,
+                                                 uint32_t limit, char** errmsg);
+/* Deals a pipeline reserves room for up front (journeys ignore it). */
+SC_EXPORT sc_status sc_options_set_expected_deals(sc_options_t* options,
+                                                  uint64_t deals,
+                                                  char** errmsg);
+
+/* ---- observers */
+
+/* Called after every step of a pipeline or journey it is registered with:
+ * `deal` is the deal's index (SC_NONE for a journey), `event` SC_NONE for a
+ * timeout that entered a stage, `to` equals `from` for a rejection. Return
+ * 0. A non-zero return is a failure: the step stands (and so do the rest of
+ * a batch, which was checked before it was applied), no further callback of
+ * that handle is made during the call, and the call returns SC_ABORTED
+ * naming the code. A callback must not call into the handle it observes. */
+typedef int32_t (*sc_observer_fn)(void* user_data, uint32_t deal,
+                                  uint32_t from, uint32_t to, uint32_t event,
+                                  int64_t time, int32_t outcome);
+
+/* ---- batch records: the one fixed layout of the API
+ *
+ *   offset 0  uint32_t deal   a deal index of the pipeline
+ *   offset 4  uint32_t event  an event id
+ *   offset 8  int64_t  time   seconds
+ *   size 16, alignment 8, no padding, native byte order
+ */
+typedef struct sc_event_record {
+  uint32_t deal;
+  uint32_t event;
+  int64_t time;
+} sc_event_record;
+
+/* ---- pipelines: many deals of one machine */
+
+/* `options` may be NULL. */
+SC_EXPORT sc_status sc_pipeline_create(sc_pipeline_t** out,
+                                       const sc_machine_t* machine,
+                                       const sc_options_t* options,
+                                       char** errmsg);
+SC_EXPORT void sc_pipeline_destroy(sc_pipeline_t* pipeline);
+
+/* A new deal in the initial stage, entered at `time`; *out is its index.
+ * Errors: SC_ALREADY_EXISTS for an id or key in use, SC_RESOURCE_EXHAUSTED
+ * past 2^32 - 1 deals. */
+SC_EXPORT sc_status sc_pipeline_add(uint32_t* out, sc_pipeline_t* pipeline,
+                                    int64_t time, char** errmsg);
+SC_EXPORT sc_status sc_pipeline_add_with_id(uint32_t* out,
+                                            sc_pipeline_t* pipeline,
+                                            uint64_t id, int64_t time,
+                                            char** errmsg);
+SC_EXPORT sc_status sc_pipeline_add_with_key(uint32_t* out,
+                                             sc_pipeline_t* pipeline,
+                                             const char* key, size_t key_len,
+                                             int64_t time, char** errmsg);
+/* Errors: SC_NOT_FOUND for a deal that is not live. */
+SC_EXPORT sc_status sc_pipeline_remove(sc_pipeline_t* pipeline, uint32_t deal,
+                                       char** errmsg);
+/* Errors: SC_NOT_FOUND naming the id or key. */
+SC_EXPORT sc_status sc_pipeline_find_by_id(uint32_t* out,
+                                           const sc_pipeline_t* pipeline,
+                                           uint64_t id, char** errmsg);
+SC_EXPORT sc_status sc_pipeline_find_by_key(uint32_t* out,
+                                            const sc_pipeline_t* pipeline,
+                                            const char* key, size_t key_len,
+                                            char** errmsg);
+/* Live deals. */
+SC_EXPORT sc_status sc_pipeline_size(uint64_t* out,
+                                     const sc_pipeline_t* pipeline,
+                                     char** errmsg);
+/* The deal's stage and the time it entered it (either out may be NULL).
+ * Errors: SC_NOT_FOUND for a deal that is not live. */
+SC_EXPORT sc_status sc_pipeline_deal_stage(uint32_t* out_stage,
+                                           int64_t* out_entered_at,
+                                           const sc_pipeline_t* pipeline,
+                                           uint32_t deal, char** errmsg);
+
+/* Attributes. Errors: SC_NOT_FOUND for a deal that is not live,
+ * SC_INVALID_ARGUMENT for an id out of range or another type. A get of an
+ * unset attribute gives its declared default. */
+SC_EXPORT sc_status sc_pipeline_set_int64(sc_pipeline_t* pipeline,
+                                          uint32_t deal, uint32_t attribute,
+                                          int64_t value, char** errmsg);
+SC_EXPORT sc_status sc_pipeline_set_double(sc_pipeline_t* pipeline,
+                                           uint32_t deal, uint32_t attribute,
+                                           double value, char** errmsg);
+SC_EXPORT sc_status sc_pipeline_set_bool(sc_pipeline_t* pipeline,
+                                         uint32_t deal, uint32_t attribute,
+                                         uint8_t value, char** errmsg);
+SC_EXPORT sc_status sc_pipeline_set_string(sc_pipeline_t* pipeline,
+                                           uint32_t deal, uint32_t attribute,
+                                           const char* value,
+                                           size_t value_len, char** errmsg);
+SC_EXPORT sc_status sc_pipeline_is_set(uint8_t* out,
+                                       const sc_pipeline_t* pipeline,
+                                       uint32_t deal, uint32_t attribute,
+                                       char** errmsg);
+SC_EXPORT sc_status sc_pipeline_get_int64(int64_t* out,
+                                          const sc_pipeline_t* pipeline,
+                                          uint32_t deal, uint32_t attribute,
+                                          char** errmsg);
+SC_EXPORT sc_status sc_pipeline_get_double(double* out,
+                                           const sc_pipeline_t* pipeline,
+                                           uint32_t deal, uint32_t attribute,
+                                           char** errmsg);
+SC_EXPORT sc_status sc_pipeline_get_bool(uint8_t* out,
+                                         const sc_pipeline_t* pipeline,
+                                         uint32_t deal, uint32_t attribute,
+                                         char** errmsg);
+/* *out_data: caller owns (NUL-terminated; free with sc_free). */
+SC_EXPORT sc_status sc_pipeline_get_string(char** out_data, size_t* out_len,
+                                           const sc_pipeline_t* pipeline,
+                                           uint32_t deal, uint32_t attribute,
+                                           char** errmsg);
+
+/* Fires one event. A rejection is an outcome (*out_outcome), not an error.
+ * Errors: SC_NOT_FOUND for a deal that is not live or an unknown event
+ * name, SC_INVALID_ARGUMENT for an event id out of range; SC_ABORTED when a
+ * callback failed (the step stands). */
+SC_EXPORT sc_status sc_pipeline_fire(int32_t* out_outcome,
+                                     sc_pipeline_t* pipeline, uint32_t deal,
+                                     uint32_t event, int64_t time,
+                                     char** errmsg);
+SC_EXPORT sc_status sc_pipeline_fire_by_name(int32_t* out_outcome,
+                                             sc_pipeline_t* pipeline,
+                                             uint32_t deal, const char* event,
+                                             size_t event_len, int64_t time,
+                                             char** errmsg);
+/* Applies `count` records in order, straight from the caller's array (no
+ * copy). All are checked first: a deal index past the pipeline's slots or an
+ * event out of range fails the whole batch with SC_INVALID_ARGUMENT naming
+ * the record, and nothing is applied. A record for a removed deal is
+ * rejected, not an error. Either out may be NULL. */
+SC_EXPORT sc_status sc_pipeline_apply(uint64_t* out_accepted,
+                                      uint64_t* out_rejected,
+                                      sc_pipeline_t* pipeline,
+                                      const sc_event_record* records,
+                                      size_t count, char** errmsg);
+/* Fires every timeout due at or before `now`, in due order. */
+SC_EXPORT sc_status sc_pipeline_advance_to(uint64_t* out_fired,
+                                           sc_pipeline_t* pipeline,
+                                           int64_t now, char** errmsg);
+/* Live deals in one stage. Errors: SC_INVALID_ARGUMENT for a stage out of
+ * range. */
+SC_EXPORT sc_status sc_pipeline_stage_count(uint64_t* out,
+                                            const sc_pipeline_t* pipeline,
+                                            uint32_t stage, char** errmsg);
+/* Live deals in every stage, into out[0 .. num_stages). Errors:
+ * SC_INVALID_ARGUMENT when `capacity` is less than the number of stages. */
+SC_EXPORT sc_status sc_pipeline_stage_counts(uint64_t* out, size_t capacity,
+                                             const sc_pipeline_t* pipeline,
+                                             char** errmsg);
+
+/* Registers an observer; either function may be NULL. *out_token names it
+ * for sc_pipeline_remove_observer. */
+SC_EXPORT sc_status sc_pipeline_add_observer(uint64_t* out_token,
+                                             sc_pipeline_t* pipeline,
+                                             sc_observer_fn on_transition,
+                                             sc_observer_fn on_rejection,
+                                             void* user_data, char** errmsg);
+/* Errors: SC_NOT_FOUND for a token that is not registered. */
+SC_EXPORT sc_status sc_pipeline_remove_observer(sc_pipeline_t* pipeline,
+                                                uint64_t token, char** errmsg);
+
+/* A pipeline snapshot (see salescycle/snapshot.h). *out_data: caller owns,
+ * free with sc_free. */
+SC_EXPORT sc_status sc_pipeline_save(uint8_t** out_data, size_t* out_len,
+                                     const sc_pipeline_t* pipeline,
+                                     char** errmsg);
+/* Written to a temporary file and renamed over `path`: a failed save leaves
+ * the previous file intact. */
+SC_EXPORT sc_status sc_pipeline_save_file(const sc_pipeline_t* pipeline,
+                                          const char* path, char** errmsg);
+/* A new pipeline of `machine` from a snapshot. Errors: SC_DATA_LOSS for bad
+ * bytes (naming the frame and offset), SC_FAILED_PRECONDITION for a
+ * snapshot of another machine or version, SC_INVALID_ARGUMENT for a newer
+ * format or an absurd declared size. */
+SC_EXPORT sc_status sc_pipeline_load(sc_pipeline_t** out,
+                                     const sc_machine_t* machine,
+                                     const uint8_t* data, size_t len,
+                                     char** errmsg);
+SC_EXPORT sc_status sc_pipeline_load_file(sc_pipeline_t** out,
+                                          const sc_machine_t* machine,
+                                          const char* path, char** errmsg);
+
+/* ---- journeys: one deal as a value */
+
+/* A journey in the initial stage, entered at `start`. `options` may be NULL
+ * (only its history limit applies). */
+SC_EXPORT sc_status sc_journey_create(sc_journey_t** out,
+                                      const sc_machine_t* machine,
+                                      int64_t start,
+                                      const sc_options_t* options,
+                                      char** errmsg);
+/* An independent copy of the journey's state (observers are not copied). */
+SC_EXPORT sc_status sc_journey_clone(sc_journey_t** out,
+                                     const sc_journey_t* journey,
+                                     char** errmsg);
+SC_EXPORT void sc_journey_destroy(sc_journey_t* journey);
+SC_EXPORT sc_status sc_journey_stage(uint32_t* out_stage,
+                                     int64_t* out_entered_at,
+                                     const sc_journey_t* journey,
+                                     char** errmsg);
+/* As sc_pipeline_fire. */
+SC_EXPORT sc_status sc_journey_fire(int32_t* out_outcome,
+                                    sc_journey_t* journey, uint32_t event,
+                                    int64_t time, char** errmsg);
+SC_EXPORT sc_status sc_journey_fire_by_name(int32_t* out_outcome,
+                                            sc_journey_t* journey,
+                                            const char* event,
+                                            size_t event_len, int64_t time,
+                                            char** errmsg);
+SC_EXPORT sc_status sc_journey_advance_to(uint64_t* out_fired,
+                                          sc_journey_t* journey, int64_t now,
+                                          char** errmsg);
+/* Attributes, as for pipelines. */
+SC_EXPORT sc_status sc_journey_set_int64(sc_journey_t* journey,
+                                         uint32_t attribute, int64_t value,
+                                         char** errmsg);
+SC_EXPORT sc_status sc_journey_set_double(sc_journey_t* journey,
+                                          uint32_t attribute, double value,
+                                          char** errmsg);
+SC_EXPORT sc_status sc_journey_set_bool(sc_journey_t* journey,
+                                        uint32_t attribute, uint8_t value,
+                                        char** errmsg);
+SC_EXPORT sc_status sc_journey_set_string(sc_journey_t* journey,
+                                          uint32_t attribute,
+                                          const char* value, size_t value_len,
+                                          char** errmsg);
+SC_EXPORT sc_status sc_journey_is_set(uint8_t* out,
+                                      const sc_journey_t* journey,
+                                      uint32_t attribute, char** errmsg);
+SC_EXPORT sc_status sc_journey_get_int64(int64_t* out,
+                                         const sc_journey_t* journey,
+                                         uint32_t attribute, char** errmsg);
+SC_EXPORT sc_status sc_journey_get_double(double* out,
+                                          const sc_journey_t* journey,
+                                          uint32_t attribute, char** errmsg);
+SC_EXPORT sc_status sc_journey_get_bool(uint8_t* out,
+                                        const sc_journey_t* journey,
+                                        uint32_t attribute, char** errmsg);
+/* *out_data: caller owns (NUL-terminated; free with sc_free). */
+SC_EXPORT sc_status sc_journey_get_string(char** out_data, size_t* out_len,
+                                          const sc_journey_t* journey,
+                                          uint32_t attribute, char** errmsg);
+SC_EXPORT sc_status sc_journey_add_observer(uint64_t* out_token,
+                                            sc_journey_t* journey,
+                                            sc_observer_fn on_transition,
+                                            sc_observer_fn on_rejection,
+                                            void* user_data, char** errmsg);
+SC_EXPORT sc_status sc_journey_remove_observer(sc_journey_t* journey,
+                                               uint64_t token, char** errmsg);
+/* A journey snapshot. *out_data: caller owns, free with sc_free. */
+SC_EXPORT sc_status sc_journey_save(uint8_t** out_data, size_t* out_len,
+                                    const sc_journey_t* journey,
+                                    char** errmsg);
+/* Errors as sc_pipeline_load. */
+SC_EXPORT sc_status sc_journey_load(sc_journey_t** out,
+                                    const sc_machine_t* machine,
+                                    const uint8_t* data, size_t len,
+                                    char** errmsg);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* SALESCYCLE_C_H_ */

@@ -1,0 +1,578 @@
+/* The C API from C: compiled as -std=c99 -Wall -Wextra -pedantic -Werror
+ * (so it is also the header's strict-C test), run by ctest. Every check
+ * counts; the last line is "N passed, N failed". */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "salescycle/c.h"
+
+/* The batch record's documented layout (C99 has no _Static_assert). */
+typedef char record_size_is_16[sizeof(sc_event_record) == 16 ? 1 : -1];
+typedef char deal_at_0[offsetof(sc_event_record, deal) == 0 ? 1 : -1];
+typedef char event_at_4[offsetof(sc_event_record, event) == 4 ? 1 : -1];
+typedef char time_at_8[offsetof(sc_event_record, time) == 8 ? 1 : -1];
+
+static int passed = 0, failed = 0;
+static const char* current = "";
+
+#define CHECK(cond)                                                       \
+  do {                                                                    \
+    if (cond) {                                                           \
+      ++passed;                                                           \
+    } else {                                                              \
+      ++failed;                                                           \
+      fprintf(stderr, "%s:%d: %s: CHECK(%s) failed\n", __FILE__, __LINE__, \
+              current, #cond);                                            \
+    }                                                                     \
+  } while (0)
+
+static sc_status last_status;
+static char* last_message = NULL; /* reused: each error replaces the last */
+
+/* Runs `call` with &last_message and checks code and message. */
+#define EXPECT(code, part, call)                                            \
+  do {                                                                      \
+    last_status = (call);                                                   \
+    CHECK(last_status == (code));                                           \
+    if ((code) != SC_OK) {                                                  \
+      CHECK(last_message != NULL && strstr(last_message, (part)) != NULL);  \
+      if (last_status != (code) || last_message == NULL ||                  \
+          strstr(last_message, (part)) == NULL) {                           \
+        fprintf(stderr, "  got %s: %s\n", sc_status_name(last_status),      \
+                last_message ? last_message : "(no message)");              \
+      }                                                                     \
+    } else if (last_status != SC_OK) {                                      \
+      fprintf(stderr, "  unexpected %s: %s\n", sc_status_name(last_status), \
+              last_message ? last_message : "(no message)");                \
+    }                                                                       \
+  } while (0)
+#define OK(call) EXPECT(SC_OK, "", call)
+#define E (&last_message)
+
+static sc_machine_t* load(const char* file) {
+  char path[1024];
+  sc_machine_t* m = NULL;
+  snprintf(path, sizeof path, "%s/%s", SC_MACHINES_DIR, file);
+  OK(sc_machine_from_file(&m, path, NULL, E));
+  return m;
+}
+
+static uint32_t id_of(sc_status (*find)(uint32_t*, const sc_machine_t*,
+                                        const char*, size_t, char**),
+                      const sc_machine_t* m, const char* name) {
+  uint32_t id = SC_NONE;
+  OK(find(&id, m, name, strlen(name), E));
+  return id;
+}
+
+static void test_version_and_status_names(void) {
+  current = "version";
+  CHECK(sc_version_number() == SC_VERSION_NUMBER);
+  CHECK(strcmp(sc_version_string(), SC_VERSION_STRING) == 0);
+  CHECK(strcmp(sc_status_name(SC_OK), "OK") == 0);
+  CHECK(strcmp(sc_status_name(SC_DATA_LOSS), "DATA_LOSS") == 0);
+  CHECK(strcmp(sc_status_name(-1), "UNKNOWN_STATUS") == 0);
+  CHECK(strcmp(sc_status_name(17), "UNKNOWN_STATUS") == 0);
+  sc_free(NULL);
+}
+
+static void test_machines(void) {
+  sc_machine_t* m = NULL;
+  const char* name = NULL;
+  uint32_t n = 0, version = 0;
+  int32_t kind = -1, type = -1;
+  uint64_t fingerprint = 0, again = 0;
+  sc_machine_t* text = NULL;
+  static const char spec[] =
+      "name: \"tiny\" version: 3 initial_stage: \"a\"\n"
+      "stages { id: \"a\" } stages { id: \"b\" kind: WON }\n"
+      "events { id: \"go\" }\n"
+      "transitions { from_stage: \"a\" event: \"go\" to: \"b\" }\n";
+  static const char json[] =
+      "{\"name\": \"tiny\", \"version\": 3, \"initialStage\": \"a\","
+      " \"stages\": [{\"id\": \"a\"}, {\"id\": \"b\", \"kind\": \"WON\"}],"
+      " \"events\": [{\"id\": \"go\"}],"
+      " \"transitions\": [{\"fromStage\": \"a\", \"event\": \"go\", \"to\": \"b\"}]}";
+  current = "machines";
+
+  m = load("b2b.textproto");
+  CHECK(m != NULL);
+  OK(sc_machine_name(&name, m, E));
+  CHECK(name != NULL && strcmp(name, "b2b") == 0);
+  OK(sc_machine_version(&version, m, E));
+  CHECK(version == 1);
+  OK(sc_machine_num_stages(&n, m, E));
+  CHECK(n == 10);
+  OK(sc_machine_stage_name(&name, m, 1, E));
+  CHECK(strcmp(name, "initial_contact") == 0);
+  OK(sc_machine_stage_kind(&kind, m, id_of(sc_machine_find_stage, m, "won"), E));
+  CHECK(kind == SC_STAGE_WON);
+  OK(sc_machine_attribute_type(&type, m, id_of(sc_machine_find_attribute, m, "deal_value"), E));
+  CHECK(type == SC_ATTRIBUTE_DOUBLE);
+  OK(sc_machine_initial_stage(&n, m, E));
+  CHECK(n == id_of(sc_machine_find_stage, m, "prospecting"));
+  OK(sc_machine_event_name(&name, m, id_of(sc_machine_find_event, m, "qualify"), E));
+  CHECK(strcmp(name, "qualify") == 0);
+
+  /* Lookups that fail name what they looked for. */
+  EXPECT(SC_NOT_FOUND, "presnt", sc_machine_find_event(&n, m, "presnt", 6, E));
+  EXPECT(SC_INVALID_ARGUMENT, "stage 10 is out of range",
+         sc_machine_stage_name(&name, m, 10, E));
+  EXPECT(SC_INVALID_ARGUMENT, "attribute 65536",
+         sc_machine_attribute_name(&name, m, 65536, E));
+  EXPECT(SC_INVALID_ARGUMENT, "sc_machine_name: machine is NULL",
+         sc_machine_name(&name, NULL, E));
+  EXPECT(SC_INVALID_ARGUMENT, "out is NULL", sc_machine_num_stages(NULL, m, E));
+
+  /* Text and JSON describe the same machine: the same fingerprint. */
+  OK(sc_machine_from_text(&text, spec, sizeof spec - 1, NULL, E));
+  OK(sc_machine_fingerprint(&fingerprint, text, E));
+  sc_machine_destroy(text);
+  text = NULL;
+  OK(sc_machine_from_json(&text, json, sizeof json - 1, NULL, E));
+  OK(sc_machine_fingerprint(&again, text, E));
+  CHECK(fingerprint == again && fingerprint != 0);
+  sc_machine_destroy(text);
+
+  /* Errors name the source and the element; *out stays as it was. */
+  text = (sc_machine_t*)&n; /* a sentinel: must not be overwritten */
+  {
+    static const char bad[] =
+        "name: \"x\" initial_stage: \"a\" stages { id: \"a\" } events { id: \"go\" }"
+        " transitions { from_stage: \"a\" event: \"gone\" to: \"a\" }";
+    EXPECT(SC_INVALID_ARGUMENT,
+           "sc_machine_from_text: <text>: transitions[0] (a --gone--> a): unknown event \"gone\"",
+           sc_machine_from_text(&text, bad, sizeof bad - 1, NULL, E));
+  }
+  CHECK(text == (sc_machine_t*)&n);
+  EXPECT(SC_NOT_FOUND, "/no/such/machine.textproto",
+         sc_machine_from_file(&text, "/no/such/machine.textproto", NULL, E));
+  EXPECT(SC_INVALID_ARGUMENT, "path is NULL",
+         sc_machine_from_file(&text, NULL, NULL, E));
+  EXPECT(SC_INVALID_ARGUMENT, "text is NULL",
+         sc_machine_from_text(&text, NULL, 5, NULL, E));
+  CHECK(text == (sc_machine_t*)&n);
+
+  /* errmsg may be NULL. */
+  CHECK(sc_machine_find_stage(&n, m, "nope", 4, NULL) == SC_NOT_FOUND);
+  sc_machine_destroy(m);
+  sc_machine_destroy(NULL);
+}
+
+static void test_null_handles_never_crash(void) {
+  uint32_t deal = 0;
+  uint64_t count = 0;
+  int32_t outcome = 0;
+  uint8_t* bytes = NULL;
+  size_t len = 0;
+  current = "null handles";
+  EXPECT(SC_INVALID_ARGUMENT, "sc_pipeline_create: machine is NULL",
+         sc_pipeline_create((sc_pipeline_t**)&bytes, NULL, NULL, E));
+  EXPECT(SC_INVALID_ARGUMENT, "sc_pipeline_add: pipeline is NULL",
+         sc_pipeline_add(&deal, NULL, 0, E));
+  EXPECT(SC_INVALID_ARGUMENT, "pipeline is NULL", sc_pipeline_remove(NULL, 0, E));
+  EXPECT(SC_INVALID_ARGUMENT, "sc_pipeline_fire: handle is NULL",
+         sc_pipeline_fire(&outcome, NULL, 0, 0, 0, E));
+  EXPECT(SC_INVALID_ARGUMENT, "pipeline is NULL",
+         sc_pipeline_apply(&count, &count, NULL, NULL, 0, E));
+  EXPECT(SC_INVALID_ARGUMENT, "handle is NULL",
+         sc_pipeline_set_int64(NULL, 0, 0, 1, E));
+  EXPECT(SC_INVALID_ARGUMENT, "handle is NULL",
+         sc_pipeline_get_int64((int64_t*)&count, NULL, 0, 0, E));
+  EXPECT(SC_INVALID_ARGUMENT, "pipeline is NULL",
+         sc_pipeline_stage_counts(&count, 1, NULL, E));
+  EXPECT(SC_INVALID_ARGUMENT, "pipeline is NULL",
+         sc_pipeline_save(&bytes, &len, NULL, E));
+  EXPECT(SC_INVALID_ARGUMENT, "machine is NULL",
+         sc_pipeline_load((sc_pipeline_t**)&bytes, NULL, NULL, 0, E));
+  EXPECT(SC_INVALID_ARGUMENT, "handle is NULL",
+         sc_pipeline_advance_to(&count, NULL, 0, E));
+  EXPECT(SC_INVALID_ARGUMENT, "handle is NULL",
+         sc_pipeline_add_observer(&count, NULL, NULL, NULL, NULL, E));
+  EXPECT(SC_INVALID_ARGUMENT, "journey is NULL", sc_journey_stage(&deal, NULL, NULL, E));
+  EXPECT(SC_INVALID_ARGUMENT, "handle is NULL",
+         sc_journey_fire(&outcome, NULL, 0, 0, E));
+  EXPECT(SC_INVALID_ARGUMENT, "machine is NULL",
+         sc_journey_create((sc_journey_t**)&bytes, NULL, 0, NULL, E));
+  EXPECT(SC_INVALID_ARGUMENT, "options is NULL",
+         sc_options_set_history_limit(NULL, 1, E));
+  EXPECT(SC_INVALID_ARGUMENT, "deal is NULL",
+         sc_deal_view_get_int64((int64_t*)&count, NULL, 0, E));
+  sc_pipeline_destroy(NULL);
+  sc_journey_destroy(NULL);
+  sc_options_destroy(NULL);
+  sc_compile_options_destroy(NULL);
+}
+
+static int transitions_seen = 0, rejections_seen = 0;
+static uint32_t last_from = 0, last_to = 0, last_deal = 0;
+
+static int32_t count_transition(void* user_data, uint32_t deal, uint32_t from,
+                                uint32_t to, uint32_t event, int64_t time,
+                                int32_t outcome) {
+  (void)event;
+  (void)time;
+  CHECK(user_data == &transitions_seen);
+  CHECK(outcome == SC_OUTCOME_MOVED);
+  ++transitions_seen;
+  last_deal = deal;
+  last_from = from;
+  last_to = to;
+  return 0;
+}
+
+static int32_t count_rejection(void* user_data, uint32_t deal, uint32_t from,
+                               uint32_t to, uint32_t event, int64_t time,
+                               int32_t outcome) {
+  (void)user_data;
+  (void)deal;
+  (void)event;
+  (void)time;
+  CHECK(outcome != SC_OUTCOME_MOVED);
+  CHECK(from == to);
+  ++rejections_seen;
+  return 0;
+}
+
+static int32_t failing_observer(void* user_data, uint32_t deal, uint32_t from,
+                                uint32_t to, uint32_t event, int64_t time,
+                                int32_t outcome) {
+  (void)deal, (void)from, (void)to, (void)event, (void)time, (void)outcome;
+  ++*(int*)user_data;
+  return 42;
+}
+
+static void test_pipeline(void) {
+  sc_machine_t* m = load("b2b.textproto");
+  sc_pipeline_t* p = NULL;
+  sc_options_t* options = sc_options_create();
+  uint32_t deal = 0, other = 0, found = 0, stage = 0;
+  int32_t outcome = -1;
+  int64_t entered = 0, budget = 0;
+  uint64_t size = 0, counts[10], small[3], accepted = 0, rejected = 0, token = 0;
+  char* text = NULL;
+  size_t text_len = 0;
+  uint8_t set = 9;
+  int failures = 0;
+  uint32_t contact = id_of(sc_machine_find_event, m, "contact");
+  uint32_t qualify = id_of(sc_machine_find_event, m, "qualify");
+  uint32_t present = id_of(sc_machine_find_event, m, "present");
+  uint32_t a_budget = id_of(sc_machine_find_attribute, m, "budget");
+  uint32_t a_maker = id_of(sc_machine_find_attribute, m, "decision_maker");
+  sc_event_record batch[3];
+  current = "pipeline";
+
+  OK(sc_options_set_expected_deals(options, 100, E));
+  EXPECT(SC_INVALID_ARGUMENT, "history limit 70000",
+         sc_options_set_history_limit(options, 70000, E));
+  OK(sc_pipeline_create(&p, m, options, E));
+  sc_options_destroy(options);
+  sc_machine_destroy(m); /* the pipeline keeps its machine alive */
+  m = NULL;
+
+  OK(sc_pipeline_add_with_key(&deal, p, "acme", 4, 100, E));
+  CHECK(deal == 0);
+  OK(sc_pipeline_add_with_id(&other, p, 77, 100, E));
+  CHECK(other == 1);
+  EXPECT(SC_ALREADY_EXISTS, "77", sc_pipeline_add_with_id(&other, p, 77, 100, E));
+  OK(sc_pipeline_find_by_key(&found, p, "acme", 4, E));
+  CHECK(found == deal);
+  OK(sc_pipeline_find_by_id(&found, p, 77, E));
+  CHECK(found == other);
+  EXPECT(SC_NOT_FOUND, "nobody", sc_pipeline_find_by_key(&found, p, "nobody", 6, E));
+  OK(sc_pipeline_size(&size, p, E));
+  CHECK(size == 2);
+
+  /* Attributes: typed, checked. */
+  OK(sc_pipeline_is_set(&set, p, deal, a_budget, E));
+  CHECK(set == 0);
+  OK(sc_pipeline_set_int64(p, deal, a_budget, 50000, E));
+  OK(sc_pipeline_get_int64(&budget, p, deal, a_budget, E));
+  CHECK(budget == 50000);
+  OK(sc_pipeline_is_set(&set, p, deal, a_budget, E));
+  CHECK(set == 1);
+  EXPECT(SC_INVALID_ARGUMENT, "\"budget\" is int64, not double",
+         sc_pipeline_set_double(p, deal, a_budget, 1.5, E));
+  EXPECT(SC_INVALID_ARGUMENT, "attribute 400 is out of range",
+         sc_pipeline_set_int64(p, deal, 400, 1, E));
+  EXPECT(SC_NOT_FOUND, "deal 9", sc_pipeline_set_int64(p, 9, a_budget, 1, E));
+  OK(sc_pipeline_set_string(p, deal, a_maker, "C\0FO", 4, E));
+  OK(sc_pipeline_get_string(&text, &text_len, p, deal, a_maker, E));
+  CHECK(text_len == 4 && memcmp(text, "C\0FO", 4) == 0 && text[4] == '\0');
+  sc_free(text);
+  EXPECT(SC_INVALID_ARGUMENT, "value is NULL",
+         sc_pipeline_set_string(p, deal, a_maker, NULL, 3, E));
+
+  /* Observers see every step; rejections are outcomes, not errors. */
+  OK(sc_pipeline_add_observer(&token, p, count_transition, count_rejection,
+                              &transitions_seen, E));
+  OK(sc_pipeline_fire(&outcome, p, deal, contact, 200, E));
+  CHECK(outcome == SC_OUTCOME_MOVED);
+  CHECK(transitions_seen == 1 && last_deal == deal && last_from == 0 && last_to == 1);
+  OK(sc_pipeline_fire_by_name(&outcome, p, deal, "qualify", 7, 300, E));
+  CHECK(outcome == SC_OUTCOME_MOVED);
+  OK(sc_pipeline_fire(&outcome, p, deal, present, 400, E));
+  CHECK(outcome == SC_OUTCOME_GUARD_FAILED); /* BANT is not complete */
+  CHECK(rejections_seen == 1);
+  OK(sc_pipeline_deal_stage(&stage, &entered, p, deal, E));
+  CHECK(stage == 2 && entered == 300);
+  EXPECT(SC_INVALID_ARGUMENT, "event 999 is out of range",
+         sc_pipeline_fire(&outcome, p, deal, 999, 1, E));
+  EXPECT(SC_INVALID_ARGUMENT, "event 65536 is out of range",
+         sc_pipeline_fire(&outcome, p, deal, 65536, 1, E));
+  EXPECT(SC_NOT_FOUND, "presnt",
+         sc_pipeline_fire_by_name(&outcome, p, deal, "presnt", 6, 1, E));
+  OK(sc_pipeline_remove_observer(p, token, E));
+  EXPECT(SC_NOT_FOUND, "no observer is registered",
+         sc_pipeline_remove_observer(p, token, E));
+
+  /* A batch straight from a C array. */
+  batch[0].deal = other; batch[0].event = contact; batch[0].time = 500;
+  batch[1].deal = other; batch[1].event = qualify; batch[1].time = 501;
+  batch[2].deal = other; batch[2].event = contact; batch[2].time = 502;
+  OK(sc_pipeline_apply(&accepted, &rejected, p, batch, 3, E));
+  CHECK(accepted == 2 && rejected == 1);
+  CHECK(transitions_seen == 2); /* removed: not called */
+  /* A bad record fails the whole batch and nothing is applied. */
+  batch[1].deal = 12345;
+  EXPECT(SC_INVALID_ARGUMENT, "12345", sc_pipeline_apply(&accepted, &rejected, p, batch, 3, E));
+  OK(sc_pipeline_deal_stage(&stage, NULL, p, other, E));
+  CHECK(stage == 2);
+  EXPECT(SC_INVALID_ARGUMENT, "records is NULL",
+         sc_pipeline_apply(&accepted, &rejected, p, NULL, 2, E));
+  OK(sc_pipeline_apply(NULL, NULL, p, NULL, 0, E));
+
+  /* Stage counts, and a buffer that is too small. */
+  OK(sc_pipeline_stage_counts(counts, 10, p, E));
+  CHECK(counts[2] == 2 && counts[0] == 0);
+  EXPECT(SC_INVALID_ARGUMENT, "the buffer holds 3 counts",
+         sc_pipeline_stage_counts(small, 3, p, E));
+  OK(sc_pipeline_stage_count(&size, p, 2, E));
+  CHECK(size == 2);
+  EXPECT(SC_INVALID_ARGUMENT, "stage 10", sc_pipeline_stage_count(&size, p, 10, E));
+
+  /* A failing observer: the step stands, the call says so. */
+  OK(sc_pipeline_add_observer(&token, p, failing_observer, failing_observer,
+                              &failures, E));
+  outcome = -1;
+  EXPECT(SC_ABORTED, "observer callback failed with code 42",
+         sc_pipeline_fire(&outcome, p, deal, contact, 600, E));
+  CHECK(failures == 1);
+  CHECK(outcome != -1);
+  batch[1].deal = other;
+  EXPECT(SC_ABORTED, "observer", sc_pipeline_apply(&accepted, &rejected, p, batch, 3, E));
+  CHECK(failures == 2); /* no further callback in the same call */
+  CHECK(accepted + rejected == 3);
+  OK(sc_pipeline_remove_observer(p, token, E));
+
+  /* Removing deals. */
+  OK(sc_pipeline_remove(p, other, E));
+  EXPECT(SC_NOT_FOUND, "sc_pipeline_remove: deal 1 is not in the pipeline", sc_pipeline_remove(p, other, E));
+  EXPECT(SC_NOT_FOUND, "deal 1 is not in the pipeline", sc_pipeline_deal_stage(&stage, NULL, p, other, E));
+  sc_pipeline_destroy(p);
+}
+
+/* A named guard: holds when budget is even. user_data counts calls; a
+ * budget of 13 makes it fail. */
+static int32_t even_budget(void* user_data, const sc_deal_view_t* deal,
+                           uint8_t* out_holds) {
+  int64_t budget = 0;
+  uint8_t set = 0;
+  char* msg = NULL;
+  ++*(int*)user_data;
+  if (sc_deal_view_is_set(&set, deal, 0, &msg) != SC_OK) return 1;
+  if (sc_deal_view_get_int64(&budget, deal, 0, &msg) != SC_OK) return 2;
+  /* A read of the wrong type is an error, not a crash. */
+  CHECK(sc_deal_view_get_double(NULL, deal, 0, &msg) == SC_INVALID_ARGUMENT);
+  CHECK(sc_deal_view_get_bool((uint8_t*)&set, deal, 0, &msg) == SC_INVALID_ARGUMENT);
+  CHECK(msg != NULL && strstr(msg, "not bool") != NULL);
+  sc_free(msg);
+  if (budget == 13) return 13;
+  *out_holds = (uint8_t)(set && budget % 2 == 0);
+  return 0;
+}
+
+static void test_named_guards(void) {
+  static const char spec[] =
+      "name: \"guarded\" initial_stage: \"a\"\n"
+      "stages { id: \"a\" } stages { id: \"b\" }\n"
+      "events { id: \"go\" } events { id: \"back\" }\n"
+      "attributes { name: \"budget\" type: INT64 }\n"
+      "transitions { from_stage: \"a\" event: \"go\" to: \"b\"\n"
+      "  guard { named: \"even_budget\" } }\n"
+      "transitions { from_stage: \"b\" event: \"back\" to: \"a\" }\n";
+  sc_compile_options_t* options = sc_compile_options_create();
+  sc_machine_t* m = NULL;
+  sc_journey_t* j = NULL;
+  int calls = 0;
+  int32_t outcome = -1;
+  current = "named guards";
+
+  EXPECT(SC_INVALID_ARGUMENT, "named guard \"even_budget\" is not registered",
+         sc_machine_from_text(&m, spec, sizeof spec - 1, options, E));
+  OK(sc_compile_options_add_named_guard(options, "even_budget", 11, even_budget,
+                                        &calls, E));
+  EXPECT(SC_ALREADY_EXISTS, "even_budget",
+         sc_compile_options_add_named_guard(options, "even_budget", 11,
+                                            even_budget, &calls, E));
+  EXPECT(SC_INVALID_ARGUMENT, "empty",
+         sc_compile_options_add_named_guard(options, "", 0, even_budget, NULL, E));
+  OK(sc_compile_options_set_source_name(options, "inline.textproto", 16, E));
+  OK(sc_machine_from_text(&m, spec, sizeof spec - 1, options, E));
+  sc_compile_options_destroy(options);
+
+  OK(sc_journey_create(&j, m, 0, NULL, E));
+  OK(sc_journey_fire(&outcome, j, 0, 1, E));
+  CHECK(outcome == SC_OUTCOME_GUARD_FAILED && calls == 1);
+  OK(sc_journey_set_int64(j, 0, 4, E));
+  OK(sc_journey_fire(&outcome, j, 0, 2, E));
+  CHECK(outcome == SC_OUTCOME_MOVED && calls == 2);
+  OK(sc_journey_fire(&outcome, j, 1, 3, E));
+  OK(sc_journey_set_int64(j, 0, 13, E));
+  EXPECT(SC_ABORTED, "named guard \"even_budget\" callback failed with code 13",
+         sc_journey_fire(&outcome, j, 0, 4, E));
+  CHECK(outcome == SC_OUTCOME_GUARD_FAILED);
+  sc_journey_destroy(j);
+  sc_machine_destroy(m);
+}
+
+static void test_snapshots(void) {
+  sc_machine_t* m = load("cycle9_guarded.textproto");
+  sc_machine_t* other = load("cycle9.textproto");
+  sc_pipeline_t* p = NULL;
+  sc_pipeline_t* restored = NULL;
+  uint8_t* bytes = NULL;
+  size_t len = 0;
+  uint64_t a[9], b[9];
+  uint32_t i, deal;
+  int64_t budget = 0;
+  sc_event_record records[64];
+  char path[256];
+  current = "snapshots";
+
+  OK(sc_pipeline_create(&p, m, NULL, E));
+  for (i = 0; i < 50; ++i) {
+    OK(sc_pipeline_add_with_id(&deal, p, 1000 + i, 0, E));
+    OK(sc_pipeline_set_int64(p, deal, 0, (int64_t)(i * 7919 % 5000), E));
+  }
+  for (i = 0; i < 64; ++i) {
+    records[i].deal = i % 50;
+    records[i].event = i % 3; /* contact, qualify, disqualify */
+    records[i].time = i;
+  }
+  OK(sc_pipeline_apply(NULL, NULL, p, records, 64, E));
+  OK(sc_pipeline_save(&bytes, &len, p, E));
+  CHECK(len > 8 && memcmp(bytes, "SCPIPE\r\n", 8) == 0);
+  OK(sc_pipeline_load(&restored, m, bytes, len, E));
+  OK(sc_pipeline_stage_counts(a, 9, p, E));
+  OK(sc_pipeline_stage_counts(b, 9, restored, E));
+  CHECK(memcmp(a, b, sizeof a) == 0);
+  OK(sc_pipeline_find_by_id(&deal, restored, 1049, E));
+  OK(sc_pipeline_get_int64(&budget, restored, deal, 0, E));
+  CHECK(budget == (int64_t)(49 * 7919 % 5000));
+  sc_pipeline_destroy(restored);
+  restored = NULL;
+
+  /* Bad bytes: an error that names the problem; nothing is made. */
+  bytes[len / 2] ^= 0x20;
+  EXPECT(SC_DATA_LOSS, "checksum mismatch", sc_pipeline_load(&restored, m, bytes, len, E));
+  bytes[len / 2] ^= 0x20;
+  EXPECT(SC_DATA_LOSS, "more than the input holds", sc_pipeline_load(&restored, m, bytes, len - 5, E));
+  EXPECT(SC_DATA_LOSS, "bad magic", sc_pipeline_load(&restored, m, bytes + 1, len - 1, E));
+  EXPECT(SC_FAILED_PRECONDITION, "cycle9", sc_pipeline_load(&restored, other, bytes, len, E));
+  CHECK(restored == NULL);
+  sc_free(bytes);
+
+  snprintf(path, sizeof path, "%s/capi_test.scp", SC_TEMP_DIR);
+  OK(sc_pipeline_save_file(p, path, E));
+  OK(sc_pipeline_load_file(&restored, m, path, E));
+  OK(sc_pipeline_stage_counts(b, 9, restored, E));
+  CHECK(memcmp(a, b, sizeof a) == 0);
+  EXPECT(SC_NOT_FOUND, "/no/such/dir", sc_pipeline_load_file(&restored, m, "/no/such/dir/x.scp", E));
+  EXPECT(SC_NOT_FOUND, "/no/such/dir", sc_pipeline_save_file(p, "/no/such/dir/x.scp", E));
+  sc_pipeline_destroy(restored);
+  sc_pipeline_destroy(p);
+  remove(path);
+  sc_machine_destroy(other);
+  sc_machine_destroy(m);
+}
+
+static void test_journeys(void) {
+  sc_machine_t* m = load("b2b.textproto");
+  sc_options_t* options = sc_options_create();
+  sc_journey_t* j = NULL;
+  sc_journey_t* copy = NULL;
+  sc_journey_t* restored = NULL;
+  uint32_t stage = 0, s2 = 0;
+  int32_t outcome = 0;
+  uint64_t token = 0, fired = 0;
+  uint8_t* bytes = NULL;
+  size_t len = 0;
+  double value = 0;
+  uint8_t flag = 0;
+  uint32_t a_value = id_of(sc_machine_find_attribute, m, "deal_value");
+  uint32_t a_authority = id_of(sc_machine_find_attribute, m, "authority");
+  current = "journeys";
+
+  OK(sc_options_set_history_limit(options, 4, E));
+  OK(sc_journey_create(&j, m, 1000, options, E));
+  sc_options_destroy(options);
+  transitions_seen = 0;
+  OK(sc_journey_add_observer(&token, j, count_transition, NULL, &transitions_seen, E));
+  OK(sc_journey_fire_by_name(&outcome, j, "contact", 7, 2000, E));
+  CHECK(outcome == SC_OUTCOME_MOVED && transitions_seen == 1 && last_deal == SC_NONE);
+  OK(sc_journey_set_double(j, a_value, 48000.5, E));
+  OK(sc_journey_get_double(&value, j, a_value, E));
+  CHECK(value == 48000.5);
+  OK(sc_journey_set_bool(j, a_authority, 1, E));
+  OK(sc_journey_get_bool(&flag, j, a_authority, E));
+  CHECK(flag == 1);
+  EXPECT(SC_INVALID_ARGUMENT, "not string",
+         sc_journey_set_string(j, a_value, "x", 1, E));
+
+  /* A clone is independent and has no observers. */
+  OK(sc_journey_clone(&copy, j, E));
+  OK(sc_journey_fire_by_name(&outcome, copy, "qualify", 7, 3000, E));
+  CHECK(outcome == SC_OUTCOME_MOVED && transitions_seen == 1);
+  OK(sc_journey_stage(&stage, NULL, j, E));
+  OK(sc_journey_stage(&s2, NULL, copy, E));
+  CHECK(stage == 1 && s2 == 2);
+
+  /* Timeouts: prospecting-like stages rot; initial_contact has a limit. */
+  OK(sc_journey_advance_to(&fired, j, 2000 + 400LL * 86400, E));
+  OK(sc_journey_stage(&s2, NULL, j, E));
+  CHECK(fired >= 1 && s2 != 1);
+
+  OK(sc_journey_save(&bytes, &len, copy, E));
+  OK(sc_journey_load(&restored, m, bytes, len, E));
+  OK(sc_journey_stage(&stage, NULL, restored, E));
+  CHECK(stage == 2);
+  OK(sc_journey_get_double(&value, restored, a_value, E));
+  CHECK(value == 48000.5);
+  bytes[0] ^= 0xFF;
+  sc_journey_destroy(restored);
+  restored = NULL;
+  EXPECT(SC_DATA_LOSS, "", sc_journey_load(&restored, m, bytes, len, E));
+  CHECK(restored == NULL);
+  sc_free(bytes);
+  OK(sc_journey_remove_observer(j, token, E));
+  sc_journey_destroy(copy);
+  sc_journey_destroy(j);
+  sc_machine_destroy(m);
+}
+
+int main(void) {
+  test_version_and_status_names();
+  test_machines();
+  test_null_handles_never_crash();
+  test_pipeline();
+  test_named_guards();
+  test_snapshots();
+  test_journeys();
+  sc_free(last_message);
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}
