@@ -1,0 +1,41 @@
+"""salescycle: sales cycles and buyer journeys as state machines, from
+Python, over the library's C API (libsalescycle_c) with nothing but ctypes.
+
+    import salescycle
+    machine = salescycle.Machine.from_file("b2b.textproto")
+    with salescycle.Pipeline(machine) as pipeline:
+        deal = pipeline.add(time=1767225600, key="acme-renewal")
+        pipeline.fire(deal, "contact", 1767312000)
+        print(pipeline.stage_counts())
+
+The library is found through $SALESCYCLE_LIBRARY, beside this package, or
+on the system's library path, in that order.
+"""
+from ._native import EventRecord
+from ._stepping import Outcome, Step
+from .errors import (AbortedError, AlreadyExistsError, CallbackError,
+                     ClosedError, DataLossError, Error, FailedPreconditionError,
+                     InternalError, InvalidArgumentError, NotFoundError,
+                     PermissionDeniedError, ResourceExhaustedError,
+                     UnavailableError)
+from .journey import Journey
+from .machine import AttributeType, DealView, Machine, StageKind
+from .pipeline import RECORD_SIZE, Pipeline, records
+
+__version__ = "0.1.0"
+
+
+def library_version() -> str:
+    """The version of the loaded libsalescycle_c."""
+    from ._native import lib
+    return lib.sc_version_string().decode()
+
+
+__all__ = [
+    "AbortedError", "AlreadyExistsError", "AttributeType", "CallbackError",
+    "ClosedError", "DataLossError", "DealView", "Error", "EventRecord",
+    "FailedPreconditionError", "InternalError", "InvalidArgumentError",
+    "Journey", "Machine", "NotFoundError", "Outcome", "PermissionDeniedError",
+    "Pipeline", "RECORD_SIZE", "ResourceExhaustedError", "StageKind", "Step",
+    "UnavailableError", "library_version", "records",
+]

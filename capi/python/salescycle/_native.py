@@ -1,0 +1,250 @@
+"""Loading libsalescycle_c and calling it: prototypes, the error
+convention, and the handle base class. Private to the package."""
+import ctypes
+import ctypes.util
+import os
+import threading
+from ctypes import (CFUNCTYPE, POINTER, byref, c_char_p, c_double, c_int32,
+                    c_int64, c_size_t, c_uint8, c_uint32, c_uint64, c_void_p)
+from typing import Any, Callable, Optional
+
+from .errors import CallbackError, ClosedError, error_for
+
+# The C API's major version this package speaks (SC_VERSION_MAJOR).
+ABI_MAJOR = 0
+NONE = 0xFFFFFFFF  # SC_NONE
+ABORTED = 10
+
+
+class EventRecord(ctypes.Structure):
+    """sc_event_record: the fixed 16-byte batch record (deal u32, event u32,
+    time i64, native byte order)."""
+    _fields_ = [("deal", c_uint32), ("event", c_uint32), ("time", c_int64)]
+
+
+assert ctypes.sizeof(EventRecord) == 16
+assert EventRecord.event.offset == 4 and EventRecord.time.offset == 8
+
+OBSERVER = CFUNCTYPE(c_int32, c_void_p, c_uint32, c_uint32, c_uint32,
+                     c_uint32, c_int64, c_int32)
+GUARD = CFUNCTYPE(c_int32, c_void_p, c_void_p, POINTER(c_uint8))
+
+_P = c_void_p  # an opaque handle
+_PP = POINTER(c_void_p)
+_E = POINTER(c_void_p)  # char** errmsg, kept as void* so it can be freed
+_S = c_int32  # sc_status
+_BYTES = c_void_p  # a pointer + length argument (str/bytes are passed as-is)
+
+_PROTOTYPES = {
+    "sc_version_number": (c_uint32, []),
+    "sc_version_string": (c_char_p, []),
+    "sc_status_name": (c_char_p, [c_int32]),
+    "sc_free": (None, [c_void_p]),
+    "sc_compile_options_create": (_P, []),
+    "sc_compile_options_destroy": (None, [_P]),
+    "sc_compile_options_set_source_name": (_S, [_P, c_char_p, c_size_t, _E]),
+    "sc_compile_options_add_named_guard": (_S, [_P, c_char_p, c_size_t, GUARD, c_void_p, _E]),
+    "sc_deal_view_is_set": (_S, [POINTER(c_uint8), _P, c_uint32, _E]),
+    "sc_deal_view_get_int64": (_S, [POINTER(c_int64), _P, c_uint32, _E]),
+    "sc_deal_view_get_double": (_S, [POINTER(c_double), _P, c_uint32, _E]),
+    "sc_deal_view_get_bool": (_S, [POINTER(c_uint8), _P, c_uint32, _E]),
+    "sc_deal_view_get_string": (_S, [POINTER(c_void_p), POINTER(c_size_t), _P, c_uint32, _E]),
+    "sc_machine_from_text": (_S, [_PP, c_char_p, c_size_t, _P, _E]),
+    "sc_machine_from_json": (_S, [_PP, c_char_p, c_size_t, _P, _E]),
+    "sc_machine_from_file": (_S, [_PP, c_char_p, _P, _E]),
+    "sc_machine_destroy": (None, [_P]),
+    "sc_machine_name": (_S, [POINTER(c_char_p), _P, _E]),
+    "sc_machine_version": (_S, [POINTER(c_uint32), _P, _E]),
+    "sc_machine_fingerprint": (_S, [POINTER(c_uint64), _P, _E]),
+    "sc_machine_num_stages": (_S, [POINTER(c_uint32), _P, _E]),
+    "sc_machine_num_events": (_S, [POINTER(c_uint32), _P, _E]),
+    "sc_machine_num_attributes": (_S, [POINTER(c_uint32), _P, _E]),
+    "sc_machine_initial_stage": (_S, [POINTER(c_uint32), _P, _E]),
+    "sc_machine_find_stage": (_S, [POINTER(c_uint32), _P, c_char_p, c_size_t, _E]),
+    "sc_machine_find_event": (_S, [POINTER(c_uint32), _P, c_char_p, c_size_t, _E]),
+    "sc_machine_find_attribute": (_S, [POINTER(c_uint32), _P, c_char_p, c_size_t, _E]),
+    "sc_machine_stage_name": (_S, [POINTER(c_char_p), _P, c_uint32, _E]),
+    "sc_machine_event_name": (_S, [POINTER(c_char_p), _P, c_uint32, _E]),
+    "sc_machine_attribute_name": (_S, [POINTER(c_char_p), _P, c_uint32, _E]),
+    "sc_machine_stage_kind": (_S, [POINTER(c_int32), _P, c_uint32, _E]),
+    "sc_machine_attribute_type": (_S, [POINTER(c_int32), _P, c_uint32, _E]),
+    "sc_options_create": (_P, []),
+    "sc_options_destroy": (None, [_P]),
+    "sc_options_set_history_limit": (_S, [_P, c_uint32, _E]),
+    "sc_options_set_expected_deals": (_S, [_P, c_uint64, _E]),
+    "sc_pipeline_create": (_S, [_PP, _P, _P, _E]),
+    "sc_pipeline_destroy": (None, [_P]),
+    "sc_pipeline_add": (_S, [POINTER(c_uint32), _P, c_int64, _E]),
+    "sc_pipeline_add_with_id": (_S, [POINTER(c_uint32), _P, c_uint64, c_int64, _E]),
+    "sc_pipeline_add_with_key": (_S, [POINTER(c_uint32), _P, c_char_p, c_size_t, c_int64, _E]),
+    "sc_pipeline_remove": (_S, [_P, c_uint32, _E]),
+    "sc_pipeline_find_by_id": (_S, [POINTER(c_uint32), _P, c_uint64, _E]),
+    "sc_pipeline_find_by_key": (_S, [POINTER(c_uint32), _P, c_char_p, c_size_t, _E]),
+    "sc_pipeline_size": (_S, [POINTER(c_uint64), _P, _E]),
+    "sc_pipeline_deal_stage": (_S, [POINTER(c_uint32), POINTER(c_int64), _P, c_uint32, _E]),
+    "sc_pipeline_set_int64": (_S, [_P, c_uint32, c_uint32, c_int64, _E]),
+    "sc_pipeline_set_double": (_S, [_P, c_uint32, c_uint32, c_double, _E]),
+    "sc_pipeline_set_bool": (_S, [_P, c_uint32, c_uint32, c_uint8, _E]),
+    "sc_pipeline_set_string": (_S, [_P, c_uint32, c_uint32, c_char_p, c_size_t, _E]),
+    "sc_pipeline_is_set": (_S, [POINTER(c_uint8), _P, c_uint32, c_uint32, _E]),
+    "sc_pipeline_get_int64": (_S, [POINTER(c_int64), _P, c_uint32, c_uint32, _E]),
+    "sc_pipeline_get_double": (_S, [POINTER(c_double), _P, c_uint32, c_uint32, _E]),
+    "sc_pipeline_get_bool": (_S, [POINTER(c_uint8), _P, c_uint32, c_uint32, _E]),
+    "sc_pipeline_get_string": (_S, [POINTER(c_void_p), POINTER(c_size_t), _P, c_uint32, c_uint32, _E]),
+    "sc_pipeline_fire": (_S, [POINTER(c_int32), _P, c_uint32, c_uint32, c_int64, _E]),
+    "sc_pipeline_fire_by_name": (_S, [POINTER(c_int32), _P, c_uint32, c_char_p, c_size_t, c_int64, _E]),
+    "sc_pipeline_apply": (_S, [POINTER(c_uint64), POINTER(c_uint64), _P, c_void_p, c_size_t, _E]),
+    "sc_pipeline_advance_to": (_S, [POINTER(c_uint64), _P, c_int64, _E]),
+    "sc_pipeline_stage_count": (_S, [POINTER(c_uint64), _P, c_uint32, _E]),
+    "sc_pipeline_stage_counts": (_S, [POINTER(c_uint64), c_size_t, _P, _E]),
+    "sc_pipeline_add_observer": (_S, [POINTER(c_uint64), _P, OBSERVER, OBSERVER, c_void_p, _E]),
+    "sc_pipeline_remove_observer": (_S, [_P, c_uint64, _E]),
+    "sc_pipeline_save": (_S, [POINTER(c_void_p), POINTER(c_size_t), _P, _E]),
+    "sc_pipeline_save_file": (_S, [_P, c_char_p, _E]),
+    "sc_pipeline_load": (_S, [_PP, _P, c_char_p, c_size_t, _E]),
+    "sc_pipeline_load_file": (_S, [_PP, _P, c_char_p, _E]),
+    "sc_journey_create": (_S, [_PP, _P, c_int64, _P, _E]),
+    "sc_journey_clone": (_S, [_PP, _P, _E]),
+    "sc_journey_destroy": (None, [_P]),
+    "sc_journey_stage": (_S, [POINTER(c_uint32), POINTER(c_int64), _P, _E]),
+    "sc_journey_fire": (_S, [POINTER(c_int32), _P, c_uint32, c_int64, _E]),
+    "sc_journey_fire_by_name": (_S, [POINTER(c_int32), _P, c_char_p, c_size_t, c_int64, _E]),
+    "sc_journey_advance_to": (_S, [POINTER(c_uint64), _P, c_int64, _E]),
+    "sc_journey_set_int64": (_S, [_P, c_uint32, c_int64, _E]),
+    "sc_journey_set_double": (_S, [_P, c_uint32, c_double, _E]),
+    "sc_journey_set_bool": (_S, [_P, c_uint32, c_uint8, _E]),
+    "sc_journey_set_string": (_S, [_P, c_uint32, c_char_p, c_size_t, _E]),
+    "sc_journey_is_set": (_S, [POINTER(c_uint8), _P, c_uint32, _E]),
+    "sc_journey_get_int64": (_S, [POINTER(c_int64), _P, c_uint32, _E]),
+    "sc_journey_get_double": (_S, [POINTER(c_double), _P, c_uint32, _E]),
+    "sc_journey_get_bool": (_S, [POINTER(c_uint8), _P, c_uint32, _E]),
+    "sc_journey_get_string": (_S, [POINTER(c_void_p), POINTER(c_size_t), _P, c_uint32, _E]),
+    "sc_journey_add_observer": (_S, [POINTER(c_uint64), _P, OBSERVER, OBSERVER, c_void_p, _E]),
+    "sc_journey_remove_observer": (_S, [_P, c_uint64, _E]),
+    "sc_journey_save": (_S, [POINTER(c_void_p), POINTER(c_size_t), _P, _E]),
+    "sc_journey_load": (_S, [_PP, _P, c_char_p, c_size_t, _E]),
+}
+
+
+def _load() -> ctypes.CDLL:
+    path = os.environ.get("SALESCYCLE_LIBRARY")
+    if not path:
+        here = os.path.dirname(os.path.abspath(__file__))
+        beside = os.path.join(here, "libsalescycle_c.so.%d" % ABI_MAJOR)
+        path = beside if os.path.exists(beside) else (
+            ctypes.util.find_library("salescycle_c") or
+            "libsalescycle_c.so.%d" % ABI_MAJOR)
+    lib = ctypes.CDLL(path)
+    for name, (restype, argtypes) in _PROTOTYPES.items():
+        fn = getattr(lib, name)
+        fn.restype = restype
+        fn.argtypes = argtypes
+    major = lib.sc_version_number() // 10000
+    if major != ABI_MAJOR:
+        raise ImportError(
+            "%s is libsalescycle_c %s; this package needs major version %d"
+            % (path, lib.sc_version_string().decode(), ABI_MAJOR))
+    return lib
+
+
+lib = _load()
+
+
+def take_bytes(pointer: c_void_p, length: int) -> bytes:
+    """Copies a caller-owned buffer the library returned, and frees it."""
+    try:
+        return ctypes.string_at(pointer.value, length) if length else b""
+    finally:
+        lib.sc_free(pointer)
+
+
+def call(fn: Callable[..., int], *args: Any) -> None:
+    """Calls a C function that follows the error convention, raising the
+    error its status names, with its message."""
+    err = c_void_p()
+    status = fn(*args, byref(err))
+    if status != 0:
+        message = ctypes.string_at(err.value).decode("utf-8", "replace") if err.value else ""
+        lib.sc_free(err)
+        raise error_for(status, message)
+
+
+def encode(text) -> bytes:
+    return text.encode("utf-8") if isinstance(text, str) else bytes(text)
+
+
+# Named guards run inside whichever call steps a deal, possibly on another
+# thread: their exceptions wait here, per thread, for that call to re-raise.
+_guard_failures = threading.local()
+
+
+def record_guard_failure(exc: BaseException) -> None:
+    if getattr(_guard_failures, "exc", None) is None:
+        _guard_failures.exc = exc
+
+
+def take_guard_failure() -> Optional[BaseException]:
+    exc = getattr(_guard_failures, "exc", None)
+    _guard_failures.exc = None
+    return exc
+
+
+class Handle:
+    """An owned C handle: close() or the context manager destroys it; a
+    finalizer does so for handles that are never closed. Using a closed
+    handle raises ClosedError."""
+
+    _destroy: Callable[[Any], None]
+
+    def __init__(self, pointer: c_void_p):
+        self._ptr: Optional[c_void_p] = pointer
+
+    @property
+    def _handle(self) -> c_void_p:
+        if self._ptr is None:
+            raise ClosedError("%s is closed" % type(self).__name__)
+        return self._ptr
+
+    def close(self) -> None:
+        """Destroys the C handle. Idempotent."""
+        ptr, self._ptr = self._ptr, None
+        if ptr is not None:
+            type(self)._destroy(ptr)
+
+    @property
+    def closed(self) -> bool:
+        return self._ptr is None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the library may be gone
+            pass
+
+
+class CallbackState:
+    """The exceptions of one handle's observers, kept until the call that
+    ran them re-raises."""
+
+    def __init__(self) -> None:
+        self.exc: Optional[BaseException] = None
+
+    def checked_call(self, fn: Callable[..., int], *args: Any) -> None:
+        """`call`, except that a failure caused by a Python callback is
+        raised as CallbackError from the callback's own exception."""
+        self.exc = None
+        take_guard_failure()
+        try:
+            call(fn, *args)
+        except Exception as e:
+            cause = self.exc or take_guard_failure()
+            self.exc = None
+            if cause is not None and getattr(e, "code", None) == ABORTED:
+                raise CallbackError(str(e)) from cause
+            raise

@@ -1,0 +1,156 @@
+"""What pipelines and journeys share: attributes, firing, timeouts and
+observers, over the C functions of either (sc_pipeline_* with a deal index,
+sc_journey_* without). Private to the package."""
+import ctypes
+import enum
+from ctypes import byref, c_double, c_int32, c_int64, c_size_t, c_uint8, c_uint64, c_void_p
+from typing import Callable, Dict, NamedTuple, Optional, Tuple
+
+from . import _native
+from ._native import NONE, encode, lib
+from .errors import InvalidArgumentError
+from .machine import AttributeType, AttributeValue, Id, Machine
+
+
+class Outcome(enum.IntEnum):
+    """What a step did. Everything but MOVED is a rejection."""
+    MOVED = 0
+    NO_TRANSITION = 1
+    GUARD_FAILED = 2
+    MISSING_ATTRIBUTE = 3
+    NO_DEAL = 4
+
+
+class Step(NamedTuple):
+    """One step, as observers see it. `deal` is None for a journey, `event`
+    None for a timeout that entered a stage; `to_stage == from_stage` for a
+    rejection."""
+    deal: Optional[int]
+    from_stage: int
+    to_stage: int
+    event: Optional[int]
+    time: int
+    outcome: Outcome
+
+
+Observer = Callable[[Step], None]
+
+_SETTERS = {AttributeType.INT64: "set_int64", AttributeType.DOUBLE: "set_double",
+            AttributeType.BOOL: "set_bool", AttributeType.STRING: "set_string"}
+# The Python values each type takes (bool is an int, so a bool is not
+# refused for an int64; an int is accepted for a double).
+_ACCEPTS = {AttributeType.INT64: (int,), AttributeType.DOUBLE: (int, float),
+            AttributeType.BOOL: (bool,), AttributeType.STRING: (str, bytes)}
+_GETTERS = {AttributeType.INT64: ("get_int64", c_int64),
+            AttributeType.DOUBLE: ("get_double", c_double),
+            AttributeType.BOOL: ("get_bool", c_uint8)}
+
+
+class Stepping(_native.Handle):
+    """Base of Pipeline and Journey. `deal` arguments are tuples: (index,)
+    for a pipeline, () for a journey."""
+
+    _prefix: str
+
+    def __init__(self, pointer: c_void_p, machine: Machine):
+        super().__init__(pointer)
+        self._machine = machine  # keeps its named guards alive
+        self._callbacks = _native.CallbackState()
+        self._observers: Dict[int, Tuple[object, object]] = {}
+
+    @property
+    def machine(self) -> Machine:
+        return self._machine
+
+    def _fn(self, verb: str):
+        return getattr(lib, self._prefix + verb)
+
+    def _call(self, verb: str, *args) -> None:
+        self._callbacks.checked_call(self._fn(verb), *args)
+
+    def _set(self, deal: tuple, attribute: Id, value: AttributeValue) -> None:
+        a = self._machine.attribute_id(attribute)
+        kind = self._machine.attribute_type(a)
+        if not isinstance(value, _ACCEPTS[kind]):
+            raise InvalidArgumentError('attribute "%s" is %s, not %s' % (
+                self._machine.attributes[a], kind.name.lower(), type(value).__name__))
+        if kind == AttributeType.STRING:
+            data = encode(value)
+            self._call("set_string", self._handle, *deal, a, data, len(data))
+        else:
+            self._call(_SETTERS[kind], self._handle, *deal, a, value)
+
+    def _get(self, deal: tuple, attribute: Id) -> AttributeValue:
+        a = self._machine.attribute_id(attribute)
+        kind = self._machine.attribute_type(a)
+        if kind == AttributeType.STRING:
+            data, size = c_void_p(), c_size_t()
+            self._call("get_string", byref(data), byref(size), self._handle, *deal, a)
+            return _native.take_bytes(data, size.value).decode("utf-8")
+        verb, ctype = _GETTERS[kind]
+        out = ctype()
+        self._call(verb, byref(out), self._handle, *deal, a)
+        return bool(out.value) if kind == AttributeType.BOOL else out.value
+
+    def _is_set(self, deal: tuple, attribute: Id) -> bool:
+        out = c_uint8()
+        self._call("is_set", byref(out), self._handle, *deal,
+                   self._machine.attribute_id(attribute))
+        return bool(out.value)
+
+    def _fire(self, deal: tuple, event: Id, time: int) -> Outcome:
+        out = c_int32()
+        if isinstance(event, int):
+            self._call("fire", byref(out), self._handle, *deal, event, time)
+        else:
+            name = encode(event)
+            self._call("fire_by_name", byref(out), self._handle, *deal, name,
+                       len(name), time)
+        return Outcome(out.value)
+
+    def advance_to(self, now: int) -> int:
+        """Fires every timeout due at or before `now`, in due order; returns
+        how many fired."""
+        out = c_uint64()
+        self._call("advance_to", byref(out), self._handle, now)
+        return out.value
+
+    def add_observer(self, on_transition: Optional[Observer] = None,
+                     on_rejection: Optional[Observer] = None) -> int:
+        """Calls `on_transition(step)` after every move and `on_rejection`
+        after every rejection, on the thread that applies the event. An
+        observer that raises does not undo the step: the call that applied
+        it raises CallbackError from the observer's exception. Returns a
+        token for remove_observer."""
+        callbacks = self._callbacks
+
+        def wrap(fn: Optional[Observer]):
+            if fn is None:
+                return _native.OBSERVER()  # NULL
+
+            def trampoline(_user_data, deal, from_stage, to_stage, event, time, outcome):
+                try:
+                    fn(Step(None if deal == NONE else deal, from_stage, to_stage,
+                            None if event == NONE else event, time, Outcome(outcome)))
+                    return 0
+                except BaseException as e:  # never let an exception into C
+                    if callbacks.exc is None:
+                        callbacks.exc = e
+                    return 1
+            return _native.OBSERVER(trampoline)
+
+        c_transition, c_rejection = wrap(on_transition), wrap(on_rejection)
+        token = c_uint64()
+        self._call("add_observer", byref(token), self._handle, c_transition,
+                   c_rejection, None)
+        self._observers[token.value] = (c_transition, c_rejection)
+        return token.value
+
+    def remove_observer(self, token: int) -> None:
+        """Raises NotFoundError for a token that is not registered."""
+        self._call("remove_observer", self._handle, token)
+        del self._observers[token]
+
+    def close(self) -> None:
+        super().close()
+        self._observers.clear()  # after the handle that calls them is gone

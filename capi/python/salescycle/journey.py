@@ -1,0 +1,82 @@
+"""Journey: one deal or buyer moving through a machine."""
+from ctypes import byref, c_int64, c_size_t, c_uint32, c_void_p
+
+from . import _native
+from ._native import call, lib
+from ._stepping import Outcome, Stepping
+from .machine import AttributeValue, Id, Machine
+
+
+class Journey(Stepping):
+    """One deal: its stage, the time it entered it, its attributes and, if
+    asked for, a bounded history. Not thread-safe: one thread at a time."""
+
+    _prefix = "sc_journey_"
+    _destroy = lib.sc_journey_destroy
+
+    def __init__(self, machine: Machine, start: int, *, history_limit: int = 0):
+        options = lib.sc_options_create()
+        if not options:
+            raise MemoryError("sc_options_create")
+        try:
+            call(lib.sc_options_set_history_limit, options, history_limit)
+            out = c_void_p()
+            call(lib.sc_journey_create, byref(out), machine._handle, start, options)
+        finally:
+            lib.sc_options_destroy(options)
+        super().__init__(out, machine)
+
+    @classmethod
+    def _adopt(cls, pointer: c_void_p, machine: Machine) -> "Journey":
+        self = cls.__new__(cls)
+        Stepping.__init__(self, pointer, machine)
+        return self
+
+    def copy(self) -> "Journey":
+        """An independent copy of the state, without observers."""
+        out = c_void_p()
+        call(lib.sc_journey_clone, byref(out), self._handle)
+        return Journey._adopt(out, self._machine)
+
+    def save(self) -> bytes:
+        """A journey snapshot, for a row in your own database."""
+        data, size = c_void_p(), c_size_t()
+        call(lib.sc_journey_save, byref(data), byref(size), self._handle)
+        return _native.take_bytes(data, size.value)
+
+    @classmethod
+    def load(cls, machine: Machine, data: bytes) -> "Journey":
+        data = bytes(data)
+        out = c_void_p()
+        call(lib.sc_journey_load, byref(out), machine._handle, data, len(data))
+        return cls._adopt(out, machine)
+
+    @property
+    def stage(self) -> int:
+        out = c_uint32()
+        call(lib.sc_journey_stage, byref(out), None, self._handle)
+        return out.value
+
+    @property
+    def entered_at(self) -> int:
+        out = c_int64()
+        call(lib.sc_journey_stage, None, byref(out), self._handle)
+        return out.value
+
+    def fire(self, event: Id, time: int) -> Outcome:
+        return self._fire((), event, time)
+
+    def set(self, attribute: Id, value: AttributeValue) -> None:
+        self._set((), attribute, value)
+
+    def get(self, attribute: Id) -> AttributeValue:
+        return self._get((), attribute)
+
+    def is_set(self, attribute: Id) -> bool:
+        return self._is_set((), attribute)
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return "<salescycle.Journey (closed)>"
+        return "<salescycle.Journey of %s in %s>" % (
+            self._machine.name, self._machine.stages[self.stage])

@@ -1,0 +1,207 @@
+"""Pipeline: many deals of one machine, moved one event at a time or in
+batches of fixed-layout records."""
+import ctypes
+from ctypes import byref, c_int64, c_size_t, c_uint32, c_uint64, c_void_p
+from typing import Dict, Iterable, Optional, Tuple, Union
+
+from . import _native
+from ._native import EventRecord, call, encode, lib
+from ._stepping import Outcome, Stepping
+from .errors import InvalidArgumentError
+from .machine import AttributeValue, Id, Machine
+
+RECORD_SIZE = ctypes.sizeof(EventRecord)  # 16
+
+
+def records(events: Iterable[Tuple[int, int, int]]) -> "ctypes.Array[EventRecord]":
+    """A batch built from (deal, event id, time) tuples. For large batches,
+    fill a buffer directly instead: any buffer of 16-byte records laid out as
+    EventRecord (deal u32, event u32, time i64) will do, e.g. a numpy
+    structured array with dtype [('deal','<u4'),('event','<u4'),('time','<i8')]."""
+    items = list(events)
+    array = (EventRecord * len(items))()
+    for i, (deal, event, time) in enumerate(items):
+        array[i].deal, array[i].event, array[i].time = deal, event, time
+    return array
+
+
+def _record_pointer(batch) -> Tuple[object, int]:
+    """A pointer to the batch's records without copying them, and their
+    count. The first element keeps whatever the pointer points into alive."""
+    if isinstance(batch, bytes):
+        size = len(batch)
+        keep, pointer = batch, ctypes.cast(ctypes.c_char_p(batch), c_void_p)
+    else:
+        view = memoryview(batch)
+        if not view.c_contiguous:
+            raise InvalidArgumentError("apply_batch: the records are not contiguous")
+        size = view.nbytes
+        if size == 0:
+            return None, 0
+        if view.readonly:
+            # ctypes maps only writable buffers; a read-only one is copied.
+            keep = (ctypes.c_char * size).from_buffer_copy(view)
+        else:
+            keep = (ctypes.c_char * size).from_buffer(view.cast("B"))
+        pointer = ctypes.cast(keep, c_void_p)
+    if size % RECORD_SIZE:
+        raise InvalidArgumentError(
+            "apply_batch: %d bytes is not a whole number of %d-byte records"
+            % (size, RECORD_SIZE))
+    return (keep, pointer), size // RECORD_SIZE
+
+
+class Pipeline(Stepping):
+    """Many deals of one machine in compact columns, addressed by a dense
+    deal index and optionally by an external id (an int) or key (a str).
+
+    Not thread-safe: use a pipeline from one thread at a time.
+    """
+
+    _prefix = "sc_pipeline_"
+    _destroy = lib.sc_pipeline_destroy
+
+    def __init__(self, machine: Machine, *, history_limit: int = 0,
+                 expected_deals: int = 0):
+        options = lib.sc_options_create()
+        if not options:
+            raise MemoryError("sc_options_create")
+        try:
+            call(lib.sc_options_set_history_limit, options, history_limit)
+            call(lib.sc_options_set_expected_deals, options, expected_deals)
+            out = c_void_p()
+            call(lib.sc_pipeline_create, byref(out), machine._handle, options)
+        finally:
+            lib.sc_options_destroy(options)
+        super().__init__(out, machine)
+
+    @classmethod
+    def _adopt(cls, pointer: c_void_p, machine: Machine) -> "Pipeline":
+        self = cls.__new__(cls)
+        Stepping.__init__(self, pointer, machine)
+        return self
+
+    # ---- snapshots
+
+    def save(self) -> bytes:
+        """The pipeline as a snapshot (see salescycle/snapshot.h)."""
+        data, size = c_void_p(), c_size_t()
+        call(lib.sc_pipeline_save, byref(data), byref(size), self._handle)
+        return _native.take_bytes(data, size.value)
+
+    def save_file(self, path: str) -> None:
+        """Writes a temporary file and renames it over `path`: a failed save
+        leaves the previous file intact."""
+        call(lib.sc_pipeline_save_file, self._handle, encode(path))
+
+    @classmethod
+    def load(cls, machine: Machine, data: bytes) -> "Pipeline":
+        """Raises DataLossError for bad bytes, FailedPreconditionError for a
+        snapshot of another machine or version."""
+        data = bytes(data)
+        out = c_void_p()
+        call(lib.sc_pipeline_load, byref(out), machine._handle, data, len(data))
+        return cls._adopt(out, machine)
+
+    @classmethod
+    def load_file(cls, machine: Machine, path: str) -> "Pipeline":
+        out = c_void_p()
+        call(lib.sc_pipeline_load_file, byref(out), machine._handle, encode(path))
+        return cls._adopt(out, machine)
+
+    # ---- deals
+
+    def add(self, time: int, *, id: Optional[int] = None,
+            key: Optional[str] = None) -> int:
+        """Adds a deal in the initial stage, entered at `time`, and returns
+        its index. Raises AlreadyExistsError for an id or key in use."""
+        out = c_uint32()
+        if id is not None and key is not None:
+            raise InvalidArgumentError("add: give an id or a key, not both")
+        if id is not None:
+            call(lib.sc_pipeline_add_with_id, byref(out), self._handle, id, time)
+        elif key is not None:
+            data = encode(key)
+            call(lib.sc_pipeline_add_with_key, byref(out), self._handle, data,
+                 len(data), time)
+        else:
+            call(lib.sc_pipeline_add, byref(out), self._handle, time)
+        return out.value
+
+    def remove(self, deal: int) -> None:
+        call(lib.sc_pipeline_remove, self._handle, deal)
+
+    def find(self, *, id: Optional[int] = None, key: Optional[str] = None) -> int:
+        """The index of the deal with this id or key; NotFoundError if none."""
+        out = c_uint32()
+        if (id is None) == (key is None):
+            raise InvalidArgumentError("find: give an id or a key")
+        if id is not None:
+            call(lib.sc_pipeline_find_by_id, byref(out), self._handle, id)
+        else:
+            data = encode(key)
+            call(lib.sc_pipeline_find_by_key, byref(out), self._handle, data, len(data))
+        return out.value
+
+    def __len__(self) -> int:
+        out = c_uint64()
+        call(lib.sc_pipeline_size, byref(out), self._handle)
+        return out.value
+
+    def stage_of(self, deal: int) -> Tuple[int, int]:
+        """(stage id, time the deal entered it)."""
+        stage, entered = c_uint32(), c_int64()
+        call(lib.sc_pipeline_deal_stage, byref(stage), byref(entered), self._handle, deal)
+        return stage.value, entered.value
+
+    def set(self, deal: int, attribute: Id, value: AttributeValue) -> None:
+        """Raises InvalidArgumentError for a value of another type."""
+        self._set((deal,), attribute, value)
+
+    def get(self, deal: int, attribute: Id) -> AttributeValue:
+        """The value, or the declared default when unset."""
+        return self._get((deal,), attribute)
+
+    def is_set(self, deal: int, attribute: Id) -> bool:
+        return self._is_set((deal,), attribute)
+
+    # ---- moving deals
+
+    def fire(self, deal: int, event: Id, time: int) -> Outcome:
+        """Fires one event (an id or a name). A rejection is an Outcome, not
+        an exception."""
+        return self._fire((deal,), event, time)
+
+    def apply_batch(self, batch) -> Tuple[int, int]:
+        """Applies a batch of records in order, in one C call and without a
+        Python loop, and returns (accepted, rejected). `batch` is any
+        contiguous buffer of EventRecord layout: bytes, bytearray,
+        memoryview, array.array, a ctypes array (see records()), or a numpy
+        array; writable buffers and bytes are read in place. A record with a
+        deal index past the pipeline's slots or an unknown event fails the
+        whole batch with InvalidArgumentError, and nothing is applied."""
+        keep, count = _record_pointer(batch)
+        accepted, rejected = c_uint64(), c_uint64()
+        self._call("apply", byref(accepted), byref(rejected), self._handle,
+                   keep[1] if keep else None, count)
+        return accepted.value, rejected.value
+
+    # ---- counts
+
+    def stage_count(self, stage: Id) -> int:
+        out = c_uint64()
+        call(lib.sc_pipeline_stage_count, byref(out), self._handle,
+             self._machine.stage_id(stage))
+        return out.value
+
+    def stage_counts(self) -> Dict[str, int]:
+        """Live deals per stage, by stage name, in stage order."""
+        names = self._machine.stages
+        counts = (c_uint64 * len(names))()
+        call(lib.sc_pipeline_stage_counts, counts, len(names), self._handle)
+        return dict(zip(names, counts))
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return "<salescycle.Pipeline (closed)>"
+        return "<salescycle.Pipeline of %s: %d deals>" % (self._machine.name, len(self))

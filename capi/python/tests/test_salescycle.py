@@ -1,0 +1,364 @@
+"""The Python package over libsalescycle_c.
+
+ctest runs this file with Debian's /usr/bin/python3 and, when `python3` on
+PATH is another interpreter (a pyenv build), with that one too: the package
+needs only the standard library. SALESCYCLE_LIBRARY names the built library
+and SC_MACHINES_DIR the templates.
+"""
+import array
+import ctypes
+import os
+import struct
+import tempfile
+import threading
+import unittest
+
+import salescycle as sc
+
+MACHINES = os.environ["SC_MACHINES_DIR"]
+TINY = """
+name: "tiny" version: 3 initial_stage: "a"
+stages { id: "a" stall_limit_seconds: 100 } stages { id: "b" } stages { id: "c" kind: WON }
+events { id: "go" } events { id: "back" } events { id: "win" }
+attributes { name: "budget" type: INT64 }
+attributes { name: "source" type: STRING default_value { string_value: "web" } }
+attributes { name: "value" type: DOUBLE }
+attributes { name: "hot" type: BOOL }
+transitions { from_stage: "a" event: "go" to: "b" }
+transitions { from_stage: "b" event: "back" to: "a" }
+transitions { from_stage: "b" event: "win" to: "c"
+  guard { compare { attribute: "budget" op: GE value { int64_value: 1000 } } } }
+timeouts { stage: "a" enter_stage: "b" }
+"""
+
+
+def machine(name):
+    return sc.Machine.from_file(os.path.join(MACHINES, name))
+
+
+def pack(recs):
+    return b"".join(struct.pack("=IIq", d, e, t) for d, e, t in recs)
+
+
+class MachineTest(unittest.TestCase):
+    def test_loads_text_json_and_files(self):
+        m = sc.Machine.from_text(TINY)
+        self.assertEqual((m.name, m.version), ("tiny", 3))
+        self.assertEqual(m.stages, ["a", "b", "c"])
+        self.assertEqual(m.events, ["go", "back", "win"])
+        self.assertEqual(m.attribute_type("source"), sc.AttributeType.STRING)
+        self.assertEqual(m.stage_kind("c"), sc.StageKind.WON)
+        self.assertEqual(m.stage_id("b"), 1)
+        j = sc.Machine.from_json('{"name": "tiny", "version": 3, "initialStage": "a",'
+                                 ' "stages": [{"id": "a"}], "events": [{"id": "go"}]}')
+        self.assertEqual(j.name, "tiny")
+        b2b = machine("b2b.textproto")
+        self.assertEqual(len(b2b.stages), 10)
+        self.assertIn("b2b v1", repr(b2b))
+
+    def test_errors_name_the_source_and_element(self):
+        with self.assertRaises(sc.InvalidArgumentError) as ctx:
+            sc.Machine.from_text(TINY.replace('event: "win"', 'event: "wn"'),
+                                 source_name="tiny.textproto")
+        self.assertIn('tiny.textproto: transitions[2]', str(ctx.exception))
+        self.assertIn('unknown event "wn"', str(ctx.exception))
+        self.assertEqual(ctx.exception.code, 3)
+        with self.assertRaises(sc.NotFoundError) as ctx:
+            sc.Machine.from_file("/no/such/file.textproto")
+        self.assertIn("/no/such/file.textproto", str(ctx.exception))
+        with self.assertRaises(sc.NotFoundError) as ctx:
+            sc.Machine.from_text(TINY).event_id("nope")
+        self.assertIn('"nope"', str(ctx.exception))
+        with self.assertRaises(sc.InvalidArgumentError):
+            sc.Machine.from_json("{not json")
+
+    def test_closed_machine_raises_but_its_pipelines_live_on(self):
+        m = sc.Machine.from_text(TINY)
+        p = sc.Pipeline(m)
+        m.close()
+        m.close()  # idempotent
+        self.assertTrue(m.closed)
+        with self.assertRaises(sc.ClosedError):
+            m.version
+        with self.assertRaises(sc.ClosedError):
+            sc.Pipeline(m)
+        deal = p.add(0)
+        self.assertEqual(p.fire(deal, "go", 1), sc.Outcome.MOVED)
+        self.assertIn("closed", repr(m))
+
+
+class PipelineTest(unittest.TestCase):
+    def setUp(self):
+        self.m = sc.Machine.from_text(TINY)
+        self.p = sc.Pipeline(self.m, history_limit=2, expected_deals=10)
+
+    def tearDown(self):
+        self.p.close()
+
+    def test_deals_ids_and_keys(self):
+        a = self.p.add(10, key="acme")
+        b = self.p.add(10, id=77)
+        self.assertEqual((a, b), (0, 1))
+        self.assertEqual(self.p.find(key="acme"), a)
+        self.assertEqual(self.p.find(id=77), b)
+        with self.assertRaises(sc.AlreadyExistsError):
+            self.p.add(10, id=77)
+        with self.assertRaises(sc.NotFoundError):
+            self.p.find(key="nobody")
+        self.assertEqual(len(self.p), 2)
+        self.p.remove(a)
+        self.assertEqual(len(self.p), 1)
+        with self.assertRaises(sc.NotFoundError) as ctx:
+            self.p.remove(a)
+        self.assertIn("deal 0 is not in the pipeline", str(ctx.exception))
+
+    def test_typed_attributes(self):
+        d = self.p.add(0)
+        self.assertEqual(self.p.get(d, "source"), "web")  # the default
+        self.assertFalse(self.p.is_set(d, "source"))
+        self.p.set(d, "source", "référence")
+        self.p.set(d, "budget", -5)
+        self.p.set(d, "value", 2.5)
+        self.p.set(d, "hot", True)
+        self.assertEqual(self.p.get(d, "source"), "référence")
+        self.assertEqual(self.p.get(d, "budget"), -5)
+        self.assertEqual(self.p.get(d, "value"), 2.5)
+        self.assertIs(self.p.get(d, "hot"), True)
+        self.assertTrue(self.p.is_set(d, "source"))
+        with self.assertRaises(sc.InvalidArgumentError) as ctx:
+            self.p.set(d, "budget", "lots")
+        self.assertIn('attribute "budget" is int64, not str', str(ctx.exception))
+        with self.assertRaises(sc.InvalidArgumentError):
+            self.p.set(d, "hot", 1)
+        with self.assertRaises(sc.InvalidArgumentError):
+            self.p.get(d, 99)
+        with self.assertRaises(sc.NotFoundError):
+            self.p.set(5, "budget", 1)
+
+    def test_fire_outcomes_and_stage_counts(self):
+        d = self.p.add(0)
+        self.assertEqual(self.p.fire(d, "back", 1), sc.Outcome.NO_TRANSITION)
+        self.assertEqual(self.p.fire(d, "go", 2), sc.Outcome.MOVED)
+        self.assertEqual(self.p.fire(d, "win", 3), sc.Outcome.GUARD_FAILED)
+        self.p.set(d, "budget", 1000)
+        self.assertEqual(self.p.fire(d, 2, 4), sc.Outcome.MOVED)
+        self.assertEqual(self.p.stage_of(d), (2, 4))
+        self.assertEqual(self.p.stage_counts(), {"a": 0, "b": 0, "c": 1})
+        self.assertEqual(self.p.stage_count("c"), 1)
+        with self.assertRaises(sc.InvalidArgumentError):
+            self.p.fire(d, 70000, 5)
+
+    def test_apply_batch_takes_any_buffer_in_place(self):
+        recs = [(0, 0, 1), (1, 0, 2), (0, 1, 3), (1, 2, 4)]
+        packed = pack(recs)
+        expected = (3, 1)
+        buffers = {
+            "bytes": packed,
+            "bytearray": bytearray(packed),
+            "memoryview": memoryview(bytearray(packed)),
+            "read-only memoryview": memoryview(packed),
+            "array": array.array("b", packed),
+            "ctypes": sc.records(recs),
+        }
+        for name, buffer in buffers.items():
+            with self.subTest(buffer=name), sc.Pipeline(self.m) as p:
+                p.add(0), p.add(0)
+                self.assertEqual(p.apply_batch(buffer), expected)
+                self.assertEqual(p.stage_counts(), {"a": 1, "b": 1, "c": 0})
+
+    def test_apply_batch_with_numpy_when_present(self):
+        try:
+            import numpy as np
+        except ImportError:
+            self.skipTest("numpy is not installed for this interpreter")
+        dtype = np.dtype([("deal", "<u4"), ("event", "<u4"), ("time", "<i8")])
+        batch = np.zeros(3, dtype=dtype)
+        batch["deal"] = [0, 0, 0]
+        batch["event"] = [0, 1, 0]
+        batch["time"] = [1, 2, 3]
+        self.p.add(0)
+        self.assertEqual(self.p.apply_batch(batch), (3, 0))
+
+    def test_apply_batch_agrees_with_firing_one_by_one(self):
+        import random
+        rng = random.Random(7)
+        recs = [(rng.randrange(20), rng.randrange(3), i) for i in range(2000)]
+        with sc.Pipeline(self.m) as one, sc.Pipeline(self.m) as batch:
+            for p in (one, batch):
+                for d in range(20):
+                    p.add(0)
+                    p.set(d, "budget", d * 100)
+            for d, e, t in recs:
+                one.fire(d, e, t)
+            batch.apply_batch(pack(recs))
+            self.assertEqual(one.stage_counts(), batch.stage_counts())
+            self.assertEqual([one.stage_of(d) for d in range(20)],
+                             [batch.stage_of(d) for d in range(20)])
+
+    def test_bad_batches_fail_whole(self):
+        self.p.add(0)
+        with self.assertRaises(sc.InvalidArgumentError) as ctx:
+            self.p.apply_batch(pack([(0, 0, 1), (5, 0, 2)]))
+        self.assertIn("5", str(ctx.exception))
+        self.assertEqual(self.p.stage_of(0)[0], 0)  # nothing applied
+        with self.assertRaises(sc.InvalidArgumentError):
+            self.p.apply_batch(b"\0" * 15)
+        self.assertEqual(self.p.apply_batch(b""), (0, 0))
+
+    def test_timeouts(self):
+        d = self.p.add(0)
+        self.assertEqual(self.p.advance_to(99), 0)
+        self.assertEqual(self.p.advance_to(100), 1)
+        self.assertEqual(self.p.stage_of(d), (1, 100))
+
+    def test_observers_see_every_step(self):
+        moves, rejections = [], []
+        token = self.p.add_observer(moves.append, rejections.append)
+        d = self.p.add(0)
+        self.p.fire(d, "go", 5)
+        self.p.fire(d, "go", 6)
+        self.assertEqual(moves, [sc.Step(d, 0, 1, 0, 5, sc.Outcome.MOVED)])
+        self.assertEqual(rejections, [sc.Step(d, 1, 1, 0, 6, sc.Outcome.NO_TRANSITION)])
+        self.p.advance_to(10**6)  # b has no timeout
+        self.p.remove_observer(token)
+        self.p.fire(d, "back", 7)
+        self.assertEqual(len(moves), 1)
+        with self.assertRaises(sc.NotFoundError):
+            self.p.remove_observer(token)
+
+    def test_a_raising_observer_is_an_error_not_a_crash(self):
+        def boom(step):
+            raise ValueError("observer broke on %s" % (step,))
+        self.p.add_observer(boom)
+        d = self.p.add(0)
+        with self.assertRaises(sc.CallbackError) as ctx:
+            self.p.fire(d, "go", 1)
+        self.assertIsInstance(ctx.exception.__cause__, ValueError)
+        self.assertIn("callback failed", str(ctx.exception))
+        self.assertEqual(self.p.stage_of(d)[0], 1)  # the step stands
+        with self.assertRaises(sc.CallbackError):
+            self.p.apply_batch(pack([(d, 1, 2), (d, 0, 3)]))
+        self.assertEqual(self.p.stage_of(d)[0], 1)  # both records applied
+
+    def test_snapshots(self):
+        for d in range(30):
+            self.p.add(d, id=1000 + d)
+            self.p.set(d, "source", "s%d" % d)
+        self.p.apply_batch(pack([(d, 0, 100 + d) for d in range(0, 30, 2)]))
+        data = self.p.save()
+        restored = sc.Pipeline.load(self.m, data)
+        self.assertEqual(restored.stage_counts(), self.p.stage_counts())
+        self.assertEqual(restored.get(restored.find(id=1029), "source"), "s29")
+        self.assertEqual(restored.save(), data)  # same state, same bytes
+        damaged = bytearray(data)
+        damaged[len(data) // 2] ^= 1
+        with self.assertRaises(sc.DataLossError) as ctx:
+            sc.Pipeline.load(self.m, bytes(damaged))
+        self.assertIn("checksum mismatch", str(ctx.exception))
+        with self.assertRaises(sc.DataLossError):
+            sc.Pipeline.load(self.m, data[:-1])
+        with self.assertRaises(sc.FailedPreconditionError) as ctx:
+            sc.Pipeline.load(machine("cycle9.textproto"), data)
+        self.assertIn("tiny", str(ctx.exception))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "p.scp")
+            self.p.save_file(path)
+            self.assertEqual(sc.Pipeline.load_file(self.m, path).stage_counts(),
+                             self.p.stage_counts())
+            with self.assertRaises(sc.NotFoundError):
+                sc.Pipeline.load_file(self.m, os.path.join(tmp, "missing.scp"))
+
+    def test_closed_pipeline_raises(self):
+        p = sc.Pipeline(self.m)
+        with p:
+            p.add(0)
+        self.assertTrue(p.closed)
+        for use in (lambda: p.add(0), lambda: len(p), lambda: p.fire(0, "go", 1),
+                    lambda: p.apply_batch(b""), lambda: p.save(),
+                    lambda: p.add_observer(print)):
+            with self.assertRaises(sc.ClosedError):
+                use()
+
+
+class NamedGuardTest(unittest.TestCase):
+    SPEC = TINY.replace(
+        'guard { compare { attribute: "budget" op: GE value { int64_value: 1000 } } }',
+        'guard { named: "big_and_hot" }')
+
+    def test_python_guards_decide(self):
+        seen = []
+
+        def big_and_hot(deal):
+            seen.append((deal["budget"], deal["hot"], deal["source"], deal.is_set("budget")))
+            return deal["budget"] >= 1000 and deal["hot"]
+
+        m = sc.Machine.from_text(self.SPEC, named_guards={"big_and_hot": big_and_hot})
+        j = sc.Journey(m, 0)
+        j.fire("go", 1)
+        self.assertEqual(j.fire("win", 2), sc.Outcome.GUARD_FAILED)
+        j.set("budget", 5000)
+        j.set("hot", True)
+        self.assertEqual(j.fire("win", 3), sc.Outcome.MOVED)
+        self.assertEqual(seen, [(0, False, "web", False), (5000, True, "web", True)])
+
+    def test_unregistered_guard(self):
+        with self.assertRaises(sc.InvalidArgumentError) as ctx:
+            sc.Machine.from_text(self.SPEC)
+        self.assertIn('"big_and_hot" is not registered', str(ctx.exception))
+
+    def test_a_raising_guard_is_an_error_not_a_crash(self):
+        def broken(deal):
+            return deal["no_such_attribute"]
+        m = sc.Machine.from_text(self.SPEC, named_guards={"big_and_hot": broken})
+        p = sc.Pipeline(m)
+        d = p.add(0)
+        p.fire(d, "go", 1)
+        with self.assertRaises(sc.CallbackError) as ctx:
+            p.fire(d, "win", 2)
+        self.assertIsInstance(ctx.exception.__cause__, sc.NotFoundError)
+        self.assertIn('named guard "big_and_hot"', str(ctx.exception))
+        self.assertEqual(p.stage_of(d)[0], 1)  # counted as not holding
+        # The machine's guards stay usable from other threads.
+        results = []
+        t = threading.Thread(target=lambda: results.append(
+            self.assertRaises(sc.CallbackError, p.fire, d, "win", 3)))
+        t.start()
+        t.join()
+        self.assertEqual(len(results), 1)
+
+
+class JourneyTest(unittest.TestCase):
+    def test_journey(self):
+        m = machine("b2b.textproto")
+        with sc.Journey(m, 1000, history_limit=4) as j:
+            steps = []
+            j.add_observer(steps.append)
+            self.assertEqual(j.fire("contact", 2000), sc.Outcome.MOVED)
+            self.assertEqual(steps[0].deal, None)
+            self.assertEqual(m.stages[j.stage], "initial_contact")
+            self.assertEqual(j.entered_at, 2000)
+            j.set("deal_value", 48000.5)
+            copy = j.copy()
+            copy.fire("qualify", 3000)
+            self.assertEqual(len(steps), 1)  # the copy has no observers
+            self.assertEqual(m.stages[j.stage], "initial_contact")
+            restored = sc.Journey.load(m, copy.save())
+            self.assertEqual(m.stages[restored.stage], "qualification")
+            self.assertEqual(restored.get("deal_value"), 48000.5)
+            with self.assertRaises(sc.DataLossError):
+                sc.Journey.load(m, b"\xff" + copy.save())
+            self.assertGreaterEqual(j.advance_to(2000 + 400 * 86400), 1)
+            self.assertNotEqual(m.stages[j.stage], "initial_contact")
+        with self.assertRaises(sc.ClosedError):
+            j.fire("contact", 1)
+
+
+class VersionTest(unittest.TestCase):
+    def test_versions_agree(self):
+        self.assertEqual(sc.library_version(), sc.__version__)
+        self.assertEqual(ctypes.sizeof(sc.EventRecord), sc.RECORD_SIZE)
+        self.assertEqual(sc.RECORD_SIZE, 16)
+
+
+if __name__ == "__main__":
+    unittest.main()
