@@ -1,0 +1,3 @@
+module salescycle.dev/salescycle
+
+go 1.19

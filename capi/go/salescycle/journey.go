@@ -1,0 +1,118 @@
+package salescycle
+
+// #include <stdlib.h>
+// #include "salescycle/c.h"
+import "C"
+
+import (
+	"runtime"
+	"unsafe"
+)
+
+// Journey is one deal or buyer moving through a machine. Not safe for
+// concurrent use.
+type Journey struct {
+	stepper
+}
+
+func adoptJourney(ptr *C.sc_journey_t, m *Machine) *Journey {
+	j := &Journey{stepper{ptr: unsafe.Pointer(ptr), journey: 1, machine: m}}
+	runtime.SetFinalizer(j, (*Journey).Close)
+	return j
+}
+
+// NewJourney starts a journey in m's initial stage at start. Only
+// HistoryLimit applies.
+func NewJourney(m *Machine, start int64, opts ...Option) (*Journey, error) {
+	mp, err := m.handle()
+	if err != nil {
+		return nil, err
+	}
+	options, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer C.sc_options_destroy(options)
+	var out *C.sc_journey_t
+	if err := call(func(e **C.char) C.sc_status {
+		return C.sc_journey_create(&out, mp, C.int64_t(start), options, e)
+	}); err != nil {
+		return nil, err
+	}
+	return adoptJourney(out, m), nil
+}
+
+// LoadJourney restores a journey snapshot onto m.
+func LoadJourney(m *Machine, data []byte) (*Journey, error) {
+	mp, err := m.handle()
+	if err != nil {
+		return nil, err
+	}
+	var ptr *C.uint8_t
+	if len(data) > 0 {
+		ptr = (*C.uint8_t)(unsafe.Pointer(&data[0]))
+	}
+	var out *C.sc_journey_t
+	if err := call(func(e **C.char) C.sc_status {
+		return C.sc_journey_load(&out, mp, ptr, C.size_t(len(data)), e)
+	}); err != nil {
+		return nil, err
+	}
+	return adoptJourney(out, m), nil
+}
+
+// Close destroys the journey. Idempotent.
+func (j *Journey) Close() error {
+	if j.ptr != nil {
+		C.sc_journey_destroy((*C.sc_journey_t)(j.ptr))
+		j.release()
+		runtime.SetFinalizer(j, nil)
+	}
+	return nil
+}
+
+// Clone is an independent copy of the state, without observers.
+func (j *Journey) Clone() (*Journey, error) {
+	var out *C.sc_journey_t
+	if err := j.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
+		return C.sc_journey_clone(&out, (*C.sc_journey_t)(h), e)
+	}); err != nil {
+		return nil, err
+	}
+	return adoptJourney(out, j.machine), nil
+}
+
+// Stage returns the current stage and the time the journey entered it.
+func (j *Journey) Stage() (stage uint32, enteredAt int64, err error) {
+	var s C.uint32_t
+	var t C.int64_t
+	err = j.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
+		return C.sc_journey_stage(&s, &t, (*C.sc_journey_t)(h), e)
+	})
+	return uint32(s), int64(t), err
+}
+
+// Fire fires an event by name. A rejection is an Outcome, not an error.
+func (j *Journey) Fire(event string, time int64) (Outcome, error) { return j.fire(0, event, time) }
+
+// FireID fires an event by id.
+func (j *Journey) FireID(event uint32, time int64) (Outcome, error) {
+	return j.fireID(0, event, time)
+}
+
+// Set, Get and IsSet work as Pipeline's, for this one deal.
+func (j *Journey) Set(attribute string, value interface{}) error { return j.set(0, attribute, value) }
+func (j *Journey) Get(attribute string) (interface{}, error)     { return j.get(0, attribute) }
+func (j *Journey) IsSet(attribute string) (bool, error)          { return j.isSet(0, attribute) }
+
+// Save returns the journey as a snapshot.
+func (j *Journey) Save() ([]byte, error) {
+	var data *C.uint8_t
+	var n C.size_t
+	if err := j.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
+		return C.sc_journey_save(&data, &n, (*C.sc_journey_t)(h), e)
+	}); err != nil {
+		return nil, err
+	}
+	return takeBytes(unsafe.Pointer(data), n), nil
+}

@@ -1,0 +1,272 @@
+package salescycle
+
+// #include <stdlib.h>
+// #include "salescycle/c.h"
+import "C"
+
+import (
+	"runtime"
+	"unsafe"
+)
+
+// Option configures a pipeline or journey.
+type Option func(*containerOptions)
+
+type containerOptions struct {
+	historyLimit  uint32
+	expectedDeals uint64
+}
+
+// HistoryLimit keeps the last n steps of each deal (at most 65536).
+func HistoryLimit(n uint32) Option { return func(o *containerOptions) { o.historyLimit = n } }
+
+// ExpectedDeals reserves room for n deals up front (pipelines only).
+func ExpectedDeals(n uint64) Option { return func(o *containerOptions) { o.expectedDeals = n } }
+
+func newOptions(opts []Option) (*C.sc_options_t, error) {
+	var o containerOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	options := C.sc_options_create()
+	if options == nil {
+		return nil, &Error{Code: ResourceExhausted, Message: "sc_options_create"}
+	}
+	err := call(func(e **C.char) C.sc_status {
+		return C.sc_options_set_history_limit(options, C.uint32_t(o.historyLimit), e)
+	})
+	if err == nil {
+		err = call(func(e **C.char) C.sc_status {
+			return C.sc_options_set_expected_deals(options, C.uint64_t(o.expectedDeals), e)
+		})
+	}
+	if err != nil {
+		C.sc_options_destroy(options)
+		return nil, err
+	}
+	return options, nil
+}
+
+// Pipeline holds many deals of one machine, addressed by a dense index and
+// optionally by an external id or key. Not safe for concurrent use.
+type Pipeline struct {
+	stepper
+}
+
+func adoptPipeline(ptr *C.sc_pipeline_t, m *Machine) *Pipeline {
+	p := &Pipeline{stepper{ptr: unsafe.Pointer(ptr), journey: 0, machine: m}}
+	runtime.SetFinalizer(p, (*Pipeline).Close)
+	return p
+}
+
+// NewPipeline creates an empty pipeline of m.
+func NewPipeline(m *Machine, opts ...Option) (*Pipeline, error) {
+	mp, err := m.handle()
+	if err != nil {
+		return nil, err
+	}
+	options, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer C.sc_options_destroy(options)
+	var out *C.sc_pipeline_t
+	if err := call(func(e **C.char) C.sc_status { return C.sc_pipeline_create(&out, mp, options, e) }); err != nil {
+		return nil, err
+	}
+	return adoptPipeline(out, m), nil
+}
+
+// LoadPipeline restores a pipeline snapshot onto m. Bad bytes are a DataLoss
+// *Error; a snapshot of another machine or version, FailedPrecondition.
+func LoadPipeline(m *Machine, data []byte) (*Pipeline, error) {
+	mp, err := m.handle()
+	if err != nil {
+		return nil, err
+	}
+	var ptr *C.uint8_t
+	if len(data) > 0 {
+		ptr = (*C.uint8_t)(unsafe.Pointer(&data[0]))
+	}
+	var out *C.sc_pipeline_t
+	if err := call(func(e **C.char) C.sc_status {
+		return C.sc_pipeline_load(&out, mp, ptr, C.size_t(len(data)), e)
+	}); err != nil {
+		return nil, err
+	}
+	return adoptPipeline(out, m), nil
+}
+
+// LoadPipelineFile restores a pipeline snapshot file onto m.
+func LoadPipelineFile(m *Machine, path string) (*Pipeline, error) {
+	mp, err := m.handle()
+	if err != nil {
+		return nil, err
+	}
+	p := C.CString(path)
+	defer C.free(unsafe.Pointer(p))
+	var out *C.sc_pipeline_t
+	if err := call(func(e **C.char) C.sc_status { return C.sc_pipeline_load_file(&out, mp, p, e) }); err != nil {
+		return nil, err
+	}
+	return adoptPipeline(out, m), nil
+}
+
+// Close destroys the pipeline. Idempotent.
+func (p *Pipeline) Close() error {
+	if p.ptr != nil {
+		C.sc_pipeline_destroy((*C.sc_pipeline_t)(p.ptr))
+		p.release()
+		runtime.SetFinalizer(p, nil)
+	}
+	return nil
+}
+
+func (p *Pipeline) c(h unsafe.Pointer) *C.sc_pipeline_t { return (*C.sc_pipeline_t)(h) }
+
+func (p *Pipeline) addWith(add func(h *C.sc_pipeline_t, out *C.uint32_t, e **C.char) C.sc_status) (uint32, error) {
+	var out C.uint32_t
+	err := p.do(func(h unsafe.Pointer, e **C.char) C.sc_status { return add(p.c(h), &out, e) })
+	return uint32(out), err
+}
+
+// Add adds a deal in the initial stage, entered at time, and returns its
+// index.
+func (p *Pipeline) Add(time int64) (uint32, error) {
+	return p.addWith(func(h *C.sc_pipeline_t, out *C.uint32_t, e **C.char) C.sc_status {
+		return C.sc_pipeline_add(out, h, C.int64_t(time), e)
+	})
+}
+
+// AddWithID adds a deal known by an external id; an id in use is an
+// AlreadyExists *Error.
+func (p *Pipeline) AddWithID(id uint64, time int64) (uint32, error) {
+	return p.addWith(func(h *C.sc_pipeline_t, out *C.uint32_t, e **C.char) C.sc_status {
+		return C.sc_pipeline_add_with_id(out, h, C.uint64_t(id), C.int64_t(time), e)
+	})
+}
+
+// AddWithKey adds a deal known by an external key.
+func (p *Pipeline) AddWithKey(key string, time int64) (uint32, error) {
+	data, n := cBytes(key)
+	defer C.free(unsafe.Pointer(data))
+	return p.addWith(func(h *C.sc_pipeline_t, out *C.uint32_t, e **C.char) C.sc_status {
+		return C.sc_pipeline_add_with_key(out, h, data, n, C.int64_t(time), e)
+	})
+}
+
+// FindByID and FindByKey return a deal's index; NotFound if there is none.
+func (p *Pipeline) FindByID(id uint64) (uint32, error) {
+	return p.addWith(func(h *C.sc_pipeline_t, out *C.uint32_t, e **C.char) C.sc_status {
+		return C.sc_pipeline_find_by_id(out, h, C.uint64_t(id), e)
+	})
+}
+
+func (p *Pipeline) FindByKey(key string) (uint32, error) {
+	data, n := cBytes(key)
+	defer C.free(unsafe.Pointer(data))
+	return p.addWith(func(h *C.sc_pipeline_t, out *C.uint32_t, e **C.char) C.sc_status {
+		return C.sc_pipeline_find_by_key(out, h, data, n, e)
+	})
+}
+
+// Remove removes a live deal.
+func (p *Pipeline) Remove(deal uint32) error {
+	return p.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
+		return C.sc_pipeline_remove(p.c(h), C.uint32_t(deal), e)
+	})
+}
+
+// Len is the number of live deals (0 once closed).
+func (p *Pipeline) Len() int {
+	var out C.uint64_t
+	if p.do(func(h unsafe.Pointer, e **C.char) C.sc_status { return C.sc_pipeline_size(&out, p.c(h), e) }) != nil {
+		return 0
+	}
+	return int(out)
+}
+
+// Stage returns a deal's stage and the time it entered it.
+func (p *Pipeline) Stage(deal uint32) (stage uint32, enteredAt int64, err error) {
+	var s C.uint32_t
+	var t C.int64_t
+	err = p.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
+		return C.sc_pipeline_deal_stage(&s, &t, p.c(h), C.uint32_t(deal), e)
+	})
+	return uint32(s), int64(t), err
+}
+
+// Set sets an attribute by name: an int64 (or int), float64, bool or
+// string, as the attribute is declared.
+func (p *Pipeline) Set(deal uint32, attribute string, value interface{}) error {
+	return p.set(deal, attribute, value)
+}
+
+// Get reads an attribute by name (its default when unset) as an int64,
+// float64, bool or string.
+func (p *Pipeline) Get(deal uint32, attribute string) (interface{}, error) {
+	return p.get(deal, attribute)
+}
+
+// IsSet reports whether a deal's attribute was ever set.
+func (p *Pipeline) IsSet(deal uint32, attribute string) (bool, error) {
+	return p.isSet(deal, attribute)
+}
+
+// Fire fires an event by name. A rejection is an Outcome, not an error.
+func (p *Pipeline) Fire(deal uint32, event string, time int64) (Outcome, error) {
+	return p.fire(deal, event, time)
+}
+
+// FireID fires an event by id.
+func (p *Pipeline) FireID(deal, event uint32, time int64) (Outcome, error) {
+	return p.fireID(deal, event, time)
+}
+
+// Apply applies the records in order, in one C call and without a copy,
+// and returns how many were accepted and rejected. A record with a deal
+// index past the pipeline's slots or an unknown event fails the whole batch
+// (an InvalidArgument *Error) and nothing is applied.
+func (p *Pipeline) Apply(records []EventRecord) (accepted, rejected uint64, err error) {
+	var ptr *C.sc_event_record
+	if len(records) > 0 {
+		ptr = (*C.sc_event_record)(unsafe.Pointer(&records[0]))
+	}
+	var a, r C.uint64_t
+	err = p.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
+		return C.sc_pipeline_apply(&a, &r, p.c(h), ptr, C.size_t(len(records)), e)
+	})
+	return uint64(a), uint64(r), err
+}
+
+// StageCounts returns the live deals per stage, in stage id order.
+func (p *Pipeline) StageCounts() ([]uint64, error) {
+	counts := make([]uint64, len(p.machine.stages))
+	if len(counts) == 0 {
+		return counts, nil
+	}
+	err := p.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
+		return C.sc_pipeline_stage_counts((*C.uint64_t)(unsafe.Pointer(&counts[0])), C.size_t(len(counts)), p.c(h), e)
+	})
+	return counts, err
+}
+
+// Save returns the pipeline as a snapshot.
+func (p *Pipeline) Save() ([]byte, error) {
+	var data *C.uint8_t
+	var n C.size_t
+	if err := p.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
+		return C.sc_pipeline_save(&data, &n, p.c(h), e)
+	}); err != nil {
+		return nil, err
+	}
+	return takeBytes(unsafe.Pointer(data), n), nil
+}
+
+// SaveFile writes a snapshot to a temporary file and renames it over path:
+// a failed save leaves the previous file intact.
+func (p *Pipeline) SaveFile(path string) error {
+	cp := C.CString(path)
+	defer C.free(unsafe.Pointer(cp))
+	return p.do(func(h unsafe.Pointer, e **C.char) C.sc_status { return C.sc_pipeline_save_file(p.c(h), cp, e) })
+}

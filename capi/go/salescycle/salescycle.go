@@ -1,0 +1,166 @@
+// Package salescycle moves deals through sales cycles described as data,
+// over libsalescycle_c, the library's stable C API.
+//
+// A Machine is a compiled cycle, immutable and safe for concurrent use. A
+// Pipeline holds many deals of one machine; a Journey is one deal. Neither
+// is safe for concurrent use. Every handle has Close, which is idempotent;
+// a finalizer closes handles that are dropped without it, and using a
+// closed handle returns ErrClosed. Errors are *Error values carrying the C
+// library's status code and message.
+//
+// Build with the C header and library on the cgo paths, e.g.
+//
+//	CGO_CFLAGS="-I capi -I build/include" CGO_LDFLAGS="-L build/capi" go build
+package salescycle
+
+// #cgo LDFLAGS: -lsalescycle_c
+// #include <stdlib.h>
+// #include "salescycle/c.h"
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+)
+
+// Code is a status code: absl::StatusCode's values, as in c.h.
+type Code int32
+
+const (
+	OK                 Code = 0
+	Cancelled          Code = 1
+	Unknown            Code = 2
+	InvalidArgument    Code = 3
+	DeadlineExceeded   Code = 4
+	NotFound           Code = 5
+	AlreadyExists      Code = 6
+	PermissionDenied   Code = 7
+	ResourceExhausted  Code = 8
+	FailedPrecondition Code = 9
+	Aborted            Code = 10
+	OutOfRange         Code = 11
+	Unimplemented      Code = 12
+	Internal           Code = 13
+	Unavailable        Code = 14
+	DataLoss           Code = 15
+	Unauthenticated    Code = 16
+)
+
+func (c Code) String() string { return C.GoString(C.sc_status_name(C.sc_status(c))) }
+
+// Error is a failure the C library reported. Its message names the
+// function and what was wrong.
+type Error struct {
+	Code    Code
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("salescycle: %s: %s", e.Code, e.Message) }
+
+// Is makes errors.Is(err, &Error{Code: NotFound}) match on the code.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Message == "" && t.Code == e.Code
+}
+
+// CallbackError is returned when an observer or named guard panicked or
+// returned an error. The steps were applied; Cause is what the callback
+// panicked with or returned.
+type CallbackError struct {
+	Err   *Error
+	Cause interface{}
+}
+
+func (e *CallbackError) Error() string {
+	return fmt.Sprintf("%v (callback: %v)", e.Err, e.Cause)
+}
+
+func (e *CallbackError) Unwrap() error { return e.Err }
+
+// ErrClosed is returned by every method of a closed handle.
+var ErrClosed = errors.New("salescycle: use of a closed handle")
+
+// Outcome is what a step did; everything but Moved is a rejection.
+type Outcome int32
+
+const (
+	Moved            Outcome = 0
+	NoTransition     Outcome = 1
+	GuardFailed      Outcome = 2
+	MissingAttribute Outcome = 3
+	NoDeal           Outcome = 4
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Moved:
+		return "moved"
+	case NoTransition:
+		return "no_transition"
+	case GuardFailed:
+		return "guard_failed"
+	case MissingAttribute:
+		return "missing_attribute"
+	case NoDeal:
+		return "no_deal"
+	}
+	return fmt.Sprintf("Outcome(%d)", int32(o))
+}
+
+// None stands for "no id": the deal of a journey's step, the event of a
+// timeout that entered a stage.
+const None = uint32(0xFFFFFFFF)
+
+// EventRecord is sc_event_record: the fixed 16-byte batch layout. A
+// []EventRecord is handed to the C library without a copy.
+type EventRecord struct {
+	Deal  uint32
+	Event uint32
+	Time  int64
+}
+
+var _ [16]byte = [unsafe.Sizeof(EventRecord{})]byte{}
+
+// Step is one step, as observers see it.
+type Step struct {
+	Deal     uint32 // None for a journey
+	From, To uint32 // To == From for a rejection
+	Event    uint32 // None for a timeout that entered a stage
+	Time     int64
+	Outcome  Outcome
+}
+
+// VersionNumber is the loaded library's version (1.2.3 is 10203).
+func VersionNumber() uint32 { return uint32(C.sc_version_number()) }
+
+// Version is the loaded library's version string.
+func Version() string { return C.GoString(C.sc_version_string()) }
+
+// HeaderVersionNumber is the version of the c.h this package was built with.
+const HeaderVersionNumber = C.SC_VERSION_NUMBER
+
+// call runs one C call that follows the error convention: fn receives the
+// errmsg out-parameter and returns the status.
+func call(fn func(errmsg **C.char) C.sc_status) error {
+	var msg *C.char
+	status := fn(&msg)
+	if status == C.SC_OK {
+		return nil
+	}
+	e := &Error{Code: Code(status), Message: C.GoString(msg)}
+	C.sc_free(unsafe.Pointer(msg))
+	return e
+}
+
+// cBytes is a C copy of s (with a NUL after it), freed by the caller.
+func cBytes(s string) (*C.char, C.size_t) {
+	p := (*C.char)(C.CBytes(append([]byte(s), 0)))
+	return p, C.size_t(len(s))
+}
+
+// takeBytes copies a caller-owned buffer the library returned, and frees it.
+func takeBytes(data unsafe.Pointer, n C.size_t) []byte {
+	defer C.sc_free(data)
+	return C.GoBytes(data, C.int(n))
+}

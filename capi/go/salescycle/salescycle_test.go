@@ -1,0 +1,405 @@
+package salescycle
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"unsafe"
+)
+
+const tiny = `
+name: "tiny" version: 3 initial_stage: "a"
+stages { id: "a" stall_limit_seconds: 100 } stages { id: "b" } stages { id: "c" kind: WON }
+events { id: "go" } events { id: "back" } events { id: "win" }
+attributes { name: "budget" type: INT64 }
+attributes { name: "source" type: STRING default_value { string_value: "web" } }
+attributes { name: "value" type: DOUBLE }
+attributes { name: "hot" type: BOOL }
+transitions { from_stage: "a" event: "go" to: "b" }
+transitions { from_stage: "b" event: "back" to: "a" }
+transitions { from_stage: "b" event: "win" to: "c" guard { named: "big" } }
+timeouts { stage: "a" enter_stage: "b" }
+`
+
+func big(deal DealView) (bool, error) {
+	budget, err := deal.Int64("budget")
+	return budget >= 1000, err
+}
+
+func mustMachine(t *testing.T, opts ...MachineOption) *Machine {
+	t.Helper()
+	m, err := MachineFromText(tiny, append([]MachineOption{WithNamedGuard("big", big)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func wantCode(t *testing.T, err error, code Code, part string) {
+	t.Helper()
+	var e *Error
+	if !errors.As(err, &e) || e.Code != code || !strings.Contains(e.Message, part) {
+		t.Fatalf("got %v, want %s containing %q", err, code, part)
+	}
+}
+
+func TestLayoutAndVersion(t *testing.T) {
+	if unsafe.Sizeof(EventRecord{}) != 16 || unsafe.Offsetof(EventRecord{}.Event) != 4 ||
+		unsafe.Offsetof(EventRecord{}.Time) != 8 {
+		t.Fatal("EventRecord is not sc_event_record's layout")
+	}
+	if VersionNumber() != HeaderVersionNumber || Version() == "" {
+		t.Fatalf("library %d, header %d", VersionNumber(), HeaderVersionNumber)
+	}
+	if InvalidArgument.String() != "INVALID_ARGUMENT" {
+		t.Fatal(InvalidArgument.String())
+	}
+}
+
+func TestMachines(t *testing.T) {
+	m := mustMachine(t)
+	if m.Name() != "tiny" || m.Version() != 3 || m.Fingerprint() == 0 {
+		t.Fatal(m.Name(), m.Version())
+	}
+	if !reflect.DeepEqual(m.Stages(), []string{"a", "b", "c"}) {
+		t.Fatal(m.Stages())
+	}
+	if typ, _ := m.AttributeType("source"); typ != StringAttribute {
+		t.Fatal(typ)
+	}
+	_, err := m.EventID("presnt")
+	wantCode(t, err, NotFound, `"presnt"`)
+
+	_, err = MachineFromText(strings.Replace(tiny, `event: "win"`, `event: "wn"`, 1),
+		WithNamedGuard("big", big), WithSourceName("tiny.textproto"))
+	wantCode(t, err, InvalidArgument, `tiny.textproto: transitions[2]`)
+	_, err = MachineFromText(tiny)
+	wantCode(t, err, InvalidArgument, `named guard "big" is not registered`)
+	_, err = MachineFromFile("/no/such/file.textproto")
+	wantCode(t, err, NotFound, "/no/such/file.textproto")
+	if !errors.Is(err, &Error{Code: NotFound}) {
+		t.Fatal("errors.Is does not match on the code")
+	}
+	b2b, err := MachineFromFile(filepath.Join(os.Getenv("SC_MACHINES_DIR"), "b2b.textproto"))
+	if err != nil || len(b2b.Stages()) != 10 {
+		t.Fatal(err)
+	}
+	b2b.Close()
+	json, err := MachineFromJSON(`{"name": "j", "initialStage": "a", "stages": [{"id": "a"}], "events": [{"id": "go"}]}`)
+	if err != nil || json.Name() != "j" {
+		t.Fatal(err)
+	}
+}
+
+func TestPipeline(t *testing.T) {
+	m := mustMachine(t)
+	p, err := NewPipeline(m, HistoryLimit(2), ExpectedDeals(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	a, _ := p.AddWithKey("acme", 10)
+	b, _ := p.AddWithID(77, 10)
+	if a != 0 || b != 1 || p.Len() != 2 {
+		t.Fatal(a, b, p.Len())
+	}
+	_, err = p.AddWithID(77, 10)
+	wantCode(t, err, AlreadyExists, "77")
+	if d, err := p.FindByKey("acme"); err != nil || d != a {
+		t.Fatal(d, err)
+	}
+	if d, err := p.FindByID(77); err != nil || d != b {
+		t.Fatal(d, err)
+	}
+	_, err = p.FindByKey("nobody")
+	wantCode(t, err, NotFound, "nobody")
+
+	if v, _ := p.Get(a, "source"); v != "web" {
+		t.Fatal(v)
+	}
+	for name, value := range map[string]interface{}{"source": "référence", "budget": int64(-5), "value": 2.5, "hot": true} {
+		if err := p.Set(a, name, value); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := p.Get(a, name); err != nil || got != value {
+			t.Fatalf("%s: %v %v", name, got, err)
+		}
+	}
+	if err := p.Set(a, "budget", 7); err != nil { // an int is an int64
+		t.Fatal(err)
+	}
+	wantCode(t, p.Set(a, "budget", "lots"), InvalidArgument, `"budget" takes int64, not string`)
+	wantCode(t, p.Set(9, "budget", int64(1)), NotFound, "deal 9")
+	if set, _ := p.IsSet(b, "budget"); set {
+		t.Fatal("unset attribute reads as set")
+	}
+
+	if o, _ := p.Fire(a, "back", 1); o != NoTransition {
+		t.Fatal(o)
+	}
+	if o, _ := p.Fire(a, "go", 2); o != Moved {
+		t.Fatal(o)
+	}
+	if o, _ := p.Fire(a, "win", 3); o != GuardFailed {
+		t.Fatal(o)
+	}
+	p.Set(a, "budget", int64(1000))
+	if o, _ := p.FireID(a, 2, 4); o != Moved {
+		t.Fatal(o)
+	}
+	_, err = p.FireID(a, 70000, 5)
+	wantCode(t, err, InvalidArgument, "event 70000 is out of range")
+	if s, at, _ := p.Stage(a); s != 2 || at != 4 {
+		t.Fatal(s, at)
+	}
+	if fired, _ := p.AdvanceTo(110); fired != 1 { // deal b's stall limit
+		t.Fatal(fired)
+	}
+	if counts, _ := p.StageCounts(); !reflect.DeepEqual(counts, []uint64{0, 1, 1}) {
+		t.Fatal(counts)
+	}
+	if err := p.Remove(a); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, p.Remove(a), NotFound, "deal 0 is not in the pipeline")
+}
+
+func TestApply(t *testing.T) {
+	m := mustMachine(t)
+	one, _ := NewPipeline(m)
+	batch, _ := NewPipeline(m)
+	defer one.Close()
+	defer batch.Close()
+	records := make([]EventRecord, 0, 3000)
+	seed := uint32(7)
+	for i := 0; i < 3000; i++ {
+		seed = seed*1664525 + 1013904223
+		records = append(records, EventRecord{Deal: (seed >> 8) % 20, Event: (seed >> 20) % 3, Time: int64(i)})
+	}
+	for _, p := range []*Pipeline{one, batch} {
+		for d := uint32(0); d < 20; d++ {
+			p.Add(0)
+			p.Set(d, "budget", int64(d*100))
+		}
+	}
+	var accepted uint64
+	for _, r := range records {
+		if o, err := one.FireID(r.Deal, r.Event, r.Time); err != nil {
+			t.Fatal(err)
+		} else if o == Moved {
+			accepted++
+		}
+	}
+	acc, rej, err := batch.Apply(records)
+	if err != nil || acc != accepted || acc+rej != 3000 {
+		t.Fatal(acc, rej, accepted, err)
+	}
+	c1, _ := one.StageCounts()
+	c2, _ := batch.StageCounts()
+	if !reflect.DeepEqual(c1, c2) {
+		t.Fatal(c1, c2)
+	}
+	before, _ := batch.StageCounts()
+	_, _, err = batch.Apply([]EventRecord{{Deal: 0, Event: 0, Time: 1}, {Deal: 99, Event: 0, Time: 2}})
+	wantCode(t, err, InvalidArgument, "99")
+	if after, _ := batch.StageCounts(); !reflect.DeepEqual(before, after) {
+		t.Fatal("a failed batch changed the pipeline")
+	}
+	if a, r, err := batch.Apply(nil); a != 0 || r != 0 || err != nil {
+		t.Fatal(a, r, err)
+	}
+}
+
+func TestObservers(t *testing.T) {
+	m := mustMachine(t)
+	p, _ := NewPipeline(m)
+	defer p.Close()
+	var moves, rejections []Step
+	token, err := p.AddObserver(func(s Step) { moves = append(moves, s) },
+		func(s Step) { rejections = append(rejections, s) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := p.Add(0)
+	p.Fire(d, "go", 5)
+	p.Fire(d, "go", 6)
+	if !reflect.DeepEqual(moves, []Step{{Deal: d, From: 0, To: 1, Event: 0, Time: 5, Outcome: Moved}}) ||
+		!reflect.DeepEqual(rejections, []Step{{Deal: d, From: 1, To: 1, Event: 0, Time: 6, Outcome: NoTransition}}) {
+		t.Fatal(moves, rejections)
+	}
+	if err := p.RemoveObserver(token); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, p.RemoveObserver(token), NotFound, "no observer is registered")
+
+	p.AddObserver(func(s Step) { panic("observer broke") }, nil)
+	_, err = p.Fire(d, "back", 7)
+	var cb *CallbackError
+	if !errors.As(err, &cb) || cb.Cause != "observer broke" || cb.Err.Code != Aborted {
+		t.Fatalf("got %v", err)
+	}
+	if s, _, _ := p.Stage(d); s != 0 {
+		t.Fatal("the step did not stand")
+	}
+}
+
+func TestNamedGuardFailures(t *testing.T) {
+	calls := 0
+	m, err := MachineFromText(tiny, WithNamedGuard("big", func(deal DealView) (bool, error) {
+		calls++
+		if hot, err := deal.Bool("hot"); err != nil || hot {
+			panic("guard broke")
+		}
+		if _, err := deal.Float64("budget"); err == nil {
+			t.Error("a read of the wrong type succeeded")
+		}
+		_, err := deal.Int64("no_such_attribute")
+		return false, err
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ := NewJourney(m, 0)
+	defer j.Close()
+	j.Fire("go", 1)
+	_, err = j.Fire("win", 2)
+	var cb *CallbackError
+	if !errors.As(err, &cb) || !strings.Contains(cb.Err.Message, `named guard "big"`) {
+		t.Fatalf("got %v", err)
+	}
+	wantCode(t, cb.Cause.(error), NotFound, "no_such_attribute")
+	j.Set("hot", true)
+	_, err = j.Fire("win", 3)
+	if !errors.As(err, &cb) || cb.Cause != "guard broke" {
+		t.Fatalf("got %v", err)
+	}
+	if s, _, _ := j.Stage(); s != 1 || calls != 2 {
+		t.Fatal(s, calls)
+	}
+}
+
+func TestSnapshots(t *testing.T) {
+	m := mustMachine(t)
+	p, _ := NewPipeline(m)
+	defer p.Close()
+	for i := 0; i < 30; i++ {
+		d, _ := p.AddWithID(uint64(1000+i), int64(i))
+		p.Set(d, "source", "s"+string(rune('a'+i%26)))
+	}
+	p.Apply([]EventRecord{{0, 0, 50}, {2, 0, 51}})
+	data, err := p.Save()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := LoadPipeline(m, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	c1, _ := p.StageCounts()
+	c2, _ := q.StageCounts()
+	if !reflect.DeepEqual(c1, c2) {
+		t.Fatal(c1, c2)
+	}
+	if d, _ := q.FindByID(1029); d != 29 {
+		t.Fatal(d)
+	}
+	damaged := append([]byte(nil), data...)
+	damaged[len(damaged)/2] ^= 1
+	_, err = LoadPipeline(m, damaged)
+	wantCode(t, err, DataLoss, "checksum mismatch")
+	_, err = LoadPipeline(m, data[:len(data)-1])
+	wantCode(t, err, DataLoss, "")
+	_, err = LoadPipeline(m, nil)
+	wantCode(t, err, DataLoss, "")
+
+	path := filepath.Join(t.TempDir(), "p.scp")
+	if err := p.SaveFile(path); err != nil {
+		t.Fatal(err)
+	}
+	r, err := LoadPipelineFile(m, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	_, err = LoadPipelineFile(m, path+".missing")
+	wantCode(t, err, NotFound, ".missing")
+}
+
+func TestJourney(t *testing.T) {
+	m := mustMachine(t)
+	j, err := NewJourney(m, 1000, HistoryLimit(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []Step
+	j.AddObserver(func(s Step) { steps = append(steps, s) }, nil)
+	if o, _ := j.Fire("go", 2000); o != Moved || len(steps) != 1 || steps[0].Deal != None {
+		t.Fatal(o, steps)
+	}
+	j.Set("value", 48000.5)
+	c, _ := j.Clone()
+	c.Fire("back", 3000)
+	if len(steps) != 1 {
+		t.Fatal("the clone called the original's observer")
+	}
+	data, _ := c.Save()
+	r, err := LoadJourney(m, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _, _ := r.Stage(); s != 0 {
+		t.Fatal(s)
+	}
+	if v, _ := r.Get("value"); v != 48000.5 {
+		t.Fatal(v)
+	}
+	_, err = LoadJourney(m, append([]byte{0xff}, data...))
+	wantCode(t, err, DataLoss, "")
+	c.Close()
+	r.Close()
+	j.Close()
+}
+
+func TestClosedHandles(t *testing.T) {
+	m := mustMachine(t)
+	p, _ := NewPipeline(m)
+	j, _ := NewJourney(m, 0)
+	m.Close()
+	m.Close()
+	if _, err := NewPipeline(m); err != ErrClosed {
+		t.Fatal(err)
+	}
+	// The pipeline keeps what it needs of the machine, guards included.
+	d, _ := p.Add(0)
+	p.Fire(d, "go", 1)
+	p.Set(d, "budget", int64(5000))
+	if o, err := p.Fire(d, "win", 2); o != Moved || err != nil {
+		t.Fatal(o, err)
+	}
+	p.Close()
+	p.Close()
+	j.Close()
+	if _, err := p.Add(0); err != ErrClosed {
+		t.Fatal(err)
+	}
+	if _, _, err := p.Apply([]EventRecord{{0, 0, 0}}); err != ErrClosed {
+		t.Fatal(err)
+	}
+	if _, err := p.Save(); err != ErrClosed {
+		t.Fatal(err)
+	}
+	if _, err := j.Fire("go", 1); err != ErrClosed {
+		t.Fatal(err)
+	}
+	if _, err := p.AddObserver(func(Step) {}, nil); err != ErrClosed {
+		t.Fatal(err)
+	}
+	if p.Len() != 0 {
+		t.Fatal(p.Len())
+	}
+}
