@@ -158,15 +158,22 @@ def take_bytes(pointer: c_void_p, length: int) -> bytes:
         lib.sc_free(pointer)
 
 
+def error_from(status: int, err: c_void_p) -> Exception:
+    """The exception for a failed call's status and errmsg; frees errmsg and
+    clears `err` so that it can serve the next call."""
+    message = ctypes.string_at(err.value).decode("utf-8", "replace") if err.value else ""
+    lib.sc_free(err)
+    err.value = None
+    return error_for(status, message)
+
+
 def call(fn: Callable[..., int], *args: Any) -> None:
     """Calls a C function that follows the error convention, raising the
     error its status names, with its message."""
     err = c_void_p()
     status = fn(*args, byref(err))
     if status != 0:
-        message = ctypes.string_at(err.value).decode("utf-8", "replace") if err.value else ""
-        lib.sc_free(err)
-        raise error_for(status, message)
+        raise error_from(status, err)
 
 
 def encode(text) -> bytes:
@@ -229,22 +236,25 @@ class Handle:
 
 
 class CallbackState:
-    """The exceptions of one handle's observers, kept until the call that
-    ran them re-raises."""
+    """A handle's errmsg slot and what its observers raised, kept until the
+    call that ran them re-raises. One per pipeline or journey, which are used
+    from one thread at a time, so the slot is reused by every call."""
 
     def __init__(self) -> None:
         self.exc: Optional[BaseException] = None
+        self.err = c_void_p()
+        self.err_ref = byref(self.err)
 
-    def checked_call(self, fn: Callable[..., int], *args: Any) -> None:
-        """`call`, except that a failure caused by a Python callback is
-        raised as CallbackError from the callback's own exception."""
+    def check(self, status: int) -> None:
+        """Raises for a failed status: a failure caused by a Python callback
+        as CallbackError from the callback's own exception."""
+        if status == 0:
+            return
+        error = error_from(status, self.err)
+        # A failed callback always makes the call return ABORTED, so what
+        # it raised is consumed here and never outlives the call.
+        cause = self.exc or take_guard_failure()
         self.exc = None
-        take_guard_failure()
-        try:
-            call(fn, *args)
-        except Exception as e:
-            cause = self.exc or take_guard_failure()
-            self.exc = None
-            if cause is not None and getattr(e, "code", None) == ABORTED:
-                raise CallbackError(str(e)) from cause
-            raise
+        if cause is not None and status == ABORTED:
+            raise CallbackError(str(error)) from cause
+        raise error

@@ -21,6 +21,9 @@ class Outcome(enum.IntEnum):
     NO_DEAL = 4
 
 
+_OUTCOMES = tuple(Outcome)
+
+
 class Step(NamedTuple):
     """One step, as observers see it. `deal` is None for a journey, `event`
     None for a timeout that entered a stage; `to_stage == from_stage` for a
@@ -57,16 +60,17 @@ class Stepping(_native.Handle):
         self._machine = machine  # keeps its named guards alive
         self._callbacks = _native.CallbackState()
         self._observers: Dict[int, Tuple[object, object]] = {}
+        self._c_fire = getattr(lib, self._prefix + "fire")
+        self._outcome = c_int32()
+        self._outcome_ref = byref(self._outcome)
 
     @property
     def machine(self) -> Machine:
         return self._machine
 
-    def _fn(self, verb: str):
-        return getattr(lib, self._prefix + verb)
-
     def _call(self, verb: str, *args) -> None:
-        self._callbacks.checked_call(self._fn(verb), *args)
+        callbacks = self._callbacks
+        callbacks.check(getattr(lib, self._prefix + verb)(*args, callbacks.err_ref))
 
     def _set(self, deal: tuple, attribute: Id, value: AttributeValue) -> None:
         a = self._machine.attribute_id(attribute)
@@ -99,14 +103,16 @@ class Stepping(_native.Handle):
         return bool(out.value)
 
     def _fire(self, deal: tuple, event: Id, time: int) -> Outcome:
-        out = c_int32()
+        # The hot path of callers that cannot batch: the C functions, the
+        # outcome slot and the errmsg slot are looked up once per handle.
         if isinstance(event, int):
-            self._call("fire", byref(out), self._handle, *deal, event, time)
+            self._callbacks.check(self._c_fire(self._outcome_ref, self._handle, *deal,
+                                               event, time, self._callbacks.err_ref))
         else:
             name = encode(event)
-            self._call("fire_by_name", byref(out), self._handle, *deal, name,
+            self._call("fire_by_name", self._outcome_ref, self._handle, *deal, name,
                        len(name), time)
-        return Outcome(out.value)
+        return _OUTCOMES[self._outcome.value]
 
     def advance_to(self, now: int) -> int:
         """Fires every timeout due at or before `now`, in due order; returns
