@@ -7,6 +7,7 @@
 // boundary.
 #include "salescycle/c.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -1118,11 +1119,14 @@ sc_status sc_pipeline_fire_by_name(int32_t* out_outcome,
   }, errmsg);
 }
 
-sc_status sc_pipeline_apply(uint64_t* out_accepted, uint64_t* out_rejected,
-                            sc_pipeline_t* pipeline,
-                            const sc_event_record* records, size_t count,
-                            char** errmsg) {
-  return Run(__func__, errmsg, [&]() -> absl::Status {
+namespace {
+
+// `threads` 0: one thread, through Pipeline::Apply.
+sc_status ApplyBatch(const char* fn, uint64_t* out_accepted,
+                     uint64_t* out_rejected, sc_pipeline_t* pipeline,
+                     const sc_event_record* records, size_t count,
+                     uint32_t threads, char** errmsg) {
+  return Run(fn, errmsg, [&]() -> absl::Status {
     SC_C_REQUIRE(pipeline);
     if (records == nullptr && count != 0) {
       return absl::InvalidArgumentError(
@@ -1131,14 +1135,42 @@ sc_status sc_pipeline_apply(uint64_t* out_accepted, uint64_t* out_rejected,
     Stepping stepping(pipeline->rep.machine(), &pipeline->observers);
     // The layouts are one (static_asserts above), and the records are only
     // read: the caller's array is the batch.
+    const auto batch = absl::MakeConstSpan(
+        reinterpret_cast<const salescycle::EventRecord*>(records), count);
     SC_ASSIGN_OR_RETURN(
         salescycle::BatchResult result,
-        pipeline->rep.Apply(absl::MakeConstSpan(
-            reinterpret_cast<const salescycle::EventRecord*>(records), count)));
+        threads == 0
+            ? pipeline->rep.Apply(batch)
+            : pipeline->rep.ApplyParallel(
+                  batch, static_cast<int>(std::min<uint32_t>(threads, 1u << 20))));
     if (out_accepted != nullptr) *out_accepted = result.accepted;
     if (out_rejected != nullptr) *out_rejected = result.rejected;
     return stepping.Finish();
   });
+}
+
+}  // namespace
+
+sc_status sc_pipeline_apply(uint64_t* out_accepted, uint64_t* out_rejected,
+                            sc_pipeline_t* pipeline,
+                            const sc_event_record* records, size_t count,
+                            char** errmsg) {
+  return ApplyBatch(__func__, out_accepted, out_rejected, pipeline, records,
+                    count, 0, errmsg);
+}
+
+sc_status sc_pipeline_apply_parallel(uint64_t* out_accepted,
+                                     uint64_t* out_rejected,
+                                     sc_pipeline_t* pipeline,
+                                     const sc_event_record* records,
+                                     size_t count, uint32_t threads,
+                                     char** errmsg) {
+  if (threads == 0) {
+    return Report(absl::StatusCode::kInvalidArgument, __func__,
+                  "threads is 0; it must be 1 to 64", errmsg);
+  }
+  return ApplyBatch(__func__, out_accepted, out_rejected, pipeline, records,
+                    count, threads, errmsg);
 }
 
 sc_status sc_pipeline_advance_to(uint64_t* out_fired, sc_pipeline_t* pipeline,

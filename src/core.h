@@ -115,11 +115,28 @@ struct Core {
 
   // The table cell for (from, event). `from` may be the removed-deal row
   // (m.num_stages()).
+  static size_t CellIndex(const Machine& m, StageId from, EventId event) {
+    return (static_cast<size_t>(from) << m.row_shift_) | event;
+  }
   static uint32_t Lookup(const Machine& m, StageId from, EventId event) {
-    return m.cells_[static_cast<size_t>(from) * m.events_.size() + event];
+    return m.cells_[CellIndex(m, from, event)];
+  }
+  // The table as the batch loop holds it in registers.
+  struct Table {
+    const uint32_t* cells;
+    uint32_t row_shift;
+    uint32_t Lookup(StageId from, EventId event) const {
+      return cells[(static_cast<size_t>(from) << row_shift) | event];
+    }
+  };
+  static Table HotTable(const Machine& m) {
+    return Table{m.cells_.data(), m.row_shift_};
   }
   // A direct cell is an unguarded move to the stage it holds.
   static bool IsDirect(uint32_t cell) { return cell < Machine::kSlowCell; }
+  static bool IsNoTransition(uint32_t cell) {
+    return cell == Machine::kNoTransitionCell;
+  }
 
   static StepResult Start(StageId from, EventId event, Timestamp time) {
     StepResult r;
@@ -183,9 +200,7 @@ struct Core {
       StepResult r = Start(from, event, time);
       r.outcome = Outcome::kMoved;
       r.to = static_cast<StageId>(cell);
-      r.transition =
-          m.cell_transition_[static_cast<size_t>(from) * m.events_.size() +
-                             event];
+      r.transition = m.cell_transition_[CellIndex(m, from, event)];
       return r;
     }
     return DecideSlow(m, cell, from, event, time, a);

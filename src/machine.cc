@@ -618,14 +618,17 @@ class MachineCompiler {
   void BuildTable() {
     const size_t num_stages = m_->stages_.size();
     const size_t num_events = m_->events_.size();
-    m_->cells_.assign((num_stages + 1) * num_events, Machine::kNoTransitionCell);
+    m_->row_shift_ = 0;
+    while ((size_t{1} << m_->row_shift_) < num_events) ++m_->row_shift_;
+    const size_t row = size_t{1} << m_->row_shift_;
+    m_->cells_.assign((num_stages + 1) * row, Machine::kNoTransitionCell);
     m_->cell_transition_.assign(m_->cells_.size(), -1);
-    std::fill(m_->cells_.begin() + num_stages * num_events, m_->cells_.end(),
+    std::fill(m_->cells_.begin() + num_stages * row, m_->cells_.end(),
               Machine::kNoDealCell);
     for (size_t s = 0; s < num_stages; ++s) {
       for (size_t e = 0; e < num_events; ++e) {
-        const size_t cell = s * num_events + e;
-        const std::vector<PendingCandidate>& list = candidates_[cell];
+        const size_t cell = (s << m_->row_shift_) | e;
+        const std::vector<PendingCandidate>& list = candidates_[s * num_events + e];
         if (list.empty()) continue;
         const uint32_t first = static_cast<uint32_t>(m_->candidates_.size());
         for (const PendingCandidate& c : list) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <thread>
 #include <utility>
 
 #include "absl/base/optimization.h"
@@ -296,26 +297,41 @@ absl::StatusOr<StepResult> Pipeline::Fire(DealIndex deal,
 // The hot loop: no observers and no history, so a step is only the table
 // lookup and the column writes; guarded and required-attribute cells take
 // the core's slow path. kTrackTimeouts is false for machines without
-// timeouts, which then never touch the timeout bits.
-template <bool kTrackTimeouts>
-uint64_t Pipeline::ApplyUnobserved(absl::Span<const EventRecord> records) {
+// timeouts, which then never touch the timeout bits. kRange is true for a
+// share of ApplyParallel: records of deals outside [lo, hi) are skipped.
+// Stage counts change through `counts`: stage_counts_ itself, or a worker's
+// own deltas (modulo 2^64, so that a count that goes down adds up too).
+template <bool kTrackTimeouts, bool kRange>
+uint64_t Pipeline::ApplyUnobserved(absl::Span<const EventRecord> records,
+                                   DealIndex lo, DealIndex hi,
+                                   uint64_t* counts) {
   const Machine& m = *machine_;
+  // Held in registers: the compiler cannot prove that the column stores
+  // leave the vectors' own pointers alone, and would reload them per event.
+  const Core::Table table = Core::HotTable(m);
+  StageId* const stage = stage_.data();
+  Timestamp* const entered_at = entered_at_.data();
   uint64_t accepted = 0;
   for (const EventRecord& r : records) {
     const DealIndex deal = r.deal;
-    const StageId from = stage_[deal];
+    if (kRange && deal - lo >= hi - lo) continue;
+    const StageId from = stage[deal];
     const EventId event = static_cast<EventId>(r.event);
-    const uint32_t cell = Core::Lookup(m, from, event);
+    const uint32_t cell = table.Lookup(from, event);
     StageId to;
     if (ABSL_PREDICT_TRUE(Core::IsDirect(cell))) {
       to = static_cast<StageId>(cell);
     } else {
+      if (Core::IsNoTransition(cell)) continue;
       const StepResult step = Core::DecideSlow(
           m, cell, from, event, r.time, PipelineAttributes(*this, deal));
       if (!step.moved()) continue;
       to = step.to;
     }
-    Move(deal, from, to, r.time);
+    stage[deal] = to;
+    entered_at[deal] = r.time;
+    --counts[from];
+    ++counts[to];
     if (kTrackTimeouts) SetTimeoutConsumed(deal, false);
     ++accepted;
   }
@@ -335,13 +351,22 @@ uint64_t Pipeline::ApplyRecorded(absl::Span<const EventRecord> records) {
   return accepted;
 }
 
-absl::StatusOr<BatchResult> Pipeline::Apply(
-    absl::Span<const EventRecord> records) {
+absl::Status Pipeline::CheckBatch(absl::Span<const EventRecord> records) const {
+  // Branch-free maxima first: this pass reads every record before any is
+  // applied, so it must cost little more than the read.
+  uint32_t max_deal = 0, max_event = 0;
+  for (const EventRecord& r : records) {
+    max_deal = std::max(max_deal, r.deal);
+    max_event = std::max(max_event, r.event);
+  }
   const size_t slots = stage_.size();
   const size_t num_events = static_cast<size_t>(machine_->num_events());
+  if (ABSL_PREDICT_TRUE(records.empty() ||
+                        (max_deal < slots && max_event < num_events))) {
+    return absl::OkStatus();
+  }
   for (size_t i = 0; i < records.size(); ++i) {
-    if (ABSL_PREDICT_FALSE(records[i].deal >= slots ||
-                           records[i].event >= num_events)) {
+    if (records[i].deal >= slots || records[i].event >= num_events) {
       return absl::InvalidArgumentError(absl::StrCat(
           "records[", i, "]: ",
           records[i].deal >= slots
@@ -354,13 +379,68 @@ absl::StatusOr<BatchResult> Pipeline::Apply(
           "; nothing was applied"));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<BatchResult> Pipeline::Apply(
+    absl::Span<const EventRecord> records) {
+  SC_RETURN_IF_ERROR(CheckBatch(records));
   BatchResult result;
   if (!observers_.empty() || options_.history_limit > 0) {
     result.accepted = ApplyRecorded(records);
   } else if (machine_->has_timeouts()) {
-    result.accepted = ApplyUnobserved<true>(records);
+    result.accepted = ApplyUnobserved<true, false>(records, 0, 0,
+                                                   stage_counts_.data());
   } else {
-    result.accepted = ApplyUnobserved<false>(records);
+    result.accepted = ApplyUnobserved<false, false>(records, 0, 0,
+                                                    stage_counts_.data());
+  }
+  result.rejected = records.size() - result.accepted;
+  return result;
+}
+
+absl::StatusOr<BatchResult> Pipeline::ApplyParallel(
+    absl::Span<const EventRecord> records, int threads) {
+  if (threads < 1 || threads > kMaxApplyThreads) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ApplyParallel: threads is ", threads, "; it must be 1 to ",
+        kMaxApplyThreads));
+  }
+  // A thread pays off with a few thousand deals and tens of thousands of
+  // records of its own; fewer, and starting it costs more than it saves.
+  const size_t slots = stage_.size();
+  const size_t useful =
+      std::max<size_t>(1, std::min(slots >> 12, records.size() >> 16));
+  threads = static_cast<int>(std::min<size_t>(threads, useful));
+  if (threads == 1 || !observers_.empty() || options_.history_limit > 0) {
+    return Apply(records);
+  }
+  SC_RETURN_IF_ERROR(CheckBatch(records));
+  // Contiguous shares of slots, cut at multiples of 64 so that no two
+  // threads write one word of the timeout bits.
+  const size_t per = ((slots + threads - 1) / threads + 63) / 64 * 64;
+  std::vector<std::vector<uint64_t>> counts(
+      threads, std::vector<uint64_t>(stage_counts_.size(), 0));
+  std::vector<uint64_t> accepted(threads, 0);
+  auto work = [&](int t) {
+    const DealIndex lo = static_cast<DealIndex>(std::min(slots, per * t));
+    const DealIndex hi = static_cast<DealIndex>(std::min(slots, per * (t + 1)));
+    accepted[t] =
+        machine_->has_timeouts()
+            ? ApplyUnobserved<true, true>(records, lo, hi, counts[t].data())
+            : ApplyUnobserved<false, true>(records, lo, hi, counts[t].data());
+  };
+  std::vector<std::thread> workers;
+  workers.reserve(threads - 1);
+  for (int t = 1; t < threads; ++t) workers.emplace_back(work, t);
+  work(0);  // the calling thread takes the first share
+  for (std::thread& w : workers) w.join();
+  BatchResult result;
+  for (int t = 0; t < threads; ++t) {
+    for (size_t s = 0; s < stage_counts_.size(); ++s) {
+      stage_counts_[s] += counts[t][s];
+    }
+    result.accepted += accepted[t];
   }
   result.rejected = records.size() - result.accepted;
   return result;

@@ -345,6 +345,14 @@ static void test_pipeline(void) {
          sc_pipeline_apply(&accepted, &rejected, p, NULL, 2, E));
   OK(sc_pipeline_apply(NULL, NULL, p, NULL, 0, E));
 
+  /* The parallel batch: same checks, same result. */
+  EXPECT(SC_INVALID_ARGUMENT, "threads is 0",
+         sc_pipeline_apply_parallel(&accepted, &rejected, p, batch, 3, 0, E));
+  EXPECT(SC_INVALID_ARGUMENT, "12345",
+         sc_pipeline_apply_parallel(&accepted, &rejected, p, batch, 3, 2, E));
+  OK(sc_pipeline_apply_parallel(&accepted, &rejected, p, batch, 0, 2, E));
+  CHECK(accepted == 0 && rejected == 0);
+
   /* Stage counts, and a buffer that is too small. */
   OK(sc_pipeline_stage_counts(counts, 10, p, E));
   CHECK(counts[2] == 2 && counts[0] == 0);

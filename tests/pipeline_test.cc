@@ -3,6 +3,7 @@
 // and agreement of every path with Journey (one core).
 #include "salescycle/pipeline.h"
 
+#include <algorithm>
 #include <random>
 #include <thread>
 #include <string>
@@ -422,5 +423,114 @@ TEST(PipelineThreads, OneMachineSharedByManyThreads) {
   }
 }
 
+// ---- ApplyParallel: the same result as Apply, whatever the thread count.
+
+// Every deal's stage, entry time and timeout state, and the counts.
+std::string State(Pipeline& p) {
+  std::string out;
+  for (int s = 0; s < p.machine().num_stages(); ++s) {
+    absl::StrAppend(&out, p.StageCount(s), ",");
+  }
+  for (DealIndex d = 0; d < p.slot_count(); ++d) {
+    if (!p.Contains(d)) continue;
+    absl::StrAppend(&out, "|", p.stage(d), "@", p.entered_at(d));
+  }
+  // Timeout state shows in what AdvanceTo does next.
+  absl::StrAppend(&out, " advance:", p.AdvanceTo(1LL << 40));
+  for (int s = 0; s < p.machine().num_stages(); ++s) {
+    absl::StrAppend(&out, ",", p.StageCount(s));
+  }
+  return out;
+}
+
+TEST(PipelineParallel, SameResultAsApplyForEveryThreadCount) {
+  for (const char* file : {"cycle9.textproto", "cycle9_guarded.textproto",
+                           "b2b.textproto"}) {
+    SCOPED_TRACE(file);
+    auto m = LoadTemplate(file);
+    constexpr uint32_t kDeals = 200'000;  // up to 15 shares of 1M records
+    std::mt19937_64 rng(99);
+    std::vector<EventRecord> records;
+    for (int i = 0; i < 1'000'000; ++i) {
+      records.push_back(EventRecord{static_cast<DealIndex>(rng() % kDeals),
+                                    static_cast<uint32_t>(rng() % m->num_events()),
+                                    static_cast<Timestamp>(i * 10)});
+    }
+    auto make = [&] {
+      auto p = *Pipeline::Create(m);
+      for (uint32_t d = 0; d < kDeals; ++d) {
+        EXPECT_TRUE(p.Add(0).ok());
+        for (AttributeId a = 0; a < m->num_attributes(); ++a) {
+          const AttributeType type = m->attribute(a).type;
+          if (d % 3 == 0) continue;  // some unset: required attributes bite
+          EXPECT_TRUE(
+              p.Set(d, a,
+                    type == AttributeType::kInt64    ? AttributeValue::Int64(d % 5000)
+                    : type == AttributeType::kDouble ? AttributeValue::Double(d)
+                    : type == AttributeType::kBool   ? AttributeValue::Bool(d % 2)
+                                                     : AttributeValue::String("CFO"))
+                  .ok());
+        }
+      }
+      return p;
+    };
+    Pipeline serial = make();
+    const BatchResult want = *serial.Apply(records);
+    const std::string want_state = State(serial);
+    for (int threads : {1, 2, 3, 4, 7}) {
+      SCOPED_TRACE(threads);
+      Pipeline parallel = make();
+      const auto got = parallel.ApplyParallel(records, threads);
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_EQ(got->accepted, want.accepted);
+      EXPECT_EQ(got->rejected, want.rejected);
+      EXPECT_EQ(State(parallel), want_state);
+    }
+  }
+}
+
+TEST(PipelineParallel, BadBatchesAndThreadCounts) {
+  auto m = LoadTemplate("cycle9.textproto");
+  auto p = *Pipeline::Create(m);
+  for (int d = 0; d < 200'000; ++d) ASSERT_TRUE(p.Add(0).ok());
+  const std::vector<EventRecord> bad = {{0, 0, 1}, {200'000, 0, 2}};
+  const auto failed = p.ApplyParallel(bad, 2);
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(failed.status().message()), HasSubstr("records[1]"));
+  EXPECT_EQ(p.stage(0), m->initial_stage());  // nothing applied
+  for (int threads : {0, -1, 65}) {
+    EXPECT_EQ(p.ApplyParallel({}, threads).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST(PipelineParallel, ObserversSeeRecordOrderOnTheCallingThread) {
+  auto m = LoadTemplate("cycle9.textproto");
+  auto p = *Pipeline::Create(m);
+  for (int d = 0; d < 200'000; ++d) ASSERT_TRUE(p.Add(0).ok());
+  struct Order : Observer {
+    std::vector<Timestamp> times;
+    std::thread::id thread;
+    bool other_thread = false;
+    void OnTransition(const StepResult& s) override { Seen(s); }
+    void OnRejection(const StepResult& s) override { Seen(s); }
+    void Seen(const StepResult& s) {
+      times.push_back(s.time);
+      other_thread |= std::this_thread::get_id() != thread;
+    }
+  } order;
+  order.thread = std::this_thread::get_id();
+  p.AddObserver(&order);
+  std::vector<EventRecord> records;
+  for (int i = 0; i < 1000; ++i) {
+    records.push_back({static_cast<DealIndex>((i * 7919) % 200'000), 0, i});
+  }
+  ASSERT_TRUE(p.ApplyParallel(records, 4).ok());
+  ASSERT_EQ(order.times.size(), records.size());
+  EXPECT_TRUE(std::is_sorted(order.times.begin(), order.times.end()));
+  EXPECT_FALSE(order.other_thread);
+}
+
 }  // namespace
 }  // namespace salescycle
+

@@ -390,6 +390,15 @@ SC_EXPORT sc_status sc_pipeline_apply(uint64_t* out_accepted,
                                       sc_pipeline_t* pipeline,
                                       const sc_event_record* records,
                                       size_t count, char** errmsg);
+/* sc_pipeline_apply split across up to `threads` threads by deal, with the
+ * same result (Pipeline::ApplyParallel). Errors: as sc_pipeline_apply;
+ * SC_INVALID_ARGUMENT for threads outside 1..64. */
+SC_EXPORT sc_status sc_pipeline_apply_parallel(uint64_t* out_accepted,
+                                               uint64_t* out_rejected,
+                                               sc_pipeline_t* pipeline,
+                                               const sc_event_record* records,
+                                               size_t count, uint32_t threads,
+                                               char** errmsg);
 /* Fires every timeout due at or before `now`, in due order. */
 SC_EXPORT sc_status sc_pipeline_advance_to(uint64_t* out_fired,
                                            sc_pipeline_t* pipeline,

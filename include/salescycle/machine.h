@@ -224,10 +224,13 @@ class Machine {
   absl::flat_hash_map<std::string, EventId> event_by_name_;
   absl::flat_hash_map<std::string, AttributeId> attribute_by_name_;
 
-  // (num_stages + 1) rows of num_events cells. The extra last row is the
+  // (num_stages + 1) rows of 2^row_shift_ >= num_events cells: cell
+  // (from, event) is at (from << row_shift_) | event, a shift rather than a
+  // multiply on the hot loop's dependency chain. The extra last row is the
   // "removed deal" stage: every cell is kNoDealCell, so a pipeline's hot loop
   // needs no liveness branch.
   std::vector<uint32_t> cells_;
+  uint32_t row_shift_ = 0;
   // For direct cells, the transition they stand for (-1 elsewhere); read
   // only when a step is reported, never on the batch hot path.
   std::vector<int32_t> cell_transition_;

@@ -137,6 +137,19 @@ class Pipeline {
   [[nodiscard]] absl::StatusOr<BatchResult> Apply(
       absl::Span<const EventRecord> records);
 
+  // Apply, split across up to `threads` threads by deal: each thread takes
+  // a contiguous share of the slots and applies, in order, the records of
+  // its deals, so every deal sees its events in the same order and the
+  // result (states, counts, accepted and rejected) is Apply's. The calling
+  // thread works too; threads are started per call. With observers
+  // registered or history on, it is Apply itself (observers are called on
+  // the applying thread, in record order). Each thread gets at least 4096
+  // slots and 65536 records, so small batches use fewer threads.
+  // Errors: as Apply; InvalidArgument for threads outside 1..64.
+  [[nodiscard]] absl::StatusOr<BatchResult> ApplyParallel(
+      absl::Span<const EventRecord> records, int threads);
+  static constexpr int kMaxApplyThreads = 64;
+
   // Fires every timeout that fell due at or before `now`, in order of due
   // time, then of DealIndex, each at its due time; a deal cascades through
   // at most 64 timeouts per call. Returns the number fired. See
@@ -178,8 +191,10 @@ class Pipeline {
     return (timeout_consumed_[deal >> 6] >> (deal & 63)) & 1;
   }
   void SetTimeoutConsumed(DealIndex deal, bool consumed);
-  template <bool kTrackTimeouts>
-  uint64_t ApplyUnobserved(absl::Span<const EventRecord> records);
+  absl::Status CheckBatch(absl::Span<const EventRecord> records) const;
+  template <bool kTrackTimeouts, bool kRange>
+  uint64_t ApplyUnobserved(absl::Span<const EventRecord> records,
+                           DealIndex lo, DealIndex hi, uint64_t* counts);
   uint64_t ApplyRecorded(absl::Span<const EventRecord> records);
 
   std::shared_ptr<const Machine> machine_;
