@@ -299,8 +299,8 @@ absl::StatusOr<StepResult> Pipeline::Fire(DealIndex deal,
 // the core's slow path. kTrackTimeouts is false for machines without
 // timeouts, which then never touch the timeout bits. kRange is true for a
 // share of ApplyParallel: records of deals outside [lo, hi) are skipped.
-// Stage counts change through `counts`: stage_counts_ itself, or a worker's
-// own deltas (modulo 2^64, so that a count that goes down adds up too).
+// Stage counts change through `counts` (stage_counts_), or not at all when
+// it is null: the caller then recounts the stage column afterwards.
 template <bool kTrackTimeouts, bool kRange>
 uint64_t Pipeline::ApplyUnobserved(absl::Span<const EventRecord> records,
                                    DealIndex lo, DealIndex hi,
@@ -330,8 +330,10 @@ uint64_t Pipeline::ApplyUnobserved(absl::Span<const EventRecord> records,
     }
     stage[deal] = to;
     entered_at[deal] = r.time;
-    --counts[from];
-    ++counts[to];
+    if (counts != nullptr) {
+      --counts[from];
+      ++counts[to];
+    }
     if (kTrackTimeouts) SetTimeoutConsumed(deal, false);
     ++accepted;
   }
@@ -353,12 +355,24 @@ uint64_t Pipeline::ApplyRecorded(absl::Span<const EventRecord> records) {
 
 absl::Status Pipeline::CheckBatch(absl::Span<const EventRecord> records) const {
   // Branch-free maxima first: this pass reads every record before any is
-  // applied, so it must cost little more than the read.
-  uint32_t max_deal = 0, max_event = 0;
-  for (const EventRecord& r : records) {
-    max_deal = std::max(max_deal, r.deal);
-    max_event = std::max(max_event, r.event);
+  // applied, so it must cost little more than the read. Four independent
+  // accumulators each, so that no max waits for the one before.
+  uint32_t deal[4] = {}, event[4] = {};
+  const EventRecord* r = records.data();
+  const size_t n = records.size();
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    for (int k = 0; k < 4; ++k) {
+      deal[k] = std::max(deal[k], r[i + k].deal);
+      event[k] = std::max(event[k], r[i + k].event);
+    }
   }
+  for (; i < n; ++i) {
+    deal[0] = std::max(deal[0], r[i].deal);
+    event[0] = std::max(event[0], r[i].event);
+  }
+  const uint32_t max_deal = std::max({deal[0], deal[1], deal[2], deal[3]});
+  const uint32_t max_event = std::max({event[0], event[1], event[2], event[3]});
   const size_t slots = stage_.size();
   const size_t num_events = static_cast<size_t>(machine_->num_events());
   if (ABSL_PREDICT_TRUE(records.empty() ||
@@ -388,15 +402,26 @@ absl::StatusOr<BatchResult> Pipeline::Apply(
   BatchResult result;
   if (!observers_.empty() || options_.history_limit > 0) {
     result.accepted = ApplyRecorded(records);
-  } else if (machine_->has_timeouts()) {
-    result.accepted = ApplyUnobserved<true, false>(records, 0, 0,
-                                                   stage_counts_.data());
   } else {
-    result.accepted = ApplyUnobserved<false, false>(records, 0, 0,
-                                                    stage_counts_.data());
+    // Two read-modify-writes an event keep the counts current; past a
+    // quarter of the slots in records, recounting the stage column once
+    // afterwards is cheaper.
+    const bool recount = records.size() >= stage_.size() / 4;
+    uint64_t* counts = recount ? nullptr : stage_counts_.data();
+    result.accepted =
+        machine_->has_timeouts()
+            ? ApplyUnobserved<true, false>(records, 0, 0, counts)
+            : ApplyUnobserved<false, false>(records, 0, 0, counts);
+    if (recount) RecountStages();
   }
   result.rejected = records.size() - result.accepted;
   return result;
+}
+
+void Pipeline::RecountStages() {
+  std::fill(stage_counts_.begin(), stage_counts_.end(), 0);
+  for (const StageId s : stage_) ++stage_counts_[s];
+  stage_counts_[removed_stage_] = 0;
 }
 
 absl::StatusOr<BatchResult> Pipeline::ApplyParallel(
@@ -418,30 +443,25 @@ absl::StatusOr<BatchResult> Pipeline::ApplyParallel(
   SC_RETURN_IF_ERROR(CheckBatch(records));
   // Contiguous shares of slots, cut at multiples of 64 so that no two
   // threads write one word of the timeout bits.
+  // The workers keep no counts (they would share them); the stage column is
+  // recounted once they are done, as Apply does for large batches.
   const size_t per = ((slots + threads - 1) / threads + 63) / 64 * 64;
-  std::vector<std::vector<uint64_t>> counts(
-      threads, std::vector<uint64_t>(stage_counts_.size(), 0));
   std::vector<uint64_t> accepted(threads, 0);
   auto work = [&](int t) {
     const DealIndex lo = static_cast<DealIndex>(std::min(slots, per * t));
     const DealIndex hi = static_cast<DealIndex>(std::min(slots, per * (t + 1)));
-    accepted[t] =
-        machine_->has_timeouts()
-            ? ApplyUnobserved<true, true>(records, lo, hi, counts[t].data())
-            : ApplyUnobserved<false, true>(records, lo, hi, counts[t].data());
+    accepted[t] = machine_->has_timeouts()
+                      ? ApplyUnobserved<true, true>(records, lo, hi, nullptr)
+                      : ApplyUnobserved<false, true>(records, lo, hi, nullptr);
   };
   std::vector<std::thread> workers;
   workers.reserve(threads - 1);
   for (int t = 1; t < threads; ++t) workers.emplace_back(work, t);
   work(0);  // the calling thread takes the first share
   for (std::thread& w : workers) w.join();
+  RecountStages();
   BatchResult result;
-  for (int t = 0; t < threads; ++t) {
-    for (size_t s = 0; s < stage_counts_.size(); ++s) {
-      stage_counts_[s] += counts[t][s];
-    }
-    result.accepted += accepted[t];
-  }
+  for (int t = 0; t < threads; ++t) result.accepted += accepted[t];
   result.rejected = records.size() - result.accepted;
   return result;
 }

@@ -192,6 +192,7 @@ class Pipeline {
   }
   void SetTimeoutConsumed(DealIndex deal, bool consumed);
   absl::Status CheckBatch(absl::Span<const EventRecord> records) const;
+  void RecountStages();
   template <bool kTrackTimeouts, bool kRange>
   uint64_t ApplyUnobserved(absl::Span<const EventRecord> records,
                            DealIndex lo, DealIndex hi, uint64_t* counts);
