@@ -297,13 +297,11 @@ absl::StatusOr<StepResult> Pipeline::Fire(DealIndex deal,
 // The hot loop: no observers and no history, so a step is only the table
 // lookup and the column writes; guarded and required-attribute cells take
 // the core's slow path. kTrackTimeouts is false for machines without
-// timeouts, which then never touch the timeout bits. kRange is true for a
-// share of ApplyParallel: records of deals outside [lo, hi) are skipped.
-// Stage counts change through `counts` (stage_counts_), or not at all when
-// it is null: the caller then recounts the stage column afterwards.
-template <bool kTrackTimeouts, bool kRange>
+// timeouts, which then never touch the timeout bits. Stage counts change
+// through `counts` (stage_counts_), or not at all when it is null: the
+// caller then recounts the stage column afterwards.
+template <bool kTrackTimeouts>
 uint64_t Pipeline::ApplyUnobserved(absl::Span<const EventRecord> records,
-                                   DealIndex lo, DealIndex hi,
                                    uint64_t* counts) {
   const Machine& m = *machine_;
   // Held in registers: the compiler cannot prove that the column stores
@@ -314,7 +312,6 @@ uint64_t Pipeline::ApplyUnobserved(absl::Span<const EventRecord> records,
   uint64_t accepted = 0;
   for (const EventRecord& r : records) {
     const DealIndex deal = r.deal;
-    if (kRange && deal - lo >= hi - lo) continue;
     const StageId from = stage[deal];
     const EventId event = static_cast<EventId>(r.event);
     const uint32_t cell = table.Lookup(from, event);
@@ -410,8 +407,8 @@ absl::StatusOr<BatchResult> Pipeline::Apply(
     uint64_t* counts = recount ? nullptr : stage_counts_.data();
     result.accepted =
         machine_->has_timeouts()
-            ? ApplyUnobserved<true, false>(records, 0, 0, counts)
-            : ApplyUnobserved<false, false>(records, 0, 0, counts);
+            ? ApplyUnobserved<true>(records, counts)
+            : ApplyUnobserved<false>(records, counts);
     if (recount) RecountStages();
   }
   result.rejected = records.size() - result.accepted;
@@ -423,6 +420,20 @@ void Pipeline::RecountStages() {
   for (const StageId s : stage_) ++stage_counts_[s];
   stage_counts_[removed_stage_] = 0;
 }
+
+namespace {
+
+// Runs fn(0) .. fn(n - 1), fn(0) on the calling thread.
+template <typename Fn>
+void OnThreads(int n, Fn&& fn) {
+  std::vector<std::thread> workers;
+  workers.reserve(n - 1);
+  for (int t = 1; t < n; ++t) workers.emplace_back(fn, t);
+  fn(0);
+  for (std::thread& w : workers) w.join();
+}
+
+}  // namespace
 
 absl::StatusOr<BatchResult> Pipeline::ApplyParallel(
     absl::Span<const EventRecord> records, int threads) {
@@ -440,25 +451,58 @@ absl::StatusOr<BatchResult> Pipeline::ApplyParallel(
   if (threads == 1 || !observers_.empty() || options_.history_limit > 0) {
     return Apply(records);
   }
-  SC_RETURN_IF_ERROR(CheckBatch(records));
-  // Contiguous shares of slots, cut at multiples of 64 so that no two
-  // threads write one word of the timeout bits.
-  // The workers keep no counts (they would share them); the stage column is
-  // recounted once they are done, as Apply does for large batches.
-  const size_t per = ((slots + threads - 1) / threads + 63) / 64 * 64;
-  std::vector<uint64_t> accepted(threads, 0);
-  auto work = [&](int t) {
-    const DealIndex lo = static_cast<DealIndex>(std::min(slots, per * t));
-    const DealIndex hi = static_cast<DealIndex>(std::min(slots, per * (t + 1)));
-    accepted[t] = machine_->has_timeouts()
-                      ? ApplyUnobserved<true, true>(records, lo, hi, nullptr)
-                      : ApplyUnobserved<false, true>(records, lo, hi, nullptr);
+  // Thread t owns the deals of blocks [t * blocks / threads, ...) of 64
+  // slots (so that no two threads write one word of the timeout bits),
+  // found with a multiply and a shift rather than a division per record.
+  const uint64_t blocks = (slots + 63) / 64;
+  const uint64_t scale =
+      ((static_cast<uint64_t>(threads) << 32) + blocks - 1) / blocks;
+  auto owner = [&](DealIndex deal) {
+    const uint64_t t = ((deal >> 6) * scale) >> 32;
+    return std::min<uint64_t>(t, threads - 1);
   };
-  std::vector<std::thread> workers;
-  workers.reserve(threads - 1);
-  for (int t = 1; t < threads; ++t) workers.emplace_back(work, t);
-  work(0);  // the calling thread takes the first share
-  for (std::thread& w : workers) w.join();
+  // Phase 1, in parallel: thread s splits its run of records by owner,
+  // keeping their order, and takes the maxima the batch check needs.
+  // Phase 2, once the whole batch is known good: thread t applies its
+  // deals' records from every run, in run order, so each deal sees its
+  // events in batch order. The copy costs the batch's size in memory.
+  // The split's buffers are kept for the next call: fresh pages cost the
+  // kernel's zeroing, about as much as applying the records.
+  const size_t run = (records.size() + threads - 1) / threads;
+  auto& parts = parallel_parts_;
+  parts.resize(threads);
+  for (auto& row : parts) {
+    row.resize(threads);
+    for (auto& part : row) part.clear();
+  }
+  std::vector<uint32_t> max_deal(threads, 0), max_event(threads, 0);
+  OnThreads(threads, [&](int s) {
+    const size_t begin = std::min(records.size(), run * s);
+    const size_t end = std::min(records.size(), begin + run);
+    for (auto& part : parts[s]) part.reserve((end - begin) / threads * 5 / 4 + 64);
+    uint32_t deal = 0, event = 0;
+    for (size_t i = begin; i < end; ++i) {
+      const EventRecord& r = records[i];
+      deal = std::max(deal, r.deal);
+      event = std::max(event, r.event);
+      parts[s][owner(r.deal)].push_back(r);
+    }
+    max_deal[s] = deal;
+    max_event[s] = event;
+  });
+  if (*std::max_element(max_deal.begin(), max_deal.end()) >= slots ||
+      *std::max_element(max_event.begin(), max_event.end()) >=
+          static_cast<uint32_t>(machine_->num_events())) {
+    return CheckBatch(records);  // names the first bad record
+  }
+  std::vector<uint64_t> accepted(threads, 0);
+  OnThreads(threads, [&](int t) {
+    for (int s = 0; s < threads; ++s) {
+      accepted[t] += machine_->has_timeouts()
+                         ? ApplyUnobserved<true>(parts[s][t], nullptr)
+                         : ApplyUnobserved<false>(parts[s][t], nullptr);
+    }
+  });
   RecountStages();
   BatchResult result;
   for (int t = 0; t < threads; ++t) result.accepted += accepted[t];
@@ -529,6 +573,9 @@ size_t Pipeline::MemoryUsage() const {
                  history_count_.capacity() * sizeof(uint64_t) +
                  free_slots_.capacity() * sizeof(DealIndex) +
                  stage_counts_.capacity() * sizeof(uint64_t);
+  for (const auto& row : parallel_parts_) {
+    for (const auto& part : row) bytes += part.capacity() * sizeof(EventRecord);
+  }
   for (const auto& column : scalars_) bytes += column.capacity() * 8;
   for (const auto& column : strings_) {
     bytes += column.capacity() * sizeof(std::string);
