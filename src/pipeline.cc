@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/base/optimization.h"
+#include "absl/numeric/bits.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "src/attribute_codec.h"
@@ -294,45 +295,93 @@ absl::StatusOr<StepResult> Pipeline::Fire(DealIndex deal,
   return Fire(deal, id, time);
 }
 
-// The hot loop: no observers and no history, so a step is only the table
-// lookup and the column writes; guarded and required-attribute cells take
-// the core's slow path. kTrackTimeouts is false for machines without
-// timeouts, which then never touch the timeout bits. Stage counts change
-// through `counts` (stage_counts_), or not at all when it is null: the
-// caller then recounts the stage column afterwards.
+struct Pipeline::HotColumns {
+  Core::Table table;
+  StageId* stage;
+  Timestamp* entered_at;
+};
+
+// One record of the hot loops below: no observers and no history, so a
+// step is only the table lookup and the column writes; guarded and
+// required-attribute cells take the core's slow path. kTrackTimeouts is
+// false for machines without timeouts, which then never touch the timeout
+// bits. Stage counts change through `counts` (stage_counts_), or not at all
+// when it is null: the caller then recounts the stage column afterwards.
+// Returns whether the deal moved.
+template <bool kTrackTimeouts>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Pipeline::StepUnobserved(
+    const HotColumns& hot, const EventRecord& r, uint64_t* counts) {
+  const DealIndex deal = r.deal;
+  const StageId from = hot.stage[deal];
+  const EventId event = static_cast<EventId>(r.event);
+  const uint32_t cell = hot.table.Lookup(from, event);
+  StageId to;
+  if (ABSL_PREDICT_TRUE(Core::IsDirect(cell))) {
+    to = static_cast<StageId>(cell);
+  } else {
+    if (Core::IsNoTransition(cell)) return false;
+    const StepResult step = Core::DecideSlow(
+        *machine_, cell, from, event, r.time, PipelineAttributes(*this, deal));
+    if (!step.moved()) return false;
+    to = step.to;
+  }
+  hot.stage[deal] = to;
+  hot.entered_at[deal] = r.time;
+  if (counts != nullptr) {
+    --counts[from];
+    ++counts[to];
+  }
+  if (kTrackTimeouts) SetTimeoutConsumed(deal, false);
+  return true;
+}
+
+// Held in registers by the loops: the compiler cannot prove that the
+// column stores leave the vectors' own pointers alone, and would reload
+// them per event.
+Pipeline::HotColumns Pipeline::Hot() {
+  return HotColumns{Core::HotTable(*machine_), stage_.data(),
+                    entered_at_.data()};
+}
+
 template <bool kTrackTimeouts>
 uint64_t Pipeline::ApplyUnobserved(absl::Span<const EventRecord> records,
                                    uint64_t* counts) {
-  const Machine& m = *machine_;
-  // Held in registers: the compiler cannot prove that the column stores
-  // leave the vectors' own pointers alone, and would reload them per event.
-  const Core::Table table = Core::HotTable(m);
-  StageId* const stage = stage_.data();
-  Timestamp* const entered_at = entered_at_.data();
+  const HotColumns hot = Hot();
   uint64_t accepted = 0;
   for (const EventRecord& r : records) {
-    const DealIndex deal = r.deal;
-    const StageId from = stage[deal];
-    const EventId event = static_cast<EventId>(r.event);
-    const uint32_t cell = table.Lookup(from, event);
-    StageId to;
-    if (ABSL_PREDICT_TRUE(Core::IsDirect(cell))) {
-      to = static_cast<StageId>(cell);
-    } else {
-      if (Core::IsNoTransition(cell)) continue;
-      const StepResult step = Core::DecideSlow(
-          m, cell, from, event, r.time, PipelineAttributes(*this, deal));
-      if (!step.moved()) continue;
-      to = step.to;
+    accepted += StepUnobserved<kTrackTimeouts>(hot, r, counts);
+  }
+  return accepted;
+}
+
+// ApplyParallel's share: the records of deals in [lo, hi), in order. A test
+// per record would be a branch mispredicted half the time, so each group
+// of 64 records gets a bitmask of its own deals, built without branches,
+// and only its set bits are stepped.
+template <bool kTrackTimeouts>
+uint64_t Pipeline::ApplyOwned(absl::Span<const EventRecord> records,
+                              DealIndex lo, DealIndex hi) {
+  const HotColumns hot = Hot();
+  const EventRecord* r = records.data();
+  const size_t n = records.size();
+  const uint32_t span = hi - lo;
+  uint64_t accepted = 0;
+  size_t g = 0;
+  for (; g + 64 <= n; g += 64) {
+    uint64_t mine = 0;
+    for (int k = 0; k < 64; ++k) {
+      mine |= static_cast<uint64_t>(r[g + k].deal - lo < span) << k;
     }
-    stage[deal] = to;
-    entered_at[deal] = r.time;
-    if (counts != nullptr) {
-      --counts[from];
-      ++counts[to];
+    while (mine != 0) {
+      const int k = absl::countr_zero(mine);
+      mine &= mine - 1;
+      accepted += StepUnobserved<kTrackTimeouts>(hot, r[g + k], nullptr);
     }
-    if (kTrackTimeouts) SetTimeoutConsumed(deal, false);
-    ++accepted;
+  }
+  for (; g < n; ++g) {
+    if (r[g].deal - lo < span) {
+      accepted += StepUnobserved<kTrackTimeouts>(hot, r[g], nullptr);
+    }
   }
   return accepted;
 }
@@ -451,57 +500,31 @@ absl::StatusOr<BatchResult> Pipeline::ApplyParallel(
   if (threads == 1 || !observers_.empty() || options_.history_limit > 0) {
     return Apply(records);
   }
-  // Thread t owns the deals of blocks [t * blocks / threads, ...) of 64
-  // slots (so that no two threads write one word of the timeout bits),
-  // found with a multiply and a shift rather than a division per record.
-  const uint64_t blocks = (slots + 63) / 64;
-  const uint64_t scale =
-      ((static_cast<uint64_t>(threads) << 32) + blocks - 1) / blocks;
-  auto owner = [&](DealIndex deal) {
-    const uint64_t t = ((deal >> 6) * scale) >> 32;
-    return std::min<uint64_t>(t, threads - 1);
-  };
-  // Phase 1, in parallel: thread s splits its run of records by owner,
-  // keeping their order, and takes the maxima the batch check needs.
-  // Phase 2, once the whole batch is known good: thread t applies its
-  // deals' records from every run, in run order, so each deal sees its
-  // events in batch order. The copy costs the batch's size in memory.
-  // The split's buffers are kept for the next call: fresh pages cost the
-  // kernel's zeroing, about as much as applying the records.
+  // Thread t owns a contiguous share of the slots, cut at multiples of 64
+  // so that no two threads write one word of the timeout bits. First the
+  // threads check halves of the batch (it is all or nothing, as Apply's);
+  // then each reads the whole batch and steps its own deals' records, in
+  // order, so each deal sees its events in batch order. Nothing is copied;
+  // reading the batch once per thread is the price.
+  const size_t share = ((slots + threads - 1) / threads + 63) / 64 * 64;
   const size_t run = (records.size() + threads - 1) / threads;
-  auto& parts = parallel_parts_;
-  parts.resize(threads);
-  for (auto& row : parts) {
-    row.resize(threads);
-    for (auto& part : row) part.clear();
-  }
-  std::vector<uint32_t> max_deal(threads, 0), max_event(threads, 0);
-  OnThreads(threads, [&](int s) {
-    const size_t begin = std::min(records.size(), run * s);
+  std::vector<absl::Status> checks(threads);
+  OnThreads(threads, [&](int t) {
+    const size_t begin = std::min(records.size(), run * t);
     const size_t end = std::min(records.size(), begin + run);
-    for (auto& part : parts[s]) part.reserve((end - begin) / threads * 5 / 4 + 64);
-    uint32_t deal = 0, event = 0;
-    for (size_t i = begin; i < end; ++i) {
-      const EventRecord& r = records[i];
-      deal = std::max(deal, r.deal);
-      event = std::max(event, r.event);
-      parts[s][owner(r.deal)].push_back(r);
-    }
-    max_deal[s] = deal;
-    max_event[s] = event;
+    checks[t] = CheckBatch(records.subspan(begin, end - begin));
   });
-  if (*std::max_element(max_deal.begin(), max_deal.end()) >= slots ||
-      *std::max_element(max_event.begin(), max_event.end()) >=
-          static_cast<uint32_t>(machine_->num_events())) {
-    return CheckBatch(records);  // names the first bad record
+  for (const absl::Status& check : checks) {
+    if (!check.ok()) return CheckBatch(records);  // names the first bad one
   }
   std::vector<uint64_t> accepted(threads, 0);
   OnThreads(threads, [&](int t) {
-    for (int s = 0; s < threads; ++s) {
-      accepted[t] += machine_->has_timeouts()
-                         ? ApplyUnobserved<true>(parts[s][t], nullptr)
-                         : ApplyUnobserved<false>(parts[s][t], nullptr);
-    }
+    const DealIndex lo = static_cast<DealIndex>(std::min(slots, share * t));
+    const DealIndex hi =
+        static_cast<DealIndex>(std::min(slots, share * (t + 1)));
+    accepted[t] = machine_->has_timeouts()
+                      ? ApplyOwned<true>(records, lo, hi)
+                      : ApplyOwned<false>(records, lo, hi);
   });
   RecountStages();
   BatchResult result;
@@ -573,9 +596,6 @@ size_t Pipeline::MemoryUsage() const {
                  history_count_.capacity() * sizeof(uint64_t) +
                  free_slots_.capacity() * sizeof(DealIndex) +
                  stage_counts_.capacity() * sizeof(uint64_t);
-  for (const auto& row : parallel_parts_) {
-    for (const auto& part : row) bytes += part.capacity() * sizeof(EventRecord);
-  }
   for (const auto& column : scalars_) bytes += column.capacity() * 8;
   for (const auto& column : strings_) {
     bytes += column.capacity() * sizeof(std::string);

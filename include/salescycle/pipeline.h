@@ -137,20 +137,18 @@ class Pipeline {
   [[nodiscard]] absl::StatusOr<BatchResult> Apply(
       absl::Span<const EventRecord> records);
 
-  // Apply, split across up to `threads` threads by deal: the threads first
-  // split the batch by the deal's owner (keeping record order) and check
-  // it, then each applies its own deals' records, so every deal sees its
-  // events in batch order and the result (states, counts, accepted and
-  // rejected) is Apply's, all or nothing as Apply's. The calling thread
-  // works too; threads are started per call, and the split holds a copy of
-  // the batch. With observers registered or history on, it is Apply itself
-  // (observers are called on the applying thread, in record order). The
-  // split's buffers are kept for the next call (MemoryUsage counts them). Each
-  // thread gets at least 4096 slots and 65536 records, so small batches use
-  // fewer threads. Whether it is faster than Apply depends on the memory
-  // bandwidth per core: the split copies the batch once. On the 2-core
-  // reference machine it is not (bench/RESULTS.md); measure with
-  // `salescycle_replay --threads N` before relying on it.
+  // Apply, split across up to `threads` threads by deal: each thread owns
+  // a contiguous share of the slots and steps, in order, the records of its
+  // deals, so every deal sees its events in batch order and the result
+  // (states, counts, accepted and rejected) is Apply's, all or nothing as
+  // Apply's. The calling thread works too; threads are started per call;
+  // nothing is copied, but every thread reads the whole batch. With
+  // observers registered or history on, it is Apply itself (observers are
+  // called on the applying thread, in record order). Each thread gets at
+  // least 4096 slots and 65536 records, so small batches use fewer threads.
+  // Whether it is faster than Apply depends on the memory bandwidth per
+  // core; measure with `salescycle_replay --threads N` (bench/RESULTS.md
+  // has the reference machine's figures).
   // Errors: as Apply; InvalidArgument for threads outside 1..64.
   [[nodiscard]] absl::StatusOr<BatchResult> ApplyParallel(
       absl::Span<const EventRecord> records, int threads);
@@ -199,9 +197,18 @@ class Pipeline {
   void SetTimeoutConsumed(DealIndex deal, bool consumed);
   absl::Status CheckBatch(absl::Span<const EventRecord> records) const;
   void RecountStages();
+  // The batch loops' view of the table and columns (see pipeline.cc).
+  struct HotColumns;
+  HotColumns Hot();
+  template <bool kTrackTimeouts>
+  bool StepUnobserved(const HotColumns& hot, const EventRecord& r,
+                      uint64_t* counts);
   template <bool kTrackTimeouts>
   uint64_t ApplyUnobserved(absl::Span<const EventRecord> records,
                            uint64_t* counts);
+  template <bool kTrackTimeouts>
+  uint64_t ApplyOwned(absl::Span<const EventRecord> records, DealIndex lo,
+                      DealIndex hi);
   uint64_t ApplyRecorded(absl::Span<const EventRecord> records);
 
   std::shared_ptr<const Machine> machine_;
@@ -228,9 +235,6 @@ class Pipeline {
   absl::flat_hash_map<DealIndex, std::string> key_of_deal_;
 
   std::vector<Observer*> observers_;
-  // ApplyParallel's split of a batch by thread, [source run][owner], kept
-  // between calls (see there).
-  std::vector<std::vector<std::vector<EventRecord>>> parallel_parts_;
 };
 
 }  // namespace salescycle
