@@ -1,9 +1,17 @@
-// Transition throughput of the batch path on cycle9 (history off, no
-// observers), guarded and not, with an observer, with history, and of
-// Journey::Fire. Items per second are events applied per second.
+// Transition throughput of the C++ API on cycle9: one fire per call and
+// batches through Pipeline and Journey, with 1, 1000, 100 000 and 10 million
+// deals; guarded against unguarded; history and an observer; and the
+// timeouts sweep (AdvanceTo) over a million deals. Items per second are
+// events applied (for the sweep: deals looked at) per second; bytes_per_deal
+// is Pipeline::MemoryUsage over the deals.
 //
 //   build/bench/pipeline_benchmark --benchmark_repetitions=5
+//   (add --benchmark_report_aggregates_only=true for medians only)
+//
+// The C API's batch and fire are in capi_benchmark; the replay of the
+// generator's streams, with the raw-table baseline, is salescycle_replay.
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -12,15 +20,19 @@
 #include "salescycle/journey.h"
 #include "salescycle/machine.h"
 #include "salescycle/pipeline.h"
+#include "salescycle/snapshot.h"
 
 namespace salescycle {
 namespace {
 
-std::shared_ptr<const Machine> Load(bool guarded) {
-  auto m = Machine::FromFile(absl::StrCat(
-      SC_MACHINES_DIR, guarded ? "/cycle9_guarded.textproto" : "/cycle9.textproto"));
+std::shared_ptr<const Machine> Load(const char* file) {
+  auto m = Machine::FromFile(absl::StrCat(SC_MACHINES_DIR, "/", file));
   if (!m.ok()) std::abort();
   return *m;
+}
+
+std::shared_ptr<const Machine> Cycle9(bool guarded) {
+  return Load(guarded ? "cycle9_guarded.textproto" : "cycle9.textproto");
 }
 
 // The stream is made on a scratch pipeline, so that it follows the
@@ -43,45 +55,80 @@ class Counter : public Observer {
   void OnRejection(const StepResult&) override { ++n; }
 };
 
-// range(0): deals; range(1): guarded; range(2): 0 plain, 1 observer,
-// 2 history of 8.
-void BM_PipelineApply(benchmark::State& state) {
-  const auto deals = static_cast<uint32_t>(state.range(0));
-  const bool guarded = state.range(1) != 0;
-  const int mode = static_cast<int>(state.range(2));
-  auto m = Load(guarded);
-  const std::vector<EventRecord> records = Stream(m, deals, kEvents);
+enum Mode { kPlain = 0, kObserver = 1, kHistory = 2 };
+
+Pipeline Fresh(const std::shared_ptr<const Machine>& m, uint32_t deals,
+               bool guarded, Mode mode) {
   PipelineOptions options;
-  options.history_limit = mode == 2 ? 8 : 0;
+  options.history_limit = mode == kHistory ? 8 : 0;
+  options.expected_deals = deals;
   auto p = *Pipeline::Create(m, options);
   for (uint32_t j = 0; j < deals; ++j) {
     (void)p.Add(0);
     if (guarded) (void)p.Set(j, 0, AttributeValue::Int64(bench::GuardedBudget(j)));
   }
+  return p;
+}
+
+void Args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"deals", "guarded", "mode"});
+  for (int64_t deals : {1, 1000, 100000, 10000000}) b->Args({deals, 0, kPlain});
+  b->Args({100000, 1, kPlain});
+  b->Args({100000, 0, kObserver});
+  b->Args({100000, 0, kHistory});
+  b->Args({1, 1, kPlain});
+}
+
+// range(0): deals; range(1): guarded; range(2): Mode. The same 1M events
+// are applied again and again: the deals keep moving, as in a live pipeline.
+void BM_PipelineApply(benchmark::State& state) {
+  const auto deals = static_cast<uint32_t>(state.range(0));
+  const bool guarded = state.range(1) != 0;
+  const auto mode = static_cast<Mode>(state.range(2));
+  auto m = Cycle9(guarded);
+  const std::vector<EventRecord> records = Stream(m, deals, kEvents);
+  Pipeline p = Fresh(m, deals, guarded, mode);
   Counter counter;
-  if (mode == 1) p.AddObserver(&counter);
+  if (mode == kObserver) p.AddObserver(&counter);
+  uint64_t accepted = 0;
+  for (auto _ : state) accepted += p.Apply(records)->accepted;
+  benchmark::DoNotOptimize(accepted);
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * records.size()));
+  state.counters["bytes_per_deal"] =
+      static_cast<double>(p.MemoryUsage()) / static_cast<double>(deals);
+}
+BENCHMARK(BM_PipelineApply)->Apply(Args)->Unit(benchmark::kMillisecond);
+
+// One Pipeline::Fire per event: what a caller pays who cannot batch.
+void BM_PipelineFire(benchmark::State& state) {
+  const auto deals = static_cast<uint32_t>(state.range(0));
+  const bool guarded = state.range(1) != 0;
+  const auto mode = static_cast<Mode>(state.range(2));
+  auto m = Cycle9(guarded);
+  const std::vector<EventRecord> records = Stream(m, deals, kEvents);
+  Pipeline p = Fresh(m, deals, guarded, mode);
+  Counter counter;
+  if (mode == kObserver) p.AddObserver(&counter);
   uint64_t accepted = 0;
   for (auto _ : state) {
-    accepted += p.Apply(records)->accepted;
+    for (const EventRecord& r : records) {
+      accepted += p.Fire(r.deal, static_cast<EventId>(r.event), r.time)->moved();
+    }
   }
   benchmark::DoNotOptimize(accepted);
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * records.size()));
   state.counters["bytes_per_deal"] =
       static_cast<double>(p.MemoryUsage()) / static_cast<double>(deals);
 }
-BENCHMARK(BM_PipelineApply)
-    ->ArgNames({"deals", "guarded", "mode"})
-    ->Args({1, 0, 0})
-    ->Args({100000, 0, 0})
-    ->Args({100000, 1, 0})
-    ->Args({100000, 0, 1})
-    ->Args({100000, 0, 2})
-    ->Args({10000000, 0, 0});
+BENCHMARK(BM_PipelineFire)->Apply(Args)->Unit(benchmark::kMillisecond);
 
+// One journey, one Journey::Fire per event; range(0): history on.
 void BM_JourneyFire(benchmark::State& state) {
-  auto m = Load(false);
+  auto m = Cycle9(false);
   const std::vector<EventRecord> records = Stream(m, 1, kEvents);
-  auto j = *Journey::Create(m, 0);
+  JourneyOptions options;
+  options.history_limit = state.range(0) != 0 ? 8 : 0;
+  auto j = *Journey::Create(m, 0, options);
   uint64_t accepted = 0;
   for (auto _ : state) {
     for (const EventRecord& r : records) {
@@ -91,7 +138,40 @@ void BM_JourneyFire(benchmark::State& state) {
   benchmark::DoNotOptimize(accepted);
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * records.size()));
 }
-BENCHMARK(BM_JourneyFire);
+BENCHMARK(BM_JourneyFire)->ArgName("history")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
+// The timeouts sweep: a million B2B deals spread over a year of entry
+// times, and AdvanceTo a moment when about half have stalled. Each
+// iteration restores the same state from a snapshot (not timed).
+void BM_AdvanceTo(benchmark::State& state) {
+  const auto deals = static_cast<uint32_t>(state.range(0));
+  auto m = Load("b2b.textproto");
+  constexpr Timestamp kStart = 1767225600;
+  std::string snapshot;
+  {
+    PipelineOptions options;
+    options.expected_deals = deals;
+    auto p = *Pipeline::Create(m, options);
+    const EventId contact = *m->FindEvent("contact");
+    for (uint32_t j = 0; j < deals; ++j) {
+      const Timestamp entered = kStart + (j * 7919ull % 365) * 86400;
+      (void)p.Add(entered);
+      if (j % 2) (void)p.Fire(j, contact, entered);
+    }
+    if (!SavePipeline(p, SnapshotSink::Bytes(&snapshot)).ok()) std::abort();
+  }
+  int64_t fired = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto p = LoadPipeline(SnapshotSource::Bytes(snapshot), m);
+    if (!p.ok()) std::abort();
+    state.ResumeTiming();
+    fired = p->AdvanceTo(kStart + 200 * 86400);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * deals);
+  state.counters["fired"] = static_cast<double>(fired);
+}
+BENCHMARK(BM_AdvanceTo)->ArgName("deals")->Arg(1000000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace salescycle
