@@ -50,7 +50,10 @@ void Report(benchmark::State& state, uint64_t accepted) {
   state.counters["accepted"] = static_cast<double>(accepted);
 }
 
-void BM_BatchCpp(benchmark::State& state) {
+// Each iteration replays the stream on a fresh C++ pipeline (made outside
+// the timing); `replay` returns the accepted count.
+template <typename ReplayFn>
+void RunCpp(benchmark::State& state, ReplayFn&& replay) {
   if (Stream() == nullptr) return state.SkipWithError("no workload");
   auto machine = *Machine::FromFile(MachinePath());
   uint64_t accepted = 0;
@@ -59,11 +62,27 @@ void BM_BatchCpp(benchmark::State& state) {
     auto p = *Pipeline::Create(machine);
     for (uint32_t j = 0; j < Stream()->journeys; ++j) (void)p.Add(0);
     state.ResumeTiming();
-    accepted = p.Apply(Stream()->records)->accepted;
+    accepted = replay(p);
   }
   Report(state, accepted);
 }
+
+void BM_BatchCpp(benchmark::State& state) {
+  RunCpp(state, [](Pipeline& p) { return p.Apply(Stream()->records)->accepted; });
+}
 BENCHMARK(BM_BatchCpp)->Unit(benchmark::kMillisecond);
+
+// One call per event: what a caller pays who cannot batch.
+void BM_FireCpp(benchmark::State& state) {
+  RunCpp(state, [](Pipeline& p) {
+    uint64_t accepted = 0;
+    for (const EventRecord& r : Stream()->records) {
+      accepted += p.Fire(r.deal, static_cast<EventId>(r.event), r.time)->moved();
+    }
+    return accepted;
+  });
+}
+BENCHMARK(BM_FireCpp)->Unit(benchmark::kMillisecond);
 
 struct CPipeline {
   sc_pipeline_t* p = nullptr;
@@ -80,66 +99,47 @@ std::unique_ptr<CPipeline> FreshC(sc_machine_t* m) {
   return c;
 }
 
-void BM_BatchC(benchmark::State& state) {
+// As RunCpp, through the C API.
+template <typename ReplayFn>
+void RunC(benchmark::State& state, ReplayFn&& replay) {
   if (Stream() == nullptr) return state.SkipWithError("no workload");
   sc_machine_t* m = nullptr;
   if (sc_machine_from_file(&m, MachinePath().c_str(), nullptr, nullptr) != SC_OK) {
     return state.SkipWithError("cycle9 does not load");
   }
-  const auto& records = Stream()->records;
-  uint64_t accepted = 0, rejected = 0;
+  uint64_t accepted = 0;
   for (auto _ : state) {
     state.PauseTiming();
     auto c = FreshC(m);
     state.ResumeTiming();
-    (void)sc_pipeline_apply(&accepted, &rejected, c->p,
-                            reinterpret_cast<const sc_event_record*>(records.data()),
-                            records.size(), nullptr);
+    accepted = replay(c->p);
   }
   sc_machine_destroy(m);
   Report(state, accepted);
+}
+
+void BM_BatchC(benchmark::State& state) {
+  RunC(state, [](sc_pipeline_t* p) {
+    const auto& records = Stream()->records;
+    uint64_t accepted = 0;
+    (void)sc_pipeline_apply(&accepted, nullptr, p,
+                            reinterpret_cast<const sc_event_record*>(records.data()),
+                            records.size(), nullptr);
+    return accepted;
+  });
 }
 BENCHMARK(BM_BatchC)->Unit(benchmark::kMillisecond);
 
-// One call per event: what a caller pays who cannot batch.
-void BM_FireCpp(benchmark::State& state) {
-  if (Stream() == nullptr) return state.SkipWithError("no workload");
-  auto machine = *Machine::FromFile(MachinePath());
-  uint64_t accepted = 0;
-  for (auto _ : state) {
-    state.PauseTiming();
-    auto p = *Pipeline::Create(machine);
-    for (uint32_t j = 0; j < Stream()->journeys; ++j) (void)p.Add(0);
-    accepted = 0;
-    state.ResumeTiming();
-    for (const EventRecord& r : Stream()->records) {
-      accepted += p.Fire(r.deal, static_cast<EventId>(r.event), r.time)->moved();
-    }
-  }
-  Report(state, accepted);
-}
-BENCHMARK(BM_FireCpp)->Unit(benchmark::kMillisecond);
-
 void BM_FireC(benchmark::State& state) {
-  if (Stream() == nullptr) return state.SkipWithError("no workload");
-  sc_machine_t* m = nullptr;
-  if (sc_machine_from_file(&m, MachinePath().c_str(), nullptr, nullptr) != SC_OK) {
-    return state.SkipWithError("cycle9 does not load");
-  }
-  uint64_t accepted = 0;
-  for (auto _ : state) {
-    state.PauseTiming();
-    auto c = FreshC(m);
-    accepted = 0;
-    state.ResumeTiming();
+  RunC(state, [](sc_pipeline_t* p) {
+    uint64_t accepted = 0;
     int32_t outcome;
     for (const EventRecord& r : Stream()->records) {
-      (void)sc_pipeline_fire(&outcome, c->p, r.deal, r.event, r.time, nullptr);
+      (void)sc_pipeline_fire(&outcome, p, r.deal, r.event, r.time, nullptr);
       accepted += outcome == SC_OUTCOME_MOVED;
     }
-  }
-  sc_machine_destroy(m);
-  Report(state, accepted);
+    return accepted;
+  });
 }
 BENCHMARK(BM_FireC)->Unit(benchmark::kMillisecond);
 

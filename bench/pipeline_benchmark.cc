@@ -80,8 +80,11 @@ void Args(benchmark::internal::Benchmark* b) {
 }
 
 // range(0): deals; range(1): guarded; range(2): Mode. The same 1M events
-// are applied again and again: the deals keep moving, as in a live pipeline.
-void BM_PipelineApply(benchmark::State& state) {
+// are applied again and again: the deals keep moving, as in a live
+// pipeline. `apply` takes the pipeline and the records and returns the
+// accepted count.
+template <typename ApplyFn>
+void RunPipeline(benchmark::State& state, ApplyFn&& apply) {
   const auto deals = static_cast<uint32_t>(state.range(0));
   const bool guarded = state.range(1) != 0;
   const auto mode = static_cast<Mode>(state.range(2));
@@ -91,34 +94,29 @@ void BM_PipelineApply(benchmark::State& state) {
   Counter counter;
   if (mode == kObserver) p.AddObserver(&counter);
   uint64_t accepted = 0;
-  for (auto _ : state) accepted += p.Apply(records)->accepted;
+  for (auto _ : state) accepted += apply(p, records);
   benchmark::DoNotOptimize(accepted);
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * records.size()));
   state.counters["bytes_per_deal"] =
       static_cast<double>(p.MemoryUsage()) / static_cast<double>(deals);
 }
+
+void BM_PipelineApply(benchmark::State& state) {
+  RunPipeline(state, [](Pipeline& p, const std::vector<EventRecord>& records) {
+    return p.Apply(records)->accepted;
+  });
+}
 BENCHMARK(BM_PipelineApply)->Apply(Args)->Unit(benchmark::kMillisecond);
 
 // One Pipeline::Fire per event: what a caller pays who cannot batch.
 void BM_PipelineFire(benchmark::State& state) {
-  const auto deals = static_cast<uint32_t>(state.range(0));
-  const bool guarded = state.range(1) != 0;
-  const auto mode = static_cast<Mode>(state.range(2));
-  auto m = Cycle9(guarded);
-  const std::vector<EventRecord> records = Stream(m, deals, kEvents);
-  Pipeline p = Fresh(m, deals, guarded, mode);
-  Counter counter;
-  if (mode == kObserver) p.AddObserver(&counter);
-  uint64_t accepted = 0;
-  for (auto _ : state) {
+  RunPipeline(state, [](Pipeline& p, const std::vector<EventRecord>& records) {
+    uint64_t accepted = 0;
     for (const EventRecord& r : records) {
       accepted += p.Fire(r.deal, static_cast<EventId>(r.event), r.time)->moved();
     }
-  }
-  benchmark::DoNotOptimize(accepted);
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * records.size()));
-  state.counters["bytes_per_deal"] =
-      static_cast<double>(p.MemoryUsage()) / static_cast<double>(deals);
+    return accepted;
+  });
 }
 BENCHMARK(BM_PipelineFire)->Apply(Args)->Unit(benchmark::kMillisecond);
 

@@ -10,19 +10,16 @@ import (
 	"unsafe"
 )
 
-const tiny = `
-name: "tiny" version: 3 initial_stage: "a"
-stages { id: "a" stall_limit_seconds: 100 } stages { id: "b" } stages { id: "c" kind: WON }
-events { id: "go" } events { id: "back" } events { id: "win" }
-attributes { name: "budget" type: INT64 }
-attributes { name: "source" type: STRING default_value { string_value: "web" } }
-attributes { name: "value" type: DOUBLE }
-attributes { name: "hot" type: BOOL }
-transitions { from_stage: "a" event: "go" to: "b" }
-transitions { from_stage: "b" event: "back" to: "a" }
-transitions { from_stage: "b" event: "win" to: "c" guard { named: "big" } }
-timeouts { stage: "a" enter_stage: "b" }
-`
+// tests/data/tiny.textproto, with its budget guard as the named guard "big".
+var tiny = func() string {
+	data, err := os.ReadFile(filepath.Join(os.Getenv("SC_TEST_DATA_DIR"), "tiny.textproto"))
+	if err != nil {
+		panic(err)
+	}
+	return strings.Replace(string(data),
+		`guard { compare { attribute: "budget" op: GE value { int64_value: 1000 } } }`,
+		`guard { named: "big" }`, 1)
+}()
 
 func big(deal DealView) (bool, error) {
 	budget, err := deal.Int64("budget")

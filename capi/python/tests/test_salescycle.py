@@ -2,8 +2,8 @@
 
 ctest runs this file with Debian's /usr/bin/python3 and, when `python3` on
 PATH is another interpreter (a pyenv build), with that one too: the package
-needs only the standard library. SALESCYCLE_LIBRARY names the built library
-and SC_MACHINES_DIR the templates.
+needs only the standard library. SALESCYCLE_LIBRARY names the built library,
+SC_MACHINES_DIR the templates and SC_TEST_DATA_DIR tests/data.
 """
 import array
 import ctypes
@@ -16,20 +16,8 @@ import unittest
 import salescycle as sc
 
 MACHINES = os.environ["SC_MACHINES_DIR"]
-TINY = """
-name: "tiny" version: 3 initial_stage: "a"
-stages { id: "a" stall_limit_seconds: 100 } stages { id: "b" } stages { id: "c" kind: WON }
-events { id: "go" } events { id: "back" } events { id: "win" }
-attributes { name: "budget" type: INT64 }
-attributes { name: "source" type: STRING default_value { string_value: "web" } }
-attributes { name: "value" type: DOUBLE }
-attributes { name: "hot" type: BOOL }
-transitions { from_stage: "a" event: "go" to: "b" }
-transitions { from_stage: "b" event: "back" to: "a" }
-transitions { from_stage: "b" event: "win" to: "c"
-  guard { compare { attribute: "budget" op: GE value { int64_value: 1000 } } } }
-timeouts { stage: "a" enter_stage: "b" }
-"""
+with open(os.path.join(os.environ["SC_TEST_DATA_DIR"], "tiny.textproto")) as f:
+    TINY = f.read()
 
 
 def machine(name):
