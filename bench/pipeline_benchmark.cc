@@ -1,7 +1,7 @@
 // Transition throughput of the C++ API on cycle9: one fire per call and
 // batches through Pipeline and Journey, with 1, 1000, 100 000 and 10 million
 // deals; guarded against unguarded; history and an observer; and the
-// timeouts sweep (AdvanceTo) over a million deals. Items per second are
+// timeouts sweep (AdvanceTo) over a million deals; funnel analytics on. Items per second are
 // events applied (for the sweep: deals looked at) per second; bytes_per_deal
 // is Pipeline::MemoryUsage over the deals.
 //
@@ -55,13 +55,14 @@ class Counter : public Observer {
   void OnRejection(const StepResult&) override { ++n; }
 };
 
-enum Mode { kPlain = 0, kObserver = 1, kHistory = 2 };
+enum Mode { kPlain = 0, kObserver = 1, kHistory = 2, kAnalytics = 3 };
 
 Pipeline Fresh(const std::shared_ptr<const Machine>& m, uint32_t deals,
                bool guarded, Mode mode) {
   PipelineOptions options;
   options.history_limit = mode == kHistory ? 8 : 0;
   options.expected_deals = deals;
+  options.analytics.enabled = mode == kAnalytics;
   auto p = *Pipeline::Create(m, options);
   for (uint32_t j = 0; j < deals; ++j) {
     (void)p.Add(0);
@@ -76,6 +77,7 @@ void Args(benchmark::internal::Benchmark* b) {
   b->Args({100000, 1, kPlain});
   b->Args({100000, 0, kObserver});
   b->Args({100000, 0, kHistory});
+  b->Args({100000, 0, kAnalytics});
   b->Args({1, 1, kPlain});
 }
 

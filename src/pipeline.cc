@@ -10,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "src/attribute_codec.h"
+#include "src/analytics.h"
 #include "src/core.h"
 #include "src/status_macros.h"
 
@@ -66,6 +67,10 @@ Pipeline::Pipeline(std::shared_ptr<const Machine> machine,
       strings_(Core::StringDefaults(*machine_).size()),
       set_bits_(machine_->num_attributes()),
       stage_counts_(machine_->num_stages() + 1, 0) {
+  if (options.analytics.enabled) {
+    analytics_ = std::make_unique<internal::FunnelAccumulator>(
+        *machine_, options.analytics.cohort);
+  }
   const size_t n = options.expected_deals;
   if (n > 0) {
     stage_.reserve(n);
@@ -125,6 +130,7 @@ absl::StatusOr<DealIndex> Pipeline::NewDeal(Timestamp time) {
   }
   for (auto& bits : set_bits_) bits[deal >> 6] &= ~(uint64_t{1} << (deal & 63));
   if (options_.history_limit > 0) history_count_[deal] = 0;
+  if (analytics_ != nullptr) analytics_->OnAdd(deal, initial, time);
   ++stage_counts_[initial];
   ++live_;
   return deal;
@@ -260,6 +266,10 @@ void Pipeline::SetTimeoutConsumed(DealIndex deal, bool consumed) {
 
 void Pipeline::Record(DealIndex deal, const StepResult& step) {
   if (step.moved()) {
+    if (analytics_ != nullptr) {
+      analytics_->OnMove(deal, step.from, entered_at_[deal], step.to,
+                         step.time);
+    }
     Move(deal, step.from, step.to, step.time);
     SetTimeoutConsumed(deal, false);
   } else if (step.by_timeout) {
@@ -308,7 +318,7 @@ struct Pipeline::HotColumns {
 // bits. Stage counts change through `counts` (stage_counts_), or not at all
 // when it is null: the caller then recounts the stage column afterwards.
 // Returns whether the deal moved.
-template <bool kTrackTimeouts>
+template <bool kTrackTimeouts, bool kAnalytics>
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Pipeline::StepUnobserved(
     const HotColumns& hot, const EventRecord& r, uint64_t* counts) {
   const DealIndex deal = r.deal;
@@ -324,6 +334,9 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Pipeline::StepUnobserved(
         *machine_, cell, from, event, r.time, PipelineAttributes(*this, deal));
     if (!step.moved()) return false;
     to = step.to;
+  }
+  if (kAnalytics) {
+    analytics_->OnMove(deal, from, hot.entered_at[deal], to, r.time);
   }
   hot.stage[deal] = to;
   hot.entered_at[deal] = r.time;
@@ -343,13 +356,13 @@ Pipeline::HotColumns Pipeline::Hot() {
                     entered_at_.data()};
 }
 
-template <bool kTrackTimeouts>
+template <bool kTrackTimeouts, bool kAnalytics>
 uint64_t Pipeline::ApplyUnobserved(absl::Span<const EventRecord> records,
                                    uint64_t* counts) {
   const HotColumns hot = Hot();
   uint64_t accepted = 0;
   for (const EventRecord& r : records) {
-    accepted += StepUnobserved<kTrackTimeouts>(hot, r, counts);
+    accepted += StepUnobserved<kTrackTimeouts, kAnalytics>(hot, r, counts);
   }
   return accepted;
 }
@@ -375,12 +388,12 @@ uint64_t Pipeline::ApplyOwned(absl::Span<const EventRecord> records,
     while (mine != 0) {
       const int k = absl::countr_zero(mine);
       mine &= mine - 1;
-      accepted += StepUnobserved<kTrackTimeouts>(hot, r[g + k], nullptr);
+      accepted += StepUnobserved<kTrackTimeouts, false>(hot, r[g + k], nullptr);
     }
   }
   for (; g < n; ++g) {
     if (r[g].deal - lo < span) {
-      accepted += StepUnobserved<kTrackTimeouts>(hot, r[g], nullptr);
+      accepted += StepUnobserved<kTrackTimeouts, false>(hot, r[g], nullptr);
     }
   }
   return accepted;
@@ -454,10 +467,13 @@ absl::StatusOr<BatchResult> Pipeline::Apply(
     // afterwards is cheaper.
     const bool recount = records.size() >= stage_.size() / 4;
     uint64_t* counts = recount ? nullptr : stage_counts_.data();
+    const bool timeouts = machine_->has_timeouts();
+    const bool analytics = analytics_ != nullptr;
     result.accepted =
-        machine_->has_timeouts()
-            ? ApplyUnobserved<true>(records, counts)
-            : ApplyUnobserved<false>(records, counts);
+        timeouts ? (analytics ? ApplyUnobserved<true, true>(records, counts)
+                              : ApplyUnobserved<true, false>(records, counts))
+                 : (analytics ? ApplyUnobserved<false, true>(records, counts)
+                              : ApplyUnobserved<false, false>(records, counts));
     if (recount) RecountStages();
   }
   result.rejected = records.size() - result.accepted;
@@ -497,7 +513,9 @@ absl::StatusOr<BatchResult> Pipeline::ApplyParallel(
   const size_t useful =
       std::max<size_t>(1, std::min(slots >> 12, records.size() >> 16));
   threads = static_cast<int>(std::min<size_t>(threads, useful));
-  if (threads == 1 || !observers_.empty() || options_.history_limit > 0) {
+  // Observers, history and analytics are fed in record order, one thread.
+  if (threads == 1 || !observers_.empty() || options_.history_limit > 0 ||
+      analytics_ != nullptr) {
     return Apply(records);
   }
   // Thread t owns a contiguous share of the slots, cut at multiples of 64
@@ -596,6 +614,7 @@ size_t Pipeline::MemoryUsage() const {
                  history_count_.capacity() * sizeof(uint64_t) +
                  free_slots_.capacity() * sizeof(DealIndex) +
                  stage_counts_.capacity() * sizeof(uint64_t);
+  if (analytics_ != nullptr) bytes += analytics_->MemoryUsage();
   for (const auto& column : scalars_) bytes += column.capacity() * 8;
   for (const auto& column : strings_) {
     bytes += column.capacity() * sizeof(std::string);

@@ -29,6 +29,19 @@ struct JourneyOptions {
   size_t history_limit = 0;
 };
 
+// How funnel analytics group deals (funnel.h): by the UTC week or month a
+// deal was added in.
+enum class Cohort : uint8_t { kNone, kWeek, kMonth };
+
+struct AnalyticsOptions {
+  // Keep the funnel counters online (funnel.h), at the cost of per-deal
+  // state (21 bytes plus a bit per stage) and work on every move.
+  // Default: false, and then analytics cost nothing.
+  bool enabled = false;
+  // Default: kNone, only the whole pipeline's figures.
+  Cohort cohort = Cohort::kNone;
+};
+
 struct PipelineOptions {
   // Steps remembered per deal, as JourneyOptions::history_limit (at most
   // kMaxHistoryLimit). Storage is
@@ -38,6 +51,8 @@ struct PipelineOptions {
 
   // Deals to reserve room for up front; fewer than 2^32. Default: 0.
   size_t expected_deals = 0;
+  // Default: off.
+  AnalyticsOptions analytics;
 };
 
 }  // namespace salescycle

@@ -37,6 +37,8 @@ namespace salescycle {
 
 namespace internal {
 struct SnapshotAccess;
+struct FunnelAccess;
+class FunnelAccumulator;
 }  // namespace internal
 
 // One event for one deal, as Pipeline::Apply takes them. 16 bytes, no
@@ -143,8 +145,8 @@ class Pipeline {
   // (states, counts, accepted and rejected) is Apply's, all or nothing as
   // Apply's. The calling thread works too; threads are started per call;
   // nothing is copied, but every thread reads the whole batch. With
-  // observers registered or history on, it is Apply itself (observers are
-  // called on the applying thread, in record order). Each thread gets at
+  // observers registered, history or analytics on, it is Apply itself
+  // (observers are called on the applying thread, in record order). Each thread gets at
   // least 4096 slots and 65536 records, so small batches use fewer threads.
   // Whether it is faster than Apply depends on the memory bandwidth per
   // core; measure with `salescycle_replay --threads N` (bench/RESULTS.md
@@ -180,6 +182,7 @@ class Pipeline {
  private:
   friend class PipelineAttributes;
   friend struct internal::SnapshotAccess;
+  friend struct internal::FunnelAccess;
 
   Pipeline(std::shared_ptr<const Machine> machine,
            const PipelineOptions& options);
@@ -200,10 +203,10 @@ class Pipeline {
   // The batch loops' view of the table and columns (see pipeline.cc).
   struct HotColumns;
   HotColumns Hot();
-  template <bool kTrackTimeouts>
+  template <bool kTrackTimeouts, bool kAnalytics>
   bool StepUnobserved(const HotColumns& hot, const EventRecord& r,
                       uint64_t* counts);
-  template <bool kTrackTimeouts>
+  template <bool kTrackTimeouts, bool kAnalytics>
   uint64_t ApplyUnobserved(absl::Span<const EventRecord> records,
                            uint64_t* counts);
   template <bool kTrackTimeouts>
@@ -235,6 +238,8 @@ class Pipeline {
   absl::flat_hash_map<DealIndex, std::string> key_of_deal_;
 
   std::vector<Observer*> observers_;
+  // Funnel counters (funnel.h); null when analytics are off.
+  std::unique_ptr<internal::FunnelAccumulator> analytics_;
 };
 
 }  // namespace salescycle

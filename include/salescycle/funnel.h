@@ -1,0 +1,140 @@
+// Funnel analytics: where the funnel leaks, how long deals sit in each
+// stage, which deals are stalling, how fast deals are won and what the
+// pipeline is worth.
+//
+// A pipeline created with PipelineOptions::analytics.enabled keeps the
+// counters online as events are applied (and costs nothing extra when it is
+// off); FunnelOf then reads them together with the deals' current state. A
+// pipeline without analytics but with history (for example one loaded from
+// a snapshot that kept history) gets the same report replayed from each
+// deal's remembered steps.
+//
+// Definitions (every count is of deals, not events, unless it says moves):
+//   entered      deals that ever entered the stage (a deal added to the
+//                pipeline enters the initial stage);
+//   moved on     moves out of the stage to a stage that is not LOST;
+//   dropped      moves out of the stage to a LOST stage;
+//   now          live deals in the stage;
+//   stalled      live deals in the stage for longer than its stall limit;
+//   conversion to next   entered(next) / entered(stage), where next is the
+//                next OPEN or WON stage in declaration order (the funnel
+//                order);
+//   conversion to won    deals that entered the stage and then won /
+//                entered(stage);
+//   time in stage        completed stays (entry to exit), mean exact,
+//                median and 90th percentile within 1.6% (histograms of 32
+//                buckets per power of two; exact below 32 seconds);
+//   win rate     deals that ever won / deals that ever won or were lost;
+//   cycle length the time from a deal's addition to its first win;
+//   average deal value   the value attribute's mean over the deals that
+//                won (over open deals while none has);
+//   sales velocity       open deals x average deal value x win rate /
+//                average cycle length in days: value per day;
+//   weighted pipeline    the sum over open deals of value x the stage's win
+//                probability / 100;
+//   biggest leak the stage with the most drops (ties: the higher rate).
+// Cohorts group deals by the UTC week (ISO 8601, "2026-W01") or month
+// ("2026-01") they were added in.
+//
+// Thread safety: FunnelOf reads the pipeline (no writer may run at the same
+// time); the report is a value.
+#ifndef SALESCYCLE_FUNNEL_H_
+#define SALESCYCLE_FUNNEL_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "salescycle/machine.h"
+#include "salescycle/options.h"
+#include "salescycle/pipeline.h"
+#include "salescycle/types.h"
+
+namespace salescycle {
+
+struct FunnelOptions {
+  // The attribute that holds a deal's value (int64 or double), for the
+  // average deal value, sales velocity and weighted pipeline. Default: ""
+  // (those figures are 0).
+  std::string value_attribute;
+  // The moment stalled deals are judged at. Default: the latest event or
+  // addition time the pipeline has seen.
+  std::optional<Timestamp> now;
+};
+
+struct DurationStats {
+  uint64_t count = 0;
+  double mean_seconds = 0;
+  int64_t median_seconds = 0;
+  int64_t p90_seconds = 0;
+};
+
+struct StageFunnel {
+  StageId stage = kNoStage;
+  std::string id;
+  std::string display_name;
+  StageKind kind = StageKind::kOpen;
+  int win_probability = 0;
+  uint64_t entered = 0;
+  uint64_t moved_on = 0;
+  uint64_t dropped = 0;
+  uint64_t now = 0;
+  uint64_t stalled = 0;
+  // kNoStage and 0 when the stage is the last of the funnel order.
+  StageId next_stage = kNoStage;
+  double conversion_to_next = 0;
+  double conversion_to_won = 0;
+  double drop_rate = 0;  // dropped / entered
+  DurationStats time_in_stage;
+};
+
+struct FunnelFigures {
+  uint64_t deals = 0;  // added (live or removed since)
+  uint64_t live_deals = 0;
+  uint64_t open_deals = 0;
+  uint64_t won = 0;
+  uint64_t lost = 0;  // lost and never won
+  double win_rate = 0;
+  double average_cycle_days = 0;
+  double average_deal_value = 0;
+  double sales_velocity_per_day = 0;
+  double weighted_pipeline = 0;
+  StageId biggest_leak = kNoStage;  // kNoStage when nothing was dropped
+  std::vector<StageFunnel> stages;  // by stage id
+};
+
+struct FunnelCohort {
+  std::string label;  // "2026-W01" or "2026-01"
+  Timestamp start = 0;
+  FunnelFigures figures;
+};
+
+struct FunnelReport {
+  std::string machine;
+  uint32_t version = 0;
+  Timestamp as_of = 0;
+  std::string value_attribute;
+  FunnelFigures total;
+  std::vector<FunnelCohort> cohorts;  // oldest first; empty without cohorts
+};
+
+// The funnel of `pipeline`. Errors: FailedPrecondition when the pipeline
+// has neither analytics nor history; InvalidArgument for a value attribute
+// the machine lacks or that is not a number.
+[[nodiscard]] absl::StatusOr<FunnelReport> FunnelOf(
+    const Pipeline& pipeline, const FunnelOptions& options = {});
+
+// A readable table for a terminal (stage rows, then the overall figures;
+// with cohorts, one line a cohort).
+std::string FunnelTable(const FunnelReport& report);
+// The report as salescycle.v1.FunnelReport (proto/salescycle/v1/funnel.proto):
+// serialized bytes, or its JSON.
+std::string FunnelProtoBytes(const FunnelReport& report);
+std::string FunnelJson(const FunnelReport& report);
+// One CSV row a stage (and a stage of each cohort), with a header row.
+std::string FunnelCsv(const FunnelReport& report);
+
+}  // namespace salescycle
+
+#endif  // SALESCYCLE_FUNNEL_H_

@@ -1,0 +1,179 @@
+#include "src/analytics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "absl/numeric/bits.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+
+namespace salescycle {
+namespace internal {
+
+// ---- DurationHistogram
+
+uint64_t DurationHistogram::Lower(size_t bucket) {
+  if (bucket < 32) return bucket;
+  const size_t e = (bucket - 32) / 32 + 5;
+  const uint64_t sub = (bucket - 32) % 32;
+  return (32 + sub) << (e - 5);
+}
+
+uint64_t DurationHistogram::count() const {
+  uint64_t n = 0;
+  for (uint64_t b : buckets_) n += b;
+  return n;
+}
+
+double DurationHistogram::mean() const {
+  const uint64_t n = count();
+  return n ? static_cast<double>(sum_) / static_cast<double>(n) : 0;
+}
+
+int64_t DurationHistogram::Quantile(double q) const {
+  const uint64_t count = this->count();
+  if (count == 0) return 0;
+  const uint64_t rank = std::max<uint64_t>(
+      1, static_cast<uint64_t>(std::ceil(q * static_cast<double>(count))));
+  uint64_t seen = 0;
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    seen += buckets_[b];
+    if (seen >= rank) {
+      if (b < 32) return static_cast<int64_t>(b);
+      // The bucket's middle: within half a bucket, 1/64, of any value in it.
+      const uint64_t lower = Lower(b);
+      return static_cast<int64_t>(lower + (Lower(b + 1) - lower) / 2);
+    }
+  }
+  return static_cast<int64_t>(Lower(buckets_.size() - 1));
+}
+
+// ---- FunnelAccumulator
+
+FunnelAccumulator::FunnelAccumulator(const Machine& machine, Cohort cohort)
+    : machine_(machine),
+      cohort_(cohort),
+      bytes_((static_cast<size_t>(machine.num_stages()) + 7) / 8),
+      closes_(machine.num_stages(), 0),
+      total_(machine.num_stages()) {
+  for (int s = 0; s < machine.num_stages(); ++s) {
+    const StageKind kind = machine.stage(static_cast<StageId>(s)).kind;
+    closes_[s] = kind == StageKind::kWon    ? kWon
+                 : kind == StageKind::kLost ? kLost
+                                            : 0;
+  }
+}
+
+void FunnelAccumulator::Grow(DealIndex deal) {
+  if (deal < created_.size()) return;
+  const size_t n = static_cast<size_t>(deal) + 1;
+  created_.resize(n, 0);
+  visited_.resize(n * bytes_, 0);
+  flags_.resize(n, 0);
+  cohort_of_.resize(n, kNoCohort);
+}
+
+void FunnelAccumulator::OnAdd(DealIndex deal, StageId stage, Timestamp time) {
+  Grow(deal);
+  if (time > latest_) latest_ = time;
+  created_[deal] = time;
+  std::fill_n(visited_.begin() + static_cast<size_t>(deal) * bytes_, bytes_, 0);
+  visited_[deal * bytes_ + (stage >> 3)] |= static_cast<uint8_t>(1u << (stage & 7));
+  flags_[deal] = 0;
+  const uint32_t c = cohort_ == Cohort::kNone ? kNoCohort : CohortIndex(time);
+  cohort_of_[deal] = c;
+  ++total_.deals;
+  ++total_.stages[stage].entered;
+  if (c != kNoCohort) {
+    ++cohorts_[c].deals;
+    ++cohorts_[c].stages[stage].entered;
+  }
+  if (closes_[stage] != 0) Close(deal, stage, time);
+}
+
+void FunnelAccumulator::Close(DealIndex deal, StageId to, Timestamp time) {
+  uint8_t& flags = flags_[deal];
+  const uint32_t c = cohort_of_[deal];
+  FunnelCounters* groups[2] = {&total_, c != kNoCohort ? &cohorts_[c] : nullptr};
+  if (closes_[to] == kLost) {
+    if ((flags & (kWon | kLost)) != 0) return;
+    flags |= kLost;
+    for (FunnelCounters* g : groups) {
+      if (g != nullptr) ++g->lost;
+    }
+    return;
+  }
+  if ((flags & kWon) != 0) return;
+  const bool was_lost = (flags & kLost) != 0;
+  flags |= kWon;
+  const uint8_t* visited = &visited_[deal * bytes_];
+  for (FunnelCounters* g : groups) {
+    if (g == nullptr) continue;
+    ++g->won;
+    if (was_lost) --g->lost;
+    g->cycle_seconds += static_cast<double>(time - created_[deal]);
+    ++g->cycles;
+    for (size_t b = 0; b < bytes_; ++b) {
+      for (unsigned bits = visited[b]; bits != 0; bits &= bits - 1) {
+        ++g->stages[b * 8 + absl::countr_zero(bits)].won_after;
+      }
+    }
+  }
+}
+
+namespace {
+
+int64_t FloorDiv(int64_t a, int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
+
+}  // namespace
+
+uint32_t FunnelAccumulator::CohortIndex(Timestamp time) {
+  Timestamp start;
+  if (cohort_ == Cohort::kWeek) {
+    const int64_t day = FloorDiv(time, 86400);
+    // 1970-01-01 was a Thursday: Monday-based, it is day 3 of its week.
+    const int64_t monday = day - (((day + 3) % 7) + 7) % 7;
+    start = monday * 86400;
+  } else {
+    const absl::TimeZone utc = absl::UTCTimeZone();
+    const absl::CivilMonth month(
+        absl::ToCivilSecond(absl::FromUnixSeconds(time), utc));
+    start = absl::ToUnixSeconds(absl::FromCivil(month, utc));
+  }
+  const auto [it, added] = cohort_by_start_.try_emplace(
+      start, static_cast<uint32_t>(cohorts_.size()));
+  if (added) {
+    cohorts_.emplace_back(static_cast<size_t>(machine_.num_stages()));
+    cohort_starts_.push_back(start);
+  }
+  return it->second;
+}
+
+std::string FunnelAccumulator::CohortLabel(Cohort cohort, Timestamp start) {
+  const absl::TimeZone utc = absl::UTCTimeZone();
+  const absl::CivilDay day(absl::ToCivilSecond(absl::FromUnixSeconds(start), utc));
+  char label[32];
+  if (cohort == Cohort::kWeek) {
+    // ISO 8601: a week belongs to the year of its Thursday.
+    const absl::CivilDay thursday = day + 3;
+    std::snprintf(label, sizeof label, "%04lld-W%02d",
+                  static_cast<long long>(thursday.year()),
+                  (absl::GetYearDay(thursday) - 1) / 7 + 1);
+  } else {
+    std::snprintf(label, sizeof label, "%04lld-%02d",
+                  static_cast<long long>(day.year()), day.month());
+  }
+  return label;
+}
+
+size_t FunnelAccumulator::MemoryUsage() const {
+  return created_.capacity() * sizeof(Timestamp) +
+         visited_.capacity() + flags_.capacity() +
+         cohort_of_.capacity() * sizeof(uint32_t);
+}
+
+}  // namespace internal
+}  // namespace salescycle

@@ -1,0 +1,157 @@
+// The funnel's online state: one accumulator that the pipeline feeds as
+// deals are added and moved (analytics on), and that FunnelOf feeds from
+// history (analytics off): the funnel's counting rules live here once.
+#ifndef SALESCYCLE_SRC_ANALYTICS_H_
+#define SALESCYCLE_SRC_ANALYTICS_H_
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "absl/base/attributes.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/numeric/bits.h"
+#include "absl/numeric/int128.h"
+#include "salescycle/funnel.h"
+#include "salescycle/machine.h"
+#include "salescycle/options.h"
+#include "salescycle/types.h"
+
+namespace salescycle {
+namespace internal {
+
+// Durations in log-linear buckets: exact below 32 seconds, then 32 buckets
+// per power of two, so a quantile read at a bucket's middle is within 1/64.
+class DurationHistogram {
+ public:
+  DurationHistogram() : buckets_(kBuckets, 0) {}
+  void Add(int64_t seconds) {
+    const uint64_t v = seconds < 0 ? 0 : static_cast<uint64_t>(seconds);
+    ++buckets_[Bucket(v)];
+    sum_ += v;
+  }
+  uint64_t count() const;
+  double mean() const;
+  // The value at quantile q (0..1), by nearest rank.
+  int64_t Quantile(double q) const;
+
+ private:
+  static constexpr size_t kBuckets = 32 + 59 * 32;  // up to 2^64
+  static size_t Bucket(uint64_t v) {
+    if (v < 32) return static_cast<size_t>(v);
+    const int e = 63 - absl::countl_zero(v);  // >= 5
+    return 32 + static_cast<size_t>(e - 5) * 32 +
+           static_cast<size_t>((v >> (e - 5)) & 31);
+  }
+  static uint64_t Lower(size_t bucket);
+
+  std::vector<uint64_t> buckets_;
+  // Integer sums: one add a stay, no floating-point chain, and no
+  // overflow for any realistic total of seconds.
+  absl::uint128 sum_ = 0;
+};
+
+struct StageCounters {
+  uint64_t entered = 0;
+  uint64_t moved_on = 0;
+  uint64_t dropped = 0;
+  uint64_t won_after = 0;  // deals that entered the stage, then won
+  DurationHistogram time_in_stage;
+};
+
+// The counters of one group of deals: the whole pipeline, or a cohort.
+struct FunnelCounters {
+  explicit FunnelCounters(size_t stages) : stages(stages) {}
+  std::vector<StageCounters> stages;
+  uint64_t deals = 0;
+  uint64_t won = 0;
+  uint64_t lost = 0;  // lost and never won
+  double cycle_seconds = 0;
+  uint64_t cycles = 0;
+};
+
+class FunnelAccumulator {
+ public:
+  static constexpr uint8_t kWon = 1;
+  static constexpr uint8_t kLost = 2;
+  static constexpr uint32_t kNoCohort = std::numeric_limits<uint32_t>::max();
+
+  FunnelAccumulator(const Machine& machine, Cohort cohort);
+
+  // A deal, new in `slot` (a reused slot starts afresh), enters `stage`
+  // (the initial stage, or where its history starts) at `time`.
+  void OnAdd(DealIndex deal, StageId stage, Timestamp time);
+  // The deal moved from `from`, which it entered at `since`, to `to`.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void OnMove(DealIndex deal, StageId from,
+                                           Timestamp since, StageId to,
+                                           Timestamp time) {
+    if (time > latest_) latest_ = time;
+    Count(&total_, from, since, to, time);
+    const uint32_t c = cohort_ == Cohort::kNone ? kNoCohort : cohort_of_[deal];
+    if (c != kNoCohort) Count(&cohorts_[c], from, since, to, time);
+    uint8_t& byte = visited_[deal * bytes_ + (to >> 3)];
+    const uint8_t bit = static_cast<uint8_t>(1u << (to & 7));
+    if ((byte & bit) == 0) {
+      byte |= bit;
+      ++total_.stages[to].entered;
+      if (c != kNoCohort) ++cohorts_[c].stages[to].entered;
+    }
+    if (closes_[to] != 0) Close(deal, to, time);
+  }
+
+  Cohort cohort() const { return cohort_; }
+  Timestamp latest() const { return latest_; }
+  const FunnelCounters& total() const { return total_; }
+  const std::vector<FunnelCounters>& cohorts() const { return cohorts_; }
+  // Cohort starts (Unix time of the week's Monday or the month's first
+  // day, UTC), by cohort index.
+  const std::vector<Timestamp>& cohort_starts() const { return cohort_starts_; }
+  uint32_t cohort_of(DealIndex deal) const { return cohort_of_[deal]; }
+  uint8_t flags(DealIndex deal) const { return flags_[deal]; }
+  size_t MemoryUsage() const;
+
+  // "2026-W01" or "2026-01" for a cohort start.
+  static std::string CohortLabel(Cohort cohort, Timestamp start);
+
+ private:
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Count(FunnelCounters* c, StageId from,
+                                          Timestamp since, StageId to,
+                                          Timestamp time) const {
+    StageCounters& f = c->stages[from];
+    if (closes_[to] == kLost) {
+      ++f.dropped;
+    } else {
+      ++f.moved_on;
+    }
+    f.time_in_stage.Add(time - since);
+  }
+  void Close(DealIndex deal, StageId to, Timestamp time);
+  uint32_t CohortIndex(Timestamp time);
+  void Grow(DealIndex deal);
+
+  const Machine& machine_;
+  const Cohort cohort_;
+  // Visited stages: a bit each, in bytes, so that a small machine's deal
+  // takes 2 bytes (the per-move access is random: its footprint matters).
+  const size_t bytes_;
+  // By stage: 0 open, kWon or kLost.
+  std::vector<uint8_t> closes_;
+
+  FunnelCounters total_;
+  std::vector<FunnelCounters> cohorts_;
+  std::vector<Timestamp> cohort_starts_;
+  absl::flat_hash_map<Timestamp, uint32_t> cohort_by_start_;
+  Timestamp latest_ = std::numeric_limits<Timestamp>::min();
+
+  // Per deal.
+  std::vector<Timestamp> created_;
+  std::vector<uint8_t> visited_;
+  std::vector<uint8_t> flags_;
+  std::vector<uint32_t> cohort_of_;
+};
+
+}  // namespace internal
+}  // namespace salescycle
+
+#endif  // SALESCYCLE_SRC_ANALYTICS_H_

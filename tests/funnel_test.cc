@@ -1,0 +1,277 @@
+// Funnel analytics against figures computed by hand on a small pipeline,
+// the same through every path (Fire, Apply, history), cohorts, and the
+// report's formats.
+#include "salescycle/funnel.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "salescycle/v1/funnel.pb.h"
+#include "tests/test_util.h"
+
+namespace salescycle {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::shared_ptr<const Machine> Mini() {
+  auto m = Machine::FromTextProto(R"(name: "mini" version: 2 initial_stage: "lead"
+      stages { id: "lead" stall_limit_seconds: 100 win_probability: 10 }
+      stages { id: "demo" win_probability: 50 }
+      stages { id: "won" kind: WON }
+      stages { id: "lost" kind: LOST }
+      events { id: "demo" } events { id: "win" } events { id: "lose" }
+      events { id: "reopen" }
+      attributes { name: "value" type: DOUBLE }
+      attributes { name: "owner" type: STRING }
+      transitions { from_stage: "lead" event: "demo" to: "demo" }
+      transitions { from_stage: "demo" event: "win" to: "won" }
+      transitions { from_any_open: true event: "lose" to: "lost" }
+      transitions { from_stage: "lost" event: "reopen" to: "lead" })");
+  EXPECT_TRUE(m.ok()) << m.status();
+  return *m;
+}
+
+// Five deals (times in seconds):
+//   d0 added 0, demo 10, win 30                       value 1000
+//   d1 added 0, demo 20, lose 50                      value 500
+//   d2 added 5, lose 25                               no value
+//   d3 added 40, still a lead                         value 200
+//   d4 added 0, lose 10, reopen 15, demo 16, win 18   value 300
+struct Scenario {
+  std::vector<Timestamp> added = {0, 0, 5, 40, 0};
+  std::vector<double> value = {1000, 500, -1, 200, 300};
+  // (deal, event, time), in time order.
+  std::vector<EventRecord> events = {
+      {0, 0, 10}, {4, 2, 10}, {4, 3, 15}, {4, 0, 16}, {4, 1, 18},
+      {1, 0, 20}, {2, 2, 25}, {0, 1, 30}, {1, 2, 50}};
+};
+
+Pipeline Build(const PipelineOptions& options, bool batch) {
+  Scenario s;
+  auto p = *Pipeline::Create(Mini(), options);
+  for (size_t d = 0; d < s.added.size(); ++d) {
+    EXPECT_TRUE(p.Add(s.added[d]).ok());
+    if (s.value[d] >= 0) {
+      EXPECT_TRUE(p.Set(d, 0, AttributeValue::Double(s.value[d])).ok());
+    }
+  }
+  if (batch) {
+    EXPECT_TRUE(p.Apply(s.events).ok());
+  } else {
+    for (const EventRecord& r : s.events) {
+      EXPECT_TRUE(p.Fire(r.deal, static_cast<EventId>(r.event), r.time).ok());
+    }
+  }
+  return p;
+}
+
+PipelineOptions WithAnalytics(Cohort cohort = Cohort::kNone) {
+  PipelineOptions o;
+  o.analytics.enabled = true;
+  o.analytics.cohort = cohort;
+  return o;
+}
+
+void ExpectHandComputedCounts(const FunnelFigures& f) {
+  ASSERT_EQ(f.stages.size(), 4u);
+  const StageFunnel &lead = f.stages[0], &demo = f.stages[1],
+                    &won = f.stages[2], &lost = f.stages[3];
+  EXPECT_EQ(lead.entered, 5u);  // d4 came back: still one deal
+  EXPECT_EQ(demo.entered, 3u);
+  EXPECT_EQ(won.entered, 2u);
+  EXPECT_EQ(lost.entered, 3u);
+  EXPECT_EQ(lead.moved_on, 3u);
+  EXPECT_EQ(demo.moved_on, 2u);
+  EXPECT_EQ(lost.moved_on, 1u);  // d4's reopen
+  EXPECT_EQ(lead.dropped, 2u);
+  EXPECT_EQ(demo.dropped, 1u);
+  EXPECT_EQ(lead.now, 1u);
+  EXPECT_EQ(demo.now, 0u);
+  EXPECT_EQ(won.now, 2u);
+  EXPECT_EQ(lost.now, 2u);
+  EXPECT_EQ(lead.next_stage, 1);
+  EXPECT_DOUBLE_EQ(lead.conversion_to_next, 3.0 / 5);
+  EXPECT_EQ(demo.next_stage, 2);
+  EXPECT_DOUBLE_EQ(demo.conversion_to_next, 2.0 / 3);
+  EXPECT_EQ(won.next_stage, kNoStage);
+  EXPECT_DOUBLE_EQ(lead.conversion_to_won, 2.0 / 5);
+  EXPECT_DOUBLE_EQ(demo.conversion_to_won, 2.0 / 3);
+  EXPECT_DOUBLE_EQ(lost.conversion_to_won, 1.0 / 3);  // d4
+  EXPECT_DOUBLE_EQ(lead.drop_rate, 2.0 / 5);
+  EXPECT_EQ(f.won, 2u);
+  EXPECT_EQ(f.lost, 2u);  // d1 and d2; d4 was lost, then won
+  EXPECT_DOUBLE_EQ(f.win_rate, 0.5);
+  EXPECT_EQ(f.biggest_leak, 0);
+  EXPECT_EQ(f.live_deals, 5u);
+  EXPECT_EQ(f.open_deals, 1u);
+}
+
+TEST(Funnel, HandComputedFiguresOnlineThroughFireAndApply) {
+  for (bool batch : {false, true}) {
+    SCOPED_TRACE(batch ? "Apply" : "Fire");
+    Pipeline p = Build(WithAnalytics(), batch);
+    FunnelOptions o;
+    o.value_attribute = "value";
+    o.now = 200;
+    const auto report = FunnelOf(p, o);
+    ASSERT_TRUE(report.ok()) << report.status();
+    const FunnelFigures& f = report->total;
+    ExpectHandComputedCounts(f);
+    EXPECT_EQ(report->as_of, 200);
+    EXPECT_EQ(f.deals, 5u);
+    EXPECT_EQ(f.stages[0].stalled, 1u);  // d3: 160 s in lead, limit 100
+    // Lead stays 10, 20, 20, 10, 1; demo stays 20, 30, 2; exact below 32 s.
+    const DurationStats& lead = f.stages[0].time_in_stage;
+    EXPECT_EQ(lead.count, 5u);
+    EXPECT_DOUBLE_EQ(lead.mean_seconds, 61.0 / 5);
+    EXPECT_EQ(lead.median_seconds, 10);
+    EXPECT_EQ(lead.p90_seconds, 20);
+    const DurationStats& demo = f.stages[1].time_in_stage;
+    EXPECT_EQ(demo.count, 3u);
+    EXPECT_DOUBLE_EQ(demo.mean_seconds, 52.0 / 3);
+    EXPECT_EQ(demo.median_seconds, 20);
+    EXPECT_EQ(demo.p90_seconds, 30);
+    // Cycles 30 (d0) and 18 (d4) seconds; values of the won: 1000 and 300.
+    EXPECT_DOUBLE_EQ(f.average_cycle_days, 24.0 / 86400);
+    EXPECT_DOUBLE_EQ(f.average_deal_value, 650);
+    EXPECT_DOUBLE_EQ(f.weighted_pipeline, 200 * 0.10);  // d3, a lead
+    EXPECT_DOUBLE_EQ(f.sales_velocity_per_day, 1 * 650 * 0.5 / (24.0 / 86400));
+  }
+}
+
+TEST(Funnel, AsOfDefaultsToTheLatestTime) {
+  Pipeline p = Build(WithAnalytics(), true);
+  const auto report = FunnelOf(p);
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->as_of, 50);
+  EXPECT_EQ(report->total.stages[0].stalled, 0u);  // d3: 10 s in lead
+  EXPECT_EQ(report->total.average_deal_value, 0);  // no value attribute
+}
+
+TEST(Funnel, FromHistoryWithoutAnalytics) {
+  PipelineOptions o;
+  o.history_limit = 16;
+  Pipeline p = Build(o, false);
+  const auto report = FunnelOf(p);
+  ASSERT_TRUE(report.ok()) << report.status();
+  ExpectHandComputedCounts(report->total);
+  // A history does not hold the addition: stays in the first stage start
+  // at the first step, so only later stays are whole.
+  EXPECT_EQ(report->total.stages[1].time_in_stage.count, 3u);
+  EXPECT_DOUBLE_EQ(report->total.stages[1].time_in_stage.mean_seconds, 52.0 / 3);
+}
+
+TEST(Funnel, LargeDurationsAreWithinTheHistogramsBound) {
+  auto p = *Pipeline::Create(Mini(), WithAnalytics());
+  // Stays in lead of 1..1000 days: median 500 days, p90 900 days.
+  for (int d = 0; d < 1000; ++d) {
+    ASSERT_TRUE(p.Add(0).ok());
+    ASSERT_TRUE(p.Fire(d, "demo", (d + 1) * 86400LL).ok());
+  }
+  const auto f = FunnelOf(p)->total.stages[0].time_in_stage;
+  EXPECT_DOUBLE_EQ(f.mean_seconds, 500.5 * 86400);
+  EXPECT_NEAR(f.median_seconds, 500 * 86400.0, 500 * 86400.0 / 64);
+  EXPECT_NEAR(f.p90_seconds, 900 * 86400.0, 900 * 86400.0 / 64);
+}
+
+TEST(Funnel, WeeklyAndMonthlyCohorts) {
+  constexpr Timestamp kMonday5Jan2026 = 1767571200;  // ISO week 2026-W02
+  for (Cohort cohort : {Cohort::kWeek, Cohort::kMonth}) {
+    auto p = *Pipeline::Create(Mini(), WithAnalytics(cohort));
+    // Three deals in the first week, one a week later, one in February.
+    const Timestamp added[] = {kMonday5Jan2026, kMonday5Jan2026 + 86400 * 6,
+                               kMonday5Jan2026 + 3600, kMonday5Jan2026 + 86400 * 7,
+                               kMonday5Jan2026 + 86400 * 30};
+    for (Timestamp t : added) ASSERT_TRUE(p.Add(t).ok());
+    ASSERT_TRUE(p.Fire(0, "demo", added[4] + 10).ok());
+    ASSERT_TRUE(p.Fire(0, "win", added[4] + 20).ok());
+    ASSERT_TRUE(p.Fire(3, "lose", added[4] + 30).ok());
+    const auto report = FunnelOf(p);
+    ASSERT_TRUE(report.ok());
+    std::vector<std::string> labels;
+    std::vector<uint64_t> deals, won, lost;
+    for (const FunnelCohort& c : report->cohorts) {
+      labels.push_back(c.label);
+      deals.push_back(c.figures.deals);
+      won.push_back(c.figures.won);
+      lost.push_back(c.figures.lost);
+    }
+    if (cohort == Cohort::kWeek) {
+      EXPECT_THAT(labels, ::testing::ElementsAre("2026-W02", "2026-W03", "2026-W06"));
+      EXPECT_THAT(deals, ::testing::ElementsAre(3, 1, 1));
+      EXPECT_THAT(won, ::testing::ElementsAre(1, 0, 0));
+      EXPECT_THAT(lost, ::testing::ElementsAre(0, 1, 0));
+      EXPECT_EQ(report->cohorts[0].start, kMonday5Jan2026);
+    } else {
+      EXPECT_THAT(labels, ::testing::ElementsAre("2026-01", "2026-02"));
+      EXPECT_THAT(deals, ::testing::ElementsAre(4, 1));
+    }
+    EXPECT_EQ(report->total.deals, 5u);
+  }
+}
+
+TEST(Funnel, Formats) {
+  Pipeline p = Build(WithAnalytics(Cohort::kMonth), true);
+  FunnelOptions o;
+  o.value_attribute = "value";
+  const FunnelReport report = *FunnelOf(p, o);
+
+  const std::string table = FunnelTable(report);
+  EXPECT_THAT(table, HasSubstr("mini v2 funnel as of 1970-01-01: 5 deals"));
+  EXPECT_THAT(table, HasSubstr("win rate 50.0% (2 won, 2 lost)"));
+  EXPECT_THAT(table, HasSubstr("biggest leak: lead (2 dropped, 40.0%)"));
+  EXPECT_THAT(table, HasSubstr("1970-01"));
+
+  v1::FunnelReport parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(FunnelJson(report), &parsed).ok());
+  EXPECT_EQ(parsed.total().biggest_leak(), "lead");
+  EXPECT_EQ(parsed.total().stages(1).entered(), 3u);
+  EXPECT_EQ(parsed.total().stages(0).next_stage(), "demo");
+  v1::FunnelReport from_bytes;
+  ASSERT_TRUE(from_bytes.ParseFromString(FunnelProtoBytes(report)));
+  EXPECT_EQ(from_bytes.SerializeAsString(), parsed.SerializeAsString());
+
+  const std::vector<std::string> lines =
+      absl::StrSplit(FunnelCsv(report), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 1u + 4 + 4);  // header, all, one cohort
+  EXPECT_THAT(lines[0], HasSubstr("cohort,stage,kind,entered"));
+  EXPECT_EQ(lines[1].substr(0, 20), "all,lead,open,5,3,2,");
+  EXPECT_THAT(lines[5], HasSubstr("1970-01,lead,open,5,"));
+}
+
+TEST(Funnel, Errors) {
+  auto plain = *Pipeline::Create(Mini());
+  EXPECT_EQ(FunnelOf(plain).status().code(), absl::StatusCode::kFailedPrecondition);
+  Pipeline p = Build(WithAnalytics(), true);
+  FunnelOptions o;
+  o.value_attribute = "owner";
+  const auto wrong = FunnelOf(p, o);
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(wrong.status().message()), HasSubstr("\"owner\" is string"));
+  o.value_attribute = "nope";
+  EXPECT_EQ(FunnelOf(p, o).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(Funnel, ParallelApplyFallsBackAndCountsTheSame) {
+  auto m = LoadTemplate("cycle9.textproto");
+  std::vector<EventRecord> records;
+  for (int64_t i = 0; i < 300000; ++i) {
+    records.push_back({static_cast<DealIndex>((i * 7919) % 100000),
+                       static_cast<uint32_t>(i % 12), i});
+  }
+  auto run = [&](bool parallel) {
+    auto p = *Pipeline::Create(m, WithAnalytics());
+    for (int d = 0; d < 100000; ++d) EXPECT_TRUE(p.Add(0).ok());
+    EXPECT_TRUE((parallel ? p.ApplyParallel(records, 2) : p.Apply(records)).ok());
+    return FunnelCsv(*FunnelOf(p));
+  };
+  EXPECT_EQ(run(true), run(false));
+}
+
+}  // namespace
+}  // namespace salescycle
