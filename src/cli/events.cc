@@ -1,0 +1,271 @@
+#include "src/cli/events.h"
+
+#include <algorithm>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "src/status_macros.h"
+
+namespace salescycle {
+namespace cli {
+
+absl::StatusOr<Timestamp> ParseTime(absl::string_view text) {
+  text = absl::StripAsciiWhitespace(text);
+  int64_t seconds;
+  if (absl::SimpleAtoi(text, &seconds)) return seconds;
+  absl::Time t;
+  std::string error;
+  const std::string s(text);
+  for (const char* format : {absl::RFC3339_full, "%Y-%m-%dT%H:%M:%E*S",
+                             "%Y-%m-%d %H:%M:%E*S", "%Y-%m-%d"}) {
+    if (absl::ParseTime(format, s, absl::UTCTimeZone(), &t, &error)) {
+      return absl::ToUnixSeconds(t);
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "time \"", text, "\" is neither epoch seconds nor ISO 8601"));
+}
+
+absl::StatusOr<EventReader> EventReader::Create(const Machine& machine,
+                                                absl::string_view text,
+                                                Format format) {
+  EventReader reader(machine, text, format);
+  if (format == Format::kCsv) SC_RETURN_IF_ERROR(reader.ReadHeader());
+  return reader;
+}
+
+namespace {
+
+// The next line of `text` from `*offset` (without its end of line).
+absl::string_view NextLine(absl::string_view text, size_t* offset) {
+  const size_t end = text.find('\n', *offset);
+  const size_t stop = end == absl::string_view::npos ? text.size() : end;
+  absl::string_view line = text.substr(*offset, stop - *offset);
+  *offset = stop == text.size() ? stop : stop + 1;
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+// Splits a CSV line into fields. Unquoted fields point into the line;
+// quoted ones are unquoted into `storage`.
+absl::Status SplitCsv(absl::string_view line, std::vector<absl::string_view>* out,
+                      std::vector<std::string>* storage) {
+  out->clear();
+  storage->clear();
+  size_t i = 0;
+  while (true) {
+    if (i < line.size() && line[i] == '"') {
+      std::string field;
+      ++i;
+      while (true) {
+        if (i >= line.size()) {
+          return absl::InvalidArgumentError("a quoted field is not closed");
+        }
+        if (line[i] == '"') {
+          if (i + 1 < line.size() && line[i + 1] == '"') {
+            field += '"';
+            i += 2;
+            continue;
+          }
+          ++i;
+          break;
+        }
+        field += line[i++];
+      }
+      storage->push_back(std::move(field));
+      out->push_back(absl::string_view());  // filled in below
+      if (i < line.size() && line[i] != ',') {
+        return absl::InvalidArgumentError("text after a quoted field");
+      }
+    } else {
+      const size_t comma = line.find(',', i);
+      const size_t end = comma == absl::string_view::npos ? line.size() : comma;
+      out->push_back(line.substr(i, end - i));
+      i = end;
+    }
+    if (i >= line.size()) break;
+    ++i;  // the comma
+    if (i == line.size()) {
+      out->push_back(line.substr(i));  // a trailing empty field
+      break;
+    }
+  }
+  // Point the quoted fields (the null views, in order) at their storage,
+  // now that it no longer moves.
+  size_t q = 0;
+  for (absl::string_view& field : *out) {
+    if (field.data() == nullptr) field = (*storage)[q++];
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status EventReader::ReadHeader() {
+  if (offset_ >= text_.size()) {
+    return absl::InvalidArgumentError("the file is empty: no header row");
+  }
+  ++line_;
+  SC_RETURN_IF_ERROR(SplitCsv(NextLine(text_, &offset_), &views_, &fields_));
+  for (size_t c = 0; c < views_.size(); ++c) {
+    const std::string name(absl::StripAsciiWhitespace(views_[c]));
+    AttributeId attribute = kNoAttribute;
+    if (name == "deal") {
+      deal_column_ = static_cast<int>(c);
+    } else if (name == "event") {
+      event_column_ = static_cast<int>(c);
+    } else if (name == "time") {
+      time_column_ = static_cast<int>(c);
+    } else {
+      auto id = machine_->FindAttribute(name);
+      if (!id.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "header: column \"", name, "\" is neither deal, event, time "
+            "nor an attribute of machine \"", machine_->name(), "\""));
+      }
+      attribute = *id;
+    }
+    attribute_of_column_.push_back(attribute);
+  }
+  if (deal_column_ < 0 || event_column_ < 0 || time_column_ < 0) {
+    return absl::InvalidArgumentError(
+        "header: the columns deal, event and time are required");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<AttributeValue> EventReader::Value(AttributeId id,
+                                                  absl::string_view text) const {
+  const AttributeInfo& info = machine_->attribute(id);
+  switch (info.type) {
+    case AttributeType::kInt64: {
+      int64_t v;
+      if (absl::SimpleAtoi(text, &v)) return AttributeValue::Int64(v);
+      break;
+    }
+    case AttributeType::kDouble: {
+      double v;
+      if (absl::SimpleAtod(text, &v)) return AttributeValue::Double(v);
+      break;
+    }
+    case AttributeType::kBool: {
+      bool v;
+      if (absl::SimpleAtob(text, &v)) return AttributeValue::Bool(v);
+      break;
+    }
+    case AttributeType::kString:
+      return AttributeValue::String(std::string(text));
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("attribute \"", info.name, "\": \"", text, "\" is not ",
+                   AttributeTypeName(info.type)));
+}
+
+absl::StatusOr<bool> EventReader::Next(EventRow* row) {
+  while (offset_ < text_.size()) {
+    ++line_;
+    const absl::string_view line = NextLine(text_, &offset_);
+    if (absl::StripAsciiWhitespace(line).empty()) continue;
+    row->set.clear();
+    return format_ == Format::kCsv ? NextCsv(line, row) : NextJson(line, row);
+  }
+  return false;
+}
+
+absl::StatusOr<bool> EventReader::NextCsv(absl::string_view line, EventRow* row) {
+  SC_RETURN_IF_ERROR(SplitCsv(line, &views_, &fields_));
+  if (views_.size() != attribute_of_column_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        views_.size(), " fields; the header has ", attribute_of_column_.size()));
+  }
+  row->deal = views_[deal_column_];
+  if (row->deal.empty()) return absl::InvalidArgumentError("the deal is empty");
+  const absl::string_view event = views_[event_column_];
+  row->event = kNoEvent;
+  if (!event.empty()) {
+    auto id = machine_->FindEvent(event);
+    if (!id.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown event \"", event, "\""));
+    }
+    row->event = *id;
+  }
+  SC_ASSIGN_OR_RETURN(row->time, ParseTime(views_[time_column_]));
+  for (size_t c = 0; c < views_.size(); ++c) {
+    const AttributeId a = attribute_of_column_[c];
+    if (a == kNoAttribute || views_[c].empty()) continue;
+    SC_ASSIGN_OR_RETURN(AttributeValue v, Value(a, views_[c]));
+    row->set.emplace_back(a, std::move(v));
+  }
+  return true;
+}
+
+absl::StatusOr<bool> EventReader::NextJson(absl::string_view line, EventRow* row) {
+  google::protobuf::Struct object;
+  const auto parsed =
+      google::protobuf::util::JsonStringToMessage(std::string(line), &object);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a JSON object: ", parsed.message().ToString()));
+  }
+  const auto& fields = object.fields();
+  auto text = [](const google::protobuf::Value& v) -> std::string {
+    if (v.kind_case() == google::protobuf::Value::kNumberValue) {
+      return absl::StrCat(static_cast<int64_t>(v.number_value()));
+    }
+    if (v.kind_case() == google::protobuf::Value::kBoolValue) {
+      return v.bool_value() ? "true" : "false";
+    }
+    return v.string_value();
+  };
+  const auto deal = fields.find("deal");
+  const auto time = fields.find("time");
+  if (deal == fields.end() || time == fields.end()) {
+    return absl::InvalidArgumentError("\"deal\" and \"time\" are required");
+  }
+  json_deal_ = text(deal->second);
+  if (json_deal_.empty()) return absl::InvalidArgumentError("the deal is empty");
+  row->deal = json_deal_;
+  SC_ASSIGN_OR_RETURN(row->time, ParseTime(text(time->second)));
+  row->event = kNoEvent;
+  if (const auto event = fields.find("event");
+      event != fields.end() && !event->second.string_value().empty()) {
+    auto id = machine_->FindEvent(event->second.string_value());
+    if (!id.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown event \"", event->second.string_value(), "\""));
+    }
+    row->event = *id;
+  }
+  if (const auto set = fields.find("set"); set != fields.end()) {
+    if (set->second.kind_case() != google::protobuf::Value::kStructValue) {
+      return absl::InvalidArgumentError("\"set\" is not an object");
+    }
+    for (const auto& [name, value] : set->second.struct_value().fields()) {
+      auto id = machine_->FindAttribute(name);
+      if (!id.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("unknown attribute \"", name, "\""));
+      }
+      const AttributeType type = machine_->attribute(*id).type;
+      std::string v = text(value);
+      if (type == AttributeType::kDouble &&
+          value.kind_case() == google::protobuf::Value::kNumberValue) {
+        v = absl::StrCat(value.number_value());
+      }
+      SC_ASSIGN_OR_RETURN(AttributeValue parsed_value, Value(*id, v));
+      row->set.emplace_back(*id, std::move(parsed_value));
+    }
+  }
+  // Sorted by attribute, so that the same line always sets in one order.
+  std::sort(row->set.begin(), row->set.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  return true;
+}
+
+}  // namespace cli
+}  // namespace salescycle

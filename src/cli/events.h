@@ -1,0 +1,85 @@
+// The `salescycle` tool's event files: CSV or JSON Lines, one event a line.
+//
+// CSV: a header row naming the columns `deal`, `event` and `time`, in any
+// order, and any number of attribute columns (named as the machine's
+// attributes); then a row an event. Fields may be quoted ("..." with ""
+// inside). JSONL: one object a line,
+//   {"deal": "acme", "event": "contact", "time": "2026-01-02T09:00:00Z",
+//    "set": {"budget": 50000}}
+// A deal is its id (any text). The event may be empty: the row then only
+// sets attributes (and adds the deal). A time is epoch seconds or ISO 8601
+// (2026-01-02, 2026-01-02T09:00:00, with Z or an offset; UTC when none).
+// An attribute cell that is empty sets nothing.
+#ifndef SALESCYCLE_SRC_CLI_EVENTS_H_
+#define SALESCYCLE_SRC_CLI_EVENTS_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "salescycle/attribute.h"
+#include "salescycle/machine.h"
+#include "salescycle/types.h"
+
+namespace salescycle {
+namespace cli {
+
+struct EventRow {
+  absl::string_view deal;  // into the line: valid until the next row
+  EventId event = kNoEvent;  // kNoEvent: only set attributes
+  Timestamp time = 0;
+  std::vector<std::pair<AttributeId, AttributeValue>> set;
+};
+
+// Parses "1767225600", "2026-01-01", "2026-01-01T09:30:00",
+// "2026-01-01T09:30:00Z" or with an offset. Errors: InvalidArgument.
+absl::StatusOr<Timestamp> ParseTime(absl::string_view text);
+
+// Reads rows of CSV or JSONL text against a machine. Bad rows are errors
+// that say what is wrong; the reader goes on with the next line.
+class EventReader {
+ public:
+  enum class Format { kCsv, kJsonl };
+
+  // `text` must outlive the reader. Errors: InvalidArgument for a CSV
+  // header that lacks a column or names an attribute the machine lacks.
+  static absl::StatusOr<EventReader> Create(const Machine& machine,
+                                            absl::string_view text,
+                                            Format format);
+
+  // The next row into *row: true, or false at the end. A bad row is an
+  // error naming what is wrong (the caller adds the line number); the
+  // reader has moved past it.
+  absl::StatusOr<bool> Next(EventRow* row);
+  // The line the last row came from (1-based), and how far the reader is.
+  int64_t line() const { return line_; }
+  size_t offset() const { return offset_; }
+
+ private:
+  EventReader(const Machine& machine, absl::string_view text, Format format)
+      : machine_(&machine), text_(text), format_(format) {}
+  absl::Status ReadHeader();
+  absl::StatusOr<bool> NextCsv(absl::string_view line, EventRow* row);
+  absl::StatusOr<bool> NextJson(absl::string_view line, EventRow* row);
+  absl::StatusOr<AttributeValue> Value(AttributeId id, absl::string_view text) const;
+
+  const Machine* machine_;
+  absl::string_view text_;
+  Format format_;
+  size_t offset_ = 0;
+  int64_t line_ = 0;
+  // CSV columns: the index of deal, event and time; attribute per column.
+  int deal_column_ = -1, event_column_ = -1, time_column_ = -1;
+  std::vector<AttributeId> attribute_of_column_;
+  std::vector<std::string> fields_;  // unquoted copies, when quotes were used
+  std::vector<absl::string_view> views_;
+  std::string json_deal_;
+};
+
+}  // namespace cli
+}  // namespace salescycle
+
+#endif  // SALESCYCLE_SRC_CLI_EVENTS_H_

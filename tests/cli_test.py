@@ -1,0 +1,260 @@
+"""The salescycle command-line tool: every command and its error paths.
+
+Run by ctest (any python3) with SC_CLI (the tool) and SC_MACHINES_DIR in the
+environment.
+"""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+CLI = os.environ["SC_CLI"]
+B2B = os.path.join(os.environ["SC_MACHINES_DIR"], "b2b.textproto")
+
+EVENTS_CSV = """deal,event,time,budget,authority,need,timeline_days,deal_value,decision_maker
+acme,,2026-01-01,,,,,,
+acme,contact,2026-01-02,,,,,,
+acme,qualify,2026-01-05,50000,true,true,90,48000,
+acme,present,2026-01-09T10:00:00Z,,,,,,
+globex,contact,1767225600,,,,,,
+acme,negotiate,2026-01-12,,,,,,
+acme,close,2026-01-20,,,,,,"CFO, ""the"" boss"
+acme,win,2026-01-25,,,,,,
+initech,disqualify,2026-02-01T00:00:00+01:00,,,,,,
+"""
+
+EVENTS_JSONL = "\n".join(json.dumps(row) for row in [
+    {"deal": "acme", "time": "2026-01-01"},
+    {"deal": "acme", "event": "contact", "time": "2026-01-02"},
+    {"deal": "acme", "event": "qualify", "time": "2026-01-05",
+     "set": {"budget": 50000, "authority": True, "need": True,
+             "timeline_days": 90, "deal_value": 48000}},
+    {"deal": "acme", "event": "present", "time": "2026-01-09T10:00:00Z"},
+    {"deal": "globex", "event": "contact", "time": 1767225600},
+    {"deal": "acme", "event": "negotiate", "time": "2026-01-12"},
+    {"deal": "acme", "event": "close", "time": "2026-01-20",
+     "set": {"decision_maker": "CFO, \"the\" boss"}},
+    {"deal": "acme", "event": "win", "time": "2026-01-25"},
+    {"deal": "initech", "event": "disqualify", "time": "2026-02-01T00:00:00+01:00"},
+]) + "\n"
+
+STAGE_COUNTS = {"initial_contact": 1, "won": 1, "lost": 1}
+
+
+def run(*args):
+    return subprocess.run([CLI, *args], capture_output=True, text=True)
+
+
+def counts(stdout):
+    """The stage lines of `replay`'s output, as a dict of non-zero counts."""
+    out = {}
+    for line in stdout.splitlines()[1:]:
+        stage, n = line.split()
+        if int(n):
+            out[stage] = int(n)
+    return out
+
+
+class Cli(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def write(self, name, text):
+        path = os.path.join(self.dir.name, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    # ---- usage
+
+    def test_help_and_usage_errors(self):
+        for args in (["--help"], ["help"], ["report", "--help"]):
+            run_ = run(*args)
+            self.assertEqual(run_.returncode, 0)
+            self.assertIn("exit codes:", run_.stdout)
+        for args, message in ((["frobnicate"], 'unknown command "frobnicate"'),
+                              ([], "no command"),
+                              (["validate"], "validate takes one MACHINE"),
+                              (["render", B2B, "--format", "png"], "--format is dot or mermaid"),
+                              (["render", B2B, "--colour", "red"], "unknown option --colour"),
+                              (["render", B2B, "--out"], "--out needs a value"),
+                              (["report", B2B, "x.csv", "--cohort", "year"], "--cohort is week or month"),
+                              (["report", B2B, "x.csv", "--format", "xml"], "--format is table, json or csv"),
+                              (["report", B2B, "x.csv", "--now", "soon"], "--now: time \"soon\""),
+                              (["replay", B2B], "replay takes MACHINE EVENTS"),
+                              (["replay", B2B, "x.csv", "--history", "-1"], "--history takes 0 to")):
+            with self.subTest(args=args):
+                run_ = run(*args)
+                self.assertEqual(run_.returncode, 2, run_.stderr)
+                self.assertIn(message, run_.stderr)
+
+    # ---- validate and render
+
+    def test_validate(self):
+        ok = run("validate", B2B)
+        self.assertEqual(ok.returncode, 0)
+        self.assertIn("ok: b2b v1, 10 stages, 14 events, 7 attributes", ok.stdout)
+        bad = self.write("bad.textproto", 'name: "x" initial_stage: "a" stages { id: "a" }'
+                         ' events { id: "go" } transitions { from_stage: "a" event: "gone" to: "a" }')
+        run_ = run("validate", bad)
+        self.assertEqual(run_.returncode, 1)
+        self.assertIn('bad.textproto: transitions[0] (a --gone--> a): unknown event "gone"', run_.stderr)
+        run_ = run("validate", "/no/such.textproto")
+        self.assertEqual(run_.returncode, 1)
+        self.assertIn("/no/such.textproto", run_.stderr)
+
+    def test_render(self):
+        dot = run("render", B2B)
+        self.assertEqual(dot.returncode, 0)
+        self.assertTrue(dot.stdout.startswith('digraph "b2b" {'))
+        self.assertIn('"prospecting" -> "initial_contact" [label="contact"];', dot.stdout)
+        self.assertIn("[budget >= 10000 and authority == true", dot.stdout)
+        self.assertIn("style=dashed", dot.stdout)  # the timeouts
+        self.assertIn('"won" [label="Closed won\\n100%", shape=doubleoctagon', dot.stdout)
+        out = os.path.join(self.dir.name, "machine.mmd")
+        mermaid = run("render", B2B, "--format", "mermaid", "--out", out)
+        self.assertEqual(mermaid.returncode, 0)
+        self.assertEqual(mermaid.stdout, "")
+        with open(out) as f:
+            text = f.read()
+        self.assertTrue(text.startswith("stateDiagram-v2\n"))
+        self.assertIn("[*] --> s0", text)
+        self.assertIn("s0 --> s1: contact", text)
+        self.assertIn("class s7 won", text)
+        if shutil.which("dot"):  # Graphviz, when installed, must accept it
+            svg = subprocess.run(["dot", "-Tsvg"], input=dot.stdout,
+                                 capture_output=True, text=True)
+            self.assertEqual(svg.returncode, 0, svg.stderr)
+        run_ = run("render", B2B, "--out", "/no/such/dir/m.dot")
+        self.assertEqual(run_.returncode, 1)
+        self.assertIn("/no/such/dir/m.dot: cannot write", run_.stderr)
+
+    # ---- replay
+
+    def test_replay_csv_and_jsonl_agree(self):
+        csv = run("replay", B2B, self.write("ev.csv", EVENTS_CSV))
+        jsonl = run("replay", B2B, self.write("ev.jsonl", EVENTS_JSONL))
+        for run_ in (csv, jsonl):
+            self.assertEqual(run_.returncode, 0, run_.stderr)
+            self.assertIn("9 rows: 8 events accepted, 0 rejected, 0 bad rows; 3 deals",
+                          run_.stdout)
+            self.assertEqual(counts(run_.stdout), STAGE_COUNTS)
+
+    def test_bad_rows_are_reported_and_skipped(self):
+        rows = EVENTS_CSV.splitlines()
+        rows.insert(3, "acme,presnt,2026-01-06,,,,,,")
+        rows.insert(4, "acme,,2026-01-06,lots,,,,,")
+        rows.insert(5, "acme,contact,yesterday,,,,,,")
+        rows.insert(6, "acme,contact")
+        path = self.write("bad.csv", "\n".join(rows) + "\n")
+        run_ = run("replay", B2B, path)
+        self.assertEqual(run_.returncode, 3)
+        self.assertIn("13 rows: 8 events accepted, 0 rejected, 4 bad rows", run_.stdout)
+        self.assertEqual(counts(run_.stdout), STAGE_COUNTS)
+        self.assertIn('bad.csv:4: unknown event "presnt"', run_.stderr)
+        self.assertIn('bad.csv:5: attribute "budget": "lots" is not int64', run_.stderr)
+        self.assertIn('bad.csv:6: time "yesterday" is neither epoch seconds nor ISO 8601',
+                      run_.stderr)
+        self.assertIn("bad.csv:7: 2 fields; the header has 9", run_.stderr)
+        strict = run("replay", B2B, path, "--strict")
+        self.assertEqual(strict.returncode, 1)
+        self.assertIn('bad.csv:4: unknown event "presnt" (--strict)', strict.stderr)
+        jsonl = self.write("bad.jsonl", '{"deal": "a", "time": 1}\nnot json\n'
+                           '{"deal": "a", "time": 2, "set": {"nope": 1}}\n')
+        run_ = run("replay", B2B, jsonl)
+        self.assertEqual(run_.returncode, 3)
+        self.assertIn("bad.jsonl:2: not a JSON object", run_.stderr)
+        self.assertIn('bad.jsonl:3: unknown attribute "nope"', run_.stderr)
+
+    def test_bad_headers_and_files(self):
+        for header, message in (("deal,time", "the columns deal, event and time are required"),
+                                ("deal,event,time,colour",
+                                 'column "colour" is neither deal, event, time nor an attribute')):
+            run_ = run("replay", B2B, self.write("h.csv", header + "\n"))
+            self.assertEqual(run_.returncode, 1)
+            self.assertIn("h.csv:1: header: " + message, run_.stderr)
+        run_ = run("replay", B2B, self.write("empty.csv", ""))
+        self.assertEqual(run_.returncode, 1)
+        self.assertIn("no header row", run_.stderr)
+        run_ = run("replay", B2B, "/no/such/events.csv")
+        self.assertEqual(run_.returncode, 1)
+        self.assertIn("/no/such/events.csv", run_.stderr)
+
+    def test_progress_and_snapshot(self):
+        snapshot = os.path.join(self.dir.name, "p.scp")
+        # Bytes: text mode would turn the carriage return into a newline.
+        run_ = subprocess.run([CLI, "replay", B2B, self.write("ev.csv", EVENTS_CSV),
+                               "--progress", "--snapshot-out", snapshot],
+                              capture_output=True)
+        self.assertEqual(run_.returncode, 0)
+        self.assertIn(b"\rreplay: 9 rows (100%)", run_.stderr)
+        with open(snapshot, "rb") as f:
+            self.assertEqual(f.read(8), b"SCPIPE\r\n")
+
+    # ---- report
+
+    def test_report_formats(self):
+        events = self.write("ev.csv", EVENTS_CSV)
+        table = run("report", B2B, events, "--value", "deal_value")
+        self.assertEqual(table.returncode, 0, table.stderr)
+        self.assertIn("b2b v1 funnel as of 2026-01-31: 3 deals, 3 live, 1 open", table.stdout)
+        self.assertIn("win rate 50.0% (1 won, 1 lost)", table.stdout)
+        report = json.loads(run("report", B2B, events, "--format", "json",
+                                "--value", "deal_value").stdout)
+        total = report["total"]
+        self.assertEqual((total["won"], total["lost"], total["deals"]), ("1", "1", "3"))
+        self.assertEqual(total["average_deal_value"], 48000)
+        self.assertAlmostEqual(total["average_cycle_days"], 24.0)
+        self.assertEqual(total["stages"][0]["entered"], "3")
+        csv = run("report", B2B, events, "--format", "csv", "--cohort", "month").stdout
+        lines = csv.splitlines()
+        # all, then 2026-01: initech came at 2026-02-01T00:00+01:00, which is
+        # still January in UTC.
+        self.assertEqual(len(lines), 1 + 10 * 2)
+        self.assertTrue(lines[1].startswith("all,prospecting,open,3,"))
+        self.assertTrue(any(line.startswith("2026-01,lost,lost,1,") for line in lines))
+        weekly = run("report", B2B, events, "--cohort", "week").stdout
+        self.assertIn("2026-W01", weekly)
+        self.assertIn("2026-W05", weekly)
+        out = os.path.join(self.dir.name, "report.txt")
+        self.assertEqual(run("report", B2B, events, "--out", out).stdout, "")
+        with open(out) as f:
+            self.assertIn("biggest leak", f.read())
+
+    def test_report_stalled_deals_now(self):
+        events = self.write("ev.csv", EVENTS_CSV)
+        # globex has waited in initial contact since 2026-01-01; its limit
+        # is 14 days.
+        early = json.loads(run("report", B2B, events, "--format", "json",
+                               "--now", "2026-01-10").stdout)
+        late = json.loads(run("report", B2B, events, "--format", "json",
+                              "--now", "2026-03-01").stdout)
+        self.assertEqual(early["total"]["stages"][1]["stalled"], "0")
+        self.assertEqual(late["total"]["stages"][1]["stalled"], "1")
+
+    def test_report_from_a_snapshot(self):
+        snapshot = os.path.join(self.dir.name, "p.scp")
+        self.assertEqual(run("replay", B2B, self.write("ev.csv", EVENTS_CSV),
+                             "--snapshot-out", snapshot).returncode, 0)
+        run_ = run("report", B2B, snapshot, "--format", "json")
+        self.assertEqual(run_.returncode, 0, run_.stderr)
+        total = json.loads(run_.stdout)["total"]
+        self.assertEqual((total["won"], total["lost"]), ("1", "1"))
+        alone = run("report", snapshot)
+        self.assertEqual(alone.returncode, 1)
+        self.assertIn("give MACHINE SNAPSHOT", alone.stderr)
+        cohort = run("report", B2B, snapshot, "--cohort", "week")
+        self.assertEqual(cohort.returncode, 2)
+        damaged = self.write("damaged.scp", "SCPIPE\r\n" + "x" * 40)
+        run_ = run("report", B2B, damaged)
+        self.assertEqual(run_.returncode, 1)
+        self.assertIn("damaged.scp", run_.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
