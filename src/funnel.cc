@@ -410,4 +410,97 @@ std::string FunnelCsv(const FunnelReport& report) {
   return out;
 }
 
+namespace {
+
+std::string Xml(absl::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string FunnelSvg(const FunnelReport& report) {
+  const FunnelFigures& f = report.total;
+  // The funnel order: OPEN and WON stages, in declaration order, up to the
+  // last WON stage (what follows a win, like a follow-up, is not funnel).
+  int last_won = -1;
+  for (const StageFunnel& s : f.stages) {
+    if (s.kind == StageKind::kWon) last_won = s.stage;
+  }
+  std::vector<const StageFunnel*> bars;
+  for (const StageFunnel& s : f.stages) {
+    if (s.kind == StageKind::kLost) continue;
+    if (last_won >= 0 && s.stage > last_won) break;
+    bars.push_back(&s);
+  }
+  uint64_t widest = 1;
+  for (const StageFunnel* s : bars) widest = std::max(widest, s->entered);
+
+  constexpr int kWidth = 1100, kBarHeight = 34, kGap = 26, kTop = 86,
+                kLabel = 200, kMaxBar = 560;
+  const int height = kTop + static_cast<int>(bars.size()) * (kBarHeight + kGap) + 40;
+  std::string out = absl::StrFormat(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+      "viewBox=\"0 0 %d %d\" font-family=\"Helvetica, Arial, sans-serif\">\n"
+      "  <rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n"
+      "  <text x=\"24\" y=\"36\" font-size=\"22\" font-weight=\"bold\" "
+      "fill=\"#1d3557\">%s v%u funnel</text>\n"
+      "  <text x=\"24\" y=\"62\" font-size=\"13\" fill=\"#457b9d\">%u deals, "
+      "win rate %s, average cycle %.1f days, as of %s</text>\n",
+      kWidth, height, kWidth, height, Xml(report.machine), report.version, f.deals,
+      Percent(f.win_rate), f.average_cycle_days, Date(report.as_of));
+  int y = kTop;
+  for (size_t i = 0; i < bars.size(); ++i) {
+    const StageFunnel& s = *bars[i];
+    const bool leak = s.stage == f.biggest_leak;
+    const int width = std::max(
+        2, static_cast<int>(kMaxBar * static_cast<double>(s.entered) /
+                            static_cast<double>(widest)));
+    const int x = kLabel + (kMaxBar - width) / 2;
+    absl::StrAppendFormat(
+        &out,
+        "  <g class=\"stage\" data-stage=\"%s\">\n"
+        "    <text x=\"%d\" y=\"%d\" font-size=\"14\" text-anchor=\"end\" "
+        "fill=\"#1d3557\">%s</text>\n"
+        "    <rect class=\"bar%s\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
+        "rx=\"4\" fill=\"%s\"/>\n"
+        "    <text class=\"count\" x=\"%d\" y=\"%d\" font-size=\"13\" "
+        "fill=\"#1d3557\">%u</text>\n",
+        Xml(s.id), kLabel - 12, y + 22, Xml(s.display_name), leak ? " leak" : "", x,
+        y, width, kBarHeight, leak ? "#d62828" : "#457b9d", x + width + 8, y + 22,
+        s.entered);
+    if (leak) {
+      absl::StrAppendFormat(
+          &out,
+          "    <text class=\"leak-note\" x=\"%d\" y=\"%d\" font-size=\"12\" "
+          "fill=\"#d62828\">biggest leak: %u dropped (%s)</text>\n",
+          x + width + 80, y + 22, s.dropped, Percent(s.drop_rate));
+    }
+    absl::StrAppend(&out, "  </g>\n");
+    if (i + 1 < bars.size()) {
+      absl::StrAppendFormat(
+          &out,
+          "  <text class=\"conversion\" x=\"%d\" y=\"%d\" font-size=\"12\" "
+          "text-anchor=\"middle\" fill=\"#6c757d\">&#8595; %s</text>\n",
+          kLabel + kMaxBar / 2, y + kBarHeight + kGap / 2 + 8,
+          Percent(bars[i + 1]->entered > 0 || s.entered > 0
+                      ? static_cast<double>(bars[i + 1]->entered) /
+                            static_cast<double>(std::max<uint64_t>(s.entered, 1))
+                      : 0));
+    }
+    y += kBarHeight + kGap;
+  }
+  absl::StrAppend(&out, "</svg>\n");
+  return out;
+}
+
 }  // namespace salescycle

@@ -84,7 +84,8 @@ class Cli(unittest.TestCase):
                               (["render", B2B, "--colour", "red"], "unknown option --colour"),
                               (["render", B2B, "--out"], "--out needs a value"),
                               (["report", B2B, "x.csv", "--cohort", "year"], "--cohort is week or month"),
-                              (["report", B2B, "x.csv", "--format", "xml"], "--format is table, json or csv"),
+                              (["report", B2B, "x.csv", "--format", "xml"],
+                               "--format is table, json, csv or svg"),
                               (["report", B2B, "x.csv", "--now", "soon"], "--now: time \"soon\""),
                               (["replay", B2B], "replay takes MACHINE EVENTS"),
                               (["replay", B2B, "x.csv", "--history", "-1"], "--history takes 0 to")):
@@ -196,6 +197,58 @@ class Cli(unittest.TestCase):
         with open(snapshot, "rb") as f:
             self.assertEqual(f.read(8), b"SCPIPE\r\n")
 
+    # ---- simulate
+
+    def test_simulate(self):
+        a = run("simulate", B2B, "--deals", "50", "--seed", "7")
+        b = run("simulate", B2B, "--deals", "50", "--seed", "7")
+        c = run("simulate", B2B, "--deals", "50", "--seed", "8")
+        self.assertEqual(a.returncode, 0, a.stderr)
+        self.assertEqual(a.stdout, b.stdout)  # a seed makes the same stream
+        self.assertNotEqual(a.stdout, c.stdout)
+        self.assertTrue(a.stdout.startswith("deal,event,time,budget,authority,"))
+        self.assertIn("simulate: 50 deals,", a.stderr)
+        rows = a.stdout.splitlines()[1:]
+        times = [int(r.split(",")[2]) for r in rows]
+        self.assertEqual(times, sorted(times))
+        self.assertTrue(all(1767225600 <= t < 1767225600 + 365 * 86400 for t in times))
+        self.assertEqual(len({r.split(",")[0] for r in rows}), 50)
+        # The same stream as JSONL replays to the same stages.
+        csv = self.write("s.csv", a.stdout)
+        jsonl = self.write("s.jsonl", run("simulate", B2B, "--deals", "50", "--seed", "7",
+                                          "--format", "jsonl").stdout)
+        from_csv, from_jsonl = run("replay", B2B, csv), run("replay", B2B, jsonl)
+        self.assertEqual(from_csv.returncode, 0, from_csv.stderr)
+        self.assertEqual(counts(from_csv.stdout), counts(from_jsonl.stdout))
+        # Per-stage conversion and delays, ranges, a start and a period.
+        run_ = run("simulate", B2B, "--deals", "20", "--conversion", "qualification=0.9",
+                   "--delay", "2", "--range", "budget=20000..30000", "--start",
+                   "2027-01-01", "--days", "30")
+        self.assertEqual(run_.returncode, 0, run_.stderr)
+        budgets = [int(r.split(",")[3]) for r in run_.stdout.splitlines()[1:]
+                   if r.split(",")[3]]
+        self.assertTrue(budgets and all(20000 <= v <= 30000 for v in budgets))
+
+    def test_simulate_usage_errors(self):
+        for args, message in ((["--deals", "0"], "--deals takes a number from 1"),
+                              ([], "--deals takes a number from 1"),
+                              (["--deals", "5", "--conversion", "1.5"],
+                               '--conversion: "1.5" is not a number from 0 to 1'),
+                              (["--deals", "5", "--conversion", "nowhere=0.5"],
+                               'has no stage "nowhere"'),
+                              (["--deals", "5", "--delay", "-1"], "--delay"),
+                              (["--deals", "5", "--range", "decision_maker=1..2"],
+                               "is not NUMERIC_ATTRIBUTE=LO..HI"),
+                              (["--deals", "5", "--range", "budget=9..1"],
+                               "is not NUMERIC_ATTRIBUTE=LO..HI"),
+                              (["--deals", "5", "--days", "0"], "--days takes"),
+                              (["--deals", "5", "--format", "xml"], "--format is csv or jsonl"),
+                              (["--deals", "5", "--start", "soon"], "--start: time")):
+            with self.subTest(args=args):
+                run_ = run("simulate", B2B, *args)
+                self.assertEqual(run_.returncode, 2, run_.stderr)
+                self.assertIn(message, run_.stderr)
+
     # ---- report
 
     def test_report_formats(self):
@@ -222,9 +275,20 @@ class Cli(unittest.TestCase):
         self.assertIn("2026-W01", weekly)
         self.assertIn("2026-W05", weekly)
         out = os.path.join(self.dir.name, "report.txt")
-        self.assertEqual(run("report", B2B, events, "--out", out).stdout, "")
+        svg = os.path.join(self.dir.name, "funnel.svg")
+        dot = os.path.join(self.dir.name, "machine.dot")
+        self.assertEqual(run("report", B2B, events, "--out", out, "--svg", svg,
+                             "--dot", dot).stdout, "")
         with open(out) as f:
             self.assertIn("biggest leak", f.read())
+        with open(svg) as f:
+            self.assertTrue(f.read().startswith("<svg "))
+        with open(dot) as f:
+            self.assertTrue(f.read().startswith('digraph "b2b"'))
+        self.assertTrue(run("report", B2B, events, "--format", "svg").stdout.startswith("<svg "))
+        run_ = run("report", B2B, events, "--svg", "/no/such/dir/f.svg")
+        self.assertEqual(run_.returncode, 1)
+        self.assertIn("/no/such/dir/f.svg: cannot write", run_.stderr)
 
     def test_report_stalled_deals_now(self):
         events = self.write("ev.csv", EVENTS_CSV)

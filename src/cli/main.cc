@@ -2,7 +2,10 @@
 // them, and report the funnel.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <tuple>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -14,9 +17,15 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/str_cat.h"
 #include "salescycle/funnel.h"
+#include "salescycle/journey.h"
 #include "salescycle/machine.h"
 #include "salescycle/pipeline.h"
 #include "salescycle/render.h"
@@ -44,6 +53,19 @@ commands:
   validate MACHINE                 check a machine spec (.textproto or .json)
   render MACHINE [--format dot|mermaid] [--out FILE]
                                    draw the machine (default: dot)
+  simulate MACHINE --deals N [--seed S] [--start DATE] [--days D]
+           [--conversion P | STAGE=P,...] [--delay DAYS | STAGE=DAYS,...]
+           [--range ATTRIBUTE=LO..HI,...] [--format csv|jsonl] [--out FILE]
+                                   a realistic event stream: deals arrive
+                                   over D days (default 365) from DATE
+                                   (default 2026-01-01); each step takes an
+                                   exponential delay (default 7 days) and is
+                                   a move forward (to a stage with a higher
+                                   win probability) with probability P
+                                   (default 0.7; 0.05 out of lost stages),
+                                   else another move; numeric attributes
+                                   are uniform in their --range (default:
+                                   log-uniform from 1 to 100000)
   replay MACHINE EVENTS [--snapshot-out FILE] [--history N] [--strict]
                                    apply an event file (CSV or JSONL) and
                                    print what happened
@@ -52,7 +74,9 @@ commands:
                                    report from a snapshot with history
 
 report options:
-  --format table|json|csv          default: table
+  --format table|json|csv|svg      default: table
+  --svg FILE, --dot FILE           also write the funnel chart (SVG) and the
+                                   machine (Graphviz DOT)
   --cohort week|month              figures per week or month of addition
   --value ATTRIBUTE                the deal value attribute
   --now TIME                       judge stalled deals at TIME (default: the
@@ -319,15 +343,17 @@ int Replay(int argc, char** argv) {
 }
 
 int Report(int argc, char** argv) {
-  auto args = ParseArgs(argc, argv, 2, {"format", "cohort", "value", "now", "out"});
+  auto args = ParseArgs(argc, argv, 2,
+                        {"format", "cohort", "value", "now", "out", "svg", "dot"});
   if (!args.ok()) return Usage(std::string(args.status().message()));
   const auto& pos = args->positional;
   if (pos.empty() || pos.size() > 2) {
     return Usage("report takes MACHINE EVENTS, or [MACHINE] SNAPSHOT");
   }
   const std::string format = args->options.count("format") ? args->options["format"] : "table";
-  if (format != "table" && format != "json" && format != "csv") {
-    return Usage(absl::StrCat("--format is table, json or csv, not \"", format, "\""));
+  if (format != "table" && format != "json" && format != "csv" && format != "svg") {
+    return Usage(
+        absl::StrCat("--format is table, json, csv or svg, not \"", format, "\""));
   }
   PipelineOptions options;
   options.analytics.enabled = true;
@@ -375,9 +401,307 @@ int Report(int argc, char** argv) {
   if (!report.ok()) return Fail(report.status());
   const std::string text = format == "json"  ? FunnelJson(*report)
                            : format == "csv" ? FunnelCsv(*report)
+                           : format == "svg" ? FunnelSvg(*report)
                                              : FunnelTable(*report);
-  const absl::Status written = WriteOut(*args, text);
+  absl::Status written = WriteOut(*args, text);
+  // The pictures beside the report, in the same run.
+  for (const auto& [flag, picture] :
+       {std::pair<const char*, std::function<std::string()>>{
+            "svg", [&] { return FunnelSvg(*report); }},
+        {"dot", [&] { return MachineToDot(**m); }}}) {
+    if (!written.ok() || !args->options.count(flag)) continue;
+    Args to_file;
+    to_file.options["out"] = args->options[flag];
+    written = WriteOut(to_file, picture());
+  }
   return written.ok() ? code : Fail(written);
+}
+
+
+// ---- simulate
+
+// splitmix64: small, fixed, the same on every platform.
+struct Random {
+  uint64_t state;
+  uint64_t Next() {
+    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
+  int64_t Below(int64_t n) { return static_cast<int64_t>(Next() % static_cast<uint64_t>(n)); }
+};
+
+// "0.6" for every stage, or "qualification=0.4,closing=0.7" (the rest keep
+// `fallback`).
+absl::StatusOr<std::vector<double>> PerStage(const Machine& m, const std::string& flag,
+                                             const std::string& text, double fallback,
+                                             double lo, double hi) {
+  std::vector<double> out(m.num_stages(), fallback);
+  auto parse = [&](absl::string_view v, double* d) -> absl::Status {
+    if (!absl::SimpleAtod(v, d) || *d < lo || *d > hi) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          flag, ": \"", v, "\" is not a number from ", lo, " to ", hi));
+    }
+    return absl::OkStatus();
+  };
+  if (text.empty()) return out;
+  if (text.find('=') == std::string::npos) {
+    double d;
+    SC_RETURN_IF_ERROR(parse(text, &d));
+    std::fill(out.begin(), out.end(), d);
+    return out;
+  }
+  for (absl::string_view item : absl::StrSplit(text, ',')) {
+    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(item, '=');
+    auto stage = m.FindStage(kv.first);
+    if (!stage.ok()) return absl::InvalidArgumentError(absl::StrCat(flag, ": ", stage.status().message()));
+    SC_RETURN_IF_ERROR(parse(kv.second, &out[*stage]));
+  }
+  return out;
+}
+
+// A numeric attribute's range (--range NAME=LO..HI): uniform within it.
+struct Range {
+  double lo, hi;
+};
+
+// Without a range, numbers are log-uniform from 1 to 100 000: budgets,
+// days, values and percentages all get a plausible share of small and
+// large. Bools are true 70% of the time.
+AttributeValue RandomValue(const AttributeInfo& a, Random* r,
+                           const std::optional<Range>& range = std::nullopt) {
+  const double magnitude =
+      range ? std::floor(range->lo + r->Uniform() * (range->hi - range->lo + 1))
+            : std::floor(std::exp(r->Uniform() * std::log(100000.0)));
+  switch (a.type) {
+    case AttributeType::kInt64:
+      return AttributeValue::Int64(static_cast<int64_t>(magnitude));
+    case AttributeType::kDouble: return AttributeValue::Double(magnitude);
+    case AttributeType::kBool: return AttributeValue::Bool(r->Uniform() < 0.7);
+    case AttributeType::kString: {
+      static const char* const kValues[] = {"CFO", "CEO", "CTO", "Head of Sales"};
+      return AttributeValue::String(kValues[r->Below(4)]);
+    }
+  }
+  return AttributeValue();
+}
+
+std::string CsvCell(const AttributeValue& v) {
+  switch (v.type()) {
+    case AttributeType::kInt64: return absl::StrCat(v.int64_value());
+    case AttributeType::kDouble: return absl::StrCat(v.double_value());
+    case AttributeType::kBool: return v.bool_value() ? "true" : "false";
+    case AttributeType::kString: {
+      const std::string& s = v.string_value();
+      if (s.find_first_of(",\"\n") == std::string::npos) return s;
+      return absl::StrCat("\"", absl::StrReplaceAll(s, {{"\"", "\"\""}}), "\"");
+    }
+  }
+  return "";
+}
+
+std::string JsonValue(const AttributeValue& v) {
+  switch (v.type()) {
+    case AttributeType::kInt64: return absl::StrCat(v.int64_value());
+    case AttributeType::kDouble: return absl::StrCat(v.double_value());
+    case AttributeType::kBool: return v.bool_value() ? "true" : "false";
+    case AttributeType::kString:
+      return absl::StrCat("\"", absl::CEscape(v.string_value()), "\"");
+  }
+  return "null";
+}
+
+struct SimRow {
+  Timestamp time;
+  uint32_t deal;
+  uint32_t seq;  // keeps a deal's rows in order at equal times
+  EventId event;  // kNoEvent: only sets attributes
+  std::vector<std::pair<AttributeId, AttributeValue>> set;
+};
+
+int Simulate(int argc, char** argv) {
+  auto args = ParseArgs(argc, argv, 2, {"deals", "seed", "start", "days", "conversion",
+                                        "delay", "range", "format", "out"});
+  if (!args.ok()) return Usage(std::string(args.status().message()));
+  if (args->positional.size() != 1) return Usage("simulate takes one MACHINE");
+  auto& o = args->options;
+  int64_t deals = 0, seed = 1, days = 365;
+  if (!o.count("deals") || !absl::SimpleAtoi(o["deals"], &deals) || deals < 1 ||
+      deals > 100000000) {
+    return Usage("--deals takes a number from 1 to 100000000");
+  }
+  if (o.count("seed") && !absl::SimpleAtoi(o["seed"], &seed)) {
+    return Usage("--seed takes a number");
+  }
+  if (o.count("days") && (!absl::SimpleAtoi(o["days"], &days) || days < 1 || days > 36500)) {
+    return Usage("--days takes a number from 1 to 36500");
+  }
+  const std::string format = o.count("format") ? o["format"] : "csv";
+  if (format != "csv" && format != "jsonl") {
+    return Usage(absl::StrCat("--format is csv or jsonl, not \"", format, "\""));
+  }
+  Timestamp start = 1767225600;  // 2026-01-01
+  if (o.count("start")) {
+    auto t = ParseTime(o["start"]);
+    if (!t.ok()) return Usage(absl::StrCat("--start: ", t.status().message()));
+    start = *t;
+  }
+  auto machine = Machine::FromFile(args->positional[0]);
+  if (!machine.ok()) return Fail(machine.status());
+  const Machine& m = **machine;
+  auto conversion = PerStage(m, "--conversion", o["conversion"], 0.7, 0, 1);
+  if (!conversion.ok()) return Usage(std::string(conversion.status().message()));
+  if (o["conversion"].empty()) {
+    // By default, lost deals seldom come back.
+    for (int i = 0; i < m.num_stages(); ++i) {
+      if (m.stage(static_cast<StageId>(i)).kind == StageKind::kLost) (*conversion)[i] = 0.05;
+    }
+  }
+  auto delay = PerStage(m, "--delay", o["delay"], 7, 0, 3650);
+  if (!delay.ok()) return Usage(std::string(delay.status().message()));
+  Random rng{static_cast<uint64_t>(seed)};
+  std::vector<std::optional<Range>> ranges(m.num_attributes());
+  if (!o["range"].empty()) {
+    for (absl::string_view item : absl::StrSplit(o["range"], ',')) {
+      std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(item, '=');
+      std::pair<absl::string_view, absl::string_view> bounds =
+          absl::StrSplit(kv.second, "..");
+      auto a = m.FindAttribute(kv.first);
+      Range r;
+      if (!a.ok() || !absl::SimpleAtod(bounds.first, &r.lo) ||
+          !absl::SimpleAtod(bounds.second, &r.hi) || r.lo > r.hi ||
+          (m.attribute(*a).type != AttributeType::kInt64 &&
+           m.attribute(*a).type != AttributeType::kDouble)) {
+        return Usage(absl::StrCat("--range: \"", item,
+                                  "\" is not NUMERIC_ATTRIBUTE=LO..HI"));
+      }
+      ranges[*a] = r;
+    }
+  }
+  auto draw = [&](AttributeId a) {
+    return RandomValue(m.attribute(a), &rng, ranges[a]);
+  };
+
+  // Per stage: the events that lead forward (to a higher win probability)
+  // and the others.
+  std::vector<std::vector<EventId>> forward(m.num_stages()), other(m.num_stages());
+  for (const TransitionInfo& t : m.transitions()) {
+    auto& list = m.stage(t.to).win_probability > m.stage(t.from).win_probability &&
+                         m.stage(t.to).kind != StageKind::kLost
+                     ? forward[t.from]
+                     : other[t.from];
+    if (std::find(list.begin(), list.end(), t.event) == list.end()) list.push_back(t.event);
+  }
+
+  const Timestamp end = start + days * 86400;
+  constexpr int kMaxSteps = 40;
+  std::vector<SimRow> rows;
+  for (uint32_t d = 0; d < static_cast<uint32_t>(deals); ++d) {
+    Timestamp t = start + static_cast<Timestamp>(rng.Uniform() * static_cast<double>(end - start));
+    auto journey = Journey::Create(*machine, t);
+    if (!journey.ok()) return Fail(journey.status());
+    uint32_t seq = 0;
+    // What the salesperson knows at the start: each attribute 60% of the time.
+    SimRow first{t, d, seq++, kNoEvent, {}};
+    for (int a = 0; a < m.num_attributes(); ++a) {
+      if (rng.Uniform() < 0.6) {
+        AttributeValue v = draw(static_cast<AttributeId>(a));
+        (void)journey->Set(static_cast<AttributeId>(a), v);
+        first.set.emplace_back(static_cast<AttributeId>(a), std::move(v));
+      }
+    }
+    rows.push_back(std::move(first));
+    for (int step = 0; step < kMaxSteps; ++step) {
+      const StageId s = journey->stage();
+      const double mean = (*delay)[s] * 86400;
+      t += static_cast<Timestamp>(-std::log(1 - rng.Uniform()) * mean) + 1;
+      if (t >= end) break;
+      const bool ahead = rng.Uniform() < (*conversion)[s] && !forward[s].empty();
+      const auto& choices = ahead ? forward[s] : other[s];
+      if (choices.empty()) {
+        // A closed deal that does not come back stays where it is; an
+        // open one waits.
+        if (m.stage(s).kind != StageKind::kOpen) break;
+        continue;
+      }
+      const EventId e = choices[rng.Below(static_cast<int64_t>(choices.size()))];
+      // Before moving on, the salesperson records what the next stage
+      // requires.
+      SimRow row{t, d, seq++, e, {}};
+      for (const TransitionInfo& tr : m.transitions()) {
+        if (tr.from != s || tr.event != e) continue;
+        for (AttributeId a : m.stage(tr.to).required_attributes) {
+          if (journey->IsSet(a)) continue;
+          AttributeValue v = draw(a);
+          (void)journey->Set(a, v);
+          row.set.emplace_back(a, std::move(v));
+        }
+      }
+      const auto fired = journey->Fire(e, t);
+      if (fired.ok() && fired->outcome == Outcome::kGuardFailed) {
+        // Turned down: by the next step the salesperson has learnt
+        // something new about half of what the deal records.
+        SimRow learnt{t + 1, d, 0, kNoEvent, {}};
+        for (int a = 0; a < m.num_attributes(); ++a) {
+          if (rng.Uniform() >= 0.5) continue;
+          AttributeValue v = draw(static_cast<AttributeId>(a));
+          (void)journey->Set(static_cast<AttributeId>(a), v);
+          learnt.set.emplace_back(static_cast<AttributeId>(a), std::move(v));
+        }
+        rows.push_back(std::move(row));
+        if (!learnt.set.empty()) {
+          learnt.seq = seq++;
+          rows.push_back(std::move(learnt));
+        }
+        continue;
+      }
+      rows.push_back(std::move(row));
+    }
+  }
+  std::sort(rows.begin(), rows.end(), [](const SimRow& a, const SimRow& b) {
+    return std::tie(a.time, a.deal, a.seq) < std::tie(b.time, b.deal, b.seq);
+  });
+
+  std::string out;
+  auto deal_id = [](uint32_t d) { return absl::StrFormat("d%06u", d); };
+  if (format == "csv") {
+    out = "deal,event,time";
+    for (int a = 0; a < m.num_attributes(); ++a) {
+      absl::StrAppend(&out, ",", m.attribute(static_cast<AttributeId>(a)).name);
+    }
+    out += "\n";
+    std::vector<std::string> cells(m.num_attributes());
+    for (const SimRow& r : rows) {
+      std::fill(cells.begin(), cells.end(), std::string());
+      for (const auto& [a, v] : r.set) cells[a] = CsvCell(v);
+      absl::StrAppend(&out, deal_id(r.deal), ",",
+                      r.event == kNoEvent ? "" : m.event(r.event).id, ",", r.time);
+      for (const std::string& c : cells) absl::StrAppend(&out, ",", c);
+      out += "\n";
+    }
+  } else {
+    for (const SimRow& r : rows) {
+      absl::StrAppend(&out, "{\"deal\": \"", deal_id(r.deal), "\"");
+      if (r.event != kNoEvent) absl::StrAppend(&out, ", \"event\": \"", m.event(r.event).id, "\"");
+      absl::StrAppend(&out, ", \"time\": ", r.time);
+      if (!r.set.empty()) {
+        out += ", \"set\": {";
+        for (size_t i = 0; i < r.set.size(); ++i) {
+          absl::StrAppend(&out, i ? ", " : "", "\"", m.attribute(r.set[i].first).name,
+                          "\": ", JsonValue(r.set[i].second));
+        }
+        out += "}";
+      }
+      out += "}\n";
+    }
+  }
+  const absl::Status written = WriteOut(*args, out);
+  if (!written.ok()) return Fail(written);
+  std::fprintf(stderr, "simulate: %lld deals, %zu rows\n", static_cast<long long>(deals),
+               rows.size());
+  return kOk;
 }
 
 int Main(int argc, char** argv) {
@@ -394,8 +718,8 @@ int Main(int argc, char** argv) {
     }
   }
   const std::map<std::string, std::function<int(int, char**)>> commands = {
-      {"validate", Validate}, {"render", Render}, {"replay", Replay},
-      {"report", Report}};
+      {"validate", Validate}, {"render", Render}, {"simulate", Simulate},
+      {"replay", Replay},     {"report", Report}};
   const auto it = commands.find(command);
   if (it == commands.end()) return Usage(absl::StrCat("unknown command \"", command, "\""));
   return it->second(argc, argv);
