@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "salescycle/funnel.h"
 #include "salescycle/journey.h"
 #include "salescycle/machine.h"
 #include "salescycle/observer.h"
@@ -846,6 +847,20 @@ sc_status sc_options_set_expected_deals(sc_options_t* options, uint64_t deals,
   });
 }
 
+sc_status sc_options_set_analytics(sc_options_t* options, uint8_t enabled,
+                                   int32_t cohort, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(options);
+    if (cohort < SC_COHORT_NONE || cohort > SC_COHORT_MONTH) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cohort ", cohort, " is not SC_COHORT_NONE, _WEEK or _MONTH"));
+    }
+    options->rep.analytics.enabled = enabled != 0;
+    options->rep.analytics.cohort = static_cast<salescycle::Cohort>(cohort);
+    return absl::OkStatus();
+  });
+}
+
 // ---- pipelines
 
 sc_status sc_pipeline_create(sc_pipeline_t** out, const sc_machine_t* machine,
@@ -1226,6 +1241,34 @@ sc_status sc_pipeline_remove_observer(sc_pipeline_t* pipeline, uint64_t token,
   return RemoveObserver(__func__, pipeline != nullptr ? &pipeline->rep : nullptr,
                         pipeline != nullptr ? &pipeline->observers : nullptr,
                         token, errmsg);
+}
+
+sc_status sc_pipeline_funnel(uint8_t** out_data, size_t* out_len,
+                             const sc_pipeline_t* pipeline, int32_t format,
+                             const char* value_attribute, uint8_t has_now,
+                             int64_t now, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out_data);
+    SC_C_REQUIRE(out_len);
+    SC_C_REQUIRE(pipeline);
+    if (format < SC_FUNNEL_TABLE || format > SC_FUNNEL_PROTO) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("format ", format, " is not one of SC_FUNNEL_*"));
+    }
+    salescycle::FunnelOptions options;
+    if (value_attribute != nullptr) options.value_attribute = value_attribute;
+    if (has_now != 0) options.now = now;
+    SC_ASSIGN_OR_RETURN(const salescycle::FunnelReport report,
+                        salescycle::FunnelOf(pipeline->rep, options));
+    switch (format) {
+      case SC_FUNNEL_JSON: return Give(out_data, out_len, salescycle::FunnelJson(report));
+      case SC_FUNNEL_CSV: return Give(out_data, out_len, salescycle::FunnelCsv(report));
+      case SC_FUNNEL_SVG: return Give(out_data, out_len, salescycle::FunnelSvg(report));
+      case SC_FUNNEL_PROTO:
+        return Give(out_data, out_len, salescycle::FunnelProtoBytes(report));
+      default: return Give(out_data, out_len, salescycle::FunnelTable(report));
+    }
+  });
 }
 
 sc_status sc_pipeline_save(uint8_t** out_data, size_t* out_len,

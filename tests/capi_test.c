@@ -572,6 +572,57 @@ static void test_journeys(void) {
   sc_machine_destroy(m);
 }
 
+static void test_funnel(void) {
+  sc_machine_t* m = load("b2b.textproto");
+  sc_options_t* options = sc_options_create();
+  sc_pipeline_t* p = NULL;
+  sc_pipeline_t* plain = NULL;
+  uint8_t* report = NULL;
+  size_t len = 0;
+  uint32_t deal = 0;
+  int32_t outcome = 0;
+  current = "funnel";
+  EXPECT(SC_INVALID_ARGUMENT, "cohort 7", sc_options_set_analytics(options, 1, 7, E));
+  OK(sc_options_set_analytics(options, 1, SC_COHORT_MONTH, E));
+  OK(sc_pipeline_create(&p, m, options, E));
+  sc_options_destroy(options);
+  OK(sc_pipeline_add_with_key(&deal, p, "acme", 4, 1767225600, E));
+  OK(sc_pipeline_fire_by_name(&outcome, p, deal, "contact", 7, 1767312000, E));
+  OK(sc_pipeline_add_with_key(&deal, p, "globex", 6, 1767225600, E));
+  OK(sc_pipeline_fire_by_name(&outcome, p, deal, "disqualify", 10, 1767312000, E));
+
+  OK(sc_pipeline_funnel(&report, &len, p, SC_FUNNEL_JSON, "deal_value", 0, 0, E));
+  CHECK(len > 0 && report[len] == '\0');
+  CHECK(strstr((const char*)report, "\"biggest_leak\": \"prospecting\"") != NULL);
+  CHECK(strstr((const char*)report, "\"label\": \"2026-01\"") != NULL);
+  sc_free(report);
+  OK(sc_pipeline_funnel(&report, &len, p, SC_FUNNEL_TABLE, NULL, 1, 1767312000, E));
+  CHECK(strstr((const char*)report, "b2b v1 funnel as of 2026-01-02: 2 deals") != NULL);
+  sc_free(report);
+  OK(sc_pipeline_funnel(&report, &len, p, SC_FUNNEL_SVG, NULL, 0, 0, E));
+  CHECK(len > 5 && memcmp(report, "<svg ", 5) == 0);
+  sc_free(report);
+  OK(sc_pipeline_funnel(&report, &len, p, SC_FUNNEL_CSV, NULL, 0, 0, E));
+  CHECK(memcmp(report, "cohort,stage,", 13) == 0);
+  sc_free(report);
+  OK(sc_pipeline_funnel(&report, &len, p, SC_FUNNEL_PROTO, NULL, 0, 0, E));
+  CHECK(len > 0);
+  sc_free(report);
+  EXPECT(SC_INVALID_ARGUMENT, "format 9",
+         sc_pipeline_funnel(&report, &len, p, 9, NULL, 0, 0, E));
+  EXPECT(SC_NOT_FOUND, "nope", sc_pipeline_funnel(&report, &len, p, 0, "nope", 0, 0, E));
+  EXPECT(SC_INVALID_ARGUMENT, "not a number",
+         sc_pipeline_funnel(&report, &len, p, 0, "decision_maker", 0, 0, E));
+  OK(sc_pipeline_create(&plain, m, NULL, E));
+  EXPECT(SC_FAILED_PRECONDITION, "analytics",
+         sc_pipeline_funnel(&report, &len, plain, 0, NULL, 0, 0, E));
+  EXPECT(SC_INVALID_ARGUMENT, "pipeline is NULL",
+         sc_pipeline_funnel(&report, &len, NULL, 0, NULL, 0, 0, E));
+  sc_pipeline_destroy(plain);
+  sc_pipeline_destroy(p);
+  sc_machine_destroy(m);
+}
+
 int main(void) {
   test_version_and_status_names();
   test_machines();
@@ -580,6 +631,7 @@ int main(void) {
   test_named_guards();
   test_snapshots();
   test_journeys();
+  test_funnel();
   sc_free(last_message);
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

@@ -285,6 +285,16 @@ typedef struct sc_event_record {
   int64_t time;
 } sc_event_record;
 
+/* Funnel analytics (salescycle/funnel.h): keep the counters online as events
+ * are applied. `cohort` is SC_COHORT_NONE, _WEEK or _MONTH (the UTC week or
+ * month a deal was added in). Pipelines only. */
+#define SC_COHORT_NONE 0
+#define SC_COHORT_WEEK 1
+#define SC_COHORT_MONTH 2
+SC_EXPORT sc_status sc_options_set_analytics(sc_options_t* options,
+                                             uint8_t enabled, int32_t cohort,
+                                             char** errmsg);
+
 /* ---- pipelines: many deals of one machine */
 
 /* `options` may be NULL. */
@@ -424,6 +434,25 @@ SC_EXPORT sc_status sc_pipeline_add_observer(uint64_t* out_token,
 /* Errors: SC_NOT_FOUND for a token that is not registered. */
 SC_EXPORT sc_status sc_pipeline_remove_observer(sc_pipeline_t* pipeline,
                                                 uint64_t token, char** errmsg);
+
+/* The funnel report (salescycle/funnel.h) in one of these formats: */
+#define SC_FUNNEL_TABLE 0 /* a readable table */
+#define SC_FUNNEL_JSON 1  /* salescycle.v1.FunnelReport as JSON */
+#define SC_FUNNEL_CSV 2   /* a row a stage (and cohort) */
+#define SC_FUNNEL_SVG 3   /* the funnel chart */
+#define SC_FUNNEL_PROTO 4 /* salescycle.v1.FunnelReport, serialized */
+/* `value_attribute` (NUL-terminated, may be NULL) names the deal value
+ * attribute; `has_now` 0 judges stalled deals at the latest event, else at
+ * `now`. *out_data: caller owns, free with sc_free (NUL-terminated too).
+ * Errors: SC_FAILED_PRECONDITION for a pipeline with neither analytics nor
+ * history; SC_NOT_FOUND / SC_INVALID_ARGUMENT for the value attribute;
+ * SC_INVALID_ARGUMENT for an unknown format. */
+SC_EXPORT sc_status sc_pipeline_funnel(uint8_t** out_data, size_t* out_len,
+                                       const sc_pipeline_t* pipeline,
+                                       int32_t format,
+                                       const char* value_attribute,
+                                       uint8_t has_now, int64_t now,
+                                       char** errmsg);
 
 /* A pipeline snapshot (see salescycle/snapshot.h). *out_data: caller owns,
  * free with sc_free. */

@@ -15,6 +15,23 @@ type Option func(*containerOptions)
 type containerOptions struct {
 	historyLimit  uint32
 	expectedDeals uint64
+	analytics     bool
+	cohort        Cohort
+}
+
+// Cohort groups a funnel's figures by when deals were added (UTC).
+type Cohort int32
+
+const (
+	NoCohort    Cohort = 0
+	WeekCohort  Cohort = 1
+	MonthCohort Cohort = 2
+)
+
+// Analytics keeps the funnel's counters online (see Pipeline.Funnel),
+// grouped by cohort too unless it is NoCohort. Pipelines only.
+func Analytics(cohort Cohort) Option {
+	return func(o *containerOptions) { o.analytics, o.cohort = true, cohort }
 }
 
 // HistoryLimit keeps the last n steps of each deal (at most 65536).
@@ -38,6 +55,11 @@ func newOptions(opts []Option) (*C.sc_options_t, error) {
 	if err == nil {
 		err = call(func(e **C.char) C.sc_status {
 			return C.sc_options_set_expected_deals(options, C.uint64_t(o.expectedDeals), e)
+		})
+	}
+	if err == nil && o.analytics {
+		err = call(func(e **C.char) C.sc_status {
+			return C.sc_options_set_analytics(options, 1, C.int32_t(o.cohort), e)
 		})
 	}
 	if err != nil {
@@ -269,4 +291,40 @@ func (p *Pipeline) SaveFile(path string) error {
 	cp := C.CString(path)
 	defer C.free(unsafe.Pointer(cp))
 	return p.do(func(h unsafe.Pointer, e **C.char) C.sc_status { return C.sc_pipeline_save_file(p.c(h), cp, e) })
+}
+
+// FunnelFormat is the form of a funnel report.
+type FunnelFormat int32
+
+const (
+	FunnelTable FunnelFormat = 0 // a readable table
+	FunnelJSON  FunnelFormat = 1 // salescycle.v1.FunnelReport as JSON
+	FunnelCSV   FunnelFormat = 2 // a row a stage (and cohort)
+	FunnelSVG   FunnelFormat = 3 // the funnel chart
+	FunnelProto FunnelFormat = 4 // salescycle.v1.FunnelReport, serialized
+)
+
+// Funnel reports the funnel (include/salescycle/funnel.h defines every
+// figure). value names the deal value attribute ("" for none); now, when
+// not nil, is when stalled deals are judged (default: the latest event).
+// A pipeline with neither analytics nor history is a FailedPrecondition
+// *Error.
+func (p *Pipeline) Funnel(format FunnelFormat, value string, now *int64) ([]byte, error) {
+	var cvalue *C.char
+	if value != "" {
+		cvalue = C.CString(value)
+		defer C.free(unsafe.Pointer(cvalue))
+	}
+	hasNow, at := C.uint8_t(0), C.int64_t(0)
+	if now != nil {
+		hasNow, at = 1, C.int64_t(*now)
+	}
+	var data *C.uint8_t
+	var n C.size_t
+	if err := p.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
+		return C.sc_pipeline_funnel(&data, &n, p.c(h), C.int32_t(format), cvalue, hasNow, at, e)
+	}); err != nil {
+		return nil, err
+	}
+	return takeBytes(unsafe.Pointer(data), n), nil
 }

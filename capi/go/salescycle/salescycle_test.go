@@ -1,6 +1,7 @@
 package salescycle
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -399,4 +400,56 @@ func TestClosedHandles(t *testing.T) {
 	if p.Len() != 0 {
 		t.Fatal(p.Len())
 	}
+}
+
+func TestFunnel(t *testing.T) {
+	m := mustMachine(t)
+	p, err := NewPipeline(m, Analytics(MonthCohort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for d := uint32(0); d < 4; d++ {
+		p.Add(1767225600 + int64(d))
+		p.Set(d, "value", float64(100*(d+1)))
+	}
+	p.Fire(0, "go", 1767225700)
+	p.Set(0, "budget", int64(5000))
+	p.Fire(0, "win", 1767225800)
+	data, err := p.Funnel(FunnelJSON, "value", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var report struct {
+		Total struct {
+			Deals, Won       string
+			AverageDealValue float64 `json:"average_deal_value"`
+			Stages           []struct{ Entered string }
+		}
+		Cohorts []struct{ Label string }
+	}
+	if err := json.Unmarshal(data, &report); err != nil {
+		t.Fatal(err)
+	}
+	if report.Total.Deals != "4" || report.Total.Won != "1" || report.Total.AverageDealValue != 100 ||
+		report.Total.Stages[1].Entered != "1" || report.Cohorts[0].Label != "2026-01" {
+		t.Fatalf("%+v", report)
+	}
+	svg, err := p.Funnel(FunnelSVG, "", nil)
+	if err != nil || !strings.HasPrefix(string(svg), "<svg ") {
+		t.Fatal(err)
+	}
+	later := int64(1767225600 + 1000000)
+	table, _ := p.Funnel(FunnelTable, "", &later)
+	if !strings.Contains(string(table), "tiny v3 funnel") {
+		t.Fatal(string(table))
+	}
+	_, err = p.Funnel(FunnelJSON, "nope", nil)
+	wantCode(t, err, NotFound, "nope")
+	_, err = p.Funnel(9, "", nil)
+	wantCode(t, err, InvalidArgument, "format 9")
+	plain, _ := NewPipeline(m)
+	defer plain.Close()
+	_, err = plain.Funnel(FunnelTable, "", nil)
+	wantCode(t, err, FailedPrecondition, "analytics")
 }

@@ -1,6 +1,7 @@
 """Pipeline: many deals of one machine, moved one event at a time or in
 batches of fixed-layout records."""
 import ctypes
+import json
 from ctypes import byref, c_int64, c_size_t, c_uint32, c_uint64, c_void_p
 from typing import Dict, Iterable, Optional, Tuple, Union
 
@@ -11,6 +12,8 @@ from .errors import InvalidArgumentError
 from .machine import AttributeValue, Id, Machine
 
 RECORD_SIZE = ctypes.sizeof(EventRecord)  # 16
+_COHORTS = {None: 0, "week": 1, "month": 2}
+_FUNNEL_FORMATS = {"table": 0, "json": 1, "csv": 2, "svg": 3, "proto": 4}
 
 
 def records(events: Iterable[Tuple[int, int, int]]) -> "ctypes.Array[EventRecord]":
@@ -62,13 +65,21 @@ class Pipeline(Stepping):
     _destroy = lib.sc_pipeline_destroy
 
     def __init__(self, machine: Machine, *, history_limit: int = 0,
-                 expected_deals: int = 0):
+                 expected_deals: int = 0, analytics: bool = False,
+                 cohort: Optional[str] = None):
+        """`analytics` keeps the funnel's counters online (see funnel());
+        `cohort` ("week" or "month") also groups them by when deals were
+        added."""
+        if cohort not in _COHORTS:
+            raise InvalidArgumentError('cohort is "week", "month" or None, not %r' % (cohort,))
         options = lib.sc_options_create()
         if not options:
             raise MemoryError("sc_options_create")
         try:
             call(lib.sc_options_set_history_limit, options, history_limit)
             call(lib.sc_options_set_expected_deals, options, expected_deals)
+            call(lib.sc_options_set_analytics, options, 1 if analytics else 0,
+                 _COHORTS[cohort])
             out = c_void_p()
             call(lib.sc_pipeline_create, byref(out), machine._handle, options)
         finally:
@@ -185,6 +196,31 @@ class Pipeline(Stepping):
         self._call("apply", byref(accepted), byref(rejected), self._handle,
                    keep[1] if keep else None, count)
         return accepted.value, rejected.value
+
+    # ---- the funnel
+
+    def funnel(self, format: str = "table", *, value: Optional[str] = None,
+               now: Optional[int] = None) -> Union[str, bytes]:
+        """The funnel report (include/salescycle/funnel.h defines every
+        figure) as "table", "json", "csv", "svg" (str) or "proto" (bytes of
+        salescycle.v1.FunnelReport). `value` names the deal value attribute;
+        `now` is when stalled deals are judged (default: the latest event).
+        Raises FailedPreconditionError for a pipeline with neither
+        analytics nor history."""
+        if format not in _FUNNEL_FORMATS:
+            raise InvalidArgumentError("format is one of %s, not %r"
+                                       % (", ".join(_FUNNEL_FORMATS), format))
+        data, size = c_void_p(), c_size_t()
+        call(lib.sc_pipeline_funnel, byref(data), byref(size), self._handle,
+             _FUNNEL_FORMATS[format], None if value is None else encode(value),
+             0 if now is None else 1, 0 if now is None else now)
+        raw = _native.take_bytes(data, size.value)
+        return raw if format == "proto" else raw.decode("utf-8")
+
+    def funnel_report(self, *, value: Optional[str] = None,
+                      now: Optional[int] = None) -> dict:
+        """The funnel report as a dict (the JSON form, parsed)."""
+        return json.loads(self.funnel("json", value=value, now=now))
 
     # ---- counts
 

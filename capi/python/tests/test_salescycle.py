@@ -268,6 +268,49 @@ class PipelineTest(unittest.TestCase):
                 use()
 
 
+class FunnelTest(unittest.TestCase):
+    def test_funnel_from_online_analytics(self):
+        m = sc.Machine.from_text(TINY)
+        with sc.Pipeline(m, analytics=True, cohort="month") as p:
+            for d in range(4):
+                p.add(1767225600 + d)
+                p.set(d, "value", 100.0 * (d + 1))
+            p.fire(0, "go", 1767225700)
+            p.set(0, "budget", 5000)
+            p.fire(0, "win", 1767225800)
+            p.fire(1, "go", 1767225700)
+            report = p.funnel_report(value="value")
+            total = report["total"]
+            self.assertEqual(total["deals"], "4")
+            self.assertEqual(total["won"], "1")
+            self.assertEqual(total["stages"][0]["entered"], "4")
+            self.assertEqual(total["stages"][1]["entered"], "2")
+            self.assertEqual(report["cohorts"][0]["label"], "2026-01")
+            self.assertEqual(total["average_deal_value"], 100.0)
+            self.assertIn("tiny v3 funnel", p.funnel())
+            self.assertTrue(p.funnel("svg").startswith("<svg "))
+            self.assertTrue(p.funnel("csv").startswith("cohort,stage,"))
+            self.assertIsInstance(p.funnel("proto"), bytes)
+            stalled = p.funnel_report(now=1767225600 + 10**6)["total"]["stages"][0]["stalled"]
+            self.assertEqual(stalled, "2")  # deals 2 and 3, past a's 100 s
+            with self.assertRaises(sc.NotFoundError):
+                p.funnel(value="nope")
+            with self.assertRaises(sc.InvalidArgumentError):
+                p.funnel("xml")
+
+    def test_funnel_needs_analytics_or_history(self):
+        m = sc.Machine.from_text(TINY)
+        with sc.Pipeline(m) as p:
+            with self.assertRaises(sc.FailedPreconditionError):
+                p.funnel()
+        with sc.Pipeline(m, history_limit=4) as p:
+            p.add(0)
+            p.fire(0, "go", 5)
+            self.assertEqual(p.funnel_report()["total"]["stages"][1]["entered"], "1")
+        with self.assertRaises(sc.InvalidArgumentError):
+            sc.Pipeline(m, cohort="year")
+
+
 class NamedGuardTest(unittest.TestCase):
     SPEC = TINY.replace(
         'guard { compare { attribute: "budget" op: GE value { int64_value: 1000 } } }',
