@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "bench/workload.h"
 #include "benchmark/benchmark.h"
+#include "salescycle/funnel.h"
 #include "salescycle/journey.h"
 #include "salescycle/machine.h"
 #include "salescycle/pipeline.h"
@@ -172,6 +173,36 @@ void BM_AdvanceTo(benchmark::State& state) {
   state.counters["fired"] = static_cast<double>(fired);
 }
 BENCHMARK(BM_AdvanceTo)->ArgName("deals")->Arg(1000000)->Unit(benchmark::kMillisecond);
+
+// FunnelOf over a million B2B deals with analytics on (monthly cohorts),
+// moved by three million simulated events, value attribute set.
+void BM_Funnel(benchmark::State& state) {
+  const auto deals = static_cast<uint32_t>(state.range(0));
+  auto m = Load("b2b.textproto");
+  PipelineOptions options;
+  options.expected_deals = deals;
+  options.analytics.enabled = true;
+  options.analytics.cohort = Cohort::kMonth;
+  auto p = *Pipeline::Create(m, options);
+  const AttributeId value = *m->FindAttribute("deal_value");
+  for (uint32_t j = 0; j < deals; ++j) {
+    (void)p.Add(1767225600 + static_cast<Timestamp>(j) * 31);
+    (void)p.Set(j, value, AttributeValue::Double(1000 + j % 90000));
+  }
+  bench::DriveRandomStream(&p, deals, size_t{3} * deals, 42, 1767225600 + 31LL * deals,
+                           nullptr);
+  FunnelOptions funnel;
+  funnel.value_attribute = "deal_value";
+  size_t cohorts = 0;
+  for (auto _ : state) {
+    auto report = FunnelOf(p, funnel);
+    if (!report.ok()) std::abort();
+    cohorts = report->cohorts.size();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * deals);
+  state.counters["cohorts"] = static_cast<double>(cohorts);
+}
+BENCHMARK(BM_Funnel)->ArgName("deals")->Arg(1000000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace salescycle

@@ -201,11 +201,17 @@ absl::StatusOr<DealIndex> Pipeline::FindById(uint64_t id) const {
 }
 
 absl::StatusOr<DealIndex> Pipeline::FindByKey(absl::string_view key) const {
-  auto it = deal_by_key_.find(key);
-  if (it == deal_by_key_.end()) {
+  const std::optional<DealIndex> deal = IndexOfKey(key);
+  if (!deal) {
     return absl::NotFoundError(
         absl::StrCat("no deal with key \"", absl::CEscape(key), "\""));
   }
+  return *deal;
+}
+
+std::optional<DealIndex> Pipeline::IndexOfKey(absl::string_view key) const {
+  const auto it = deal_by_key_.find(key);
+  if (it == deal_by_key_.end()) return std::nullopt;
   return it->second;
 }
 

@@ -114,6 +114,18 @@ TEST(Pipeline, AReusedSlotStartsAfresh) {
   EXPECT_EQ(p.slot_count(), 1u);
 }
 
+TEST(Pipeline, IndexOfKeyAgreesWithFindByKey) {
+  auto p = *Pipeline::Create(Simple());
+  ASSERT_TRUE(p.Add(0).ok());
+  const DealIndex acme = *p.AddWithKey("acme", 0);
+  EXPECT_EQ(p.IndexOfKey("acme"), acme);
+  EXPECT_EQ(*p.FindByKey("acme"), acme);
+  EXPECT_EQ(p.IndexOfKey("nobody"), std::nullopt);
+  EXPECT_EQ(p.FindByKey("nobody").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(p.Remove(acme).ok());
+  EXPECT_EQ(p.IndexOfKey("acme"), std::nullopt);
+}
+
 TEST(Pipeline, AddReusesTheLowestFreeSlot) {
   auto p = *Pipeline::Create(Simple());
   for (int i = 0; i < 6; ++i) ASSERT_TRUE(p.Add(0).ok());

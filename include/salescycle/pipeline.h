@@ -95,6 +95,9 @@ class Pipeline {
   // Errors: NotFound naming the id or key.
   [[nodiscard]] absl::StatusOr<DealIndex> FindById(uint64_t id) const;
   [[nodiscard]] absl::StatusOr<DealIndex> FindByKey(absl::string_view key) const;
+  // As FindByKey, without building an error for a key that is not there:
+  // for callers that add a deal when its key is new.
+  std::optional<DealIndex> IndexOfKey(absl::string_view key) const;
   std::optional<uint64_t> IdOf(DealIndex deal) const;
   std::optional<std::string> KeyOf(DealIndex deal) const;
   // OkStatus for a live deal; NotFound saying whether it was removed or

@@ -228,8 +228,7 @@ absl::Status ReplayEvents(const std::string& path, Pipeline* p, bool strict,
     DealIndex deal = kNoDeal;
     if (bad.ok()) {
       ++stats->rows;
-      auto found = p->FindByKey(row.deal);
-      if (found.ok()) {
+      if (const std::optional<DealIndex> found = p->IndexOfKey(row.deal)) {
         deal = *found;
       } else {
         auto added = p->AddWithKey(row.deal, row.time);
