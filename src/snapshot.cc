@@ -429,6 +429,7 @@ struct SnapshotAccess {
     h->set_slot_count(p.slot_count());
     h->set_deal_count(p.size());
     h->set_history_limit(static_cast<uint32_t>(p.options_.history_limit));
+    h->set_machine_spec(m.spec_text());
     SC_RETURN_IF_ERROR(w->WriteFrame(frame));
 
     uint64_t chunks = 0;
@@ -820,10 +821,13 @@ absl::Status SnapshotAccess::ReadChunk(const v1::PipelineChunk& c,
 
 class PipelineLoader {
  public:
+  // A null `machine` means the one the snapshot carries (when `own` is set;
+  // otherwise a null machine is the caller's mistake).
   static absl::StatusOr<Pipeline> Load(const SnapshotSource& source,
                                        std::shared_ptr<const Machine> machine,
-                                       const RestoreOptions& options) {
-    if (machine == nullptr) {
+                                       const RestoreOptions& options,
+                                       bool own = false) {
+    if (machine == nullptr && !own) {
       return absl::InvalidArgumentError("LoadPipeline: machine is null");
     }
     if (source.has_bytes_) {
@@ -938,6 +942,16 @@ class PipelineLoader {
       }
       attributes.push_back(SnapshotAttribute{a.name(), *type});
     }
+    if (machine == nullptr) {
+      if (header.machine_spec().empty()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            name, ": the snapshot carries no machine spec; give the machine"));
+      }
+      CompileOptions compile;
+      compile.source_name = absl::StrCat(name, ": the snapshot's machine");
+      SC_ASSIGN_OR_RETURN(machine,
+                          Machine::FromTextProto(header.machine_spec(), compile));
+    }
     SC_ASSIGN_OR_RETURN(const NameMapping map,
                         NameMapper::Map(Identity(header.machine()), stages,
                                         events, attributes, *machine, options));
@@ -1037,6 +1051,11 @@ absl::StatusOr<Pipeline> LoadPipeline(const SnapshotSource& source,
                                       std::shared_ptr<const Machine> machine,
                                       const RestoreOptions& options) {
   return internal::PipelineLoader::Load(source, std::move(machine), options);
+}
+
+absl::StatusOr<Pipeline> LoadPipeline(const SnapshotSource& source) {
+  return internal::PipelineLoader::Load(source, nullptr, RestoreOptions(),
+                                        /*own=*/true);
 }
 
 absl::Status LoadPipelineInto(const SnapshotSource& source, Pipeline* pipeline,

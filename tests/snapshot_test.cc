@@ -145,6 +145,38 @@ TEST(PipelineSnapshot, RoundTripsExactlyOverEveryTemplate) {
   }
 }
 
+TEST(PipelineSnapshot, CarriesItsMachine) {
+  for (const char* file : kTemplates) {
+    SCOPED_TRACE(file);
+    auto m = LoadTemplate(file);
+    Pipeline original = RandomPipeline(m, 2, 200, 11);
+    auto restored = LoadPipeline(SnapshotSource::Bytes(Save(original)));
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    EXPECT_EQ(restored->machine().fingerprint(), m->fingerprint());
+    EXPECT_EQ(restored->machine().name(), m->name());
+    EXPECT_EQ(Dump(*restored), Dump(original));
+  }
+}
+
+TEST(PipelineSnapshot, AMachineWithNamedGuardsMustBeGiven) {
+  CompileOptions options;
+  options.named_guards["always"] = [](const AttributeReader&) { return true; };
+  auto m = Machine::FromTextProto(R"(name: "named" initial_stage: "a"
+      stages { id: "a" } stages { id: "b" } events { id: "go" }
+      transitions { from_stage: "a" event: "go" to: "b" guard { named: "always" } })",
+                                  options);
+  ASSERT_TRUE(m.ok()) << m.status();
+  auto p = *Pipeline::Create(*m);
+  ASSERT_TRUE(p.Add(0).ok());
+  const std::string bytes = Save(p);
+  const auto alone = LoadPipeline(SnapshotSource::Bytes(bytes));
+  EXPECT_EQ(alone.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(alone.status().message()),
+              HasSubstr("<bytes>: the snapshot's machine"));
+  EXPECT_THAT(std::string(alone.status().message()), HasSubstr("\"always\""));
+  EXPECT_TRUE(LoadPipeline(SnapshotSource::Bytes(bytes), *m).ok());
+}
+
 TEST(PipelineSnapshot, SameStateSameBytes) {
   auto m = LoadTemplate("b2b.textproto");
   const std::string a = Save(RandomPipeline(m, 2, 500, 1));

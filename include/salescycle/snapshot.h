@@ -121,6 +121,13 @@ class SnapshotSource {
     const SnapshotSource& source, std::shared_ptr<const Machine> machine,
     const RestoreOptions& options = {});
 
+// A new pipeline onto the machine the snapshot carries (its spec, compiled
+// again: the same fingerprint). Errors: as LoadPipeline; InvalidArgument
+// naming the spec's problem when it uses named guards (which only the
+// caller can give: load with the machine then); FailedPrecondition for a
+// snapshot that carries no spec.
+[[nodiscard]] absl::StatusOr<Pipeline> LoadPipeline(const SnapshotSource& source);
+
 // Replaces the deals of `*pipeline` (onto its own machine) with the
 // snapshot's; its observers stay registered. All or nothing: on any error
 // `*pipeline` is left exactly as it was. Errors: as LoadPipeline;

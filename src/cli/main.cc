@@ -71,7 +71,9 @@ commands:
                                    print what happened
   report MACHINE EVENTS [options]  replay, then report the funnel
   report [MACHINE] SNAPSHOT [options]
-                                   report from a snapshot with history
+                                   report from a snapshot with history (it
+                                   carries its machine; give MACHINE when
+                                   the machine uses named guards)
 
 report options:
   --format table|json|csv|svg      default: table
@@ -370,32 +372,34 @@ int Report(int argc, char** argv) {
     if (!now.ok()) return Usage(absl::StrCat("--now: ", now.status().message()));
     funnel.now = *now;
   }
-  if (pos.size() == 1 || IsSnapshot(pos.back())) {
-    if (pos.size() == 1) {
-      return Fail(absl::InvalidArgumentError(
-          "a snapshot does not carry its machine spec: give MACHINE SNAPSHOT"));
-    }
-    if (options.analytics.cohort != Cohort::kNone) {
-      return Usage("--cohort needs MACHINE EVENTS (a snapshot's history has no "
-                   "additions to group by)");
-    }
+  const bool from_snapshot = IsSnapshot(pos.back());
+  if (pos.size() == 1 && !from_snapshot) {
+    return Usage(absl::StrCat(pos[0], " is not a snapshot: give MACHINE EVENTS"));
   }
-  auto m = Machine::FromFile(pos[0]);
-  if (!m.ok()) return Fail(m.status());
+  if (from_snapshot && options.analytics.cohort != Cohort::kNone) {
+    return Usage("--cohort needs MACHINE EVENTS (a snapshot's history has no "
+                 "additions to group by)");
+  }
   absl::StatusOr<Pipeline> p = absl::UnknownError("");
   int code = kOk;
-  if (IsSnapshot(pos[1])) {
-    p = LoadPipeline(SnapshotSource::File(pos[1]), *m);
-    if (!p.ok()) return Fail(p.status());
+  if (pos.size() == 1) {
+    p = LoadPipeline(SnapshotSource::File(pos[0]));  // it carries its machine
   } else {
-    p = Pipeline::Create(*m, options);
-    if (!p.ok()) return Fail(p.status());
-    ReplayStats stats;
-    const absl::Status replayed =
-        ReplayEvents(pos[1], &*p, args->strict, ShowProgress(*args), &stats);
-    if (!replayed.ok()) return Fail(replayed);
-    if (stats.bad_rows > 0) code = kBadRows;
+    auto m = Machine::FromFile(pos[0]);
+    if (!m.ok()) return Fail(m.status());
+    if (from_snapshot) {
+      p = LoadPipeline(SnapshotSource::File(pos[1]), *m);
+    } else {
+      p = Pipeline::Create(*m, options);
+      if (!p.ok()) return Fail(p.status());
+      ReplayStats stats;
+      const absl::Status replayed =
+          ReplayEvents(pos[1], &*p, args->strict, ShowProgress(*args), &stats);
+      if (!replayed.ok()) return Fail(replayed);
+      if (stats.bad_rows > 0) code = kBadRows;
+    }
   }
+  if (!p.ok()) return Fail(p.status());
   auto report = FunnelOf(*p, funnel);
   if (!report.ok()) return Fail(report.status());
   const std::string text = format == "json"  ? FunnelJson(*report)
@@ -407,7 +411,7 @@ int Report(int argc, char** argv) {
   for (const auto& [flag, picture] :
        {std::pair<const char*, std::function<std::string()>>{
             "svg", [&] { return FunnelSvg(*report); }},
-        {"dot", [&] { return MachineToDot(**m); }}}) {
+        {"dot", [&] { return MachineToDot(p->machine()); }}}) {
     if (!written.ok() || !args->options.count(flag)) continue;
     Args to_file;
     to_file.options["out"] = args->options[flag];
