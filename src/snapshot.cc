@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/stubs/logging.h"
 #include "salescycle/v1/snapshot.pb.h"
 #include "src/core.h"
 #include "src/crc32.h"
@@ -56,6 +57,15 @@ void SetIdentity(const Machine& m, v1::MachineIdentity* out) {
 
 SnapshotIdentity Identity(const v1::MachineIdentity& id) {
   return SnapshotIdentity{id.name(), id.version(), id.fingerprint()};
+}
+
+// Parses untrusted bytes without protobuf logging to the host's stderr (it
+// logs, for one, every string field that is not UTF-8). The silencer is
+// process-wide while it lives, which is brief; the failure itself comes
+// back as our own error, naming the frame.
+bool ParseQuietly(absl::string_view bytes, google::protobuf::MessageLite* message) {
+  google::protobuf::LogSilencer quiet;
+  return message->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
 }
 
 absl::Status CheckFormatVersion(uint32_t version, absl::string_view what) {
@@ -335,7 +345,7 @@ struct SnapshotAccess {
       return absl::InvalidArgumentError("RestoreJourney: machine is null");
     }
     v1::JourneySnapshot s;
-    if (!s.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    if (!ParseQuietly(bytes, &s)) {
       return absl::DataLossError(absl::StrCat(
           "not a journey snapshot (", bytes.size(), " bytes that do not parse)"));
     }
@@ -890,7 +900,7 @@ class PipelineLoader {
         return data_loss(absl::StrCat("frame ", frames, " at offset ", at,
                                       ": checksum mismatch (", hex, ")"));
       }
-      if (!frame.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+      if (!ParseQuietly(payload, &frame)) {
         return data_loss(absl::StrCat("frame ", frames, " at offset ", at,
                                       " does not parse"));
       }

@@ -166,11 +166,19 @@ class Cli(unittest.TestCase):
         self.assertEqual(strict.returncode, 1)
         self.assertIn('bad.csv:4: unknown event "presnt" (--strict)', strict.stderr)
         jsonl = self.write("bad.jsonl", '{"deal": "a", "time": 1}\nnot json\n'
-                           '{"deal": "a", "time": 2, "set": {"nope": 1}}\n')
+                           '{"deal": "a", "time": 2, "set": {"nope": 1}}\n'
+                           # Found by the fuzzer: a number past int64 was
+                           # undefined behaviour.
+                           '{"deal": "a", "time": 1.78618e19}\n'
+                           '{"deal": "a", "time": 3, "set": {"budget": 1e300}}\n'
+                           '{"deal": "a", "time": 4.5}\n')
         run_ = run("replay", B2B, jsonl)
         self.assertEqual(run_.returncode, 3)
         self.assertIn("bad.jsonl:2: not a JSON object", run_.stderr)
         self.assertIn('bad.jsonl:3: unknown attribute "nope"', run_.stderr)
+        self.assertIn('bad.jsonl:4: time "1.78618e+19" is neither', run_.stderr)
+        self.assertIn('bad.jsonl:5: attribute "budget": "1e+300" is not int64', run_.stderr)
+        self.assertIn('bad.jsonl:6: time "4.5" is neither', run_.stderr)
 
     def test_bad_headers_and_files(self):
         for header, message in (("deal,time", "the columns deal, event and time are required"),

@@ -514,6 +514,19 @@ TEST(JourneySnapshot, RoundTripsOverEveryTemplate) {
   }
 }
 
+// Found by the fuzzer: protobuf logged every string field that was not
+// UTF-8 to the host's stderr. A library must not write there.
+TEST(JourneySnapshot, BadBytesPrintNothing) {
+  auto m = LoadTemplate("b2b.textproto");
+  // Field 3 (stage), two bytes that are not UTF-8.
+  const std::string bytes("\x08\x01\x1a\x02\xff\xfe", 6);
+  ::testing::internal::CaptureStderr();
+  const auto restored = RestoreJourney(bytes, m);
+  const std::string printed = ::testing::internal::GetCapturedStderr();
+  EXPECT_FALSE(restored.ok());
+  EXPECT_EQ(printed, "");
+}
+
 TEST(JourneySnapshot, BadBytes) {
   auto m = LoadTemplate("b2b.textproto");
   const absl::Status garbage = RestoreJourney("\xff\xff\xff", m).status();

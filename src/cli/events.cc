@@ -1,6 +1,7 @@
 #include "src/cli/events.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "absl/strings/ascii.h"
@@ -215,7 +216,13 @@ absl::StatusOr<bool> EventReader::NextJson(absl::string_view line, EventRow* row
   const auto& fields = object.fields();
   auto text = [](const google::protobuf::Value& v) -> std::string {
     if (v.kind_case() == google::protobuf::Value::kNumberValue) {
-      return absl::StrCat(static_cast<int64_t>(v.number_value()));
+      // An integer only when it is one and fits: otherwise the number's
+      // own text, which a time or an int64 attribute then refuses.
+      const double d = v.number_value();
+      if (std::isfinite(d) && d == std::trunc(d) && std::fabs(d) < 9.2e18) {
+        return absl::StrCat(static_cast<int64_t>(d));
+      }
+      return absl::StrCat(d);
     }
     if (v.kind_case() == google::protobuf::Value::kBoolValue) {
       return v.bool_value() ? "true" : "false";

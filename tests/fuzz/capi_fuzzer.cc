@@ -1,0 +1,102 @@
+// Sequences of C API calls, decoded from the input, with ids and handles
+// that are often wrong: every call must return a status, never crash or
+// leak, and a destroyed handle is never used (the harness keeps that rule,
+// as the API documents it).
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "salescycle/c.h"
+
+namespace {
+
+struct Input {
+  const uint8_t* data;
+  size_t size;
+  uint8_t Byte() { return size ? (--size, *data++) : 0; }
+  uint32_t U32() { return Byte() | (Byte() << 8) | (uint32_t{Byte()} << 16); }
+  int64_t Time() { return static_cast<int64_t>(U32()) * 97; }
+};
+
+int32_t Observe(void* user_data, uint32_t, uint32_t, uint32_t, uint32_t, int64_t, int32_t) {
+  // Fails now and then, as a binding's callback may.
+  return (++*static_cast<int*>(user_data) % 7) == 0 ? 1 : 0;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static sc_machine_t* machine = [] {
+    sc_machine_t* m = nullptr;
+    if (sc_machine_from_file(&m, SC_MACHINES_DIR "/cycle9_guarded.textproto", nullptr,
+                             nullptr) != SC_OK) {
+      std::abort();
+    }
+    return m;
+  }();
+  Input in{data, size};
+  char* err = nullptr;
+  sc_options_t* options = sc_options_create();
+  sc_options_set_history_limit(options, in.Byte() % 4, &err);
+  sc_options_set_analytics(options, in.Byte() & 1, in.Byte() % 4, &err);
+  sc_pipeline_t* p = nullptr;
+  sc_pipeline_create(&p, machine, options, &err);
+  sc_options_destroy(options);
+  int calls = 0;
+  uint64_t token = 0;
+  std::vector<sc_event_record> batch;
+  while (in.size > 0 && p != nullptr) {
+    uint32_t deal = 0;
+    int32_t outcome = 0;
+    uint64_t a = 0, r = 0;
+    uint8_t* bytes = nullptr;
+    size_t len = 0;
+    switch (in.Byte() % 12) {
+      case 0: sc_pipeline_add(&deal, p, in.Time(), &err); break;
+      case 1: sc_pipeline_add_with_id(&deal, p, in.U32() % 16, in.Time(), &err); break;
+      case 2: sc_pipeline_remove(p, in.U32() % 64, &err); break;
+      case 3: sc_pipeline_fire(&outcome, p, in.U32() % 64, in.Byte() % 14, in.Time(), &err); break;
+      case 4: sc_pipeline_set_int64(p, in.U32() % 64, in.Byte() % 2, in.U32(), &err); break;
+      case 5: {
+        batch.resize(in.Byte() % 32);
+        for (auto& rec : batch) rec = {in.U32() % 70, static_cast<uint32_t>(in.Byte() % 13), in.Time()};
+        if (in.Byte() & 1) {
+          sc_pipeline_apply(&a, &r, p, batch.data(), batch.size(), &err);
+        } else {
+          sc_pipeline_apply_parallel(&a, &r, p, batch.data(), batch.size(), in.Byte() % 4, &err);
+        }
+        break;
+      }
+      case 6: sc_pipeline_advance_to(&a, p, in.Time(), &err); break;
+      case 7: sc_pipeline_add_observer(&token, p, Observe, Observe, &calls, &err); break;
+      case 8: sc_pipeline_remove_observer(p, in.Byte() % 4, &err); break;
+      case 9:
+        if (sc_pipeline_save(&bytes, &len, p, &err) == SC_OK) {
+          if (len > 0 && in.Byte() & 1) bytes[in.U32() % len] ^= in.Byte();
+          sc_pipeline_t* loaded = nullptr;
+          if (sc_pipeline_load(&loaded, machine, bytes, len, &err) == SC_OK) {
+            sc_pipeline_destroy(p);
+            p = loaded;  // observers stay with the old handle
+          }
+          sc_free(bytes);
+        }
+        break;
+      case 10:
+        if (sc_pipeline_funnel(&bytes, &len, p, in.Byte() % 6, in.Byte() & 1 ? "budget" : nullptr,
+                               in.Byte() & 1, in.Time(), &err) == SC_OK) {
+          sc_free(bytes);
+        }
+        break;
+      case 11: {
+        uint64_t counts[9];
+        sc_pipeline_stage_counts(counts, in.Byte() % 10, p, &err);
+        break;
+      }
+    }
+  }
+  sc_pipeline_destroy(p);
+  sc_free(err);
+  return 0;
+}
