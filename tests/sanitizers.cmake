@@ -9,31 +9,26 @@
 if(NOT SC_SANITIZE OR NOT SC_WORK_DIR OR NOT SC_SOURCE_DIR)
   message(FATAL_ERROR "usage: cmake -DSC_SANITIZE=... -DSC_SOURCE_DIR=... -DSC_WORK_DIR=... -P sanitizers.cmake")
 endif()
-function(run)
-  execute_process(COMMAND ${ARGV} RESULT_VARIABLE rc)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "failed (${rc}): ${ARGV}")
-  endif()
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/run.cmake)
 set(flags "-fsanitize=${SC_SANITIZE} -fno-omit-frame-pointer")
 if(SC_SANITIZE MATCHES "undefined")
   string(APPEND flags " -fno-sanitize-recover=undefined")
 endif()
-run(${CMAKE_COMMAND} -S ${SC_SOURCE_DIR} -B ${SC_WORK_DIR} -G ${SC_GENERATOR}
+sc_run(${CMAKE_COMMAND} -S ${SC_SOURCE_DIR} -B ${SC_WORK_DIR} -G ${SC_GENERATOR}
     -DCMAKE_BUILD_TYPE=Debug
     "-DCMAKE_C_FLAGS=${flags}" "-DCMAKE_CXX_FLAGS=${flags}"
     "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=${SC_SANITIZE}"
     "-DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=${SC_SANITIZE}"
     -DSC_BUILD_BENCHMARKS=ON -DSC_NESTED_CHECKS=OFF -DSC_SHARED_DIR=${SC_SHARED_DIR})
 if(SC_SANITIZE STREQUAL "thread")
-  run(${CMAKE_COMMAND} --build ${SC_WORK_DIR} --target pipeline_test funnel_test)
+  sc_run(${CMAKE_COMMAND} --build ${SC_WORK_DIR} --target pipeline_test funnel_test)
   set(select -R "Thread|Parallel")
 else()
-  run(${CMAKE_COMMAND} --build ${SC_WORK_DIR})
+  sc_run(${CMAKE_COMMAND} --build ${SC_WORK_DIR})
   set(select -E "python_package|go_|_python|_go|bench_smoke|funnel_svg|install_and_find_package")
 endif()
 set(ENV{ASAN_OPTIONS} "detect_leaks=1")
 set(ENV{UBSAN_OPTIONS} "print_stacktrace=1:halt_on_error=1")
 set(ENV{TSAN_OPTIONS} "halt_on_error=1")
-run(${CMAKE_CTEST_COMMAND} --test-dir ${SC_WORK_DIR} ${select} --output-on-failure)
+sc_run(${CMAKE_CTEST_COMMAND} --test-dir ${SC_WORK_DIR} ${select} --output-on-failure)
 message(STATUS "sanitizer ${SC_SANITIZE}: all tests passed")
