@@ -4,10 +4,16 @@
 #include "salescycle/snapshot.h"
 
 #include <dirent.h>
+#include <sys/mount.h>
+#include <unistd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <istream>
+#include <streambuf>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -304,6 +310,83 @@ TEST(PipelineSnapshot, ASaveThatFailsMidwayLeavesThePreviousSnapshot) {
   auto still = LoadPipeline(SnapshotSource::File(path), m);
   ASSERT_TRUE(still.ok()) << still.status();
   EXPECT_EQ(Dump(*still), Dump(small));
+}
+
+// A real full disk: a 256 KiB tmpfs (where this process may mount one; it
+// runs as root in CI). The save fails with the kernel's ENOSPC, and the
+// previous snapshot and the directory are as they were.
+TEST(PipelineSnapshot, ASaveToAFullDiskLeavesThePreviousSnapshot) {
+  char dir_template[] = "/tmp/salescycle-full-XXXXXX";
+  const char* dir = ::mkdtemp(dir_template);
+  ASSERT_NE(dir, nullptr);
+  if (::mount("tmpfs", dir, "tmpfs", 0, "size=256k") != 0) {
+    ::rmdir(dir);
+    GTEST_SKIP() << "cannot mount a tmpfs here (" << std::strerror(errno) << ")";
+  }
+  struct Unmount {
+    const char* dir;
+    ~Unmount() {
+      ::umount(dir);
+      ::rmdir(dir);
+    }
+  } unmount{dir};
+  auto m = LoadTemplate("cycle9.textproto");
+  const std::string path = std::string(dir) + "/pipeline.scps";
+  Pipeline small = RandomPipeline(m, 0, 10, 1);
+  ASSERT_TRUE(SavePipeline(small, SnapshotSink::File(path)).ok());
+  Pipeline big = RandomPipeline(m, 4, 40000, 2);
+  ASSERT_GT(Save(big).size(), 256u << 10);
+  const absl::Status full = SavePipeline(big, SnapshotSink::File(path));
+  EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted) << full;
+  EXPECT_THAT(full.message(), HasSubstr(path));
+  EXPECT_EQ(FilesIn(dir), std::vector<std::string>{"pipeline.scps"});
+  auto still = LoadPipeline(SnapshotSource::File(path), m);
+  ASSERT_TRUE(still.ok()) << still.status();
+  EXPECT_EQ(Dump(*still), Dump(small));
+}
+
+// A stream whose reads fail after `good` bytes, as a dying disk or a cut
+// connection does (the streambuf throws; the istream sets badbit).
+class FailingBuffer : public std::streambuf {
+ public:
+  FailingBuffer(const std::string& data, size_t good) : data_(data), good_(good) {}
+
+ protected:
+  int_type underflow() override {
+    if (at_ >= good_) throw std::ios_base::failure("device error");
+    if (at_ >= data_.size()) return traits_type::eof();
+    buffer_ = data_[at_++];
+    setg(&buffer_, &buffer_, &buffer_ + 1);
+    return traits_type::to_int_type(buffer_);
+  }
+
+ private:
+  const std::string& data_;
+  size_t good_;
+  size_t at_ = 0;
+  char buffer_ = 0;
+};
+
+TEST(BadSnapshotStream, AReadFailingMidwayChangesNothing) {
+  auto m = LoadTemplate("b2b.textproto");
+  const std::string bytes = Save(RandomPipeline(m, 2, 50, 4));
+  Pipeline target = RandomPipeline(m, 2, 12, 9);
+  const std::string before = Dump(target);
+  for (size_t good : {size_t{0}, size_t{5}, size_t{40}, bytes.size() / 2, bytes.size() - 1}) {
+    SCOPED_TRACE(good);
+    FailingBuffer buffer(bytes, good);
+    std::istream in(&buffer);
+    const absl::Status failed = LoadPipelineInto(SnapshotSource::Stream(in), &target);
+    EXPECT_FALSE(failed.ok());
+    EXPECT_TRUE(failed.code() == absl::StatusCode::kUnavailable ||
+                failed.code() == absl::StatusCode::kDataLoss)
+        << failed;
+    EXPECT_EQ(Dump(target), before);
+  }
+  FailingBuffer whole(bytes, bytes.size() + 1);
+  std::istream in(&whole);
+  ASSERT_TRUE(LoadPipelineInto(SnapshotSource::Stream(in), &target).ok());
+  EXPECT_NE(Dump(target), before);
 }
 
 TEST(PipelineSnapshot, AFailingStreamIsAnError) {
