@@ -1,5 +1,6 @@
 """Loading libsalescycle_c and calling it: prototypes, the error
 convention, and the handle base class. Private to the package."""
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -197,6 +198,22 @@ def take_guard_failure() -> Optional[BaseException]:
     exc = getattr(_guard_failures, "exc", None)
     _guard_failures.exc = None
     return exc
+
+
+@contextlib.contextmanager
+def options(history_limit: int = 0, expected_deals: int = 0,
+            analytics: bool = False, cohort: int = 0):
+    """An sc_options_t set up as asked, destroyed on leaving the block."""
+    handle = lib.sc_options_create()
+    if not handle:
+        raise MemoryError("sc_options_create")
+    try:
+        call(lib.sc_options_set_history_limit, handle, history_limit)
+        call(lib.sc_options_set_expected_deals, handle, expected_deals)
+        call(lib.sc_options_set_analytics, handle, 1 if analytics else 0, cohort)
+        yield handle
+    finally:
+        lib.sc_options_destroy(handle)
 
 
 class Handle:

@@ -15,15 +15,9 @@ class Journey(Stepping):
     _destroy = lib.sc_journey_destroy
 
     def __init__(self, machine: Machine, start: int, *, history_limit: int = 0):
-        options = lib.sc_options_create()
-        if not options:
-            raise MemoryError("sc_options_create")
-        try:
-            call(lib.sc_options_set_history_limit, options, history_limit)
-            out = c_void_p()
+        out = c_void_p()
+        with _native.options(history_limit) as options:
             call(lib.sc_journey_create, byref(out), machine._handle, start, options)
-        finally:
-            lib.sc_options_destroy(options)
         super().__init__(out, machine)
 
     @classmethod

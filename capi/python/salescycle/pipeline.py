@@ -72,18 +72,10 @@ class Pipeline(Stepping):
         added."""
         if cohort not in _COHORTS:
             raise InvalidArgumentError('cohort is "week", "month" or None, not %r' % (cohort,))
-        options = lib.sc_options_create()
-        if not options:
-            raise MemoryError("sc_options_create")
-        try:
-            call(lib.sc_options_set_history_limit, options, history_limit)
-            call(lib.sc_options_set_expected_deals, options, expected_deals)
-            call(lib.sc_options_set_analytics, options, 1 if analytics else 0,
-                 _COHORTS[cohort])
-            out = c_void_p()
+        out = c_void_p()
+        with _native.options(history_limit, expected_deals, analytics,
+                             _COHORTS[cohort]) as options:
             call(lib.sc_pipeline_create, byref(out), machine._handle, options)
-        finally:
-            lib.sc_options_destroy(options)
         super().__init__(out, machine)
 
     @classmethod
