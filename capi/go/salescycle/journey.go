@@ -24,17 +24,13 @@ func adoptJourney(ptr *C.sc_journey_t, m *Machine) *Journey {
 // NewJourney starts a journey in m's initial stage at start. Only
 // HistoryLimit applies.
 func NewJourney(m *Machine, start int64, opts ...Option) (*Journey, error) {
-	mp, err := m.handle()
-	if err != nil {
-		return nil, err
-	}
 	options, err := newOptions(opts)
 	if err != nil {
 		return nil, err
 	}
 	defer C.sc_options_destroy(options)
 	var out *C.sc_journey_t
-	if err := call(func(e **C.char) C.sc_status {
+	if err := onMachine(m, func(mp *C.sc_machine_t, e **C.char) C.sc_status {
 		return C.sc_journey_create(&out, mp, C.int64_t(start), options, e)
 	}); err != nil {
 		return nil, err
@@ -44,17 +40,10 @@ func NewJourney(m *Machine, start int64, opts ...Option) (*Journey, error) {
 
 // LoadJourney restores a journey snapshot onto m.
 func LoadJourney(m *Machine, data []byte) (*Journey, error) {
-	mp, err := m.handle()
-	if err != nil {
-		return nil, err
-	}
-	var ptr *C.uint8_t
-	if len(data) > 0 {
-		ptr = (*C.uint8_t)(unsafe.Pointer(&data[0]))
-	}
+	ptr, n := bytesArg(data)
 	var out *C.sc_journey_t
-	if err := call(func(e **C.char) C.sc_status {
-		return C.sc_journey_load(&out, mp, ptr, C.size_t(len(data)), e)
+	if err := onMachine(m, func(mp *C.sc_machine_t, e **C.char) C.sc_status {
+		return C.sc_journey_load(&out, mp, ptr, n, e)
 	}); err != nil {
 		return nil, err
 	}

@@ -83,17 +83,15 @@ func adoptPipeline(ptr *C.sc_pipeline_t, m *Machine) *Pipeline {
 
 // NewPipeline creates an empty pipeline of m.
 func NewPipeline(m *Machine, opts ...Option) (*Pipeline, error) {
-	mp, err := m.handle()
-	if err != nil {
-		return nil, err
-	}
 	options, err := newOptions(opts)
 	if err != nil {
 		return nil, err
 	}
 	defer C.sc_options_destroy(options)
 	var out *C.sc_pipeline_t
-	if err := call(func(e **C.char) C.sc_status { return C.sc_pipeline_create(&out, mp, options, e) }); err != nil {
+	if err := onMachine(m, func(mp *C.sc_machine_t, e **C.char) C.sc_status {
+		return C.sc_pipeline_create(&out, mp, options, e)
+	}); err != nil {
 		return nil, err
 	}
 	return adoptPipeline(out, m), nil
@@ -102,17 +100,10 @@ func NewPipeline(m *Machine, opts ...Option) (*Pipeline, error) {
 // LoadPipeline restores a pipeline snapshot onto m. Bad bytes are a DataLoss
 // *Error; a snapshot of another machine or version, FailedPrecondition.
 func LoadPipeline(m *Machine, data []byte) (*Pipeline, error) {
-	mp, err := m.handle()
-	if err != nil {
-		return nil, err
-	}
-	var ptr *C.uint8_t
-	if len(data) > 0 {
-		ptr = (*C.uint8_t)(unsafe.Pointer(&data[0]))
-	}
+	ptr, n := bytesArg(data)
 	var out *C.sc_pipeline_t
-	if err := call(func(e **C.char) C.sc_status {
-		return C.sc_pipeline_load(&out, mp, ptr, C.size_t(len(data)), e)
+	if err := onMachine(m, func(mp *C.sc_machine_t, e **C.char) C.sc_status {
+		return C.sc_pipeline_load(&out, mp, ptr, n, e)
 	}); err != nil {
 		return nil, err
 	}
@@ -121,14 +112,12 @@ func LoadPipeline(m *Machine, data []byte) (*Pipeline, error) {
 
 // LoadPipelineFile restores a pipeline snapshot file onto m.
 func LoadPipelineFile(m *Machine, path string) (*Pipeline, error) {
-	mp, err := m.handle()
-	if err != nil {
-		return nil, err
-	}
 	p := C.CString(path)
 	defer C.free(unsafe.Pointer(p))
 	var out *C.sc_pipeline_t
-	if err := call(func(e **C.char) C.sc_status { return C.sc_pipeline_load_file(&out, mp, p, e) }); err != nil {
+	if err := onMachine(m, func(mp *C.sc_machine_t, e **C.char) C.sc_status {
+		return C.sc_pipeline_load_file(&out, mp, p, e)
+	}); err != nil {
 		return nil, err
 	}
 	return adoptPipeline(out, m), nil

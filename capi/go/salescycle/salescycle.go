@@ -153,6 +153,25 @@ func call(fn func(errmsg **C.char) C.sc_status) error {
 	return e
 }
 
+// onMachine makes something of m through the C API: fn gets m's handle and
+// the errmsg slot. A closed machine is ErrClosed.
+func onMachine(m *Machine, fn func(mp *C.sc_machine_t, e **C.char) C.sc_status) error {
+	mp, err := m.handle()
+	if err != nil {
+		return err
+	}
+	return call(func(e **C.char) C.sc_status { return fn(mp, e) })
+}
+
+// bytesArg is data as the C API takes bytes: a pointer (nil when empty),
+// borrowed for the call, and a length.
+func bytesArg(data []byte) (*C.uint8_t, C.size_t) {
+	if len(data) == 0 {
+		return nil, 0
+	}
+	return (*C.uint8_t)(unsafe.Pointer(&data[0])), C.size_t(len(data))
+}
+
 // cBytes is a C copy of s (with a NUL after it), freed by the caller.
 func cBytes(s string) (*C.char, C.size_t) {
 	p := (*C.char)(C.CBytes(append([]byte(s), 0)))
