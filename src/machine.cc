@@ -36,9 +36,6 @@ namespace {
 
 namespace pb = ::salescycle::v1;
 
-// Nesting deeper than this is refused: guard evaluation recurses.
-constexpr int kMaxGuardDepth = 32;
-
 std::string Quote(absl::string_view s) {
   return absl::StrCat("\"", absl::CEscape(s), "\"");
 }
@@ -128,6 +125,7 @@ class MachineCompiler {
 
   absl::StatusOr<std::shared_ptr<const Machine>> Compile() {
     m_.reset(new Machine());
+    SC_RETURN_IF_ERROR(CheckLimits());
     SC_RETURN_IF_ERROR(CompileIdentity());
     SC_RETURN_IF_ERROR(CompileEvents());
     SC_RETURN_IF_ERROR(CompileAttributes());
@@ -148,6 +146,34 @@ class MachineCompiler {
         absl::StrCat(source_, ": ", element, ": ", what));
   }
 
+  // Before anything sized by the spec is built.
+  absl::Status CheckLimits() const {
+    const Limits& limits = options_.limits;
+    SC_RETURN_IF_ERROR(
+        CheckStringLengths(spec_, limits.max_string_length, source_));
+    const struct {
+      int declared;
+      const char* what;
+      const char* limit_name;
+      size_t limit;
+    } counts[] = {
+        {spec_.stages_size(), "stages", "max_stages",
+         std::min<size_t>(limits.max_stages, kMaxStages)},
+        {spec_.events_size(), "events", "max_events",
+         std::min<size_t>(limits.max_events, kMaxEvents)},
+        {spec_.attributes_size(), "attributes", "max_attributes",
+         std::min<size_t>(limits.max_attributes, kMaxAttributes)},
+    };
+    for (const auto& c : counts) {
+      if (static_cast<size_t>(c.declared) > c.limit) {
+        return LimitError(source_,
+                          absl::StrCat("declares ", c.declared, " ", c.what),
+                          c.limit_name, c.limit);
+      }
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status CompileIdentity() {
     if (spec_.name().empty()) return Error("name", "the machine has no name");
     m_->name_ = spec_.name();
@@ -155,15 +181,13 @@ class MachineCompiler {
     return absl::OkStatus();
   }
 
-  // Shared by stages and events: non-empty, unique, within the id space.
+  // Shared by stages and events: non-empty and unique (CheckLimits keeps
+  // the count within the id space).
   template <typename Map>
   absl::Status AddName(absl::string_view what, int index, const std::string& id,
-                       int limit, Map* by_name) const {
+                       Map* by_name) const {
     const std::string element = absl::StrCat(what, "s[", index, "]");
     if (id.empty()) return Error(element, absl::StrCat("empty ", what, " id"));
-    if (index >= limit) {
-      return Error(element, absl::StrCat("more than ", limit, " ", what, "s"));
-    }
     auto [it, inserted] = by_name->emplace(
         id, static_cast<typename Map::mapped_type>(index));
     if (!inserted) {
@@ -178,7 +202,7 @@ class MachineCompiler {
     for (int i = 0; i < spec_.events_size(); ++i) {
       const pb::Event& e = spec_.events(i);
       SC_RETURN_IF_ERROR(
-          AddName("event", i, e.id(), kMaxEvents, &m_->event_by_name_));
+          AddName("event", i, e.id(), &m_->event_by_name_));
       m_->events_.push_back(EventInfo{e.id(), e.description()});
     }
     if (m_->events_.empty()) return Error("events", "the machine has no events");
@@ -190,10 +214,6 @@ class MachineCompiler {
       const pb::Attribute& a = spec_.attributes(i);
       const std::string element = absl::StrCat("attributes[", i, "]");
       if (a.name().empty()) return Error(element, "empty attribute name");
-      if (i >= kMaxAttributes) {
-        return Error(element,
-                     absl::StrCat("more than ", kMaxAttributes, " attributes"));
-      }
       auto [it, inserted] =
           m_->attribute_by_name_.emplace(a.name(), static_cast<AttributeId>(i));
       if (!inserted) {
@@ -254,7 +274,7 @@ class MachineCompiler {
     for (int i = 0; i < spec_.stages_size(); ++i) {
       const pb::Stage& s = spec_.stages(i);
       SC_RETURN_IF_ERROR(
-          AddName("stage", i, s.id(), kMaxStages, &m_->stage_by_name_));
+          AddName("stage", i, s.id(), &m_->stage_by_name_));
       const std::string element = absl::StrCat("stages[", i, "] ", Quote(s.id()));
       StageInfo info;
       info.id = s.id();
@@ -314,9 +334,13 @@ class MachineCompiler {
   absl::Status CompileGuard(const pb::Guard& g, const std::string& element,
                             int depth, bool top, std::string* text) {
     using Node = Machine::GuardNode;
-    if (depth > kMaxGuardDepth) {
-      return Error(element, absl::StrCat("guard nested deeper than ",
-                                         kMaxGuardDepth, " levels"));
+    const size_t max_depth =
+        std::min(options_.limits.max_guard_depth, kMaxGuardDepthCap);
+    if (static_cast<size_t>(depth) > max_depth) {
+      return LimitError(source_,
+                        absl::StrCat(element, ": guard nested deeper than ",
+                                     max_depth, " levels"),
+                        "max_guard_depth", max_depth);
     }
     const size_t index = m_->guard_nodes_.size();
     m_->guard_nodes_.push_back(Node{});
@@ -438,6 +462,7 @@ class MachineCompiler {
     const size_t num_events = m_->events_.size();
     candidates_.assign(num_stages * num_events, {});
     guard_text_.resize(spec_.transitions_size());
+    size_t expanded = 0;
     for (int i = 0; i < spec_.transitions_size(); ++i) {
       const pb::Transition& t = spec_.transitions(i);
       const std::string element = TransitionLabel(t, i);
@@ -479,6 +504,14 @@ class MachineCompiler {
         case pb::Transition::FROM_NOT_SET:
           return Error(element, "no source: set from_stage, from_group or "
                                 "from_any_open");
+      }
+      expanded += from.size();
+      if (expanded > options_.limits.max_transitions) {
+        return LimitError(
+            source_,
+            absl::StrCat(element, ": brings the transitions, one per stage "
+                                  "left, to ", expanded),
+            "max_transitions", options_.limits.max_transitions);
       }
       auto event = m_->event_by_name_.find(t.event());
       if (event == m_->event_by_name_.end()) {
@@ -717,6 +750,13 @@ std::string SourceName(const CompileOptions& options,
                                      : options.source_name;
 }
 
+absl::Status CheckSpecSize(size_t bytes, const CompileOptions& options,
+                           absl::string_view source) {
+  if (bytes <= options.limits.max_spec_bytes) return absl::OkStatus();
+  return LimitError(source, absl::StrCat("the spec is ", bytes, " bytes"),
+                    "max_spec_bytes", options.limits.max_spec_bytes);
+}
+
 }  // namespace
 }  // namespace internal
 
@@ -726,6 +766,7 @@ Machine::~Machine() = default;
 absl::StatusOr<std::shared_ptr<const Machine>> Machine::FromTextProto(
     absl::string_view text, const CompileOptions& options) {
   const std::string source = internal::SourceName(options, "<text>");
+  SC_RETURN_IF_ERROR(internal::CheckSpecSize(text.size(), options, source));
   v1::MachineSpec spec;
   SC_RETURN_IF_ERROR(internal::ParseTextProto(text, source, &spec));
   return internal::MachineCompiler(spec, options, source).Compile();
@@ -734,6 +775,7 @@ absl::StatusOr<std::shared_ptr<const Machine>> Machine::FromTextProto(
 absl::StatusOr<std::shared_ptr<const Machine>> Machine::FromJson(
     absl::string_view json, const CompileOptions& options) {
   const std::string source = internal::SourceName(options, "<json>");
+  SC_RETURN_IF_ERROR(internal::CheckSpecSize(json.size(), options, source));
   v1::MachineSpec spec;
   SC_RETURN_IF_ERROR(internal::ParseJson(json, source, &spec));
   return internal::MachineCompiler(spec, options, source).Compile();
@@ -741,7 +783,8 @@ absl::StatusOr<std::shared_ptr<const Machine>> Machine::FromJson(
 
 absl::StatusOr<std::shared_ptr<const Machine>> Machine::FromFile(
     const std::string& path, const CompileOptions& options) {
-  SC_ASSIGN_OR_RETURN(std::string contents, internal::ReadFile(path));
+  SC_ASSIGN_OR_RETURN(std::string contents,
+                      internal::ReadFile(path, options.limits.max_spec_bytes));
   CompileOptions named = options;
   if (named.source_name.empty()) named.source_name = path;
   if (absl::EndsWith(path, ".json")) return FromJson(contents, named);

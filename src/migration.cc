@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
+#include "salescycle/limits.h"
 #include "salescycle/v1/migration.pb.h"
 #include "src/file_util.h"
 #include "src/name_mapper.h"
@@ -247,7 +248,7 @@ absl::StatusOr<std::shared_ptr<const Migration>> Migration::FromJson(
 
 absl::StatusOr<std::shared_ptr<const Migration>> Migration::FromFile(
     const std::string& path) {
-  SC_ASSIGN_OR_RETURN(std::string contents, internal::ReadFile(path));
+  SC_ASSIGN_OR_RETURN(std::string contents, internal::ReadFile(path, Limits().max_spec_bytes));
   if (absl::EndsWith(path, ".json")) return FromJson(contents, path);
   return FromTextProto(contents, path);
 }

@@ -1,5 +1,7 @@
 #include "src/proto_convert.h"
 
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
@@ -24,7 +26,67 @@ class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
   std::string error_;
 };
 
+bool FindLongString(const google::protobuf::Message& message, size_t max_length,
+                    std::string* path, size_t* length) {
+  using google::protobuf::FieldDescriptor;
+  const google::protobuf::Reflection* reflection = message.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const FieldDescriptor* field : fields) {
+    const bool is_string = field->cpp_type() == FieldDescriptor::CPPTYPE_STRING;
+    const bool is_message =
+        field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
+    if (!is_string && !is_message) continue;
+    const int count =
+        field->is_repeated() ? reflection->FieldSize(message, field) : 1;
+    for (int i = 0; i < count; ++i) {
+      std::string scratch;
+      const std::string where =
+          field->is_repeated() ? absl::StrCat(field->name(), "[", i, "]")
+                               : field->name();
+      if (is_string) {
+        const std::string& value =
+            field->is_repeated()
+                ? reflection->GetRepeatedStringReference(message, field, i,
+                                                         &scratch)
+                : reflection->GetStringReference(message, field, &scratch);
+        if (value.size() > max_length) {
+          *path = where;
+          *length = value.size();
+          return true;
+        }
+        continue;
+      }
+      const google::protobuf::Message& child =
+          field->is_repeated() ? reflection->GetRepeatedMessage(message, field, i)
+                               : reflection->GetMessage(message, field);
+      if (FindLongString(child, max_length, path, length)) {
+        *path = absl::StrCat(where, ".", *path);
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 }  // namespace
+
+absl::Status CheckStringLengths(const google::protobuf::Message& message,
+                                size_t max_length, absl::string_view source) {
+  std::string path;
+  size_t length = 0;
+  if (!FindLongString(message, max_length, &path, &length)) {
+    return absl::OkStatus();
+  }
+  return LimitError(source, absl::StrCat(path, " is ", length, " bytes"),
+                    "max_string_length", max_length);
+}
+
+absl::Status LimitError(absl::string_view source, absl::string_view what,
+                        absl::string_view limit_name, uint64_t limit) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      source, ": ", what, ", past Limits::", limit_name, " (", limit, ")"));
+}
 
 absl::Status ParseTextProto(absl::string_view text, const std::string& source,
                             google::protobuf::Message* message) {

@@ -24,6 +24,18 @@ absl::Status ParseTextProto(absl::string_view text, const std::string& source,
 absl::Status ParseJson(absl::string_view json, const std::string& source,
                        google::protobuf::Message* message);
 
+// InvalidArgument "SOURCE: FIELD.PATH[i] is N bytes, past Limits::
+// max_string_length (LIMIT)" for the first string or bytes field, at any depth,
+// longer than `max_length`. Reflection, so that a field added to a .proto
+// later is covered without anyone remembering to.
+absl::Status CheckStringLengths(const google::protobuf::Message& message,
+                                size_t max_length, absl::string_view source);
+
+// InvalidArgument "SOURCE: WHAT, past Limits::NAME (LIMIT)"; WHAT says how
+// much was asked for ("declares 300 stages").
+absl::Status LimitError(absl::string_view source, absl::string_view what,
+                        absl::string_view limit_name, uint64_t limit);
+
 // InvalidArgument for a value with no kind set.
 absl::StatusOr<AttributeValue> FromProto(const v1::Value& value);
 void ToProto(const AttributeValue& value, v1::Value* out);

@@ -80,6 +80,15 @@ absl::Status CheckFormatVersion(uint32_t version, absl::string_view what) {
   return absl::OkStatus();
 }
 
+absl::Status CheckHistoryLength(uint64_t history_limit, const Limits& limits,
+                                absl::string_view what) {
+  const uint64_t max = std::min<uint64_t>(limits.max_history_length,
+                                          kMaxHistoryLimit);
+  if (history_limit <= max) return absl::OkStatus();
+  return LimitError(what, absl::StrCat("history_limit is ", history_limit),
+                    "max_history_length", max);
+}
+
 // ---- byte sinks
 
 class FrameWriter {
@@ -350,6 +359,10 @@ struct SnapshotAccess {
           "not a journey snapshot (", bytes.size(), " bytes that do not parse)"));
     }
     SC_RETURN_IF_ERROR(CheckFormatVersion(s.format_version(), "journey snapshot"));
+    SC_RETURN_IF_ERROR(
+        CheckHistoryLength(s.history_limit(), options.limits, "journey snapshot"));
+    SC_RETURN_IF_ERROR(CheckStringLengths(s, options.limits.max_string_length,
+                                          "journey snapshot"));
     // Dictionaries of the names the snapshot uses.
     std::vector<std::string> stages = {s.stage()};
     std::vector<std::string> events;
@@ -594,8 +607,8 @@ struct SnapshotAccess {
 
   static absl::Status ReadChunk(const v1::PipelineChunk& c,
                                 const v1::PipelineHeader& h,
-                                const NameMapping& map, uint64_t index,
-                                Pipeline* p);
+                                const NameMapping& map, const Limits& limits,
+                                uint64_t index, Pipeline* p);
 
   // Stage counts, live count and free list, from the stage column.
   static void Finish(Pipeline* p) {
@@ -634,8 +647,15 @@ absl::Status ChunkError(uint64_t index, absl::string_view what) {
 
 absl::Status SnapshotAccess::ReadChunk(const v1::PipelineChunk& c,
                                        const v1::PipelineHeader& h,
-                                       const NameMapping& map, uint64_t index,
+                                       const NameMapping& map,
+                                       const Limits& limits, uint64_t index,
                                        Pipeline* p) {
+  // Keys and string values are the only strings of a chunk; the frame they
+  // came in is bounded, but one of them may still be past what the caller
+  // allows to be kept.
+  SC_RETURN_IF_ERROR(CheckStringLengths(
+      c, limits.max_string_length,
+      absl::StrCat("pipeline snapshot chunk ", index)));
   const size_t first = p->stage_.size();
   const size_t n = static_cast<size_t>(c.stages_size());
   if (c.first_slot() != first) {
@@ -914,10 +934,13 @@ class PipelineLoader {
     }
     const v1::PipelineHeader header = frame.header();
     SC_RETURN_IF_ERROR(CheckFormatVersion(header.format_version(), name));
-    if (header.slot_count() >= kNoDeal) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          name, ": declares ", header.slot_count(),
-          " slots, more than a pipeline holds (2^32 - 1)"));
+    const Limits& limits = options.limits;
+    const uint64_t max_slots =
+        std::min<uint64_t>(limits.max_snapshot_deals, kNoDeal - 1);
+    if (header.slot_count() > max_slots) {
+      return LimitError(name,
+                        absl::StrCat("declares ", header.slot_count(), " slots"),
+                        "max_snapshot_deals", max_slots);
     }
     if (header.deal_count() > header.slot_count()) {
       return data_loss(absl::StrCat("declares ", header.deal_count(),
@@ -930,15 +953,26 @@ class PipelineLoader {
       return data_loss(absl::StrCat("declares ", header.slot_count(),
                                     " slots but only ", *left, " bytes follow"));
     }
-    if (header.history_limit() > kMaxHistoryLimit) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          name, ": history_limit ", header.history_limit(), " is more than ",
-          kMaxHistoryLimit));
+    SC_RETURN_IF_ERROR(CheckHistoryLength(header.history_limit(), limits, name));
+    if (header.slot_count() * header.history_limit() >
+        limits.max_history_entries) {
+      return LimitError(
+          name,
+          absl::StrCat("declares ", header.slot_count(), " slots with a history of ",
+                       header.history_limit(), ", ",
+                       header.slot_count() * header.history_limit(),
+                       " entries"),
+          "max_history_entries", limits.max_history_entries);
     }
     if (header.stages_size() > kMaxStages || header.events_size() > kMaxEvents ||
         header.attributes_size() > kMaxAttributes) {
       return data_loss("more stages, events or attributes than a machine has");
     }
+    // The spec is bounded by max_spec_bytes when it is compiled, below.
+    v1::PipelineHeader names = header;
+    names.clear_machine_spec();
+    SC_RETURN_IF_ERROR(
+        CheckStringLengths(names, limits.max_string_length, name));
     std::vector<std::string> stages(header.stages().begin(),
                                     header.stages().end());
     std::vector<std::string> events(header.events().begin(),
@@ -959,6 +993,7 @@ class PipelineLoader {
       }
       CompileOptions compile;
       compile.source_name = absl::StrCat(name, ": the snapshot's machine");
+      compile.limits = limits;
       SC_ASSIGN_OR_RETURN(machine,
                           Machine::FromTextProto(header.machine_spec(), compile));
     }
@@ -984,7 +1019,8 @@ class PipelineLoader {
       }
       if (frame.has_chunk()) {
         SC_RETURN_IF_ERROR(SnapshotAccess::ReadChunk(frame.chunk(), header, map,
-                                                     chunks++, &p));
+                                                     options.limits, chunks++,
+                                                     &p));
         continue;
       }
       if (!frame.has_trailer()) return data_loss("a second header");
@@ -1063,9 +1099,9 @@ absl::StatusOr<Pipeline> LoadPipeline(const SnapshotSource& source,
   return internal::PipelineLoader::Load(source, std::move(machine), options);
 }
 
-absl::StatusOr<Pipeline> LoadPipeline(const SnapshotSource& source) {
-  return internal::PipelineLoader::Load(source, nullptr, RestoreOptions(),
-                                        /*own=*/true);
+absl::StatusOr<Pipeline> LoadPipeline(const SnapshotSource& source,
+                                      const RestoreOptions& options) {
+  return internal::PipelineLoader::Load(source, nullptr, options, /*own=*/true);
 }
 
 absl::Status LoadPipelineInto(const SnapshotSource& source, Pipeline* pipeline,

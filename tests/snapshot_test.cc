@@ -407,8 +407,13 @@ class BadSnapshot : public ::testing::Test {
   Pipeline p_ = RandomPipeline(m_, 2, 12, 3);
   std::string bytes_ = Save(p_);
 
-  absl::Status Load(const std::string& bytes) {
-    return LoadPipeline(SnapshotSource::Bytes(bytes), m_).status();
+  absl::Status Load(const std::string& bytes, const RestoreOptions& options = {}) {
+    return LoadPipeline(SnapshotSource::Bytes(bytes), m_, options).status();
+  }
+  static RestoreOptions WithLimits(const Limits& limits) {
+    RestoreOptions options;
+    options.limits = limits;
+    return options;
   }
 
   // Frames as messages, for crafting bad snapshots.
@@ -500,17 +505,117 @@ TEST_F(BadSnapshot, AbsurdDeclaredCountIsRefusedBeforeAllocating) {
   frames[0].mutable_header()->set_slot_count(uint64_t{1} << 40);
   const absl::Status huge = Load(Encode(frames));
   EXPECT_EQ(huge.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(huge.message(), HasSubstr("more than a pipeline holds"));
-  // In range for a pipeline, but not for the bytes that follow.
+  EXPECT_THAT(huge.message(),
+              HasSubstr("<bytes>: declares 1099511627776 slots, past "
+                        "Limits::max_snapshot_deals (268435456)"));
+  // Past what a pipeline holds, whatever the limit says.
+  Limits unlimited;
+  unlimited.max_snapshot_deals = ~uint64_t{0};
+  EXPECT_THAT(Load(Encode(frames), WithLimits(unlimited)).message(),
+              HasSubstr("past Limits::max_snapshot_deals (4294967294)"));
+  // In range for a pipeline and the limit, but not for the bytes that follow.
   frames[0].mutable_header()->set_slot_count(4000000000u);
   frames[0].mutable_header()->set_deal_count(4000000000u);
-  const absl::Status lie = Load(Encode(frames));
+  const absl::Status lie = Load(Encode(frames), WithLimits(unlimited));
   EXPECT_EQ(lie.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(lie.message(), HasSubstr("declares 4000000000 slots but only"));
   // And a frame that claims gigabytes.
   std::string bad = bytes_;
   absl::little_endian::Store32(&bad[8], 0xFFFFFFF0u);
   EXPECT_THAT(Load(bad).message(), HasSubstr("past the frame limit"));
+}
+
+TEST_F(BadSnapshot, DeclaredDealsOnAStreamOfUnknownLength) {
+  // A stream that cannot seek gives no length to check the header against:
+  // the limit is what stands between its claim and an allocation.
+  auto frames = Frames();
+  frames[0].mutable_header()->set_slot_count(uint64_t{1} << 30);
+  frames[0].mutable_header()->set_deal_count(uint64_t{1} << 30);
+  const std::string bytes = Encode(frames);
+  FailingBuffer unseekable(bytes, SIZE_MAX);
+  std::istream in(&unseekable);
+  const absl::Status status =
+      LoadPipeline(SnapshotSource::Stream(in), m_).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(),
+              HasSubstr("<stream>: declares 1073741824 slots, past "
+                        "Limits::max_snapshot_deals"));
+}
+
+TEST_F(BadSnapshot, DealsLimitIsTheCallers) {
+  Limits limits;
+  limits.max_snapshot_deals = p_.slot_count() - 1;
+  EXPECT_THAT(Load(bytes_, WithLimits(limits)).message(),
+              HasSubstr(absl::StrCat("declares ", p_.slot_count(),
+                                     " slots, past Limits::max_snapshot_deals")));
+  limits.max_snapshot_deals = p_.slot_count();
+  EXPECT_TRUE(Load(bytes_, WithLimits(limits)).ok());
+}
+
+TEST_F(BadSnapshot, HistoryLength) {
+  Pipeline deep = RandomPipeline(m_, 2000, 5, 7);
+  const std::string bytes = Save(deep);
+  EXPECT_THAT(Load(bytes).message(),
+              HasSubstr("history_limit is 2000, past "
+                        "Limits::max_history_length (1024)"));
+  Limits limits;
+  limits.max_history_length = 2000;
+  EXPECT_TRUE(Load(bytes, WithLimits(limits)).ok());
+}
+
+TEST_F(BadSnapshot, HistoryEntriesAreRefusedBeforeReserving) {
+  // A few kilobytes claiming a million slots with a history of 1024 each
+  // would reserve 16 GiB as its chunks arrived.
+  auto frames = Frames();
+  frames[0].mutable_header()->set_slot_count(1 << 20);
+  frames[0].mutable_header()->set_deal_count(1 << 20);
+  frames[0].mutable_header()->set_history_limit(1024);
+  const std::string bytes = Encode(frames);
+  FailingBuffer unseekable(bytes, SIZE_MAX);
+  std::istream in(&unseekable);
+  EXPECT_THAT(LoadPipeline(SnapshotSource::Stream(in), m_).status().message(),
+              HasSubstr("declares 1048576 slots with a history of 1024, "
+                        "1073741824 entries, past Limits::max_history_entries "
+                        "(67108864)"));
+  Pipeline small = RandomPipeline(m_, 8, 12, 7);
+  Limits limits;
+  limits.max_history_entries = small.slot_count() * 8 - 1;
+  EXPECT_THAT(Load(Save(small), WithLimits(limits)).message(),
+              HasSubstr("past Limits::max_history_entries"));
+  limits.max_history_entries = small.slot_count() * 8;
+  EXPECT_TRUE(Load(Save(small), WithLimits(limits)).ok());
+}
+
+TEST_F(BadSnapshot, StringsPastTheLimit) {
+  auto frames = Frames();
+  ASSERT_TRUE(frames[1].has_chunk());
+  ASSERT_GT(frames[1].chunk().keys_size(), 0);
+  frames[1].mutable_chunk()->set_keys(0, std::string(100, 'k'));
+  Limits limits;
+  limits.max_string_length = 99;
+  EXPECT_THAT(Load(Encode(frames), WithLimits(limits)).message(),
+              HasSubstr("pipeline snapshot chunk 0: keys[0] is 100 bytes, "
+                        "past Limits::max_string_length (99)"));
+  frames = Frames();
+  frames[0].mutable_header()->set_stages(1, std::string(100, 's'));
+  EXPECT_THAT(Load(Encode(frames), WithLimits(limits)).message(),
+              HasSubstr("<bytes>: stages[1] is 100 bytes, past "
+                        "Limits::max_string_length (99)"));
+}
+
+TEST_F(BadSnapshot, TheCarriedSpecGetsTheLimitsToo) {
+  Limits limits;
+  limits.max_stages = 3;
+  RestoreOptions options;
+  options.limits = limits;
+  const absl::Status status =
+      LoadPipeline(SnapshotSource::Bytes(bytes_), options).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(),
+              HasSubstr(absl::StrCat("<bytes>: the snapshot's machine: declares ",
+                                     m_->num_stages(),
+                                     " stages, past Limits::max_stages (3)")));
+  EXPECT_TRUE(LoadPipeline(SnapshotSource::Bytes(bytes_)).ok());
 }
 
 TEST_F(BadSnapshot, ColumnsThatDoNotAddUp) {
@@ -628,6 +733,28 @@ TEST(JourneySnapshot, BadBytes) {
   s.set_format_version(9);
   EXPECT_EQ(RestoreJourney(s.SerializeAsString(), m).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST(JourneySnapshot, Limits) {
+  auto m = LoadTemplate("b2b.textproto");
+  JourneyOptions deep;
+  deep.history_limit = 2000;
+  Journey j = *Journey::Create(m, 0, deep);
+  ASSERT_TRUE(j.Set(*m->FindAttribute("decision_maker"),
+                    AttributeValue::String(std::string(300, 'c')))
+                  .ok());
+  const std::string bytes = SnapshotJourney(j);
+  EXPECT_THAT(RestoreJourney(bytes, m).status().message(),
+              HasSubstr("journey snapshot: history_limit is 2000, past "
+                        "Limits::max_history_length (1024)"));
+  RestoreOptions options;
+  options.limits.max_history_length = 2000;
+  options.limits.max_string_length = 299;
+  EXPECT_THAT(RestoreJourney(bytes, m, options).status().message(),
+              HasSubstr("journey snapshot: attributes[0].value.string_value is "
+                        "300 bytes, past Limits::max_string_length (299)"));
+  options.limits.max_string_length = 300;
+  EXPECT_TRUE(RestoreJourney(bytes, m, options).ok());
 }
 
 // ---- migration

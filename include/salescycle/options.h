@@ -7,6 +7,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "salescycle/attribute.h"
+#include "salescycle/limits.h"
 
 namespace salescycle {
 
@@ -18,6 +19,9 @@ struct CompileOptions {
   // Named in error messages. Default: "" — Machine::FromFile uses the path,
   // the string loaders "<text>" or "<json>".
   std::string source_name;
+
+  // What the spec may ask for (limits.h). Default: Limits's defaults.
+  Limits limits;
 };
 
 // The largest history_limit a journey or pipeline accepts.

@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "salescycle/journey.h"
+#include "salescycle/limits.h"
 #include "salescycle/machine.h"
 #include "salescycle/migration.h"
 #include "salescycle/pipeline.h"
@@ -43,6 +44,10 @@ struct RestoreOptions {
   // order. Default: none, so only a snapshot of a machine with the same
   // fingerprint restores.
   std::vector<std::shared_ptr<const Migration>> migrations;
+
+  // What the snapshot may declare, and what the spec it carries may ask for
+  // (limits.h). Default: Limits's defaults.
+  Limits limits;
 };
 
 // ---- journeys
@@ -53,8 +58,9 @@ std::string SnapshotJourney(const Journey& journey);
 // Errors: DataLoss for bytes that are not a journey snapshot; FailedPrecondition
 // naming both machines when the snapshot is of another machine or version and
 // no migration chain leads to `machine`, or when it names a stage the machine
-// lacks, or an attribute of another type; InvalidArgument for a null machine
-// or a snapshot of a newer format version.
+// lacks, or an attribute of another type; InvalidArgument for a null
+// machine, a snapshot of a newer format version, or a history limit or
+// string past options.limits.
 [[nodiscard]] absl::StatusOr<Journey> RestoreJourney(
     absl::string_view bytes, std::shared_ptr<const Machine> machine,
     const RestoreOptions& options = {});
@@ -114,8 +120,9 @@ class SnapshotSource {
 // DealIndex, with the snapshot's history limit.
 // Errors: DataLoss for bad bytes (wrong magic, a checksum mismatch, a
 // truncated stream, columns that do not add up), naming the frame;
-// InvalidArgument for a newer format version, a null machine or a declared
-// count past what a pipeline holds (refused before anything is allocated);
+// InvalidArgument for a newer format version, a null machine, or a declared
+// count, history limit or string past options.limits (refused before
+// anything sized by it is allocated);
 // FailedPrecondition as for RestoreJourney; NotFound etc. naming the path.
 [[nodiscard]] absl::StatusOr<Pipeline> LoadPipeline(
     const SnapshotSource& source, std::shared_ptr<const Machine> machine,
@@ -125,8 +132,10 @@ class SnapshotSource {
 // again: the same fingerprint). Errors: as LoadPipeline; InvalidArgument
 // naming the spec's problem when it uses named guards (which only the
 // caller can give: load with the machine then); FailedPrecondition for a
-// snapshot that carries no spec.
-[[nodiscard]] absl::StatusOr<Pipeline> LoadPipeline(const SnapshotSource& source);
+// snapshot that carries no spec. Only options.limits applies (the machine is
+// the snapshot's own: there is nothing to migrate).
+[[nodiscard]] absl::StatusOr<Pipeline> LoadPipeline(
+    const SnapshotSource& source, const RestoreOptions& options = {});
 
 // Replaces the deals of `*pipeline` (onto its own machine) with the
 // snapshot's; its observers stay registered. All or nothing: on any error
