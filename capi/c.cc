@@ -12,9 +12,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <new>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -24,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "salescycle/funnel.h"
 #include "salescycle/journey.h"
+#include "salescycle/limits.h"
 #include "salescycle/machine.h"
 #include "salescycle/observer.h"
 #include "salescycle/options.h"
@@ -102,6 +105,10 @@ struct sc_compile_options_t {
 
 struct sc_options_t {
   salescycle::PipelineOptions rep;
+};
+
+struct sc_limits_t {
+  salescycle::Limits rep;
 };
 
 struct sc_machine_t {
@@ -457,6 +464,66 @@ const char* sc_status_name(sc_status status) {
 
 void sc_free(void* ptr) { std::free(ptr); }
 
+// ---- limits
+
+namespace {
+
+// The field behind SC_LIMIT_`limit`, read or written through `use`.
+template <typename Limits, typename Use>
+absl::Status WithLimit(Limits& limits, int32_t limit, Use&& use) {
+  switch (limit) {
+    case SC_LIMIT_SPEC_BYTES: use(limits.max_spec_bytes); break;
+    case SC_LIMIT_STAGES: use(limits.max_stages); break;
+    case SC_LIMIT_EVENTS: use(limits.max_events); break;
+    case SC_LIMIT_ATTRIBUTES: use(limits.max_attributes); break;
+    case SC_LIMIT_TRANSITIONS: use(limits.max_transitions); break;
+    case SC_LIMIT_GUARD_DEPTH: use(limits.max_guard_depth); break;
+    case SC_LIMIT_STRING_LENGTH: use(limits.max_string_length); break;
+    case SC_LIMIT_HISTORY_LENGTH: use(limits.max_history_length); break;
+    case SC_LIMIT_SNAPSHOT_DEALS: use(limits.max_snapshot_deals); break;
+    case SC_LIMIT_HISTORY_ENTRIES: use(limits.max_history_entries); break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("limit ", limit, " is not one of SC_LIMIT_*"));
+  }
+  return absl::OkStatus();
+}
+
+salescycle::Limits LimitsOrDefaults(const sc_limits_t* limits) {
+  return limits == nullptr ? salescycle::Limits() : limits->rep;
+}
+
+}  // namespace
+
+sc_limits_t* sc_limits_create(void) { return new (std::nothrow) sc_limits_t; }
+void sc_limits_destroy(sc_limits_t* limits) { delete limits; }
+
+sc_status sc_limits_set(sc_limits_t* limits, int32_t limit, uint64_t value,
+                        char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(limits);
+    return WithLimit(limits->rep, limit, [value](auto& field) {
+      using Field = std::remove_reference_t<decltype(field)>;
+      // On a 32-bit host a size_t limit saturates; the hard caps are lower.
+      field = static_cast<Field>(
+          std::min<uint64_t>(value, std::numeric_limits<Field>::max()));
+    });
+  });
+}
+
+sc_status sc_limits_get(uint64_t* out, const sc_limits_t* limits,
+                        int32_t limit, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    SC_C_REQUIRE(limits);
+    uint64_t value = 0;
+    SC_RETURN_IF_ERROR(WithLimit(limits->rep, limit,
+                                 [&value](const auto& field) { value = field; }));
+    *out = value;
+    return absl::OkStatus();
+  });
+}
+
 // ---- compile options and named guards
 
 sc_compile_options_t* sc_compile_options_create(void) {
@@ -473,6 +540,17 @@ sc_status sc_compile_options_set_source_name(sc_compile_options_t* options,
     SC_C_REQUIRE(options);
     SC_RETURN_IF_ERROR(CheckString("name", name, name_len));
     options->rep.source_name = std::string(View(name, name_len));
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_compile_options_set_limits(sc_compile_options_t* options,
+                                       const sc_limits_t* limits,
+                                       char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(options);
+    SC_C_REQUIRE(limits);
+    options->rep.limits = limits->rep;
     return absl::OkStatus();
   });
 }
@@ -1299,15 +1377,18 @@ namespace {
 template <typename MakeSource>
 sc_status LoadPipelineFrom(const char* fn, sc_pipeline_t** out,
                            const sc_machine_t* machine,
-                           MakeSource&& make_source, char** errmsg) {
+                           MakeSource&& make_source, const sc_limits_t* limits,
+                           char** errmsg) {
   return Run(fn, errmsg, [&]() -> absl::Status {
     if (out == nullptr) {
       return absl::InvalidArgumentError("out is NULL");
     }
     SC_RETURN_IF_ERROR(NamesAMachine(machine));
     SC_ASSIGN_OR_RETURN(salescycle::SnapshotSource source, make_source());
+    salescycle::RestoreOptions options;
+    options.limits = LimitsOrDefaults(limits);
     SC_ASSIGN_OR_RETURN(Pipeline pipeline,
-                        salescycle::LoadPipeline(source, machine->rep));
+                        salescycle::LoadPipeline(source, machine->rep, options));
     *out = new sc_pipeline_t{std::move(pipeline), Observers()};
     return absl::OkStatus();
   });
@@ -1317,6 +1398,20 @@ sc_status LoadPipelineFrom(const char* fn, sc_pipeline_t** out,
 
 sc_status sc_pipeline_load(sc_pipeline_t** out, const sc_machine_t* machine,
                            const uint8_t* data, size_t len, char** errmsg) {
+  return sc_pipeline_load_with_limits(out, machine, data, len, nullptr, errmsg);
+}
+
+sc_status sc_pipeline_load_file(sc_pipeline_t** out,
+                                const sc_machine_t* machine, const char* path,
+                                char** errmsg) {
+  return sc_pipeline_load_file_with_limits(out, machine, path, nullptr, errmsg);
+}
+
+sc_status sc_pipeline_load_with_limits(sc_pipeline_t** out,
+                                       const sc_machine_t* machine,
+                                       const uint8_t* data, size_t len,
+                                       const sc_limits_t* limits,
+                                       char** errmsg) {
   return LoadPipelineFrom(
       __func__, out, machine,
       [&]() -> absl::StatusOr<salescycle::SnapshotSource> {
@@ -1327,12 +1422,14 @@ sc_status sc_pipeline_load(sc_pipeline_t** out, const sc_machine_t* machine,
         return salescycle::SnapshotSource::Bytes(
             View(reinterpret_cast<const char*>(data), len));
       },
-      errmsg);
+      limits, errmsg);
 }
 
-sc_status sc_pipeline_load_file(sc_pipeline_t** out,
-                                const sc_machine_t* machine, const char* path,
-                                char** errmsg) {
+sc_status sc_pipeline_load_file_with_limits(sc_pipeline_t** out,
+                                            const sc_machine_t* machine,
+                                            const char* path,
+                                            const sc_limits_t* limits,
+                                            char** errmsg) {
   return LoadPipelineFrom(
       __func__, out, machine,
       [&]() -> absl::StatusOr<salescycle::SnapshotSource> {
@@ -1342,7 +1439,7 @@ sc_status sc_pipeline_load_file(sc_pipeline_t** out,
         }
         return salescycle::SnapshotSource::File(path);
       },
-      errmsg);
+      limits, errmsg);
 }
 
 // ---- journeys
@@ -1499,6 +1596,14 @@ sc_status sc_journey_save(uint8_t** out_data, size_t* out_len,
 
 sc_status sc_journey_load(sc_journey_t** out, const sc_machine_t* machine,
                           const uint8_t* data, size_t len, char** errmsg) {
+  return sc_journey_load_with_limits(out, machine, data, len, nullptr, errmsg);
+}
+
+sc_status sc_journey_load_with_limits(sc_journey_t** out,
+                                      const sc_machine_t* machine,
+                                      const uint8_t* data, size_t len,
+                                      const sc_limits_t* limits,
+                                      char** errmsg) {
   return Run(__func__, errmsg, [&]() -> absl::Status {
     SC_C_REQUIRE(out);
     SC_RETURN_IF_ERROR(NamesAMachine(machine));
@@ -1509,7 +1614,8 @@ sc_status sc_journey_load(sc_journey_t** out, const sc_machine_t* machine,
     SC_ASSIGN_OR_RETURN(
         Journey journey,
         salescycle::RestoreJourney(
-            View(reinterpret_cast<const char*>(data), len), machine->rep));
+            View(reinterpret_cast<const char*>(data), len), machine->rep,
+            salescycle::RestoreOptions{{}, LimitsOrDefaults(limits)}));
     *out = new sc_journey_t{std::move(journey), Observers()};
     return absl::OkStatus();
   });

@@ -623,6 +623,104 @@ static void test_funnel(void) {
   sc_machine_destroy(m);
 }
 
+static void test_limits(void) {
+  static const char spec[] =
+      "name: \"t\" version: 1 initial_stage: \"a\" "
+      "stages { id: \"a\" } stages { id: \"b\" } stages { id: \"c\" } "
+      "events { id: \"go\" } "
+      "transitions { from_stage: \"a\" event: \"go\" to: \"b\" } "
+      "transitions { from_stage: \"b\" event: \"go\" to: \"c\" }";
+  sc_limits_t* limits = sc_limits_create();
+  sc_compile_options_t* options = sc_compile_options_create();
+  sc_machine_t* m = NULL;
+  sc_pipeline_t* p = NULL;
+  sc_pipeline_t* restored = NULL;
+  sc_journey_t* j = NULL;
+  sc_journey_t* j2 = NULL;
+  sc_options_t* deep = sc_options_create();
+  uint8_t* bytes = NULL;
+  size_t len = 0;
+  uint64_t value = 0;
+  uint32_t deal = 0;
+  char path[256];
+  current = "limits";
+
+  CHECK(limits != NULL && options != NULL && deep != NULL);
+  OK(sc_limits_get(&value, limits, SC_LIMIT_STAGES, E));
+  CHECK(value == 1024);
+  OK(sc_limits_get(&value, limits, SC_LIMIT_HISTORY_ENTRIES, E));
+  CHECK(value == (UINT64_C(1) << 26));
+  EXPECT(SC_INVALID_ARGUMENT, "limit 99 is not one of SC_LIMIT_*", sc_limits_set(limits, 99, 1, E));
+  EXPECT(SC_INVALID_ARGUMENT, "limit -1 is not one of", sc_limits_get(&value, limits, -1, E));
+  EXPECT(SC_INVALID_ARGUMENT, "limits is NULL", sc_limits_set(NULL, SC_LIMIT_STAGES, 1, E));
+  EXPECT(SC_INVALID_ARGUMENT, "out is NULL", sc_limits_get(NULL, limits, SC_LIMIT_STAGES, E));
+  EXPECT(SC_INVALID_ARGUMENT, "limits is NULL", sc_compile_options_set_limits(options, NULL, E));
+  EXPECT(SC_INVALID_ARGUMENT, "options is NULL", sc_compile_options_set_limits(NULL, limits, E));
+
+  /* A spec past a limit is refused, naming it; within it, it compiles. */
+  OK(sc_limits_set(limits, SC_LIMIT_STAGES, 2, E));
+  OK(sc_limits_get(&value, limits, SC_LIMIT_STAGES, E));
+  CHECK(value == 2);
+  OK(sc_compile_options_set_limits(options, limits, E));
+  EXPECT(SC_INVALID_ARGUMENT, "declares 3 stages, past Limits::max_stages (2)",
+         sc_machine_from_text(&m, spec, strlen(spec), options, E));
+  CHECK(m == NULL);
+  OK(sc_limits_set(limits, SC_LIMIT_STAGES, 3, E));
+  OK(sc_limits_set(limits, SC_LIMIT_SPEC_BYTES, 10, E));
+  OK(sc_compile_options_set_limits(options, limits, E));
+  EXPECT(SC_INVALID_ARGUMENT, "past Limits::max_spec_bytes (10)",
+         sc_machine_from_text(&m, spec, strlen(spec), options, E));
+  sc_limits_destroy(limits);
+  limits = sc_limits_create();
+  OK(sc_compile_options_set_limits(options, limits, E));
+  OK(sc_machine_from_text(&m, spec, strlen(spec), options, E));
+
+  /* Snapshots: a history limit past the caller's limit is refused, from
+   * bytes, files and journeys alike. */
+  OK(sc_options_set_history_limit(deep, 100, E));
+  OK(sc_pipeline_create(&p, m, deep, E));
+  OK(sc_pipeline_add(&deal, p, 0, E));
+  OK(sc_pipeline_save(&bytes, &len, p, E));
+  OK(sc_limits_set(limits, SC_LIMIT_HISTORY_LENGTH, 99, E));
+  EXPECT(SC_INVALID_ARGUMENT, "history_limit is 100, past Limits::max_history_length (99)",
+         sc_pipeline_load_with_limits(&restored, m, bytes, len, limits, E));
+  CHECK(restored == NULL);
+  OK(sc_pipeline_load_with_limits(&restored, m, bytes, len, NULL, E));
+  sc_pipeline_destroy(restored);
+  restored = NULL;
+  snprintf(path, sizeof path, "%s/capi_limits.scp", SC_TEMP_DIR);
+  OK(sc_pipeline_save_file(p, path, E));
+  EXPECT(SC_INVALID_ARGUMENT, "past Limits::max_history_length (99)",
+         sc_pipeline_load_file_with_limits(&restored, m, path, limits, E));
+  OK(sc_limits_set(limits, SC_LIMIT_SNAPSHOT_DEALS, 0, E));
+  OK(sc_limits_set(limits, SC_LIMIT_HISTORY_LENGTH, 100, E));
+  EXPECT(SC_INVALID_ARGUMENT, "declares 1 slots, past Limits::max_snapshot_deals (0)",
+         sc_pipeline_load_file_with_limits(&restored, m, path, limits, E));
+  OK(sc_limits_set(limits, SC_LIMIT_SNAPSHOT_DEALS, 1, E));
+  OK(sc_pipeline_load_file_with_limits(&restored, m, path, limits, E));
+  remove(path);
+  sc_free(bytes);
+
+  OK(sc_journey_create(&j, m, 0, deep, E));
+  OK(sc_journey_save(&bytes, &len, j, E));
+  OK(sc_limits_set(limits, SC_LIMIT_HISTORY_LENGTH, 99, E));
+  EXPECT(SC_INVALID_ARGUMENT, "journey snapshot: history_limit is 100",
+         sc_journey_load_with_limits(&j2, m, bytes, len, limits, E));
+  CHECK(j2 == NULL);
+  OK(sc_journey_load_with_limits(&j2, m, bytes, len, NULL, E));
+  sc_free(bytes);
+
+  sc_journey_destroy(j2);
+  sc_journey_destroy(j);
+  sc_pipeline_destroy(restored);
+  sc_pipeline_destroy(p);
+  sc_options_destroy(deep);
+  sc_machine_destroy(m);
+  sc_compile_options_destroy(options);
+  sc_limits_destroy(limits);
+  sc_limits_destroy(NULL);
+}
+
 int main(void) {
   test_version_and_status_names();
   test_machines();
@@ -632,6 +730,7 @@ int main(void) {
   test_snapshots();
   test_journeys();
   test_funnel();
+  test_limits();
   sc_free(last_message);
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

@@ -102,6 +102,7 @@ typedef int32_t sc_status;
 /* ---- handles */
 typedef struct sc_machine_t sc_machine_t;
 typedef struct sc_compile_options_t sc_compile_options_t;
+typedef struct sc_limits_t sc_limits_t;
 typedef struct sc_options_t sc_options_t;
 typedef struct sc_pipeline_t sc_pipeline_t;
 typedef struct sc_journey_t sc_journey_t;
@@ -120,7 +121,33 @@ SC_EXPORT const char* sc_status_name(sc_status status);
 /* Frees what the library returned as "caller owns". NULL is fine. */
 SC_EXPORT void sc_free(void* ptr);
 
-/* ---- compile options: named guards and the name errors use */
+/* ---- limits: what an untrusted spec or snapshot may ask for
+ *
+ * salescycle/limits.h says what each bounds and why. Input past a limit is
+ * refused with SC_INVALID_ARGUMENT naming the limit, before anything sized
+ * by it is allocated. A value past a hard cap acts as the cap. */
+#define SC_LIMIT_SPEC_BYTES 0       /* default 4 MiB */
+#define SC_LIMIT_STAGES 1           /* 1024; hard cap 65534 */
+#define SC_LIMIT_EVENTS 2           /* 1024; hard cap 65534 */
+#define SC_LIMIT_ATTRIBUTES 3       /* 1024; hard cap 65534 */
+#define SC_LIMIT_TRANSITIONS 4      /* 2^20, once per stage each leaves */
+#define SC_LIMIT_GUARD_DEPTH 5      /* 32; hard cap 40 */
+#define SC_LIMIT_STRING_LENGTH 6    /* 64 KiB */
+#define SC_LIMIT_HISTORY_LENGTH 7   /* 1024; hard cap 65536 */
+#define SC_LIMIT_SNAPSHOT_DEALS 8   /* 2^28; hard cap 2^32 - 2 */
+#define SC_LIMIT_HISTORY_ENTRIES 9  /* 2^26: slots x history length */
+
+/* The defaults. NULL only when memory is exhausted. */
+SC_EXPORT sc_limits_t* sc_limits_create(void);
+SC_EXPORT void sc_limits_destroy(sc_limits_t* limits);
+/* Errors: SC_INVALID_ARGUMENT for NULL or a `limit` that is not one of
+ * SC_LIMIT_*. */
+SC_EXPORT sc_status sc_limits_set(sc_limits_t* limits, int32_t limit,
+                                  uint64_t value, char** errmsg);
+SC_EXPORT sc_status sc_limits_get(uint64_t* out, const sc_limits_t* limits,
+                                  int32_t limit, char** errmsg);
+
+/* ---- compile options: named guards, limits and the name errors use */
 
 /* NULL only when memory is exhausted. */
 SC_EXPORT sc_compile_options_t* sc_compile_options_create(void);
@@ -129,6 +156,11 @@ SC_EXPORT void sc_compile_options_destroy(sc_compile_options_t* options);
 SC_EXPORT sc_status sc_compile_options_set_source_name(
     sc_compile_options_t* options, const char* name, size_t name_len,
     char** errmsg);
+
+/* Copies `limits` (default: sc_limits_create's). */
+SC_EXPORT sc_status sc_compile_options_set_limits(sc_compile_options_t* options,
+                                                  const sc_limits_t* limits,
+                                                  char** errmsg);
 
 /* A named guard: a rule a declarative guard cannot say. Set *out_holds to 1
  * when the guard holds and return 0. A non-zero return is a failure: the
@@ -463,10 +495,11 @@ SC_EXPORT sc_status sc_pipeline_save(uint8_t** out_data, size_t* out_len,
  * the previous file intact. */
 SC_EXPORT sc_status sc_pipeline_save_file(const sc_pipeline_t* pipeline,
                                           const char* path, char** errmsg);
-/* A new pipeline of `machine` from a snapshot. Errors: SC_DATA_LOSS for bad
- * bytes (naming the frame and offset), SC_FAILED_PRECONDITION for a
- * snapshot of another machine or version, SC_INVALID_ARGUMENT for a newer
- * format or an absurd declared size. */
+/* A new pipeline of `machine` from a snapshot, within the default limits.
+ * Errors: SC_DATA_LOSS for bad bytes (naming the frame and offset),
+ * SC_FAILED_PRECONDITION for a snapshot of another machine or version,
+ * SC_INVALID_ARGUMENT for a newer format or a declared size, history limit
+ * or string past the limits. */
 SC_EXPORT sc_status sc_pipeline_load(sc_pipeline_t** out,
                                      const sc_machine_t* machine,
                                      const uint8_t* data, size_t len,
@@ -474,6 +507,16 @@ SC_EXPORT sc_status sc_pipeline_load(sc_pipeline_t** out,
 SC_EXPORT sc_status sc_pipeline_load_file(sc_pipeline_t** out,
                                           const sc_machine_t* machine,
                                           const char* path, char** errmsg);
+/* As the two above, within `limits` (NULL: the defaults). */
+SC_EXPORT sc_status sc_pipeline_load_with_limits(sc_pipeline_t** out,
+                                                 const sc_machine_t* machine,
+                                                 const uint8_t* data,
+                                                 size_t len,
+                                                 const sc_limits_t* limits,
+                                                 char** errmsg);
+SC_EXPORT sc_status sc_pipeline_load_file_with_limits(
+    sc_pipeline_t** out, const sc_machine_t* machine, const char* path,
+    const sc_limits_t* limits, char** errmsg);
 
 /* ---- journeys: one deal as a value */
 
@@ -551,6 +594,12 @@ SC_EXPORT sc_status sc_journey_load(sc_journey_t** out,
                                     const sc_machine_t* machine,
                                     const uint8_t* data, size_t len,
                                     char** errmsg);
+/* Within `limits` (NULL: the defaults). */
+SC_EXPORT sc_status sc_journey_load_with_limits(sc_journey_t** out,
+                                                const sc_machine_t* machine,
+                                                const uint8_t* data, size_t len,
+                                                const sc_limits_t* limits,
+                                                char** errmsg);
 
 #ifdef __cplusplus
 } /* extern "C" */

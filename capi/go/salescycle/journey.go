@@ -39,11 +39,13 @@ func NewJourney(m *Machine, start int64, opts ...Option) (*Journey, error) {
 }
 
 // LoadJourney restores a journey snapshot onto m.
-func LoadJourney(m *Machine, data []byte) (*Journey, error) {
+func LoadJourney(m *Machine, data []byte, opts ...LoadOption) (*Journey, error) {
 	ptr, n := bytesArg(data)
 	var out *C.sc_journey_t
-	if err := onMachine(m, func(mp *C.sc_machine_t, e **C.char) C.sc_status {
-		return C.sc_journey_load(&out, mp, ptr, n, e)
+	if err := withLimits(loadLimits(opts), func(l *C.sc_limits_t) error {
+		return onMachine(m, func(mp *C.sc_machine_t, e **C.char) C.sc_status {
+			return C.sc_journey_load_with_limits(&out, mp, ptr, n, l, e)
+		})
 	}); err != nil {
 		return nil, err
 	}

@@ -58,6 +58,12 @@ type MachineOption func(*machineOptions)
 type machineOptions struct {
 	sourceName *string
 	guards     map[string]NamedGuard
+	limits     *Limits
+}
+
+// WithLimits bounds what the spec may ask for (default: DefaultLimits).
+func WithLimits(l Limits) MachineOption {
+	return func(o *machineOptions) { o.limits = &l }
 }
 
 // WithSourceName names the spec in error messages.
@@ -115,6 +121,13 @@ func loadMachine(opts []MachineOption,
 		return nil, &Error{Code: ResourceExhausted, Message: "sc_compile_options_create"}
 	}
 	defer C.sc_compile_options_destroy(options)
+	if err := withLimits(o.limits, func(h *C.sc_limits_t) error {
+		return call(func(e **C.char) C.sc_status {
+			return C.sc_compile_options_set_limits(options, h, e)
+		})
+	}); err != nil {
+		return nil, err
+	}
 	m := &Machine{guards: &guardSet{}}
 	release := m.guards.release
 	if o.sourceName != nil {

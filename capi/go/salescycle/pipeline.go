@@ -99,11 +99,13 @@ func NewPipeline(m *Machine, opts ...Option) (*Pipeline, error) {
 
 // LoadPipeline restores a pipeline snapshot onto m. Bad bytes are a DataLoss
 // *Error; a snapshot of another machine or version, FailedPrecondition.
-func LoadPipeline(m *Machine, data []byte) (*Pipeline, error) {
+func LoadPipeline(m *Machine, data []byte, opts ...LoadOption) (*Pipeline, error) {
 	ptr, n := bytesArg(data)
 	var out *C.sc_pipeline_t
-	if err := onMachine(m, func(mp *C.sc_machine_t, e **C.char) C.sc_status {
-		return C.sc_pipeline_load(&out, mp, ptr, n, e)
+	if err := withLimits(loadLimits(opts), func(l *C.sc_limits_t) error {
+		return onMachine(m, func(mp *C.sc_machine_t, e **C.char) C.sc_status {
+			return C.sc_pipeline_load_with_limits(&out, mp, ptr, n, l, e)
+		})
 	}); err != nil {
 		return nil, err
 	}
@@ -111,12 +113,14 @@ func LoadPipeline(m *Machine, data []byte) (*Pipeline, error) {
 }
 
 // LoadPipelineFile restores a pipeline snapshot file onto m.
-func LoadPipelineFile(m *Machine, path string) (*Pipeline, error) {
+func LoadPipelineFile(m *Machine, path string, opts ...LoadOption) (*Pipeline, error) {
 	p := C.CString(path)
 	defer C.free(unsafe.Pointer(p))
 	var out *C.sc_pipeline_t
-	if err := onMachine(m, func(mp *C.sc_machine_t, e **C.char) C.sc_status {
-		return C.sc_pipeline_load_file(&out, mp, p, e)
+	if err := withLimits(loadLimits(opts), func(l *C.sc_limits_t) error {
+		return onMachine(m, func(mp *C.sc_machine_t, e **C.char) C.sc_status {
+			return C.sc_pipeline_load_file_with_limits(&out, mp, p, l, e)
+		})
 	}); err != nil {
 		return nil, err
 	}

@@ -453,3 +453,56 @@ func TestFunnel(t *testing.T) {
 	_, err = plain.Funnel(FunnelTable, "", nil)
 	wantCode(t, err, FailedPrecondition, "analytics")
 }
+
+func TestLimits(t *testing.T) {
+	d := DefaultLimits()
+	if d.Stages != 1024 || d.GuardDepth != 32 || d.SnapshotDeals != 1<<28 || d.HistoryEntries != 1<<26 {
+		t.Fatalf("defaults: %+v", d)
+	}
+	small := DefaultLimits()
+	small.Stages = 2
+	_, err := MachineFromText(tiny, WithNamedGuard("big", big), WithLimits(small))
+	wantCode(t, err, InvalidArgument, "declares 3 stages, past Limits::max_stages (2)")
+	small = DefaultLimits()
+	small.SpecBytes = 10
+	_, err = MachineFromFile(filepath.Join(os.Getenv("SC_TEST_DATA_DIR"), "tiny.textproto"),
+		WithNamedGuard("big", big), WithLimits(small))
+	wantCode(t, err, InvalidArgument, "past Limits::max_spec_bytes (10)")
+
+	m := mustMachine(t, WithLimits(DefaultLimits()))
+	p, err := NewPipeline(m, HistoryLimit(50))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.AddWithKey("xxxxxxxxxx", 0)
+	data, _ := p.Save()
+	short := DefaultLimits()
+	short.StringLength = 9
+	_, err = LoadPipeline(m, data, LoadLimits(short))
+	wantCode(t, err, InvalidArgument, "keys[0] is 10 bytes, past Limits::max_string_length (9)")
+	shallow := DefaultLimits()
+	shallow.HistoryLength = 49
+	path := filepath.Join(t.TempDir(), "p.scp")
+	if err := p.SaveFile(path); err != nil {
+		t.Fatal(err)
+	}
+	_, err = LoadPipelineFile(m, path, LoadLimits(shallow))
+	wantCode(t, err, InvalidArgument, "history_limit is 50, past Limits::max_history_length (49)")
+	q, err := LoadPipeline(m, data, LoadLimits(DefaultLimits()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Close()
+
+	j, _ := NewJourney(m, 0, HistoryLimit(50))
+	defer j.Close()
+	jdata, _ := j.Save()
+	_, err = LoadJourney(m, jdata, LoadLimits(shallow))
+	wantCode(t, err, InvalidArgument, "journey snapshot: history_limit is 50")
+	k, err := LoadJourney(m, jdata)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Close()
+}

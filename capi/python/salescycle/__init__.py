@@ -19,6 +19,7 @@ from .errors import (AbortedError, AlreadyExistsError, CallbackError,
                      PermissionDeniedError, ResourceExhaustedError,
                      UnavailableError)
 from .journey import Journey
+from .limits import Limits
 from .machine import AttributeType, DealView, Machine, StageKind
 from .pipeline import RECORD_SIZE, Pipeline, records
 
@@ -35,7 +36,7 @@ __all__ = [
     "AbortedError", "AlreadyExistsError", "AttributeType", "CallbackError",
     "ClosedError", "DataLossError", "DealView", "Error", "EventRecord",
     "FailedPreconditionError", "InternalError", "InvalidArgumentError",
-    "Journey", "Machine", "NotFoundError", "Outcome", "PermissionDeniedError",
+    "Journey", "Limits", "Machine", "NotFoundError", "Outcome", "PermissionDeniedError",
     "Pipeline", "RECORD_SIZE", "ResourceExhaustedError", "StageKind", "Step",
     "UnavailableError", "library_version", "records",
 ]

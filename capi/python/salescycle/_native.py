@@ -41,6 +41,11 @@ _PROTOTYPES = {
     "sc_version_string": (c_char_p, []),
     "sc_status_name": (c_char_p, [c_int32]),
     "sc_free": (None, [c_void_p]),
+    "sc_limits_create": (_P, []),
+    "sc_limits_destroy": (None, [_P]),
+    "sc_limits_set": (_S, [_P, c_int32, c_uint64, _E]),
+    "sc_limits_get": (_S, [POINTER(c_uint64), _P, c_int32, _E]),
+    "sc_compile_options_set_limits": (_S, [_P, _P, _E]),
     "sc_compile_options_create": (_P, []),
     "sc_compile_options_destroy": (None, [_P]),
     "sc_compile_options_set_source_name": (_S, [_P, c_char_p, c_size_t, _E]),
@@ -107,6 +112,8 @@ _PROTOTYPES = {
     "sc_pipeline_save_file": (_S, [_P, c_char_p, _E]),
     "sc_pipeline_load": (_S, [_PP, _P, c_char_p, c_size_t, _E]),
     "sc_pipeline_load_file": (_S, [_PP, _P, c_char_p, _E]),
+    "sc_pipeline_load_with_limits": (_S, [_PP, _P, c_char_p, c_size_t, _P, _E]),
+    "sc_pipeline_load_file_with_limits": (_S, [_PP, _P, c_char_p, _P, _E]),
     "sc_journey_create": (_S, [_PP, _P, c_int64, _P, _E]),
     "sc_journey_clone": (_S, [_PP, _P, _E]),
     "sc_journey_destroy": (None, [_P]),
@@ -127,6 +134,7 @@ _PROTOTYPES = {
     "sc_journey_remove_observer": (_S, [_P, c_uint64, _E]),
     "sc_journey_save": (_S, [POINTER(c_void_p), POINTER(c_size_t), _P, _E]),
     "sc_journey_load": (_S, [_PP, _P, c_char_p, c_size_t, _E]),
+    "sc_journey_load_with_limits": (_S, [_PP, _P, c_char_p, c_size_t, _P, _E]),
 }
 
 

@@ -1,9 +1,11 @@
 """Journey: one deal or buyer moving through a machine."""
 from ctypes import byref, c_int64, c_size_t, c_uint32, c_void_p
+from typing import Optional
 
 from . import _native
 from ._native import call, lib
 from ._stepping import Outcome, Stepping
+from .limits import Limits, limits_handle
 from .machine import AttributeValue, Id, Machine
 
 
@@ -39,10 +41,13 @@ class Journey(Stepping):
         return _native.take_bytes(data, size.value)
 
     @classmethod
-    def load(cls, machine: Machine, data: bytes) -> "Journey":
+    def load(cls, machine: Machine, data: bytes, *,
+             limits: Optional[Limits] = None) -> "Journey":
         data = bytes(data)
         out = c_void_p()
-        call(lib.sc_journey_load, byref(out), machine._handle, data, len(data))
+        with limits_handle(limits) as handle:
+            call(lib.sc_journey_load_with_limits, byref(out), machine._handle,
+                 data, len(data), handle)
         return cls._adopt(out, machine)
 
     @property

@@ -7,6 +7,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Union
 
 from . import _native
 from ._native import call, encode, lib
+from .limits import Limits, limits_handle
 
 
 class StageKind(enum.IntEnum):
@@ -84,13 +85,15 @@ class Machine(_native.Handle):
 
     @classmethod
     def _load(cls, fn, args, named_guards: Optional[Mapping[str, NamedGuard]],
-              source_name: Optional[str]) -> "Machine":
+              source_name: Optional[str], limits: Optional[Limits]) -> "Machine":
         options = lib.sc_compile_options_create()
         if not options:
             raise MemoryError("sc_compile_options_create")
         guards: List[object] = []
         machine_box: List[Machine] = []
         try:
+            with limits_handle(limits) as handle:
+                call(lib.sc_compile_options_set_limits, options, handle)
             if source_name is not None:
                 name = encode(source_name)
                 call(lib.sc_compile_options_set_source_name, options, name, len(name))
@@ -117,28 +120,32 @@ class Machine(_native.Handle):
     @classmethod
     def from_text(cls, text: Union[str, bytes], *,
                   named_guards: Optional[Mapping[str, NamedGuard]] = None,
-                  source_name: Optional[str] = None) -> "Machine":
-        """From protobuf text format."""
+                  source_name: Optional[str] = None,
+                  limits: Optional[Limits] = None) -> "Machine":
+        """From protobuf text format. InvalidArgumentError names what is
+        wrong, and where; `limits` bounds what the spec may ask for."""
         data = encode(text)
         return cls._load(lib.sc_machine_from_text, (data, len(data)),
-                         named_guards, source_name)
+                         named_guards, source_name, limits)
 
     @classmethod
     def from_json(cls, text: Union[str, bytes], *,
                   named_guards: Optional[Mapping[str, NamedGuard]] = None,
-                  source_name: Optional[str] = None) -> "Machine":
-        """From protobuf JSON."""
+                  source_name: Optional[str] = None,
+                  limits: Optional[Limits] = None) -> "Machine":
+        """From protobuf JSON, as from_text."""
         data = encode(text)
         return cls._load(lib.sc_machine_from_json, (data, len(data)),
-                         named_guards, source_name)
+                         named_guards, source_name, limits)
 
     @classmethod
     def from_file(cls, path: str, *,
-                  named_guards: Optional[Mapping[str, NamedGuard]] = None) -> "Machine":
+                  named_guards: Optional[Mapping[str, NamedGuard]] = None,
+                  limits: Optional[Limits] = None) -> "Machine":
         """From a file: JSON when the name ends in .json, text format
         otherwise."""
         return cls._load(lib.sc_machine_from_file, (encode(path),),
-                         named_guards, None)
+                         named_guards, None, limits)
 
     # ---- identity and introspection
 

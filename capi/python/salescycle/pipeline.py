@@ -9,6 +9,7 @@ from . import _native
 from ._native import EventRecord, call, encode, lib
 from ._stepping import Outcome, Stepping
 from .errors import InvalidArgumentError
+from .limits import Limits, limits_handle
 from .machine import AttributeValue, Id, Machine
 
 RECORD_SIZE = ctypes.sizeof(EventRecord)  # 16
@@ -98,18 +99,25 @@ class Pipeline(Stepping):
         call(lib.sc_pipeline_save_file, self._handle, encode(path))
 
     @classmethod
-    def load(cls, machine: Machine, data: bytes) -> "Pipeline":
+    def load(cls, machine: Machine, data: bytes, *,
+             limits: Optional[Limits] = None) -> "Pipeline":
         """Raises DataLossError for bad bytes, FailedPreconditionError for a
-        snapshot of another machine or version."""
+        snapshot of another machine or version, InvalidArgumentError for
+        one that declares more than `limits` allow."""
         data = bytes(data)
         out = c_void_p()
-        call(lib.sc_pipeline_load, byref(out), machine._handle, data, len(data))
+        with limits_handle(limits) as handle:
+            call(lib.sc_pipeline_load_with_limits, byref(out), machine._handle,
+                 data, len(data), handle)
         return cls._adopt(out, machine)
 
     @classmethod
-    def load_file(cls, machine: Machine, path: str) -> "Pipeline":
+    def load_file(cls, machine: Machine, path: str, *,
+                  limits: Optional[Limits] = None) -> "Pipeline":
         out = c_void_p()
-        call(lib.sc_pipeline_load_file, byref(out), machine._handle, encode(path))
+        with limits_handle(limits) as handle:
+            call(lib.sc_pipeline_load_file_with_limits, byref(out),
+                 machine._handle, encode(path), handle)
         return cls._adopt(out, machine)
 
     # ---- deals

@@ -75,6 +75,54 @@ class MachineTest(unittest.TestCase):
         self.assertIn("closed", repr(m))
 
 
+class LimitsTest(unittest.TestCase):
+    def test_defaults_come_from_the_library(self):
+        d = sc.Limits.defaults()
+        self.assertEqual((d.stages, d.guard_depth, d.history_length),
+                         (1024, 32, 1024))
+        self.assertEqual(d.snapshot_deals, 2**28)
+        self.assertIsNone(sc.Limits().stages)  # unset: the library's default
+
+    def test_specs_past_a_limit_are_refused(self):
+        with self.assertRaises(sc.InvalidArgumentError) as ctx:
+            sc.Machine.from_text(TINY, limits=sc.Limits(stages=2))
+        self.assertIn("declares 3 stages, past Limits::max_stages (2)",
+                      str(ctx.exception))
+        with self.assertRaises(sc.InvalidArgumentError) as ctx:
+            sc.Machine.from_file(os.path.join(MACHINES, "b2b.textproto"),
+                                 limits=sc.Limits(spec_bytes=100))
+        self.assertIn("past Limits::max_spec_bytes (100)", str(ctx.exception))
+        with self.assertRaises(sc.InvalidArgumentError):
+            sc.Machine.from_json('{"name": "t"}', limits=sc.Limits(spec_bytes=3))
+        self.assertEqual(sc.Machine.from_text(TINY, limits=sc.Limits(stages=3)).name,
+                         "tiny")
+        with self.assertRaises(ValueError):
+            sc.Machine.from_text(TINY, limits=sc.Limits(stages=-1))
+
+    def test_snapshots_past_a_limit_are_refused(self):
+        m = sc.Machine.from_text(TINY)
+        with sc.Pipeline(m, history_limit=50) as p:
+            p.add(0, key="x" * 40)
+            data = p.save()
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "p.scp")
+                p.save_file(path)
+                with self.assertRaises(sc.InvalidArgumentError) as ctx:
+                    sc.Pipeline.load_file(m, path, limits=sc.Limits(history_length=49))
+                self.assertIn("history_limit is 50", str(ctx.exception))
+        with self.assertRaises(sc.InvalidArgumentError) as ctx:
+            sc.Pipeline.load(m, data, limits=sc.Limits(string_length=39))
+        self.assertIn("keys[0] is 40 bytes, past Limits::max_string_length (39)",
+                      str(ctx.exception))
+        with self.assertRaises(sc.InvalidArgumentError):
+            sc.Pipeline.load(m, data, limits=sc.Limits(snapshot_deals=0))
+        self.assertEqual(len(sc.Pipeline.load(m, data, limits=sc.Limits(string_length=40))), 1)
+        j = sc.Journey(m, 0, history_limit=50)
+        with self.assertRaises(sc.InvalidArgumentError):
+            sc.Journey.load(m, j.save(), limits=sc.Limits(history_length=49))
+        self.assertEqual(sc.Journey.load(m, j.save()).stage, 0)
+
+
 class PipelineTest(unittest.TestCase):
     def setUp(self):
         self.m = sc.Machine.from_text(TINY)
