@@ -4,6 +4,8 @@
 #include "salescycle/pipeline.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <random>
 #include <thread>
 #include <string>
@@ -12,7 +14,9 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "salescycle/funnel.h"
 #include "salescycle/journey.h"
+#include "salescycle/snapshot.h"
 #include "tests/test_util.h"
 
 namespace salescycle {
@@ -433,6 +437,110 @@ TEST(PipelineThreads, OneMachineSharedByManyThreads) {
     EXPECT_EQ(accepted[t], expected_accepted);
     EXPECT_EQ(stages[t], expected_stages);
   }
+}
+
+// A pipeline full of history and analytics, and a stream of events for it.
+struct BusyPipeline {
+  std::shared_ptr<const Machine> machine = LoadTemplate("b2b.textproto");
+  Pipeline pipeline = Make(machine);
+  std::vector<EventRecord> records;
+
+  static Pipeline Make(std::shared_ptr<const Machine> m) {
+    PipelineOptions options;
+    options.history_limit = 4;
+    options.analytics.enabled = true;
+    options.analytics.cohort = Cohort::kWeek;
+    return *Pipeline::Create(m, options);
+  }
+  BusyPipeline() {
+    std::mt19937_64 rng(5);
+    const AttributeId value = *machine->FindAttribute("deal_value");
+    for (int d = 0; d < 2000; ++d) {
+      const DealIndex deal = *pipeline.AddWithKey(absl::StrCat("deal-", d), d * 600);
+      EXPECT_TRUE(pipeline.Set(deal, value, AttributeValue::Double(d * 10.0)).ok());
+    }
+    for (int i = 0; i < 40000; ++i) {
+      records.push_back(EventRecord{static_cast<DealIndex>(rng() % 2000),
+                                    static_cast<uint32_t>(rng() % machine->num_events()),
+                                    2000000 + i * 60});
+    }
+  }
+};
+
+// Everything a const Pipeline answers, as text.
+std::string Reading(const Pipeline& p) {
+  std::string out;
+  for (int s = 0; s < p.machine().num_stages(); ++s) {
+    absl::StrAppend(&out, p.StageCount(s), ",");
+  }
+  for (DealIndex d = 0; d < p.slot_count(); d += 7) {
+    absl::StrAppend(&out, p.stage(d), "@", p.entered_at(d), ":",
+                    p.History(d).size(), ";");
+  }
+  FunnelOptions options;
+  options.value_attribute = "deal_value";
+  auto funnel = FunnelOf(p, options);
+  EXPECT_TRUE(funnel.ok()) << funnel.status();
+  if (funnel.ok()) absl::StrAppend(&out, FunnelJson(*funnel));
+  std::string snapshot;
+  EXPECT_TRUE(SavePipeline(p, SnapshotSink::Bytes(&snapshot)).ok());
+  absl::StrAppend(&out, snapshot.size(), ":", std::hash<std::string>()(snapshot));
+  return out;
+}
+
+// Const methods may run together (pipeline.h): readers on many threads,
+// with no writer, see what one thread sees, and (under TSan) race on
+// nothing, lazily built state included.
+TEST(PipelineThreads, ReadersShareOnePipeline) {
+  BusyPipeline busy;
+  ASSERT_TRUE(busy.pipeline.Apply(busy.records).ok());
+  const std::string expected = Reading(busy.pipeline);
+  constexpr int kThreads = 4;
+  std::vector<std::string> seen(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] { seen[t] = Reading(busy.pipeline); });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const std::string& s : seen) EXPECT_EQ(s, expected);
+}
+
+// One writer at a time, not one thread: writers on different threads,
+// taking turns under a mutex, leave the state one thread leaves alone.
+TEST(PipelineThreads, WritersTakeTurnsAcrossThreads) {
+  BusyPipeline alone, shared;
+  constexpr size_t kSlices = 40;
+  const size_t slice = alone.records.size() / kSlices;
+  auto apply_slice = [slice](BusyPipeline& b, size_t i) {
+    const absl::Span<const EventRecord> all(b.records);
+    if (i % 3 == 0) {
+      for (const EventRecord& r : all.subspan(i * slice, slice)) {
+        (void)b.pipeline.Fire(r.deal, static_cast<EventId>(r.event), r.time);
+      }
+    } else {
+      EXPECT_TRUE(b.pipeline.Apply(all.subspan(i * slice, slice)).ok());
+    }
+  };
+  for (size_t i = 0; i < kSlices; ++i) apply_slice(alone, i);
+
+  std::mutex mu;
+  std::condition_variable turn_changed;
+  size_t turn = 0;
+  constexpr int kThreads = 4;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (size_t i = t; i < kSlices; i += kThreads) {
+        std::unique_lock<std::mutex> lock(mu);
+        turn_changed.wait(lock, [&] { return turn == i; });
+        apply_slice(shared, i);
+        ++turn;
+        turn_changed.notify_all();
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(Reading(shared.pipeline), Reading(alone.pipeline));
 }
 
 // ---- ApplyParallel: the same result as Apply, whatever the thread count.

@@ -1,4 +1,8 @@
 // Options for compiling machines and creating journeys and pipelines.
+//
+// Thread safety: plain values, copied by the calls that take them (a named
+// guard's function is kept by the machine and called from whichever thread
+// steps a deal: see attribute.h).
 #ifndef SALESCYCLE_OPTIONS_H_
 #define SALESCYCLE_OPTIONS_H_
 

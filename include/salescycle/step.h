@@ -1,5 +1,7 @@
 // The result of one step of the transition core, as Journey, Pipeline and
 // observers see it, and the history entries that record steps.
+//
+// Thread safety: plain values.
 #ifndef SALESCYCLE_STEP_H_
 #define SALESCYCLE_STEP_H_
 
