@@ -26,9 +26,12 @@
  *    callback is registered.
  * 4. Bad arguments never crash. A NULL handle or pointer, an id out of
  *    range, a removed deal, a buffer that is too small, bad snapshot bytes:
- *    each is an error code with a message, never an abort. No C++ exception
- *    crosses this boundary: an unexpected one becomes SC_INTERNAL, an
- *    allocation failure SC_RESOURCE_EXHAUSTED.
+ *    each is an error code with a message, never an abort. No C++
+ *    exception crosses this boundary: an unexpected one becomes
+ *    SC_INTERNAL, an allocation failure SC_RESOURCE_EXHAUSTED. (A handle
+ *    used after its *_destroy is a dangling pointer, as after free(): C
+ *    cannot tell it from a live one. The Python and Go packages can: they
+ *    raise ClosedError / return ErrClosed.)
  * 5. Types. Fixed-width integers only; bools are uint8_t (0 or 1); bytes and
  *    strings are pointer + length (strings need no NUL terminator, and may
  *    hold NUL bytes); times are int64_t seconds on a clock of the caller's

@@ -9,7 +9,7 @@ from ctypes import (CFUNCTYPE, POINTER, byref, c_char_p, c_double, c_int32,
                     c_int64, c_size_t, c_uint8, c_uint32, c_uint64, c_void_p)
 from typing import Any, Callable, Optional
 
-from .errors import CallbackError, ClosedError, error_for
+from .errors import CallbackError, ClosedError, InvalidArgumentError, error_for
 
 # The C API's major version this package speaks (SC_VERSION_MAJOR).
 ABI_MAJOR = 0
@@ -138,6 +138,37 @@ _PROTOTYPES = {
 }
 
 
+# ctypes converts a Python int to a C integer by truncating it: deal
+# 2**32 would silently be deal 0, time 2**63 a time in 1677. Every integer
+# argument is checked against its C type first (check_ints), so that a value
+# out of range is an InvalidArgumentError, never another deal.
+_INT_RANGES = {
+    c_uint8: (0, 1 << 8, "uint8_t"),
+    c_int32: (-(1 << 31), 1 << 31, "int32_t"),
+    c_uint32: (0, 1 << 32, "uint32_t"),
+    c_int64: (-(1 << 63), 1 << 63, "int64_t"),
+    # On LP64 hosts c_size_t is c_uint64 (one class): the entry after wins.
+    c_size_t: (0, 1 << (8 * ctypes.sizeof(c_size_t)), "size_t"),
+    c_uint64: (0, 1 << 64, "uint64_t"),
+}
+_INT_ARGS = {
+    name: tuple((i,) + _INT_RANGES[t] for i, t in enumerate(argtypes)
+                if t in _INT_RANGES)
+    for name, (_, argtypes) in _PROTOTYPES.items()
+}
+
+
+def check_ints(fn: Any, args: tuple) -> None:
+    """Raises InvalidArgumentError for an int argument of `fn` that its C
+    type cannot hold."""
+    for i, low, high, type_name in _INT_ARGS.get(fn.__name__, ()):
+        value = args[i]
+        if isinstance(value, int) and not low <= value < high:
+            raise InvalidArgumentError(
+                "%s: %d is out of range for its %s argument (argument %d)"
+                % (fn.__name__, value, type_name, i + 1))
+
+
 def _load() -> ctypes.CDLL:
     path = os.environ.get("SALESCYCLE_LIBRARY")
     if not path:
@@ -182,6 +213,7 @@ def error_from(status: int, err: c_void_p) -> Exception:
 def call(fn: Callable[..., int], *args: Any) -> None:
     """Calls a C function that follows the error convention, raising the
     error its status names, with its message."""
+    check_ints(fn, args)
     err = c_void_p()
     status = fn(*args, byref(err))
     if status != 0:

@@ -11,6 +11,9 @@ from ._native import NONE, encode, lib
 from .errors import InvalidArgumentError
 from .machine import AttributeType, AttributeValue, Id, Machine
 
+_U32_END = 1 << 32
+_I64_LOW, _I64_END = -(1 << 63), 1 << 63
+
 
 class Outcome(enum.IntEnum):
     """What a step did. Everything but MOVED is a rejection."""
@@ -70,7 +73,9 @@ class Stepping(_native.Handle):
 
     def _call(self, verb: str, *args) -> None:
         callbacks = self._callbacks
-        callbacks.check(getattr(lib, self._prefix + verb)(*args, callbacks.err_ref))
+        fn = getattr(lib, self._prefix + verb)
+        _native.check_ints(fn, args)
+        callbacks.check(fn(*args, callbacks.err_ref))
 
     def _set(self, deal: tuple, attribute: Id, value: AttributeValue) -> None:
         a = self._machine.attribute_id(attribute)
@@ -106,6 +111,12 @@ class Stepping(_native.Handle):
         # The hot path of callers that cannot batch: the C functions, the
         # outcome slot and the errmsg slot are looked up once per handle.
         if isinstance(event, int):
+            # check_ints's checks, spelled out for the hot path; it still
+            # words the error.
+            if not (0 <= event < _U32_END and _I64_LOW <= time < _I64_END) or (
+                    deal and not 0 <= deal[0] < _U32_END):
+                _native.check_ints(self._c_fire, (self._outcome_ref, self._handle,
+                                                  *deal, event, time))
             self._callbacks.check(self._c_fire(self._outcome_ref, self._handle, *deal,
                                                event, time, self._callbacks.err_ref))
         else:

@@ -184,6 +184,36 @@ class PipelineTest(unittest.TestCase):
         with self.assertRaises(sc.InvalidArgumentError):
             self.p.fire(d, 70000, 5)
 
+    def test_ints_past_their_c_type_are_errors_not_other_deals(self):
+        # ctypes alone would truncate: deal 2**32 would be deal 0.
+        d = self.p.add(0)
+        cases = [
+            (lambda: self.p.fire(d + 2**32, "go", 1), "4294967296 is out of range for its uint32_t"),
+            (lambda: self.p.fire(-1, "go", 1), "-1 is out of range for its uint32_t"),
+            (lambda: self.p.fire(d, 2**32, 1), "sc_pipeline_fire: 4294967296"),
+            (lambda: self.p.fire(d, 0, 2**63), "for its int64_t argument"),
+            (lambda: self.p.add(-2**63 - 1), "sc_pipeline_add:"),
+            (lambda: self.p.add(0, id=-1), "sc_pipeline_add_with_id: -1"),
+            (lambda: self.p.add(0, id=2**64), "for its uint64_t argument"),
+            (lambda: self.p.get(d + 2**32, "budget"), "sc_pipeline_get_int64"),
+            (lambda: self.p.get(d, 2**32 + 1), "4294967297"),
+            (lambda: self.p.get(d, -1), "-1"),
+            (lambda: self.p.set(d + 2**32, "source", "x"), "sc_pipeline_set_string"),
+            (lambda: self.p.stage_of(2**32), "sc_pipeline_deal_stage"),
+            (lambda: self.p.remove(2**32), "sc_pipeline_remove"),
+            (lambda: self.p.advance_to(2**63), "sc_pipeline_advance_to"),
+            (lambda: sc.Pipeline(self.m, history_limit=2**32), "sc_options_set_history_limit"),
+            (lambda: sc.Journey(self.m, 2**63), "sc_journey_create"),
+        ]
+        for use, part in cases:
+            with self.subTest(part=part):
+                with self.assertRaises(sc.InvalidArgumentError) as ctx:
+                    use()
+                self.assertIn(part, str(ctx.exception))
+        # Nothing moved: every call above was refused before reaching a deal.
+        self.assertEqual(self.p.stage_of(d), (0, 0))
+        self.assertEqual(len(self.p), 1)
+
     def test_apply_batch_takes_any_buffer_in_place(self):
         recs = [(0, 0, 1), (1, 0, 2), (0, 1, 3), (1, 2, 4)]
         packed = pack(recs)
