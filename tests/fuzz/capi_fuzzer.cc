@@ -75,11 +75,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 9:
         if (sc_pipeline_save(&bytes, &len, p, &err) == SC_OK) {
           if (len > 0 && in.Byte() & 1) bytes[in.U32() % len] ^= in.Byte();
+          // Now and then within limits of the input's choosing, which may
+          // refuse what it just saved.
+          sc_limits_t* limits = nullptr;
+          if (in.Byte() & 1) {
+            limits = sc_limits_create();
+            sc_limits_set(limits, in.Byte() % 12, in.U32() % 256, &err);
+          }
           sc_pipeline_t* loaded = nullptr;
-          if (sc_pipeline_load(&loaded, machine, bytes, len, &err) == SC_OK) {
+          if (sc_pipeline_load_with_limits(&loaded, machine, bytes, len, limits,
+                                           &err) == SC_OK) {
             sc_pipeline_destroy(p);
             p = loaded;  // observers stay with the old handle
           }
+          sc_limits_destroy(limits);
           sc_free(bytes);
         }
         break;
