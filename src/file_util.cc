@@ -4,10 +4,16 @@
 #include <cstdio>
 #include <cstring>
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "src/proto_convert.h"
+#include "src/status_macros.h"
 
 namespace salescycle {
 namespace internal {
@@ -48,6 +54,50 @@ absl::StatusOr<std::string> ReadFile(const std::string& path,
   // Reading a directory opens fine and fails here with EISDIR.
   if (err != 0) return error(err);
   return contents;
+}
+
+absl::StatusOr<FileBytes> FileBytes::Open(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd >= 0 && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    void* mapped = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ,
+                          MAP_PRIVATE, fd, 0);
+    ::close(fd);
+    if (mapped != MAP_FAILED) {
+      ::madvise(mapped, static_cast<size_t>(st.st_size), MADV_SEQUENTIAL);
+      FileBytes bytes;
+      bytes.mapped_ = mapped;
+      bytes.size_ = static_cast<size_t>(st.st_size);
+      return bytes;
+    }
+  } else if (fd >= 0) {
+    ::close(fd);
+  }
+  // Not mappable (a pipe, an empty or special file, or no such file): read
+  // it, which also words any error.
+  SC_ASSIGN_OR_RETURN(std::string contents, ReadFile(path));
+  FileBytes bytes;
+  bytes.read_ = std::move(contents);
+  return bytes;
+}
+
+FileBytes::FileBytes(FileBytes&& other) noexcept
+    : mapped_(std::exchange(other.mapped_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
+      read_(std::move(other.read_)) {}
+
+FileBytes& FileBytes::operator=(FileBytes&& other) noexcept {
+  if (this != &other) {
+    if (mapped_ != nullptr) ::munmap(mapped_, size_);
+    mapped_ = std::exchange(other.mapped_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    read_ = std::move(other.read_);
+  }
+  return *this;
+}
+
+FileBytes::~FileBytes() {
+  if (mapped_ != nullptr) ::munmap(mapped_, size_);
 }
 
 }  // namespace internal

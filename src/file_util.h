@@ -19,6 +19,33 @@ absl::StatusOr<std::string> ReadFile(
     const std::string& path, size_t max_bytes = SIZE_MAX,
     absl::string_view limit_name = "max_spec_bytes");
 
+// A whole file's bytes for reading: a regular file is mapped read-only, so
+// that an event file of gigabytes costs page cache the kernel can reclaim,
+// not heap; anything else (a pipe, /dev/stdin) is read into memory.
+// Errors: as ReadFile.
+class FileBytes {
+ public:
+  static absl::StatusOr<FileBytes> Open(const std::string& path);
+  FileBytes(FileBytes&& other) noexcept;
+  FileBytes& operator=(FileBytes&& other) noexcept;
+  FileBytes(const FileBytes&) = delete;
+  FileBytes& operator=(const FileBytes&) = delete;
+  ~FileBytes();
+
+  // Valid while this object lives.
+  absl::string_view view() const {
+    return mapped_ != nullptr
+               ? absl::string_view(static_cast<const char*>(mapped_), size_)
+               : absl::string_view(read_);
+  }
+
+ private:
+  FileBytes() = default;
+  void* mapped_ = nullptr;
+  size_t size_ = 0;
+  std::string read_;
+};
+
 }  // namespace internal
 }  // namespace salescycle
 

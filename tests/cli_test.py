@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import unittest
 
 CLI = os.environ["SC_CLI"]
@@ -145,6 +146,25 @@ class Cli(unittest.TestCase):
             self.assertIn("9 rows: 8 events accepted, 0 rejected, 0 bad rows; 3 deals",
                           run_.stdout)
             self.assertEqual(counts(run_.stdout), STAGE_COUNTS)
+
+    def test_replay_reads_pipes_and_empty_files(self):
+        # Regular files are mapped; a pipe cannot be, and is read instead.
+        fifo = os.path.join(self.dir.name, "piped.csv")
+        os.mkfifo(fifo)
+
+        def feed():
+            with open(fifo, "w") as f:
+                f.write(EVENTS_CSV)
+
+        writer = threading.Thread(target=feed)
+        writer.start()
+        piped = run("replay", B2B, fifo)
+        writer.join()
+        self.assertEqual(piped.returncode, 0, piped.stderr)
+        self.assertEqual(counts(piped.stdout), STAGE_COUNTS)
+        empty = run("replay", B2B, self.write("empty.csv", ""))
+        self.assertEqual(empty.returncode, 1, empty.stderr)
+        self.assertIn("empty.csv:1: the file is empty: no header row", empty.stderr)
 
     def test_bad_rows_are_reported_and_skipped(self):
         rows = EVENTS_CSV.splitlines()

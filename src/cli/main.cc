@@ -202,7 +202,9 @@ struct ReplayStats {
 // `strict` the first one is an error.
 absl::Status ReplayEvents(const std::string& path, Pipeline* p, bool strict,
                           bool progress, ReplayStats* stats) {
-  SC_ASSIGN_OR_RETURN(const std::string text, internal::ReadFile(path));
+  SC_ASSIGN_OR_RETURN(const internal::FileBytes file,
+                      internal::FileBytes::Open(path));
+  const absl::string_view text = file.view();
   const auto format = absl::EndsWith(path, ".jsonl") || absl::EndsWith(path, ".json")
                           ? EventReader::Format::kJsonl
                           : EventReader::Format::kCsv;
