@@ -6,6 +6,7 @@
 #include <string>
 
 #include "salescycle/machine.h"
+#include "salescycle/options.h"
 #include "salescycle/render.h"
 
 namespace salescycle {
@@ -27,7 +28,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace salescycle;
   if (size == 0) return 0;
   const absl::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
-  auto m = (data[0] & 1) ? Machine::FromJson(text) : Machine::FromTextProto(text);
+  // The second bit tightens every limit, so that the refusals run too.
+  CompileOptions options;
+  if (data[0] & 2) {
+    const size_t small = 1 + (data[0] >> 2);
+    options.limits.max_spec_bytes = small * 64;
+    options.limits.max_stages = small;
+    options.limits.max_events = small;
+    options.limits.max_attributes = small;
+    options.limits.max_transitions = small;
+    options.limits.max_guard_depth = small % 8;
+    options.limits.max_string_length = small;
+  }
+  auto m = (data[0] & 1) ? Machine::FromJson(text, options)
+                         : Machine::FromTextProto(text, options);
   if (!m.ok()) return 0;
   const Machine& machine = **m;
   // Named guards cannot be in a spec that compiled without them, so every
