@@ -20,9 +20,40 @@ uint64_t DurationHistogram::Lower(size_t bucket) {
   return (32 + sub) << (e - 5);
 }
 
+int64_t DurationHistogram::Middle(size_t bucket) {
+  if (bucket < 32) return static_cast<int64_t>(bucket);
+  // Within half a bucket, 1/64, of any value in it.
+  const uint64_t lower = Lower(bucket);
+  return static_cast<int64_t>(lower + (Lower(bucket + 1) - lower) / 2);
+}
+
+void DurationHistogram::AddSparse(int64_t seconds) {
+  const uint64_t v = Clamp(seconds);
+  sum_ += v;
+  const size_t bucket = Bucket(v);
+  const auto b = static_cast<uint16_t>(bucket);
+  auto it = std::lower_bound(
+      sparse_.begin(), sparse_.end(), b,
+      [](const std::pair<uint16_t, uint64_t>& e, uint16_t key) { return e.first < key; });
+  if (it != sparse_.end() && it->first == b) {
+    ++it->second;
+    return;
+  }
+  if (sparse_.size() < kDenseAt) {
+    sparse_.insert(it, {b, 1});
+    return;
+  }
+  dense_.assign(kBuckets, 0);
+  for (const auto& [k, n] : sparse_) dense_[k] = n;
+  ++dense_[bucket];
+  sparse_.clear();
+  sparse_.shrink_to_fit();
+}
+
 uint64_t DurationHistogram::count() const {
   uint64_t n = 0;
-  for (uint64_t b : buckets_) n += b;
+  for (uint64_t b : dense_) n += b;
+  for (const auto& e : sparse_) n += e.second;
   return n;
 }
 
@@ -37,16 +68,18 @@ int64_t DurationHistogram::Quantile(double q) const {
   const uint64_t rank = std::max<uint64_t>(
       1, static_cast<uint64_t>(std::ceil(q * static_cast<double>(count))));
   uint64_t seen = 0;
-  for (size_t b = 0; b < buckets_.size(); ++b) {
-    seen += buckets_[b];
-    if (seen >= rank) {
-      if (b < 32) return static_cast<int64_t>(b);
-      // The bucket's middle: within half a bucket, 1/64, of any value in it.
-      const uint64_t lower = Lower(b);
-      return static_cast<int64_t>(lower + (Lower(b + 1) - lower) / 2);
+  if (!dense_.empty()) {
+    for (size_t b = 0; b < dense_.size(); ++b) {
+      seen += dense_[b];
+      if (seen >= rank) return Middle(b);
+    }
+  } else {
+    for (const auto& [b, n] : sparse_) {
+      seen += n;
+      if (seen >= rank) return Middle(b);
     }
   }
-  return static_cast<int64_t>(Lower(buckets_.size() - 1));
+  return static_cast<int64_t>(Lower(kBuckets - 1));
 }
 
 // ---- FunnelAccumulator
@@ -56,7 +89,7 @@ FunnelAccumulator::FunnelAccumulator(const Machine& machine, Cohort cohort)
       cohort_(cohort),
       bytes_((static_cast<size_t>(machine.num_stages()) + 7) / 8),
       closes_(machine.num_stages(), 0),
-      total_(machine.num_stages()) {
+      total_(machine.num_stages(), DurationHistogram::Dense{}) {
   for (int s = 0; s < machine.num_stages(); ++s) {
     const StageKind kind = machine.stage(static_cast<StageId>(s)).kind;
     closes_[s] = kind == StageKind::kWon    ? kWon
@@ -170,7 +203,18 @@ std::string FunnelAccumulator::CohortLabel(Cohort cohort, Timestamp start) {
 }
 
 size_t FunnelAccumulator::MemoryUsage() const {
-  return created_.capacity() * sizeof(Timestamp) +
+  auto counters = [](const FunnelCounters& c) {
+    size_t bytes = c.stages.capacity() * sizeof(StageCounters);
+    for (const StageCounters& s : c.stages) bytes += s.time_in_stage.MemoryUsage();
+    return bytes;
+  };
+  size_t bytes = counters(total_) +
+                 cohorts_.capacity() * sizeof(FunnelCounters) +
+                 cohort_starts_.capacity() * sizeof(Timestamp) +
+                 cohort_by_start_.capacity() *
+                     (sizeof(Timestamp) + sizeof(uint32_t) + 1);
+  for (const FunnelCounters& c : cohorts_) bytes += counters(c);
+  return bytes + created_.capacity() * sizeof(Timestamp) +
          visited_.capacity() + flags_.capacity() +
          cohort_of_.capacity() * sizeof(uint32_t);
 }

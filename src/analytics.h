@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/attributes.h"
@@ -23,21 +24,47 @@ namespace internal {
 
 // Durations in log-linear buckets: exact below 32 seconds, then 32 buckets
 // per power of two, so a quantile read at a bucket's middle is within 1/64.
+//
+// Sparse until it has seen kDenseAt distinct buckets, then dense (15 KiB):
+// there is one histogram per stage and cohort, and most cohorts hold a
+// handful of stays, so dense ones from the start would let an event file of
+// deals added a week apart each cost 140 KiB (gigabytes from a file of
+// kilobytes). The pipeline-wide histograms are dense from the start, and
+// the batch loop adds to them without a branch (AddDense).
 class DurationHistogram {
  public:
-  DurationHistogram() : buckets_(kBuckets, 0) {}
+  struct Dense {};
+  DurationHistogram() = default;
+  explicit DurationHistogram(Dense) : dense_(kBuckets, 0) {}
+
   void Add(int64_t seconds) {
-    const uint64_t v = seconds < 0 ? 0 : static_cast<uint64_t>(seconds);
-    ++buckets_[Bucket(v)];
+    if (ABSL_PREDICT_TRUE(!dense_.empty())) {
+      AddDense(seconds);
+    } else {
+      AddSparse(seconds);
+    }
+  }
+  // Only for a histogram made with Dense{}.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void AddDense(int64_t seconds) {
+    const uint64_t v = Clamp(seconds);
+    ++dense_[Bucket(v)];
     sum_ += v;
   }
   uint64_t count() const;
   double mean() const;
   // The value at quantile q (0..1), by nearest rank.
   int64_t Quantile(double q) const;
+  size_t MemoryUsage() const {
+    return dense_.capacity() * sizeof(uint64_t) +
+           sparse_.capacity() * sizeof(sparse_[0]);
+  }
 
  private:
   static constexpr size_t kBuckets = 32 + 59 * 32;  // up to 2^64
+  static constexpr size_t kDenseAt = 64;
+  static uint64_t Clamp(int64_t seconds) {
+    return seconds < 0 ? 0 : static_cast<uint64_t>(seconds);
+  }
   static size_t Bucket(uint64_t v) {
     if (v < 32) return static_cast<size_t>(v);
     const int e = 63 - absl::countl_zero(v);  // >= 5
@@ -45,14 +72,20 @@ class DurationHistogram {
            static_cast<size_t>((v >> (e - 5)) & 31);
   }
   static uint64_t Lower(size_t bucket);
+  static int64_t Middle(size_t bucket);
+  void AddSparse(int64_t seconds);
 
-  std::vector<uint64_t> buckets_;
+  std::vector<uint64_t> dense_;  // kBuckets counts, or empty while sparse
+  // (bucket, count), by bucket.
+  std::vector<std::pair<uint16_t, uint64_t>> sparse_;
   // Integer sums: one add a stay, no floating-point chain, and no
   // overflow for any realistic total of seconds.
   absl::uint128 sum_ = 0;
 };
 
 struct StageCounters {
+  StageCounters() = default;
+  explicit StageCounters(DurationHistogram::Dense dense) : time_in_stage(dense) {}
   uint64_t entered = 0;
   uint64_t moved_on = 0;
   uint64_t dropped = 0;
@@ -60,9 +93,12 @@ struct StageCounters {
   DurationHistogram time_in_stage;
 };
 
-// The counters of one group of deals: the whole pipeline, or a cohort.
+// The counters of one group of deals: the whole pipeline (dense
+// histograms), or a cohort (sparse ones).
 struct FunnelCounters {
   explicit FunnelCounters(size_t stages) : stages(stages) {}
+  FunnelCounters(size_t stages, DurationHistogram::Dense dense)
+      : stages(stages, StageCounters(dense)) {}
   std::vector<StageCounters> stages;
   uint64_t deals = 0;
   uint64_t won = 0;
@@ -87,9 +123,9 @@ class FunnelAccumulator {
                                            Timestamp since, StageId to,
                                            Timestamp time) {
     if (time > latest_) latest_ = time;
-    Count(&total_, from, since, to, time);
+    Count<true>(&total_, from, since, to, time);
     const uint32_t c = cohort_ == Cohort::kNone ? kNoCohort : cohort_of_[deal];
-    if (c != kNoCohort) Count(&cohorts_[c], from, since, to, time);
+    if (c != kNoCohort) Count<false>(&cohorts_[c], from, since, to, time);
     uint8_t& byte = visited_[deal * bytes_ + (to >> 3)];
     const uint8_t bit = static_cast<uint8_t>(1u << (to & 7));
     if ((byte & bit) == 0) {
@@ -115,6 +151,7 @@ class FunnelAccumulator {
   static std::string CohortLabel(Cohort cohort, Timestamp start);
 
  private:
+  template <bool kDense>
   ABSL_ATTRIBUTE_ALWAYS_INLINE void Count(FunnelCounters* c, StageId from,
                                           Timestamp since, StageId to,
                                           Timestamp time) const {
@@ -124,7 +161,11 @@ class FunnelAccumulator {
     } else {
       ++f.moved_on;
     }
-    f.time_in_stage.Add(time - since);
+    if (kDense) {
+      f.time_in_stage.AddDense(time - since);
+    } else {
+      f.time_in_stage.Add(time - since);
+    }
   }
   void Close(DealIndex deal, StageId to, Timestamp time);
   uint32_t CohortIndex(Timestamp time);

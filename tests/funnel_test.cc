@@ -3,6 +3,9 @@
 // report's formats.
 #include "salescycle/funnel.h"
 
+#include <algorithm>
+#include <cmath>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -11,6 +14,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "salescycle/v1/funnel.pb.h"
+#include "src/analytics.h"
 #include "tests/test_util.h"
 
 namespace salescycle {
@@ -177,6 +181,58 @@ TEST(Funnel, LargeDurationsAreWithinTheHistogramsBound) {
   EXPECT_DOUBLE_EQ(f.mean_seconds, 500.5 * 86400);
   EXPECT_NEAR(f.median_seconds, 500 * 86400.0, 500 * 86400.0 / 64);
   EXPECT_NEAR(f.p90_seconds, 900 * 86400.0, 900 * 86400.0 / 64);
+}
+
+// The histograms start sparse and turn dense at 64 distinct buckets: both
+// forms must give the same nearest-rank quantiles, within 1/64.
+TEST(Funnel, HistogramQuantilesAcrossTheSparseAndDenseForms) {
+  internal::DurationHistogram h;
+  std::vector<int64_t> values;
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 3000; ++i) {
+    const int64_t v = i % 5 == 0 ? static_cast<int64_t>(rng() % 40)
+                                 : static_cast<int64_t>(rng() % (int64_t{1} << (rng() % 40)));
+    h.Add(v);
+    values.push_back(v);
+    if (i % 7 != 0 && i > 200) continue;  // every step while sparse, then some
+    std::vector<int64_t> sorted = values;
+    std::sort(sorted.begin(), sorted.end());
+    ASSERT_EQ(h.count(), sorted.size());
+    for (double q : {0.0, 0.1, 0.5, 0.9, 1.0}) {
+      const size_t rank = std::max<size_t>(
+          1, static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size()))));
+      const double want = static_cast<double>(sorted[rank - 1]);
+      EXPECT_NEAR(static_cast<double>(h.Quantile(q)), want, want / 64 + 0.5)
+          << "after " << values.size() << " values, q " << q;
+    }
+  }
+}
+
+// One weekly cohort per deal, each deal moving through every stage: the
+// counters must stay small per cohort. Dense histograms from the start
+// (15 KiB each, one per stage and cohort) made an event file of deals a
+// week apart cost about 140 KiB a deal.
+TEST(Funnel, CohortsOfFewDealsCostLittle) {
+  constexpr int kDeals = 5000;
+  constexpr Timestamp kWeek = 7 * 86400;
+  auto p = *Pipeline::Create(Mini(), WithAnalytics(Cohort::kWeek));
+  const size_t empty = p.MemoryUsage();
+  for (int d = 0; d < kDeals; ++d) {
+    const Timestamp t = d * kWeek;
+    ASSERT_TRUE(p.Add(t).ok());
+    ASSERT_TRUE(p.Fire(d, "lose", t + 100).ok());
+    ASSERT_TRUE(p.Fire(d, "reopen", t + 200).ok());
+    ASSERT_TRUE(p.Fire(d, "demo", t + 300).ok());
+    ASSERT_TRUE(p.Fire(d, "win", t + 400).ok());
+  }
+  const auto report = FunnelOf(p);
+  ASSERT_TRUE(report.ok());
+  ASSERT_EQ(report->cohorts.size(), static_cast<size_t>(kDeals));
+  // Demo to won took 100 s: the bucket's middle, within 1/64.
+  EXPECT_NEAR(report->cohorts[17].figures.stages[1].time_in_stage.median_seconds,
+              100, 100.0 / 64);
+  const double per_deal = static_cast<double>(p.MemoryUsage() - empty) / kDeals;
+  EXPECT_LT(per_deal, 2048) << per_deal << " bytes a deal";
 }
 
 TEST(Funnel, WeeklyAndMonthlyCohorts) {
