@@ -17,20 +17,25 @@
 
 namespace salescycle {
 namespace internal {
+namespace {
+
+absl::Status ReadError(const std::string& path, int err) {
+  const std::string message =
+      absl::StrCat(path, ": cannot read: ", std::strerror(err));
+  switch (err) {
+    case ENOENT: return absl::NotFoundError(message);
+    case EACCES: return absl::PermissionDeniedError(message);
+    default: return absl::UnavailableError(message);
+  }
+}
+
+}  // namespace
 
 absl::StatusOr<std::string> ReadFile(const std::string& path,
                                      size_t max_bytes,
                                      absl::string_view limit_name) {
   FILE* f = std::fopen(path.c_str(), "rb");
-  auto error = [&path](int err) {
-    const std::string message =
-        absl::StrCat(path, ": cannot read: ", std::strerror(err));
-    switch (err) {
-      case ENOENT: return absl::NotFoundError(message);
-      case EACCES: return absl::PermissionDeniedError(message);
-      default: return absl::UnavailableError(message);
-    }
-  };
+  auto error = [&path](int err) { return ReadError(path, err); };
   if (f == nullptr) return error(errno);
   auto too_big = [&](uint64_t bytes) {
     std::fclose(f);
@@ -57,27 +62,39 @@ absl::StatusOr<std::string> ReadFile(const std::string& path,
 }
 
 absl::StatusOr<FileBytes> FileBytes::Open(const std::string& path) {
+  auto error = [&path](int err) { return ReadError(path, err); };
+  // One open for both ways: a FIFO opened twice would lose what its writer
+  // sent to the first.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return error(errno);
+  FileBytes bytes;
   struct stat st;
-  if (fd >= 0 && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
     void* mapped = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ,
                           MAP_PRIVATE, fd, 0);
-    ::close(fd);
     if (mapped != MAP_FAILED) {
+      ::close(fd);
       ::madvise(mapped, static_cast<size_t>(st.st_size), MADV_SEQUENTIAL);
-      FileBytes bytes;
       bytes.mapped_ = mapped;
       bytes.size_ = static_cast<size_t>(st.st_size);
       return bytes;
     }
-  } else if (fd >= 0) {
-    ::close(fd);
   }
-  // Not mappable (a pipe, an empty or special file, or no such file): read
-  // it, which also words any error.
-  SC_ASSIGN_OR_RETURN(std::string contents, ReadFile(path));
-  FileBytes bytes;
-  bytes.read_ = std::move(contents);
+  // Not mappable (a pipe, an empty or special file): read it.
+  char buffer[1 << 16];
+  while (true) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n > 0) {
+      bytes.read_.append(buffer, static_cast<size_t>(n));
+    } else if (n == 0) {
+      break;
+    } else if (errno != EINTR) {
+      const int err = errno;  // EISDIR for a directory
+      ::close(fd);
+      return error(err);
+    }
+  }
+  ::close(fd);
   return bytes;
 }
 

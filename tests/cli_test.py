@@ -45,7 +45,8 @@ STAGE_COUNTS = {"initial_contact": 1, "won": 1, "lost": 1}
 
 
 def run(*args):
-    return subprocess.run([CLI, *args], capture_output=True, text=True)
+    # A bound, so that a tool that blocks (on a pipe, say) fails the test.
+    return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=120)
 
 
 def counts(stdout):
