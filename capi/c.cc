@@ -161,7 +161,19 @@ struct Observers {
   std::vector<std::unique_ptr<CObserver>> list;
   uint64_t next_token = 1;
   CallbackFailure failure;
+  // Calls under way that step the handle and so may run its callbacks.
+  int stepping = 0;
 };
+
+// Convention 7 says a callback must not call into the handle it observes;
+// calls that change the handle enforce it, since one would pull the ground
+// from under the call running the callback (an observer added to the list
+// being walked is a use after free). Reads are allowed.
+absl::Status NotFromItsCallback(const Observers& observers) {
+  if (observers.stepping == 0) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      "called from a callback of the same handle, which may only read it");
+}
 
 }  // namespace
 
@@ -287,8 +299,12 @@ class Stepping {
     scope_.machine = &machine;
     g_step_scope = &scope_;
     observers_->failure = CallbackFailure();
+    ++observers_->stepping;
   }
-  ~Stepping() { g_step_scope = previous_; }
+  ~Stepping() {
+    --observers_->stepping;
+    g_step_scope = previous_;
+  }
 
   absl::Status Finish() const {
     const CallbackFailure* failures[] = {&scope_.guard_failure,
@@ -315,6 +331,7 @@ struct PipelineDeal {
   sc_pipeline_t* handle;
   uint32_t deal;
   const Machine& machine() const { return handle->rep.machine(); }
+  const Observers& observers() const { return handle->observers; }
   absl::Status Set(AttributeId id, AttributeValue v) const {
     return handle->rep.Set(deal, id, std::move(v));
   }
@@ -330,6 +347,7 @@ struct PipelineDeal {
 struct JourneyDeal {
   sc_journey_t* handle;
   const Machine& machine() const { return handle->rep.machine(); }
+  const Observers& observers() const { return handle->observers; }
   absl::Status Set(AttributeId id, AttributeValue v) const {
     return handle->rep.Set(id, std::move(v));
   }
@@ -350,6 +368,7 @@ sc_status SetValue(const char* fn, const void* handle, Deal deal,
     if (handle == nullptr) {
       return absl::InvalidArgumentError("handle is NULL");
     }
+    SC_RETURN_IF_ERROR(NotFromItsCallback(deal.observers()));
     SC_ASSIGN_OR_RETURN(AttributeId id,
                         CheckAttribute(deal.machine(), attribute, type));
     SC_ASSIGN_OR_RETURN(AttributeValue value, make());
@@ -405,6 +424,7 @@ sc_status AddObserver(const char* fn, uint64_t* out_token, Rep* rep,
       return absl::InvalidArgumentError(absl::StrCat(
           rep == nullptr ? "handle" : "out_token", " is NULL"));
     }
+    SC_RETURN_IF_ERROR(NotFromItsCallback(*observers));
     const uint64_t token = observers->next_token++;
     observers->list.push_back(std::make_unique<CObserver>(
         token, on_transition, on_rejection, user_data, &observers->failure));
@@ -421,6 +441,7 @@ sc_status RemoveObserver(const char* fn, Rep* rep, Observers* observers,
     if (rep == nullptr) {
       return absl::InvalidArgumentError("handle is NULL");
     }
+    SC_RETURN_IF_ERROR(NotFromItsCallback(*observers));
     for (auto it = observers->list.begin(); it != observers->list.end(); ++it) {
       if ((*it)->token() == token) {
         rep->RemoveObserver(it->get());
@@ -963,6 +984,7 @@ sc_status sc_pipeline_add(uint32_t* out, sc_pipeline_t* pipeline, int64_t time,
   return Run(__func__, errmsg, [&]() -> absl::Status {
     SC_C_REQUIRE(out);
     SC_C_REQUIRE(pipeline);
+    SC_RETURN_IF_ERROR(NotFromItsCallback(pipeline->observers));
     SC_ASSIGN_OR_RETURN(*out, pipeline->rep.Add(time));
     return absl::OkStatus();
   });
@@ -973,6 +995,7 @@ sc_status sc_pipeline_add_with_id(uint32_t* out, sc_pipeline_t* pipeline,
   return Run(__func__, errmsg, [&]() -> absl::Status {
     SC_C_REQUIRE(out);
     SC_C_REQUIRE(pipeline);
+    SC_RETURN_IF_ERROR(NotFromItsCallback(pipeline->observers));
     SC_ASSIGN_OR_RETURN(*out, pipeline->rep.AddWithId(id, time));
     return absl::OkStatus();
   });
@@ -984,6 +1007,7 @@ sc_status sc_pipeline_add_with_key(uint32_t* out, sc_pipeline_t* pipeline,
   return Run(__func__, errmsg, [&]() -> absl::Status {
     SC_C_REQUIRE(out);
     SC_C_REQUIRE(pipeline);
+    SC_RETURN_IF_ERROR(NotFromItsCallback(pipeline->observers));
     SC_RETURN_IF_ERROR(CheckString("key", key, key_len));
     SC_ASSIGN_OR_RETURN(*out,
                         pipeline->rep.AddWithKey(View(key, key_len), time));
@@ -995,6 +1019,7 @@ sc_status sc_pipeline_remove(sc_pipeline_t* pipeline, uint32_t deal,
                              char** errmsg) {
   return Run(__func__, errmsg, [&]() -> absl::Status {
     SC_C_REQUIRE(pipeline);
+    SC_RETURN_IF_ERROR(NotFromItsCallback(pipeline->observers));
     return pipeline->rep.Remove(deal);
   });
 }
@@ -1105,6 +1130,7 @@ sc_status Fire(const char* fn, int32_t* out_outcome, Handle* handle,
       return absl::InvalidArgumentError(absl::StrCat(
           handle == nullptr ? "handle" : "out_outcome", " is NULL"));
     }
+    SC_RETURN_IF_ERROR(NotFromItsCallback(handle->observers));
     Stepping stepping(handle->rep.machine(), &handle->observers);
     SC_ASSIGN_OR_RETURN(StepResult result, step());
     *out_outcome = static_cast<int32_t>(result.outcome);
@@ -1119,6 +1145,7 @@ sc_status AdvanceTo(const char* fn, uint64_t* out_fired, Handle* handle,
     if (handle == nullptr) {
       return absl::InvalidArgumentError("handle is NULL");
     }
+    SC_RETURN_IF_ERROR(NotFromItsCallback(handle->observers));
     Stepping stepping(handle->rep.machine(), &handle->observers);
     const auto fired = handle->rep.AdvanceTo(now);
     if (out_fired != nullptr) *out_fired = static_cast<uint64_t>(fired);
@@ -1225,6 +1252,7 @@ sc_status ApplyBatch(const char* fn, uint64_t* out_accepted,
       return absl::InvalidArgumentError(
           absl::StrCat("records is NULL with count ", count));
     }
+    SC_RETURN_IF_ERROR(NotFromItsCallback(pipeline->observers));
     Stepping stepping(pipeline->rep.machine(), &pipeline->observers);
     // The layouts are one (static_asserts above), and the records are only
     // read: the caller's array is the batch.

@@ -264,8 +264,13 @@ inline void RemoveObserver(std::vector<Observer*>* list, Observer* observer) {
   auto it = std::find(list->begin(), list->end(), observer);
   if (it != list->end()) list->erase(it);
 }
+// By index, over the observers there were when the step was made: an
+// observer that (against observer.h) registers another would otherwise
+// leave this loop walking freed memory.
 inline void Notify(const std::vector<Observer*>& list, const StepResult& step) {
-  for (Observer* o : list) {
+  const size_t n = list.size();
+  for (size_t i = 0; i < n && i < list.size(); ++i) {
+    Observer* o = list[i];
     if (step.moved()) {
       o->OnTransition(step);
     } else {

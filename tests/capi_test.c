@@ -623,6 +623,71 @@ static void test_funnel(void) {
   sc_machine_destroy(m);
 }
 
+/* An observer that tries to change the pipeline it observes: every such
+ * call must be refused (one that added an observer used to free the list
+ * being walked), and reading it must work. */
+static sc_status reentrant_status[8];
+static int reentrant_calls = 0;
+static uint64_t reentrant_size = 0;
+static int32_t reentrant_observer(void* user_data, uint32_t deal, uint32_t from,
+                                  uint32_t to, uint32_t event, int64_t time,
+                                  int32_t outcome) {
+  sc_pipeline_t* p = (sc_pipeline_t*)user_data;
+  uint32_t added = 0;
+  int32_t fired = 0;
+  uint64_t token = 0;
+  sc_event_record record;
+  (void)from; (void)to; (void)event; (void)outcome;
+  if (reentrant_calls++ > 0) return 0;
+  record.deal = deal;
+  record.event = 0;
+  record.time = time;
+  reentrant_status[0] = sc_pipeline_add(&added, p, time, NULL);
+  reentrant_status[1] = sc_pipeline_add_observer(&token, p, reentrant_observer,
+                                                 NULL, p, NULL);
+  reentrant_status[2] = sc_pipeline_remove_observer(p, 1, NULL);
+  reentrant_status[3] = sc_pipeline_fire(&fired, p, deal, 0, time, NULL);
+  reentrant_status[4] = sc_pipeline_apply(NULL, NULL, p, &record, 1, NULL);
+  reentrant_status[5] = sc_pipeline_set_int64(p, deal, 0, 1, NULL);
+  reentrant_status[6] = sc_pipeline_remove(p, deal, NULL);
+  reentrant_status[7] = sc_pipeline_advance_to(NULL, p, time, NULL);
+  return sc_pipeline_size(&reentrant_size, p, NULL) == SC_OK ? 0 : 1;
+}
+
+static void test_callbacks_may_only_read_their_handle(void) {
+  sc_machine_t* m = load("cycle9_guarded.textproto");
+  sc_pipeline_t* p = NULL;
+  uint32_t deal = 0, stage = SC_NONE;
+  uint64_t token = 0, size = 0;
+  int32_t outcome = -1;
+  int seen = 0;
+  size_t i;
+  current = "callbacks may only read their handle";
+
+  OK(sc_pipeline_create(&p, m, NULL, E));
+  OK(sc_pipeline_add(&deal, p, 0, E));
+  OK(sc_pipeline_add_observer(&token, p, reentrant_observer, reentrant_observer, p, E));
+  /* A second observer: the list is still being walked when the first
+   * returns. */
+  OK(sc_pipeline_add_observer(&token, p, count_transition, count_rejection,
+                              &transitions_seen, E));
+  seen = transitions_seen;
+  OK(sc_pipeline_fire(&outcome, p, deal, 0, 5, E));
+  CHECK(outcome == SC_OUTCOME_MOVED);
+  CHECK(transitions_seen == seen + 1);
+  for (i = 0; i < 8; ++i) CHECK(reentrant_status[i] == SC_FAILED_PRECONDITION);
+  CHECK(reentrant_size == 1);
+  /* The call itself went through, and the handle works afterwards. */
+  OK(sc_pipeline_deal_stage(&stage, NULL, p, deal, E));
+  CHECK(stage == 1);
+  OK(sc_pipeline_size(&size, p, E));
+  CHECK(size == 1);
+  OK(sc_pipeline_add(&deal, p, 6, E));
+  OK(sc_pipeline_remove_observer(p, token, E));
+  sc_pipeline_destroy(p);
+  sc_machine_destroy(m);
+}
+
 static void test_limits(void) {
   static const char spec[] =
       "name: \"t\" version: 1 initial_stage: \"a\" "
@@ -731,6 +796,7 @@ int main(void) {
   test_journeys();
   test_funnel();
   test_limits();
+  test_callbacks_may_only_read_their_handle();
   sc_free(last_message);
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

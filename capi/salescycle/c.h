@@ -47,6 +47,10 @@
  * 7. Threads. A machine is immutable and may be used from any number of
  *    threads at once. A pipeline or journey needs external synchronization:
  *    one writer at a time. Callbacks run on the thread that made the call.
+ *    A callback may read the handle whose call runs it; a call that would
+ *    change it (add, remove, set, fire, apply, advance, add or remove an
+ *    observer) returns SC_FAILED_PRECONDITION, and destroying it there is
+ *    undefined, as any use after destroy.
  * 8. Versions. SC_VERSION_NUMBER (from salescycle/version.h) is the header's
  *    version, sc_version_number() the library's: a wrapper checks that the
  *    major versions agree when it loads the library.
@@ -169,8 +173,8 @@ SC_EXPORT sc_status sc_compile_options_set_limits(sc_compile_options_t* options,
  * when the guard holds and return 0. A non-zero return is a failure: the
  * guard counts as not holding, and the fire / apply / advance call that
  * asked returns SC_ABORTED naming the guard and the code. It may be called
- * from several threads at once (a machine is shared) and must not call back
- * into the pipeline or journey being stepped. */
+ * from several threads at once (a machine is shared); it may read, not
+ * change, the pipeline or journey being stepped (convention 7). */
 typedef int32_t (*sc_guard_fn)(void* user_data, const sc_deal_view_t* deal,
                                uint8_t* out_holds);
 /* Registers `fn` under `name` (a spec refers to it as `guard { named: "..."
@@ -302,7 +306,8 @@ SC_EXPORT sc_status sc_options_set_expected_deals(sc_options_t* options,
  * 0. A non-zero return is a failure: the step stands (and so do the rest of
  * a batch, which was checked before it was applied), no further callback of
  * that handle is made during the call, and the call returns SC_ABORTED
- * naming the code. A callback must not call into the handle it observes. */
+ * naming the code. It may read, not change, the handle it observes
+ * (convention 7). */
 typedef int32_t (*sc_observer_fn)(void* user_data, uint32_t deal,
                                   uint32_t from, uint32_t to, uint32_t event,
                                   int64_t time, int32_t outcome);

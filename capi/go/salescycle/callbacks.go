@@ -15,7 +15,8 @@ import (
 // callbackState holds what an observer of one handle panicked with, until
 // the call that ran it returns.
 type callbackState struct {
-	cause interface{}
+	cause   interface{}
+	running int // observers of the handle running now
 }
 
 type observer struct {
@@ -31,7 +32,9 @@ func scGoObserver(userData unsafe.Pointer, deal, from, to, event C.uint32_t,
 	if outcome != C.SC_OUTCOME_MOVED {
 		fn = o.onRejection
 	}
+	o.state.running++
 	defer func() {
+		o.state.running--
 		if r := recover(); r != nil {
 			if o.state.cause == nil {
 				o.state.cause = r

@@ -52,8 +52,12 @@ func LoadJourney(m *Machine, data []byte, opts ...LoadOption) (*Journey, error) 
 	return adoptJourney(out, m), nil
 }
 
-// Close destroys the journey. Idempotent.
+// Close destroys the journey. Idempotent. From one of the journey's own
+// observers it returns a FailedPrecondition *Error and leaves it open.
 func (j *Journey) Close() error {
+	if err := j.closable(); err != nil {
+		return err
+	}
 	if j.ptr != nil {
 		C.sc_journey_destroy((*C.sc_journey_t)(j.ptr))
 		j.release()

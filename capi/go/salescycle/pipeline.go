@@ -127,8 +127,12 @@ func LoadPipelineFile(m *Machine, path string, opts ...LoadOption) (*Pipeline, e
 	return adoptPipeline(out, m), nil
 }
 
-// Close destroys the pipeline. Idempotent.
+// Close destroys the pipeline. Idempotent. From one of the pipeline's own
+// observers it returns a FailedPrecondition *Error and leaves it open.
 func (p *Pipeline) Close() error {
+	if err := p.closable(); err != nil {
+		return err
+	}
 	if p.ptr != nil {
 		C.sc_pipeline_destroy((*C.sc_pipeline_t)(p.ptr))
 		p.release()

@@ -506,3 +506,37 @@ func TestLimits(t *testing.T) {
 	}
 	k.Close()
 }
+
+func TestObserversMayReadButNotChangeTheirPipeline(t *testing.T) {
+	m := mustMachine(t)
+	p, _ := NewPipeline(m)
+	defer p.Close()
+	d, _ := p.Add(0)
+	var errs []error
+	var sizes []int
+	second := 0
+	p.AddObserver(func(s Step) {
+		sizes = append(sizes, p.Len()) // reading is fine
+		_, err := p.AddObserver(func(Step) {}, nil)
+		errs = append(errs, err)
+		_, err = p.Add(1)
+		errs = append(errs, err)
+		_, err = p.Fire(d, "go", 2)
+		errs = append(errs, err)
+		errs = append(errs, p.Set(d, "budget", int64(1)))
+		errs = append(errs, p.Close())
+	}, nil)
+	p.AddObserver(func(Step) { second++ }, nil)
+	if o, err := p.Fire(d, "go", 1); err != nil || o != Moved {
+		t.Fatal(o, err)
+	}
+	if len(errs) != 5 || second != 1 || !reflect.DeepEqual(sizes, []int{1}) {
+		t.Fatal(errs, second, sizes)
+	}
+	for _, err := range errs {
+		wantCode(t, err, FailedPrecondition, "")
+	}
+	if p.Len() != 1 {
+		t.Fatal("the pipeline should be open and unchanged")
+	}
+}

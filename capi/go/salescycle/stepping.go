@@ -289,6 +289,17 @@ func (s *stepper) RemoveObserver(token uint64) error {
 	return err
 }
 
+// closable says whether the handle may be destroyed now: not from one of its
+// own observers, whose call still uses it (the library refuses every other
+// change from there too).
+func (s *stepper) closable() error {
+	if s.state.running > 0 {
+		return &Error{Code: FailedPrecondition,
+			Message: "Close from an observer of the same handle; close it after the call that runs the observer returns"}
+	}
+	return nil
+}
+
 // release runs after the C handle is destroyed: nothing can call the
 // observers any more.
 func (s *stepper) release() {

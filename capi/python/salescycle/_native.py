@@ -304,6 +304,7 @@ class CallbackState:
         self.exc: Optional[BaseException] = None
         self.err = c_void_p()
         self.err_ref = byref(self.err)
+        self.running = 0  # observers of the handle running now
 
     def check(self, status: int) -> None:
         """Raises for a failed status: a failure caused by a Python callback

@@ -8,7 +8,7 @@ from typing import Callable, Dict, NamedTuple, Optional, Tuple
 
 from . import _native
 from ._native import NONE, encode, lib
-from .errors import InvalidArgumentError
+from .errors import FailedPreconditionError, InvalidArgumentError
 from .machine import AttributeType, AttributeValue, Id, Machine
 
 _U32_END = 1 << 32
@@ -146,6 +146,7 @@ class Stepping(_native.Handle):
                 return _native.OBSERVER()  # NULL
 
             def trampoline(_user_data, deal, from_stage, to_stage, event, time, outcome):
+                callbacks.running += 1
                 try:
                     fn(Step(None if deal == NONE else deal, from_stage, to_stage,
                             None if event == NONE else event, time, Outcome(outcome)))
@@ -154,6 +155,8 @@ class Stepping(_native.Handle):
                     if callbacks.exc is None:
                         callbacks.exc = e
                     return 1
+                finally:
+                    callbacks.running -= 1
             return _native.OBSERVER(trampoline)
 
         c_transition, c_rejection = wrap(on_transition), wrap(on_rejection)
@@ -169,5 +172,13 @@ class Stepping(_native.Handle):
         del self._observers[token]
 
     def close(self) -> None:
+        """Destroys the C handle. Idempotent. From one of the handle's own
+        observers it raises FailedPreconditionError: the call running the
+        observer still uses the handle (the library refuses every other
+        change from there too)."""
+        if self._callbacks.running:
+            raise FailedPreconditionError(
+                "close() from an observer of the same handle; close it after "
+                "the call that runs the observer returns")
         super().close()
         self._observers.clear()  # after the handle that calls them is gone

@@ -306,6 +306,25 @@ class PipelineTest(unittest.TestCase):
             self.p.apply_batch(pack([(d, 1, 2), (d, 0, 3)]))
         self.assertEqual(self.p.stage_of(d)[0], 1)  # both records applied
 
+    def test_an_observer_may_read_but_not_change_its_pipeline(self):
+        d = self.p.add(0)
+        seen = []
+
+        def meddle(step):
+            seen.append(len(self.p))  # reading is fine
+            for change in (lambda: self.p.add_observer(print),
+                           lambda: self.p.add(1), lambda: self.p.fire(d, "go", 2),
+                           lambda: self.p.set(d, "budget", 1), lambda: self.p.close()):
+                with self.assertRaises(sc.FailedPreconditionError):
+                    change()
+
+        self.p.add_observer(meddle)
+        self.p.add_observer(lambda step: seen.append("second"))
+        self.assertEqual(self.p.fire(d, "go", 1), sc.Outcome.MOVED)
+        self.assertEqual(seen, [1, "second"])
+        self.assertFalse(self.p.closed)
+        self.assertEqual(len(self.p), 1)
+
     def test_snapshots(self):
         for d in range(30):
             self.p.add(d, id=1000 + d)
