@@ -11,9 +11,6 @@ from ._native import NONE, encode, lib
 from .errors import FailedPreconditionError, InvalidArgumentError
 from .machine import AttributeType, AttributeValue, Id, Machine
 
-_U32_END = 1 << 32
-_I64_LOW, _I64_END = -(1 << 63), 1 << 63
-
 
 class Outcome(enum.IntEnum):
     """What a step did. Everything but MOVED is a rejection."""
@@ -111,10 +108,10 @@ class Stepping(_native.Handle):
         # The hot path of callers that cannot batch: the C functions, the
         # outcome slot and the errmsg slot are looked up once per handle.
         if isinstance(event, int):
-            # check_ints's checks, spelled out for the hot path; it still
-            # words the error.
-            if not (0 <= event < _U32_END and _I64_LOW <= time < _I64_END) or (
-                    deal and not 0 <= deal[0] < _U32_END):
+            # check_ints's checks, in bit operations for the hot path (a
+            # negative or too wide id has bits past 32; an int64 shifted by
+            # 63 is 0 or -1); check_ints words the error.
+            if (event | (deal[0] if deal else 0)) >> 32 or (time >> 63) not in (0, -1):
                 _native.check_ints(self._c_fire, (self._outcome_ref, self._handle,
                                                   *deal, event, time))
             self._callbacks.check(self._c_fire(self._outcome_ref, self._handle, *deal,
