@@ -39,5 +39,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   auto journey = RestoreJourney(bytes, B2b());
   if (journey.ok()) (void)SnapshotJourney(*journey);
+  // Tight limits, so that every refusal path reads the same bytes too.
+  RestoreOptions tight;
+  tight.limits.max_spec_bytes = 512;
+  tight.limits.max_stages = 6;
+  tight.limits.max_string_length = 8;
+  tight.limits.max_history_length = 2;
+  tight.limits.max_snapshot_deals = 16;
+  tight.limits.max_history_entries = 20;
+  (void)LoadPipeline(SnapshotSource::Bytes(bytes), tight);
+  (void)RestoreJourney(bytes, B2b(), tight);
   return 0;
 }
