@@ -9,12 +9,14 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <istream>
 #include <streambuf>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -601,6 +603,44 @@ TEST_F(BadSnapshot, StringsPastTheLimit) {
   EXPECT_THAT(Load(Encode(frames), WithLimits(limits)).message(),
               HasSubstr("<bytes>: stages[1] is 100 bytes, past "
                         "Limits::max_string_length (99)"));
+}
+
+// The loader checks a chunk's strings field by field: a string field added
+// to the chunk's messages must be added there too, and this test says so.
+TEST(SnapshotFormat, TheChunkStringsTheLoaderChecks) {
+  std::vector<std::string> strings;
+  std::function<void(const google::protobuf::Descriptor*, const std::string&)> walk =
+      [&](const google::protobuf::Descriptor* d, const std::string& prefix) {
+        for (int i = 0; i < d->field_count(); ++i) {
+          const google::protobuf::FieldDescriptor* f = d->field(i);
+          if (f->type() == google::protobuf::FieldDescriptor::TYPE_STRING ||
+              f->type() == google::protobuf::FieldDescriptor::TYPE_BYTES) {
+            strings.push_back(prefix + f->name());
+          } else if (f->message_type() != nullptr) {
+            walk(f->message_type(), prefix + f->name() + ".");
+          }
+        }
+      };
+  walk(v1::PipelineChunk::descriptor(), "");
+  std::sort(strings.begin(), strings.end());
+  EXPECT_EQ(strings, (std::vector<std::string>{"attributes.string_values", "keys"}))
+      << "update SnapshotAccess::ReadChunk's string checks";
+}
+
+TEST_F(BadSnapshot, StringValuesPastTheLimit) {
+  Pipeline p = *Pipeline::Create(m_);
+  const DealIndex d = *p.Add(0);
+  ASSERT_TRUE(p.Set(d, *m_->FindAttribute("decision_maker"),
+                    AttributeValue::String(std::string(50, 'x')))
+                  .ok());
+  const std::string bytes = Save(p);
+  Limits limits;
+  limits.max_string_length = 49;
+  EXPECT_THAT(Load(bytes, WithLimits(limits)).message(),
+              HasSubstr("pipeline snapshot chunk 0: attributes[0].string_values[0] "
+                        "is 50 bytes, past Limits::max_string_length (49)"));
+  limits.max_string_length = 50;
+  EXPECT_TRUE(Load(bytes, WithLimits(limits)).ok());
 }
 
 TEST_F(BadSnapshot, TheCarriedSpecGetsTheLimitsToo) {
