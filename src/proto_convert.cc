@@ -27,6 +27,7 @@ class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
 };
 
 bool FindLongString(const google::protobuf::Message& message, size_t max_length,
+                    const google::protobuf::FieldDescriptor* skip,
                     std::string* path, size_t* length) {
   using google::protobuf::FieldDescriptor;
   const google::protobuf::Reflection* reflection = message.GetReflection();
@@ -36,7 +37,7 @@ bool FindLongString(const google::protobuf::Message& message, size_t max_length,
     const bool is_string = field->cpp_type() == FieldDescriptor::CPPTYPE_STRING;
     const bool is_message =
         field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
-    if (!is_string && !is_message) continue;
+    if ((!is_string && !is_message) || field == skip) continue;
     const int count =
         field->is_repeated() ? reflection->FieldSize(message, field) : 1;
     for (int i = 0; i < count; ++i) {
@@ -60,7 +61,7 @@ bool FindLongString(const google::protobuf::Message& message, size_t max_length,
       const google::protobuf::Message& child =
           field->is_repeated() ? reflection->GetRepeatedMessage(message, field, i)
                                : reflection->GetMessage(message, field);
-      if (FindLongString(child, max_length, path, length)) {
+      if (FindLongString(child, max_length, skip, path, length)) {
         *path = absl::StrCat(where, ".", *path);
         return true;
       }
@@ -72,10 +73,11 @@ bool FindLongString(const google::protobuf::Message& message, size_t max_length,
 }  // namespace
 
 absl::Status CheckStringLengths(const google::protobuf::Message& message,
-                                size_t max_length, absl::string_view source) {
+                                size_t max_length, absl::string_view source,
+                                const google::protobuf::FieldDescriptor* skip) {
   std::string path;
   size_t length = 0;
-  if (!FindLongString(message, max_length, &path, &length)) {
+  if (!FindLongString(message, max_length, skip, &path, &length)) {
     return absl::OkStatus();
   }
   return LimitError(source, absl::StrCat(path, " is ", length, " bytes"),

@@ -28,8 +28,11 @@ absl::Status ParseJson(absl::string_view json, const std::string& source,
 // max_string_length (LIMIT)" for the first string or bytes field, at any depth,
 // longer than `max_length`. Reflection, so that a field added to a .proto
 // later is covered without anyone remembering to.
-absl::Status CheckStringLengths(const google::protobuf::Message& message,
-                                size_t max_length, absl::string_view source);
+// `skip`, when given, is a field left out (one bounded by another limit).
+absl::Status CheckStringLengths(
+    const google::protobuf::Message& message, size_t max_length,
+    absl::string_view source,
+    const google::protobuf::FieldDescriptor* skip = nullptr);
 
 // InvalidArgument "SOURCE: WHAT, past Limits::NAME (LIMIT)"; WHAT says how
 // much was asked for ("declares 300 stages").

@@ -948,7 +948,8 @@ class PipelineLoader {
     if (!more || !frame.has_header()) {
       return data_loss("the first frame is not a header");
     }
-    const v1::PipelineHeader header = frame.header();
+    // Kept past the frames that follow, which reuse `frame`.
+    const v1::PipelineHeader header = std::move(*frame.mutable_header());
     SC_RETURN_IF_ERROR(CheckFormatVersion(header.format_version(), name));
     const Limits& limits = options.limits;
     const uint64_t max_slots =
@@ -985,10 +986,9 @@ class PipelineLoader {
       return data_loss("more stages, events or attributes than a machine has");
     }
     // The spec is bounded by max_spec_bytes when it is compiled, below.
-    v1::PipelineHeader names = header;
-    names.clear_machine_spec();
-    SC_RETURN_IF_ERROR(
-        CheckStringLengths(names, limits.max_string_length, name));
+    SC_RETURN_IF_ERROR(CheckStringLengths(
+        header, limits.max_string_length, name,
+        v1::PipelineHeader::descriptor()->FindFieldByName("machine_spec")));
     std::vector<std::string> stages(header.stages().begin(),
                                     header.stages().end());
     std::vector<std::string> events(header.events().begin(),

@@ -563,7 +563,7 @@ static void test_journeys(void) {
   bytes[0] ^= 0xFF;
   sc_journey_destroy(restored);
   restored = NULL;
-  EXPECT(SC_DATA_LOSS, "", sc_journey_load(&restored, m, bytes, len, E));
+  EXPECT(SC_DATA_LOSS, "journey snapshot", sc_journey_load(&restored, m, bytes, len, E));
   CHECK(restored == NULL);
   sc_free(bytes);
   OK(sc_journey_remove_observer(j, token, E));

@@ -595,6 +595,9 @@ TEST_F(BadSnapshot, StringsPastTheLimit) {
   frames[1].mutable_chunk()->set_keys(0, std::string(100, 'k'));
   Limits limits;
   limits.max_string_length = 99;
+  // The carried spec is longer, but bounded by max_spec_bytes instead.
+  ASSERT_GT(m_->spec_text().size(), 99u);
+  EXPECT_TRUE(Load(bytes_, WithLimits(limits)).ok());
   EXPECT_THAT(Load(Encode(frames), WithLimits(limits)).message(),
               HasSubstr("pipeline snapshot chunk 0: keys[0] is 100 bytes, "
                         "past Limits::max_string_length (99)"));

@@ -110,64 +110,50 @@ func (m *Machine) takeCause() interface{} {
 	return nil
 }
 
-func (v DealView) attribute(name string) (C.uint32_t, error) {
+// read makes one sc_deal_view_* call with the attribute's id.
+func (v DealView) read(name string, get func(a C.uint32_t, e **C.char) C.sc_status) error {
 	id, err := v.machine.AttributeID(name)
-	return C.uint32_t(id), err
+	if err != nil {
+		return err
+	}
+	return call(func(e **C.char) C.sc_status { return get(C.uint32_t(id), e) })
 }
 
 // IsSet reports whether the attribute was ever set.
 func (v DealView) IsSet(name string) (bool, error) {
-	a, err := v.attribute(name)
-	if err != nil {
-		return false, err
-	}
 	var out C.uint8_t
-	err = call(func(e **C.char) C.sc_status { return C.sc_deal_view_is_set(&out, v.view, a, e) })
+	err := v.read(name, func(a C.uint32_t, e **C.char) C.sc_status { return C.sc_deal_view_is_set(&out, v.view, a, e) })
 	return out != 0, err
 }
 
 // Int64 reads an int64 attribute.
 func (v DealView) Int64(name string) (int64, error) {
-	a, err := v.attribute(name)
-	if err != nil {
-		return 0, err
-	}
 	var out C.int64_t
-	err = call(func(e **C.char) C.sc_status { return C.sc_deal_view_get_int64(&out, v.view, a, e) })
+	err := v.read(name, func(a C.uint32_t, e **C.char) C.sc_status { return C.sc_deal_view_get_int64(&out, v.view, a, e) })
 	return int64(out), err
 }
 
 // Float64 reads a double attribute.
 func (v DealView) Float64(name string) (float64, error) {
-	a, err := v.attribute(name)
-	if err != nil {
-		return 0, err
-	}
 	var out C.double
-	err = call(func(e **C.char) C.sc_status { return C.sc_deal_view_get_double(&out, v.view, a, e) })
+	err := v.read(name, func(a C.uint32_t, e **C.char) C.sc_status { return C.sc_deal_view_get_double(&out, v.view, a, e) })
 	return float64(out), err
 }
 
 // Bool reads a bool attribute.
 func (v DealView) Bool(name string) (bool, error) {
-	a, err := v.attribute(name)
-	if err != nil {
-		return false, err
-	}
 	var out C.uint8_t
-	err = call(func(e **C.char) C.sc_status { return C.sc_deal_view_get_bool(&out, v.view, a, e) })
+	err := v.read(name, func(a C.uint32_t, e **C.char) C.sc_status { return C.sc_deal_view_get_bool(&out, v.view, a, e) })
 	return out != 0, err
 }
 
 // String reads a string attribute.
 func (v DealView) String(name string) (string, error) {
-	a, err := v.attribute(name)
-	if err != nil {
-		return "", err
-	}
 	var data *C.char
 	var n C.size_t
-	err = call(func(e **C.char) C.sc_status { return C.sc_deal_view_get_string(&data, &n, v.view, a, e) })
+	err := v.read(name, func(a C.uint32_t, e **C.char) C.sc_status {
+		return C.sc_deal_view_get_string(&data, &n, v.view, a, e)
+	})
 	if err != nil {
 		return "", err
 	}

@@ -42,10 +42,8 @@ func NewJourney(m *Machine, start int64, opts ...Option) (*Journey, error) {
 func LoadJourney(m *Machine, data []byte, opts ...LoadOption) (*Journey, error) {
 	ptr, n := bytesArg(data)
 	var out *C.sc_journey_t
-	if err := withLimits(loadLimits(opts), func(l *C.sc_limits_t) error {
-		return onMachine(m, func(mp *C.sc_machine_t, e **C.char) C.sc_status {
-			return C.sc_journey_load_with_limits(&out, mp, ptr, n, l, e)
-		})
+	if err := loadOnMachine(m, opts, func(mp *C.sc_machine_t, l *C.sc_limits_t, e **C.char) C.sc_status {
+		return C.sc_journey_load_with_limits(&out, mp, ptr, n, l, e)
 	}); err != nil {
 		return nil, err
 	}

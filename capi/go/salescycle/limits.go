@@ -83,10 +83,15 @@ func LoadLimits(l Limits) LoadOption {
 	return func(o *loadOptions) { o.limits = &l }
 }
 
-func loadLimits(opts []LoadOption) *Limits {
+// loadOnMachine is onMachine for the loads: fn also gets the limits that
+// opts ask for (the defaults when none).
+func loadOnMachine(m *Machine, opts []LoadOption,
+	fn func(mp *C.sc_machine_t, l *C.sc_limits_t, e **C.char) C.sc_status) error {
 	var o loadOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return o.limits
+	return withLimits(o.limits, func(l *C.sc_limits_t) error {
+		return onMachine(m, func(mp *C.sc_machine_t, e **C.char) C.sc_status { return fn(mp, l, e) })
+	})
 }

@@ -102,10 +102,8 @@ func NewPipeline(m *Machine, opts ...Option) (*Pipeline, error) {
 func LoadPipeline(m *Machine, data []byte, opts ...LoadOption) (*Pipeline, error) {
 	ptr, n := bytesArg(data)
 	var out *C.sc_pipeline_t
-	if err := withLimits(loadLimits(opts), func(l *C.sc_limits_t) error {
-		return onMachine(m, func(mp *C.sc_machine_t, e **C.char) C.sc_status {
-			return C.sc_pipeline_load_with_limits(&out, mp, ptr, n, l, e)
-		})
+	if err := loadOnMachine(m, opts, func(mp *C.sc_machine_t, l *C.sc_limits_t, e **C.char) C.sc_status {
+		return C.sc_pipeline_load_with_limits(&out, mp, ptr, n, l, e)
 	}); err != nil {
 		return nil, err
 	}
@@ -117,10 +115,8 @@ func LoadPipelineFile(m *Machine, path string, opts ...LoadOption) (*Pipeline, e
 	p := C.CString(path)
 	defer C.free(unsafe.Pointer(p))
 	var out *C.sc_pipeline_t
-	if err := withLimits(loadLimits(opts), func(l *C.sc_limits_t) error {
-		return onMachine(m, func(mp *C.sc_machine_t, e **C.char) C.sc_status {
-			return C.sc_pipeline_load_file_with_limits(&out, mp, p, l, e)
-		})
+	if err := loadOnMachine(m, opts, func(mp *C.sc_machine_t, l *C.sc_limits_t, e **C.char) C.sc_status {
+		return C.sc_pipeline_load_file_with_limits(&out, mp, p, l, e)
 	}); err != nil {
 		return nil, err
 	}

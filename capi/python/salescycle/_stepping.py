@@ -9,6 +9,7 @@ from typing import Callable, Dict, NamedTuple, Optional, Tuple
 from . import _native
 from ._native import NONE, encode, lib
 from .errors import FailedPreconditionError, InvalidArgumentError
+from .limits import Limits, limits_handle
 from .machine import AttributeType, AttributeValue, Id, Machine
 
 
@@ -63,6 +64,23 @@ class Stepping(_native.Handle):
         self._c_fire = getattr(lib, self._prefix + "fire")
         self._outcome = c_int32()
         self._outcome_ref = byref(self._outcome)
+
+    @classmethod
+    def _adopt(cls, pointer: c_void_p, machine: Machine):
+        """Wraps a handle the library made (by a load or a clone)."""
+        self = cls.__new__(cls)
+        Stepping.__init__(self, pointer, machine)
+        return self
+
+    @classmethod
+    def _load(cls, verb: str, machine: Machine, args: tuple,
+              limits: Optional[Limits]):
+        """A new handle from sc_<kind>_<verb>(out, machine, *args, limits)."""
+        out = c_void_p()
+        with limits_handle(limits) as handle:
+            _native.call(getattr(lib, cls._prefix + verb), byref(out),
+                         machine._handle, *args, handle)
+        return cls._adopt(out, machine)
 
     @property
     def machine(self) -> Machine:

@@ -5,7 +5,7 @@ from typing import Optional
 from . import _native
 from ._native import call, lib
 from ._stepping import Outcome, Stepping
-from .limits import Limits, limits_handle
+from .limits import Limits
 from .machine import AttributeValue, Id, Machine
 
 
@@ -21,12 +21,6 @@ class Journey(Stepping):
         with _native.options(history_limit) as options:
             call(lib.sc_journey_create, byref(out), machine._handle, start, options)
         super().__init__(out, machine)
-
-    @classmethod
-    def _adopt(cls, pointer: c_void_p, machine: Machine) -> "Journey":
-        self = cls.__new__(cls)
-        Stepping.__init__(self, pointer, machine)
-        return self
 
     def copy(self) -> "Journey":
         """An independent copy of the state, without observers."""
@@ -44,11 +38,7 @@ class Journey(Stepping):
     def load(cls, machine: Machine, data: bytes, *,
              limits: Optional[Limits] = None) -> "Journey":
         data = bytes(data)
-        out = c_void_p()
-        with limits_handle(limits) as handle:
-            call(lib.sc_journey_load_with_limits, byref(out), machine._handle,
-                 data, len(data), handle)
-        return cls._adopt(out, machine)
+        return cls._load("load_with_limits", machine, (data, len(data)), limits)
 
     @property
     def stage(self) -> int:

@@ -31,6 +31,14 @@ class Limits:
     snapshot_deals: Optional[int] = None
     history_entries: Optional[int] = None
 
+    def __post_init__(self) -> None:
+        for name in _CODES:
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int)
+                                      or not 0 <= value < 2**64):
+                raise ValueError(f"Limits.{name} must be an int in [0, 2**64), "
+                                 f"not {value!r}")
+
     @classmethod
     def defaults(cls) -> "Limits":
         with limits_handle(None) as handle:
@@ -52,12 +60,8 @@ def limits_handle(limits: Optional[Limits]) -> Iterator[object]:
     try:
         for name, code in _CODES.items():
             value = None if limits is None else getattr(limits, name)
-            if value is None:
-                continue
-            if not isinstance(value, int) or not 0 <= value < 2**64:
-                raise ValueError(f"Limits.{name} must be an int in [0, 2**64), "
-                                 f"not {value!r}")
-            call(lib.sc_limits_set, handle, code, value)
+            if value is not None:  # checked when the Limits was made
+                call(lib.sc_limits_set, handle, code, value)
         yield handle
     finally:
         lib.sc_limits_destroy(handle)

@@ -9,7 +9,7 @@ from . import _native
 from ._native import EventRecord, call, encode, lib
 from ._stepping import Outcome, Stepping
 from .errors import InvalidArgumentError
-from .limits import Limits, limits_handle
+from .limits import Limits
 from .machine import AttributeValue, Id, Machine
 
 RECORD_SIZE = ctypes.sizeof(EventRecord)  # 16
@@ -79,12 +79,6 @@ class Pipeline(Stepping):
             call(lib.sc_pipeline_create, byref(out), machine._handle, options)
         super().__init__(out, machine)
 
-    @classmethod
-    def _adopt(cls, pointer: c_void_p, machine: Machine) -> "Pipeline":
-        self = cls.__new__(cls)
-        Stepping.__init__(self, pointer, machine)
-        return self
-
     # ---- snapshots
 
     def save(self) -> bytes:
@@ -105,20 +99,12 @@ class Pipeline(Stepping):
         snapshot of another machine or version, InvalidArgumentError for
         one that declares more than `limits` allow."""
         data = bytes(data)
-        out = c_void_p()
-        with limits_handle(limits) as handle:
-            call(lib.sc_pipeline_load_with_limits, byref(out), machine._handle,
-                 data, len(data), handle)
-        return cls._adopt(out, machine)
+        return cls._load("load_with_limits", machine, (data, len(data)), limits)
 
     @classmethod
     def load_file(cls, machine: Machine, path: str, *,
                   limits: Optional[Limits] = None) -> "Pipeline":
-        out = c_void_p()
-        with limits_handle(limits) as handle:
-            call(lib.sc_pipeline_load_file_with_limits, byref(out),
-                 machine._handle, encode(path), handle)
-        return cls._adopt(out, machine)
+        return cls._load("load_file_with_limits", machine, (encode(path),), limits)
 
     # ---- deals
 
