@@ -130,23 +130,27 @@ double Median(std::vector<double> v) {
 }
 
 // The batches of one replay: the whole stream, or runs of `batch` records.
+// The threads reported are the most that any batch ran on.
 template <typename ApplyFn>
-absl::StatusOr<uint64_t> ForEachBatch(const std::vector<EventRecord>& records,
-                                      size_t batch, ApplyFn&& apply) {
+absl::StatusOr<BatchResult> ForEachBatch(
+    const std::vector<EventRecord>& records, size_t batch, ApplyFn&& apply) {
   const size_t step = batch == 0 ? std::max<size_t>(records.size(), 1) : batch;
-  uint64_t accepted = 0;
+  BatchResult total;
   for (size_t at = 0; at < records.size(); at += step) {
     const size_t n = std::min(step, records.size() - at);
     auto result = apply(absl::MakeConstSpan(records.data() + at, n));
     if (!result.ok()) return result.status();
-    accepted += *result;
+    total.accepted += result->accepted;
+    total.rejected += result->rejected;
+    total.threads = std::max(total.threads, result->threads);
   }
-  return accepted;
+  return total;
 }
 
 struct Replay {
   double seconds = 0;
   uint64_t accepted = 0;
+  int threads = 1;  // that ran
   std::vector<uint8_t> final_stages;  // per journey
 };
 
@@ -171,15 +175,14 @@ absl::StatusOr<Replay> ReplayCpp(const std::shared_ptr<const Machine>& m,
   const auto start = std::chrono::steady_clock::now();
   auto accepted = ForEachBatch(
       w.records, o.batch,
-      [&](absl::Span<const EventRecord> batch) -> absl::StatusOr<uint64_t> {
-        auto result = o.threads == 1 ? pipeline->Apply(batch)
-                                     : pipeline->ApplyParallel(batch, o.threads);
-        if (!result.ok()) return result.status();
-        return result->accepted;
+      [&](absl::Span<const EventRecord> batch) {
+        return o.threads == 1 ? pipeline->Apply(batch)
+                              : pipeline->ApplyParallel(batch, o.threads);
       });
   r.seconds = Seconds(start);
   if (!accepted.ok()) return accepted.status();
-  r.accepted = *accepted;
+  r.accepted = accepted->accepted;
+  r.threads = accepted->threads;
   for (uint32_t j = 0; j < w.journeys; ++j) {
     r.final_stages.push_back(static_cast<uint8_t>(pipeline->stage(j)));
   }
@@ -222,20 +225,25 @@ absl::StatusOr<Replay> ReplayC(const std::string& machine_path,
   const auto start = std::chrono::steady_clock::now();
   auto accepted = ForEachBatch(
       w.records, o.batch,
-      [&](absl::Span<const EventRecord> batch) -> absl::StatusOr<uint64_t> {
-        uint64_t a = 0;
+      [&](absl::Span<const EventRecord> batch) -> absl::StatusOr<BatchResult> {
+        BatchResult result;
+        uint32_t threads = 1;
         const auto* records = reinterpret_cast<const sc_event_record*>(batch.data());
         const sc_status st =
             o.threads == 1
-                ? sc_pipeline_apply(&a, nullptr, p, records, batch.size(), &err)
-                : sc_pipeline_apply_parallel(&a, nullptr, p, records, batch.size(),
-                                             static_cast<uint32_t>(o.threads), &err);
+                ? sc_pipeline_apply(&result.accepted, &result.rejected, p,
+                                    records, batch.size(), &err)
+                : sc_pipeline_apply_parallel(
+                      &result.accepted, &result.rejected, &threads, p, records,
+                      batch.size(), static_cast<uint32_t>(o.threads), &err);
         if (st != SC_OK) return CStatus(st, err);
-        return a;
+        result.threads = static_cast<int>(threads);
+        return result;
       });
   r.seconds = Seconds(start);
   if (!accepted.ok()) return accepted.status();
-  r.accepted = *accepted;
+  r.accepted = accepted->accepted;
+  r.threads = accepted->threads;
   for (uint32_t j = 0; j < w.journeys; ++j) {
     uint32_t stage;
     if ((s = sc_pipeline_deal_stage(&stage, nullptr, p, j, &err)) != SC_OK) {
@@ -351,11 +359,12 @@ int Main(int argc, char** argv) {
   const double events = static_cast<double>(w.records.size());
   const double lib_s = Median(library), raw_s = Median(baseline);
   std::printf(
-      "%s,\n  \"api\": \"%s\",\n  \"threads\": %d,\n  \"batch\": %zu,\n"
+      "%s,\n  \"api\": \"%s\",\n  \"threads_requested\": %d,\n"
+      "  \"threads\": %d,\n  \"batch\": %zu,\n"
       "  \"repetitions\": %d,\n  \"events_per_second\": %.0f,\n"
       "  \"ns_per_event\": %.3f,\n  \"baseline_events_per_second\": %.0f,\n"
       "  \"baseline_ns_per_event\": %.3f,\n  \"ratio_to_baseline\": %.3f\n}\n",
-      Summary(m, w, last).c_str(), o.c_api ? "c" : "cpp", o.threads,
+      Summary(m, w, last).c_str(), o.c_api ? "c" : "cpp", o.threads, last.threads,
       o.batch == 0 ? w.records.size() : o.batch, o.repetitions,
       events / lib_s, lib_s / events * 1e9, events / raw_s,
       raw_s / events * 1e9, raw_s / lib_s);

@@ -1243,7 +1243,8 @@ namespace {
 
 // `threads` 0: one thread, through Pipeline::Apply.
 sc_status ApplyBatch(const char* fn, uint64_t* out_accepted,
-                     uint64_t* out_rejected, sc_pipeline_t* pipeline,
+                     uint64_t* out_rejected, uint32_t* out_threads,
+                     sc_pipeline_t* pipeline,
                      const sc_event_record* records, size_t count,
                      uint32_t threads, char** errmsg) {
   return Run(fn, errmsg, [&]() -> absl::Status {
@@ -1266,6 +1267,9 @@ sc_status ApplyBatch(const char* fn, uint64_t* out_accepted,
                   batch, static_cast<int>(std::min<uint32_t>(threads, 1u << 20))));
     if (out_accepted != nullptr) *out_accepted = result.accepted;
     if (out_rejected != nullptr) *out_rejected = result.rejected;
+    if (out_threads != nullptr) {
+      *out_threads = static_cast<uint32_t>(result.threads);
+    }
     return stepping.Finish();
   });
 }
@@ -1276,12 +1280,13 @@ sc_status sc_pipeline_apply(uint64_t* out_accepted, uint64_t* out_rejected,
                             sc_pipeline_t* pipeline,
                             const sc_event_record* records, size_t count,
                             char** errmsg) {
-  return ApplyBatch(__func__, out_accepted, out_rejected, pipeline, records,
-                    count, 0, errmsg);
+  return ApplyBatch(__func__, out_accepted, out_rejected, nullptr, pipeline,
+                    records, count, 0, errmsg);
 }
 
 sc_status sc_pipeline_apply_parallel(uint64_t* out_accepted,
                                      uint64_t* out_rejected,
+                                     uint32_t* out_threads,
                                      sc_pipeline_t* pipeline,
                                      const sc_event_record* records,
                                      size_t count, uint32_t threads,
@@ -1290,8 +1295,8 @@ sc_status sc_pipeline_apply_parallel(uint64_t* out_accepted,
     return Report(absl::StatusCode::kInvalidArgument, __func__,
                   "threads is 0; it must be 1 to 64", errmsg);
   }
-  return ApplyBatch(__func__, out_accepted, out_rejected, pipeline, records,
-                    count, threads, errmsg);
+  return ApplyBatch(__func__, out_accepted, out_rejected, out_threads,
+                    pipeline, records, count, threads, errmsg);
 }
 
 sc_status sc_pipeline_advance_to(uint64_t* out_fired, sc_pipeline_t* pipeline,

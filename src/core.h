@@ -63,6 +63,11 @@ struct Core {
     return m.string_defaults_;
   }
 
+  // Whether any guard calls the host's code (CompileOptions::named_guards).
+  static bool HasNamedGuards(const Machine& m) {
+    return !m.named_guards_.empty();
+  }
+
   template <typename T>
   static bool Compare(GuardNode::Op op, const T& a, const T& b) {
     switch (op) {

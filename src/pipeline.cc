@@ -506,6 +506,22 @@ void OnThreads(int n, Fn&& fn) {
 
 }  // namespace
 
+int Pipeline::ParallelThreads(size_t records, int wanted) const {
+  // Named guards are the host's code: it may not be thread-safe, and the C
+  // API finds a guard's context through a thread-local that only the calling
+  // thread has. Observers, history and analytics are fed in record order.
+  if (wanted == 1 || Core::HasNamedGuards(*machine_) || !observers_.empty() ||
+      options_.history_limit > 0 || analytics_ != nullptr) {
+    return 1;
+  }
+  // A thread pays off only with a few thousand deals and tens of thousands
+  // of records of its own; fewer, and starting it costs more than it saves.
+  const size_t useful = std::max<size_t>(
+      1, std::min(stage_.size() >> kMinParallelDealsLog2,
+                  records >> kMinParallelRecordsLog2));
+  return static_cast<int>(std::min<size_t>(wanted, useful));
+}
+
 absl::StatusOr<BatchResult> Pipeline::ApplyParallel(
     absl::Span<const EventRecord> records, int threads) {
   if (threads < 1 || threads > kMaxApplyThreads) {
@@ -513,17 +529,9 @@ absl::StatusOr<BatchResult> Pipeline::ApplyParallel(
         "ApplyParallel: threads is ", threads, "; it must be 1 to ",
         kMaxApplyThreads));
   }
-  // A thread pays off with a few thousand deals and tens of thousands of
-  // records of its own; fewer, and starting it costs more than it saves.
+  threads = ParallelThreads(records.size(), threads);
+  if (threads == 1) return Apply(records);
   const size_t slots = stage_.size();
-  const size_t useful =
-      std::max<size_t>(1, std::min(slots >> 12, records.size() >> 16));
-  threads = static_cast<int>(std::min<size_t>(threads, useful));
-  // Observers, history and analytics are fed in record order, one thread.
-  if (threads == 1 || !observers_.empty() || options_.history_limit > 0 ||
-      analytics_ != nullptr) {
-    return Apply(records);
-  }
   // Thread t owns a contiguous share of the slots, cut at multiples of 64
   // so that no two threads write one word of the timeout bits. First the
   // threads check halves of the batch (it is all or nothing, as Apply's);
@@ -554,6 +562,7 @@ absl::StatusOr<BatchResult> Pipeline::ApplyParallel(
   BatchResult result;
   for (int t = 0; t < threads; ++t) result.accepted += accepted[t];
   result.rejected = records.size() - result.accepted;
+  result.threads = threads;
   return result;
 }
 

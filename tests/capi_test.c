@@ -347,10 +347,10 @@ static void test_pipeline(void) {
 
   /* The parallel batch: same checks, same result. */
   EXPECT(SC_INVALID_ARGUMENT, "threads is 0",
-         sc_pipeline_apply_parallel(&accepted, &rejected, p, batch, 3, 0, E));
+         sc_pipeline_apply_parallel(&accepted, &rejected, NULL, p, batch, 3, 0, E));
   EXPECT(SC_INVALID_ARGUMENT, "12345",
-         sc_pipeline_apply_parallel(&accepted, &rejected, p, batch, 3, 2, E));
-  OK(sc_pipeline_apply_parallel(&accepted, &rejected, p, batch, 0, 2, E));
+         sc_pipeline_apply_parallel(&accepted, &rejected, NULL, p, batch, 3, 2, E));
+  OK(sc_pipeline_apply_parallel(&accepted, &rejected, NULL, p, batch, 0, 2, E));
   CHECK(accepted == 0 && rejected == 0);
 
   /* Stage counts, and a buffer that is too small. */

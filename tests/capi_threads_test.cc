@@ -111,4 +111,59 @@ TEST(CApiThreads, OneMachineManyThreadsWithNamedGuards) {
   sc_machine_destroy(m);
 }
 
+// The issue-12 defect: sc_pipeline_apply_parallel with a named guard ran
+// the guard on worker threads, which have no guard context (the guard
+// failed: 28,773 accepted where sc_pipeline_apply accepts 115,242), and a
+// guard reading the pipeline raced with the writers. Now the batch runs on
+// the calling thread, says so, and gives sc_pipeline_apply's result.
+TEST(CApiThreads, ParallelApplyWithANamedGuardIsApply) {
+  sc_compile_options_t* options = sc_compile_options_create();
+  ASSERT_EQ(sc_compile_options_add_named_guard(options, "even", 4, EvenBudget,
+                                               nullptr, nullptr),
+            SC_OK);
+  sc_machine_t* m = nullptr;
+  ASSERT_EQ(sc_machine_from_text(&m, kSpec, sizeof kSpec - 1, options, nullptr),
+            SC_OK);
+  sc_compile_options_destroy(options);
+  constexpr uint32_t kDeals = 65536;  // enough for 4 threads to be worth it
+  std::mt19937 rng(12);
+  std::vector<sc_event_record> records(1 << 20);
+  for (size_t i = 0; i < records.size(); ++i) {
+    records[i] = sc_event_record{static_cast<uint32_t>(rng() % kDeals),
+                                 static_cast<uint32_t>(rng() % 2),
+                                 static_cast<int64_t>(i)};
+  }
+  auto run = [&](uint32_t threads, uint32_t* ran) {
+    sc_pipeline_t* p = nullptr;
+    EXPECT_EQ(sc_pipeline_create(&p, m, nullptr, nullptr), SC_OK);
+    for (uint32_t d = 0; d < kDeals; ++d) {
+      uint32_t deal = 0;
+      EXPECT_EQ(sc_pipeline_add(&deal, p, 0, nullptr), SC_OK);
+      EXPECT_EQ(sc_pipeline_set_int64(p, deal, 0, d % 7, nullptr), SC_OK);
+    }
+    uint64_t accepted = 0, rejected = 0;
+    char* message = nullptr;
+    const sc_status status =
+        threads == 0
+            ? sc_pipeline_apply(&accepted, &rejected, p, records.data(),
+                                records.size(), &message)
+            : sc_pipeline_apply_parallel(&accepted, &rejected, ran, p,
+                                         records.data(), records.size(),
+                                         threads, &message);
+    EXPECT_EQ(status, SC_OK) << (message != nullptr ? message : "");
+    sc_free(message);
+    uint64_t counts[3] = {0, 0, 0};
+    EXPECT_EQ(sc_pipeline_stage_counts(counts, 3, p, nullptr), SC_OK);
+    sc_pipeline_destroy(p);
+    EXPECT_EQ(accepted + rejected, records.size());
+    return std::to_string(accepted) + "," + std::to_string(counts[0]) + "," +
+           std::to_string(counts[1]) + "," + std::to_string(counts[2]);
+  };
+  const std::string serial = run(0, nullptr);
+  uint32_t ran = 99;
+  EXPECT_EQ(run(4, &ran), serial);
+  EXPECT_EQ(ran, 1u);
+  sc_machine_destroy(m);
+}
+
 }  // namespace

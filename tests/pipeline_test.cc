@@ -4,6 +4,7 @@
 #include "salescycle/pipeline.h"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <random>
@@ -604,9 +605,71 @@ TEST(PipelineParallel, SameResultAsApplyForEveryThreadCount) {
       ASSERT_TRUE(got.ok()) << got.status();
       EXPECT_EQ(got->accepted, want.accepted);
       EXPECT_EQ(got->rejected, want.rejected);
+      // 1M records and 200k deals are worth 15 threads: all asked ran.
+      EXPECT_EQ(got->threads, threads);
       EXPECT_EQ(State(parallel), want_state);
     }
   }
+}
+
+// Named guards are the host's code, which may not be thread-safe (and the C
+// API's guards need the calling thread): the batch runs on one thread, says
+// so, and gives Apply's result.
+TEST(PipelineParallel, NamedGuardsRunOnTheCallingThread) {
+  CompileOptions options;
+  const std::thread::id caller = std::this_thread::get_id();
+  std::atomic<int> other_thread{0};
+  options.named_guards["even_budget"] = [&](const AttributeReader& a) {
+    if (std::this_thread::get_id() != caller) ++other_thread;
+    return a.GetInt64(0) % 2 == 0;
+  };
+  auto m = Machine::FromTextProto(
+      R"(name: "named" initial_stage: "a"
+         stages { id: "a" } stages { id: "b" } stages { id: "c" }
+         events { id: "go" } events { id: "back" }
+         attributes { name: "budget" type: INT64 }
+         transitions { from_stage: "a" event: "go" to: "b" guard { named: "even_budget" } }
+         transitions { from_stage: "b" event: "go" to: "c" }
+         transitions { from_any_open: true event: "back" to: "a" })",
+      options);
+  ASSERT_TRUE(m.ok()) << m.status();
+  constexpr uint32_t kDeals = 100'000;
+  std::mt19937_64 rng(12);
+  std::vector<EventRecord> records;
+  for (int i = 0; i < 1'000'000; ++i) {
+    records.push_back(EventRecord{static_cast<DealIndex>(rng() % kDeals),
+                                  static_cast<uint32_t>(rng() % 3 == 0), i});
+  }
+  auto make = [&] {
+    auto p = *Pipeline::Create(*m);
+    for (uint32_t d = 0; d < kDeals; ++d) {
+      EXPECT_TRUE(p.Add(0).ok());
+      EXPECT_TRUE(p.Set(d, 0, AttributeValue::Int64(d % 7)).ok());
+    }
+    return p;
+  };
+  Pipeline serial = make();
+  const BatchResult want = *serial.Apply(records);
+  Pipeline parallel = make();
+  const auto got = parallel.ApplyParallel(records, 4);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->threads, 1);
+  EXPECT_EQ(got->accepted, want.accepted);
+  EXPECT_EQ(State(parallel), State(serial));
+  EXPECT_EQ(other_thread.load(), 0);
+}
+
+// Too little work for a second thread: it runs on one and says so.
+TEST(PipelineParallel, SmallBatchesReportOneThread) {
+  auto m = LoadTemplate("cycle9.textproto");
+  auto p = *Pipeline::Create(m);
+  for (int d = 0; d < 1000; ++d) ASSERT_TRUE(p.Add(0).ok());
+  std::vector<EventRecord> records(1 << 20, EventRecord{7, 0, 1});
+  const auto got = p.ApplyParallel(records, 2);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->threads, 1);
+  EXPECT_EQ(got->accepted + got->rejected, records.size());
+  EXPECT_EQ(p.Apply(records)->threads, 1);
 }
 
 TEST(PipelineParallel, BadBatchesAndThreadCounts) {

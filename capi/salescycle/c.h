@@ -440,11 +440,15 @@ SC_EXPORT sc_status sc_pipeline_apply(uint64_t* out_accepted,
                                       sc_pipeline_t* pipeline,
                                       const sc_event_record* records,
                                       size_t count, char** errmsg);
-/* sc_pipeline_apply split across up to `threads` threads by deal, with the
- * same result (Pipeline::ApplyParallel). Errors: as sc_pipeline_apply;
- * SC_INVALID_ARGUMENT for threads outside 1..64. */
+/* sc_pipeline_apply split across up to `threads` threads by deal, with
+ * exactly its result (Pipeline::ApplyParallel). It uses fewer threads where
+ * more do not pay (a small batch or pipeline), and one where the result
+ * could differ (named guards, observers, history, analytics); *out_threads
+ * gets the number that ran. Any out may be NULL. Errors: as
+ * sc_pipeline_apply; SC_INVALID_ARGUMENT for threads outside 1..64. */
 SC_EXPORT sc_status sc_pipeline_apply_parallel(uint64_t* out_accepted,
                                                uint64_t* out_rejected,
+                                               uint32_t* out_threads,
                                                sc_pipeline_t* pipeline,
                                                const sc_event_record* records,
                                                size_t count, uint32_t threads,

@@ -55,6 +55,9 @@ struct BatchResult {
   // Every other record: no transition, guard failed, missing attribute, or
   // a removed deal.
   uint64_t rejected = 0;
+  // The threads that applied the batch: 1 for Apply, and for ApplyParallel
+  // the number that really ran (see ApplyParallel for when it uses fewer).
+  int threads = 1;
 };
 
 class Pipeline {
@@ -147,13 +150,17 @@ class Pipeline {
   // deals, so every deal sees its events in batch order and the result
   // (states, counts, accepted and rejected) is Apply's, all or nothing as
   // Apply's. The calling thread works too; threads are started per call;
-  // nothing is copied, but every thread reads the whole batch. With
-  // observers registered, history or analytics on, it is Apply itself
-  // (observers are called on the applying thread, in record order). Each thread gets at
-  // least 4096 slots and 65536 records, so small batches use fewer threads.
-  // Whether it is faster than Apply depends on the memory bandwidth per
-  // core; measure with `salescycle_replay --threads N` (bench/RESULTS.md
-  // has the reference machine's figures).
+  // nothing is copied, but every thread reads the whole batch.
+  // It is Apply itself, on the calling thread, when the result could
+  // otherwise differ: with named guards (the host's code, which need not be
+  // thread-safe and may read the pipeline), observers (called in record
+  // order), history or analytics on. Each thread gets at least 4096 slots
+  // and 65536 records, so small batches use fewer threads.
+  // BatchResult::threads says how many ran.
+  // Whether it is faster than Apply depends on the cost of a step and the
+  // memory bandwidth per core: on the reference machine two threads gain
+  // where guards make steps dear and lose a little on a bare table
+  // (bench/RESULTS.md); measure with `salescycle_replay --threads N`.
   // Errors: as Apply; InvalidArgument for threads outside 1..64.
   [[nodiscard]] absl::StatusOr<BatchResult> ApplyParallel(
       absl::Span<const EventRecord> records, int threads);
@@ -215,6 +222,9 @@ class Pipeline {
   template <bool kTrackTimeouts>
   uint64_t ApplyOwned(absl::Span<const EventRecord> records, DealIndex lo,
                       DealIndex hi);
+  int ParallelThreads(size_t records, int wanted) const;
+  static constexpr int kMinParallelDealsLog2 = 12;
+  static constexpr int kMinParallelRecordsLog2 = 16;
   uint64_t ApplyRecorded(absl::Span<const EventRecord> records);
 
   std::shared_ptr<const Machine> machine_;

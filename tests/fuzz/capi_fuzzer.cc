@@ -65,7 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (in.Byte() & 1) {
           sc_pipeline_apply(&a, &r, p, batch.data(), batch.size(), &err);
         } else {
-          sc_pipeline_apply_parallel(&a, &r, p, batch.data(), batch.size(), in.Byte() % 4, &err);
+          sc_pipeline_apply_parallel(&a, &r, nullptr, p, batch.data(), batch.size(), in.Byte() % 4, &err);
         }
         break;
       }
