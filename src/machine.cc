@@ -151,6 +151,9 @@ class MachineCompiler {
     const Limits& limits = options_.limits;
     SC_RETURN_IF_ERROR(
         CheckStringLengths(spec_, limits.max_string_length, source_));
+    // Names end up in snapshots' `string` fields, and guard constants are
+    // compared with UTF-8 text; one Latin-1 byte made snapshots unloadable.
+    SC_RETURN_IF_ERROR(CheckUtf8(spec_, source_));
     const struct {
       int declared;
       const char* what;

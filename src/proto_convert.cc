@@ -6,6 +6,7 @@
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
+#include "src/utf8.h"
 
 namespace salescycle {
 namespace internal {
@@ -26,9 +27,13 @@ class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
   std::string error_;
 };
 
-bool FindLongString(const google::protobuf::Message& message, size_t max_length,
-                    const google::protobuf::FieldDescriptor* skip,
-                    std::string* path, size_t* length) {
+// Walks every string and bytes field set in `message`, at any depth, and
+// stops at the first for which `found(field, value)` holds, setting `path`
+// to where it is ("transitions[3].guard.compare.value.string_value").
+template <typename Found>
+bool FindString(const google::protobuf::Message& message,
+                const google::protobuf::FieldDescriptor* skip, Found&& found,
+                std::string* path) {
   using google::protobuf::FieldDescriptor;
   const google::protobuf::Reflection* reflection = message.GetReflection();
   std::vector<const FieldDescriptor*> fields;
@@ -51,9 +56,8 @@ bool FindLongString(const google::protobuf::Message& message, size_t max_length,
                 ? reflection->GetRepeatedStringReference(message, field, i,
                                                          &scratch)
                 : reflection->GetStringReference(message, field, &scratch);
-        if (value.size() > max_length) {
+        if (found(*field, value)) {
           *path = where;
-          *length = value.size();
           return true;
         }
         continue;
@@ -61,7 +65,7 @@ bool FindLongString(const google::protobuf::Message& message, size_t max_length,
       const google::protobuf::Message& child =
           field->is_repeated() ? reflection->GetRepeatedMessage(message, field, i)
                                : reflection->GetMessage(message, field);
-      if (FindLongString(child, max_length, skip, path, length)) {
+      if (FindString(child, skip, found, path)) {
         *path = absl::StrCat(where, ".", *path);
         return true;
       }
@@ -77,11 +81,32 @@ absl::Status CheckStringLengths(const google::protobuf::Message& message,
                                 const google::protobuf::FieldDescriptor* skip) {
   std::string path;
   size_t length = 0;
-  if (!FindLongString(message, max_length, skip, &path, &length)) {
-    return absl::OkStatus();
-  }
+  auto too_long = [&](const google::protobuf::FieldDescriptor&,
+                      const std::string& value) {
+    length = value.size();
+    return length > max_length;
+  };
+  if (!FindString(message, skip, too_long, &path)) return absl::OkStatus();
   return LimitError(source, absl::StrCat(path, " is ", length, " bytes"),
                     "max_string_length", max_length);
+}
+
+absl::Status CheckUtf8(const google::protobuf::Message& message,
+                       absl::string_view source) {
+  std::string path;
+  size_t at = 0;
+  auto invalid = [&](const google::protobuf::FieldDescriptor& field,
+                     const std::string& value) {
+    if (field.type() != google::protobuf::FieldDescriptor::TYPE_STRING) {
+      return false;  // bytes may hold anything
+    }
+    at = ValidUtf8Prefix(value);
+    return at != value.size();
+  };
+  if (!FindString(message, nullptr, invalid, &path)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(source, ": ", path, " is not UTF-8 (byte ", at,
+                   "): a spec is text; save it as UTF-8"));
 }
 
 absl::Status LimitError(absl::string_view source, absl::string_view what,
@@ -116,23 +141,29 @@ absl::Status ParseJson(absl::string_view json, const std::string& source,
   return absl::OkStatus();
 }
 
-absl::StatusOr<AttributeValue> FromProto(const v1::Value& value) {
+namespace {
+
+// Value (specs) and SnapshotValue (snapshots) have the same fields; only the
+// string's wire type differs (string vs bytes).
+template <typename V>
+absl::StatusOr<AttributeValue> ValueFromProto(const V& value) {
   switch (value.kind_case()) {
-    case v1::Value::kInt64Value:
+    case V::kInt64Value:
       return AttributeValue::Int64(value.int64_value());
-    case v1::Value::kDoubleValue:
+    case V::kDoubleValue:
       return AttributeValue::Double(value.double_value());
-    case v1::Value::kStringValue:
+    case V::kStringValue:
       return AttributeValue::String(value.string_value());
-    case v1::Value::kBoolValue:
+    case V::kBoolValue:
       return AttributeValue::Bool(value.bool_value());
-    case v1::Value::KIND_NOT_SET:
+    case V::KIND_NOT_SET:
       break;
   }
   return absl::InvalidArgumentError("attribute value has no kind");
 }
 
-void ToProto(const AttributeValue& value, v1::Value* out) {
+template <typename V>
+void ValueToProto(const AttributeValue& value, V* out) {
   switch (value.type()) {
     case AttributeType::kInt64: out->set_int64_value(value.int64_value()); break;
     case AttributeType::kDouble:
@@ -143,6 +174,21 @@ void ToProto(const AttributeValue& value, v1::Value* out) {
       break;
     case AttributeType::kBool: out->set_bool_value(value.bool_value()); break;
   }
+}
+
+}  // namespace
+
+absl::StatusOr<AttributeValue> FromProto(const v1::Value& value) {
+  return ValueFromProto(value);
+}
+absl::StatusOr<AttributeValue> FromProto(const v1::SnapshotValue& value) {
+  return ValueFromProto(value);
+}
+void ToProto(const AttributeValue& value, v1::Value* out) {
+  ValueToProto(value, out);
+}
+void ToProto(const AttributeValue& value, v1::SnapshotValue* out) {
+  ValueToProto(value, out);
 }
 
 std::optional<AttributeType> FromProto(v1::Attribute::Type type) {

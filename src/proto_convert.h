@@ -12,6 +12,7 @@
 #include "google/protobuf/message.h"
 #include "salescycle/attribute.h"
 #include "salescycle/v1/machine.pb.h"
+#include "salescycle/v1/snapshot.pb.h"
 
 namespace salescycle {
 namespace internal {
@@ -34,6 +35,12 @@ absl::Status CheckStringLengths(
     absl::string_view source,
     const google::protobuf::FieldDescriptor* skip = nullptr);
 
+// InvalidArgument "SOURCE: PATH is not UTF-8 (byte N): ..." for the first
+// `string` field (not `bytes`) of `message`, at any depth, that is not
+// UTF-8: protobuf would print to stderr when writing it and refuse it when
+// parsing, so a spec must never carry one into a snapshot.
+absl::Status CheckUtf8(const google::protobuf::Message& message,
+                       absl::string_view source);
 // InvalidArgument "SOURCE: WHAT, past Limits::NAME (LIMIT)"; WHAT says how
 // much was asked for ("declares 300 stages").
 absl::Status LimitError(absl::string_view source, absl::string_view what,
@@ -42,6 +49,8 @@ absl::Status LimitError(absl::string_view source, absl::string_view what,
 // InvalidArgument for a value with no kind set.
 absl::StatusOr<AttributeValue> FromProto(const v1::Value& value);
 void ToProto(const AttributeValue& value, v1::Value* out);
+absl::StatusOr<AttributeValue> FromProto(const v1::SnapshotValue& value);
+void ToProto(const AttributeValue& value, v1::SnapshotValue* out);
 
 // nullopt for TYPE_UNSPECIFIED or a value this build does not know.
 std::optional<AttributeType> FromProto(v1::Attribute::Type type);

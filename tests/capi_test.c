@@ -508,6 +508,54 @@ static void test_snapshots(void) {
   sc_machine_destroy(m);
 }
 
+/* Keys and string attributes are bytes: Latin-1 and every byte value,
+ * NUL included, survive a pipeline and a journey snapshot. */
+static void test_bytes_round_trip(void) {
+  sc_machine_t* m = load("b2b.textproto");
+  sc_pipeline_t* p = NULL;
+  sc_pipeline_t* restored = NULL;
+  sc_journey_t* j = NULL;
+  sc_journey_t* j2 = NULL;
+  uint8_t* bytes = NULL;
+  size_t len = 0, got_len = 0;
+  char* got = NULL;
+  char every[256];
+  const char latin1[] = "Jos\xe9 M\xfcller";
+  uint32_t deal = 0, other = 0, found = 0, i;
+  uint32_t a_maker = id_of(sc_machine_find_attribute, m, "decision_maker");
+  current = "bytes round trip";
+  for (i = 0; i < 256; ++i) every[i] = (char)i;
+
+  OK(sc_pipeline_create(&p, m, NULL, E));
+  OK(sc_pipeline_add_with_key(&deal, p, latin1, sizeof latin1 - 1, 0, E));
+  OK(sc_pipeline_add_with_key(&other, p, every, sizeof every, 0, E));
+  OK(sc_pipeline_set_string(p, deal, a_maker, every, sizeof every, E));
+  OK(sc_pipeline_save(&bytes, &len, p, E));
+  OK(sc_pipeline_load(&restored, m, bytes, len, E));
+  OK(sc_pipeline_find_by_key(&found, restored, latin1, sizeof latin1 - 1, E));
+  CHECK(found == deal);
+  OK(sc_pipeline_find_by_key(&found, restored, every, sizeof every, E));
+  CHECK(found == other);
+  OK(sc_pipeline_get_string(&got, &got_len, restored, deal, a_maker, E));
+  CHECK(got_len == sizeof every && memcmp(got, every, sizeof every) == 0);
+  sc_free(got);
+  sc_free(bytes);
+  sc_pipeline_destroy(restored);
+  sc_pipeline_destroy(p);
+
+  OK(sc_journey_create(&j, m, 0, NULL, E));
+  OK(sc_journey_set_string(j, a_maker, latin1, sizeof latin1 - 1, E));
+  OK(sc_journey_save(&bytes, &len, j, E));
+  OK(sc_journey_load(&j2, m, bytes, len, E));
+  OK(sc_journey_get_string(&got, &got_len, j2, a_maker, E));
+  CHECK(got_len == sizeof latin1 - 1 && memcmp(got, latin1, got_len) == 0);
+  sc_free(got);
+  sc_free(bytes);
+  sc_journey_destroy(j2);
+  sc_journey_destroy(j);
+  sc_machine_destroy(m);
+}
+
 static void test_journeys(void) {
   sc_machine_t* m = load("b2b.textproto");
   sc_options_t* options = sc_options_create();
@@ -793,6 +841,7 @@ int main(void) {
   test_pipeline();
   test_named_guards();
   test_snapshots();
+  test_bytes_round_trip();
   test_journeys();
   test_funnel();
   test_limits();

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/utf8.h"
 #include "tests/test_util.h"
 
 namespace salescycle {
@@ -302,6 +303,33 @@ TEST(MachineValidate, UnregisteredNamedGuard) {
       guard { named: "credit_check" } })";
   ExpectInvalid(s, "named guard \"credit_check\" is not registered in "
                    "CompileOptions::named_guards");
+}
+
+// A spec is text: a Latin-1 stage name compiled, then every pipeline
+// snapshot of it was unloadable. Refused, naming where.
+TEST(MachineValidate, NotUtf8) {
+  SpecText s;
+  s.transitions += R"(transitions { from_stage: "b" event: "go" to: "a"
+      guard { compare { attribute: "s" op: EQ value { string_value: "Jos\xe9" } } } })";
+  ExpectInvalid(s, "transitions[2].guard.compare.value.string_value is not "
+                   "UTF-8 (byte 3)");
+}
+
+TEST(Utf8, ValidPrefix) {
+  using internal::ValidUtf8Prefix;
+  EXPECT_EQ(ValidUtf8Prefix(""), 0u);
+  EXPECT_EQ(ValidUtf8Prefix("plain ascii"), 11u);
+  EXPECT_EQ(ValidUtf8Prefix("Jos\xc3\xa9"), 5u);                  // é
+  EXPECT_EQ(ValidUtf8Prefix("\xe2\x82\xac \xf0\x9f\x98\x80"), 8u);  // € 😀
+  EXPECT_EQ(ValidUtf8Prefix("Jos\xe9"), 3u);          // Latin-1 é
+  EXPECT_EQ(ValidUtf8Prefix("ab\xc3"), 2u);           // truncated
+  EXPECT_EQ(ValidUtf8Prefix("\xc0\xaf"), 0u);         // overlong '/'
+  EXPECT_EQ(ValidUtf8Prefix("\xe0\x80\xaf"), 0u);     // overlong
+  EXPECT_EQ(ValidUtf8Prefix("\xed\xa0\x80"), 0u);     // a surrogate
+  EXPECT_EQ(ValidUtf8Prefix("\xf4\x90\x80\x80"), 0u); // past U+10FFFF
+  EXPECT_EQ(ValidUtf8Prefix("\xf4\x8f\xbf\xbf"), 4u); // U+10FFFF
+  EXPECT_EQ(ValidUtf8Prefix("a\xe2\x28\xa1"), 1u);    // bad continuation
+  EXPECT_EQ(ValidUtf8Prefix(std::string("a\0b", 3)), 3u);
 }
 
 TEST(MachineValidate, GuardTooDeep) {

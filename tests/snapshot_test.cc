@@ -39,6 +39,14 @@ const char* const kTemplates[] = {"b2b.textproto", "buyer_journey.textproto",
                                   "ecommerce.textproto", "cycle9.textproto",
                                   "cycle9_guarded.textproto"};
 
+// Any bytes, NUL and invalid UTF-8 included: deal keys and string
+// attributes are bytes to the library (CRM exports come in any encoding).
+std::string RandomBytes(std::mt19937_64& rng) {
+  std::string out(rng() % 40, '\0');
+  for (char& c : out) c = static_cast<char>(rng());
+  return out;
+}
+
 AttributeValue RandomValue(AttributeType type, std::mt19937_64& rng) {
   switch (type) {
     case AttributeType::kInt64:
@@ -46,8 +54,7 @@ AttributeValue RandomValue(AttributeType type, std::mt19937_64& rng) {
     case AttributeType::kDouble:
       return AttributeValue::Double(static_cast<double>(rng() % 100000) / 7.0);
     case AttributeType::kBool: return AttributeValue::Bool(rng() % 2);
-    case AttributeType::kString:
-      return AttributeValue::String(std::string(rng() % 40, 'a' + rng() % 26));
+    case AttributeType::kString: return AttributeValue::String(RandomBytes(rng));
   }
   return AttributeValue();
 }
@@ -66,7 +73,12 @@ Pipeline RandomPipeline(std::shared_ptr<const Machine> m, size_t history,
     switch (rng() % 3) {
       case 0: deal = *p.Add(t); break;
       case 1: deal = *p.AddWithId(rng(), t); break;
-      default: deal = *p.AddWithKey(absl::StrCat("deal-", d), t); break;
+      default: {
+        // Random bytes, unique by the index in front.
+        std::string key = absl::StrCat(d, "-", RandomBytes(rng));
+        deal = *p.AddWithKey(key, t);
+        break;
+      }
     }
     for (AttributeId a = 0; a < m->num_attributes(); ++a) {
       if (rng() % 3 == 0) continue;
@@ -709,6 +721,36 @@ TEST(SnapshotMismatch, NamesBothMachinesAndVersions) {
   EXPECT_THAT(other.message(), HasSubstr("they are different machines"));
 }
 
+// Issue 12: a key or string attribute in Latin-1 (an old CRM export) made
+// the whole snapshot unloadable ("frame 1 ... does not parse") while the
+// save said OK, and protobuf printed on the host's stderr. Keys and strings
+// are bytes now: every byte value round-trips, and nothing is printed.
+TEST(PipelineSnapshot, KeysAndStringsAreBytes) {
+  auto m = LoadTemplate("b2b.textproto");
+  const AttributeId maker = *m->FindAttribute("decision_maker");
+  auto p = *Pipeline::Create(m);
+  const std::string latin1 = "Jos\xe9 M\xfcller GmbH";  // not UTF-8
+  std::string every_byte;
+  for (int b = 0; b < 256; ++b) every_byte.push_back(static_cast<char>(b));
+  const DealIndex a = *p.AddWithKey(latin1, 1);
+  const DealIndex b = *p.AddWithKey(every_byte, 2);
+  ASSERT_TRUE(p.Set(a, maker, AttributeValue::String("Directeur g\xe9n\xe9ral")).ok());
+  ASSERT_TRUE(p.Set(b, maker, AttributeValue::String(every_byte)).ok());
+  ::testing::internal::CaptureStderr();
+  std::string bytes;
+  const absl::Status saved = SavePipeline(p, SnapshotSink::Bytes(&bytes));
+  auto loaded = LoadPipeline(SnapshotSource::Bytes(bytes), m);
+  const std::string printed = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(saved.ok()) << saved;
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(printed, "");
+  EXPECT_EQ(*loaded->FindByKey(latin1), a);
+  EXPECT_EQ(*loaded->FindByKey(every_byte), b);
+  EXPECT_EQ(loaded->Get(a, maker)->string_value(), "Directeur g\xe9n\xe9ral");
+  EXPECT_EQ(loaded->Get(b, maker)->string_value(), every_byte);
+  EXPECT_EQ(Dump(*loaded), Dump(p));
+}
+
 // ---- journeys
 
 TEST(JourneySnapshot, RoundTripsOverEveryTemplate) {
@@ -743,6 +785,19 @@ TEST(JourneySnapshot, RoundTripsOverEveryTemplate) {
       EXPECT_EQ(restored->AdvanceTo(1LL << 40), j.AdvanceTo(1LL << 40));
     }
   }
+}
+
+TEST(JourneySnapshot, StringsAreBytes) {
+  auto m = LoadTemplate("b2b.textproto");
+  const AttributeId maker = *m->FindAttribute("decision_maker");
+  auto j = *Journey::Create(m, 0);
+  const std::string value("G\xe9rant \0\xff\xfe", 10);
+  ASSERT_TRUE(j.Set(maker, AttributeValue::String(value)).ok());
+  ::testing::internal::CaptureStderr();
+  auto restored = RestoreJourney(SnapshotJourney(j), m);
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(restored->Get(maker)->string_value(), value);
 }
 
 // Found by the fuzzer: protobuf logged every string field that was not

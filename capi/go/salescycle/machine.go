@@ -28,6 +28,15 @@ import (
 // AttributeType is an attribute's declared type.
 type AttributeType int32
 
+// StageKind is a stage's kind: SC_STAGE_* in c.h.
+type StageKind int32
+
+const (
+	Open StageKind = C.SC_STAGE_OPEN
+	Won  StageKind = C.SC_STAGE_WON
+	Lost StageKind = C.SC_STAGE_LOST
+)
+
 const (
 	Int64Attribute  AttributeType = 0
 	DoubleAttribute AttributeType = 1
@@ -49,6 +58,8 @@ type Machine struct {
 	events      []string
 	attributes  []string
 	types       []AttributeType
+	kinds       []StageKind // by stage id
+	initial     uint32
 	ids         map[string]map[string]uint32
 }
 
@@ -233,6 +244,20 @@ func (m *Machine) cache() error {
 		}
 		m.ids[l.kind] = ids
 	}
+	var initial C.uint32_t
+	if err := call(func(e **C.char) C.sc_status { return C.sc_machine_initial_stage(&initial, m.ptr, e) }); err != nil {
+		return err
+	}
+	m.initial = uint32(initial)
+	for i := range m.stages {
+		var k C.int32_t
+		if err := call(func(e **C.char) C.sc_status {
+			return C.sc_machine_stage_kind(&k, m.ptr, C.uint32_t(i), e)
+		}); err != nil {
+			return err
+		}
+		m.kinds = append(m.kinds, StageKind(k))
+	}
 	for i := range m.attributes {
 		var t C.int32_t
 		if err := call(func(e **C.char) C.sc_status {
@@ -284,6 +309,18 @@ func (m *Machine) find(kind, name string) (uint32, error) {
 func (m *Machine) StageID(name string) (uint32, error)     { return m.find("stage", name) }
 func (m *Machine) EventID(name string) (uint32, error)     { return m.find("event", name) }
 func (m *Machine) AttributeID(name string) (uint32, error) { return m.find("attribute", name) }
+
+// InitialStage is the stage new deals start in.
+func (m *Machine) InitialStage() string { return m.stages[m.initial] }
+
+// StageKind says whether a stage is open, won or lost.
+func (m *Machine) StageKind(name string) (StageKind, error) {
+	id, err := m.StageID(name)
+	if err != nil {
+		return 0, err
+	}
+	return m.kinds[id], nil
+}
 
 // AttributeType is the declared type of an attribute.
 func (m *Machine) AttributeType(name string) (AttributeType, error) {

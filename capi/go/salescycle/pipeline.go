@@ -5,6 +5,7 @@ package salescycle
 import "C"
 
 import (
+	"fmt"
 	"runtime"
 	"unsafe"
 )
@@ -252,6 +253,27 @@ func (p *Pipeline) Apply(records []EventRecord) (accepted, rejected uint64, err 
 		return C.sc_pipeline_apply(&a, &r, p.c(h), ptr, C.size_t(len(records)), e)
 	})
 	return uint64(a), uint64(r), err
+}
+
+// ApplyParallel is Apply split across up to `threads` (1 to 64) threads by
+// deal, with exactly Apply's result. It returns the threads that ran: fewer
+// where more do not pay (a small batch or pipeline), and one where the
+// result could differ (named guards, observers, history, analytics).
+func (p *Pipeline) ApplyParallel(records []EventRecord, threads int) (accepted, rejected uint64, ran int, err error) {
+	if threads < 1 || threads > 64 {
+		return 0, 0, 0, &Error{Code: InvalidArgument,
+			Message: fmt.Sprintf("ApplyParallel: threads is %d; it must be 1 to 64", threads)}
+	}
+	var ptr *C.sc_event_record
+	if len(records) > 0 {
+		ptr = (*C.sc_event_record)(unsafe.Pointer(&records[0]))
+	}
+	var a, r C.uint64_t
+	var t C.uint32_t
+	err = p.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
+		return C.sc_pipeline_apply_parallel(&a, &r, &t, p.c(h), ptr, C.size_t(len(records)), C.uint32_t(threads), e)
+	})
+	return uint64(a), uint64(r), int(t), err
 }
 
 // StageCounts returns the live deals per stage, in stage id order.

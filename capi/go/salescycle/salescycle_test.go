@@ -212,6 +212,118 @@ func TestApply(t *testing.T) {
 	}
 }
 
+// ApplyParallel gives Apply's result and says how many threads ran: one on
+// a machine with a named guard (the host's code), more on one without.
+func TestApplyParallel(t *testing.T) {
+	plain, err := MachineFromText(strings.Replace(tiny, `guard { named: "big" }`, "", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	const deals = 20000
+	records := make([]EventRecord, 0, 200000)
+	seed := uint32(12)
+	for i := 0; i < cap(records); i++ {
+		seed = seed*1664525 + 1013904223
+		records = append(records, EventRecord{Deal: (seed >> 4) % deals, Event: (seed >> 24) % 3, Time: int64(i)})
+	}
+	for _, c := range []struct {
+		m    *Machine
+		want int
+	}{{mustMachine(t), 1}, {plain, 3}} {
+		one, _ := NewPipeline(c.m)
+		par, _ := NewPipeline(c.m)
+		for _, p := range []*Pipeline{one, par} {
+			for d := uint32(0); d < deals; d++ {
+				p.Add(0)
+				p.Set(d, "budget", int64(d%3000))
+			}
+		}
+		acc, rej, err := one.Apply(records)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pacc, prej, ran, err := par.ApplyParallel(records, 3)
+		if err != nil || pacc != acc || prej != rej || ran != c.want {
+			t.Fatal(pacc, prej, ran, err, "want", acc, rej, c.want)
+		}
+		c1, _ := one.StageCounts()
+		c2, _ := par.StageCounts()
+		if !reflect.DeepEqual(c1, c2) {
+			t.Fatal(c1, c2)
+		}
+		_, _, _, err = par.ApplyParallel(records, 0)
+		wantCode(t, err, InvalidArgument, "threads is 0")
+		one.Close()
+		par.Close()
+	}
+}
+
+func TestMachineStages(t *testing.T) {
+	m := mustMachine(t)
+	if m.InitialStage() != "a" {
+		t.Fatal(m.InitialStage())
+	}
+	for name, want := range map[string]StageKind{"a": Open, "c": Won} {
+		if k, err := m.StageKind(name); k != want || err != nil {
+			t.Fatal(name, k, err)
+		}
+	}
+	_, err := m.StageKind("nowhere")
+	wantCode(t, err, NotFound, "nowhere")
+}
+
+// Keys and string attributes are bytes: Latin-1 and every byte value come
+// back from a snapshot as they went in (issue 12).
+func TestKeysAndStringsAreBytes(t *testing.T) {
+	m := mustMachine(t)
+	p, _ := NewPipeline(m)
+	defer p.Close()
+	latin1 := "Jos\xe9 M\xfcller"
+	every := make([]byte, 256)
+	for i := range every {
+		every[i] = byte(i)
+	}
+	a, err := p.AddWithKey(latin1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := p.AddWithKey(string(every), 1)
+	if err := p.Set(a, "source", string(every)); err != nil {
+		t.Fatal(err)
+	}
+	data, err := p.Save()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := LoadPipeline(m, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if d, err := q.FindByKey(latin1); d != a || err != nil {
+		t.Fatal(d, err)
+	}
+	if d, err := q.FindByKey(string(every)); d != b || err != nil {
+		t.Fatal(d, err)
+	}
+	if v, err := q.Get(a, "source"); v != string(every) || err != nil {
+		t.Fatalf("%q %v", v, err)
+	}
+	j, _ := NewJourney(m, 0)
+	defer j.Close()
+	j.Set("source", latin1)
+	jdata, _ := j.Save()
+	k, err := LoadJourney(m, jdata)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	if v, _ := k.Get("source"); v != latin1 {
+		t.Fatalf("%q", v)
+	}
+}
+
 func TestObservers(t *testing.T) {
 	m := mustMachine(t)
 	p, _ := NewPipeline(m)

@@ -103,6 +103,8 @@ _PROTOTYPES = {
     "sc_pipeline_fire": (_S, [POINTER(c_int32), _P, c_uint32, c_uint32, c_int64, _E]),
     "sc_pipeline_fire_by_name": (_S, [POINTER(c_int32), _P, c_uint32, c_char_p, c_size_t, c_int64, _E]),
     "sc_pipeline_apply": (_S, [POINTER(c_uint64), POINTER(c_uint64), _P, c_void_p, c_size_t, _E]),
+    "sc_pipeline_apply_parallel": (_S, [POINTER(c_uint64), POINTER(c_uint64), POINTER(c_uint32),
+                                        _P, c_void_p, c_size_t, c_uint32, _E]),
     "sc_pipeline_advance_to": (_S, [POINTER(c_uint64), _P, c_int64, _E]),
     "sc_pipeline_stage_count": (_S, [POINTER(c_uint64), _P, c_uint32, _E]),
     "sc_pipeline_stage_counts": (_S, [POINTER(c_uint64), c_size_t, _P, _E]),
@@ -221,7 +223,17 @@ def call(fn: Callable[..., int], *args: Any) -> None:
 
 
 def encode(text) -> bytes:
-    return text.encode("utf-8") if isinstance(text, str) else bytes(text)
+    # Keys and string attributes are bytes to the library. A str is sent as
+    # UTF-8, with surrogateescape so that a str read back from bytes that
+    # were not UTF-8 (see decode) goes back as the same bytes.
+    return text.encode("utf-8", "surrogateescape") if isinstance(text, str) else bytes(text)
+
+
+def decode(data: bytes) -> str:
+    """Bytes from the library as str: UTF-8, with any byte that is not
+    (Latin-1 from an old export) kept as a lone surrogate, as os.fsdecode
+    does, so that encode() gives the same bytes back."""
+    return data.decode("utf-8", "surrogateescape")
 
 
 # Named guards run inside whichever call steps a deal, possibly on another

@@ -110,7 +110,7 @@ class Stepping(_native.Handle):
         if kind == AttributeType.STRING:
             data, size = c_void_p(), c_size_t()
             self._call("get_string", byref(data), byref(size), self._handle, *deal, a)
-            return _native.take_bytes(data, size.value).decode("utf-8")
+            return _native.decode(_native.take_bytes(data, size.value))
         verb, ctype = _GETTERS[kind]
         out = ctype()
         self._call(verb, byref(out), self._handle, *deal, a)

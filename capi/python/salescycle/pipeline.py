@@ -183,6 +183,18 @@ class Pipeline(Stepping):
                    keep[1] if keep else None, count)
         return accepted.value, rejected.value
 
+    def apply_parallel(self, batch, threads: int) -> Tuple[int, int, int]:
+        """apply_batch split across up to `threads` (1 to 64) threads by
+        deal, with exactly its result; returns (accepted, rejected, threads
+        that ran). It runs fewer where more do not pay, and one where the
+        result could differ (named guards, observers, history, analytics).
+        The GIL is released for the call, as for apply_batch."""
+        keep, count = _record_pointer(batch)
+        accepted, rejected, ran = c_uint64(), c_uint64(), c_uint32()
+        self._call("apply_parallel", byref(accepted), byref(rejected), byref(ran),
+                   self._handle, keep[1] if keep else None, count, threads)
+        return accepted.value, rejected.value, ran.value
+
     # ---- the funnel
 
     def funnel(self, format: str = "table", *, value: Optional[str] = None,

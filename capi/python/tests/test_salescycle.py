@@ -261,6 +261,50 @@ class PipelineTest(unittest.TestCase):
             self.assertEqual([one.stage_of(d) for d in range(20)],
                              [batch.stage_of(d) for d in range(20)])
 
+    def test_apply_parallel_is_apply_batch(self):
+        import random
+        rng = random.Random(12)
+        deals = 20000
+        recs = pack([(rng.randrange(deals), rng.randrange(3), i)
+                     for i in range(200000)])
+        with sc.Pipeline(self.m) as one, sc.Pipeline(self.m) as par:
+            for p in (one, par):
+                for d in range(deals):
+                    p.add(0)
+                    p.set(d, "budget", d % 3000)
+            accepted, rejected = one.apply_batch(recs)
+            self.assertEqual(par.apply_parallel(recs, 3), (accepted, rejected, 3))
+            self.assertEqual(one.stage_counts(), par.stage_counts())
+        with self.assertRaises(sc.InvalidArgumentError):
+            self.p.apply_parallel(b"", 0)
+        with self.assertRaises(sc.InvalidArgumentError):
+            self.p.apply_parallel(b"", 65)
+        self.assertEqual(self.p.apply_parallel(b"", 2), (0, 0, 1))
+
+    def test_keys_and_strings_are_bytes(self):
+        # Latin-1 from an old CRM export, and every byte value: bytes in,
+        # the same bytes out of a snapshot (issue 12).
+        latin1 = "Jos\xe9 M\xfcller".encode("latin-1")
+        every = bytes(range(256))
+        a = self.p.add(1, key=latin1)
+        b = self.p.add(1, key=every)
+        self.p.set(a, "source", every)
+        self.p.set(b, "source", latin1)
+        restored = sc.Pipeline.load(self.m, self.p.save())
+        self.assertEqual(restored.find(key=latin1), a)
+        self.assertEqual(restored.find(key=every), b)
+        # A str holds bytes that are not UTF-8 as surrogates, which go back
+        # as the same bytes.
+        got = restored.get(b, "source")
+        self.assertEqual(got, latin1.decode("utf-8", "surrogateescape"))
+        self.assertEqual(got.encode("utf-8", "surrogateescape"), latin1)
+        self.assertEqual(restored.get(a, "source").encode("utf-8", "surrogateescape"),
+                         every)
+        restored.set(b, "source", got)
+        self.assertEqual(restored.find(key=latin1), a)
+        again = sc.Pipeline.load(self.m, restored.save())
+        self.assertEqual(again.get(b, "source"), got)
+
     def test_bad_batches_fail_whole(self):
         self.p.add(0)
         with self.assertRaises(sc.InvalidArgumentError) as ctx:
