@@ -1,8 +1,8 @@
 // Snapshots: journeys and whole pipelines as bytes, files or streams.
 //
 // The format is protobuf (proto/salescycle/v1/snapshot.proto), readable with
-// nothing but the .proto files. A journey snapshot is one message, for a row
-// in the caller's own database. A pipeline snapshot is a stream of
+// nothing but the .proto files. A journey snapshot is one checksummed
+// message, for a row in the caller's own database. A pipeline snapshot is a stream of
 // checksummed frames — a header with name dictionaries, chunks of deals in
 // columns, a trailer with totals — so 10 million deals are written and read
 // in bounded memory.
@@ -52,10 +52,16 @@ struct RestoreOptions {
 
 // ---- journeys
 
-// The journey as a serialized salescycle.v1.JourneySnapshot.
+// The journey as bytes: "SCJN", the CRC-32 (IEEE, as zlib.crc32) of the
+// rest as a u32 little endian, then a serialized salescycle.v1.JourneySnapshot.
+// Deal strings are kept as bytes, whatever their encoding.
 std::string SnapshotJourney(const Journey& journey);
 
-// Errors: DataLoss for bytes that are not a journey snapshot; FailedPrecondition
+// Also reads snapshots from before the checksum (the bare message, which
+// starts with the byte 0x08), unchecked.
+// Errors: DataLoss for bytes that are not a journey snapshot or whose
+// checksum does not match ("checksum mismatch (stored ..., computed ...)");
+// FailedPrecondition
 // naming both machines when the snapshot is of another machine or version and
 // no migration chain leads to `machine`, or when it names a stage the machine
 // lacks, or an attribute of another type; InvalidArgument for a null
