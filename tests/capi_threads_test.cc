@@ -35,6 +35,20 @@ int32_t EvenBudget(void* /*user_data*/, const sc_deal_view_t* deal,
   return 0;
 }
 
+// kSpec with EvenBudget as its guard "even"; null on failure.
+sc_machine_t* EvenGuardMachine() {
+  sc_compile_options_t* options = sc_compile_options_create();
+  sc_machine_t* m = nullptr;
+  if (sc_compile_options_add_named_guard(options, "even", 4, EvenBudget,
+                                         nullptr, nullptr) != SC_OK ||
+      sc_machine_from_text(&m, kSpec, sizeof kSpec - 1, options, nullptr) !=
+          SC_OK) {
+    m = nullptr;
+  }
+  sc_compile_options_destroy(options);
+  return m;
+}
+
 // A pipeline of the shared machine taken through a fixed stream, as text:
 // stage counts, the funnel, and an error message of the thread's own.
 std::string RunPipeline(const sc_machine_t* m, int seed_offset) {
@@ -87,14 +101,8 @@ std::string RunPipeline(const sc_machine_t* m, int seed_offset) {
 }
 
 TEST(CApiThreads, OneMachineManyThreadsWithNamedGuards) {
-  sc_compile_options_t* options = sc_compile_options_create();
-  ASSERT_EQ(sc_compile_options_add_named_guard(options, "even", 4, EvenBudget,
-                                               nullptr, nullptr),
-            SC_OK);
-  sc_machine_t* m = nullptr;
-  ASSERT_EQ(sc_machine_from_text(&m, kSpec, sizeof kSpec - 1, options, nullptr),
-            SC_OK);
-  sc_compile_options_destroy(options);
+  sc_machine_t* m = EvenGuardMachine();
+  ASSERT_NE(m, nullptr);
 
   const std::string expected = RunPipeline(m, 0);
   const uint64_t calls_alone = g_guard_calls.load();
@@ -117,14 +125,8 @@ TEST(CApiThreads, OneMachineManyThreadsWithNamedGuards) {
 // guard reading the pipeline raced with the writers. Now the batch runs on
 // the calling thread, says so, and gives sc_pipeline_apply's result.
 TEST(CApiThreads, ParallelApplyWithANamedGuardIsApply) {
-  sc_compile_options_t* options = sc_compile_options_create();
-  ASSERT_EQ(sc_compile_options_add_named_guard(options, "even", 4, EvenBudget,
-                                               nullptr, nullptr),
-            SC_OK);
-  sc_machine_t* m = nullptr;
-  ASSERT_EQ(sc_machine_from_text(&m, kSpec, sizeof kSpec - 1, options, nullptr),
-            SC_OK);
-  sc_compile_options_destroy(options);
+  sc_machine_t* m = EvenGuardMachine();
+  ASSERT_NE(m, nullptr);
   constexpr uint32_t kDeals = 65536;  // enough for 4 threads to be worth it
   std::mt19937 rng(12);
   std::vector<sc_event_record> records(1 << 20);

@@ -37,6 +37,20 @@ func mustMachine(t *testing.T, opts ...MachineOption) *Machine {
 	return m
 }
 
+// roundTrip saves p and loads the snapshot onto m, failing the test on error.
+func roundTrip(t *testing.T, m *Machine, p *Pipeline) ([]byte, *Pipeline) {
+	t.Helper()
+	data, err := p.Save()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := LoadPipeline(m, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data, q
+}
+
 func wantCode(t *testing.T, err error, code Code, part string) {
 	t.Helper()
 	var e *Error
@@ -292,14 +306,7 @@ func TestKeysAndStringsAreBytes(t *testing.T) {
 	if err := p.Set(a, "source", string(every)); err != nil {
 		t.Fatal(err)
 	}
-	data, err := p.Save()
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := LoadPipeline(m, data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, q := roundTrip(t, m, p)
 	defer q.Close()
 	if d, err := q.FindByKey(latin1); d != a || err != nil {
 		t.Fatal(d, err)
@@ -401,14 +408,7 @@ func TestSnapshots(t *testing.T) {
 		p.Set(d, "source", "s"+string(rune('a'+i%26)))
 	}
 	p.Apply([]EventRecord{{0, 0, 50}, {2, 0, 51}})
-	data, err := p.Save()
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := LoadPipeline(m, data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data, q := roundTrip(t, m, p)
 	defer q.Close()
 	c1, _ := p.StageCounts()
 	c2, _ := q.StageCounts()
@@ -420,7 +420,7 @@ func TestSnapshots(t *testing.T) {
 	}
 	damaged := append([]byte(nil), data...)
 	damaged[len(damaged)/2] ^= 1
-	_, err = LoadPipeline(m, damaged)
+	_, err := LoadPipeline(m, damaged)
 	wantCode(t, err, DataLoss, "checksum mismatch")
 	_, err = LoadPipeline(m, data[:len(data)-1])
 	wantCode(t, err, DataLoss, "")
