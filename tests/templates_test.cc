@@ -29,8 +29,14 @@ TEST(Templates, AllLoad) {
   }
 }
 
+constexpr char kCycle9Json[] = SC_SHARED_DIR "/bench/cycle9.json";
+
+// A clone without ../shared builds and passes: these checks then skip,
+// saying why.
+bool HaveCycle9Json() { return std::ifstream(kCycle9Json).good(); }
+
 google::protobuf::Struct ReadCycle9Json() {
-  std::ifstream in(SC_SHARED_DIR "/bench/cycle9.json");
+  std::ifstream in(kCycle9Json);
   std::stringstream text;
   text << in.rdbuf();
   google::protobuf::Struct spec;
@@ -84,6 +90,10 @@ void ExpectMatchesCycle9Json(const Machine& m, bool guarded) {
 }
 
 TEST(Templates, Cycle9IsTheSharedMachine) {
+  if (!HaveCycle9Json()) {
+    GTEST_SKIP() << kCycle9Json << " is missing: cycle9 is not checked "
+                 << "against the shared machine (clone beside ../shared)";
+  }
   auto m = LoadTemplate("cycle9.textproto");
   ASSERT_NE(m, nullptr);
   EXPECT_EQ(m->name(), "cycle9");
@@ -92,6 +102,10 @@ TEST(Templates, Cycle9IsTheSharedMachine) {
 }
 
 TEST(Templates, Cycle9GuardedIsTheSharedMachineWithTheBudgetGuard) {
+  if (!HaveCycle9Json()) {
+    GTEST_SKIP() << kCycle9Json << " is missing: cycle9 is not checked "
+                 << "against the shared machine (clone beside ../shared)";
+  }
   auto m = LoadTemplate("cycle9_guarded.textproto");
   ASSERT_NE(m, nullptr);
   EXPECT_EQ(m->name(), "cycle9-guarded");
