@@ -59,6 +59,17 @@ struct FunnelAccess {
 
 namespace {
 
+// Whether a deal that entered at `entered` has, as of `as_of`, stayed past
+// `limit` seconds. Any two timestamps: their difference can pass int64 (the
+// fuzzer found an entry at the far past of a hostile event file), so it is
+// taken in uint64, where it fits whenever as_of > entered.
+bool StayedPast(Timestamp entered, Timestamp as_of, int64_t limit) {
+  if (as_of <= entered) return false;
+  return limit < 0 || static_cast<uint64_t>(as_of) -
+                              static_cast<uint64_t>(entered) >
+                          static_cast<uint64_t>(limit);
+}
+
 // What one pass over the live deals adds to a group's figures.
 struct LiveTally {
   explicit LiveTally(size_t stages) : now(stages, 0), stalled(stages, 0) {}
@@ -197,7 +208,8 @@ absl::StatusOr<FunnelReport> FunnelOf(const Pipeline& pipeline,
                                        c != FunnelAccumulator::kNoCohort ? &cohorts[c] : nullptr};
     const bool stalled =
         info.stall_limit_seconds.has_value() &&
-        report.as_of - pipeline.entered_at(d) > *info.stall_limit_seconds;
+        internal::StayedPast(pipeline.entered_at(d), report.as_of,
+                             *info.stall_limit_seconds);
     const bool open = info.kind == StageKind::kOpen;
     const bool won = (acc->flags(d) & FunnelAccumulator::kWon) != 0;
     std::optional<double> v;

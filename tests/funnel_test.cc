@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -298,6 +299,23 @@ TEST(Funnel, Formats) {
   EXPECT_THAT(lines[0], HasSubstr("cohort,stage,kind,entered"));
   EXPECT_EQ(lines[1].substr(0, 20), "all,lead,open,5,3,2,");
   EXPECT_THAT(lines[5], HasSubstr("1970-01,lead,open,5,"));
+}
+
+// Found by the fuzzer: a deal entered at the far past overflowed the stay
+// that decides "stalled" (undefined behaviour). It is stalled, as any deal
+// past its stage's limit.
+TEST(Funnel, StalledAcrossTheWholeTimeRange) {
+  auto m = LoadTemplate("b2b.textproto");
+  PipelineOptions options;
+  options.analytics.enabled = true;
+  auto p = *Pipeline::Create(m, options);
+  ASSERT_TRUE(p.Add(std::numeric_limits<Timestamp>::min()).ok());
+  ASSERT_TRUE(p.Add(1767404839).ok());
+  FunnelOptions o;
+  o.now = 1767404839;
+  const auto report = FunnelOf(p, o);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->total.stages[m->initial_stage()].stalled, 1u);
 }
 
 TEST(Funnel, Errors) {
