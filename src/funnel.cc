@@ -60,14 +60,14 @@ struct FunnelAccess {
 namespace {
 
 // Whether a deal that entered at `entered` has, as of `as_of`, stayed past
-// `limit` seconds. Any two timestamps: their difference can pass int64 (the
-// fuzzer found an entry at the far past of a hostile event file), so it is
-// taken in uint64, where it fits whenever as_of > entered.
+// `limit` seconds (a stall limit: the compiler makes it positive). Any two
+// timestamps: their difference can pass int64 (the fuzzer found an entry at
+// the far past of a hostile event file), so it is taken in uint64, where it
+// fits whenever as_of > entered.
 bool StayedPast(Timestamp entered, Timestamp as_of, int64_t limit) {
   if (as_of <= entered) return false;
-  return limit < 0 || static_cast<uint64_t>(as_of) -
-                              static_cast<uint64_t>(entered) >
-                          static_cast<uint64_t>(limit);
+  return static_cast<uint64_t>(as_of) - static_cast<uint64_t>(entered) >
+         static_cast<uint64_t>(limit);
 }
 
 // What one pass over the live deals adds to a group's figures.

@@ -514,11 +514,11 @@ int Pipeline::ParallelThreads(size_t records, int wanted) const {
       options_.history_limit > 0 || analytics_ != nullptr) {
     return 1;
   }
-  // A thread pays off only with a few thousand deals and tens of thousands
-  // of records of its own; fewer, and starting it costs more than it saves.
-  const size_t useful = std::max<size_t>(
-      1, std::min(stage_.size() >> kMinParallelDealsLog2,
-                  records >> kMinParallelRecordsLog2));
+  // A thread pays off only with a few thousand deals (2^12) and tens of
+  // thousands of records (2^16) of its own; fewer, and starting it costs
+  // more than it saves.
+  const size_t useful =
+      std::max<size_t>(1, std::min(stage_.size() >> 12, records >> 16));
   return static_cast<int>(std::min<size_t>(wanted, useful));
 }
 

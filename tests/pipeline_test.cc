@@ -388,16 +388,14 @@ TEST(PipelineAgreement, BatchFireObservedAndJourneyAgree) {
   EXPECT_GT(missing, 0);
 }
 
-// A compiled Machine is immutable: threads share one, each with its own
-// pipeline, and all reach the state one thread reaches alone. A named guard
-// runs on all of them at once.
-TEST(PipelineThreads, OneMachineSharedByManyThreads) {
+// Three stages, a -> b behind the named guard "even_budget" (`guard`),
+// b -> c behind budget >= 50, and back to a from anywhere open.
+absl::StatusOr<std::shared_ptr<const Machine>> EvenBudgetMachine(
+    NamedGuard guard) {
   CompileOptions options;
-  options.named_guards["even_budget"] = [](const AttributeReader& a) {
-    return a.GetInt64(0) % 2 == 0;
-  };
-  auto m = Machine::FromTextProto(
-      R"(name: "shared" initial_stage: "a"
+  options.named_guards["even_budget"] = std::move(guard);
+  return Machine::FromTextProto(
+      R"(name: "even_budget" initial_stage: "a"
          stages { id: "a" } stages { id: "b" } stages { id: "c" }
          events { id: "go" } events { id: "back" }
          attributes { name: "budget" type: INT64 }
@@ -406,6 +404,15 @@ TEST(PipelineThreads, OneMachineSharedByManyThreads) {
            guard { compare { attribute: "budget" op: GE value { int64_value: 50 } } } }
          transitions { from_any_open: true event: "back" to: "a" })",
       options);
+}
+
+// A compiled Machine is immutable: threads share one, each with its own
+// pipeline, and all reach the state one thread reaches alone. A named guard
+// runs on all of them at once.
+TEST(PipelineThreads, OneMachineSharedByManyThreads) {
+  auto m = EvenBudgetMachine([](const AttributeReader& a) {
+    return a.GetInt64(0) % 2 == 0;
+  });
   ASSERT_TRUE(m.ok()) << m.status();
   std::vector<EventRecord> records;
   std::mt19937_64 rng(99);
@@ -616,22 +623,12 @@ TEST(PipelineParallel, SameResultAsApplyForEveryThreadCount) {
 // API's guards need the calling thread): the batch runs on one thread, says
 // so, and gives Apply's result.
 TEST(PipelineParallel, NamedGuardsRunOnTheCallingThread) {
-  CompileOptions options;
   const std::thread::id caller = std::this_thread::get_id();
   std::atomic<int> other_thread{0};
-  options.named_guards["even_budget"] = [&](const AttributeReader& a) {
+  auto m = EvenBudgetMachine([&](const AttributeReader& a) {
     if (std::this_thread::get_id() != caller) ++other_thread;
     return a.GetInt64(0) % 2 == 0;
-  };
-  auto m = Machine::FromTextProto(
-      R"(name: "named" initial_stage: "a"
-         stages { id: "a" } stages { id: "b" } stages { id: "c" }
-         events { id: "go" } events { id: "back" }
-         attributes { name: "budget" type: INT64 }
-         transitions { from_stage: "a" event: "go" to: "b" guard { named: "even_budget" } }
-         transitions { from_stage: "b" event: "go" to: "c" }
-         transitions { from_any_open: true event: "back" to: "a" })",
-      options);
+  });
   ASSERT_TRUE(m.ok()) << m.status();
   constexpr uint32_t kDeals = 100'000;
   std::mt19937_64 rng(12);

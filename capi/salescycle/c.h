@@ -37,8 +37,8 @@
  *    hold NUL bytes). Deal keys and string attributes are bytes, in any
  *    encoding (Latin-1 from an old CRM export is fine): they round-trip
  *    through snapshots as given. Names in a spec (stages, events,
- *    attributes) are text and must be UTF-8. Times are int64_t seconds on a clock of the caller's
- *    choosing: the library never reads a clock. Ids are dense uint32_t:
+ *    attributes) are text and must be UTF-8. Times are int64_t seconds on
+ *    a clock of the caller's choosing: the library never reads a clock. Ids are dense uint32_t:
  *    stage i is the machine's i-th stage in declaration order, and so on.
  *    SC_NONE stands for "no id" (a timeout that entered a stage has no event;
  *    a journey has no deal index).

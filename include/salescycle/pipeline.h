@@ -222,9 +222,8 @@ class Pipeline {
   template <bool kTrackTimeouts>
   uint64_t ApplyOwned(absl::Span<const EventRecord> records, DealIndex lo,
                       DealIndex hi);
+  // How many threads ApplyParallel runs, when asked for `wanted`.
   int ParallelThreads(size_t records, int wanted) const;
-  static constexpr int kMinParallelDealsLog2 = 12;
-  static constexpr int kMinParallelRecordsLog2 = 16;
   uint64_t ApplyRecorded(absl::Span<const EventRecord> records);
 
   std::shared_ptr<const Machine> machine_;

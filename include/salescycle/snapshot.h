@@ -2,8 +2,8 @@
 //
 // The format is protobuf (proto/salescycle/v1/snapshot.proto), readable with
 // nothing but the .proto files. A journey snapshot is one checksummed
-// message, for a row in the caller's own database. A pipeline snapshot is a stream of
-// checksummed frames — a header with name dictionaries, chunks of deals in
+// message, for a row in the caller's own database. A pipeline snapshot is a
+// stream of checksummed frames — a header with name dictionaries, chunks of deals in
 // columns, a trailer with totals — so 10 million deals are written and read
 // in bounded memory.
 //
@@ -61,12 +61,11 @@ std::string SnapshotJourney(const Journey& journey);
 // starts with the byte 0x08), unchecked.
 // Errors: DataLoss for bytes that are not a journey snapshot or whose
 // checksum does not match ("checksum mismatch (stored ..., computed ...)");
-// FailedPrecondition
-// naming both machines when the snapshot is of another machine or version and
-// no migration chain leads to `machine`, or when it names a stage the machine
-// lacks, or an attribute of another type; InvalidArgument for a null
-// machine, a snapshot of a newer format version, or a history limit or
-// string past options.limits.
+// FailedPrecondition naming both machines when the snapshot is of another
+// machine or version and no migration chain leads to `machine`, or when it
+// names a stage the machine lacks, or an attribute of another type;
+// InvalidArgument for a null machine, a snapshot of a newer format version,
+// or a history limit or string past options.limits.
 [[nodiscard]] absl::StatusOr<Journey> RestoreJourney(
     absl::string_view bytes, std::shared_ptr<const Machine> machine,
     const RestoreOptions& options = {});
