@@ -15,47 +15,44 @@
 #include "google/protobuf/util/json_util.h"
 #include "salescycle/v1/funnel.pb.h"
 #include "src/analytics.h"
+#include "src/pipeline_internal.h"
 #include "src/status_macros.h"
 
 namespace salescycle {
 namespace internal {
 
-struct FunnelAccess {
-  static const FunnelAccumulator* Analytics(const Pipeline& p) {
-    return p.analytics_.get();
-  }
-  static size_t HistoryLimit(const Pipeline& p) {
-    return p.options_.history_limit;
-  }
+namespace {
 
-  // The counters replayed from each live deal's history. A deal whose
-  // history was never cut short is counted from its addition (taken as
-  // its first step's time: a history does not hold the addition); one
-  // whose oldest steps were dropped, from its oldest remembered step.
-  static std::unique_ptr<FunnelAccumulator> FromHistory(const Pipeline& p,
-                                                        Cohort cohort) {
-    const Machine& m = *p.machine_;
-    auto acc = std::make_unique<FunnelAccumulator>(m, cohort);
-    for (DealIndex d = 0; d < p.slot_count(); ++d) {
-      if (!p.Contains(d)) continue;
-      const std::vector<HistoryEntry> steps = p.History(d);
-      if (steps.empty()) {
-        acc->OnAdd(d, p.stage(d), p.entered_at(d));
-        continue;
-      }
-      const bool whole = p.history_count_[d] <= p.options_.history_limit;
-      acc->OnAdd(d, whole ? m.initial_stage() : steps.front().from,
-                 steps.front().time);
-      Timestamp since = steps.front().time;
-      for (const HistoryEntry& e : steps) {
-        if (e.outcome != Outcome::kMoved) continue;
-        acc->OnMove(d, e.from, since, e.to, e.time);
-        since = e.time;
-      }
+// The counters replayed from each live deal's history. A deal whose
+// history was never cut short is counted from its addition (taken as its
+// first step's time: a history does not hold the addition); one whose
+// oldest steps were dropped, from its oldest remembered step.
+std::unique_ptr<FunnelAccumulator> FromHistory(const Pipeline& p,
+                                               Cohort cohort) {
+  const Machine& m = p.machine();
+  const size_t limit = PipelineInternal::history_limit(p);
+  auto acc = std::make_unique<FunnelAccumulator>(m, cohort);
+  for (DealIndex d = 0; d < p.slot_count(); ++d) {
+    if (!p.Contains(d)) continue;
+    const std::vector<HistoryEntry> steps = p.History(d);
+    if (steps.empty()) {
+      acc->OnAdd(d, p.stage(d), p.entered_at(d));
+      continue;
     }
-    return acc;
+    const bool whole = PipelineInternal::history_count(p, d) <= limit;
+    acc->OnAdd(d, whole ? m.initial_stage() : steps.front().from,
+               steps.front().time);
+    Timestamp since = steps.front().time;
+    for (const HistoryEntry& e : steps) {
+      if (e.outcome != Outcome::kMoved) continue;
+      acc->OnMove(d, e.from, since, e.to, e.time);
+      since = e.time;
+    }
   }
-};
+  return acc;
+}
+
+}  // namespace
 
 namespace {
 
@@ -176,15 +173,15 @@ absl::StatusOr<FunnelReport> FunnelOf(const Pipeline& pipeline,
           AttributeTypeName(type), ", not a number"));
     }
   }
-  const FunnelAccumulator* acc = internal::FunnelAccess::Analytics(pipeline);
+  const FunnelAccumulator* acc = internal::PipelineInternal::analytics(pipeline);
   std::unique_ptr<FunnelAccumulator> replayed;
   if (acc == nullptr) {
-    if (internal::FunnelAccess::HistoryLimit(pipeline) == 0) {
+    if (internal::PipelineInternal::history_limit(pipeline) == 0) {
       return absl::FailedPreconditionError(
           "a funnel needs a pipeline with analytics on "
           "(PipelineOptions::analytics) or with history");
     }
-    replayed = internal::FunnelAccess::FromHistory(pipeline, Cohort::kNone);
+    replayed = internal::FromHistory(pipeline, Cohort::kNone);
     acc = replayed.get();
   }
 

@@ -102,18 +102,7 @@ absl::StatusOr<DealIndex> Pipeline::NewDeal(Timestamp time) {
           absl::StrCat("pipeline is full: ", stage_.size(), " slots"));
     }
     deal = static_cast<DealIndex>(stage_.size());
-    stage_.push_back(removed_stage_);
-    entered_at_.push_back(0);
-    if ((deal & 63) == 0) {
-      timeout_consumed_.push_back(0);
-      for (auto& bits : set_bits_) bits.push_back(0);
-    }
-    for (auto& column : scalars_) column.emplace_back();
-    for (auto& column : strings_) column.emplace_back();
-    if (options_.history_limit > 0) {
-      history_.resize(history_.size() + options_.history_limit);
-      history_count_.push_back(0);
-    }
+    AppendSlots(1);
   }
   // A reused slot is reset to a new deal's state, like a fresh one.
   const StageId initial = machine_->initial_stage();
@@ -484,6 +473,40 @@ absl::StatusOr<BatchResult> Pipeline::Apply(
   }
   result.rejected = records.size() - result.accepted;
   return result;
+}
+
+void Pipeline::AppendSlots(size_t n) {
+  const size_t size = stage_.size() + n;
+  stage_.resize(size, removed_stage_);
+  entered_at_.resize(size, 0);
+  const size_t words = (size + 63) / 64;
+  timeout_consumed_.resize(words, 0);
+  for (auto& bits : set_bits_) bits.resize(words, 0);
+  const auto& scalar_defaults = Core::ScalarDefaults(*machine_);
+  for (size_t s = 0; s < scalars_.size(); ++s) {
+    scalars_[s].resize(size, scalar_defaults[s]);
+  }
+  const auto& string_defaults = Core::StringDefaults(*machine_);
+  for (size_t s = 0; s < strings_.size(); ++s) {
+    strings_[s].resize(size, string_defaults[s]);
+  }
+  if (options_.history_limit > 0) {
+    history_.resize(size * options_.history_limit);
+    history_count_.resize(size, 0);
+  }
+}
+
+void Pipeline::RebuildFromStages() {
+  RecountStages();
+  live_ = 0;
+  free_slots_.clear();
+  for (DealIndex d = 0; d < stage_.size(); ++d) {
+    if (stage_[d] == removed_stage_) {
+      free_slots_.push_back(d);  // ascending: already a min-heap
+    } else {
+      ++live_;
+    }
+  }
 }
 
 void Pipeline::RecountStages() {

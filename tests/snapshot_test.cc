@@ -640,7 +640,7 @@ TEST(SnapshotFormat, TheChunkStringsTheLoaderChecks) {
   walk(v1::PipelineChunk::descriptor(), "");
   std::sort(strings.begin(), strings.end());
   EXPECT_EQ(strings, (std::vector<std::string>{"attributes.string_values", "keys"}))
-      << "update SnapshotAccess::ReadChunk's string checks";
+      << "update the string checks in src/pipeline_columns.cc";
 }
 
 TEST_F(BadSnapshot, StringValuesPastTheLimit) {

@@ -26,7 +26,7 @@
 namespace salescycle {
 
 namespace internal {
-struct SnapshotAccess;
+class JourneyInternal;
 }  // namespace internal
 
 class Journey {
@@ -81,7 +81,7 @@ class Journey {
 
  private:
   friend class JourneyAttributes;
-  friend struct internal::SnapshotAccess;
+  friend class internal::JourneyInternal;
 
   Journey(std::shared_ptr<const Machine> machine, Timestamp start,
           const JourneyOptions& options);

@@ -36,8 +36,7 @@
 namespace salescycle {
 
 namespace internal {
-struct SnapshotAccess;
-struct FunnelAccess;
+class PipelineInternal;
 class FunnelAccumulator;
 }  // namespace internal
 
@@ -190,9 +189,8 @@ class Pipeline {
   void RemoveObserver(Observer* observer);
 
  private:
-  friend class PipelineAttributes;
-  friend struct internal::SnapshotAccess;
-  friend struct internal::FunnelAccess;
+  friend class PipelineAttributes;  // the core's view of a deal (pipeline.cc)
+  friend class internal::PipelineInternal;
 
   Pipeline(std::shared_ptr<const Machine> machine,
            const PipelineOptions& options);
@@ -210,6 +208,11 @@ class Pipeline {
   void SetTimeoutConsumed(DealIndex deal, bool consumed);
   absl::Status CheckBatch(absl::Span<const EventRecord> records) const;
   void RecountStages();
+  // Appends `n` empty slots to every column, each at its default: removed,
+  // attributes unset and at their defaults, no timeout fired, no history.
+  void AppendSlots(size_t n);
+  // Stage counts, live deals and the free list, from the stage column.
+  void RebuildFromStages();
   // The batch loops' view of the table and columns (see pipeline.cc).
   struct HotColumns;
   HotColumns Hot();

@@ -1,0 +1,37 @@
+// The one door to a Journey's state for the snapshot codec (as
+// PipelineInternal is to a Pipeline's): what the public API does not show.
+#ifndef SALESCYCLE_SRC_JOURNEY_INTERNAL_H_
+#define SALESCYCLE_SRC_JOURNEY_INTERNAL_H_
+
+#include <cstdint>
+
+#include "salescycle/journey.h"
+
+namespace salescycle {
+namespace internal {
+
+class JourneyInternal {
+ public:
+  static bool timeout_consumed(const Journey& j) { return j.timeout_consumed_; }
+  static uint64_t history_count(const Journey& j) { return j.history_count_; }
+
+  // ---- restoring. REQUIRES: stage < the machine's num_stages().
+  static void SetStage(Journey* j, StageId stage) { j->stage_ = stage; }
+  static void SetTimeoutConsumed(Journey* j, bool consumed) {
+    j->timeout_consumed_ = consumed;
+  }
+  // Sets the steps ever recorded; entries then go in with HistoryEntryAt.
+  static void SetHistoryCount(Journey* j, uint64_t count) {
+    j->history_count_ = count;
+  }
+  // The ring's slot for step `step` (of all steps ever recorded).
+  // REQUIRES: history on.
+  static HistoryEntry* HistoryEntryAt(Journey* j, uint64_t step) {
+    return &j->history_[step % j->history_limit_];
+  }
+};
+
+}  // namespace internal
+}  // namespace salescycle
+
+#endif  // SALESCYCLE_SRC_JOURNEY_INTERNAL_H_

@@ -1,0 +1,111 @@
+// The one door to a Pipeline's columns for the library's own code (the
+// snapshot codec and the funnel), as leveldb's WriteBatchInternal is to a
+// WriteBatch: a few static accessors, no algorithms. Everything here works
+// on raw columns; the algorithms that keep them consistent (stage counts,
+// the free list) stay in Pipeline.
+#ifndef SALESCYCLE_SRC_PIPELINE_INTERNAL_H_
+#define SALESCYCLE_SRC_PIPELINE_INTERNAL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "absl/base/attributes.h"
+#include "absl/container/flat_hash_map.h"
+#include "salescycle/pipeline.h"
+#include "salescycle/step.h"
+
+namespace salescycle {
+namespace internal {
+
+class PipelineInternal {
+ public:
+  // ---- reading. REQUIRES: deal < p.slot_count(); slot < the machine's
+  // scalar (string) slot count.
+  static size_t history_limit(const Pipeline& p) {
+    return p.options_.history_limit;
+  }
+  static uint64_t history_count(const Pipeline& p, DealIndex deal) {
+    return p.history_count_[deal];
+  }
+  static bool timeout_consumed(const Pipeline& p, DealIndex deal) {
+    return p.TimeoutConsumed(deal);
+  }
+  static uint64_t scalar_bits(const Pipeline& p, uint16_t slot, DealIndex deal) {
+    return p.scalars_[slot][deal];
+  }
+  static const std::string& string_value(const Pipeline& p, uint16_t slot,
+                                         DealIndex deal) {
+    return p.strings_[slot][deal];
+  }
+  static size_t string_slots(const Pipeline& p) { return p.strings_.size(); }
+  static const absl::flat_hash_map<DealIndex, uint64_t>& ids(const Pipeline& p) {
+    return p.id_of_deal_;
+  }
+  static const absl::flat_hash_map<DealIndex, std::string>& keys(
+      const Pipeline& p) {
+    return p.key_of_deal_;
+  }
+  // Null when analytics are off.
+  static const FunnelAccumulator* analytics(const Pipeline& p) {
+    return p.analytics_.get();
+  }
+
+  // ---- loading: AppendEmptySlots, then the raw setters, then FinishLoad,
+  // which rebuilds what the columns imply (counts, live deals, free list).
+  static void AppendEmptySlots(Pipeline* p, size_t n) { p->AppendSlots(n); }
+  // The stage column alone: counts are FinishLoad's.
+  static void SetStage(Pipeline* p, DealIndex deal, StageId stage) {
+    p->stage_[deal] = stage;
+  }
+  static void SetEnteredAt(Pipeline* p, DealIndex deal, Timestamp time) {
+    p->entered_at_[deal] = time;
+  }
+  static void SetScalarBits(Pipeline* p, uint16_t slot, DealIndex deal,
+                            uint64_t bits) {
+    p->scalars_[slot][deal] = bits;
+  }
+  static void SetString(Pipeline* p, uint16_t slot, DealIndex deal,
+                        std::string value) {
+    p->strings_[slot][deal] = std::move(value);
+  }
+  static void MarkSet(Pipeline* p, AttributeId id, DealIndex deal) {
+    p->set_bits_[id][deal >> 6] |= uint64_t{1} << (deal & 63);
+  }
+  // False when the id or key is another deal's already.
+  ABSL_MUST_USE_RESULT static bool AddId(Pipeline* p, DealIndex deal,
+                                         uint64_t id) {
+    if (!p->deal_by_id_.emplace(id, deal).second) return false;
+    p->id_of_deal_.emplace(deal, id);
+    return true;
+  }
+  ABSL_MUST_USE_RESULT static bool AddKey(Pipeline* p, DealIndex deal,
+                                          const std::string& key) {
+    if (!p->deal_by_key_.emplace(key, deal).second) return false;
+    p->key_of_deal_.emplace(deal, key);
+    return true;
+  }
+  static void SetTimeoutConsumed(Pipeline* p, DealIndex deal) {
+    p->SetTimeoutConsumed(deal, true);
+  }
+  // The deal's ring of history_limit(p) entries. REQUIRES: history on.
+  static HistoryEntry* history_ring(Pipeline* p, DealIndex deal) {
+    return &p->history_[deal * p->options_.history_limit];
+  }
+  static void SetHistoryCount(Pipeline* p, DealIndex deal, uint64_t count) {
+    p->history_count_[deal] = count;
+  }
+  static void FinishLoad(Pipeline* p) { p->RebuildFromStages(); }
+
+  // `loaded` replaces `*target`, whose observers stay registered.
+  static void ReplaceKeepingObservers(Pipeline* target, Pipeline loaded) {
+    loaded.observers_ = std::move(target->observers_);
+    *target = std::move(loaded);
+  }
+};
+
+}  // namespace internal
+}  // namespace salescycle
+
+#endif  // SALESCYCLE_SRC_PIPELINE_INTERNAL_H_

@@ -1,0 +1,369 @@
+// Pipeline snapshots: a header frame (the machine and its names), chunk
+// frames (pipeline_columns.h), a trailer frame (totals), through the frame
+// I/O of snapshot_io.h. Loading checks every declared size against the
+// input and the caller's limits before allocating for it, and checks the
+// totals at the end, so that a damaged or hostile snapshot is an error and
+// never a pipeline that differs from what was saved.
+#include <algorithm>
+#include <cerrno>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "salescycle/snapshot.h"
+#include "salescycle/v1/snapshot.pb.h"
+#include "src/name_mapper.h"
+#include "src/pipeline_columns.h"
+#include "src/pipeline_internal.h"
+#include "src/proto_convert.h"
+#include "src/snapshot_format.h"
+#include "src/snapshot_io.h"
+#include "src/status_macros.h"
+
+namespace salescycle {
+namespace internal {
+namespace {
+
+using PI = PipelineInternal;
+
+// ---- writing
+
+v1::PipelineHeader Header(const Pipeline& p) {
+  const Machine& m = p.machine();
+  v1::PipelineHeader h;
+  h.set_format_version(kFormatVersion);
+  h.mutable_machine()->set_name(m.name());
+  h.mutable_machine()->set_version(m.version());
+  h.mutable_machine()->set_fingerprint(m.fingerprint());
+  for (int s = 0; s < m.num_stages(); ++s) h.add_stages(m.stage(s).id);
+  for (int e = 0; e < m.num_events(); ++e) h.add_events(m.event(e).id);
+  for (int a = 0; a < m.num_attributes(); ++a) {
+    v1::AttributeDescriptor* d = h.add_attributes();
+    d->set_name(m.attribute(a).name);
+    d->set_type(ToProto(m.attribute(a).type));
+  }
+  h.set_slot_count(p.slot_count());
+  h.set_deal_count(p.size());
+  h.set_history_limit(static_cast<uint32_t>(PI::history_limit(p)));
+  h.set_machine_spec(m.spec_text());
+  return h;
+}
+
+// Slots in the chunk from `first`: kChunkSlots, or fewer where the chunk's
+// strings would pass kChunkStringBytes (but at least one slot).
+size_t ChunkLength(const Pipeline& p, size_t first) {
+  const size_t most = std::min(kChunkSlots, p.slot_count() - first);
+  const auto& keys = PI::keys(p);
+  const size_t string_slots = PI::string_slots(p);
+  if (string_slots == 0 && keys.empty()) return most;
+  size_t bytes = 0;
+  for (size_t n = 0; n < most; ++n) {
+    const DealIndex d = static_cast<DealIndex>(first + n);
+    for (size_t s = 0; s < string_slots; ++s) {
+      bytes += PI::string_value(p, static_cast<uint16_t>(s), d).size();
+    }
+    if (auto key = keys.find(d); key != keys.end()) bytes += key->second.size();
+    if (bytes > kChunkStringBytes) return std::max<size_t>(n, 1);
+  }
+  return most;
+}
+
+absl::Status Save(const Pipeline& p, FrameWriter* w) {
+  SC_RETURN_IF_ERROR(
+      w->Write(absl::string_view(kPipelineMagic, sizeof kPipelineMagic)));
+  v1::PipelineFrame frame;
+  *frame.mutable_header() = Header(p);
+  SC_RETURN_IF_ERROR(w->WriteFrame(frame));
+  uint64_t chunks = 0;
+  for (size_t first = 0; first < p.slot_count(); ++chunks) {
+    const size_t n = ChunkLength(p, first);
+    v1::PipelineChunk* chunk = frame.mutable_chunk();
+    chunk->Clear();
+    chunk->set_first_slot(first);
+    const ChunkWriteContext context{p, first, n, chunk};
+    for (const ChunkColumn& column : ChunkColumns()) column.write(context);
+    SC_RETURN_IF_ERROR(w->WriteFrame(frame));
+    first += n;
+  }
+  v1::PipelineTrailer* t = frame.mutable_trailer();
+  t->set_slot_count(p.slot_count());
+  t->set_deal_count(p.size());
+  t->set_chunk_count(chunks);
+  for (int s = 0; s < p.machine().num_stages(); ++s) {
+    t->add_stage_counts(p.StageCount(static_cast<StageId>(s)));
+  }
+  return w->WriteFrame(frame);
+}
+
+// ---- reading
+
+// Declared sizes, against the input and the limits, before anything sized
+// by them is allocated.
+absl::Status CheckDeclaredSizes(const v1::PipelineHeader& header,
+                                const FrameReader& in, const Limits& limits,
+                                const std::string& name) {
+  SC_RETURN_IF_ERROR(CheckFormatVersion(header.format_version(), name));
+  const uint64_t max_slots =
+      std::min<uint64_t>(limits.max_snapshot_deals, kNoDeal - 1);
+  if (header.slot_count() > max_slots) {
+    return LimitError(name,
+                      absl::StrCat("declares ", header.slot_count(), " slots"),
+                      "max_snapshot_deals", max_slots);
+  }
+  if (header.deal_count() > header.slot_count()) {
+    return in.DataLoss(absl::StrCat("declares ", header.deal_count(),
+                                    " deals in ", header.slot_count(), " slots"));
+  }
+  // Every slot takes at least one byte of the stage column, so a size past
+  // what is left is a lie, found before reserving for it.
+  const std::optional<uint64_t> left = in.Remaining();
+  if (left && header.slot_count() > *left) {
+    return in.DataLoss(absl::StrCat("declares ", header.slot_count(),
+                                    " slots but only ", *left, " bytes follow"));
+  }
+  SC_RETURN_IF_ERROR(CheckHistoryLength(header.history_limit(), limits, name));
+  const uint64_t entries = header.slot_count() * header.history_limit();
+  if (entries > limits.max_history_entries) {
+    return LimitError(
+        name,
+        absl::StrCat("declares ", header.slot_count(), " slots with a history of ",
+                     header.history_limit(), ", ", entries, " entries"),
+        "max_history_entries", limits.max_history_entries);
+  }
+  if (header.stages_size() > kMaxStages || header.events_size() > kMaxEvents ||
+      header.attributes_size() > kMaxAttributes) {
+    return in.DataLoss("more stages, events or attributes than a machine has");
+  }
+  // The spec is bounded by max_spec_bytes when it is compiled.
+  return CheckStringLengths(
+      header, limits.max_string_length, name,
+      v1::PipelineHeader::descriptor()->FindFieldByName("machine_spec"));
+}
+
+// The header's names mapped onto `machine` (through migrations).
+absl::StatusOr<NameMapping> MapNames(const v1::PipelineHeader& header,
+                                     const FrameReader& in,
+                                     const Machine& machine,
+                                     const RestoreOptions& options) {
+  std::vector<SnapshotAttribute> attributes;
+  for (const auto& a : header.attributes()) {
+    const std::optional<AttributeType> type = FromProto(a.type());
+    if (!type) {
+      return in.DataLoss(absl::StrCat("attribute \"", a.name(),
+                                      "\" has no known type (", a.type(), ")"));
+    }
+    attributes.push_back(SnapshotAttribute{a.name(), *type});
+  }
+  const v1::MachineIdentity& id = header.machine();
+  return NameMapper::Map(
+      SnapshotIdentity{id.name(), id.version(), id.fingerprint()},
+      std::vector<std::string>(header.stages().begin(), header.stages().end()),
+      std::vector<std::string>(header.events().begin(), header.events().end()),
+      attributes, machine, options);
+}
+
+// The machine the snapshot carries, compiled within the caller's limits.
+absl::StatusOr<std::shared_ptr<const Machine>> CarriedMachine(
+    const v1::PipelineHeader& header, const std::string& name,
+    const Limits& limits) {
+  if (header.machine_spec().empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        name, ": the snapshot carries no machine spec; give the machine"));
+  }
+  CompileOptions compile;
+  compile.source_name = absl::StrCat(name, ": the snapshot's machine");
+  compile.limits = limits;
+  return Machine::FromTextProto(header.machine_spec(), compile);
+}
+
+absl::Status ReadChunk(const v1::PipelineChunk& chunk,
+                       const v1::PipelineHeader& header, const NameMapping& map,
+                       const Limits& limits, uint64_t index, Pipeline* p) {
+  ChunkReadContext c{chunk, header, map, limits, index, p->slot_count(),
+                     static_cast<size_t>(chunk.stages_size()), p};
+  for (const ChunkColumn& column : ChunkColumns()) {
+    if (column.check != nullptr) SC_RETURN_IF_ERROR(column.check(c));
+  }
+  if (chunk.first_slot() != c.first) {
+    return c.Error(absl::StrCat("starts at slot ", chunk.first_slot(),
+                                ", expected ", c.first));
+  }
+  if (c.n == 0 || c.first + c.n > header.slot_count()) {
+    return c.Error(absl::StrCat("holds ", c.n, " slots from slot ", c.first,
+                                " of ", header.slot_count()));
+  }
+  PI::AppendEmptySlots(p, c.n);
+  for (const ChunkColumn& column : ChunkColumns()) {
+    SC_RETURN_IF_ERROR(column.read(&c));
+  }
+  return absl::OkStatus();
+}
+
+// The trailer's totals against the header's and what was read.
+absl::Status CheckTotals(const v1::PipelineTrailer& trailer,
+                         const v1::PipelineHeader& header, uint64_t chunks,
+                         const NameMapping& map, const FrameReader& in,
+                         const Pipeline& p) {
+  if (trailer.slot_count() != header.slot_count() ||
+      p.slot_count() != header.slot_count() ||
+      trailer.deal_count() != header.deal_count() ||
+      p.size() != header.deal_count() || trailer.chunk_count() != chunks) {
+    return in.DataLoss(absl::StrCat(
+        "totals do not add up: header ", header.slot_count(), " slots / ",
+        header.deal_count(), " deals, trailer ", trailer.slot_count(), " / ",
+        trailer.deal_count(), " in ", trailer.chunk_count(), " chunks, read ",
+        p.slot_count(), " / ", p.size(), " in ", chunks));
+  }
+  if (trailer.stage_counts_size() != header.stages_size()) {
+    return in.DataLoss("the trailer's stage counts do not match the stages");
+  }
+  const Machine& machine = p.machine();
+  std::vector<uint64_t> expected(machine.num_stages(), 0);
+  for (int s = 0; s < trailer.stage_counts_size(); ++s) {
+    if (trailer.stage_counts(s) == 0) continue;
+    if (map.stages[s] == kNoStage) return map.MissingStage(s);
+    expected[map.stages[s]] += trailer.stage_counts(s);
+  }
+  for (int s = 0; s < machine.num_stages(); ++s) {
+    if (expected[s] != p.StageCount(static_cast<StageId>(s))) {
+      return in.DataLoss(absl::StrCat("stage \"", machine.stage(s).id,
+                                      "\" holds ", p.StageCount(s),
+                                      " deals; the trailer says ", expected[s]));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Chunks until the trailer, then the totals and the end of the input.
+absl::Status ReadBody(FrameReader* in, const v1::PipelineHeader& header,
+                      const NameMapping& map, const Limits& limits,
+                      Pipeline* p) {
+  v1::PipelineFrame frame;
+  uint64_t chunks = 0;
+  while (true) {
+    SC_ASSIGN_OR_RETURN(const bool more, in->Next(&frame));
+    if (!more) {
+      return in->DataLoss(absl::StrCat("truncated: the input ends after frame ",
+                                       in->frames() - 1, ", before the trailer"));
+    }
+    if (!frame.has_chunk()) break;
+    SC_RETURN_IF_ERROR(
+        ReadChunk(frame.chunk(), header, map, limits, chunks++, p));
+  }
+  if (!frame.has_trailer()) return in->DataLoss("a second header");
+  PI::FinishLoad(p);
+  SC_RETURN_IF_ERROR(CheckTotals(frame.trailer(), header, chunks, map, *in, *p));
+  SC_ASSIGN_OR_RETURN(const bool at_end, in->AtEnd());
+  if (!at_end) return in->DataLoss("bytes follow the trailer");
+  return absl::OkStatus();
+}
+
+// A null `machine` means the one the snapshot carries.
+absl::StatusOr<Pipeline> Load(ByteSource* source, const std::string& name,
+                              std::shared_ptr<const Machine> machine,
+                              const RestoreOptions& options) {
+  FrameReader in(source, name);
+  SC_RETURN_IF_ERROR(in.ReadMagic(
+      absl::string_view(kPipelineMagic, sizeof kPipelineMagic),
+      "pipeline snapshot"));
+  v1::PipelineFrame frame;
+  SC_ASSIGN_OR_RETURN(const bool any, in.Next(&frame));
+  if (!any || !frame.has_header()) {
+    return in.DataLoss("the first frame is not a header");
+  }
+  const v1::PipelineHeader header = std::move(*frame.mutable_header());
+  SC_RETURN_IF_ERROR(CheckDeclaredSizes(header, in, options.limits, name));
+  if (machine == nullptr) {
+    SC_ASSIGN_OR_RETURN(machine, CarriedMachine(header, name, options.limits));
+  }
+  SC_ASSIGN_OR_RETURN(const NameMapping map,
+                      MapNames(header, in, *machine, options));
+  PipelineOptions pipeline_options;
+  pipeline_options.history_limit = header.history_limit();
+  // Reserve exactly when the declared size is known to be honest (bounded
+  // by the input's size); otherwise grow as chunks arrive.
+  if (in.Remaining() || header.slot_count() <= (1u << 20)) {
+    pipeline_options.expected_deals = header.slot_count();
+  }
+  SC_ASSIGN_OR_RETURN(Pipeline p, Pipeline::Create(machine, pipeline_options));
+  SC_RETURN_IF_ERROR(ReadBody(&in, header, map, options.limits, &p));
+  for (const auto& [id, value] : map.added) {
+    for (DealIndex d = 0; d < p.slot_count(); ++d) {
+      if (p.Contains(d)) SC_RETURN_IF_ERROR(p.Set(d, id, value));
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
+// The friend of SnapshotSource: picks the byte source.
+class PipelineLoader {
+ public:
+  static absl::StatusOr<Pipeline> Load(const SnapshotSource& source,
+                                       std::shared_ptr<const Machine> machine,
+                                       const RestoreOptions& options) {
+    if (source.has_bytes_) {
+      BytesSource bytes(source.bytes_);
+      return internal::Load(&bytes, "<bytes>", std::move(machine), options);
+    }
+    if (source.stream_ != nullptr) {
+      StreamSource stream(source.stream_, "<stream>");
+      return internal::Load(&stream, "<stream>", std::move(machine), options);
+    }
+    std::ifstream file(source.path_, std::ios::binary);
+    if (!file.is_open()) {
+      return ErrnoError(absl::StrCat(source.path_, ": cannot read"), errno);
+    }
+    StreamSource stream(&file, source.path_);
+    return internal::Load(&stream, source.path_, std::move(machine), options);
+  }
+};
+
+}  // namespace internal
+
+absl::Status SavePipeline(const Pipeline& pipeline, const SnapshotSink& sink) {
+  if (sink.bytes_ != nullptr) {
+    internal::StringWriter writer(sink.bytes_);
+    return internal::Save(pipeline, &writer);
+  }
+  if (sink.stream_ != nullptr) {
+    internal::StreamWriter writer(sink.stream_);
+    return internal::Save(pipeline, &writer);
+  }
+  internal::FileWriter writer(sink.path_);
+  SC_RETURN_IF_ERROR(writer.Open());
+  SC_RETURN_IF_ERROR(internal::Save(pipeline, &writer));
+  return writer.Commit();
+}
+
+absl::StatusOr<Pipeline> LoadPipeline(const SnapshotSource& source,
+                                      std::shared_ptr<const Machine> machine,
+                                      const RestoreOptions& options) {
+  if (machine == nullptr) {
+    return absl::InvalidArgumentError("LoadPipeline: machine is null");
+  }
+  return internal::PipelineLoader::Load(source, std::move(machine), options);
+}
+
+absl::StatusOr<Pipeline> LoadPipeline(const SnapshotSource& source,
+                                      const RestoreOptions& options) {
+  return internal::PipelineLoader::Load(source, nullptr, options);
+}
+
+absl::Status LoadPipelineInto(const SnapshotSource& source, Pipeline* pipeline,
+                              const RestoreOptions& options) {
+  if (pipeline == nullptr) {
+    return absl::InvalidArgumentError("LoadPipelineInto: pipeline is null");
+  }
+  SC_ASSIGN_OR_RETURN(Pipeline loaded,
+                      LoadPipeline(source, pipeline->machine_ptr(), options));
+  internal::PipelineInternal::ReplaceKeepingObservers(pipeline,
+                                                      std::move(loaded));
+  return absl::OkStatus();
+}
+
+}  // namespace salescycle

@@ -1,0 +1,131 @@
+// The snapshot format, named once (as leveldb's log_format.h): the magics,
+// the version, the frame limits, and every wire encoding as an encode /
+// decode pair side by side, so that the writer and the reader cannot drift.
+// proto/salescycle/v1/snapshot.proto describes the messages; this file says
+// what their numbers mean.
+#ifndef SALESCYCLE_SRC_SNAPSHOT_FORMAT_H_
+#define SALESCYCLE_SRC_SNAPSHOT_FORMAT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "salescycle/limits.h"
+#include "salescycle/step.h"
+#include "salescycle/types.h"
+
+namespace salescycle {
+namespace internal {
+
+// Readers refuse anything newer; both snapshot kinds share the number.
+inline constexpr uint32_t kFormatVersion = 1;
+
+// ---- pipeline snapshots: magic, then frames of
+//   u32 little-endian payload length, u32 little-endian CRC-32 of the
+//   payload, the payload (one PipelineFrame): a header, chunks, a trailer.
+inline constexpr char kPipelineMagic[8] = {'S', 'C', 'P', 'I',
+                                           'P', 'E', '\r', '\n'};
+inline constexpr size_t kFrameHeaderBytes = 8;
+// A chunk holds at most this many slots, and is cut earlier when its
+// strings pass kChunkStringBytes, so that frames stay far below protobuf's
+// 2 GiB limit and a reader's memory stays bounded.
+inline constexpr size_t kChunkSlots = 1 << 16;
+inline constexpr size_t kChunkStringBytes = 32 << 20;
+inline constexpr uint32_t kMaxFrameBytes = 256u << 20;
+
+// ---- journey snapshots: this magic, the CRC-32 of the payload (u32 little
+// endian), then the payload, one serialized JourneySnapshot. Without the
+// checksum, 23 of 546 single-byte flips loaded altered data (protobuf parses
+// most damage as other valid values). Snapshots written before the checksum
+// are the bare payload, which starts with format_version's tag (0x08) where
+// this starts with 'S': they still load, unchecked.
+inline constexpr char kJourneyMagic[4] = {'S', 'C', 'J', 'N'};
+inline constexpr size_t kJourneyHeaderBytes = sizeof kJourneyMagic + 4;
+inline constexpr char kUncheckedJourneyTag = 0x08;
+
+// The payload behind the envelope.
+std::string EncodeJourneyEnvelope(absl::string_view payload);
+// The payload of a journey snapshot, its checksum verified (or the whole
+// input, for a snapshot from before the checksum). DataLoss otherwise.
+absl::StatusOr<absl::string_view> DecodeJourneyEnvelope(
+    absl::string_view bytes);
+
+// "checksum mismatch (stored 1234abcd, computed 00ff00ff)".
+std::string ChecksumMismatch(uint32_t stored, uint32_t computed);
+
+// ---- timestamps: delta coding in modular arithmetic, so that any two
+// int64 values round-trip without overflow.
+inline int64_t EncodeDelta(int64_t value, int64_t previous) {
+  return static_cast<int64_t>(static_cast<uint64_t>(value) -
+                              static_cast<uint64_t>(previous));
+}
+inline int64_t DecodeDelta(int64_t previous, int64_t delta) {
+  return static_cast<int64_t>(static_cast<uint64_t>(previous) +
+                              static_cast<uint64_t>(delta));
+}
+
+// ---- a slot's stage in a chunk: the header's stage index, or
+// num_stages (one past the last) for an empty slot.
+inline uint32_t EncodeSlotStage(std::optional<StageId> stage,
+                                uint32_t num_stages) {
+  return stage ? *stage : num_stages;
+}
+// False for a value past num_stages; `*stage` is nullopt for an empty slot.
+inline bool DecodeSlotStage(uint32_t wire, uint32_t num_stages,
+                            std::optional<uint32_t>* stage) {
+  if (wire > num_stages) return false;
+  *stage = wire == num_stages ? std::nullopt : std::optional<uint32_t>(wire);
+  return true;
+}
+
+// ---- a history entry's event in a chunk: the header's event index, or
+// num_events for none (a timeout that entered a stage directly).
+inline uint32_t EncodeHistoryEvent(EventId event, uint32_t num_events) {
+  return event == kNoEvent ? num_events : event;
+}
+inline bool DecodeHistoryEvent(uint32_t wire, uint32_t num_events,
+                               std::optional<uint32_t>* event) {
+  return DecodeSlotStage(wire, num_events, event);  // the same shape
+}
+
+// ---- outcomes: 0 moved, 1 no transition, 2 guard failed, 3 missing
+// attribute (snapshot.proto). A history never records kNoDeal.
+static_assert(static_cast<int>(Outcome::kMoved) == 0 &&
+                  static_cast<int>(Outcome::kNoTransition) == 1 &&
+                  static_cast<int>(Outcome::kGuardFailed) == 2 &&
+                  static_cast<int>(Outcome::kMissingAttribute) == 3,
+              "snapshot.proto numbers outcomes as Outcome does");
+inline constexpr uint32_t kMaxSnapshotOutcome =
+    static_cast<uint32_t>(Outcome::kMissingAttribute);
+inline bool DecodeOutcome(uint32_t wire, Outcome* outcome) {
+  if (wire > kMaxSnapshotOutcome) return false;
+  *outcome = static_cast<Outcome>(wire);
+  return true;
+}
+// In a pipeline chunk, an outcome and whether a timeout made the step are
+// one number: outcome * 2 + by_timeout.
+inline uint32_t EncodeChunkOutcome(Outcome outcome, bool by_timeout) {
+  return static_cast<uint32_t>(outcome) * 2 + (by_timeout ? 1 : 0);
+}
+inline bool DecodeChunkOutcome(uint32_t wire, Outcome* outcome,
+                               bool* by_timeout) {
+  *by_timeout = (wire & 1) != 0;
+  return DecodeOutcome(wire >> 1, outcome);
+}
+
+// ---- checks shared by both kinds of snapshot
+
+// DataLoss for version 0 (no version), InvalidArgument for a newer one.
+absl::Status CheckFormatVersion(uint32_t version, absl::string_view what);
+// InvalidArgument past limits.max_history_length (or kMaxHistoryLimit).
+absl::Status CheckHistoryLength(uint64_t history_limit, const Limits& limits,
+                                absl::string_view what);
+
+}  // namespace internal
+}  // namespace salescycle
+
+#endif  // SALESCYCLE_SRC_SNAPSHOT_FORMAT_H_
