@@ -22,6 +22,7 @@
 #include "salescycle/machine.h"
 #include "salescycle/observer.h"
 #include "salescycle/step.h"
+#include "src/program.h"
 
 namespace salescycle {
 namespace internal {
@@ -50,22 +51,26 @@ class ReaderAdapter final : public AttributeReader {
 };
 
 struct Core {
-  using GuardNode = Machine::GuardNode;
+  using GuardNode = Program::GuardNode;
+
+  static const Program& P(const Machine& m) {
+    return MachineInternal::program(m);
+  }
 
   // Attribute storage layout, for containers.
   static uint16_t Slot(const Machine& m, AttributeId id) {
-    return m.attribute_slot_[id];
+    return P(m).attribute_slot[id];
   }
   static const std::vector<uint64_t>& ScalarDefaults(const Machine& m) {
-    return m.scalar_defaults_;
+    return P(m).scalar_defaults;
   }
   static const std::vector<std::string>& StringDefaults(const Machine& m) {
-    return m.string_defaults_;
+    return P(m).string_defaults;
   }
 
   // Whether any guard calls the host's code (CompileOptions::named_guards).
   static bool HasNamedGuards(const Machine& m) {
-    return !m.named_guards_.empty();
+    return !P(m).named_guards.empty();
   }
 
   template <typename T>
@@ -83,7 +88,7 @@ struct Core {
 
   template <class Attrs>
   static bool EvalGuard(const Machine& m, uint32_t index, const Attrs& a) {
-    const GuardNode& node = m.guard_nodes_[index];
+    const GuardNode& node = P(m).guard_nodes[index];
     switch (node.kind) {
       case GuardNode::kInt64Compare:
         return Compare(node.op, a.GetInt64(node.attribute),
@@ -97,13 +102,13 @@ struct Core {
       case GuardNode::kStringCompare:
         return Compare(node.op, a.GetString(node.attribute),
                        absl::string_view(
-                           m.guard_strings_[node.constant.index]));
+                           P(m).guard_strings[node.constant.index]));
       case GuardNode::kAll:
       case GuardNode::kAny: {
         const bool want = node.kind == GuardNode::kAny;
         const uint32_t end = index + node.size;
         for (uint32_t child = index + 1; child < end;
-             child += m.guard_nodes_[child].size) {
+             child += P(m).guard_nodes[child].size) {
           if (EvalGuard(m, child, a) == want) return want;
         }
         return !want;
@@ -112,7 +117,7 @@ struct Core {
         return !EvalGuard(m, index + 1, a);
       case GuardNode::kNamed: {
         const ReaderAdapter<Attrs> reader(a);
-        return m.named_guards_[node.constant.index](reader);
+        return P(m).named_guards[node.constant.index](reader);
       }
     }
     return false;
@@ -121,10 +126,10 @@ struct Core {
   // The table cell for (from, event). `from` may be the removed-deal row
   // (m.num_stages()).
   static size_t CellIndex(const Machine& m, StageId from, EventId event) {
-    return (static_cast<size_t>(from) << m.row_shift_) | event;
+    return (static_cast<size_t>(from) << P(m).row_shift) | event;
   }
   static uint32_t Lookup(const Machine& m, StageId from, EventId event) {
-    return m.cells_[CellIndex(m, from, event)];
+    return P(m).cells[CellIndex(m, from, event)];
   }
   // The table as the batch loop holds it in registers.
   struct Table {
@@ -135,12 +140,12 @@ struct Core {
     }
   };
   static Table HotTable(const Machine& m) {
-    return Table{m.cells_.data(), m.row_shift_};
+    return Table{P(m).cells.data(), P(m).row_shift};
   }
   // A direct cell is an unguarded move to the stage it holds.
-  static bool IsDirect(uint32_t cell) { return cell < Machine::kSlowCell; }
+  static bool IsDirect(uint32_t cell) { return cell < Program::kSlowCell; }
   static bool IsNoTransition(uint32_t cell) {
-    return cell == Machine::kNoTransitionCell;
+    return cell == Program::kNoTransitionCell;
   }
 
   static StepResult Start(StageId from, EventId event, Timestamp time) {
@@ -157,7 +162,7 @@ struct Core {
   static void Enter(const Machine& m, StageId to, int32_t transition,
                     const Attrs& a, StepResult* r) {
     r->transition = transition;
-    for (AttributeId required : m.stages_[to].required_attributes) {
+    for (AttributeId required : m.stage(to).required_attributes) {
       if (!a.IsSet(required)) {
         r->outcome = Outcome::kMissingAttribute;
         r->missing_attribute = required;
@@ -174,17 +179,17 @@ struct Core {
   static StepResult DecideSlow(const Machine& m, uint32_t cell, StageId from,
                                EventId event, Timestamp time, const Attrs& a) {
     StepResult r = Start(from, event, time);
-    if (cell == Machine::kNoTransitionCell) {
+    if (cell == Program::kNoTransitionCell) {
       r.outcome = Outcome::kNoTransition;
       return r;
     }
-    if (cell == Machine::kNoDealCell) {
+    if (cell == Program::kNoDealCell) {
       r.outcome = Outcome::kNoDeal;
       return r;
     }
-    const Machine::SlowCell& slow = m.slow_cells_[cell & ~Machine::kSlowCell];
+    const Program::SlowCell& slow = P(m).slow_cells[cell & ~Program::kSlowCell];
     for (uint32_t i = 0; i < slow.num_candidates; ++i) {
-      const Machine::Candidate& c = m.candidates_[slow.first_candidate + i];
+      const Program::Candidate& c = P(m).candidates[slow.first_candidate + i];
       if (c.guard >= 0 &&
           !EvalGuard(m, static_cast<uint32_t>(c.guard), a)) {
         r.transition = c.transition;
@@ -205,7 +210,7 @@ struct Core {
       StepResult r = Start(from, event, time);
       r.outcome = Outcome::kMoved;
       r.to = static_cast<StageId>(cell);
-      r.transition = m.cell_transition_[CellIndex(m, from, event)];
+      r.transition = P(m).cell_transition[CellIndex(m, from, event)];
       return r;
     }
     return DecideSlow(m, cell, from, event, time, a);
@@ -215,7 +220,7 @@ struct Core {
   // `entered`; kNever when the stage has none.
   static Timestamp TimeoutDue(const Machine& m, StageId stage,
                               Timestamp entered) {
-    const int64_t after = m.timeouts_[stage].after_seconds;
+    const int64_t after = P(m).timeouts[stage].after_seconds;
     if (after == 0) return kNever;
     if (entered > kNever - after) return kNever;
     return entered + after;
@@ -234,7 +239,7 @@ struct Core {
   template <class Attrs>
   static StepResult FireTimeout(const Machine& m, StageId stage, Timestamp due,
                                 const Attrs& a) {
-    const Machine::TimeoutRule& rule = m.timeouts_[stage];
+    const Program::TimeoutRule& rule = P(m).timeouts[stage];
     StepResult r;
     if (rule.fire_event != kNoEvent) {
       r = Decide(m, stage, rule.fire_event, due, a);

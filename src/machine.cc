@@ -17,6 +17,7 @@
 #include "salescycle/v1/machine.pb.h"
 #include "src/core.h"
 #include "src/file_util.h"
+#include "src/program.h"
 #include "src/proto_convert.h"
 #include "src/status_macros.h"
 
@@ -125,6 +126,8 @@ class MachineCompiler {
 
   absl::StatusOr<std::shared_ptr<const Machine>> Compile() {
     m_.reset(new Machine());
+    m_->program_ = std::make_unique<Program>();
+    prog_ = m_->program_.get();
     SC_RETURN_IF_ERROR(CheckLimits());
     SC_RETURN_IF_ERROR(CompileIdentity());
     SC_RETURN_IF_ERROR(CompileEvents());
@@ -260,13 +263,13 @@ class MachineCompiler {
           break;
       }
       if (info.type == AttributeType::kString) {
-        m_->attribute_slot_.push_back(
-            static_cast<uint16_t>(m_->num_string_slots_++));
-        m_->string_defaults_.push_back(d.string_value());
+        prog_->attribute_slot.push_back(
+            static_cast<uint16_t>(prog_->num_string_slots++));
+        prog_->string_defaults.push_back(d.string_value());
       } else {
-        m_->attribute_slot_.push_back(
-            static_cast<uint16_t>(m_->num_scalar_slots_++));
-        m_->scalar_defaults_.push_back(scalar);
+        prog_->attribute_slot.push_back(
+            static_cast<uint16_t>(prog_->num_scalar_slots++));
+        prog_->scalar_defaults.push_back(scalar);
       }
       m_->attributes_.push_back(std::move(info));
     }
@@ -336,7 +339,7 @@ class MachineCompiler {
   // Appends the guard's nodes in preorder and its readable form to `text`.
   absl::Status CompileGuard(const pb::Guard& g, const std::string& element,
                             int depth, bool top, std::string* text) {
-    using Node = Machine::GuardNode;
+    using Node = Program::GuardNode;
     const size_t max_depth =
         std::min(options_.limits.max_guard_depth, kMaxGuardDepthCap);
     if (static_cast<size_t>(depth) > max_depth) {
@@ -345,8 +348,8 @@ class MachineCompiler {
                                      max_depth, " levels"),
                         "max_guard_depth", max_depth);
     }
-    const size_t index = m_->guard_nodes_.size();
-    m_->guard_nodes_.push_back(Node{});
+    const size_t index = prog_->guard_nodes.size();
+    prog_->guard_nodes.push_back(Node{});
     Node node{};
     switch (g.kind_case()) {
       case pb::Guard::kCompare: {
@@ -399,8 +402,8 @@ class MachineCompiler {
           case AttributeType::kString:
             node.kind = Node::kStringCompare;
             node.constant.index =
-                static_cast<uint32_t>(m_->guard_strings_.size());
-            m_->guard_strings_.push_back(c.value().string_value());
+                static_cast<uint32_t>(prog_->guard_strings.size());
+            prog_->guard_strings.push_back(c.value().string_value());
             break;
         }
         absl::StrAppend(text, attr.name, " ", OpText(c.op()), " ",
@@ -441,16 +444,16 @@ class MachineCompiler {
                                     "CompileOptions::named_guards"));
         }
         node.kind = Node::kNamed;
-        node.constant.index = static_cast<uint32_t>(m_->named_guards_.size());
-        m_->named_guards_.push_back(it->second);
+        node.constant.index = static_cast<uint32_t>(prog_->named_guards.size());
+        prog_->named_guards.push_back(it->second);
         absl::StrAppend(text, "named(", Quote(g.named()), ")");
         break;
       }
       case pb::Guard::KIND_NOT_SET:
         return Error(element, "empty guard: set compare, all, any, not or named");
     }
-    node.size = static_cast<uint32_t>(m_->guard_nodes_.size() - index);
-    m_->guard_nodes_[index] = node;
+    node.size = static_cast<uint32_t>(prog_->guard_nodes.size() - index);
+    prog_->guard_nodes[index] = node;
     return absl::OkStatus();
   }
 
@@ -527,7 +530,7 @@ class MachineCompiler {
       }
       int32_t guard = -1;
       if (t.has_guard()) {
-        guard = static_cast<int32_t>(m_->guard_nodes_.size());
+        guard = static_cast<int32_t>(prog_->guard_nodes.size());
         SC_RETURN_IF_ERROR(CompileGuard(t.guard(),
                                         absl::StrCat(element, ".guard"), 0,
                                         true, &guard_text_[i]));
@@ -558,7 +561,7 @@ class MachineCompiler {
   }
 
   absl::Status CompileTimeouts() {
-    m_->timeouts_.assign(m_->stages_.size(), Machine::TimeoutRule{});
+    prog_->timeouts.assign(m_->stages_.size(), Program::TimeoutRule{});
     for (int i = 0; i < spec_.timeouts_size(); ++i) {
       const pb::Timeout& t = spec_.timeouts(i);
       std::string element = absl::StrCat("timeouts[", i, "]");
@@ -572,7 +575,7 @@ class MachineCompiler {
         return Error(element, "timeout on a stage without a stall limit: set "
                               "the stage's stall_limit_seconds");
       }
-      Machine::TimeoutRule& rule = m_->timeouts_[stage->second];
+      Program::TimeoutRule& rule = prog_->timeouts[stage->second];
       if (rule.after_seconds != 0) {
         return Error(element, "the stage has a timeout already");
       }
@@ -638,7 +641,7 @@ class MachineCompiler {
           visit(c.to);
         }
       }
-      const Machine::TimeoutRule& rule = m_->timeouts_[s];
+      const Program::TimeoutRule& rule = prog_->timeouts[s];
       if (rule.enter_stage != kNoStage) visit(rule.enter_stage);
     }
     for (size_t s = 0; s < num_stages; ++s) {
@@ -654,35 +657,35 @@ class MachineCompiler {
   void BuildTable() {
     const size_t num_stages = m_->stages_.size();
     const size_t num_events = m_->events_.size();
-    m_->row_shift_ = 0;
-    while ((size_t{1} << m_->row_shift_) < num_events) ++m_->row_shift_;
-    const size_t row = size_t{1} << m_->row_shift_;
-    m_->cells_.assign((num_stages + 1) * row, Machine::kNoTransitionCell);
-    m_->cell_transition_.assign(m_->cells_.size(), -1);
-    std::fill(m_->cells_.begin() + num_stages * row, m_->cells_.end(),
-              Machine::kNoDealCell);
+    prog_->row_shift = 0;
+    while ((size_t{1} << prog_->row_shift) < num_events) ++prog_->row_shift;
+    const size_t row = size_t{1} << prog_->row_shift;
+    prog_->cells.assign((num_stages + 1) * row, Program::kNoTransitionCell);
+    prog_->cell_transition.assign(prog_->cells.size(), -1);
+    std::fill(prog_->cells.begin() + num_stages * row, prog_->cells.end(),
+              Program::kNoDealCell);
     for (size_t s = 0; s < num_stages; ++s) {
       for (size_t e = 0; e < num_events; ++e) {
-        const size_t cell = (s << m_->row_shift_) | e;
+        const size_t cell = (s << prog_->row_shift) | e;
         const std::vector<PendingCandidate>& list = candidates_[s * num_events + e];
         if (list.empty()) continue;
-        const uint32_t first = static_cast<uint32_t>(m_->candidates_.size());
+        const uint32_t first = static_cast<uint32_t>(prog_->candidates.size());
         for (const PendingCandidate& c : list) {
           const int32_t index = static_cast<int32_t>(m_->transitions_.size());
           m_->transitions_.push_back(TransitionInfo{
               static_cast<StageId>(s), static_cast<EventId>(e), c.to,
               c.spec_index, guard_text_[c.spec_index]});
-          m_->candidates_.push_back(Machine::Candidate{c.to, index, c.guard});
+          prog_->candidates.push_back(Program::Candidate{c.to, index, c.guard});
         }
         const PendingCandidate& only = list.front();
         if (list.size() == 1 && only.guard < 0 &&
             m_->stages_[only.to].required_attributes.empty()) {
-          m_->cells_[cell] = only.to;
-          m_->cell_transition_[cell] = static_cast<int32_t>(first);
+          prog_->cells[cell] = only.to;
+          prog_->cell_transition[cell] = static_cast<int32_t>(first);
         } else {
-          m_->cells_[cell] = Machine::kSlowCell |
-                             static_cast<uint32_t>(m_->slow_cells_.size());
-          m_->slow_cells_.push_back(Machine::SlowCell{
+          prog_->cells[cell] = Program::kSlowCell |
+                             static_cast<uint32_t>(prog_->slow_cells.size());
+          prog_->slow_cells.push_back(Program::SlowCell{
               first, static_cast<uint32_t>(list.size())});
         }
       }
@@ -714,12 +717,12 @@ class MachineCompiler {
     }
     for (size_t i = 0; i < m_->attributes_.size(); ++i) {
       const AttributeInfo& a = m_->attributes_[i];
-      const uint16_t slot = m_->attribute_slot_[i];
+      const uint16_t slot = prog_->attribute_slot[i];
       absl::StrAppend(&out, "attribute ", Quote(a.name), " ",
                       AttributeTypeName(a.type), " default=",
                       a.type == AttributeType::kString
-                          ? Quote(m_->string_defaults_[slot])
-                          : absl::StrCat(m_->scalar_defaults_[slot]),
+                          ? Quote(prog_->string_defaults[slot])
+                          : absl::StrCat(prog_->scalar_defaults[slot]),
                       "\n");
     }
     absl::StrAppend(&out, "initial ", m_->initial_stage_, "\n");
@@ -727,8 +730,8 @@ class MachineCompiler {
       absl::StrAppend(&out, "transition ", t.from, " ", t.event, " ", t.to,
                       " guard=", Quote(t.guard), "\n");
     }
-    for (size_t s = 0; s < m_->timeouts_.size(); ++s) {
-      const Machine::TimeoutRule& r = m_->timeouts_[s];
+    for (size_t s = 0; s < prog_->timeouts.size(); ++s) {
+      const Program::TimeoutRule& r = prog_->timeouts[s];
       if (r.after_seconds == 0) continue;
       absl::StrAppend(&out, "timeout ", s, " after=", r.after_seconds,
                       " event=", r.fire_event, " enter=", r.enter_stage, "\n");
@@ -740,6 +743,7 @@ class MachineCompiler {
   const CompileOptions& options_;
   const std::string source_;
   std::unique_ptr<Machine> m_;
+  Program* prog_ = nullptr;  // m_'s, being built
   // Candidates per (stage, event) cell, in declaration order.
   std::vector<std::vector<PendingCandidate>> candidates_;
   std::vector<std::string> guard_text_;  // per spec transition
@@ -799,7 +803,7 @@ std::vector<EventId> Machine::EventsLeaving(StageId stage) const {
   if (stage >= stages_.size()) return out;
   for (size_t e = 0; e < events_.size(); ++e) {
     if (internal::Core::Lookup(*this, stage, static_cast<EventId>(e)) !=
-        kNoTransitionCell) {
+        internal::Program::kNoTransitionCell) {
       out.push_back(static_cast<EventId>(e));
     }
   }
@@ -807,10 +811,11 @@ std::vector<EventId> Machine::EventsLeaving(StageId stage) const {
 }
 
 std::optional<TimeoutInfo> Machine::timeout(StageId stage) const {
-  if (stage >= timeouts_.size() || timeouts_[stage].after_seconds == 0) {
+  const auto& timeouts = program_->timeouts;
+  if (stage >= timeouts.size() || timeouts[stage].after_seconds == 0) {
     return std::nullopt;
   }
-  const TimeoutRule& r = timeouts_[stage];
+  const internal::Program::TimeoutRule& r = timeouts[stage];
   return TimeoutInfo{stage, r.after_seconds, r.fire_event, r.enter_stage};
 }
 

@@ -34,8 +34,9 @@
 namespace salescycle {
 
 namespace internal {
-struct Core;
 class MachineCompiler;
+class MachineInternal;
+struct Program;
 }  // namespace internal
 
 enum class StageKind : uint8_t { kOpen, kWon, kLost };
@@ -157,55 +158,8 @@ class Machine {
   absl::Status ExplainRejection(const StepResult& step) const;
 
  private:
-  friend struct internal::Core;
-  friend class internal::MachineCompiler;
-
-  // A transition-table cell: a stage id (< kSlowCell) for an unguarded move
-  // to a target that requires nothing, else one of the markers below.
-  static constexpr uint32_t kSlowCell = 0x80000000u;  // | slow_cells_ index
-  static constexpr uint32_t kNoTransitionCell = 0xFFFFFFFFu;
-  static constexpr uint32_t kNoDealCell = 0xFFFFFFFEu;
-
-  struct SlowCell {
-    uint32_t first_candidate;
-    uint32_t num_candidates;
-  };
-  struct Candidate {
-    StageId to;
-    int32_t transition;  // index into transitions_
-    int32_t guard;       // root in guard_nodes_, -1 when unguarded
-  };
-  // A guard compiled to a preorder array: node i's children start at i + 1,
-  // and each child's subtree is `size` nodes long, so evaluation walks the
-  // array without allocating.
-  struct GuardNode {
-    enum Kind : uint8_t {
-      kInt64Compare,
-      kDoubleCompare,
-      kBoolCompare,
-      kStringCompare,
-      kAll,
-      kAny,
-      kNot,
-      kNamed,
-    };
-    enum Op : uint8_t { kEq, kNe, kLt, kLe, kGt, kGe };
-    Kind kind;
-    Op op;
-    AttributeId attribute;
-    uint32_t size;  // nodes in this subtree, itself included
-    union {
-      int64_t int64_value;
-      double double_value;
-      bool bool_value;
-      uint32_t index;  // into guard_strings_ or named_guards_
-    } constant;
-  };
-  struct TimeoutRule {
-    int64_t after_seconds = 0;  // 0: the stage has no timeout
-    EventId fire_event = kNoEvent;
-    StageId enter_stage = kNoStage;
-  };
+  friend class internal::MachineCompiler;  // builds it
+  friend class internal::MachineInternal;  // reads program_ (src/program.h)
 
   Machine();
 
@@ -224,29 +178,9 @@ class Machine {
   absl::flat_hash_map<std::string, EventId> event_by_name_;
   absl::flat_hash_map<std::string, AttributeId> attribute_by_name_;
 
-  // (num_stages + 1) rows of 2^row_shift_ >= num_events cells: cell
-  // (from, event) is at (from << row_shift_) | event, a shift rather than a
-  // multiply on the hot loop's dependency chain. The extra last row is the
-  // "removed deal" stage: every cell is kNoDealCell, so a pipeline's hot loop
-  // needs no liveness branch.
-  std::vector<uint32_t> cells_;
-  uint32_t row_shift_ = 0;
-  // For direct cells, the transition they stand for (-1 elsewhere); read
-  // only when a step is reported, never on the batch hot path.
-  std::vector<int32_t> cell_transition_;
-  std::vector<SlowCell> slow_cells_;
-  std::vector<Candidate> candidates_;
-  std::vector<GuardNode> guard_nodes_;
-  std::vector<std::string> guard_strings_;
-  std::vector<NamedGuard> named_guards_;
-  std::vector<TimeoutRule> timeouts_;  // one per stage
-  // Attribute storage layout: scalars (int64, double, bool) are kept as 64
-  // bits in one slot space, strings in another.
-  std::vector<uint16_t> attribute_slot_;
-  int num_scalar_slots_ = 0;
-  int num_string_slots_ = 0;
-  std::vector<uint64_t> scalar_defaults_;  // bit patterns, by scalar slot
-  std::vector<std::string> string_defaults_;  // by string slot
+  // The compiled form (src/program.h), behind a pointer as re2 keeps its
+  // Prog: its layout is not the public header's business.
+  std::unique_ptr<internal::Program> program_;
 };
 
 }  // namespace salescycle
