@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "src/attribute_codec.h"
 #include "src/core.h"
+#include "src/journey_internal.h"
 #include "src/status_macros.h"
 
 namespace salescycle {
@@ -16,9 +17,7 @@ using internal::Core;
 class JourneyAttributes {
  public:
   explicit JourneyAttributes(const Journey& j) : j_(j) {}
-  bool IsSet(AttributeId id) const {
-    return (j_.set_bits_[id >> 6] >> (id & 63)) & 1;
-  }
+  bool IsSet(AttributeId id) const { return JI::is_set(j_, id); }
   int64_t GetInt64(AttributeId id) const {
     return static_cast<int64_t>(Scalar(id));
   }
@@ -27,12 +26,13 @@ class JourneyAttributes {
   }
   bool GetBool(AttributeId id) const { return Scalar(id) != 0; }
   absl::string_view GetString(AttributeId id) const {
-    return j_.strings_[Core::Slot(*j_.machine_, id)];
+    return JI::string_value(j_, Core::Slot(j_.machine(), id));
   }
 
  private:
+  using JI = internal::JourneyInternal;
   uint64_t Scalar(AttributeId id) const {
-    return j_.scalars_[Core::Slot(*j_.machine_, id)];
+    return JI::scalar_bits(j_, Core::Slot(j_.machine(), id));
   }
   const Journey& j_;
 };

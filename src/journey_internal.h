@@ -4,6 +4,7 @@
 #define SALESCYCLE_SRC_JOURNEY_INTERNAL_H_
 
 #include <cstdint>
+#include <string>
 
 #include "salescycle/journey.h"
 
@@ -13,6 +14,16 @@ namespace internal {
 class JourneyInternal {
  public:
   static bool timeout_consumed(const Journey& j) { return j.timeout_consumed_; }
+  static bool is_set(const Journey& j, AttributeId id) {
+    return (j.set_bits_[id >> 6] >> (id & 63)) & 1;
+  }
+  // REQUIRES: slot < the machine's scalar (string) slot count.
+  static uint64_t scalar_bits(const Journey& j, uint16_t slot) {
+    return j.scalars_[slot];
+  }
+  static const std::string& string_value(const Journey& j, uint16_t slot) {
+    return j.strings_[slot];
+  }
   static uint64_t history_count(const Journey& j) { return j.history_count_; }
 
   // ---- restoring. REQUIRES: stage < the machine's num_stages().

@@ -12,6 +12,7 @@
 #include "src/attribute_codec.h"
 #include "src/analytics.h"
 #include "src/core.h"
+#include "src/pipeline_internal.h"
 #include "src/status_macros.h"
 
 namespace salescycle {
@@ -22,9 +23,7 @@ using internal::Core;
 class PipelineAttributes {
  public:
   PipelineAttributes(const Pipeline& p, DealIndex deal) : p_(p), deal_(deal) {}
-  bool IsSet(AttributeId id) const {
-    return (p_.set_bits_[id][deal_ >> 6] >> (deal_ & 63)) & 1;
-  }
+  bool IsSet(AttributeId id) const { return PI::is_set(p_, id, deal_); }
   int64_t GetInt64(AttributeId id) const {
     return static_cast<int64_t>(Scalar(id));
   }
@@ -33,12 +32,13 @@ class PipelineAttributes {
   }
   bool GetBool(AttributeId id) const { return Scalar(id) != 0; }
   absl::string_view GetString(AttributeId id) const {
-    return p_.strings_[Core::Slot(*p_.machine_, id)][deal_];
+    return PI::string_value(p_, Core::Slot(p_.machine(), id), deal_);
   }
 
  private:
+  using PI = internal::PipelineInternal;
   uint64_t Scalar(AttributeId id) const {
-    return p_.scalars_[Core::Slot(*p_.machine_, id)][deal_];
+    return PI::scalar_bits(p_, Core::Slot(p_.machine(), id), deal_);
   }
   const Pipeline& p_;
   DealIndex deal_;

@@ -32,6 +32,9 @@ class PipelineInternal {
   static bool timeout_consumed(const Pipeline& p, DealIndex deal) {
     return p.TimeoutConsumed(deal);
   }
+  static bool is_set(const Pipeline& p, AttributeId id, DealIndex deal) {
+    return (p.set_bits_[id][deal >> 6] >> (deal & 63)) & 1;
+  }
   static uint64_t scalar_bits(const Pipeline& p, uint16_t slot, DealIndex deal) {
     return p.scalars_[slot][deal];
   }

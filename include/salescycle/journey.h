@@ -80,7 +80,6 @@ class Journey {
   void RemoveObserver(Observer* observer);
 
  private:
-  friend class JourneyAttributes;
   friend class internal::JourneyInternal;
 
   Journey(std::shared_ptr<const Machine> machine, Timestamp start,

@@ -189,7 +189,6 @@ class Pipeline {
   void RemoveObserver(Observer* observer);
 
  private:
-  friend class PipelineAttributes;  // the core's view of a deal (pipeline.cc)
   friend class internal::PipelineInternal;
 
   Pipeline(std::shared_ptr<const Machine> machine,
