@@ -9,6 +9,7 @@
 #define SALESCYCLE_SRC_CORE_H_
 
 #include <algorithm>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -126,6 +127,7 @@ struct Core {
   // The table cell for (from, event). `from` may be the removed-deal row
   // (m.num_stages()).
   static size_t CellIndex(const Machine& m, StageId from, EventId event) {
+    assert(from <= m.num_stages() && event < m.num_events());
     return (static_cast<size_t>(from) << P(m).row_shift) | event;
   }
   static uint32_t Lookup(const Machine& m, StageId from, EventId event) {

@@ -348,112 +348,146 @@ class MachineCompiler {
                                      max_depth, " levels"),
                         "max_guard_depth", max_depth);
     }
+    // The node's place is taken now, before its children are appended
+    // behind it (preorder), and filled in once they are: only then is its
+    // subtree's size known. Until then it is a placeholder that nothing
+    // reads, as the compile fails whole if a child fails.
     const size_t index = prog_->guard_nodes.size();
     prog_->guard_nodes.push_back(Node{});
     Node node{};
     switch (g.kind_case()) {
-      case pb::Guard::kCompare: {
-        const pb::Comparison& c = g.compare();
-        auto it = m_->attribute_by_name_.find(c.attribute());
-        if (it == m_->attribute_by_name_.end()) {
-          return Error(element, absl::StrCat("guard on undeclared attribute ",
-                                             Quote(c.attribute())));
-        }
-        const AttributeInfo& attr = m_->attributes_[it->second];
-        if (c.op() == pb::Comparison::OP_UNSPECIFIED) {
-          return Error(element, absl::StrCat("comparison on ", Quote(attr.name),
-                                             " has no op"));
-        }
-        if (c.value().kind_case() == pb::Value::KIND_NOT_SET) {
-          return Error(element, absl::StrCat("comparison on ", Quote(attr.name),
-                                             " has no value"));
-        }
-        if (!ValueHasType(c.value(), attr.type)) {
-          return Error(element,
-                       absl::StrCat("guard compares ",
-                                    AttributeTypeName(attr.type), " attribute ",
-                                    Quote(attr.name), " with a ",
-                                    ValueTypeName(c.value()), " value"));
-        }
-        const bool ordered = c.op() != pb::Comparison::EQ &&
-                             c.op() != pb::Comparison::NE;
-        if (ordered && (attr.type == AttributeType::kString ||
-                        attr.type == AttributeType::kBool)) {
-          return Error(element,
-                       absl::StrCat(AttributeTypeName(attr.type), " attribute ",
-                                    Quote(attr.name),
-                                    " compares only with == and !="));
-        }
-        node.attribute = it->second;
-        node.op = static_cast<Node::Op>(c.op() - pb::Comparison::EQ);
-        switch (attr.type) {
-          case AttributeType::kInt64:
-            node.kind = Node::kInt64Compare;
-            node.constant.int64_value = c.value().int64_value();
-            break;
-          case AttributeType::kDouble:
-            node.kind = Node::kDoubleCompare;
-            node.constant.double_value = c.value().double_value();
-            break;
-          case AttributeType::kBool:
-            node.kind = Node::kBoolCompare;
-            node.constant.bool_value = c.value().bool_value();
-            break;
-          case AttributeType::kString:
-            node.kind = Node::kStringCompare;
-            node.constant.index =
-                static_cast<uint32_t>(prog_->guard_strings.size());
-            prog_->guard_strings.push_back(c.value().string_value());
-            break;
-        }
-        absl::StrAppend(text, attr.name, " ", OpText(c.op()), " ",
-                        ValueText(c.value()));
+      case pb::Guard::kCompare:
+        SC_RETURN_IF_ERROR(CompileComparison(g.compare(), element, &node, text));
         break;
-      }
       case pb::Guard::kAll:
-      case pb::Guard::kAny: {
-        const bool all = g.kind_case() == pb::Guard::kAll;
-        const pb::GuardList& list = all ? g.all() : g.any();
-        const char* word = all ? "all" : "any";
-        if (list.guards().empty()) {
-          return Error(element, absl::StrCat("'", word, "' with no guards"));
-        }
-        node.kind = all ? Node::kAll : Node::kAny;
-        if (!top) text->append("(");
-        for (int i = 0; i < list.guards_size(); ++i) {
-          if (i > 0) text->append(all ? " and " : " or ");
-          SC_RETURN_IF_ERROR(CompileGuard(
-              list.guards(i), absl::StrCat(element, ".", word, "[", i, "]"),
-              depth + 1, false, text));
-        }
-        if (!top) text->append(")");
-        break;
-      }
+      case pb::Guard::kAny:
       case pb::Guard::kNot:
-        node.kind = Node::kNot;
-        text->append("not ");
-        SC_RETURN_IF_ERROR(CompileGuard(g.not_(), absl::StrCat(element, ".not"),
-                                        depth + 1, false, text));
+        SC_RETURN_IF_ERROR(
+            CompileCombination(g, element, depth, top, &node, text));
         break;
-      case pb::Guard::kNamed: {
-        auto it = options_.named_guards.find(g.named());
-        if (it == options_.named_guards.end() || !it->second) {
-          return Error(element,
-                       absl::StrCat("named guard ", Quote(g.named()),
-                                    " is not registered in "
-                                    "CompileOptions::named_guards"));
-        }
-        node.kind = Node::kNamed;
-        node.constant.index = static_cast<uint32_t>(prog_->named_guards.size());
-        prog_->named_guards.push_back(it->second);
-        absl::StrAppend(text, "named(", Quote(g.named()), ")");
+      case pb::Guard::kNamed:
+        SC_RETURN_IF_ERROR(CompileNamed(g.named(), element, &node, text));
         break;
-      }
       case pb::Guard::KIND_NOT_SET:
         return Error(element, "empty guard: set compare, all, any, not or named");
     }
     node.size = static_cast<uint32_t>(prog_->guard_nodes.size() - index);
     prog_->guard_nodes[index] = node;
+    return absl::OkStatus();
+  }
+
+  // Checks a comparison against the attribute's declared type.
+  absl::Status CheckComparison(const pb::Comparison& c,
+                               const std::string& element,
+                               const AttributeInfo& attr) const {
+    if (c.op() == pb::Comparison::OP_UNSPECIFIED) {
+      return Error(element,
+                   absl::StrCat("comparison on ", Quote(attr.name), " has no op"));
+    }
+    if (c.value().kind_case() == pb::Value::KIND_NOT_SET) {
+      return Error(element, absl::StrCat("comparison on ", Quote(attr.name),
+                                         " has no value"));
+    }
+    if (!ValueHasType(c.value(), attr.type)) {
+      return Error(element,
+                   absl::StrCat("guard compares ", AttributeTypeName(attr.type),
+                                " attribute ", Quote(attr.name), " with a ",
+                                ValueTypeName(c.value()), " value"));
+    }
+    const bool ordered =
+        c.op() != pb::Comparison::EQ && c.op() != pb::Comparison::NE;
+    if (ordered && (attr.type == AttributeType::kString ||
+                    attr.type == AttributeType::kBool)) {
+      return Error(element, absl::StrCat(AttributeTypeName(attr.type),
+                                         " attribute ", Quote(attr.name),
+                                         " compares only with == and !="));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status CompileComparison(const pb::Comparison& c,
+                                 const std::string& element,
+                                 Program::GuardNode* node, std::string* text) {
+    using Node = Program::GuardNode;
+    auto it = m_->attribute_by_name_.find(c.attribute());
+    if (it == m_->attribute_by_name_.end()) {
+      return Error(element, absl::StrCat("guard on undeclared attribute ",
+                                         Quote(c.attribute())));
+    }
+    const AttributeInfo& attr = m_->attributes_[it->second];
+    SC_RETURN_IF_ERROR(CheckComparison(c, element, attr));
+    node->attribute = it->second;
+    // Node::Op lists the ops in the spec's order, from EQ.
+    node->op = static_cast<Node::Op>(c.op() - pb::Comparison::EQ);
+    switch (attr.type) {
+      case AttributeType::kInt64:
+        node->kind = Node::kInt64Compare;
+        node->constant.int64_value = c.value().int64_value();
+        break;
+      case AttributeType::kDouble:
+        node->kind = Node::kDoubleCompare;
+        node->constant.double_value = c.value().double_value();
+        break;
+      case AttributeType::kBool:
+        node->kind = Node::kBoolCompare;
+        node->constant.bool_value = c.value().bool_value();
+        break;
+      case AttributeType::kString:
+        // Strings live beside the nodes, so that a node stays a plain value.
+        node->kind = Node::kStringCompare;
+        node->constant.index = static_cast<uint32_t>(prog_->guard_strings.size());
+        prog_->guard_strings.push_back(c.value().string_value());
+        break;
+    }
+    absl::StrAppend(text, attr.name, " ", OpText(c.op()), " ",
+                    ValueText(c.value()));
+    return absl::OkStatus();
+  }
+
+  // all / any / not: the children follow the node in preorder.
+  absl::Status CompileCombination(const pb::Guard& g, const std::string& element,
+                                  int depth, bool top, Program::GuardNode* node,
+                                  std::string* text) {
+    using Node = Program::GuardNode;
+    if (g.kind_case() == pb::Guard::kNot) {
+      node->kind = Node::kNot;
+      text->append("not ");
+      return CompileGuard(g.not_(), absl::StrCat(element, ".not"), depth + 1,
+                          false, text);
+    }
+    const bool all = g.kind_case() == pb::Guard::kAll;
+    const pb::GuardList& list = all ? g.all() : g.any();
+    const char* word = all ? "all" : "any";
+    if (list.guards().empty()) {
+      return Error(element, absl::StrCat("'", word, "' with no guards"));
+    }
+    node->kind = all ? Node::kAll : Node::kAny;
+    // Nested groups are bracketed; the outermost reads better bare.
+    if (!top) text->append("(");
+    for (int i = 0; i < list.guards_size(); ++i) {
+      if (i > 0) text->append(all ? " and " : " or ");
+      SC_RETURN_IF_ERROR(CompileGuard(
+          list.guards(i), absl::StrCat(element, ".", word, "[", i, "]"),
+          depth + 1, false, text));
+    }
+    if (!top) text->append(")");
+    return absl::OkStatus();
+  }
+
+  absl::Status CompileNamed(const std::string& name, const std::string& element,
+                            Program::GuardNode* node, std::string* text) {
+    auto it = options_.named_guards.find(name);
+    if (it == options_.named_guards.end() || !it->second) {
+      return Error(element, absl::StrCat("named guard ", Quote(name),
+                                         " is not registered in "
+                                         "CompileOptions::named_guards"));
+    }
+    node->kind = Program::GuardNode::kNamed;
+    // One entry per use: the function is copied, so the machine does not
+    // depend on the caller's CompileOptions living on.
+    node->constant.index = static_cast<uint32_t>(prog_->named_guards.size());
+    prog_->named_guards.push_back(it->second);
+    absl::StrAppend(text, "named(", Quote(name), ")");
     return absl::OkStatus();
   }
 

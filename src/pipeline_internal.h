@@ -6,6 +6,7 @@
 #ifndef SALESCYCLE_SRC_PIPELINE_INTERNAL_H_
 #define SALESCYCLE_SRC_PIPELINE_INTERNAL_H_
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -27,19 +28,23 @@ class PipelineInternal {
     return p.options_.history_limit;
   }
   static uint64_t history_count(const Pipeline& p, DealIndex deal) {
+    assert(deal < p.history_count_.size());
     return p.history_count_[deal];
   }
   static bool timeout_consumed(const Pipeline& p, DealIndex deal) {
     return p.TimeoutConsumed(deal);
   }
   static bool is_set(const Pipeline& p, AttributeId id, DealIndex deal) {
+    assert(id < p.set_bits_.size() && deal < p.slot_count());
     return (p.set_bits_[id][deal >> 6] >> (deal & 63)) & 1;
   }
   static uint64_t scalar_bits(const Pipeline& p, uint16_t slot, DealIndex deal) {
+    assert(slot < p.scalars_.size() && deal < p.slot_count());
     return p.scalars_[slot][deal];
   }
   static const std::string& string_value(const Pipeline& p, uint16_t slot,
                                          DealIndex deal) {
+    assert(slot < p.strings_.size() && deal < p.slot_count());
     return p.strings_[slot][deal];
   }
   static size_t string_slots(const Pipeline& p) { return p.strings_.size(); }

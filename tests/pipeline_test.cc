@@ -669,6 +669,24 @@ TEST(PipelineParallel, SmallBatchesReportOneThread) {
   EXPECT_EQ(p.Apply(records)->threads, 1);
 }
 
+// Debug builds check the REQUIRES: of the headers (the ASan and UBSan
+// build of the test command is a Debug build; release builds skip this).
+#ifndef NDEBUG
+TEST(PipelineDeathTest, RequiresAreCheckedInDebugBuilds) {
+  auto m = LoadTemplate("cycle9.textproto");
+  auto p = *Pipeline::Create(m);
+  const DealIndex d = *p.Add(0);
+  ASSERT_TRUE(p.Remove(d).ok());
+  EXPECT_DEATH((void)p.stage(d), "Contains");
+  EXPECT_DEATH((void)p.entered_at(7), "Contains");
+  EXPECT_DEATH((void)p.StageCount(static_cast<StageId>(m->num_stages())),
+               "stage < removed_stage_");
+  EXPECT_DEATH((void)m->stage(static_cast<StageId>(m->num_stages())),
+               "id < stages_.size");
+  EXPECT_DEATH((void)m->event(999), "id < events_.size");
+}
+#endif
+
 TEST(PipelineParallel, BadBatchesAndThreadCounts) {
   auto m = LoadTemplate("cycle9.textproto");
   auto p = *Pipeline::Create(m);

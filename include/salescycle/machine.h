@@ -15,6 +15,7 @@
 #ifndef SALESCYCLE_MACHINE_H_
 #define SALESCYCLE_MACHINE_H_
 
+#include <cassert>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -122,9 +123,17 @@ class Machine {
   int num_attributes() const { return static_cast<int>(attributes_.size()); }
   StageId initial_stage() const { return initial_stage_; }
   // REQUIRES: id < num_stages() (resp. events, attributes).
-  const StageInfo& stage(StageId id) const { return stages_[id]; }
-  const EventInfo& event(EventId id) const { return events_[id]; }
+  // Debug builds (no NDEBUG) check every REQUIRES: of this header.
+  const StageInfo& stage(StageId id) const {
+    assert(id < stages_.size());
+    return stages_[id];
+  }
+  const EventInfo& event(EventId id) const {
+    assert(id < events_.size());
+    return events_[id];
+  }
   const AttributeInfo& attribute(AttributeId id) const {
+    assert(id < attributes_.size());
     return attributes_[id];
   }
   // Every concrete transition, grouped by source stage then event, in

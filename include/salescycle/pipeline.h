@@ -13,6 +13,7 @@
 #ifndef SALESCYCLE_PIPELINE_H_
 #define SALESCYCLE_PIPELINE_H_
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -110,8 +111,15 @@ class Pipeline {
   }
 
   // ---- state of one deal. REQUIRES: Contains(deal).
-  StageId stage(DealIndex deal) const { return stage_[deal]; }
-  Timestamp entered_at(DealIndex deal) const { return entered_at_[deal]; }
+  // Debug builds (no NDEBUG) check every REQUIRES: of this header.
+  StageId stage(DealIndex deal) const {
+    assert(Contains(deal));
+    return stage_[deal];
+  }
+  Timestamp entered_at(DealIndex deal) const {
+    assert(Contains(deal));
+    return entered_at_[deal];
+  }
   // Oldest first; empty when history is off or `deal` is not live.
   std::vector<HistoryEntry> History(DealIndex deal) const;
 
@@ -173,7 +181,10 @@ class Pipeline {
 
   // ---- counts and iteration
   // Live deals in `stage`. REQUIRES: stage < machine().num_stages().
-  uint64_t StageCount(StageId stage) const { return stage_counts_[stage]; }
+  uint64_t StageCount(StageId stage) const {
+    assert(stage < removed_stage_);
+    return stage_counts_[stage];
+  }
   // Calls `fn` with every live deal in `stage`, in DealIndex order. Scans
   // the stage column: O(slot_count()).
   void ForEachDealInStage(StageId stage,
