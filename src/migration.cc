@@ -99,6 +99,126 @@ std::string Describe(const SnapshotIdentity& id) {
 
 }  // namespace
 
+namespace {
+
+absl::Status Mismatch(const SnapshotIdentity& snapshot,
+                      const SnapshotIdentity& target, absl::string_view why) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("snapshot of ", Describe(snapshot), " cannot be restored "
+                   "onto ", Describe(target), ": ", why));
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<const Migration*>> NameMapper::Chain(
+    const SnapshotIdentity& snapshot, const SnapshotIdentity& target,
+    const RestoreOptions& options) {
+  std::vector<const Migration*> chain;
+  if (snapshot.fingerprint == target.fingerprint) return chain;
+  if (snapshot.name != target.name) {
+    return Mismatch(snapshot, target, "they are different machines");
+  }
+  uint32_t version = snapshot.version;
+  while (version != target.version) {
+    // The last migration given from this version wins: a caller can append
+    // a corrected one without removing the first.
+    const Migration* next = nullptr;
+    for (const auto& m : options.migrations) {
+      if (m != nullptr && m->machine() == snapshot.name &&
+          m->from_version() == version) {
+        next = m.get();
+      }
+    }
+    // A chain longer than the migrations given has gone round a cycle
+    // (v2 -> v1 -> v2): stop there rather than loop for ever.
+    if (next == nullptr || chain.size() > options.migrations.size()) {
+      return Mismatch(snapshot, target,
+                      absl::StrCat("no migration from v", version,
+                                   " was given (RestoreOptions::migrations)"));
+    }
+    chain.push_back(next);
+    version = next->to_version();
+    if (version > target.version) {
+      return Mismatch(snapshot, target,
+                      absl::StrCat("the migrations go past v", target.version));
+    }
+  }
+  if (chain.empty()) {
+    return Mismatch(snapshot, target,
+                    "same name and version, different behaviour: a machine "
+                    "edited without a new version cannot be migrated");
+  }
+  return chain;
+}
+
+absl::Status NameMapper::MapAttributes(
+    const std::vector<SnapshotAttribute>& attributes,
+    const std::vector<const Migration*>& chain, const Machine& machine,
+    const SnapshotIdentity& snapshot, NameMapping* out) {
+  const SnapshotIdentity target{machine.name(), machine.version(),
+                                machine.fingerprint()};
+  for (const SnapshotAttribute& a : attributes) {
+    std::string final_name = a.name;
+    bool dropped = false;
+    for (const Migration* m : chain) {
+      if (m->dropped_attributes_.contains(final_name)) dropped = true;
+      final_name = Rename(m->attribute_renames_, final_name);
+    }
+    AttributeId id = kNoAttribute;
+    if (!dropped) {
+      auto found = machine.FindAttribute(final_name);
+      if (found.ok()) {
+        id = *found;
+        if (machine.attribute(id).type != a.type) {
+          return Mismatch(snapshot, target, absl::StrCat(
+              "attribute \"", a.name, "\" is ", AttributeTypeName(a.type),
+              " in the snapshot but ",
+              AttributeTypeName(machine.attribute(id).type),
+              " in the machine; convert it in a migration"));
+        }
+      }
+    }
+    out->attributes.push_back(id);
+    out->attribute_dropped.push_back(dropped);
+    out->attribute_names.push_back(final_name);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NameMapper::MapAdded(const std::vector<const Migration*>& chain,
+                                  const Machine& machine,
+                                  const SnapshotIdentity& snapshot,
+                                  NameMapping* out) {
+  const SnapshotIdentity target{machine.name(), machine.version(),
+                                machine.fingerprint()};
+  for (size_t i = 0; i < chain.size(); ++i) {
+    for (const auto& [name, value] : chain[i]->added_attributes_) {
+      // Named as of migration i: the later ones may rename it.
+      std::string final_name = name;
+      for (size_t later = i + 1; later < chain.size(); ++later) {
+        final_name = Rename(chain[later]->attribute_renames_, final_name);
+      }
+      auto id = machine.FindAttribute(final_name);
+      if (!id.ok()) {
+        return Mismatch(snapshot, target,
+                        absl::StrCat("the migration from v",
+                                     chain[i]->from_version(),
+                                     " adds attribute \"", final_name,
+                                     "\", which the machine lacks"));
+      }
+      if (value && value->type() != machine.attribute(*id).type) {
+        return Mismatch(snapshot, target, absl::StrCat(
+            "the migration from v", chain[i]->from_version(),
+            " sets attribute \"", final_name, "\" to a ",
+            AttributeTypeName(value->type()), " but it is ",
+            AttributeTypeName(machine.attribute(*id).type)));
+      }
+      if (value) out->added.emplace_back(*id, *value);
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<NameMapping> NameMapper::Map(
     const SnapshotIdentity& snapshot, const std::vector<std::string>& stages,
     const std::vector<std::string>& events,
@@ -106,42 +226,8 @@ absl::StatusOr<NameMapping> NameMapper::Map(
     const RestoreOptions& options) {
   const SnapshotIdentity target{machine.name(), machine.version(),
                                 machine.fingerprint()};
-  auto mismatch = [&](absl::string_view why) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("snapshot of ", Describe(snapshot), " cannot be restored "
-                     "onto ", Describe(target), ": ", why));
-  };
-  std::vector<const Migration*> chain;
-  if (snapshot.fingerprint != machine.fingerprint()) {
-    if (snapshot.name != machine.name()) {
-      return mismatch("they are different machines");
-    }
-    uint32_t version = snapshot.version;
-    while (version != machine.version()) {
-      const Migration* next = nullptr;
-      for (const auto& m : options.migrations) {
-        if (m != nullptr && m->machine() == snapshot.name &&
-            m->from_version() == version) {
-          next = m.get();
-        }
-      }
-      if (next == nullptr || chain.size() > options.migrations.size()) {
-        return mismatch(absl::StrCat("no migration from v", version,
-                                     " was given (RestoreOptions::migrations)"));
-      }
-      chain.push_back(next);
-      version = next->to_version();
-      if (version > machine.version()) {
-        return mismatch(absl::StrCat("the migrations go past v",
-                                     machine.version()));
-      }
-    }
-    if (chain.empty()) {
-      return mismatch("same name and version, different behaviour: a machine "
-                      "edited without a new version cannot be migrated");
-    }
-  }
-
+  SC_ASSIGN_OR_RETURN(const std::vector<const Migration*> chain,
+                      Chain(snapshot, target, options));
   NameMapping out;
   for (const std::string& name : stages) {
     std::string final_name = name;
@@ -160,54 +246,8 @@ absl::StatusOr<NameMapping> NameMapper::Map(
     auto id = machine.FindEvent(final_name);
     out.events.push_back(id.ok() ? *id : kNoEvent);
   }
-  for (const SnapshotAttribute& a : attributes) {
-    std::string final_name = a.name;
-    bool dropped = false;
-    for (const Migration* m : chain) {
-      if (m->dropped_attributes_.contains(final_name)) dropped = true;
-      final_name = Rename(m->attribute_renames_, final_name);
-    }
-    AttributeId id = kNoAttribute;
-    if (!dropped) {
-      auto found = machine.FindAttribute(final_name);
-      if (found.ok()) {
-        id = *found;
-        if (machine.attribute(id).type != a.type) {
-          return mismatch(absl::StrCat(
-              "attribute \"", a.name, "\" is ", AttributeTypeName(a.type),
-              " in the snapshot but ",
-              AttributeTypeName(machine.attribute(id).type),
-              " in the machine; convert it in a migration"));
-        }
-      }
-    }
-    out.attributes.push_back(id);
-    out.attribute_dropped.push_back(dropped);
-    out.attribute_names.push_back(final_name);
-  }
-  for (size_t i = 0; i < chain.size(); ++i) {
-    for (const auto& [name, value] : chain[i]->added_attributes_) {
-      std::string final_name = name;
-      for (size_t later = i + 1; later < chain.size(); ++later) {
-        final_name = Rename(chain[later]->attribute_renames_, final_name);
-      }
-      auto id = machine.FindAttribute(final_name);
-      if (!id.ok()) {
-        return mismatch(absl::StrCat("the migration from v",
-                                     chain[i]->from_version(),
-                                     " adds attribute \"", final_name,
-                                     "\", which the machine lacks"));
-      }
-      if (value && value->type() != machine.attribute(*id).type) {
-        return mismatch(absl::StrCat(
-            "the migration from v", chain[i]->from_version(),
-            " sets attribute \"", final_name, "\" to a ",
-            AttributeTypeName(value->type()), " but it is ",
-            AttributeTypeName(machine.attribute(*id).type)));
-      }
-      if (value) out.added.emplace_back(*id, *value);
-    }
-  }
+  SC_RETURN_IF_ERROR(MapAttributes(attributes, chain, machine, snapshot, &out));
+  SC_RETURN_IF_ERROR(MapAdded(chain, machine, snapshot, &out));
   out.snapshot = Describe(snapshot);
   out.target = Describe(target);
   return out;

@@ -56,6 +56,22 @@ struct NameMapper {
       const std::vector<std::string>& events,
       const std::vector<SnapshotAttribute>& attributes, const Machine& machine,
       const RestoreOptions& options);
+
+ private:
+  // The migrations that lead from the snapshot's version to the target's:
+  // none when the fingerprints agree.
+  static absl::StatusOr<std::vector<const Migration*>> Chain(
+      const SnapshotIdentity& snapshot, const SnapshotIdentity& target,
+      const RestoreOptions& options);
+  static absl::Status MapAttributes(
+      const std::vector<SnapshotAttribute>& attributes,
+      const std::vector<const Migration*>& chain, const Machine& machine,
+      const SnapshotIdentity& snapshot, NameMapping* out);
+  // The values the migrations set on every deal.
+  static absl::Status MapAdded(const std::vector<const Migration*>& chain,
+                               const Machine& machine,
+                               const SnapshotIdentity& snapshot,
+                               NameMapping* out);
 };
 
 }  // namespace internal
