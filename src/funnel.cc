@@ -79,7 +79,51 @@ struct LiveTally {
   uint64_t won_valued = 0;
   double open_value = 0;
   uint64_t open_valued = 0;
+
+  // One live deal in stage `s`; `value` when its value attribute is set.
+  void Add(StageId s, const StageInfo& info, bool is_stalled, bool won,
+           std::optional<double> value) {
+    const bool is_open = info.kind == StageKind::kOpen;
+    ++live;
+    ++now[s];
+    if (is_stalled) ++stalled[s];
+    if (is_open) ++open;
+    if (!value) return;
+    if (is_open) {
+      weighted += *value * info.win_probability / 100.0;
+      open_value += *value;
+      ++open_valued;
+    }
+    if (won) {
+      won_value += *value;
+      ++won_valued;
+    }
+  }
 };
+
+// The deal's value as a number, when the value attribute is set.
+std::optional<double> DealValue(const Pipeline& p, DealIndex d,
+                                std::optional<AttributeId> attribute) {
+  if (!attribute || !p.IsSet(d, *attribute)) return std::nullopt;
+  const AttributeValue a = *p.Get(d, *attribute);
+  return a.type() == AttributeType::kInt64 ? static_cast<double>(a.int64_value())
+                                           : a.double_value();
+}
+
+// The value attribute FunnelOptions names, checked to be a number.
+absl::StatusOr<std::optional<AttributeId>> ValueAttribute(
+    const Machine& m, const FunnelOptions& options) {
+  if (options.value_attribute.empty()) return std::nullopt;
+  SC_ASSIGN_OR_RETURN(const AttributeId id,
+                      m.FindAttribute(options.value_attribute));
+  const AttributeType type = m.attribute(id).type;
+  if (type != AttributeType::kInt64 && type != AttributeType::kDouble) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("value attribute \"", options.value_attribute, "\" is ",
+                     AttributeTypeName(type), ", not a number"));
+  }
+  return id;
+}
 
 // The next OPEN or WON stage after `s` in declaration order, for OPEN
 // stages only.
@@ -163,16 +207,8 @@ absl::StatusOr<FunnelReport> FunnelOf(const Pipeline& pipeline,
                                       const FunnelOptions& options) {
   using internal::FunnelAccumulator;
   const Machine& m = pipeline.machine();
-  std::optional<AttributeId> value;
-  if (!options.value_attribute.empty()) {
-    SC_ASSIGN_OR_RETURN(value, m.FindAttribute(options.value_attribute));
-    const AttributeType type = m.attribute(*value).type;
-    if (type != AttributeType::kInt64 && type != AttributeType::kDouble) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "value attribute \"", options.value_attribute, "\" is ",
-          AttributeTypeName(type), ", not a number"));
-    }
-  }
+  SC_ASSIGN_OR_RETURN(const std::optional<AttributeId> value,
+                      internal::ValueAttribute(m, options));
   const FunnelAccumulator* acc = internal::PipelineInternal::analytics(pipeline);
   std::unique_ptr<FunnelAccumulator> replayed;
   if (acc == nullptr) {
@@ -207,31 +243,10 @@ absl::StatusOr<FunnelReport> FunnelOf(const Pipeline& pipeline,
         info.stall_limit_seconds.has_value() &&
         internal::StayedPast(pipeline.entered_at(d), report.as_of,
                              *info.stall_limit_seconds);
-    const bool open = info.kind == StageKind::kOpen;
     const bool won = (acc->flags(d) & FunnelAccumulator::kWon) != 0;
-    std::optional<double> v;
-    if (value && pipeline.IsSet(d, *value)) {
-      const AttributeValue a = *pipeline.Get(d, *value);
-      v = a.type() == AttributeType::kInt64
-              ? static_cast<double>(a.int64_value())
-              : a.double_value();
-    }
+    const std::optional<double> v = internal::DealValue(pipeline, d, value);
     for (internal::LiveTally* t : tallies) {
-      if (t == nullptr) continue;
-      ++t->live;
-      ++t->now[s];
-      if (stalled) ++t->stalled[s];
-      if (open) ++t->open;
-      if (!v) continue;
-      if (open) {
-        t->weighted += *v * info.win_probability / 100.0;
-        t->open_value += *v;
-        ++t->open_valued;
-      }
-      if (won) {
-        t->won_value += *v;
-        ++t->won_valued;
-      }
+      if (t != nullptr) t->Add(s, info, stalled, won, v);
     }
   }
   report.total = internal::Figures(m, acc->total(), total);

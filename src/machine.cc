@@ -497,6 +497,52 @@ class MachineCompiler {
     int32_t guard;  // -1: unguarded
   };
 
+  // The stages a transition leaves from: one, a group's, or every open one.
+  absl::StatusOr<std::vector<StageId>> SourceStages(
+      const pb::Transition& t, const std::string& element) const {
+    const size_t num_stages = m_->stages_.size();
+    std::vector<StageId> from;
+    switch (t.from_case()) {
+      case pb::Transition::kFromStage: {
+        auto it = m_->stage_by_name_.find(t.from_stage());
+        if (it == m_->stage_by_name_.end()) {
+          return Error(element,
+                       absl::StrCat("unknown stage ", Quote(t.from_stage())));
+        }
+        from.push_back(it->second);
+        break;
+      }
+      case pb::Transition::kFromGroup:
+        for (size_t s = 0; s < num_stages; ++s) {
+          if (m_->stages_[s].group == t.from_group()) {
+            from.push_back(static_cast<StageId>(s));
+          }
+        }
+        if (t.from_group().empty() || from.empty()) {
+          return Error(element, absl::StrCat("unknown group ",
+                                             Quote(t.from_group()),
+                                             ": no stage has it"));
+        }
+        break;
+      case pb::Transition::kFromAnyOpen:
+        if (!t.from_any_open()) {
+          return Error(element, "from_any_open is false: say where the "
+                                "transition leaves from");
+        }
+        for (size_t s = 0; s < num_stages; ++s) {
+          if (m_->stages_[s].kind == StageKind::kOpen) {
+            from.push_back(static_cast<StageId>(s));
+          }
+        }
+        if (from.empty()) return Error(element, "the machine has no open stage");
+        break;
+      case pb::Transition::FROM_NOT_SET:
+        return Error(element, "no source: set from_stage, from_group or "
+                              "from_any_open");
+    }
+    return from;
+  }
+
   absl::Status CompileTransitions() {
     const size_t num_stages = m_->stages_.size();
     const size_t num_events = m_->events_.size();
@@ -506,45 +552,8 @@ class MachineCompiler {
     for (int i = 0; i < spec_.transitions_size(); ++i) {
       const pb::Transition& t = spec_.transitions(i);
       const std::string element = TransitionLabel(t, i);
-      std::vector<StageId> from;
-      switch (t.from_case()) {
-        case pb::Transition::kFromStage: {
-          auto it = m_->stage_by_name_.find(t.from_stage());
-          if (it == m_->stage_by_name_.end()) {
-            return Error(element, absl::StrCat("unknown stage ",
-                                               Quote(t.from_stage())));
-          }
-          from.push_back(it->second);
-          break;
-        }
-        case pb::Transition::kFromGroup:
-          for (size_t s = 0; s < num_stages; ++s) {
-            if (m_->stages_[s].group == t.from_group()) {
-              from.push_back(static_cast<StageId>(s));
-            }
-          }
-          if (t.from_group().empty() || from.empty()) {
-            return Error(element, absl::StrCat("unknown group ",
-                                               Quote(t.from_group()),
-                                               ": no stage has it"));
-          }
-          break;
-        case pb::Transition::kFromAnyOpen:
-          if (!t.from_any_open()) {
-            return Error(element, "from_any_open is false: say where the "
-                                  "transition leaves from");
-          }
-          for (size_t s = 0; s < num_stages; ++s) {
-            if (m_->stages_[s].kind == StageKind::kOpen) {
-              from.push_back(static_cast<StageId>(s));
-            }
-          }
-          if (from.empty()) return Error(element, "the machine has no open stage");
-          break;
-        case pb::Transition::FROM_NOT_SET:
-          return Error(element, "no source: set from_stage, from_group or "
-                                "from_any_open");
-      }
+      SC_ASSIGN_OR_RETURN(const std::vector<StageId> from,
+                          SourceStages(t, element));
       expanded += from.size();
       if (expanded > options_.limits.max_transitions) {
         return LimitError(

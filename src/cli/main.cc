@@ -196,90 +196,127 @@ struct ReplayStats {
   uint64_t added = 0;
 };
 
-// Applies an event file to `p` in batches (a row that sets attributes
-// flushes the batch first, so that every event sees the attributes of the
-// rows before it). Bad rows are reported on stderr with their line; with
-// `strict` the first one is an error.
+// Feeds rows to a pipeline in batches. A row that sets attributes flushes
+// the batch first, so that every event sees the attributes of the rows
+// before it.
+class RowApplier {
+ public:
+  RowApplier(Pipeline* p, ReplayStats* stats) : p_(p), stats_(stats) {}
+
+  // Applies one parsed row. A problem with the row itself (a value the
+  // attribute refuses) goes to `*bad`; the returned error is fatal.
+  absl::Status Apply(EventRow* row, absl::Status* bad) {
+    DealIndex deal;
+    if (const std::optional<DealIndex> found = p_->IndexOfKey(row->deal)) {
+      deal = *found;
+    } else {
+      SC_ASSIGN_OR_RETURN(deal, p_->AddWithKey(row->deal, row->time));
+      ++stats_->added;
+    }
+    if (!row->set.empty()) {
+      SC_RETURN_IF_ERROR(Flush());
+      for (auto& [attribute, value] : row->set) {
+        if (bad->ok()) *bad = p_->Set(deal, attribute, std::move(value));
+      }
+    }
+    if (bad->ok() && row->event != kNoEvent) {
+      batch_.push_back(EventRecord{deal, row->event, row->time});
+      if (batch_.size() >= (1 << 16)) SC_RETURN_IF_ERROR(Flush());
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Flush() {
+    if (batch_.empty()) return absl::OkStatus();
+    SC_ASSIGN_OR_RETURN(const BatchResult r, p_->Apply(batch_));
+    stats_->accepted += r.accepted;
+    stats_->rejected += r.rejected;
+    batch_.clear();
+    return absl::OkStatus();
+  }
+
+ private:
+  Pipeline* p_;
+  ReplayStats* stats_;
+  std::vector<EventRecord> batch_;
+};
+
+// "replay: N rows (P%)" on stderr, at most every 100 ms.
+class ProgressLine {
+ public:
+  explicit ProgressLine(bool on) : on_(on) {}
+  void Update(uint64_t rows, size_t offset, size_t size) {
+    if (!on_ || (rows & 0xFFFF) != 0) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_shown_ <= std::chrono::milliseconds(100)) return;
+    last_shown_ = now;
+    std::fprintf(stderr, "\rreplay: %llu rows (%.0f%%)",
+                 static_cast<unsigned long long>(rows),
+                 100.0 * static_cast<double>(offset) /
+                     static_cast<double>(std::max<size_t>(size, 1)));
+  }
+  void Done(uint64_t rows) {
+    if (!on_) return;
+    std::fprintf(stderr, "\rreplay: %llu rows (100%%)\n",
+                 static_cast<unsigned long long>(rows));
+  }
+
+ private:
+  bool on_;
+  std::chrono::steady_clock::time_point last_shown_ =
+      std::chrono::steady_clock::now();
+};
+
+absl::StatusOr<EventReader> OpenEvents(const std::string& path,
+                                       const Machine& machine,
+                                       absl::string_view text) {
+  const auto format =
+      absl::EndsWith(path, ".jsonl") || absl::EndsWith(path, ".json")
+          ? EventReader::Format::kJsonl
+          : EventReader::Format::kCsv;
+  auto reader = EventReader::Create(machine, text, format);
+  if (!reader.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ":1: ", reader.status().message()));
+  }
+  return reader;
+}
+
+// Applies an event file to `p`. Bad rows are reported on stderr with their
+// line (the first ten, then a count); with `strict` the first one is an
+// error.
 absl::Status ReplayEvents(const std::string& path, Pipeline* p, bool strict,
                           bool progress, ReplayStats* stats) {
   SC_ASSIGN_OR_RETURN(const internal::FileBytes file,
                       internal::FileBytes::Open(path));
   const absl::string_view text = file.view();
-  const auto format = absl::EndsWith(path, ".jsonl") || absl::EndsWith(path, ".json")
-                          ? EventReader::Format::kJsonl
-                          : EventReader::Format::kCsv;
-  auto reader = EventReader::Create(p->machine(), text, format);
-  if (!reader.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ":1: ", reader.status().message()));
-  }
-  std::vector<EventRecord> batch;
-  auto flush = [&]() -> absl::Status {
-    if (batch.empty()) return absl::OkStatus();
-    SC_ASSIGN_OR_RETURN(const BatchResult r, p->Apply(batch));
-    stats->accepted += r.accepted;
-    stats->rejected += r.rejected;
-    batch.clear();
-    return absl::OkStatus();
-  };
+  SC_ASSIGN_OR_RETURN(EventReader reader, OpenEvents(path, p->machine(), text));
+  RowApplier applier(p, stats);
+  ProgressLine line(progress);
   constexpr int kShownBadRows = 10;
-  auto last_shown = std::chrono::steady_clock::now();
   EventRow row;
   while (true) {
-    auto more = reader->Next(&row);
+    auto more = reader.Next(&row);
     if (more.ok() && !*more) break;
+    ++stats->rows;
     absl::Status bad = more.status();
-    DealIndex deal = kNoDeal;
-    if (bad.ok()) {
-      ++stats->rows;
-      if (const std::optional<DealIndex> found = p->IndexOfKey(row.deal)) {
-        deal = *found;
-      } else {
-        auto added = p->AddWithKey(row.deal, row.time);
-        if (!added.ok()) return added.status();
-        deal = *added;
-        ++stats->added;
-      }
-      if (!row.set.empty()) {
-        SC_RETURN_IF_ERROR(flush());
-        for (auto& [attribute, value] : row.set) {
-          if (bad.ok()) bad = p->Set(deal, attribute, std::move(value));
-        }
-      }
-      if (bad.ok() && row.event != kNoEvent) {
-        batch.push_back(EventRecord{deal, row.event, row.time});
-        if (batch.size() >= (1 << 16)) SC_RETURN_IF_ERROR(flush());
-      }
-    }
+    if (bad.ok()) SC_RETURN_IF_ERROR(applier.Apply(&row, &bad));
     if (!bad.ok()) {
-      if (!more.ok()) ++stats->rows;
       ++stats->bad_rows;
       const std::string message =
-          absl::StrCat(path, ":", reader->line(), ": ", bad.message());
+          absl::StrCat(path, ":", reader.line(), ": ", bad.message());
       if (strict) {
-        SC_RETURN_IF_ERROR(flush());
+        SC_RETURN_IF_ERROR(applier.Flush());
         return absl::InvalidArgumentError(absl::StrCat(message, " (--strict)"));
       }
       if (stats->bad_rows <= kShownBadRows) {
         std::fprintf(stderr, "%s\n", message.c_str());
       }
     }
-    if (progress && (stats->rows & 0xFFFF) == 0) {
-      const auto now = std::chrono::steady_clock::now();
-      if (now - last_shown > std::chrono::milliseconds(100)) {
-        last_shown = now;
-        std::fprintf(stderr, "\rreplay: %llu rows (%.0f%%)",
-                     static_cast<unsigned long long>(stats->rows),
-                     100.0 * static_cast<double>(reader->offset()) /
-                         static_cast<double>(std::max<size_t>(text.size(), 1)));
-      }
-    }
+    line.Update(stats->rows, reader.offset(), text.size());
   }
-  SC_RETURN_IF_ERROR(flush());
-  if (progress) {
-    std::fprintf(stderr, "\rreplay: %llu rows (100%%)\n",
-                 static_cast<unsigned long long>(stats->rows));
-  }
+  SC_RETURN_IF_ERROR(applier.Flush());
+  line.Done(stats->rows);
   if (stats->bad_rows > kShownBadRows) {
     std::fprintf(stderr, "%s: %llu bad rows in all, %d shown\n", path.c_str(),
                  static_cast<unsigned long long>(stats->bad_rows), kShownBadRows);
@@ -526,149 +563,196 @@ struct SimRow {
   std::vector<std::pair<AttributeId, AttributeValue>> set;
 };
 
-int Simulate(int argc, char** argv) {
-  auto args = ParseArgs(argc, argv, 2, {"deals", "seed", "start", "days", "conversion",
-                                        "delay", "range", "format", "out"});
-  if (!args.ok()) return Usage(std::string(args.status().message()));
-  if (args->positional.size() != 1) return Usage("simulate takes one MACHINE");
-  auto& o = args->options;
-  int64_t deals = 0, seed = 1, days = 365;
-  if (!o.count("deals") || !absl::SimpleAtoi(o["deals"], &deals) || deals < 1 ||
-      deals > 100000000) {
-    return Usage("--deals takes a number from 1 to 100000000");
-  }
-  if (o.count("seed") && !absl::SimpleAtoi(o["seed"], &seed)) {
-    return Usage("--seed takes a number");
-  }
-  if (o.count("days") && (!absl::SimpleAtoi(o["days"], &days) || days < 1 || days > 36500)) {
-    return Usage("--days takes a number from 1 to 36500");
-  }
-  const std::string format = o.count("format") ? o["format"] : "csv";
-  if (format != "csv" && format != "jsonl") {
-    return Usage(absl::StrCat("--format is csv or jsonl, not \"", format, "\""));
-  }
+// What `simulate` was asked for.
+struct SimConfig {
+  int64_t deals = 0;
+  int64_t seed = 1;
+  int64_t days = 365;
+  std::string format = "csv";
   Timestamp start = 1767225600;  // 2026-01-01
+  // Per stage: the chance of moving forward, the mean days before a step.
+  std::vector<double> conversion;
+  std::vector<double> delay;
+  std::vector<std::optional<Range>> ranges;  // by attribute
+};
+
+// The options that need no machine; InvalidArgument is a usage error.
+absl::StatusOr<SimConfig> SimBasics(std::map<std::string, std::string>& o) {
+  SimConfig c;
+  if (!o.count("deals") || !absl::SimpleAtoi(o["deals"], &c.deals) ||
+      c.deals < 1 || c.deals > 100000000) {
+    return absl::InvalidArgumentError("--deals takes a number from 1 to 100000000");
+  }
+  if (o.count("seed") && !absl::SimpleAtoi(o["seed"], &c.seed)) {
+    return absl::InvalidArgumentError("--seed takes a number");
+  }
+  if (o.count("days") &&
+      (!absl::SimpleAtoi(o["days"], &c.days) || c.days < 1 || c.days > 36500)) {
+    return absl::InvalidArgumentError("--days takes a number from 1 to 36500");
+  }
+  if (o.count("format")) c.format = o["format"];
+  if (c.format != "csv" && c.format != "jsonl") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--format is csv or jsonl, not \"", c.format, "\""));
+  }
   if (o.count("start")) {
     auto t = ParseTime(o["start"]);
-    if (!t.ok()) return Usage(absl::StrCat("--start: ", t.status().message()));
-    start = *t;
+    if (!t.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--start: ", t.status().message()));
+    }
+    c.start = *t;
   }
-  auto machine = Machine::FromFile(args->positional[0]);
-  if (!machine.ok()) return Fail(machine.status());
-  const Machine& m = **machine;
-  auto conversion = PerStage(m, "--conversion", o["conversion"], 0.7, 0, 1);
-  if (!conversion.ok()) return Usage(std::string(conversion.status().message()));
+  return c;
+}
+
+// --range ATTR=LO..HI,...: the numeric attributes' ranges.
+absl::Status SimRanges(const Machine& m, const std::string& text,
+                       SimConfig* c) {
+  c->ranges.assign(m.num_attributes(), std::nullopt);
+  if (text.empty()) return absl::OkStatus();
+  for (absl::string_view item : absl::StrSplit(text, ',')) {
+    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(item, '=');
+    std::pair<absl::string_view, absl::string_view> bounds =
+        absl::StrSplit(kv.second, "..");
+    auto a = m.FindAttribute(kv.first);
+    Range r;
+    if (!a.ok() || !absl::SimpleAtod(bounds.first, &r.lo) ||
+        !absl::SimpleAtod(bounds.second, &r.hi) || r.lo > r.hi ||
+        (m.attribute(*a).type != AttributeType::kInt64 &&
+         m.attribute(*a).type != AttributeType::kDouble)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--range: \"", item, "\" is not NUMERIC_ATTRIBUTE=LO..HI"));
+    }
+    c->ranges[*a] = r;
+  }
+  return absl::OkStatus();
+}
+
+// The options that are per stage or attribute of `m`.
+absl::Status SimPerStage(const Machine& m, std::map<std::string, std::string>& o,
+                         SimConfig* c) {
+  SC_ASSIGN_OR_RETURN(c->conversion,
+                      PerStage(m, "--conversion", o["conversion"], 0.7, 0, 1));
   if (o["conversion"].empty()) {
     // By default, lost deals seldom come back.
     for (int i = 0; i < m.num_stages(); ++i) {
-      if (m.stage(static_cast<StageId>(i)).kind == StageKind::kLost) (*conversion)[i] = 0.05;
-    }
-  }
-  auto delay = PerStage(m, "--delay", o["delay"], 7, 0, 3650);
-  if (!delay.ok()) return Usage(std::string(delay.status().message()));
-  Random rng{static_cast<uint64_t>(seed)};
-  std::vector<std::optional<Range>> ranges(m.num_attributes());
-  if (!o["range"].empty()) {
-    for (absl::string_view item : absl::StrSplit(o["range"], ',')) {
-      std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(item, '=');
-      std::pair<absl::string_view, absl::string_view> bounds =
-          absl::StrSplit(kv.second, "..");
-      auto a = m.FindAttribute(kv.first);
-      Range r;
-      if (!a.ok() || !absl::SimpleAtod(bounds.first, &r.lo) ||
-          !absl::SimpleAtod(bounds.second, &r.hi) || r.lo > r.hi ||
-          (m.attribute(*a).type != AttributeType::kInt64 &&
-           m.attribute(*a).type != AttributeType::kDouble)) {
-        return Usage(absl::StrCat("--range: \"", item,
-                                  "\" is not NUMERIC_ATTRIBUTE=LO..HI"));
+      if (m.stage(static_cast<StageId>(i)).kind == StageKind::kLost) {
+        c->conversion[i] = 0.05;
       }
-      ranges[*a] = r;
     }
   }
-  auto draw = [&](AttributeId a) {
-    return RandomValue(m.attribute(a), &rng, ranges[a]);
-  };
+  SC_ASSIGN_OR_RETURN(c->delay, PerStage(m, "--delay", o["delay"], 7, 0, 3650));
+  return SimRanges(m, o["range"], c);
+}
 
-  // Per stage: the events that lead forward (to a higher win probability)
-  // and the others.
-  std::vector<std::vector<EventId>> forward(m.num_stages()), other(m.num_stages());
-  for (const TransitionInfo& t : m.transitions()) {
-    auto& list = m.stage(t.to).win_probability > m.stage(t.from).win_probability &&
-                         m.stage(t.to).kind != StageKind::kLost
-                     ? forward[t.from]
-                     : other[t.from];
-    if (std::find(list.begin(), list.end(), t.event) == list.end()) list.push_back(t.event);
+// Walks deals through the machine as a sales team might, writing the rows
+// of an event file. One random stream for the whole run, drawn in deal
+// order, so that a seed gives the same file every time.
+class Simulator {
+ public:
+  Simulator(std::shared_ptr<const Machine> machine, const SimConfig& config)
+      : machine_(std::move(machine)), m_(*machine_), c_(config),
+        rng_{static_cast<uint64_t>(config.seed)},
+        forward_(m_.num_stages()), other_(m_.num_stages()) {
+    // Per stage: the events that lead forward (to a higher win
+    // probability) and the others.
+    for (const TransitionInfo& t : m_.transitions()) {
+      auto& list = m_.stage(t.to).win_probability >
+                               m_.stage(t.from).win_probability &&
+                           m_.stage(t.to).kind != StageKind::kLost
+                       ? forward_[t.from]
+                       : other_[t.from];
+      if (std::find(list.begin(), list.end(), t.event) == list.end()) {
+        list.push_back(t.event);
+      }
+    }
   }
 
-  const Timestamp end = start + days * 86400;
-  constexpr int kMaxSteps = 40;
-  std::vector<SimRow> rows;
-  for (uint32_t d = 0; d < static_cast<uint32_t>(deals); ++d) {
-    Timestamp t = start + static_cast<Timestamp>(rng.Uniform() * static_cast<double>(end - start));
-    auto journey = Journey::Create(*machine, t);
-    if (!journey.ok()) return Fail(journey.status());
+  absl::Status Deal(uint32_t d, std::vector<SimRow>* rows) {
+    const Timestamp end = c_.start + c_.days * 86400;
+    Timestamp t = c_.start + static_cast<Timestamp>(
+                                 rng_.Uniform() * static_cast<double>(end - c_.start));
+    SC_ASSIGN_OR_RETURN(Journey journey, Journey::Create(machine_, t));
     uint32_t seq = 0;
     // What the salesperson knows at the start: each attribute 60% of the time.
     SimRow first{t, d, seq++, kNoEvent, {}};
-    for (int a = 0; a < m.num_attributes(); ++a) {
-      if (rng.Uniform() < 0.6) {
-        AttributeValue v = draw(static_cast<AttributeId>(a));
-        (void)journey->Set(static_cast<AttributeId>(a), v);
-        first.set.emplace_back(static_cast<AttributeId>(a), std::move(v));
-      }
-    }
-    rows.push_back(std::move(first));
+    Learn(0.6, &journey, &first);
+    rows->push_back(std::move(first));
+    constexpr int kMaxSteps = 40;
     for (int step = 0; step < kMaxSteps; ++step) {
-      const StageId s = journey->stage();
-      const double mean = (*delay)[s] * 86400;
-      t += static_cast<Timestamp>(-std::log(1 - rng.Uniform()) * mean) + 1;
+      const StageId s = journey.stage();
+      const double mean = c_.delay[s] * 86400;
+      t += static_cast<Timestamp>(-std::log(1 - rng_.Uniform()) * mean) + 1;
       if (t >= end) break;
-      const bool ahead = rng.Uniform() < (*conversion)[s] && !forward[s].empty();
-      const auto& choices = ahead ? forward[s] : other[s];
+      const bool ahead = rng_.Uniform() < c_.conversion[s] && !forward_[s].empty();
+      const auto& choices = ahead ? forward_[s] : other_[s];
       if (choices.empty()) {
         // A closed deal that does not come back stays where it is; an
         // open one waits.
-        if (m.stage(s).kind != StageKind::kOpen) break;
+        if (m_.stage(s).kind != StageKind::kOpen) break;
         continue;
       }
-      const EventId e = choices[rng.Below(static_cast<int64_t>(choices.size()))];
-      // Before moving on, the salesperson records what the next stage
-      // requires.
-      SimRow row{t, d, seq++, e, {}};
-      for (const TransitionInfo& tr : m.transitions()) {
-        if (tr.from != s || tr.event != e) continue;
-        for (AttributeId a : m.stage(tr.to).required_attributes) {
-          if (journey->IsSet(a)) continue;
-          AttributeValue v = draw(a);
-          (void)journey->Set(a, v);
-          row.set.emplace_back(a, std::move(v));
-        }
-      }
-      const auto fired = journey->Fire(e, t);
-      if (fired.ok() && fired->outcome == Outcome::kGuardFailed) {
-        // Turned down: by the next step the salesperson has learnt
-        // something new about half of what the deal records.
-        SimRow learnt{t + 1, d, 0, kNoEvent, {}};
-        for (int a = 0; a < m.num_attributes(); ++a) {
-          if (rng.Uniform() >= 0.5) continue;
-          AttributeValue v = draw(static_cast<AttributeId>(a));
-          (void)journey->Set(static_cast<AttributeId>(a), v);
-          learnt.set.emplace_back(static_cast<AttributeId>(a), std::move(v));
-        }
-        rows.push_back(std::move(row));
-        if (!learnt.set.empty()) {
-          learnt.seq = seq++;
-          rows.push_back(std::move(learnt));
-        }
-        continue;
-      }
-      rows.push_back(std::move(row));
+      const EventId e = choices[rng_.Below(static_cast<int64_t>(choices.size()))];
+      Step(d, s, e, t, &seq, &journey, rows);
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  AttributeValue Draw(AttributeId a) {
+    return RandomValue(m_.attribute(a), &rng_, c_.ranges[a]);
+  }
+
+  // Sets each attribute with probability `p`, recording it in `row`.
+  void Learn(double p, Journey* journey, SimRow* row) {
+    for (int a = 0; a < m_.num_attributes(); ++a) {
+      if (rng_.Uniform() >= p) continue;
+      AttributeValue v = Draw(static_cast<AttributeId>(a));
+      (void)journey->Set(static_cast<AttributeId>(a), v);
+      row->set.emplace_back(static_cast<AttributeId>(a), std::move(v));
     }
   }
-  std::sort(rows.begin(), rows.end(), [](const SimRow& a, const SimRow& b) {
-    return std::tie(a.time, a.deal, a.seq) < std::tie(b.time, b.deal, b.seq);
-  });
 
+  // Fires `e` from stage `s` at `t`, with what it takes.
+  void Step(uint32_t d, StageId s, EventId e, Timestamp t, uint32_t* seq,
+            Journey* journey, std::vector<SimRow>* rows) {
+    // Before moving on, the salesperson records what the next stage
+    // requires.
+    SimRow row{t, d, (*seq)++, e, {}};
+    for (const TransitionInfo& tr : m_.transitions()) {
+      if (tr.from != s || tr.event != e) continue;
+      for (AttributeId a : m_.stage(tr.to).required_attributes) {
+        if (journey->IsSet(a)) continue;
+        AttributeValue v = Draw(a);
+        (void)journey->Set(a, v);
+        row.set.emplace_back(a, std::move(v));
+      }
+    }
+    const auto fired = journey->Fire(e, t);
+    rows->push_back(std::move(row));
+    if (fired.ok() && fired->outcome == Outcome::kGuardFailed) {
+      // Turned down: by the next step the salesperson has learnt something
+      // new about half of what the deal records.
+      SimRow learnt{t + 1, d, 0, kNoEvent, {}};
+      Learn(0.5, journey, &learnt);
+      if (!learnt.set.empty()) {
+        learnt.seq = (*seq)++;
+        rows->push_back(std::move(learnt));
+      }
+    }
+  }
+
+  std::shared_ptr<const Machine> machine_;
+  const Machine& m_;
+  const SimConfig& c_;
+  Random rng_;
+  std::vector<std::vector<EventId>> forward_, other_;
+};
+
+// The rows as an event file: CSV with a column per attribute, or JSON Lines.
+std::string FormatSimRows(const Machine& m, const std::vector<SimRow>& rows,
+                          const std::string& format) {
   std::string out;
   auto deal_id = [](uint32_t d) { return absl::StrFormat("d%06u", d); };
   if (format == "csv") {
@@ -686,26 +770,50 @@ int Simulate(int argc, char** argv) {
       for (const std::string& c : cells) absl::StrAppend(&out, ",", c);
       out += "\n";
     }
-  } else {
-    for (const SimRow& r : rows) {
-      absl::StrAppend(&out, "{\"deal\": \"", deal_id(r.deal), "\"");
-      if (r.event != kNoEvent) absl::StrAppend(&out, ", \"event\": \"", m.event(r.event).id, "\"");
-      absl::StrAppend(&out, ", \"time\": ", r.time);
-      if (!r.set.empty()) {
-        out += ", \"set\": {";
-        for (size_t i = 0; i < r.set.size(); ++i) {
-          absl::StrAppend(&out, i ? ", " : "", "\"", m.attribute(r.set[i].first).name,
-                          "\": ", JsonValue(r.set[i].second));
-        }
-        out += "}";
-      }
-      out += "}\n";
-    }
+    return out;
   }
-  const absl::Status written = WriteOut(*args, out);
+  for (const SimRow& r : rows) {
+    absl::StrAppend(&out, "{\"deal\": \"", deal_id(r.deal), "\"");
+    if (r.event != kNoEvent) absl::StrAppend(&out, ", \"event\": \"", m.event(r.event).id, "\"");
+    absl::StrAppend(&out, ", \"time\": ", r.time);
+    if (!r.set.empty()) {
+      out += ", \"set\": {";
+      for (size_t i = 0; i < r.set.size(); ++i) {
+        absl::StrAppend(&out, i ? ", " : "", "\"", m.attribute(r.set[i].first).name,
+                        "\": ", JsonValue(r.set[i].second));
+      }
+      out += "}";
+    }
+    out += "}\n";
+  }
+  return out;
+}
+
+int Simulate(int argc, char** argv) {
+  auto args = ParseArgs(argc, argv, 2, {"deals", "seed", "start", "days", "conversion",
+                                        "delay", "range", "format", "out"});
+  if (!args.ok()) return Usage(std::string(args.status().message()));
+  if (args->positional.size() != 1) return Usage("simulate takes one MACHINE");
+  auto config = SimBasics(args->options);
+  if (!config.ok()) return Usage(std::string(config.status().message()));
+  auto machine = Machine::FromFile(args->positional[0]);
+  if (!machine.ok()) return Fail(machine.status());
+  const absl::Status per_stage = SimPerStage(**machine, args->options, &*config);
+  if (!per_stage.ok()) return Usage(std::string(per_stage.message()));
+  Simulator simulator(*machine, *config);
+  std::vector<SimRow> rows;
+  for (uint32_t d = 0; d < static_cast<uint32_t>(config->deals); ++d) {
+    const absl::Status dealt = simulator.Deal(d, &rows);
+    if (!dealt.ok()) return Fail(dealt);
+  }
+  std::sort(rows.begin(), rows.end(), [](const SimRow& a, const SimRow& b) {
+    return std::tie(a.time, a.deal, a.seq) < std::tie(b.time, b.deal, b.seq);
+  });
+  const absl::Status written =
+      WriteOut(*args, FormatSimRows(**machine, rows, config->format));
   if (!written.ok()) return Fail(written);
-  std::fprintf(stderr, "simulate: %lld deals, %zu rows\n", static_cast<long long>(deals),
-               rows.size());
+  std::fprintf(stderr, "simulate: %lld deals, %zu rows\n",
+               static_cast<long long>(config->deals), rows.size());
   return kOk;
 }
 
