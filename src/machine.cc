@@ -417,7 +417,15 @@ class MachineCompiler {
     const AttributeInfo& attr = m_->attributes_[it->second];
     SC_RETURN_IF_ERROR(CheckComparison(c, element, attr));
     node->attribute = it->second;
-    // Node::Op lists the ops in the spec's order, from EQ.
+    // Node::Op lists the ops in the spec's order, from EQ (checked below).
+    static_assert(pb::Comparison::NE - pb::Comparison::EQ == Node::kNe &&
+                      pb::Comparison::LT - pb::Comparison::EQ == Node::kLt &&
+                      pb::Comparison::LE - pb::Comparison::EQ == Node::kLe &&
+                      pb::Comparison::GT - pb::Comparison::EQ == Node::kGt &&
+                      pb::Comparison::GE - pb::Comparison::EQ == Node::kGe &&
+                      Node::kEq == 0,
+                  "machine.proto's Comparison.Op and Program's GuardNode::Op "
+                  "are in the same order");
     node->op = static_cast<Node::Op>(c.op() - pb::Comparison::EQ);
     switch (attr.type) {
       case AttributeType::kInt64:
