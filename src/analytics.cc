@@ -13,6 +13,9 @@ namespace internal {
 
 // ---- DurationHistogram
 
+// Log-linear buckets (as HdrHistogram's): seconds 0-31 exactly, then 32
+// buckets for each power of two, so a bucket is never wider than 1/32 of
+// its lower bound.
 uint64_t DurationHistogram::Lower(size_t bucket) {
   if (bucket < 32) return bucket;
   const size_t e = (bucket - 32) / 32 + 5;
@@ -43,6 +46,11 @@ void DurationHistogram::AddSparse(int64_t seconds) {
     sparse_.insert(it, {b, 1});
     return;
   }
+  // Past kDenseAt distinct buckets a sorted vector costs more to insert into
+  // than the dense array costs in memory: switch, once, for good. Sparse
+  // first because most cohorts and stages see few distinct durations, and
+  // dense from the start made a file of deals a week apart cost 140 KiB a
+  // deal (analytics.h).
   dense_.assign(kBuckets, 0);
   for (const auto& [k, n] : sparse_) dense_[k] = n;
   ++dense_[bucket];
@@ -65,6 +73,8 @@ double DurationHistogram::mean() const {
 int64_t DurationHistogram::Quantile(double q) const {
   const uint64_t count = this->count();
   if (count == 0) return 0;
+  // The nearest-rank definition: the smallest value with at least q of the
+  // values at or below it, reported as its bucket's middle.
   const uint64_t rank = std::max<uint64_t>(
       1, static_cast<uint64_t>(std::ceil(q * static_cast<double>(count))));
   uint64_t seen = 0;

@@ -708,6 +708,8 @@ class MachineCompiler {
   void BuildTable() {
     const size_t num_stages = m_->stages_.size();
     const size_t num_events = m_->events_.size();
+    // Rows are a power of two wide, so a cell is found by a shift and an
+    // or (program.h); the unused cells of a row are never looked up.
     prog_->row_shift = 0;
     while ((size_t{1} << prog_->row_shift) < num_events) ++prog_->row_shift;
     const size_t row = size_t{1} << prog_->row_shift;
@@ -720,6 +722,8 @@ class MachineCompiler {
         const size_t cell = (s << prog_->row_shift) | e;
         const std::vector<PendingCandidate>& list = candidates_[s * num_events + e];
         if (list.empty()) continue;
+        // TransitionInfo is numbered as the candidates are, so a step's
+        // `transition` names the same entry for direct and slow cells.
         const uint32_t first = static_cast<uint32_t>(prog_->candidates.size());
         for (const PendingCandidate& c : list) {
           const int32_t index = static_cast<int32_t>(m_->transitions_.size());
@@ -728,6 +732,9 @@ class MachineCompiler {
               c.spec_index, guard_text_[c.spec_index]});
           prog_->candidates.push_back(Program::Candidate{c.to, index, c.guard});
         }
+        // Only an unguarded move into a stage that requires nothing can be
+        // decided from the cell alone: the batch hot loop takes it without
+        // reading the deal's attributes. Everything else goes the slow way.
         const PendingCandidate& only = list.front();
         if (list.size() == 1 && only.guard < 0 &&
             m_->stages_[only.to].required_attributes.empty()) {
