@@ -110,6 +110,14 @@ absl::Status Mismatch(const SnapshotIdentity& snapshot,
 
 }  // namespace
 
+std::string NameMapper::Renamed(absl::Span<const Migration* const> chain,
+                                RenameMap Migration::*renames,
+                                const std::string& name) {
+  std::string renamed = name;
+  for (const Migration* m : chain) renamed = Rename(m->*renames, renamed);
+  return renamed;
+}
+
 absl::StatusOr<std::vector<const Migration*>> NameMapper::Chain(
     const SnapshotIdentity& snapshot, const SnapshotIdentity& target,
     const RestoreOptions& options) {
@@ -194,10 +202,9 @@ absl::Status NameMapper::MapAdded(const std::vector<const Migration*>& chain,
   for (size_t i = 0; i < chain.size(); ++i) {
     for (const auto& [name, value] : chain[i]->added_attributes_) {
       // Named as of migration i: the later ones may rename it.
-      std::string final_name = name;
-      for (size_t later = i + 1; later < chain.size(); ++later) {
-        final_name = Rename(chain[later]->attribute_renames_, final_name);
-      }
+      const std::string final_name =
+          Renamed(absl::MakeConstSpan(chain).subspan(i + 1),
+                  &Migration::attribute_renames_, name);
       auto id = machine.FindAttribute(final_name);
       if (!id.ok()) {
         return Mismatch(snapshot, target,
@@ -230,20 +237,13 @@ absl::StatusOr<NameMapping> NameMapper::Map(
                       Chain(snapshot, target, options));
   NameMapping out;
   for (const std::string& name : stages) {
-    std::string final_name = name;
-    for (const Migration* m : chain) {
-      final_name = Rename(m->stage_renames_, final_name);
-    }
+    std::string final_name = Renamed(chain, &Migration::stage_renames_, name);
     auto id = machine.FindStage(final_name);
     out.stages.push_back(id.ok() ? *id : kNoStage);
-    out.stage_names.push_back(final_name);
+    out.stage_names.push_back(std::move(final_name));
   }
   for (const std::string& name : events) {
-    std::string final_name = name;
-    for (const Migration* m : chain) {
-      final_name = Rename(m->event_renames_, final_name);
-    }
-    auto id = machine.FindEvent(final_name);
+    auto id = machine.FindEvent(Renamed(chain, &Migration::event_renames_, name));
     out.events.push_back(id.ok() ? *id : kNoEvent);
   }
   SC_RETURN_IF_ERROR(MapAttributes(attributes, chain, machine, snapshot, &out));

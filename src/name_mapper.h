@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "salescycle/machine.h"
 #include "salescycle/snapshot.h"
 
@@ -58,6 +60,11 @@ struct NameMapper {
       const RestoreOptions& options);
 
  private:
+  using RenameMap = absl::flat_hash_map<std::string, std::string>;
+  // `name` after the `renames` of every migration of `chain`, in order.
+  static std::string Renamed(absl::Span<const Migration* const> chain,
+                             RenameMap Migration::*renames,
+                             const std::string& name);
   // The migrations that lead from the snapshot's version to the target's:
   // none when the fingerprints agree.
   static absl::StatusOr<std::vector<const Migration*>> Chain(
