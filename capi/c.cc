@@ -811,6 +811,15 @@ sc_status sc_machine_name(const char** out, const sc_machine_t* machine,
                          [](const Machine& m) { return m.name().c_str(); },
                          errmsg);
 }
+sc_status sc_machine_spec_json(char** out_data, size_t* out_len,
+                               const sc_machine_t* machine, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out_data);
+    SC_C_REQUIRE(out_len);
+    SC_C_REQUIRE(machine);
+    return Give(out_data, out_len, machine->rep->SpecJson());
+  });
+}
 sc_status sc_machine_version(uint32_t* out, const sc_machine_t* machine,
                              char** errmsg) {
   return MachineProperty(__func__, out, machine,

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/text_format.h"
+#include "google/protobuf/util/json_util.h"
 #include "salescycle/v1/machine.pb.h"
 #include "src/core.h"
 #include "src/file_util.h"
@@ -854,6 +855,28 @@ absl::StatusOr<std::shared_ptr<const Machine>> Machine::FromFile(
   if (named.source_name.empty()) named.source_name = path;
   if (absl::EndsWith(path, ".json")) return FromJson(contents, named);
   return FromTextProto(contents, named);
+}
+
+std::string Machine::SpecJson() const {
+  v1::MachineSpec spec;
+  // spec_text_ is what the compiler printed from a spec it accepted.
+  google::protobuf::TextFormat::ParseFromString(spec_text_, &spec);
+  for (int i = 0; i < spec.stages_size(); ++i) {
+    v1::Stage* out = spec.mutable_stages(i);
+    const StageInfo& info = stages_[i];
+    out->set_display_name(info.display_name);
+    out->set_kind(info.kind == StageKind::kWon    ? v1::Stage::WON
+                  : info.kind == StageKind::kLost ? v1::Stage::LOST
+                                                  : v1::Stage::OPEN);
+    out->set_win_probability(static_cast<uint32_t>(info.win_probability));
+  }
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  // Cannot fail: a valid message, and no Any fields to resolve.
+  (void)google::protobuf::util::MessageToJsonString(spec, &json, options);
+  return json;
 }
 
 std::vector<EventId> Machine::EventsLeaving(StageId stage) const {

@@ -117,6 +117,24 @@ static void test_machines(void) {
   OK(sc_machine_event_name(&name, m, id_of(sc_machine_find_event, m, "qualify"), E));
   CHECK(strcmp(name, "qualify") == 0);
 
+  /* The whole machine as JSON, compiled again: the same machine. */
+  {
+    char* spec_json = NULL;
+    size_t spec_len = 0;
+    OK(sc_machine_spec_json(&spec_json, &spec_len, m, E));
+    CHECK(spec_json != NULL && strlen(spec_json) == spec_len);
+    CHECK(strstr(spec_json, "\"display_name\":\"Closed won\"") != NULL);
+    OK(sc_machine_fingerprint(&fingerprint, m, E));
+    OK(sc_machine_from_json(&text, spec_json, spec_len, NULL, E));
+    OK(sc_machine_fingerprint(&again, text, E));
+    CHECK(fingerprint == again);
+    sc_machine_destroy(text);
+    text = NULL;
+    sc_free(spec_json);
+    EXPECT(SC_INVALID_ARGUMENT, "machine is NULL",
+           sc_machine_spec_json(&spec_json, &spec_len, NULL, E));
+  }
+
   /* Lookups that fail name what they looked for. */
   EXPECT(SC_NOT_FOUND, "presnt", sc_machine_find_event(&n, m, "presnt", 6, E));
   EXPECT(SC_INVALID_ARGUMENT, "stage 10 is out of range",

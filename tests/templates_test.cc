@@ -29,6 +29,41 @@ TEST(Templates, AllLoad) {
   }
 }
 
+// SpecJson is the machine, whole: compiled again it behaves the same (the
+// same fingerprint), and it writes out what the compiler resolved.
+TEST(Templates, SpecJsonIsTheWholeMachine) {
+  for (const char* file : {"b2b.textproto", "buyer_journey.textproto",
+                           "ecommerce.textproto", "cycle9.textproto",
+                           "cycle9_guarded.textproto"}) {
+    SCOPED_TRACE(file);
+    auto m = LoadTemplate(file);
+    const std::string json = m->SpecJson();
+    auto again = Machine::FromJson(json);
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ((*again)->fingerprint(), m->fingerprint());
+    EXPECT_EQ((*again)->SpecJson(), json);
+  }
+  // Resolved: a WON stage with no win_probability in the spec reads 100, a
+  // stage with no display name shows its id, kinds are explicit.
+  auto m = Machine::FromTextProto(R"(name: "r" initial_stage: "a"
+      stages { id: "a" stall_limit_seconds: 60 } stages { id: "w" kind: WON }
+      events { id: "go" } transitions { from_stage: "a" event: "go" to: "w" })");
+  ASSERT_TRUE(m.ok()) << m.status();
+  google::protobuf::Struct spec;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage((*m)->SpecJson(), &spec).ok());
+  const auto& stages = spec.fields().at("stages").list_value().values();
+  ASSERT_EQ(stages.size(), 2);
+  const auto& a = stages[0].struct_value().fields();
+  const auto& w = stages[1].struct_value().fields();
+  EXPECT_EQ(a.at("display_name").string_value(), "a");
+  EXPECT_EQ(a.at("kind").string_value(), "OPEN");
+  EXPECT_EQ(a.at("win_probability").number_value(), 0);
+  EXPECT_EQ(a.at("stall_limit_seconds").string_value(), "60");
+  EXPECT_EQ(w.at("kind").string_value(), "WON");
+  EXPECT_EQ(w.at("win_probability").number_value(), 100);
+}
+
 constexpr char kCycle9Json[] = SC_SHARED_DIR "/bench/cycle9.json";
 
 // A clone without ../shared builds and passes: these checks then skip,

@@ -240,6 +240,13 @@ SC_EXPORT sc_status sc_machine_version(uint32_t* out,
 SC_EXPORT sc_status sc_machine_fingerprint(uint64_t* out,
                                            const sc_machine_t* machine,
                                            char** errmsg);
+/* The whole machine as compiled, in JSON (Machine::SpecJson): every stage,
+ * event, attribute, transition and timeout with all their fields, in id
+ * order, as salescycle.v1.MachineSpec's JSON mapping (64-bit integers are
+ * strings). *out_data: caller owns (NUL-terminated; free with sc_free). */
+SC_EXPORT sc_status sc_machine_spec_json(char** out_data, size_t* out_len,
+                                         const sc_machine_t* machine,
+                                         char** errmsg);
 SC_EXPORT sc_status sc_machine_num_stages(uint32_t* out,
                                           const sc_machine_t* machine,
                                           char** errmsg);

@@ -116,6 +116,14 @@ class Machine {
   uint64_t fingerprint() const { return fingerprint_; }
   // The spec as compiled, in protobuf text format.
   const std::string& spec_text() const { return spec_text_; }
+  // The spec as compiled, in JSON (protobuf's mapping of MachineSpec, field
+  // names as in machine.proto, 64-bit integers as strings), with what the
+  // compiler resolved written out: every stage's display name, kind and win
+  // probability. Stage, event and attribute i are the i-th of their list.
+  // FromJson of it gives a machine with the same fingerprint. This is how
+  // the C API's callers read the whole machine (sc_machine_spec_json), so a
+  // field added to machine.proto reaches them with no change to the API.
+  std::string SpecJson() const;
 
   // ---- introspection
   int num_stages() const { return static_cast<int>(stages_.size()); }

@@ -292,6 +292,25 @@ func (m *Machine) Name() string        { return m.name }
 func (m *Machine) Version() uint32     { return m.version }
 func (m *Machine) Fingerprint() uint64 { return m.fingerprint }
 
+// SpecJSON is the whole machine as compiled (Machine::SpecJson in C++): the
+// JSON of salescycle.v1.MachineSpec, field names as in machine.proto, every
+// stage's display_name, kind and win_probability resolved, 64-bit integers
+// as strings. Unmarshal it into a struct with the fields you need: a field
+// added to machine.proto reaches it with no change to this package.
+func (m *Machine) SpecJSON() ([]byte, error) {
+	h, err := m.handle()
+	if err != nil {
+		return nil, err
+	}
+	var data *C.char
+	var n C.size_t
+	if err := call(func(e **C.char) C.sc_status { return C.sc_machine_spec_json(&data, &n, h, e) }); err != nil {
+		return nil, err
+	}
+	defer C.sc_free(unsafe.Pointer(data))
+	return C.GoBytes(unsafe.Pointer(data), C.int(n)), nil
+}
+
 // Stages, Events and Attributes are the names, in id order.
 func (m *Machine) Stages() []string     { return append([]string(nil), m.stages...) }
 func (m *Machine) Events() []string     { return append([]string(nil), m.events...) }

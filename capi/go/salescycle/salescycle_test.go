@@ -273,6 +273,32 @@ func TestApplyParallel(t *testing.T) {
 	}
 }
 
+func TestSpecJSON(t *testing.T) {
+	m := mustMachine(t)
+	data, err := m.SpecJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec struct {
+		Stages []struct {
+			ID             string `json:"id"`
+			Kind           string `json:"kind"`
+			WinProbability int    `json:"win_probability"`
+		} `json:"stages"`
+	}
+	if err := json.Unmarshal(data, &spec); err != nil {
+		t.Fatal(err)
+	}
+	if len(spec.Stages) != 3 || spec.Stages[2].ID != "c" || spec.Stages[2].Kind != "WON" ||
+		spec.Stages[2].WinProbability != 100 || spec.Stages[0].Kind != "OPEN" {
+		t.Fatalf("%+v", spec)
+	}
+	m.Close()
+	if _, err := m.SpecJSON(); !errors.Is(err, ErrClosed) {
+		t.Fatal(err)
+	}
+}
+
 func TestMachineStages(t *testing.T) {
 	m := mustMachine(t)
 	if m.InitialStage() != "a" {

@@ -62,6 +62,7 @@ _PROTOTYPES = {
     "sc_machine_name": (_S, [POINTER(c_char_p), _P, _E]),
     "sc_machine_version": (_S, [POINTER(c_uint32), _P, _E]),
     "sc_machine_fingerprint": (_S, [POINTER(c_uint64), _P, _E]),
+    "sc_machine_spec_json": (_S, [POINTER(c_void_p), POINTER(c_size_t), _P, _E]),
     "sc_machine_num_stages": (_S, [POINTER(c_uint32), _P, _E]),
     "sc_machine_num_events": (_S, [POINTER(c_uint32), _P, _E]),
     "sc_machine_num_attributes": (_S, [POINTER(c_uint32), _P, _E]),

@@ -2,6 +2,7 @@
 threads. Load one from protobuf text format, JSON or a file."""
 import ctypes
 import enum
+import json
 from ctypes import byref, c_char_p, c_double, c_int32, c_int64, c_size_t, c_uint8, c_uint32, c_uint64, c_void_p
 from typing import Callable, Dict, List, Mapping, Optional, Union
 
@@ -161,6 +162,18 @@ class Machine(_native.Handle):
     @property
     def version(self) -> int:
         return self._scalar(lib.sc_machine_version, c_uint32)
+
+    def spec(self) -> dict:
+        """The whole machine as compiled (Machine::SpecJson): a dict in the
+        shape of salescycle.v1.MachineSpec, field names as machine.proto's,
+        every stage's display_name, kind and win_probability resolved; stage,
+        event and attribute i are the i-th of their list. 64-bit integers
+        (stall_limit_seconds, after_seconds) are strings, as protobuf's JSON
+        mapping writes them. A new field of machine.proto shows here with no
+        change to this package."""
+        data, size = c_void_p(), c_size_t()
+        call(lib.sc_machine_spec_json, byref(data), byref(size), self._handle)
+        return json.loads(_native.take_bytes(data, size.value).decode("utf-8"))
 
     @property
     def fingerprint(self) -> int:

@@ -44,6 +44,18 @@ class MachineTest(unittest.TestCase):
         self.assertEqual(len(b2b.stages), 10)
         self.assertIn("b2b v1", repr(b2b))
 
+    def test_spec_is_the_whole_machine(self):
+        m = machine("b2b.textproto")
+        spec = m.spec()
+        self.assertEqual([s["id"] for s in spec["stages"]], m.stages)
+        won = spec["stages"][m.stage_id("won")]
+        self.assertEqual((won["kind"], won["win_probability"], won["display_name"]),
+                         ("WON", 100, "Closed won"))
+        self.assertEqual(spec["stages"][0]["stall_limit_seconds"], "2592000")
+        import json
+        again = sc.Machine.from_json(json.dumps(spec))
+        self.assertEqual(again.fingerprint, m.fingerprint)
+
     def test_errors_name_the_source_and_element(self):
         with self.assertRaises(sc.InvalidArgumentError) as ctx:
             sc.Machine.from_text(TINY.replace('event: "win"', 'event: "wn"'),
