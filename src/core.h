@@ -69,6 +69,12 @@ struct Core {
     return P(m).string_defaults;
   }
 
+  // Whether any cell needs more than the table to decide (a guard or a
+  // required attribute): steps there cost several times a direct cell's.
+  static bool HasSlowCells(const Machine& m) {
+    return !P(m).slow_cells.empty();
+  }
+
   // Whether any guard calls the host's code (CompileOptions::named_guards).
   static bool HasNamedGuards(const Machine& m) {
     return !P(m).named_guards.empty();

@@ -612,8 +612,11 @@ TEST(PipelineParallel, SameResultAsApplyForEveryThreadCount) {
       ASSERT_TRUE(got.ok()) << got.status();
       EXPECT_EQ(got->accepted, want.accepted);
       EXPECT_EQ(got->rejected, want.rejected);
-      // 1M records and 200k deals are worth 15 threads: all asked ran.
-      EXPECT_EQ(got->threads, threads);
+      // 1M records and 200k deals are worth 15 threads: all asked ran,
+      // except on cycle9's bare table, where steps are too cheap for more
+      // than one (ParallelThreads).
+      const bool bare = std::string(file) == "cycle9.textproto";
+      EXPECT_EQ(got->threads, bare ? 1 : threads);
       EXPECT_EQ(State(parallel), want_state);
     }
   }
@@ -658,7 +661,7 @@ TEST(PipelineParallel, NamedGuardsRunOnTheCallingThread) {
 
 // Too little work for a second thread: it runs on one and says so.
 TEST(PipelineParallel, SmallBatchesReportOneThread) {
-  auto m = LoadTemplate("cycle9.textproto");
+  auto m = LoadTemplate("cycle9_guarded.textproto");
   auto p = *Pipeline::Create(m);
   for (int d = 0; d < 1000; ++d) ASSERT_TRUE(p.Add(0).ok());
   std::vector<EventRecord> records(1 << 20, EventRecord{7, 0, 1});

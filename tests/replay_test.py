@@ -47,10 +47,17 @@ class Replay(unittest.TestCase):
     def test_threads_and_batches_change_nothing(self):
         # 100k deals and 1M events: ApplyParallel really splits the work.
         stem = "cycle9-guarded_e1000000_j100000_s42"
-        for options in (("--threads", "2"), ("--batch", "1000"),
-                        ("--batch", "7", "--threads", "2", "--api", "c")):
+        for options, ran in ((("--threads", "2"), 2), (("--batch", "1000"), 1),
+                             (("--batch", "7", "--threads", "2", "--api", "c"), 1)):
             with self.subTest(options=options):
-                self.check(stem, *options)
+                got = self.check(stem, *options)
+                # The threads that ran: a batch of 7 is too small for two.
+                self.assertEqual(got["threads"], ran)
+                self.assertEqual(got["threads_requested"],
+                                 2 if "--threads" in options else 1)
+        # cycle9's bare table: steps too cheap for a second thread to pay.
+        got = self.check("cycle9_e1000000_j100000_s42", "--threads", "2")
+        self.assertEqual((got["threads_requested"], got["threads"]), (2, 1))
 
     def test_bad_usage_and_bad_files(self):
         run = replay()

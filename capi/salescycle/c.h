@@ -452,8 +452,9 @@ SC_EXPORT sc_status sc_pipeline_apply(uint64_t* out_accepted,
                                       size_t count, char** errmsg);
 /* sc_pipeline_apply split across up to `threads` threads by deal, with
  * exactly its result (Pipeline::ApplyParallel). It uses fewer threads where
- * more do not pay (a small batch or pipeline), and one where the result
- * could differ (named guards, observers, history, analytics); *out_threads
+ * more do not pay (a small batch or pipeline, a machine with no guard or
+ * required attribute), and one where the result could differ (named
+ * guards, observers, history, analytics); *out_threads
  * gets the number that ran. Any out may be NULL. Errors: as
  * sc_pipeline_apply; SC_INVALID_ARGUMENT for threads outside 1..64. */
 SC_EXPORT sc_status sc_pipeline_apply_parallel(uint64_t* out_accepted,

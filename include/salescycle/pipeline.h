@@ -161,13 +161,13 @@ class Pipeline {
   // It is Apply itself, on the calling thread, when the result could
   // otherwise differ: with named guards (the host's code, which need not be
   // thread-safe and may read the pipeline), observers (called in record
-  // order), history or analytics on. Each thread gets at least 4096 slots
-  // and 65536 records, so small batches use fewer threads.
-  // BatchResult::threads says how many ran.
-  // Whether it is faster than Apply depends on the cost of a step and the
-  // memory bandwidth per core: on the reference machine two threads gain
-  // where guards make steps dear and lose a little on a bare table
-  // (bench/RESULTS.md); measure with `salescycle_replay --threads N`.
+  // order), history or analytics on. It is one thread too where more do
+  // not pay: on a machine whose every cell is a bare table move (no guard,
+  // no required attribute), where reading the batch in every thread costs
+  // what the split saves (two threads ran at 0.87-1.0x of one on cycle9,
+  // 1.2-1.4x on cycle9-guarded: bench/RESULTS.md), and with fewer than 4096
+  // slots or 65536 records a thread. BatchResult::threads says how many
+  // ran; measure with `salescycle_replay --threads N`.
   // Errors: as Apply; InvalidArgument for threads outside 1..64.
   [[nodiscard]] absl::StatusOr<BatchResult> ApplyParallel(
       absl::Span<const EventRecord> records, int threads);

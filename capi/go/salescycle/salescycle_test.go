@@ -229,7 +229,9 @@ func TestApply(t *testing.T) {
 // ApplyParallel gives Apply's result and says how many threads ran: one on
 // a machine with a named guard (the host's code), more on one without.
 func TestApplyParallel(t *testing.T) {
-	plain, err := MachineFromText(strings.Replace(tiny, `guard { named: "big" }`, "", 1))
+	// tiny with its compare guard: slow cells, so more threads pay.
+	plain, err := MachineFromText(strings.Replace(tiny, `guard { named: "big" }`,
+		`guard { compare { attribute: "budget" op: GE value { int64_value: 1000 } } }`, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
