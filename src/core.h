@@ -93,9 +93,11 @@ struct Core {
     return false;
   }
 
+  // Takes the program, not the machine: one load of Machine::program_ per
+  // step instead of one per node (measurable on guarded batches).
   template <class Attrs>
-  static bool EvalGuard(const Machine& m, uint32_t index, const Attrs& a) {
-    const GuardNode& node = P(m).guard_nodes[index];
+  static bool EvalGuard(const Program& p, uint32_t index, const Attrs& a) {
+    const GuardNode& node = p.guard_nodes[index];
     switch (node.kind) {
       case GuardNode::kInt64Compare:
         return Compare(node.op, a.GetInt64(node.attribute),
@@ -109,22 +111,22 @@ struct Core {
       case GuardNode::kStringCompare:
         return Compare(node.op, a.GetString(node.attribute),
                        absl::string_view(
-                           P(m).guard_strings[node.constant.index]));
+                           p.guard_strings[node.constant.index]));
       case GuardNode::kAll:
       case GuardNode::kAny: {
         const bool want = node.kind == GuardNode::kAny;
         const uint32_t end = index + node.size;
         for (uint32_t child = index + 1; child < end;
-             child += P(m).guard_nodes[child].size) {
-          if (EvalGuard(m, child, a) == want) return want;
+             child += p.guard_nodes[child].size) {
+          if (EvalGuard(p, child, a) == want) return want;
         }
         return !want;
       }
       case GuardNode::kNot:
-        return !EvalGuard(m, index + 1, a);
+        return !EvalGuard(p, index + 1, a);
       case GuardNode::kNamed: {
         const ReaderAdapter<Attrs> reader(a);
-        return P(m).named_guards[node.constant.index](reader);
+        return p.named_guards[node.constant.index](reader);
       }
     }
     return false;
@@ -195,11 +197,11 @@ struct Core {
       r.outcome = Outcome::kNoDeal;
       return r;
     }
-    const Program::SlowCell& slow = P(m).slow_cells[cell & ~Program::kSlowCell];
+    const Program& p = P(m);
+    const Program::SlowCell& slow = p.slow_cells[cell & ~Program::kSlowCell];
     for (uint32_t i = 0; i < slow.num_candidates; ++i) {
-      const Program::Candidate& c = P(m).candidates[slow.first_candidate + i];
-      if (c.guard >= 0 &&
-          !EvalGuard(m, static_cast<uint32_t>(c.guard), a)) {
+      const Program::Candidate& c = p.candidates[slow.first_candidate + i];
+      if (c.guard >= 0 && !EvalGuard(p, static_cast<uint32_t>(c.guard), a)) {
         r.transition = c.transition;
         continue;
       }

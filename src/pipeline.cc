@@ -22,7 +22,11 @@ using internal::Core;
 // The core's view of one deal's attributes in the columns.
 class PipelineAttributes {
  public:
-  PipelineAttributes(const Pipeline& p, DealIndex deal) : p_(p), deal_(deal) {}
+  // The slot table is looked up once: a guard may read several attributes.
+  PipelineAttributes(const Pipeline& p, DealIndex deal)
+      : p_(p), deal_(deal),
+        slots_(internal::MachineInternal::program(p.machine())
+                   .attribute_slot.data()) {}
   bool IsSet(AttributeId id) const { return PI::is_set(p_, id, deal_); }
   int64_t GetInt64(AttributeId id) const {
     return static_cast<int64_t>(Scalar(id));
@@ -32,16 +36,17 @@ class PipelineAttributes {
   }
   bool GetBool(AttributeId id) const { return Scalar(id) != 0; }
   absl::string_view GetString(AttributeId id) const {
-    return PI::string_value(p_, Core::Slot(p_.machine(), id), deal_);
+    return PI::string_value(p_, slots_[id], deal_);
   }
 
  private:
   using PI = internal::PipelineInternal;
   uint64_t Scalar(AttributeId id) const {
-    return PI::scalar_bits(p_, Core::Slot(p_.machine(), id), deal_);
+    return PI::scalar_bits(p_, slots_[id], deal_);
   }
   const Pipeline& p_;
   DealIndex deal_;
+  const uint16_t* slots_;
 };
 
 absl::StatusOr<Pipeline> Pipeline::Create(
