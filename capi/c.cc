@@ -58,6 +58,10 @@ static_assert(sizeof(sc_event_record) == 16 && alignof(sc_event_record) == 8,
               "sc_event_record is documented as 16 bytes, aligned to 8");
 static_assert(SC_OUTCOME_NO_DEAL ==
                   static_cast<int>(salescycle::Outcome::kNoDeal), "");
+static_assert(SC_OUTCOME_ACTIVITY ==
+                  static_cast<int>(salescycle::Outcome::kActivity), "");
+static_assert(SC_OUTCOME_NOT_REOPENABLE ==
+                  static_cast<int>(salescycle::Outcome::kNotReopenable), "");
 static_assert(SC_ATTRIBUTE_BOOL == static_cast<int>(AttributeType::kBool), "");
 static_assert(SC_STAGE_LOST == static_cast<int>(salescycle::StageKind::kLost),
               "");
@@ -129,6 +133,11 @@ class CObserver : public salescycle::Observer {
         failure_(failure) {}
 
   void OnTransition(const StepResult& step) override {
+    Call(on_transition_, step);
+  }
+  // Accepted, as a move is: c.h sends both to on_transition, told apart by
+  // the outcome.
+  void OnActivity(const StepResult& step) override {
     Call(on_transition_, step);
   }
   void OnRejection(const StepResult& step) override {

@@ -167,11 +167,16 @@ struct Core {
     return r;
   }
 
-  // Checks the target's required attributes, then moves.
+  // Checks the target's required attributes, then moves; an activity
+  // (to == kNoStage) is accepted where the deal is.
   template <class Attrs>
   static void Enter(const Machine& m, StageId to, int32_t transition,
                     const Attrs& a, StepResult* r) {
     r->transition = transition;
+    if (to == kNoStage) {
+      r->outcome = Outcome::kActivity;
+      return;
+    }
     for (AttributeId required : m.stage(to).required_attributes) {
       if (!a.IsSet(required)) {
         r->outcome = Outcome::kMissingAttribute;
@@ -226,14 +231,132 @@ struct Core {
     return DecideSlow(m, cell, from, event, time, a);
   }
 
-  // When the timeout of `stage` is due for a deal that entered it at
-  // `entered`; kNever when the stage has none.
+  // A move by stage (Machine::StepTo). `from` may be the removed-deal row.
+  template <class Attrs>
+  static StepResult DecideMove(const Machine& m, StageId from, StageId to,
+                               Timestamp time, const Attrs& a) {
+    StepResult r = Start(from, kNoEvent, time);
+    r.target = to;
+    if (from >= m.num_stages()) {
+      r.outcome = Outcome::kNoDeal;
+      return r;
+    }
+    if (from == to) {
+      r.outcome = Outcome::kActivity;
+      return r;
+    }
+    const Program& p = P(m);
+    const auto cell = p.move_cells.find(Program::MoveKey(from, to));
+    if (cell == p.move_cells.end()) {
+      r.outcome = Outcome::kNoTransition;
+      return r;
+    }
+    for (uint32_t i = 0; i < cell->second.num_candidates; ++i) {
+      const Program::Candidate& c =
+          p.move_candidates[cell->second.first_candidate + i];
+      if (c.guard >= 0 && !EvalGuard(p, static_cast<uint32_t>(c.guard), a)) {
+        r.transition = c.transition;
+        continue;
+      }
+      r.event = m.transitions()[c.transition].event;
+      Enter(m, c.to, c.transition, a, &r);
+      return r;
+    }
+    r.outcome = Outcome::kGuardFailed;
+    return r;
+  }
+
+  // Where the stall clock of `stage` starts for a deal that entered it at
+  // `entered` and was last active at `last_activity` (ignored unless the
+  // stage counts from the last activity; kNever-free: both are times).
+  static Timestamp ClockStart(const Machine& m, StageId stage,
+                              Timestamp entered, Timestamp last_activity) {
+    return m.stage(stage).stall_clock == StallClock::kLastActivity
+               ? std::max(entered, last_activity)
+               : entered;
+  }
+
+  // When the timeout of `stage` is due for a deal whose stall clock started
+  // at `clock_start` (ClockStart); kNever when the stage has none.
   static Timestamp TimeoutDue(const Machine& m, StageId stage,
-                              Timestamp entered) {
+                              Timestamp clock_start) {
     const int64_t after = P(m).timeouts[stage].after_seconds;
     if (after == 0) return kNever;
-    if (entered > kNever - after) return kNever;
-    return entered + after;
+    if (clock_start > kNever - after) return kNever;
+    return clock_start + after;
+  }
+
+  // The loss reason a move into a LOST stage records: the stage's reason
+  // attribute if the deal has it set, else the event's id if the stage
+  // takes reasons from events, else none (""). "" too for any other step.
+  template <class Attrs>
+  static absl::string_view LossReason(const Machine& m, const StepResult& r,
+                                      const Attrs& a) {
+    if (!r.moved()) return {};
+    const StageInfo& to = m.stage(r.to);
+    if (to.reason_attribute != kNoAttribute && a.IsSet(to.reason_attribute)) {
+      return a.GetString(to.reason_attribute);
+    }
+    if (to.reason_from_event && r.event != kNoEvent) return m.event(r.event).id;
+    return {};
+  }
+
+  // Whether a move starts a new cycle: it took a new_cycle transition (a
+  // reopen or a timeout's enter_stage takes none).
+  static bool StartsCycle(const Machine& m, const StepResult& r) {
+    return r.moved() && r.transition >= 0 &&
+           m.transitions()[r.transition].new_cycle;
+  }
+
+  // What a step changes beyond a deal's stage and entry time, decided once
+  // for every container. `Deal` is the container's view of one deal's
+  // state, with SetLastActivity(Timestamp), SetLossReason(string_view),
+  // SetClosedFrom(StageId), NextCycle() and SetTimeoutConsumed(bool); the
+  // setters of what the machine does not keep are never called. Called
+  // before the container moves the deal (the attributes are read as the
+  // step saw them).
+  template <class Deal, class Attrs>
+  static void Bookkeep(const Machine& m, const StepResult& r, const Attrs& a,
+                       Deal* d) {
+    if (r.moved()) {
+      if (m.keeps_loss_reasons()) d->SetLossReason(LossReason(m, r, a));
+      if (m.keeps_closed_from() && !m.stage(r.from).closed() &&
+          m.stage(r.to).closed()) {
+        d->SetClosedFrom(r.from);
+      }
+      if (m.keeps_cycles() && StartsCycle(m, r)) d->NextCycle();
+      d->SetTimeoutConsumed(false);
+    } else if (r.outcome == Outcome::kActivity) {
+      if (m.keeps_last_activity()) d->SetLastActivity(r.time);
+      // An activity restarts a LAST_ACTIVITY clock, and with it the
+      // stage's timeout; on an entry clock, a timeout that fired an
+      // activity is spent until the deal moves.
+      if (m.stage(r.from).stall_clock == StallClock::kLastActivity) {
+        d->SetTimeoutConsumed(false);
+      } else if (r.by_timeout) {
+        d->SetTimeoutConsumed(true);
+      }
+    } else if (r.by_timeout) {
+      d->SetTimeoutConsumed(true);
+    }
+  }
+
+  // A reopen of a deal in `from`, closed from `closed_from`.
+  static StepResult DecideReopen(const Machine& m, StageId from,
+                                 StageId closed_from, Timestamp time) {
+    StepResult r = Start(from, kNoEvent, time);
+    if (from >= m.num_stages()) {
+      r.outcome = Outcome::kNoDeal;
+      return r;
+    }
+    if (!m.stage(from).reopenable || closed_from >= m.num_stages()) {
+      r.outcome = Outcome::kNotReopenable;
+      return r;
+    }
+    r.outcome = Outcome::kMoved;
+    r.reopened = true;
+    r.to = closed_from;
+    return r;
   }
 
   // Whether a timeout due at `due` fires by `now`. kNever never does, even
@@ -293,6 +416,8 @@ inline void Notify(const std::vector<Observer*>& list, const StepResult& step) {
     Observer* o = list[i];
     if (step.moved()) {
       o->OnTransition(step);
+    } else if (step.outcome == Outcome::kActivity) {
+      o->OnActivity(step);
     } else {
       o->OnRejection(step);
     }

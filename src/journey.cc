@@ -44,14 +44,25 @@ absl::StatusOr<Journey> Journey::Create(std::shared_ptr<const Machine> machine,
     return absl::InvalidArgumentError("Journey::Create: machine is null");
   }
   SC_RETURN_IF_ERROR(internal::CheckHistoryLimit(options.history_limit));
+  if (options.entry_stage != kNoStage &&
+      !machine->IsEntryStage(options.entry_stage)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        options.entry_stage < machine->num_stages()
+            ? absl::StrCat("stage \"", machine->stage(options.entry_stage).id,
+                           "\"")
+            : absl::StrCat("stage id ", options.entry_stage),
+        " is not an entry stage of machine \"", machine->name(), "\""));
+  }
   return Journey(std::move(machine), start, options);
 }
 
 Journey::Journey(std::shared_ptr<const Machine> machine, Timestamp start,
                  const JourneyOptions& options)
     : machine_(std::move(machine)),
-      stage_(machine_->initial_stage()),
+      stage_(options.entry_stage == kNoStage ? machine_->initial_stage()
+                                             : options.entry_stage),
       entered_at_(start),
+      last_activity_(start),
       scalars_(Core::ScalarDefaults(*machine_)),
       strings_(Core::StringDefaults(*machine_)),
       set_bits_((machine_->num_attributes() + 63) / 64, 0),
@@ -77,13 +88,57 @@ absl::StatusOr<StepResult> Journey::Fire(absl::string_view event,
   return Fire(id, time);
 }
 
+absl::StatusOr<StepResult> Journey::MoveTo(StageId stage, Timestamp time) {
+  if (stage >= machine_->num_stages()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("stage id ", stage, " is out of range: machine \"",
+                     machine_->name(), "\" has ", machine_->num_stages(),
+                     " stages"));
+  }
+  const StepResult step = Core::DecideMove(*machine_, stage_, stage, time,
+                                           JourneyAttributes(*this));
+  Record(step);
+  return step;
+}
+
+absl::StatusOr<StepResult> Journey::MoveTo(absl::string_view stage,
+                                           Timestamp time) {
+  SC_ASSIGN_OR_RETURN(const StageId id, machine_->FindStage(stage));
+  return MoveTo(id, time);
+}
+
+StepResult Journey::Reopen(Timestamp time) {
+  const StepResult step =
+      Core::DecideReopen(*machine_, stage_, closed_from_, time);
+  Record(step);
+  return step;
+}
+
+Timestamp Journey::ClockStart() const {
+  return Core::ClockStart(*machine_, stage_, entered_at_, last_activity_);
+}
+
+// The journey's state beyond its stage, for Core::Bookkeep.
+class JourneyDeal {
+ public:
+  explicit JourneyDeal(Journey* j) : j_(j) {}
+  void SetLastActivity(Timestamp t) { JI::SetLastActivity(j_, t); }
+  void SetLossReason(absl::string_view reason) { JI::SetLossReason(j_, reason); }
+  void SetClosedFrom(StageId stage) { JI::SetClosedFrom(j_, stage); }
+  void NextCycle() { JI::SetCycle(j_, j_->cycle() + 1); }
+  void SetTimeoutConsumed(bool consumed) { JI::SetTimeoutConsumed(j_, consumed); }
+
+ private:
+  using JI = internal::JourneyInternal;
+  Journey* j_;
+};
+
 void Journey::Record(const StepResult& step) {
+  JourneyDeal view(this);
+  Core::Bookkeep(*machine_, step, JourneyAttributes(*this), &view);
   if (step.moved()) {
     stage_ = step.to;
     entered_at_ = step.time;
-    timeout_consumed_ = false;
-  } else if (step.by_timeout) {
-    timeout_consumed_ = true;
   }
   if (history_limit_ > 0) {
     internal::PushHistory(history_.data(), history_limit_, &history_count_,
@@ -95,7 +150,7 @@ void Journey::Record(const StepResult& step) {
 int Journey::AdvanceTo(Timestamp now) {
   int fired = 0;
   while (fired < Core::kMaxTimeoutsPerAdvance && !timeout_consumed_) {
-    const Timestamp due = Core::TimeoutDue(*machine_, stage_, entered_at_);
+    const Timestamp due = Core::TimeoutDue(*machine_, stage_, ClockStart());
     if (!Core::IsDue(due, now)) break;
     Record(Core::FireTimeout(*machine_, stage_, due, JourneyAttributes(*this)));
     ++fired;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "salescycle/journey.h"
 
 namespace salescycle {
@@ -31,6 +32,16 @@ class JourneyInternal {
   static void SetTimeoutConsumed(Journey* j, bool consumed) {
     j->timeout_consumed_ = consumed;
   }
+  static void SetLastActivity(Journey* j, Timestamp time) {
+    j->last_activity_ = time;
+  }
+  static void SetLossReason(Journey* j, absl::string_view reason) {
+    j->loss_reason_ = std::string(reason);
+  }
+  static void SetClosedFrom(Journey* j, StageId stage) {
+    j->closed_from_ = stage;
+  }
+  static void SetCycle(Journey* j, uint32_t cycle) { j->cycle_ = cycle; }
   // Sets the steps ever recorded; entries then go in with HistoryEntryAt.
   static void SetHistoryCount(Journey* j, uint64_t count) {
     j->history_count_ = count;

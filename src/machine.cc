@@ -113,8 +113,18 @@ std::string TransitionLabel(const pb::Transition& t, int index) {
     case pb::Transition::kFromAnyOpen: from = "any open stage"; break;
     case pb::Transition::FROM_NOT_SET: from = "?"; break;
   }
-  return absl::StrCat("transitions[", index, "] (", from, " --", t.event(),
-                      "--> ", t.to(), ")");
+  std::string to;
+  switch (t.target_case()) {
+    case pb::Transition::kTo: to = t.to(); break;
+    case pb::Transition::kToAnyOpen:
+      to = t.forward_only() ? "any later open stage" : "any open stage";
+      break;
+    case pb::Transition::kToAnyClosed: to = "any closed stage"; break;
+    case pb::Transition::TARGET_NOT_SET: to = "(activity)"; break;
+  }
+  return absl::StrCat("transitions[", index, "] (", from, " --",
+                      t.event().empty() ? "(by stage)" : t.event(), "--> ", to,
+                      ")");
 }
 
 }  // namespace
@@ -135,10 +145,13 @@ class MachineCompiler {
     SC_RETURN_IF_ERROR(CompileAttributes());
     SC_RETURN_IF_ERROR(CompileStages());
     SC_RETURN_IF_ERROR(CompileInitial());
+    SC_RETURN_IF_ERROR(CompileEntryStages());
     SC_RETURN_IF_ERROR(CompileTransitions());
     SC_RETURN_IF_ERROR(CompileTimeouts());
     SC_RETURN_IF_ERROR(CheckReachability());
+    CompileStageFeatures();
     BuildTable();
+    CompileTransitionFeatures();
     m_->spec_text_ = SpecText();
     m_->fingerprint_ = Fnv1a64(CanonicalText());
     return std::shared_ptr<const Machine>(std::move(m_));
@@ -318,10 +331,70 @@ class MachineCompiler {
         }
         info.required_attributes.push_back(it->second);
       }
+      SC_RETURN_IF_ERROR(CompileOutcomeFields(s, element, &info));
       m_->stages_.push_back(std::move(info));
     }
     if (m_->stages_.empty()) return Error("stages", "the machine has no stages");
     return absl::OkStatus();
+  }
+
+  // The stall clock, and what closed stages record and allow.
+  absl::Status CompileOutcomeFields(const pb::Stage& s,
+                                    const std::string& element,
+                                    StageInfo* info) const {
+    if (s.stall_clock() == pb::Stage::LAST_ACTIVITY) {
+      info->stall_clock = StallClock::kLastActivity;
+    }
+    if (!s.reason_attribute().empty() || s.reason_from_event()) {
+      if (info->kind != StageKind::kLost) {
+        return Error(element, "only a LOST stage records a loss reason");
+      }
+      info->reason_from_event = s.reason_from_event();
+    }
+    if (!s.reason_attribute().empty()) {
+      auto it = m_->attribute_by_name_.find(s.reason_attribute());
+      if (it == m_->attribute_by_name_.end() ||
+          m_->attributes_[it->second].type != AttributeType::kString) {
+        return Error(element, absl::StrCat("reason_attribute ",
+                                           Quote(s.reason_attribute()),
+                                           " is not a declared STRING "
+                                           "attribute"));
+      }
+      info->reason_attribute = it->second;
+    }
+    if (s.reopenable()) {
+      if (info->kind == StageKind::kOpen) {
+        return Error(element, "only a WON or LOST stage can be reopenable");
+      }
+      info->reopenable = true;
+    }
+    return absl::OkStatus();
+  }
+
+  // What per-deal state the machine needs (Machine::keeps_*): what the
+  // stages say, before the table is built (BuildTable reads it); then what
+  // the transitions say.
+  void CompileStageFeatures() {
+    for (const StageInfo& s : m_->stages_) {
+      m_->keeps_last_activity_ |= s.stall_clock == StallClock::kLastActivity;
+      m_->keeps_loss_reasons_ |= s.records_reason();
+      m_->keeps_closed_from_ |= s.reopenable;
+    }
+  }
+  void CompileTransitionFeatures() {
+    m_->keeps_last_activity_ |= m_->has_activities_;
+    for (const TransitionInfo& t : m_->transitions_) {
+      m_->keeps_cycles_ |= t.new_cycle;
+    }
+  }
+  // Whether a move from `from` to `to` changes more than the stage columns
+  // (a loss reason, a closed-from stage, a cycle): the batch hot loop's
+  // direct cells must never need that, so such moves get slow cells.
+  bool MoveKeepsMore(StageId from, StageId to, bool new_cycle) const {
+    const StageInfo& target = m_->stages_[to];
+    return target.records_reason() || new_cycle ||
+           (m_->keeps_closed_from_ && target.closed() &&
+            !m_->stages_[from].closed());
   }
 
   absl::Status CompileInitial() {
@@ -334,6 +407,24 @@ class MachineCompiler {
                    absl::StrCat("unknown stage ", Quote(spec_.initial_stage())));
     }
     m_->initial_stage_ = it->second;
+    return absl::OkStatus();
+  }
+
+  // The initial stage first, then the spec's others in its order.
+  absl::Status CompileEntryStages() {
+    m_->entry_stages_ = {m_->initial_stage_};
+    for (int i = 0; i < spec_.entry_stages_size(); ++i) {
+      const std::string& name = spec_.entry_stages(i);
+      auto it = m_->stage_by_name_.find(name);
+      if (it == m_->stage_by_name_.end()) {
+        return Error(absl::StrCat("entry_stages[", i, "]"),
+                     absl::StrCat("unknown stage ", Quote(name)));
+      }
+      if (std::find(m_->entry_stages_.begin(), m_->entry_stages_.end(),
+                    it->second) == m_->entry_stages_.end()) {
+        m_->entry_stages_.push_back(it->second);
+      }
+    }
     return absl::OkStatus();
   }
 
@@ -552,10 +643,96 @@ class MachineCompiler {
     return from;
   }
 
+  // Where a transition goes from one source stage: one stage, every open
+  // stage but the source (or, forward_only, those declared after it), every
+  // closed stage, or nowhere (an activity: {kNoStage}). Never the source
+  // itself: a deal that stays records an activity.
+  std::vector<StageId> TargetStages(const pb::Transition& t, StageId source,
+                                    StageId named_target) const {
+    switch (t.target_case()) {
+      case pb::Transition::kTo:
+        if (named_target == source) return {};
+        return {named_target};
+      case pb::Transition::kToAnyOpen:
+      case pb::Transition::kToAnyClosed: {
+        std::vector<StageId> out;
+        const bool open = t.target_case() == pb::Transition::kToAnyOpen;
+        for (size_t s = 0; s < m_->stages_.size(); ++s) {
+          const bool is_open = m_->stages_[s].kind == StageKind::kOpen;
+          if (s == source || is_open != open) continue;
+          if (open && t.forward_only() && s < source) continue;
+          out.push_back(static_cast<StageId>(s));
+        }
+        return out;
+      }
+      case pb::Transition::TARGET_NOT_SET:
+        break;
+    }
+    return {kNoStage};
+  }
+
+  // The transition's own fields, before it is expanded over its stages.
+  // `event` is kNoEvent for a transition taken only by moves by stage;
+  // `target` is the named stage, or kNoStage for the other target forms.
+  absl::Status CheckTransitionForm(const pb::Transition& t,
+                                   const std::string& element, EventId* event,
+                                   StageId* target) const {
+    *event = kNoEvent;
+    *target = kNoStage;
+    const bool activity = t.target_case() == pb::Transition::TARGET_NOT_SET;
+    const bool many = t.target_case() == pb::Transition::kToAnyOpen ||
+                      t.target_case() == pb::Transition::kToAnyClosed;
+    if (!t.event().empty()) {
+      auto it = m_->event_by_name_.find(t.event());
+      if (it == m_->event_by_name_.end()) {
+        return Error(element, absl::StrCat("unknown event ", Quote(t.event())));
+      }
+      *event = it->second;
+    }
+    if (activity && *event == kNoEvent) {
+      return Error(element, "no target and no event: name the stage it moves "
+                            "to, or the event of the activity it records");
+    }
+    if (many && !(t.target_case() == pb::Transition::kToAnyOpen
+                      ? t.to_any_open() : t.to_any_closed())) {
+      return Error(element, "to_any_open / to_any_closed is false: say where "
+                            "the transition goes");
+    }
+    if (many && *event != kNoEvent) {
+      return Error(element, absl::StrCat(
+                                "a transition to several stages takes no "
+                                "event (it is taken by moves by stage); ",
+                                Quote(t.event()), " would name no one target"));
+    }
+    if (t.forward_only() && t.target_case() != pb::Transition::kToAnyOpen) {
+      return Error(element, "forward_only applies to to_any_open only");
+    }
+    if (t.new_cycle() && (t.from_case() == pb::Transition::kFromAnyOpen ||
+                          t.target_case() != pb::Transition::kTo)) {
+      return Error(element, "new_cycle: a new cycle starts with a move from "
+                            "a closed stage to an open one");
+    }
+    if (t.target_case() == pb::Transition::kTo) {
+      auto it = m_->stage_by_name_.find(t.to());
+      if (it == m_->stage_by_name_.end()) {
+        return Error(element,
+                     absl::StrCat("unknown target stage ", Quote(t.to())));
+      }
+      *target = it->second;
+      if (t.from_case() == pb::Transition::kFromStage &&
+          t.from_stage() == t.to()) {
+        return Error(element,
+                     "a self-loop: a deal that stays in its stage records an "
+                     "activity; leave out `to` to declare one");
+      }
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status CompileTransitions() {
     const size_t num_stages = m_->stages_.size();
-    const size_t num_events = m_->events_.size();
-    candidates_.assign(num_stages * num_events, {});
+    const size_t row = m_->events_.size() + 1;  // the last: no event
+    candidates_.assign(num_stages * row, {});
     guard_text_.resize(spec_.transitions_size());
     size_t expanded = 0;
     for (int i = 0; i < spec_.transitions_size(); ++i) {
@@ -563,23 +740,9 @@ class MachineCompiler {
       const std::string element = TransitionLabel(t, i);
       SC_ASSIGN_OR_RETURN(const std::vector<StageId> from,
                           SourceStages(t, element));
-      expanded += from.size();
-      if (expanded > options_.limits.max_transitions) {
-        return LimitError(
-            source_,
-            absl::StrCat(element, ": brings the transitions, one per stage "
-                                  "left, to ", expanded),
-            "max_transitions", options_.limits.max_transitions);
-      }
-      auto event = m_->event_by_name_.find(t.event());
-      if (event == m_->event_by_name_.end()) {
-        return Error(element, absl::StrCat("unknown event ", Quote(t.event())));
-      }
-      auto to = m_->stage_by_name_.find(t.to());
-      if (to == m_->stage_by_name_.end()) {
-        return Error(element, absl::StrCat("unknown target stage ",
-                                           Quote(t.to())));
-      }
+      EventId event;
+      StageId named_target;
+      SC_RETURN_IF_ERROR(CheckTransitionForm(t, element, &event, &named_target));
       int32_t guard = -1;
       if (t.has_guard()) {
         guard = static_cast<int32_t>(prog_->guard_nodes.size());
@@ -587,29 +750,66 @@ class MachineCompiler {
                                         absl::StrCat(element, ".guard"), 0,
                                         true, &guard_text_[i]));
       }
-      // A candidate behind an unguarded one for the same pair can never
-      // fire; a transition is an error only if that holds for every stage
-      // it covers (a group transition may be shadowed in one stage only).
+      const size_t column = event == kNoEvent ? row - 1 : event;
+      // A candidate behind an unguarded one for the same stage, event and
+      // target can never be taken; a transition is an error only if that
+      // holds for every pair it covers (a group transition may be shadowed
+      // in one stage only).
       int live = 0;
       int shadowed_by = -1;
       for (StageId s : from) {
-        std::vector<PendingCandidate>& list =
-            candidates_[s * num_events + event->second];
-        if (!list.empty() && list.back().guard < 0) {
-          shadowed_by = list.back().spec_index;
-          continue;
+        std::vector<PendingCandidate>& list = candidates_[s * row + column];
+        for (StageId to : TargetStages(t, s, named_target)) {
+          if (++expanded > options_.limits.max_transitions) {
+            return LimitError(
+                source_,
+                absl::StrCat(element, ": brings the transitions, one per "
+                                      "pair of stages, to ", expanded),
+                "max_transitions", options_.limits.max_transitions);
+          }
+          if (t.new_cycle() &&
+              (!m_->stages_[s].closed() || m_->stages_[to].closed())) {
+            return Error(element,
+                         absl::StrCat("new_cycle: a new cycle starts with a "
+                                      "move from a closed stage to an open "
+                                      "one, and ",
+                                      Quote(m_->stages_[s].id), " to ",
+                                      Quote(m_->stages_[to].id), " is not"));
+          }
+          const PendingCandidate* blocker = Shadowing(list, event, to);
+          if (blocker != nullptr) {
+            shadowed_by = blocker->spec_index;
+            continue;
+          }
+          list.push_back(PendingCandidate{to, i, guard});
+          ++live;
         }
-        list.push_back(PendingCandidate{to->second, i, guard});
-        ++live;
+      }
+      if (live == 0 && shadowed_by >= 0) {
+        return Error(element,
+                     absl::StrCat(event == kNoEvent ? "can never be taken"
+                                                    : "can never fire",
+                                  ": it follows the unguarded transitions[",
+                                  shadowed_by, "] for the same stage and ",
+                                  event == kNoEvent ? "target" : "event"));
       }
       if (live == 0) {
-        return Error(element,
-                     absl::StrCat("can never fire: it follows the unguarded "
-                                  "transitions[",
-                                  shadowed_by, "] for the same stage and event"));
+        return Error(element, "covers no pair of stages: its sources are "
+                              "its only targets");
       }
     }
     return absl::OkStatus();
+  }
+
+  // The earlier unguarded candidate that a new one (to `to`) would never get
+  // past: for an event, any; with no event (moves by stage), one to the same
+  // target, as a move by stage names its target.
+  static const PendingCandidate* Shadowing(
+      const std::vector<PendingCandidate>& list, EventId event, StageId to) {
+    for (const PendingCandidate& c : list) {
+      if (c.guard < 0 && (event != kNoEvent || c.to == to)) return &c;
+    }
+    return nullptr;
   }
 
   absl::Status CompileTimeouts() {
@@ -646,7 +846,8 @@ class MachineCompiler {
             return Error(element, absl::StrCat("unknown event ",
                                                Quote(t.fire_event())));
           }
-          if (candidates_[stage->second * m_->events_.size() + event->second]
+          if (candidates_[stage->second * (m_->events_.size() + 1) +
+                          event->second]
                   .empty()) {
             return Error(element,
                          absl::StrCat("no transition leaves the stage on ",
@@ -673,39 +874,46 @@ class MachineCompiler {
     return absl::OkStatus();
   }
 
+  // Every stage must be reachable from an entry stage, by events, moves by
+  // stage or timeouts.
   absl::Status CheckReachability() const {
     const size_t num_stages = m_->stages_.size();
-    const size_t num_events = m_->events_.size();
+    const size_t row = m_->events_.size() + 1;
     std::vector<bool> seen(num_stages, false);
-    std::vector<StageId> queue = {m_->initial_stage_};
-    seen[m_->initial_stage_] = true;
+    std::vector<StageId> queue;
     auto visit = [&](StageId s) {
-      if (!seen[s]) {
+      if (s != kNoStage && !seen[s]) {
         seen[s] = true;
         queue.push_back(s);
       }
     };
+    for (StageId entry : m_->entry_stages_) visit(entry);
     while (!queue.empty()) {
       const StageId s = queue.back();
       queue.pop_back();
-      for (size_t e = 0; e < num_events; ++e) {
-        for (const PendingCandidate& c : candidates_[s * num_events + e]) {
-          visit(c.to);
-        }
+      for (size_t e = 0; e < row; ++e) {
+        for (const PendingCandidate& c : candidates_[s * row + e]) visit(c.to);
       }
-      const Program::TimeoutRule& rule = prog_->timeouts[s];
-      if (rule.enter_stage != kNoStage) visit(rule.enter_stage);
+      visit(prog_->timeouts[s].enter_stage);
     }
     for (size_t s = 0; s < num_stages; ++s) {
       if (!seen[s]) {
         return Error(absl::StrCat("stages[", s, "] ", Quote(m_->stages_[s].id)),
-                     absl::StrCat("unreachable from the initial stage ",
-                                  Quote(m_->stages_[m_->initial_stage_].id)));
+                     absl::StrCat("unreachable from the ",
+                                  m_->entry_stages_.size() > 1
+                                      ? "entry stages"
+                                      : "initial stage ",
+                                  m_->entry_stages_.size() > 1
+                                      ? ""
+                                      : Quote(m_->stages_[m_->initial_stage_].id)));
       }
     }
     return absl::OkStatus();
   }
 
+  // TransitionInfo is numbered as the candidates are, grouped by source
+  // stage then event (moves by stage only last), so that a step's
+  // `transition` names the same entry for direct, slow and move cells.
   void BuildTable() {
     const size_t num_stages = m_->stages_.size();
     const size_t num_events = m_->events_.size();
@@ -719,26 +927,32 @@ class MachineCompiler {
     std::fill(prog_->cells.begin() + num_stages * row, prog_->cells.end(),
               Program::kNoDealCell);
     for (size_t s = 0; s < num_stages; ++s) {
-      for (size_t e = 0; e < num_events; ++e) {
-        const size_t cell = (s << prog_->row_shift) | e;
-        const std::vector<PendingCandidate>& list = candidates_[s * num_events + e];
+      for (size_t e = 0; e <= num_events; ++e) {
+        const std::vector<PendingCandidate>& list =
+            candidates_[s * (num_events + 1) + e];
         if (list.empty()) continue;
-        // TransitionInfo is numbered as the candidates are, so a step's
-        // `transition` names the same entry for direct and slow cells.
         const uint32_t first = static_cast<uint32_t>(prog_->candidates.size());
         for (const PendingCandidate& c : list) {
           const int32_t index = static_cast<int32_t>(m_->transitions_.size());
           m_->transitions_.push_back(TransitionInfo{
-              static_cast<StageId>(s), static_cast<EventId>(e), c.to,
-              c.spec_index, guard_text_[c.spec_index]});
+              static_cast<StageId>(s),
+              e == num_events ? kNoEvent : static_cast<EventId>(e), c.to,
+              c.spec_index, guard_text_[c.spec_index],
+              spec_.transitions(c.spec_index).new_cycle()});
           prog_->candidates.push_back(Program::Candidate{c.to, index, c.guard});
+          if (c.to == kNoStage) m_->has_activities_ = true;
         }
+        if (e == num_events) continue;  // no cell: only moves by stage
         // Only an unguarded move into a stage that requires nothing can be
         // decided from the cell alone: the batch hot loop takes it without
-        // reading the deal's attributes. Everything else goes the slow way.
+        // reading the deal's attributes. Everything else (guards, required
+        // attributes, activities) goes the slow way.
+        const size_t cell = (s << prog_->row_shift) | e;
         const PendingCandidate& only = list.front();
-        if (list.size() == 1 && only.guard < 0 &&
-            m_->stages_[only.to].required_attributes.empty()) {
+        if (list.size() == 1 && only.guard < 0 && only.to != kNoStage &&
+            m_->stages_[only.to].required_attributes.empty() &&
+            !MoveKeepsMore(static_cast<StageId>(s), only.to,
+                           spec_.transitions(only.spec_index).new_cycle())) {
           prog_->cells[cell] = only.to;
           prog_->cell_transition[cell] = static_cast<int32_t>(first);
         } else {
@@ -748,6 +962,39 @@ class MachineCompiler {
               first, static_cast<uint32_t>(list.size())});
         }
       }
+    }
+    BuildMoveCells();
+  }
+
+  // Moves by stage: for each (from, to) pair, every transition between the
+  // two, by any event or none, in declaration order.
+  void BuildMoveCells() {
+    std::vector<int32_t> order;
+    for (size_t i = 0; i < m_->transitions_.size(); ++i) {
+      if (m_->transitions_[i].to != kNoStage) {
+        order.push_back(static_cast<int32_t>(i));
+      }
+    }
+    const auto& t = m_->transitions_;
+    std::stable_sort(order.begin(), order.end(), [&t](int32_t a, int32_t b) {
+      if (t[a].from != t[b].from) return t[a].from < t[b].from;
+      if (t[a].to != t[b].to) return t[a].to < t[b].to;
+      return t[a].spec_index < t[b].spec_index;
+    });
+    for (size_t i = 0; i < order.size();) {
+      const TransitionInfo& head = t[order[i]];
+      const uint32_t first =
+          static_cast<uint32_t>(prog_->move_candidates.size());
+      for (; i < order.size() && t[order[i]].from == head.from &&
+             t[order[i]].to == head.to;
+           ++i) {
+        prog_->move_candidates.push_back(Program::Candidate{
+            head.to, order[i], prog_->candidates[order[i]].guard});
+      }
+      prog_->move_cells.emplace(
+          Program::MoveKey(head.from, head.to),
+          Program::SlowCell{first, static_cast<uint32_t>(
+                                       prog_->move_candidates.size() - first)});
     }
   }
 
@@ -769,6 +1016,15 @@ class MachineCompiler {
       for (AttributeId a : s.required_attributes) {
         absl::StrAppend(&out, Quote(m_->attributes_[a].name), ",");
       }
+      // Written only when set, so that a machine that uses none of them
+      // keeps the fingerprint it had before they existed.
+      if (s.stall_clock == StallClock::kLastActivity) out.append(" clock=activity");
+      if (s.reason_attribute != kNoAttribute) {
+        absl::StrAppend(&out, " reason=",
+                        Quote(m_->attributes_[s.reason_attribute].name));
+      }
+      if (s.reason_from_event) out.append(" reason=event");
+      if (s.reopenable) out.append(" reopenable");
       out.append("\n");
     }
     for (const EventInfo& e : m_->events_) {
@@ -785,9 +1041,14 @@ class MachineCompiler {
                       "\n");
     }
     absl::StrAppend(&out, "initial ", m_->initial_stage_, "\n");
+    if (m_->entry_stages_.size() > 1) {
+      absl::StrAppend(&out, "entry ", absl::StrJoin(m_->entry_stages_, ","),
+                      "\n");
+    }
     for (const TransitionInfo& t : m_->transitions_) {
       absl::StrAppend(&out, "transition ", t.from, " ", t.event, " ", t.to,
-                      " guard=", Quote(t.guard), "\n");
+                      " guard=", Quote(t.guard), t.new_cycle ? " new_cycle" : "",
+                      "\n");
     }
     for (size_t s = 0; s < prog_->timeouts.size(); ++s) {
       const Program::TimeoutRule& r = prog_->timeouts[s];
@@ -926,6 +1187,22 @@ absl::StatusOr<AttributeId> Machine::FindAttribute(
   return FindIn(attribute_by_name_, "attribute", name, *this);
 }
 
+bool Machine::IsEntryStage(StageId stage) const {
+  return std::find(entry_stages_.begin(), entry_stages_.end(), stage) !=
+         entry_stages_.end();
+}
+
+StepResult Machine::StepTo(StageId from, StageId to, Timestamp time,
+                           const AttributeReader& attributes) const {
+  if (from >= stages_.size() || to >= stages_.size()) {
+    StepResult r = internal::Core::Start(from, kNoEvent, time);
+    r.target = to;
+    r.outcome = Outcome::kNoTransition;
+    return r;
+  }
+  return internal::Core::DecideMove(*this, from, to, time, attributes);
+}
+
 StepResult Machine::Step(StageId from, EventId event, Timestamp time,
                          const AttributeReader& attributes) const {
   if (from >= stages_.size() || event >= events_.size()) {
@@ -937,20 +1214,25 @@ StepResult Machine::Step(StageId from, EventId event, Timestamp time,
 }
 
 absl::Status Machine::ExplainRejection(const StepResult& step) const {
-  if (step.moved()) return absl::OkStatus();
+  if (step.accepted()) return absl::OkStatus();
   auto stage_name = [&](StageId s) {
     return s < stages_.size() ? internal::Quote(stages_[s].id)
                               : absl::StrCat("#", s);
   };
-  const std::string what =
-      step.event == kNoEvent
-          ? absl::StrCat("timeout of stage ", stage_name(step.from))
-          : absl::StrCat("event ",
-                         step.event < events_.size()
-                             ? internal::Quote(events_[step.event].id)
-                             : absl::StrCat("#", step.event),
-                         step.by_timeout ? " (fired by timeout)" : "",
-                         " rejected in stage ", stage_name(step.from));
+  std::string what;
+  if (step.target != kNoStage) {
+    what = absl::StrCat("move from stage ", stage_name(step.from),
+                        " to stage ", stage_name(step.target), " rejected");
+  } else if (step.event == kNoEvent) {
+    what = absl::StrCat("timeout of stage ", stage_name(step.from));
+  } else {
+    what = absl::StrCat("event ",
+                        step.event < events_.size()
+                            ? internal::Quote(events_[step.event].id)
+                            : absl::StrCat("#", step.event),
+                        step.by_timeout ? " (fired by timeout)" : "",
+                        " rejected in stage ", stage_name(step.from));
+  }
   const bool has_transition =
       step.transition >= 0 &&
       static_cast<size_t>(step.transition) < transitions_.size();
@@ -973,7 +1255,14 @@ absl::Status Machine::ExplainRejection(const StepResult& step) const {
     case Outcome::kNoDeal:
       return absl::FailedPreconditionError(
           absl::StrCat("deal ", step.deal, " was removed"));
+    case Outcome::kNotReopenable:
+      return absl::FailedPreconditionError(absl::StrCat(
+          "reopen rejected in stage ", stage_name(step.from),
+          step.from < stages_.size() && !stages_[step.from].closed()
+              ? ": the deal is not closed"
+              : ": the stage is not reopenable"));
     case Outcome::kMoved:
+    case Outcome::kActivity:
       break;
   }
   return absl::OkStatus();

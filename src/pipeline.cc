@@ -9,6 +9,7 @@
 #include "absl/numeric/bits.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "src/attribute_codec.h"
 #include "src/analytics.h"
 #include "src/core.h"
@@ -71,6 +72,7 @@ Pipeline::Pipeline(std::shared_ptr<const Machine> machine,
       scalars_(Core::ScalarDefaults(*machine_).size()),
       strings_(Core::StringDefaults(*machine_).size()),
       set_bits_(machine_->num_attributes()),
+      reasons_(1),
       stage_counts_(machine_->num_stages() + 1, 0) {
   if (options.analytics.enabled) {
     analytics_ = std::make_unique<internal::FunnelAccumulator>(
@@ -84,6 +86,10 @@ Pipeline::Pipeline(std::shared_ptr<const Machine> machine,
     for (auto& column : scalars_) column.reserve(n);
     for (auto& column : strings_) column.reserve(n);
     for (auto& bits : set_bits_) bits.reserve((n + 63) / 64);
+    if (machine_->keeps_last_activity()) last_activity_.reserve(n);
+    if (machine_->keeps_loss_reasons()) loss_reason_.reserve(n);
+    if (machine_->keeps_closed_from()) closed_from_.reserve(n);
+    if (machine_->keeps_cycles()) cycle_.reserve(n);
     if (options.history_limit > 0) {
       history_.reserve(n * options.history_limit);
       history_count_.reserve(n);
@@ -95,7 +101,25 @@ Pipeline::Pipeline(Pipeline&&) noexcept = default;
 Pipeline& Pipeline::operator=(Pipeline&&) noexcept = default;
 Pipeline::~Pipeline() = default;
 
-absl::StatusOr<DealIndex> Pipeline::NewDeal(Timestamp time) {
+absl::Status Pipeline::CheckEntryStage(StageId stage) const {
+  if (stage == kNoStage || machine_->IsEntryStage(stage)) {
+    return absl::OkStatus();
+  }
+  std::vector<std::string> names;
+  for (StageId s : machine_->entry_stages()) {
+    names.push_back(machine_->stage(s).id);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      stage < machine_->num_stages()
+          ? absl::StrCat("stage \"", machine_->stage(stage).id, "\"")
+          : absl::StrCat("stage id ", stage),
+      " is not an entry stage of machine \"", machine_->name(),
+      "\" (deals may be created in: ", absl::StrJoin(names, ", "), ")"));
+}
+
+absl::StatusOr<DealIndex> Pipeline::NewDeal(Timestamp time,
+                                            StageId entry_stage) {
+  SC_RETURN_IF_ERROR(CheckEntryStage(entry_stage));
   DealIndex deal;
   if (!free_slots_.empty()) {
     std::pop_heap(free_slots_.begin(), free_slots_.end(), std::greater<>());
@@ -110,9 +134,14 @@ absl::StatusOr<DealIndex> Pipeline::NewDeal(Timestamp time) {
     AppendSlots(1);
   }
   // A reused slot is reset to a new deal's state, like a fresh one.
-  const StageId initial = machine_->initial_stage();
+  const StageId initial =
+      entry_stage == kNoStage ? machine_->initial_stage() : entry_stage;
   stage_[deal] = initial;
   entered_at_[deal] = time;
+  if (!last_activity_.empty()) last_activity_[deal] = time;
+  if (!loss_reason_.empty()) loss_reason_[deal] = 0;
+  if (!closed_from_.empty()) closed_from_[deal] = kNoStage;
+  if (!cycle_.empty()) cycle_[deal] = 1;
   SetTimeoutConsumed(deal, false);
   const auto& scalar_defaults = Core::ScalarDefaults(*machine_);
   for (size_t s = 0; s < scalars_.size(); ++s) {
@@ -130,22 +159,26 @@ absl::StatusOr<DealIndex> Pipeline::NewDeal(Timestamp time) {
   return deal;
 }
 
-absl::StatusOr<DealIndex> Pipeline::Add(Timestamp time) { return NewDeal(time); }
+absl::StatusOr<DealIndex> Pipeline::Add(Timestamp time, StageId entry_stage) {
+  return NewDeal(time, entry_stage);
+}
 
-absl::StatusOr<DealIndex> Pipeline::AddWithId(uint64_t id, Timestamp time) {
+absl::StatusOr<DealIndex> Pipeline::AddWithId(uint64_t id, Timestamp time,
+                                              StageId entry_stage) {
   auto found = deal_by_id_.find(id);
   if (found != deal_by_id_.end()) {
     return absl::AlreadyExistsError(
         absl::StrCat("deal id ", id, " is taken by deal ", found->second));
   }
-  SC_ASSIGN_OR_RETURN(const DealIndex deal, NewDeal(time));
+  SC_ASSIGN_OR_RETURN(const DealIndex deal, NewDeal(time, entry_stage));
   deal_by_id_.emplace(id, deal);
   id_of_deal_.emplace(deal, id);
   return deal;
 }
 
 absl::StatusOr<DealIndex> Pipeline::AddWithKey(absl::string_view key,
-                                               Timestamp time) {
+                                               Timestamp time,
+                                               StageId entry_stage) {
   auto found = deal_by_key_.find(key);
   if (found != deal_by_key_.end()) {
     return absl::AlreadyExistsError(absl::StrCat("deal key \"",
@@ -153,7 +186,7 @@ absl::StatusOr<DealIndex> Pipeline::AddWithKey(absl::string_view key,
                                                  "\" is taken by deal ",
                                                  found->second));
   }
-  SC_ASSIGN_OR_RETURN(const DealIndex deal, NewDeal(time));
+  SC_ASSIGN_OR_RETURN(const DealIndex deal, NewDeal(time, entry_stage));
   deal_by_key_.emplace(std::string(key), deal);
   key_of_deal_.emplace(deal, std::string(key));
   return deal;
@@ -264,17 +297,56 @@ void Pipeline::SetTimeoutConsumed(DealIndex deal, bool consumed) {
   word = consumed ? (word | bit) : (word & ~bit);
 }
 
+uint32_t Pipeline::InternReason(absl::string_view reason) {
+  if (reason.empty()) return 0;
+  const auto [it, inserted] = reason_ids_.try_emplace(
+      reason, static_cast<uint32_t>(reasons_.size()));
+  if (inserted) reasons_.emplace_back(reason);
+  return it->second;
+}
+
+// One deal's state beyond its stage, for Core::Bookkeep.
+class PipelineDeal {
+ public:
+  PipelineDeal(Pipeline* p, DealIndex deal) : p_(p), deal_(deal) {}
+  void SetLastActivity(Timestamp t) { PI::SetLastActivity(p_, deal_, t); }
+  void SetLossReason(absl::string_view reason) {
+    PI::SetLossReason(p_, deal_, reason);
+  }
+  void SetClosedFrom(StageId stage) { PI::SetClosedFrom(p_, deal_, stage); }
+  void NextCycle() { PI::SetCycle(p_, deal_, p_->cycle(deal_) + 1); }
+  void SetTimeoutConsumed(bool consumed) {
+    PI::SetTimeoutConsumed(p_, deal_, consumed);
+  }
+
+ private:
+  using PI = internal::PipelineInternal;
+  Pipeline* p_;
+  DealIndex deal_;
+};
+
+void Pipeline::Bookkeep(DealIndex deal, const StepResult& step) {
+  PipelineDeal view(this, deal);
+  Core::Bookkeep(*machine_, step, PipelineAttributes(*this, deal), &view);
+}
+
+Timestamp Pipeline::ClockStart(DealIndex deal) const {
+  assert(Contains(deal));
+  return last_activity_.empty()
+             ? entered_at_[deal]
+             : Core::ClockStart(*machine_, stage_[deal], entered_at_[deal],
+                                last_activity_[deal]);
+}
+
 void Pipeline::Record(DealIndex deal, const StepResult& step) {
   if (step.moved()) {
     if (analytics_ != nullptr) {
       analytics_->OnMove(deal, step.from, entered_at_[deal], step.to,
                          step.time);
     }
-    Move(deal, step.from, step.to, step.time);
-    SetTimeoutConsumed(deal, false);
-  } else if (step.by_timeout) {
-    SetTimeoutConsumed(deal, true);
   }
+  Bookkeep(deal, step);
+  if (step.moved()) Move(deal, step.from, step.to, step.time);
   if (options_.history_limit > 0) {
     internal::PushHistory(&history_[deal * options_.history_limit],
                           options_.history_limit, &history_count_[deal], step);
@@ -305,6 +377,67 @@ absl::StatusOr<StepResult> Pipeline::Fire(DealIndex deal,
   return Fire(deal, id, time);
 }
 
+absl::StatusOr<StepResult> Pipeline::MoveTo(DealIndex deal, StageId stage,
+                                            Timestamp time) {
+  SC_RETURN_IF_ERROR(CheckLive(deal));
+  if (stage >= machine_->num_stages()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("stage id ", stage, " is out of range: machine \"",
+                     machine_->name(), "\" has ", machine_->num_stages(),
+                     " stages"));
+  }
+  StepResult step = Core::DecideMove(*machine_, stage_[deal], stage, time,
+                                     PipelineAttributes(*this, deal));
+  step.deal = deal;
+  Record(deal, step);
+  return step;
+}
+
+absl::StatusOr<StepResult> Pipeline::MoveTo(DealIndex deal,
+                                            absl::string_view stage,
+                                            Timestamp time) {
+  SC_ASSIGN_OR_RETURN(const StageId id, machine_->FindStage(stage));
+  return MoveTo(deal, id, time);
+}
+
+absl::StatusOr<StepResult> Pipeline::Reopen(DealIndex deal, Timestamp time) {
+  SC_RETURN_IF_ERROR(CheckLive(deal));
+  StepResult step = Core::DecideReopen(*machine_, stage_[deal],
+                                       closed_from(deal), time);
+  step.deal = deal;
+  Record(deal, step);
+  return step;
+}
+
+absl::StatusOr<BatchResult> Pipeline::ApplyMoves(
+    absl::Span<const StageRecord> records) {
+  const size_t slots = stage_.size();
+  const size_t stages = static_cast<size_t>(machine_->num_stages());
+  for (size_t i = 0; i < records.size(); ++i) {
+    const StageRecord& r = records[i];
+    if (ABSL_PREDICT_TRUE(r.deal < slots && r.stage < stages)) continue;
+    return absl::InvalidArgumentError(absl::StrCat(
+        "records[", i, "]: ",
+        r.deal >= slots
+            ? absl::StrCat("deal ", r.deal, " is out of range: the pipeline has ",
+                           slots, " slots")
+            : absl::StrCat("stage id ", r.stage, " is out of range: machine \"",
+                           machine_->name(), "\" has ", stages, " stages"),
+        "; nothing was applied"));
+  }
+  BatchResult result;
+  for (const StageRecord& r : records) {
+    StepResult step =
+        Core::DecideMove(*machine_, stage_[r.deal], static_cast<StageId>(r.stage),
+                         r.time, PipelineAttributes(*this, r.deal));
+    step.deal = r.deal;
+    Record(r.deal, step);
+    result.accepted += step.accepted();
+  }
+  result.rejected = records.size() - result.accepted;
+  return result;
+}
+
 struct Pipeline::HotColumns {
   Core::Table table;
   StageId* stage;
@@ -330,9 +463,14 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Pipeline::StepUnobserved(
     to = static_cast<StageId>(cell);
   } else {
     if (Core::IsNoTransition(cell)) return false;
-    const StepResult step = Core::DecideSlow(
-        *machine_, cell, from, event, r.time, PipelineAttributes(*this, deal));
-    if (!step.moved()) return false;
+    StepResult step = Core::DecideSlow(*machine_, cell, from, event, r.time,
+                                       PipelineAttributes(*this, deal));
+    if (!step.accepted()) return false;
+    // Every move that keeps more than the stage is a slow cell (BuildTable),
+    // so the direct path above never needs this.
+    step.deal = deal;
+    Bookkeep(deal, step);
+    if (!step.moved()) return true;  // an activity
     to = step.to;
   }
   if (kAnalytics) {
@@ -407,7 +545,7 @@ uint64_t Pipeline::ApplyRecorded(absl::Span<const EventRecord> records) {
                      r.time, PipelineAttributes(*this, r.deal));
     step.deal = r.deal;
     Record(r.deal, step);
-    accepted += step.moved();
+    accepted += step.accepted();
   }
   return accepted;
 }
@@ -499,6 +637,10 @@ void Pipeline::AppendSlots(size_t n) {
     history_.resize(size * options_.history_limit);
     history_count_.resize(size, 0);
   }
+  if (machine_->keeps_last_activity()) last_activity_.resize(size, 0);
+  if (machine_->keeps_loss_reasons()) loss_reason_.resize(size, 0);
+  if (machine_->keeps_closed_from()) closed_from_.resize(size, kNoStage);
+  if (machine_->keeps_cycles()) cycle_.resize(size, 1);
 }
 
 void Pipeline::RebuildFromStages() {
@@ -538,8 +680,10 @@ int Pipeline::ParallelThreads(size_t records, int wanted) const {
   // Named guards are the host's code: it may not be thread-safe, and the C
   // API finds a guard's context through a thread-local that only the calling
   // thread has. Observers, history and analytics are fed in record order.
+  // Loss reasons are interned in one list that every thread would write.
   if (wanted == 1 || Core::HasNamedGuards(*machine_) || !observers_.empty() ||
-      options_.history_limit > 0 || analytics_ != nullptr) {
+      options_.history_limit > 0 || analytics_ != nullptr ||
+      machine_->keeps_loss_reasons()) {
     return 1;
   }
   // Every thread reads the whole batch, so more threads pay only where a
@@ -615,7 +759,7 @@ int64_t Pipeline::AdvanceTo(Timestamp now) {
   for (DealIndex deal = 0; deal < stage_.size(); ++deal) {
     if (stage_[deal] == removed_stage_ || TimeoutConsumed(deal)) continue;
     const Timestamp due =
-        Core::TimeoutDue(*machine_, stage_[deal], entered_at_[deal]);
+        Core::TimeoutDue(*machine_, stage_[deal], ClockStart(deal));
     if (Core::IsDue(due, now)) heap.push_back(Due{due, deal, 0});
   }
   std::make_heap(heap.begin(), heap.end(), later);
@@ -629,9 +773,12 @@ int64_t Pipeline::AdvanceTo(Timestamp now) {
     step.deal = d.deal;
     Record(d.deal, step);
     ++fired;
-    if (!step.moved() || d.fired + 1 >= Core::kMaxTimeoutsPerAdvance) continue;
+    if (!step.accepted() || TimeoutConsumed(d.deal) ||
+        d.fired + 1 >= Core::kMaxTimeoutsPerAdvance) {
+      continue;
+    }
     const Timestamp next =
-        Core::TimeoutDue(*machine_, stage_[d.deal], entered_at_[d.deal]);
+        Core::TimeoutDue(*machine_, stage_[d.deal], ClockStart(d.deal));
     if (Core::IsDue(next, now)) {
       heap.push_back(Due{next, d.deal, d.fired + 1});
       std::push_heap(heap.begin(), heap.end(), later);
@@ -662,6 +809,10 @@ size_t Pipeline::MemoryUsage() const {
                  history_.capacity() * sizeof(HistoryEntry) +
                  history_count_.capacity() * sizeof(uint64_t) +
                  free_slots_.capacity() * sizeof(DealIndex) +
+                 last_activity_.capacity() * sizeof(Timestamp) +
+                 loss_reason_.capacity() * sizeof(uint32_t) +
+                 closed_from_.capacity() * sizeof(StageId) +
+                 cycle_.capacity() * sizeof(uint32_t) +
                  stage_counts_.capacity() * sizeof(uint64_t);
   if (analytics_ != nullptr) bytes += analytics_->MemoryUsage();
   for (const auto& column : scalars_) bytes += column.capacity() * 8;

@@ -94,8 +94,24 @@ class PipelineInternal {
     p->key_of_deal_.emplace(deal, key);
     return true;
   }
-  static void SetTimeoutConsumed(Pipeline* p, DealIndex deal) {
-    p->SetTimeoutConsumed(deal, true);
+  static void SetTimeoutConsumed(Pipeline* p, DealIndex deal,
+                                 bool consumed = true) {
+    p->SetTimeoutConsumed(deal, consumed);
+  }
+  // What the machine keeps beyond the stage (Machine::keeps_*): REQUIRES
+  // that it keeps it.
+  static void SetLastActivity(Pipeline* p, DealIndex deal, Timestamp time) {
+    p->last_activity_[deal] = time;
+  }
+  static void SetLossReason(Pipeline* p, DealIndex deal,
+                            absl::string_view reason) {
+    p->loss_reason_[deal] = p->InternReason(reason);
+  }
+  static void SetClosedFrom(Pipeline* p, DealIndex deal, StageId stage) {
+    p->closed_from_[deal] = stage;
+  }
+  static void SetCycle(Pipeline* p, DealIndex deal, uint32_t cycle) {
+    p->cycle_[deal] = cycle;
   }
   // The deal's ring of history_limit(p) entries. REQUIRES: history on.
   static HistoryEntry* history_ring(Pipeline* p, DealIndex deal) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "salescycle/attribute.h"
 #include "salescycle/machine.h"
 #include "salescycle/types.h"
@@ -30,7 +31,7 @@ struct Program {
     uint32_t num_candidates;
   };
   struct Candidate {
-    StageId to;
+    StageId to;  // kNoStage: an activity
     int32_t transition;  // index into Machine::transitions()
     int32_t guard;       // root in guard_nodes, -1 when unguarded
   };
@@ -77,7 +78,16 @@ struct Program {
   // only when a step is reported, never on the batch hot path.
   std::vector<int32_t> cell_transition;
   std::vector<SlowCell> slow_cells;
+  // Indexed as Machine::transitions(): candidate i is transition i.
   std::vector<Candidate> candidates;
+  // Moves by stage: (from, to) -> the transitions between the two, in
+  // declaration order, in move_candidates. A hash map, not a table: a
+  // machine may have 65534 stages, and a move costs a parse anyway.
+  static uint32_t MoveKey(StageId from, StageId to) {
+    return (static_cast<uint32_t>(from) << 16) | to;
+  }
+  absl::flat_hash_map<uint32_t, SlowCell> move_cells;
+  std::vector<Candidate> move_candidates;
   std::vector<GuardNode> guard_nodes;
   std::vector<std::string> guard_strings;
   std::vector<NamedGuard> named_guards;

@@ -9,6 +9,8 @@ absl::string_view OutcomeName(Outcome outcome) {
     case Outcome::kGuardFailed: return "guard_failed";
     case Outcome::kMissingAttribute: return "missing_attribute";
     case Outcome::kNoDeal: return "no_deal";
+    case Outcome::kActivity: return "activity";
+    case Outcome::kNotReopenable: return "not_reopenable";
   }
   return "unknown";
 }

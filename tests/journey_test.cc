@@ -17,7 +17,8 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// Writes every step it sees as "from>to:event@time" or "!from:event@time".
+// Writes every step it sees as "from>to:event@time", "~stage:event@time"
+// (an activity) or "!from:event@time".
 class Recorder : public Observer {
  public:
   std::vector<std::string> log;
@@ -26,6 +27,10 @@ class Recorder : public Observer {
     log.push_back(absl::StrCat(m->stage(s.from).id, ">", m->stage(s.to).id,
                                ":", Event(s), "@", s.time,
                                s.by_timeout ? "(t)" : ""));
+  }
+  void OnActivity(const StepResult& s) override {
+    log.push_back(absl::StrCat("~", m->stage(s.from).id, ":", Event(s), "@",
+                               s.time, s.by_timeout ? "(t)" : ""));
   }
   void OnRejection(const StepResult& s) override {
     log.push_back(absl::StrCat("!", m->stage(s.from).id, ":", Event(s), "@",
@@ -173,12 +178,13 @@ TEST(Journey, ObserversSeeTransitionsAndRejections) {
 // holds) -> b (limit 50; its timeout enters c).
 std::shared_ptr<const Machine> Timed(const std::string& guard = "") {
   auto m = Machine::FromTextProto(absl::StrCat(R"(name: "timed" initial_stage: "a"
-      stages { id: "a" stall_limit_seconds: 100 }
+      stages { id: "a" stall_limit_seconds: 100 stall_clock: LAST_ACTIVITY }
       stages { id: "b" stall_limit_seconds: 50 }
       stages { id: "c" kind: LOST }
       events { id: "stall" } events { id: "go" }
       attributes { name: "hot" type: BOOL }
-      transitions { from_stage: "a" event: "go" to: "a" }
+      transitions { from_stage: "a" event: "go" })"  // an activity
+                                                 R"(
       transitions { from_stage: "a" event: "stall" to: "b" )", guard, R"( }
       timeouts { stage: "a" fire_event: "stall" }
       timeouts { stage: "b" enter_stage: "c" } )"));
@@ -207,15 +213,19 @@ TEST(JourneyTimeouts, FireAtTheirDueTimeAndCascade) {
                                    "b>c:-@1150(t)"));
 }
 
-TEST(JourneyTimeouts, AnEventResetsTheClock) {
+TEST(JourneyTimeouts, AnActivityRestartsALastActivityClock) {
   auto m = Timed();
   auto j = *Journey::Create(m, 0);
-  ASSERT_TRUE(j.Fire("go", 90)->moved());  // a -> a re-enters a
+  EXPECT_EQ(j.Fire("go", 90)->outcome, Outcome::kActivity);
+  EXPECT_EQ(j.stage(), 0);
+  EXPECT_EQ(j.entered_at(), 0);
+  EXPECT_EQ(j.last_activity(), 90);
+  EXPECT_EQ(j.ClockStart(), 90);
   EXPECT_EQ(j.AdvanceTo(150), 0);
   EXPECT_EQ(j.AdvanceTo(190), 1);
 }
 
-TEST(JourneyTimeouts, ARejectedTimeoutFiresOncePerStageEntry) {
+TEST(JourneyTimeouts, ARejectedTimeoutFiresOncePerQuietSpell) {
   auto m = Timed(
       R"(guard { compare { attribute: "hot" op: EQ value { bool_value: false } } })");
   Recorder rec;
@@ -224,13 +234,13 @@ TEST(JourneyTimeouts, ARejectedTimeoutFiresOncePerStageEntry) {
   ASSERT_TRUE(j.Set("hot", AttributeValue::Bool(true)).ok());
   j.AddObserver(&rec);
   EXPECT_EQ(j.AdvanceTo(100), 1);
-  EXPECT_EQ(j.AdvanceTo(500), 0);  // consumed until the deal moves
+  EXPECT_EQ(j.AdvanceTo(500), 0);  // consumed until the next activity
   EXPECT_EQ(j.stage(), 0);
-  ASSERT_TRUE(j.Fire("go", 600)->moved());
+  EXPECT_EQ(j.Fire("go", 600)->outcome, Outcome::kActivity);
   ASSERT_TRUE(j.Set("hot", AttributeValue::Bool(false)).ok());
   EXPECT_EQ(j.AdvanceTo(700), 1);
   EXPECT_EQ(j.stage(), 1);
-  EXPECT_THAT(rec.log, ElementsAre("!a:stall@100(t)", "a>a:go@600",
+  EXPECT_THAT(rec.log, ElementsAre("!a:stall@100(t)", "~a:go@600",
                                    "a>b:stall@700(t)"));
 }
 

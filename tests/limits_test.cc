@@ -143,7 +143,7 @@ TEST(Limits, TransitionsCountOncePerStageTheyLeave) {
   limits.max_transitions = 2;
   ExpectInvalid(Machine::FromTextProto(spec, WithLimits(limits)),
                 "transitions[1] (any open stage --stop--> c): brings the "
-                "transitions, one per stage left, to 3, past "
+                "transitions, one per pair of stages, to 3, past "
                 "Limits::max_transitions (2)");
   limits.max_transitions = 3;
   EXPECT_TRUE(Machine::FromTextProto(spec, WithLimits(limits)).ok());

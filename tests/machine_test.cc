@@ -238,11 +238,11 @@ TEST(MachineValidate, GroupTransitionShadowedInOneStageOnlyIsFine) {
   s.stages = R"(stages { id: "a" group: "g" } stages { id: "b" }
                 stages { id: "c" kind: LOST } stages { id: "d" group: "g" })";
   s.transitions += R"(transitions { from_stage: "b" event: "go" to: "d" }
-                      transitions { from_group: "g" event: "go" to: "d" })";
+                      transitions { from_group: "g" event: "go" to: "c" })";
   auto m = Machine::FromTextProto(s.str());
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ(Target(**m, "a", "go"), "b");
-  EXPECT_EQ(Target(**m, "d", "go"), "d");
+  EXPECT_EQ(Target(**m, "d", "go"), "c");
 }
 
 TEST(MachineValidate, GuardOnUndeclaredAttribute) {

@@ -97,6 +97,10 @@ typedef int32_t sc_status;
 #define SC_OUTCOME_GUARD_FAILED 2
 #define SC_OUTCOME_MISSING_ATTRIBUTE 3
 #define SC_OUTCOME_NO_DEAL 4 /* a batch record for a removed deal */
+/* Accepted without a move: an activity, or a move by stage to the deal's own
+ * stage (an update). */
+#define SC_OUTCOME_ACTIVITY 5
+#define SC_OUTCOME_NOT_REOPENABLE 6 /* a reopen of a deal that cannot be */
 
 #define SC_STAGE_OPEN 0
 #define SC_STAGE_WON 1
@@ -311,8 +315,11 @@ SC_EXPORT sc_status sc_options_set_expected_deals(sc_options_t* options,
 /* ---- observers */
 
 /* Called after every step of a pipeline or journey it is registered with:
+ * on_transition for accepted steps (moves, and activities: outcome
+ * SC_OUTCOME_ACTIVITY, `to` equals `from`), on_rejection for the others.
  * `deal` is the deal's index (SC_NONE for a journey), `event` SC_NONE for a
- * timeout that entered a stage, `to` equals `from` for a rejection. Return
+ * timeout that entered a stage, a reopen, or a move by stage whose
+ * transition has no event; `to` equals `from` for a rejection. Return
  * 0. A non-zero return is a failure: the step stands (and so do the rest of
  * a batch, which was checked before it was applied), no further callback of
  * that handle is made during the call, and the call returns SC_ABORTED

@@ -31,9 +31,11 @@ class JourneyInternal;
 
 class Journey {
  public:
-  // A journey in the machine's initial stage, entered at `start`, with every
-  // attribute unset (reads give the declared defaults).
-  // On failure: InvalidArgument if `machine` is null.
+  // A journey in options.entry_stage (default: the machine's initial
+  // stage), entered and last active at `start`, in its first cycle, with
+  // every attribute unset (reads give the declared defaults).
+  // On failure: InvalidArgument if `machine` is null or the stage is not
+  // one of the machine's entry stages.
   [[nodiscard]] static absl::StatusOr<Journey> Create(
       std::shared_ptr<const Machine> machine, Timestamp start,
       const JourneyOptions& options = {});
@@ -42,6 +44,12 @@ class Journey {
   const std::shared_ptr<const Machine>& machine_ptr() const { return machine_; }
   StageId stage() const { return stage_; }
   Timestamp entered_at() const { return entered_at_; }
+  // As Pipeline's of the same names (pipeline.h).
+  Timestamp last_activity() const { return last_activity_; }
+  Timestamp ClockStart() const;
+  const std::string& loss_reason() const { return loss_reason_; }
+  StageId closed_from() const { return closed_from_; }
+  uint32_t cycle() const { return cycle_; }
 
   // Fires `event` at `time` through the machine's transition core.
   // A rejection is a result (step.outcome), not an error; see
@@ -50,6 +58,14 @@ class Journey {
   [[nodiscard]] absl::StatusOr<StepResult> Fire(EventId event, Timestamp time);
   [[nodiscard]] absl::StatusOr<StepResult> Fire(absl::string_view event,
                                                 Timestamp time);
+  // A move by stage, and a reopen, as Pipeline::MoveTo and Pipeline::Reopen.
+  // Errors: InvalidArgument for a stage id out of range; NotFound for an
+  // unknown stage name.
+  [[nodiscard]] absl::StatusOr<StepResult> MoveTo(StageId stage,
+                                                  Timestamp time);
+  [[nodiscard]] absl::StatusOr<StepResult> MoveTo(absl::string_view stage,
+                                                  Timestamp time);
+  StepResult Reopen(Timestamp time);
 
   // Fires the timeout of the current stage if it fell due at or before
   // `now`, and so on while the new stage's timeout is due too (at most
@@ -91,6 +107,10 @@ class Journey {
   Timestamp entered_at_;
   // The current stage's timeout fired and was rejected.
   bool timeout_consumed_ = false;
+  Timestamp last_activity_;
+  std::string loss_reason_;
+  StageId closed_from_ = kNoStage;
+  uint32_t cycle_ = 1;
   std::vector<uint64_t> scalars_;      // by scalar slot (see Machine)
   std::vector<std::string> strings_;   // by string slot
   std::vector<uint64_t> set_bits_;     // bit per attribute id

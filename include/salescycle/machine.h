@@ -45,6 +45,11 @@ enum class StageKind : uint8_t { kOpen, kWon, kLost };
 // "open", "won", "lost".
 absl::string_view StageKindName(StageKind kind);
 
+// What a stage's stall limit and timeout count from (machine.proto's
+// Stage.StallClock): the deal's entry into the stage, or the later of that
+// and its last activity.
+enum class StallClock : uint8_t { kStageEntry, kLastActivity };
+
 struct StageInfo {
   std::string id;
   std::string display_name;  // the id when the spec gives none
@@ -53,6 +58,19 @@ struct StageInfo {
   std::string group;         // "" when none
   std::optional<int64_t> stall_limit_seconds;
   std::vector<AttributeId> required_attributes;
+  StallClock stall_clock = StallClock::kStageEntry;
+  // LOST stages: where a deal's loss reason comes from (machine.proto's
+  // reason_attribute, a STRING attribute, or kNoAttribute; then, with
+  // reason_from_event, the event's id).
+  AttributeId reason_attribute = kNoAttribute;
+  bool reason_from_event = false;
+  // WON and LOST stages: a deal here may be reopened.
+  bool reopenable = false;
+
+  bool closed() const { return kind != StageKind::kOpen; }
+  bool records_reason() const {
+    return reason_attribute != kNoAttribute || reason_from_event;
+  }
 };
 
 struct EventInfo {
@@ -66,17 +84,22 @@ struct AttributeInfo {
   AttributeValue default_value;
 };
 
-// One concrete transition, after "from a group" and "from any open stage"
-// were expanded to every stage they cover (in stage order).
+// One concrete transition, after "from a group", "from any open stage",
+// "to any open stage" and "to any closed stage" were expanded to every pair
+// of stages they cover (in stage order; never a stage to itself).
 struct TransitionInfo {
   StageId from = kNoStage;
+  // kNoEvent: only a move by stage takes it.
   EventId event = kNoEvent;
+  // kNoStage: an activity (the event is accepted and the deal stays).
   StageId to = kNoStage;
   // Index of the transition in the spec's `transitions` list.
   int spec_index = -1;
   // The guard in readable form ("budget >= 1000 and authority == true"),
   // "" when unguarded.
   std::string guard;
+  // Taking it starts a new cycle of the deal (machine.proto's new_cycle).
+  bool new_cycle = false;
 };
 
 struct TimeoutInfo {
@@ -130,6 +153,10 @@ class Machine {
   int num_events() const { return static_cast<int>(events_.size()); }
   int num_attributes() const { return static_cast<int>(attributes_.size()); }
   StageId initial_stage() const { return initial_stage_; }
+  // The stages a deal may be created in: the initial stage first, then the
+  // spec's entry_stages in its order.
+  absl::Span<const StageId> entry_stages() const { return entry_stages_; }
+  bool IsEntryStage(StageId stage) const;
   // REQUIRES: id < num_stages() (resp. events, attributes).
   // Debug builds (no NDEBUG) check every REQUIRES: of this header.
   const StageInfo& stage(StageId id) const {
@@ -154,6 +181,20 @@ class Machine {
   std::optional<TimeoutInfo> timeout(StageId stage) const;
   bool has_timeouts() const { return has_timeouts_; }
 
+  // ---- what a deal keeps beyond its stage, entry time and attributes:
+  // each costs per-deal state (pipeline.h), so only a machine that uses it
+  // pays for it.
+  // The time of its last activity: the machine has activities or a stage
+  // whose stall clock is LAST_ACTIVITY.
+  bool keeps_last_activity() const { return keeps_last_activity_; }
+  // A loss reason: some LOST stage records one.
+  bool keeps_loss_reasons() const { return keeps_loss_reasons_; }
+  // The stage it was closed from: some closed stage is reopenable.
+  bool keeps_closed_from() const { return keeps_closed_from_; }
+  // Its cycle number: some transition starts a new cycle (new_cycle: a
+  // repeat purchase, a new attempt after a loss).
+  bool keeps_cycles() const { return keeps_cycles_; }
+
   // ---- lookups by name: NotFound naming the machine and the name.
   [[nodiscard]] absl::StatusOr<StageId> FindStage(absl::string_view id) const;
   [[nodiscard]] absl::StatusOr<EventId> FindEvent(absl::string_view id) const;
@@ -167,6 +208,14 @@ class Machine {
   // REQUIRES: from < num_stages(), event < num_events().
   StepResult Step(StageId from, EventId event, Timestamp time,
                   const AttributeReader& attributes) const;
+  // A move by stage: the first transition from `from` to `to`, by any event
+  // or none, in declaration order, whose guard holds; then `to`'s required
+  // attributes. The result's `target` is `to`; its `event` the event of the
+  // transition taken (kNoEvent for one that has none). `to` == `from` is an
+  // update of the deal where it is: Outcome::kActivity.
+  // REQUIRES: from, to < num_stages().
+  StepResult StepTo(StageId from, StageId to, Timestamp time,
+                    const AttributeReader& attributes) const;
 
   // OkStatus for a move; for a rejection, FailedPrecondition saying which
   // event was rejected in which stage and why (the guard, the missing
@@ -189,7 +238,13 @@ class Machine {
   std::vector<AttributeInfo> attributes_;
   std::vector<TransitionInfo> transitions_;
   StageId initial_stage_ = 0;
+  std::vector<StageId> entry_stages_;
   bool has_timeouts_ = false;
+  bool has_activities_ = false;
+  bool keeps_last_activity_ = false;
+  bool keeps_loss_reasons_ = false;
+  bool keeps_closed_from_ = false;
+  bool keeps_cycles_ = false;
 
   absl::flat_hash_map<std::string, StageId> stage_by_name_;
   absl::flat_hash_map<std::string, EventId> event_by_name_;

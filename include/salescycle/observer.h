@@ -18,7 +18,10 @@ class Observer {
   virtual ~Observer() = default;
   // A deal moved (step.outcome == Outcome::kMoved).
   virtual void OnTransition(const StepResult& step) { (void)step; }
-  // An event was rejected (any other outcome).
+  // An activity was recorded (step.outcome == Outcome::kActivity): an
+  // activity event, or a move by stage naming the deal's own stage.
+  virtual void OnActivity(const StepResult& step) { (void)step; }
+  // An event, move or reopen was rejected (any other outcome).
   virtual void OnRejection(const StepResult& step) { (void)step; }
 };
 

@@ -12,6 +12,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "salescycle/attribute.h"
 #include "salescycle/limits.h"
+#include "salescycle/types.h"
 
 namespace salescycle {
 
@@ -35,6 +36,9 @@ struct JourneyOptions {
   // How many steps (moves and rejections) the journey remembers; older ones
   // are dropped. At most kMaxHistoryLimit. Default: 0, no history.
   size_t history_limit = 0;
+  // The stage the journey starts in: one of the machine's entry stages.
+  // Default: kNoStage, the machine's initial stage.
+  StageId entry_stage = kNoStage;
 };
 
 // How funnel analytics group deals (funnel.h): by the UTC week or month a

@@ -5,7 +5,11 @@
 // costs, with history off: 2 bytes of stage, 8 of stage-entry time, 8 per
 // int64/double/bool attribute (string attributes hold a std::string), and
 // 1 bit per attribute plus 1 bit of timeout state; external ids live in
-// hash maps beside the columns. Stage counts are kept current on every step.
+// hash maps beside the columns. A machine that uses them adds (machine.h,
+// Machine::keeps_*): 8 bytes of last activity time, 4 of loss reason (an
+// index into the pipeline's list of reasons), 2 of the stage a deal was
+// closed from, 4 of cycle number. Stage counts are kept current on every
+// step.
 //
 // Thread safety: a Pipeline needs external synchronization. Const methods may
 // run concurrently with each other; anything that changes it needs exclusive
@@ -50,6 +54,15 @@ struct EventRecord {
 };
 static_assert(sizeof(EventRecord) == 16, "EventRecord is a fixed layout");
 
+// One move by stage, as Pipeline::ApplyMoves takes them: "deal D was in
+// stage S from time T", a row of a CRM's stage-history export. 16 bytes.
+struct StageRecord {
+  DealIndex deal;
+  uint32_t stage;  // a StageId
+  Timestamp time;
+};
+static_assert(sizeof(StageRecord) == 16, "StageRecord is a fixed layout");
+
 struct BatchResult {
   uint64_t accepted = 0;
   // Every other record: no transition, guard failed, missing attribute, or
@@ -82,17 +95,21 @@ class Pipeline {
   size_t slot_count() const { return stage_.size(); }
 
   // ---- adding, removing, finding
-  // Adds a deal in the initial stage, entered at `time`, attributes unset.
+  // Adds a deal in `entry_stage` (kNoStage: the initial stage), entered at
+  // `time`, attributes unset, last active at `time`, in its first cycle.
+  // Its creation is its entry into that stage and into no stage before it.
   // Reuses the lowest removed slot if there is one, so which slot a deal
   // gets depends only on the pipeline's state (and a restored snapshot
   // hands out the same slots as the pipeline it was taken from).
-  // Errors: ResourceExhausted when 2^32 - 1 slots are in use;
+  // Errors: InvalidArgument when `entry_stage` is not one of the machine's
+  // entry stages; ResourceExhausted when 2^32 - 1 slots are in use;
   // AlreadyExists when the id or key is taken.
-  [[nodiscard]] absl::StatusOr<DealIndex> Add(Timestamp time);
-  [[nodiscard]] absl::StatusOr<DealIndex> AddWithId(uint64_t id,
-                                                    Timestamp time);
-  [[nodiscard]] absl::StatusOr<DealIndex> AddWithKey(absl::string_view key,
-                                                     Timestamp time);
+  [[nodiscard]] absl::StatusOr<DealIndex> Add(Timestamp time,
+                                              StageId entry_stage = kNoStage);
+  [[nodiscard]] absl::StatusOr<DealIndex> AddWithId(
+      uint64_t id, Timestamp time, StageId entry_stage = kNoStage);
+  [[nodiscard]] absl::StatusOr<DealIndex> AddWithKey(
+      absl::string_view key, Timestamp time, StageId entry_stage = kNoStage);
   // Errors: NotFound if `deal` is not live. Its external id is released.
   [[nodiscard]] absl::Status Remove(DealIndex deal);
   // Errors: NotFound naming the id or key.
@@ -122,6 +139,35 @@ class Pipeline {
   }
   // Oldest first; empty when history is off or `deal` is not live.
   std::vector<HistoryEntry> History(DealIndex deal) const;
+  // The time of the deal's last activity (its creation when it has had
+  // none); its entry time when the machine keeps no activity times.
+  Timestamp last_activity(DealIndex deal) const {
+    assert(Contains(deal));
+    return last_activity_.empty() ? entered_at_[deal] : last_activity_[deal];
+  }
+  // Where the stall clock of the deal's stage started: its entry, or for a
+  // stage whose clock is LAST_ACTIVITY the later of entry and last activity.
+  Timestamp ClockStart(DealIndex deal) const;
+  // The reason recorded when the deal last entered a LOST stage; "" when it
+  // is not in one, or the stage records none.
+  absl::string_view LossReason(DealIndex deal) const {
+    assert(Contains(deal));
+    return loss_reason_.empty() ? absl::string_view()
+                                : reasons_[loss_reason_[deal]];
+  }
+  // The open stage the deal was last closed from; kNoStage when it never
+  // closed or the machine has no reopenable stage.
+  StageId closed_from(DealIndex deal) const {
+    assert(Contains(deal));
+    return closed_from_.empty() ? kNoStage : closed_from_[deal];
+  }
+  // 1 for a deal's first cycle; one more each time it takes a new_cycle
+  // transition (a repeat purchase, a new attempt after a loss). Always 1
+  // when the machine has none.
+  uint32_t cycle(DealIndex deal) const {
+    assert(Contains(deal));
+    return cycle_.empty() ? 1 : cycle_[deal];
+  }
 
   // ---- attributes. Errors: NotFound for a deal that is not live;
   // InvalidArgument for an id out of range or a value of the wrong type.
@@ -141,6 +187,24 @@ class Pipeline {
   [[nodiscard]] absl::StatusOr<StepResult> Fire(DealIndex deal,
                                                 absl::string_view event,
                                                 Timestamp time);
+  // Moves the deal to `stage` by stage (Machine::StepTo): the first declared
+  // transition between the two stages whose guard holds. Naming the stage
+  // the deal is in records an activity (an update), never a move. A
+  // rejection's explanation names both stages. Errors: NotFound for a deal
+  // that is not live or an unknown stage name; InvalidArgument for a stage
+  // id out of range. Nothing changes on error.
+  [[nodiscard]] absl::StatusOr<StepResult> MoveTo(DealIndex deal,
+                                                  StageId stage,
+                                                  Timestamp time);
+  [[nodiscard]] absl::StatusOr<StepResult> MoveTo(DealIndex deal,
+                                                  absl::string_view stage,
+                                                  Timestamp time);
+  // Reopens a deal in a reopenable closed stage into the stage it was
+  // closed from, in the same cycle, without guards or required attributes
+  // (it was there). Anything else is rejected with
+  // Outcome::kNotReopenable. Errors: NotFound for a deal that is not live.
+  [[nodiscard]] absl::StatusOr<StepResult> Reopen(DealIndex deal,
+                                                  Timestamp time);
 
   // Applies the records in order. All of them are checked first: a deal
   // index at or past slot_count() or an event out of range fails the whole
@@ -169,6 +233,13 @@ class Pipeline {
   // slots or 65536 records a thread. BatchResult::threads says how many
   // ran; measure with `salescycle_replay --threads N`.
   // Errors: as Apply; InvalidArgument for threads outside 1..64.
+  // Moves by stage, in order, as Apply applies events: checked first (a
+  // deal at or past slot_count() or a stage out of range fails the whole
+  // batch, nothing applied); a removed deal's record is rejected. Accepted
+  // counts moves and updates (records naming the deal's own stage).
+  [[nodiscard]] absl::StatusOr<BatchResult> ApplyMoves(
+      absl::Span<const StageRecord> records);
+
   [[nodiscard]] absl::StatusOr<BatchResult> ApplyParallel(
       absl::Span<const EventRecord> records, int threads);
   static constexpr int kMaxApplyThreads = 64;
@@ -204,7 +275,13 @@ class Pipeline {
 
   Pipeline(std::shared_ptr<const Machine> machine,
            const PipelineOptions& options);
-  absl::StatusOr<DealIndex> NewDeal(Timestamp time);
+  absl::StatusOr<DealIndex> NewDeal(Timestamp time, StageId entry_stage);
+  absl::Status CheckEntryStage(StageId stage) const;
+  // What a step changes beyond the stage columns (Core::Bookkeep: loss
+  // reasons, closed-from stages, cycles, activity times, the timeout bit),
+  // before they change.
+  void Bookkeep(DealIndex deal, const StepResult& step);
+  uint32_t InternReason(absl::string_view reason);
   void Move(DealIndex deal, StageId from, StageId to, Timestamp time) {
     stage_[deal] = to;
     entered_at_[deal] = time;
@@ -255,6 +332,14 @@ class Pipeline {
   std::vector<HistoryEntry> history_;  // history_limit entries per slot
   std::vector<uint64_t> history_count_;
   std::vector<DealIndex> free_slots_;  // a min-heap
+  // Per deal, each empty unless the machine keeps it (Machine::keeps_*).
+  std::vector<Timestamp> last_activity_;
+  std::vector<uint32_t> loss_reason_;  // index into reasons_
+  std::vector<StageId> closed_from_;
+  std::vector<uint32_t> cycle_;
+  // Loss reasons interned: reasons_[0] is "" (none).
+  std::vector<std::string> reasons_;
+  absl::flat_hash_map<std::string, uint32_t> reason_ids_;
   std::vector<uint64_t> stage_counts_;  // num_stages + 1 (removed row)
 
   absl::flat_hash_map<uint64_t, DealIndex> deal_by_id_;

@@ -22,9 +22,16 @@ enum class Outcome : uint8_t {
   kMissingAttribute = 3,
   // The record named a removed deal (Pipeline::Apply only).
   kNoDeal = 4,
+  // Accepted without a move: an activity (a transition with no target), or
+  // a move by stage to the stage the deal is in (an update). The deal's
+  // last activity time is the step's.
+  kActivity = 5,
+  // Reopen of a deal that is not in a reopenable closed stage.
+  kNotReopenable = 6,
 };
 
-// "moved", "no_transition", "guard_failed", "missing_attribute", "no_deal".
+// "moved", "no_transition", "guard_failed", "missing_attribute", "no_deal",
+// "activity", "not_reopenable".
 absl::string_view OutcomeName(Outcome outcome);
 
 // Rejections are results, not errors: a rejected event is ordinary in a sales
@@ -33,10 +40,18 @@ absl::string_view OutcomeName(Outcome outcome);
 struct StepResult {
   Outcome outcome = Outcome::kNoTransition;
   bool by_timeout = false;
+  // A reopen (Pipeline::Reopen): back into the stage the deal was closed
+  // from, in the same cycle.
+  bool reopened = false;
   StageId from = kNoStage;
   // The stage after the step: the target when moved, `from` otherwise.
   StageId to = kNoStage;
-  EventId event = kNoEvent;  // kNoEvent for a timeout that enters a stage
+  // The event fired, or for a move by stage the event of the transition
+  // taken; kNoEvent for a timeout that enters a stage, a reopen, and a move
+  // by stage whose transition has no event or that was rejected.
+  EventId event = kNoEvent;
+  // For a move by stage: the stage asked for; kNoStage otherwise.
+  StageId target = kNoStage;
   // The deal's slot for Pipeline steps; kNoDeal for Journey steps.
   DealIndex deal = kNoDeal;
   // Index into Machine::transitions(): the transition taken, or for
@@ -48,6 +63,10 @@ struct StepResult {
   Timestamp time = 0;
 
   bool moved() const { return outcome == Outcome::kMoved; }
+  // Not a rejection: a move or an activity.
+  bool accepted() const {
+    return outcome == Outcome::kMoved || outcome == Outcome::kActivity;
+  }
 };
 
 // One step as kept in a bounded history (16 bytes).
