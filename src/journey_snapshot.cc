@@ -51,11 +51,21 @@ v1::JourneySnapshot ToMessage(const Journey& j) {
     out->set_outcome(static_cast<uint32_t>(e.outcome));
     out->set_by_timeout(e.by_timeout);
   }
+  // What the machine keeps beyond the stage, where it is not the default.
+  if (m.keeps_last_activity() && j.last_activity() != j.entered_at()) {
+    s.set_last_activity(j.last_activity());
+  }
+  s.set_loss_reason(j.loss_reason());
+  if (j.closed_from() != kNoStage) {
+    s.set_closed_from(m.stage(j.closed_from()).id);
+  }
+  if (j.cycle() != 1) s.set_cycle(j.cycle());
   return s;
 }
 
 // The snapshot's names, in the order NameMapper's indices follow: the
-// current stage, then each history entry's from and to (stages) and event.
+// current stage, then each history entry's from and to (stages) and event,
+// then the stage the journey was closed from, if any.
 struct JourneyNames {
   std::vector<std::string> stages;
   std::vector<std::string> events;
@@ -71,6 +81,7 @@ absl::StatusOr<JourneyNames> NamesOf(const v1::JourneySnapshot& s) {
     names.stages.push_back(e.to());
     names.events.push_back(e.event());
   }
+  if (!s.closed_from().empty()) names.stages.push_back(s.closed_from());
   for (const auto& a : s.attributes()) {
     SC_ASSIGN_OR_RETURN(AttributeValue v, FromProto(a.value()));
     names.attributes.push_back(SnapshotAttribute{a.name(), v.type()});
@@ -110,6 +121,32 @@ absl::Status RestoreHistory(const v1::JourneySnapshot& s,
     out->from = map.stages[from];
     out->to = map.stages[to];
     out->by_timeout = e.by_timeout();
+  }
+  return absl::OkStatus();
+}
+
+// What the machine keeps beyond the stage; a machine that keeps none of it
+// ignores it, as a pipeline's does.
+absl::Status RestoreKept(const v1::JourneySnapshot& s, const NameMapping& map,
+                         Journey* j) {
+  const Machine& m = j->machine();
+  if (m.keeps_last_activity()) {
+    JourneyInternal::SetLastActivity(
+        j, s.has_last_activity() ? s.last_activity() : s.entered_at());
+  }
+  if (m.keeps_loss_reasons()) {
+    JourneyInternal::SetLossReason(j, s.loss_reason());
+  }
+  if (m.keeps_closed_from() && !s.closed_from().empty()) {
+    const size_t index = 1 + 2 * static_cast<size_t>(s.history_size());
+    if (map.stages[index] == kNoStage) return map.MissingStage(index);
+    JourneyInternal::SetClosedFrom(j, map.stages[index]);
+  }
+  if (m.keeps_cycles() && s.has_cycle()) {
+    if (s.cycle() == 0) {
+      return absl::DataLossError("journey snapshot: cycle 0");
+    }
+    JourneyInternal::SetCycle(j, s.cycle());
   }
   return absl::OkStatus();
 }
@@ -169,6 +206,7 @@ absl::StatusOr<Journey> RestoreJourney(absl::string_view bytes,
     SC_RETURN_IF_ERROR(j.Set(map.attributes[i], std::move(names.values[i])));
   }
   SC_RETURN_IF_ERROR(internal::RestoreHistory(s, map, &j));
+  SC_RETURN_IF_ERROR(internal::RestoreKept(s, map, &j));
   for (const auto& [id, value] : map.added) {
     SC_RETURN_IF_ERROR(j.Set(id, value));
   }

@@ -445,6 +445,133 @@ absl::Status ReadHistory(ChunkReadContext* c) {
   return absl::OkStatus();
 }
 
+// ---- what the machine keeps beyond the stage (format 2): sparse columns
+// of the live deals whose value is not the default, written only when the
+// machine keeps it. A snapshot from before (or from a machine that kept
+// none) leaves the defaults; a target machine that keeps none ignores them.
+
+// Reads a sparse column of `values`, paired with its offsets, calling
+// `each(deal, value)`.
+template <typename Values, typename Each>
+absl::Status ReadSparse(ChunkReadContext* c,
+                        const RepeatedField<uint32_t>& offsets,
+                        const Values& values, absl::string_view what,
+                        Each&& each) {
+  if (offsets.size() != values.size()) {
+    return c->Error(absl::StrCat(what, " offsets and values do not pair up"));
+  }
+  return ReadOffsets(*c, offsets, what, [&](DealIndex d, int k) {
+    return each(d, values[k]);
+  });
+}
+
+void WriteLastActivity(const ChunkWriteContext& c) {
+  const Pipeline& p = c.pipeline;
+  if (!p.machine().keeps_last_activity()) return;
+  WriteOffsets(
+      c, [&](DealIndex d) { return p.last_activity(d) != p.entered_at(d); },
+      c.chunk->mutable_last_activity_offset_deltas(), [&](DealIndex d) {
+        c.chunk->add_last_activity_after_entry(
+            EncodeDelta(p.last_activity(d), p.entered_at(d)));
+      });
+}
+
+absl::Status ReadLastActivity(ChunkReadContext* c) {
+  Pipeline* p = c->pipeline;
+  if (!p->machine().keeps_last_activity()) return absl::OkStatus();
+  // The default first: every live deal last active when it entered.
+  for (size_t i = 0; i < c->n; ++i) {
+    const DealIndex d = Slot(c->first, i);
+    if (p->Contains(d)) PI::SetLastActivity(p, d, p->entered_at(d));
+  }
+  return ReadSparse(c, c->chunk.last_activity_offset_deltas(),
+                    c->chunk.last_activity_after_entry(), "last activity",
+                    [&](DealIndex d, int64_t delta) {
+                      PI::SetLastActivity(p, d,
+                                          DecodeDelta(p->entered_at(d), delta));
+                      return absl::OkStatus();
+                    });
+}
+
+void WriteLossReasons(const ChunkWriteContext& c) {
+  const Pipeline& p = c.pipeline;
+  if (!p.machine().keeps_loss_reasons()) return;
+  WriteOffsets(
+      c, [&](DealIndex d) { return PI::loss_reason_id(p, d) != 0; },
+      c.chunk->mutable_loss_reason_offset_deltas(), [&](DealIndex d) {
+        c.chunk->add_loss_reasons(PI::loss_reason_id(p, d));
+      });
+}
+
+absl::Status ReadLossReasons(ChunkReadContext* c) {
+  Pipeline* p = c->pipeline;
+  if (!p->machine().keeps_loss_reasons()) return absl::OkStatus();
+  const auto& reasons = c->header.loss_reasons();
+  return ReadSparse(c, c->chunk.loss_reason_offset_deltas(),
+                    c->chunk.loss_reasons(), "loss reason",
+                    [&](DealIndex d, uint32_t k) {
+                      if (k == 0 || k > static_cast<uint32_t>(reasons.size())) {
+                        return c->Error(absl::StrCat(
+                            "deal ", d, " has loss reason ", k, " of ",
+                            reasons.size()));
+                      }
+                      PI::SetLossReason(p, d, reasons[static_cast<int>(k - 1)]);
+                      return absl::OkStatus();
+                    });
+}
+
+void WriteClosedFrom(const ChunkWriteContext& c) {
+  const Pipeline& p = c.pipeline;
+  if (!p.machine().keeps_closed_from()) return;
+  WriteOffsets(
+      c, [&](DealIndex d) { return p.closed_from(d) != kNoStage; },
+      c.chunk->mutable_closed_from_offset_deltas(),
+      [&](DealIndex d) { c.chunk->add_closed_from(p.closed_from(d)); });
+}
+
+absl::Status ReadClosedFrom(ChunkReadContext* c) {
+  Pipeline* p = c->pipeline;
+  if (!p->machine().keeps_closed_from()) return absl::OkStatus();
+  const uint32_t stages = static_cast<uint32_t>(c->header.stages_size());
+  return ReadSparse(c, c->chunk.closed_from_offset_deltas(),
+                    c->chunk.closed_from(), "closed-from stage",
+                    [&](DealIndex d, uint32_t stage) {
+                      if (stage >= stages) {
+                        return c->Error(absl::StrCat("deal ", d,
+                                                     " was closed from stage ",
+                                                     stage, " of ", stages));
+                      }
+                      if (c->map.stages[stage] == kNoStage) {
+                        return c->map.MissingStage(stage);
+                      }
+                      PI::SetClosedFrom(p, d, c->map.stages[stage]);
+                      return absl::OkStatus();
+                    });
+}
+
+void WriteCycles(const ChunkWriteContext& c) {
+  const Pipeline& p = c.pipeline;
+  if (!p.machine().keeps_cycles()) return;
+  WriteOffsets(
+      c, [&](DealIndex d) { return p.cycle(d) != 1; },
+      c.chunk->mutable_cycle_offset_deltas(),
+      [&](DealIndex d) { c.chunk->add_cycles(p.cycle(d)); });
+}
+
+absl::Status ReadCycles(ChunkReadContext* c) {
+  Pipeline* p = c->pipeline;
+  if (!p->machine().keeps_cycles()) return absl::OkStatus();
+  return ReadSparse(c, c->chunk.cycle_offset_deltas(), c->chunk.cycles(),
+                    "cycle", [&](DealIndex d, uint32_t cycle) {
+                      if (cycle == 0) {
+                        return c->Error(absl::StrCat("deal ", d,
+                                                     " is in cycle 0"));
+                      }
+                      PI::SetCycle(p, d, cycle);
+                      return absl::OkStatus();
+                    });
+}
+
 constexpr ChunkColumn kColumns[] = {
     {"stages", WriteStages, nullptr, ReadStages},
     {"entered_at", WriteEnteredAt, nullptr, ReadEnteredAt},
@@ -453,6 +580,10 @@ constexpr ChunkColumn kColumns[] = {
     {"keys", WriteKeys, CheckKeys, ReadKeys},
     {"timeout_consumed", WriteTimeoutConsumed, nullptr, ReadTimeoutConsumed},
     {"history", WriteHistory, nullptr, ReadHistory},
+    {"last_activity", WriteLastActivity, nullptr, ReadLastActivity},
+    {"loss_reasons", WriteLossReasons, nullptr, ReadLossReasons},
+    {"closed_from", WriteClosedFrom, nullptr, ReadClosedFrom},
+    {"cycles", WriteCycles, nullptr, ReadCycles},
 };
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/base/attributes.h"
 #include "absl/container/flat_hash_map.h"
@@ -54,6 +55,15 @@ class PipelineInternal {
   static const absl::flat_hash_map<DealIndex, std::string>& keys(
       const Pipeline& p) {
     return p.key_of_deal_;
+  }
+  // The interned loss reasons; [0] is "" (none).
+  static const std::vector<std::string>& reasons(const Pipeline& p) {
+    return p.reasons_;
+  }
+  // The deal's loss reason as an index into reasons(); 0 when the machine
+  // keeps none.
+  static uint32_t loss_reason_id(const Pipeline& p, DealIndex deal) {
+    return p.loss_reason_.empty() ? 0 : p.loss_reason_[deal];
   }
   // Null when analytics are off.
   static const FunnelAccumulator* analytics(const Pipeline& p) {

@@ -49,6 +49,8 @@ v1::PipelineHeader Header(const Pipeline& p) {
   h.set_deal_count(p.size());
   h.set_history_limit(static_cast<uint32_t>(PI::history_limit(p)));
   h.set_machine_spec(m.spec_text());
+  const std::vector<std::string>& reasons = PI::reasons(p);
+  for (size_t k = 1; k < reasons.size(); ++k) h.add_loss_reasons(reasons[k]);
   return h;
 }
 

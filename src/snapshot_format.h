@@ -22,7 +22,10 @@ namespace salescycle {
 namespace internal {
 
 // Readers refuse anything newer; both snapshot kinds share the number.
-inline constexpr uint32_t kFormatVersion = 1;
+// 2: what a deal keeps beyond its stage (last activity, loss reason, the
+// stage closed from, cycle) and the activity and not-reopenable outcomes.
+// Version 1 snapshots load, with those at their defaults.
+inline constexpr uint32_t kFormatVersion = 2;
 
 // ---- pipeline snapshots: magic, then frames of
 //   u32 little-endian payload length, u32 little-endian CRC-32 of the
@@ -93,16 +96,23 @@ inline bool DecodeHistoryEvent(uint32_t wire, uint32_t num_events,
 }
 
 // ---- outcomes: 0 moved, 1 no transition, 2 guard failed, 3 missing
-// attribute (snapshot.proto). A history never records kNoDeal.
+// attribute, 5 activity, 6 not reopenable (snapshot.proto). A history never
+// records kNoDeal (4): a removed deal's history is not saved.
 static_assert(static_cast<int>(Outcome::kMoved) == 0 &&
                   static_cast<int>(Outcome::kNoTransition) == 1 &&
                   static_cast<int>(Outcome::kGuardFailed) == 2 &&
-                  static_cast<int>(Outcome::kMissingAttribute) == 3,
+                  static_cast<int>(Outcome::kMissingAttribute) == 3 &&
+                  static_cast<int>(Outcome::kNoDeal) == 4 &&
+                  static_cast<int>(Outcome::kActivity) == 5 &&
+                  static_cast<int>(Outcome::kNotReopenable) == 6,
               "snapshot.proto numbers outcomes as Outcome does");
 inline constexpr uint32_t kMaxSnapshotOutcome =
-    static_cast<uint32_t>(Outcome::kMissingAttribute);
+    static_cast<uint32_t>(Outcome::kNotReopenable);
 inline bool DecodeOutcome(uint32_t wire, Outcome* outcome) {
-  if (wire > kMaxSnapshotOutcome) return false;
+  if (wire > kMaxSnapshotOutcome ||
+      wire == static_cast<uint32_t>(Outcome::kNoDeal)) {
+    return false;
+  }
   *outcome = static_cast<Outcome>(wire);
   return true;
 }

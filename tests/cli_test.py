@@ -351,6 +351,26 @@ class Cli(unittest.TestCase):
         self.assertEqual(run_.returncode, 1)
         self.assertIn("damaged.scp", run_.stderr)
 
+    def test_a_format_1_snapshot_reports_as_the_same_events_do_now(self):
+        # tests/data/format_v1: events and the snapshot that the release
+        # before format 2 wrote from them (replay --history 4).
+        data = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "data", "format_v1")
+        old = os.path.join(data, "b2b_history4.scp")
+        with open(old, "rb") as f:
+            self.assertEqual(f.read(8), b"SCPIPE\r\n")
+        new = os.path.join(self.dir.name, "new.scp")
+        replay = run("replay", B2B, os.path.join(data, "b2b_events.csv"),
+                     "--history", "4", "--snapshot-out", new)
+        self.assertEqual(replay.returncode, 0, replay.stderr)
+        reports = [run("report", B2B, path, "--format", "json", "--now",
+                       "2027-01-01") for path in (old, new)]
+        for r in reports:
+            self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(reports[0].stdout),
+                         json.loads(reports[1].stdout))
+        self.assertEqual(json.loads(reports[0].stdout)["total"]["lost"], "38")
+
 
 if __name__ == "__main__":
     unittest.main()

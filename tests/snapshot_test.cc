@@ -472,11 +472,11 @@ TEST_F(BadSnapshot, WrongMagic) {
 
 TEST_F(BadSnapshot, NewerFormatVersion) {
   auto frames = Frames();
-  frames[0].mutable_header()->set_format_version(2);
+  frames[0].mutable_header()->set_format_version(3);
   const absl::Status s = Load(Encode(frames));
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(),
-              HasSubstr("format version 2 is newer than this library reads (1)"));
+              HasSubstr("format version 3 is newer than this library reads (2)"));
 }
 
 TEST_F(BadSnapshot, ChecksumMismatch) {
