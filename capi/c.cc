@@ -43,6 +43,7 @@ using salescycle::EventId;
 using salescycle::Journey;
 using salescycle::Machine;
 using salescycle::Pipeline;
+using salescycle::StageId;
 using salescycle::StepResult;
 
 // The batch path hands the caller's array to Pipeline::Apply as it is, so
@@ -56,6 +57,14 @@ static_assert(offsetof(sc_event_record, time) ==
                   offsetof(salescycle::EventRecord, time), "");
 static_assert(sizeof(sc_event_record) == 16 && alignof(sc_event_record) == 8,
               "sc_event_record is documented as 16 bytes, aligned to 8");
+static_assert(sizeof(sc_stage_record) == sizeof(salescycle::StageRecord) &&
+                  offsetof(sc_stage_record, deal) ==
+                      offsetof(salescycle::StageRecord, deal) &&
+                  offsetof(sc_stage_record, stage) ==
+                      offsetof(salescycle::StageRecord, stage) &&
+                  offsetof(sc_stage_record, time) ==
+                      offsetof(salescycle::StageRecord, time),
+              "sc_stage_record is salescycle::StageRecord");
 static_assert(SC_OUTCOME_NO_DEAL ==
                   static_cast<int>(salescycle::Outcome::kNoDeal), "");
 static_assert(SC_OUTCOME_ACTIVITY ==
@@ -997,40 +1006,98 @@ sc_status sc_pipeline_create(sc_pipeline_t** out, const sc_machine_t* machine,
 
 void sc_pipeline_destroy(sc_pipeline_t* pipeline) { delete pipeline; }
 
-sc_status sc_pipeline_add(uint32_t* out, sc_pipeline_t* pipeline, int64_t time,
-                          char** errmsg) {
-  return Run(__func__, errmsg, [&]() -> absl::Status {
+namespace {
+
+// SC_NONE (or anything past a stage id) as the core's "no stage"; a real
+// id past the machine's stages is refused by the core, naming it.
+StageId EntryStage(uint32_t stage) {
+  return stage == SC_NONE || stage > salescycle::kMaxStages
+             ? salescycle::kNoStage
+             : static_cast<StageId>(stage);
+}
+
+absl::Status CheckEntryStageId(uint32_t stage, const Machine& m) {
+  if (stage == SC_NONE) return absl::OkStatus();
+  return CheckId("stage", stage, m.num_stages(), m);
+}
+
+}  // namespace
+
+namespace {
+
+// The six ways to add a deal: `add(entry_stage)` adds it.
+template <typename AddFn>
+sc_status AddDeal(const char* fn, uint32_t* out, sc_pipeline_t* pipeline,
+                  uint32_t stage, char** errmsg, AddFn&& add) {
+  return Run(fn, errmsg, [&]() -> absl::Status {
     SC_C_REQUIRE(out);
     SC_C_REQUIRE(pipeline);
     SC_RETURN_IF_ERROR(NotFromItsCallback(pipeline->observers));
-    SC_ASSIGN_OR_RETURN(*out, pipeline->rep.Add(time));
+    SC_RETURN_IF_ERROR(CheckEntryStageId(stage, pipeline->rep.machine()));
+    SC_ASSIGN_OR_RETURN(*out, add(EntryStage(stage)));
     return absl::OkStatus();
+  });
+}
+
+}  // namespace
+
+sc_status sc_pipeline_add_in_stage(uint32_t* out, sc_pipeline_t* pipeline,
+                                   uint32_t stage, int64_t time,
+                                   char** errmsg) {
+  return AddDeal(__func__, out, pipeline, stage, errmsg, [&](StageId entry) {
+    return pipeline->rep.Add(time, entry);
+  });
+}
+
+sc_status sc_pipeline_add_with_id_in_stage(uint32_t* out,
+                                           sc_pipeline_t* pipeline,
+                                           uint64_t id, uint32_t stage,
+                                           int64_t time, char** errmsg) {
+  return AddDeal(__func__, out, pipeline, stage, errmsg, [&](StageId entry) {
+    return pipeline->rep.AddWithId(id, time, entry);
+  });
+}
+
+namespace {
+
+auto AddWithKey(sc_pipeline_t* pipeline, const char* key, size_t key_len,
+                int64_t time) {
+  return [=](StageId entry) -> absl::StatusOr<uint32_t> {
+    SC_RETURN_IF_ERROR(CheckString("key", key, key_len));
+    return pipeline->rep.AddWithKey(View(key, key_len), time, entry);
+  };
+}
+
+}  // namespace
+
+sc_status sc_pipeline_add_with_key_in_stage(uint32_t* out,
+                                            sc_pipeline_t* pipeline,
+                                            const char* key, size_t key_len,
+                                            uint32_t stage, int64_t time,
+                                            char** errmsg) {
+  return AddDeal(__func__, out, pipeline, stage, errmsg,
+                 AddWithKey(pipeline, key, key_len, time));
+}
+
+sc_status sc_pipeline_add(uint32_t* out, sc_pipeline_t* pipeline, int64_t time,
+                          char** errmsg) {
+  return AddDeal(__func__, out, pipeline, SC_NONE, errmsg, [&](StageId entry) {
+    return pipeline->rep.Add(time, entry);
   });
 }
 
 sc_status sc_pipeline_add_with_id(uint32_t* out, sc_pipeline_t* pipeline,
                                   uint64_t id, int64_t time, char** errmsg) {
-  return Run(__func__, errmsg, [&]() -> absl::Status {
-    SC_C_REQUIRE(out);
-    SC_C_REQUIRE(pipeline);
-    SC_RETURN_IF_ERROR(NotFromItsCallback(pipeline->observers));
-    SC_ASSIGN_OR_RETURN(*out, pipeline->rep.AddWithId(id, time));
-    return absl::OkStatus();
+  return AddDeal(__func__, out, pipeline, SC_NONE, errmsg, [&](StageId entry) {
+    return pipeline->rep.AddWithId(id, time, entry);
   });
 }
 
 sc_status sc_pipeline_add_with_key(uint32_t* out, sc_pipeline_t* pipeline,
                                    const char* key, size_t key_len,
                                    int64_t time, char** errmsg) {
-  return Run(__func__, errmsg, [&]() -> absl::Status {
-    SC_C_REQUIRE(out);
-    SC_C_REQUIRE(pipeline);
-    SC_RETURN_IF_ERROR(NotFromItsCallback(pipeline->observers));
-    SC_RETURN_IF_ERROR(CheckString("key", key, key_len));
-    SC_ASSIGN_OR_RETURN(*out,
-                        pipeline->rep.AddWithKey(View(key, key_len), time));
-    return absl::OkStatus();
-  });
+  return AddDeal(__func__, out, pipeline, SC_NONE, errmsg,
+                 AddWithKey(pipeline, key, key_len, time));
 }
 
 sc_status sc_pipeline_remove(sc_pipeline_t* pipeline, uint32_t deal,
@@ -1255,6 +1322,88 @@ sc_status sc_pipeline_fire_by_name(int32_t* out_outcome,
     SC_RETURN_IF_ERROR(CheckString("event", event, event_len));
     return pipeline->rep.Fire(deal, View(event, event_len), time);
   }, errmsg);
+}
+
+sc_status sc_pipeline_move_to(int32_t* out_outcome, sc_pipeline_t* pipeline,
+                              uint32_t deal, uint32_t stage, int64_t time,
+                              char** errmsg) {
+  return Fire(__func__, out_outcome, pipeline, [&]() -> absl::StatusOr<StepResult> {
+    const Machine& m = pipeline->rep.machine();
+    SC_RETURN_IF_ERROR(CheckId("stage", stage, m.num_stages(), m));
+    return pipeline->rep.MoveTo(deal, static_cast<StageId>(stage), time);
+  }, errmsg);
+}
+
+sc_status sc_pipeline_move_to_by_name(int32_t* out_outcome,
+                                      sc_pipeline_t* pipeline, uint32_t deal,
+                                      const char* stage, size_t stage_len,
+                                      int64_t time, char** errmsg) {
+  return Fire(__func__, out_outcome, pipeline, [&]() -> absl::StatusOr<StepResult> {
+    SC_RETURN_IF_ERROR(CheckString("stage", stage, stage_len));
+    return pipeline->rep.MoveTo(deal, View(stage, stage_len), time);
+  }, errmsg);
+}
+
+sc_status sc_pipeline_reopen(int32_t* out_outcome, sc_pipeline_t* pipeline,
+                             uint32_t deal, int64_t time, char** errmsg) {
+  return Fire(__func__, out_outcome, pipeline, [&]() -> absl::StatusOr<StepResult> {
+    return pipeline->rep.Reopen(deal, time);
+  }, errmsg);
+}
+
+sc_status sc_pipeline_apply_moves(uint64_t* out_accepted,
+                                  uint64_t* out_rejected,
+                                  sc_pipeline_t* pipeline,
+                                  const sc_stage_record* records, size_t count,
+                                  char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(pipeline);
+    if (records == nullptr && count != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("records is NULL with count ", count));
+    }
+    SC_RETURN_IF_ERROR(NotFromItsCallback(pipeline->observers));
+    Stepping stepping(pipeline->rep.machine(), &pipeline->observers);
+    const auto batch = absl::MakeConstSpan(
+        reinterpret_cast<const salescycle::StageRecord*>(records), count);
+    SC_ASSIGN_OR_RETURN(const salescycle::BatchResult result,
+                        pipeline->rep.ApplyMoves(batch));
+    if (out_accepted != nullptr) *out_accepted = result.accepted;
+    if (out_rejected != nullptr) *out_rejected = result.rejected;
+    return stepping.Finish();
+  });
+}
+
+sc_status sc_pipeline_deal_lifecycle(int64_t* out_last_activity,
+                                     uint32_t* out_closed_from,
+                                     uint32_t* out_cycle,
+                                     const sc_pipeline_t* pipeline,
+                                     uint32_t deal, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(pipeline);
+    const salescycle::Pipeline& p = pipeline->rep;
+    SC_RETURN_IF_ERROR(p.CheckLive(deal));
+    if (out_last_activity != nullptr) *out_last_activity = p.last_activity(deal);
+    if (out_closed_from != nullptr) {
+      *out_closed_from = p.closed_from(deal) == salescycle::kNoStage
+                             ? SC_NONE
+                             : p.closed_from(deal);
+    }
+    if (out_cycle != nullptr) *out_cycle = p.cycle(deal);
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_pipeline_loss_reason(char** out_data, size_t* out_len,
+                                  const sc_pipeline_t* pipeline, uint32_t deal,
+                                  char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out_data);
+    SC_C_REQUIRE(out_len);
+    SC_C_REQUIRE(pipeline);
+    SC_RETURN_IF_ERROR(pipeline->rep.CheckLive(deal));
+    return Give(out_data, out_len, pipeline->rep.LossReason(deal));
+  });
 }
 
 namespace {
@@ -1495,21 +1644,42 @@ sc_status sc_pipeline_load_file_with_limits(sc_pipeline_t** out,
 
 // ---- journeys
 
-sc_status sc_journey_create(sc_journey_t** out, const sc_machine_t* machine,
-                            int64_t start, const sc_options_t* options,
-                            char** errmsg) {
-  return Run(__func__, errmsg, [&]() -> absl::Status {
+namespace {
+
+sc_status CreateJourney(const char* fn, sc_journey_t** out,
+                        const sc_machine_t* machine, uint32_t stage,
+                        int64_t start, const sc_options_t* options,
+                        char** errmsg) {
+  return Run(fn, errmsg, [&]() -> absl::Status {
     SC_C_REQUIRE(out);
     SC_RETURN_IF_ERROR(NamesAMachine(machine));
+    SC_RETURN_IF_ERROR(CheckEntryStageId(stage, *machine->rep));
     salescycle::JourneyOptions journey_options;
     if (options != nullptr) {
       journey_options.history_limit = options->rep.history_limit;
     }
+    journey_options.entry_stage = EntryStage(stage);
     SC_ASSIGN_OR_RETURN(Journey journey,
                         Journey::Create(machine->rep, start, journey_options));
     *out = new sc_journey_t{std::move(journey), Observers()};
     return absl::OkStatus();
   });
+}
+
+}  // namespace
+
+sc_status sc_journey_create_in_stage(sc_journey_t** out,
+                                     const sc_machine_t* machine,
+                                     uint32_t stage, int64_t start,
+                                     const sc_options_t* options,
+                                     char** errmsg) {
+  return CreateJourney(__func__, out, machine, stage, start, options, errmsg);
+}
+
+sc_status sc_journey_create(sc_journey_t** out, const sc_machine_t* machine,
+                            int64_t start, const sc_options_t* options,
+                            char** errmsg) {
+  return CreateJourney(__func__, out, machine, SC_NONE, start, options, errmsg);
 }
 
 sc_status sc_journey_clone(sc_journey_t** out, const sc_journey_t* journey,
@@ -1547,6 +1717,57 @@ sc_status sc_journey_fire(int32_t* out_outcome, sc_journey_t* journey,
     SC_RETURN_IF_ERROR(CheckId("event", event, m.num_events(), m));
     return journey->rep.Fire(static_cast<EventId>(event), time);
   }, errmsg);
+}
+
+sc_status sc_journey_move_to(int32_t* out_outcome, sc_journey_t* journey,
+                             uint32_t stage, int64_t time, char** errmsg) {
+  return Fire(__func__, out_outcome, journey, [&]() -> absl::StatusOr<StepResult> {
+    const Machine& m = journey->rep.machine();
+    SC_RETURN_IF_ERROR(CheckId("stage", stage, m.num_stages(), m));
+    return journey->rep.MoveTo(static_cast<StageId>(stage), time);
+  }, errmsg);
+}
+
+sc_status sc_journey_move_to_by_name(int32_t* out_outcome, sc_journey_t* journey,
+                                     const char* stage, size_t stage_len,
+                                     int64_t time, char** errmsg) {
+  return Fire(__func__, out_outcome, journey, [&]() -> absl::StatusOr<StepResult> {
+    SC_RETURN_IF_ERROR(CheckString("stage", stage, stage_len));
+    return journey->rep.MoveTo(View(stage, stage_len), time);
+  }, errmsg);
+}
+
+sc_status sc_journey_reopen(int32_t* out_outcome, sc_journey_t* journey,
+                            int64_t time, char** errmsg) {
+  return Fire(__func__, out_outcome, journey, [&]() -> absl::StatusOr<StepResult> {
+    return journey->rep.Reopen(time);
+  }, errmsg);
+}
+
+sc_status sc_journey_lifecycle(int64_t* out_last_activity,
+                               uint32_t* out_closed_from, uint32_t* out_cycle,
+                               const sc_journey_t* journey, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(journey);
+    const Journey& j = journey->rep;
+    if (out_last_activity != nullptr) *out_last_activity = j.last_activity();
+    if (out_closed_from != nullptr) {
+      *out_closed_from =
+          j.closed_from() == salescycle::kNoStage ? SC_NONE : j.closed_from();
+    }
+    if (out_cycle != nullptr) *out_cycle = j.cycle();
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_journey_loss_reason(char** out_data, size_t* out_len,
+                                 const sc_journey_t* journey, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out_data);
+    SC_C_REQUIRE(out_len);
+    SC_C_REQUIRE(journey);
+    return Give(out_data, out_len, journey->rep.loss_reason());
+  });
 }
 
 sc_status sc_journey_fire_by_name(int32_t* out_outcome, sc_journey_t* journey,

@@ -852,6 +852,126 @@ static void test_limits(void) {
   sc_limits_destroy(NULL);
 }
 
+/* A CRM-shaped machine: free movement by stage, an activity, a loss reason
+ * from the event, a reopenable lost stage, a repeat purchase. */
+static const char kCrm[] =
+    "name: 'crm' initial_stage: 'lead' entry_stages: 'demo'\n"
+    "stages { id: 'lead' } stages { id: 'demo' }\n"
+    "stages { id: 'won' kind: WON }\n"
+    "stages { id: 'lost' kind: LOST reason_from_event: true reopenable: true }\n"
+    "events { id: 'lose' } events { id: 'call' } events { id: 'again' }\n"
+    "transitions { from_any_open: true to_any_open: true }\n"
+    "transitions { from_any_open: true to_any_closed: true }\n"
+    "transitions { from_any_open: true event: 'lose' to: 'lost' }\n"
+    "transitions { from_any_open: true event: 'call' }\n"
+    "transitions { from_stage: 'won' event: 'again' to: 'lead' new_cycle: true }\n";
+
+static int activities_seen = 0;
+static int32_t count_activity(void* user_data, uint32_t deal, uint32_t from,
+                              uint32_t to, uint32_t event, int64_t time,
+                              int32_t outcome) {
+  (void)user_data, (void)deal, (void)event, (void)time;
+  if (outcome == SC_OUTCOME_ACTIVITY) {
+    CHECK(from == to);
+    ++activities_seen;
+  }
+  return 0;
+}
+
+static void test_sales_model(void) {
+  sc_machine_t* m = NULL;
+  sc_pipeline_t* p = NULL;
+  sc_journey_t* j = NULL;
+  uint32_t deal = 0, stage = 0, closed_from = 0, cycle = 0;
+  int64_t entered = 0, last_activity = 0;
+  int32_t outcome = -1;
+  uint64_t accepted = 0, rejected = 0, token = 0;
+  char* reason = NULL;
+  size_t reason_len = 0;
+  sc_stage_record rows[3];
+  current = "sales model";
+  OK(sc_machine_from_text(&m, kCrm, sizeof kCrm - 1, NULL, E));
+  OK(sc_pipeline_create(&p, m, NULL, E));
+  OK(sc_pipeline_add_observer(&token, p, count_activity, NULL, NULL, E));
+  /* Entry stages. */
+  OK(sc_pipeline_add_with_key_in_stage(&deal, p, "k", 1, 1, 100, E));
+  OK(sc_pipeline_deal_stage(&stage, &entered, p, deal, E));
+  CHECK(stage == 1 && entered == 100);
+  EXPECT(SC_INVALID_ARGUMENT,
+         "stage \"won\" is not an entry stage of machine \"crm\"",
+         sc_pipeline_add_in_stage(&deal, p, 2, 0, E));
+  EXPECT(SC_INVALID_ARGUMENT, "stage 9 is out of range",
+         sc_pipeline_add_with_id_in_stage(&deal, p, 5, 9, 0, E));
+  OK(sc_pipeline_add_with_id_in_stage(&deal, p, 5, SC_NONE, 0, E));
+  CHECK(deal == 1);
+  /* Moves by stage, one and a batch; the deal's own stage is an update. */
+  OK(sc_pipeline_move_to_by_name(&outcome, p, 0, "lead", 4, 110, E));
+  CHECK(outcome == SC_OUTCOME_MOVED);
+  OK(sc_pipeline_move_to(&outcome, p, 0, 0, 120, E));
+  CHECK(outcome == SC_OUTCOME_ACTIVITY);
+  CHECK(activities_seen == 1);
+  EXPECT(SC_INVALID_ARGUMENT, "stage 7 is out of range",
+         sc_pipeline_move_to(&outcome, p, 0, 7, 120, E));
+  EXPECT(SC_NOT_FOUND, "has no stage \"nope\"",
+         sc_pipeline_move_to_by_name(&outcome, p, 0, "nope", 4, 120, E));
+  rows[0].deal = 1, rows[0].stage = 1, rows[0].time = 130;
+  rows[1].deal = 1, rows[1].stage = 1, rows[1].time = 140;
+  rows[2].deal = 0, rows[2].stage = 2, rows[2].time = 150;
+  OK(sc_pipeline_apply_moves(&accepted, &rejected, p, rows, 3, E));
+  CHECK(accepted == 3 && rejected == 0);
+  rows[0].stage = 40;
+  EXPECT(SC_INVALID_ARGUMENT, "records[0]: stage id 40 is out of range",
+         sc_pipeline_apply_moves(&accepted, &rejected, p, rows, 3, E));
+  EXPECT(SC_INVALID_ARGUMENT, "records is NULL with count 2",
+         sc_pipeline_apply_moves(&accepted, &rejected, p, NULL, 2, E));
+  /* Lifecycle: activity, loss reason, reopen, a new cycle. */
+  OK(sc_pipeline_fire_by_name(&outcome, p, 1, "call", 4, 160, E));
+  OK(sc_pipeline_deal_lifecycle(&last_activity, &closed_from, &cycle, p, 1, E));
+  CHECK(last_activity == 160 && closed_from == SC_NONE && cycle == 1);
+  OK(sc_pipeline_fire_by_name(&outcome, p, 1, "lose", 4, 170, E));
+  OK(sc_pipeline_loss_reason(&reason, &reason_len, p, 1, E));
+  CHECK(reason_len == 4 && strcmp(reason, "lose") == 0);
+  sc_free(reason);
+  OK(sc_pipeline_deal_lifecycle(NULL, &closed_from, NULL, p, 1, E));
+  CHECK(closed_from == 1);
+  OK(sc_pipeline_reopen(&outcome, p, 1, 180, E));
+  CHECK(outcome == SC_OUTCOME_MOVED);
+  OK(sc_pipeline_reopen(&outcome, p, 1, 190, E));
+  CHECK(outcome == SC_OUTCOME_NOT_REOPENABLE);
+  OK(sc_pipeline_fire_by_name(&outcome, p, 0, "again", 5, 200, E));
+  OK(sc_pipeline_deal_lifecycle(NULL, NULL, &cycle, p, 0, E));
+  CHECK(cycle == 2);
+  EXPECT(SC_NOT_FOUND, "deal 9 is not in the pipeline",
+         sc_pipeline_deal_lifecycle(NULL, NULL, &cycle, p, 9, E));
+  EXPECT(SC_INVALID_ARGUMENT, "handle is NULL",
+         sc_pipeline_reopen(&outcome, NULL, 0, 0, E));
+  EXPECT(SC_INVALID_ARGUMENT, "out_data is NULL",
+         sc_pipeline_loss_reason(NULL, &reason_len, p, 0, E));
+  /* Journeys. */
+  OK(sc_journey_create_in_stage(&j, m, 1, 10, NULL, E));
+  OK(sc_journey_stage(&stage, NULL, j, E));
+  CHECK(stage == 1);
+  OK(sc_journey_fire_by_name(&outcome, j, "call", 4, 15, E));
+  OK(sc_journey_move_to_by_name(&outcome, j, "lost", 4, 20, E));
+  CHECK(outcome == SC_OUTCOME_MOVED);
+  OK(sc_journey_loss_reason(&reason, &reason_len, j, E));
+  CHECK(reason_len == 0);
+  sc_free(reason);
+  OK(sc_journey_lifecycle(&last_activity, &closed_from, &cycle, j, E));
+  CHECK(last_activity == 15 && closed_from == 1 && cycle == 1);
+  OK(sc_journey_reopen(&outcome, j, 30, E));
+  CHECK(outcome == SC_OUTCOME_MOVED);
+  OK(sc_journey_move_to(&outcome, j, 2, 40, E));
+  CHECK(outcome == SC_OUTCOME_MOVED);
+  sc_journey_destroy(j);
+  j = NULL;
+  EXPECT(SC_INVALID_ARGUMENT, "is not an entry stage",
+         sc_journey_create_in_stage(&j, m, 3, 0, NULL, E));
+  CHECK(j == NULL);
+  sc_pipeline_destroy(p);
+  sc_machine_destroy(m);
+}
+
 int main(void) {
   test_version_and_status_names();
   test_machines();
@@ -864,6 +984,7 @@ int main(void) {
   test_funnel();
   test_limits();
   test_callbacks_may_only_read_their_handle();
+  test_sales_model();
   sc_free(last_message);
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

@@ -342,6 +342,13 @@ typedef struct sc_event_record {
   int64_t time;
 } sc_event_record;
 
+/* A move by stage, the same layout with a stage id where the event id is. */
+typedef struct sc_stage_record {
+  uint32_t deal;
+  uint32_t stage;
+  int64_t time;
+} sc_stage_record;
+
 /* Funnel analytics (salescycle/funnel.h): keep the counters online as events
  * are applied. `cohort` is SC_COHORT_NONE, _WEEK or _MONTH (the UTC week or
  * month a deal was added in). Pipelines only. */
@@ -363,7 +370,10 @@ SC_EXPORT void sc_pipeline_destroy(sc_pipeline_t* pipeline);
 
 /* A new deal in the initial stage, entered at `time`; *out is its index.
  * Errors: SC_ALREADY_EXISTS for an id or key in use, SC_RESOURCE_EXHAUSTED
- * past 2^32 - 1 deals. */
+ * past 2^32 - 1 deals. The _in_stage forms create it in `stage`, one of the
+ * machine's entry stages (SC_NONE: the initial stage); its creation is its
+ * entry into that stage and no stage before it. Errors: also
+ * SC_INVALID_ARGUMENT for a stage that is not an entry stage. */
 SC_EXPORT sc_status sc_pipeline_add(uint32_t* out, sc_pipeline_t* pipeline,
                                     int64_t time, char** errmsg);
 SC_EXPORT sc_status sc_pipeline_add_with_id(uint32_t* out,
@@ -374,6 +384,19 @@ SC_EXPORT sc_status sc_pipeline_add_with_key(uint32_t* out,
                                              sc_pipeline_t* pipeline,
                                              const char* key, size_t key_len,
                                              int64_t time, char** errmsg);
+SC_EXPORT sc_status sc_pipeline_add_in_stage(uint32_t* out,
+                                             sc_pipeline_t* pipeline,
+                                             uint32_t stage, int64_t time,
+                                             char** errmsg);
+SC_EXPORT sc_status sc_pipeline_add_with_id_in_stage(uint32_t* out,
+                                                     sc_pipeline_t* pipeline,
+                                                     uint64_t id,
+                                                     uint32_t stage,
+                                                     int64_t time,
+                                                     char** errmsg);
+SC_EXPORT sc_status sc_pipeline_add_with_key_in_stage(
+    uint32_t* out, sc_pipeline_t* pipeline, const char* key, size_t key_len,
+    uint32_t stage, int64_t time, char** errmsg);
 /* Errors: SC_NOT_FOUND for a deal that is not live. */
 SC_EXPORT sc_status sc_pipeline_remove(sc_pipeline_t* pipeline, uint32_t deal,
                                        char** errmsg);
@@ -395,6 +418,21 @@ SC_EXPORT sc_status sc_pipeline_deal_stage(uint32_t* out_stage,
                                            int64_t* out_entered_at,
                                            const sc_pipeline_t* pipeline,
                                            uint32_t deal, char** errmsg);
+
+/* What the deal keeps beyond its stage (salescycle/pipeline.h); any out may
+ * be NULL: its last activity time (its entry time when the machine keeps
+ * none), the open stage it was last closed from (SC_NONE: none), its cycle
+ * (1 for the first). Errors: SC_NOT_FOUND for a deal that is not live. */
+SC_EXPORT sc_status sc_pipeline_deal_lifecycle(int64_t* out_last_activity,
+                                               uint32_t* out_closed_from,
+                                               uint32_t* out_cycle,
+                                               const sc_pipeline_t* pipeline,
+                                               uint32_t deal, char** errmsg);
+/* The reason recorded when the deal entered the LOST stage it is in ("" when
+ * none). *out_data: caller owns (NUL-terminated; free with sc_free). */
+SC_EXPORT sc_status sc_pipeline_loss_reason(char** out_data, size_t* out_len,
+                                            const sc_pipeline_t* pipeline,
+                                            uint32_t deal, char** errmsg);
 
 /* Attributes. Errors: SC_NOT_FOUND for a deal that is not live,
  * SC_INVALID_ARGUMENT for an id out of range or another type. A get of an
@@ -447,6 +485,28 @@ SC_EXPORT sc_status sc_pipeline_fire_by_name(int32_t* out_outcome,
                                              uint32_t deal, const char* event,
                                              size_t event_len, int64_t time,
                                              char** errmsg);
+/* Moves the deal to `stage` by stage: the first declared transition between
+ * the two stages whose guard holds, then the target's required attributes.
+ * Naming the deal's own stage records an activity (SC_OUTCOME_ACTIVITY), never
+ * a move. Errors: SC_NOT_FOUND for a deal that is not live or an unknown stage
+ * name, SC_INVALID_ARGUMENT for a stage out of range; SC_ABORTED as for
+ * sc_pipeline_fire. */
+SC_EXPORT sc_status sc_pipeline_move_to(int32_t* out_outcome,
+                                        sc_pipeline_t* pipeline, uint32_t deal,
+                                        uint32_t stage, int64_t time,
+                                        char** errmsg);
+SC_EXPORT sc_status sc_pipeline_move_to_by_name(int32_t* out_outcome,
+                                                sc_pipeline_t* pipeline,
+                                                uint32_t deal,
+                                                const char* stage,
+                                                size_t stage_len, int64_t time,
+                                                char** errmsg);
+/* Reopens a deal in a reopenable WON or LOST stage into the stage it was
+ * closed from, in the same cycle; anything else is SC_OUTCOME_NOT_REOPENABLE.
+ * Errors: as sc_pipeline_move_to. */
+SC_EXPORT sc_status sc_pipeline_reopen(int32_t* out_outcome,
+                                       sc_pipeline_t* pipeline, uint32_t deal,
+                                       int64_t time, char** errmsg);
 /* Applies `count` records in order, straight from the caller's array (no
  * copy). All are checked first: a deal index past the pipeline's slots or an
  * event out of range fails the whole batch with SC_INVALID_ARGUMENT naming
@@ -471,6 +531,15 @@ SC_EXPORT sc_status sc_pipeline_apply_parallel(uint64_t* out_accepted,
                                                const sc_event_record* records,
                                                size_t count, uint32_t threads,
                                                char** errmsg);
+/* Moves by stage (a stage-history export: "deal D was in stage S from time
+ * T"), in order, as sc_pipeline_apply applies events: all checked first (a
+ * deal past the pipeline's slots or a stage out of range fails the batch,
+ * nothing applied). Accepted counts moves and updates. */
+SC_EXPORT sc_status sc_pipeline_apply_moves(uint64_t* out_accepted,
+                                            uint64_t* out_rejected,
+                                            sc_pipeline_t* pipeline,
+                                            const sc_stage_record* records,
+                                            size_t count, char** errmsg);
 /* Fires every timeout due at or before `now`, in due order. */
 SC_EXPORT sc_status sc_pipeline_advance_to(uint64_t* out_fired,
                                            sc_pipeline_t* pipeline,
@@ -557,6 +626,13 @@ SC_EXPORT sc_status sc_journey_create(sc_journey_t** out,
                                       int64_t start,
                                       const sc_options_t* options,
                                       char** errmsg);
+/* In `stage`, one of the machine's entry stages (SC_NONE: the initial one).
+ * Errors: SC_INVALID_ARGUMENT for a stage that is not an entry stage. */
+SC_EXPORT sc_status sc_journey_create_in_stage(sc_journey_t** out,
+                                               const sc_machine_t* machine,
+                                               uint32_t stage, int64_t start,
+                                               const sc_options_t* options,
+                                               char** errmsg);
 /* An independent copy of the journey's state (observers are not copied). */
 SC_EXPORT sc_status sc_journey_clone(sc_journey_t** out,
                                      const sc_journey_t* journey,
@@ -575,6 +651,27 @@ SC_EXPORT sc_status sc_journey_fire_by_name(int32_t* out_outcome,
                                             const char* event,
                                             size_t event_len, int64_t time,
                                             char** errmsg);
+/* As sc_pipeline_move_to, _move_to_by_name, _reopen, _deal_lifecycle and
+ * _loss_reason. */
+SC_EXPORT sc_status sc_journey_move_to(int32_t* out_outcome,
+                                       sc_journey_t* journey, uint32_t stage,
+                                       int64_t time, char** errmsg);
+SC_EXPORT sc_status sc_journey_move_to_by_name(int32_t* out_outcome,
+                                               sc_journey_t* journey,
+                                               const char* stage,
+                                               size_t stage_len, int64_t time,
+                                               char** errmsg);
+SC_EXPORT sc_status sc_journey_reopen(int32_t* out_outcome,
+                                      sc_journey_t* journey, int64_t time,
+                                      char** errmsg);
+SC_EXPORT sc_status sc_journey_lifecycle(int64_t* out_last_activity,
+                                         uint32_t* out_closed_from,
+                                         uint32_t* out_cycle,
+                                         const sc_journey_t* journey,
+                                         char** errmsg);
+SC_EXPORT sc_status sc_journey_loss_reason(char** out_data, size_t* out_len,
+                                           const sc_journey_t* journey,
+                                           char** errmsg);
 SC_EXPORT sc_status sc_journey_advance_to(uint64_t* out_fired,
                                           sc_journey_t* journey, int64_t now,
                                           char** errmsg);

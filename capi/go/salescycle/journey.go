@@ -38,6 +38,27 @@ func NewJourney(m *Machine, start int64, opts ...Option) (*Journey, error) {
 	return adoptJourney(out, m), nil
 }
 
+// NewJourneyInStage starts a journey at start in stage, one of m's entry
+// stages.
+func NewJourneyInStage(m *Machine, stage string, start int64, opts ...Option) (*Journey, error) {
+	id, err := m.StageID(stage)
+	if err != nil {
+		return nil, err
+	}
+	options, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer C.sc_options_destroy(options)
+	var out *C.sc_journey_t
+	if err := onMachine(m, func(mp *C.sc_machine_t, e **C.char) C.sc_status {
+		return C.sc_journey_create_in_stage(&out, mp, C.uint32_t(id), C.int64_t(start), options, e)
+	}); err != nil {
+		return nil, err
+	}
+	return adoptJourney(out, m), nil
+}
+
 // LoadJourney restores a journey snapshot onto m.
 func LoadJourney(m *Machine, data []byte, opts ...LoadOption) (*Journey, error) {
 	ptr, n := bytesArg(data)
@@ -92,6 +113,16 @@ func (j *Journey) Fire(event string, time int64) (Outcome, error) { return j.fir
 func (j *Journey) FireID(event uint32, time int64) (Outcome, error) {
 	return j.fireID(0, event, time)
 }
+
+// MoveTo, MoveToID, Reopen, Lifecycle and LossReason work as Pipeline's,
+// for this one deal.
+func (j *Journey) MoveTo(stage string, time int64) (Outcome, error) { return j.moveTo(0, stage, time) }
+func (j *Journey) MoveToID(stage uint32, time int64) (Outcome, error) {
+	return j.moveToID(0, stage, time)
+}
+func (j *Journey) Reopen(time int64) (Outcome, error) { return j.reopen(0, time) }
+func (j *Journey) Lifecycle() (Lifecycle, error)      { return j.lifecycle(0) }
+func (j *Journey) LossReason() (string, error)        { return j.lossReason(0) }
 
 // Set, Get and IsSet work as Pipeline's, for this one deal.
 func (j *Journey) Set(attribute string, value interface{}) error { return j.set(0, attribute, value) }

@@ -154,6 +154,53 @@ func (p *Pipeline) Add(time int64) (uint32, error) {
 	})
 }
 
+// entryStage is the id of an entry stage named by the caller; "" is the
+// initial stage (None).
+func (p *Pipeline) entryStage(stage string) (uint32, error) {
+	if stage == "" {
+		return None, nil
+	}
+	return p.machine.StageID(stage)
+}
+
+// AddInStage adds a deal created in stage, one of the machine's entry
+// stages ("": the initial stage): its creation is its entry into that stage
+// and no stage before it. A stage that is not an entry stage is an
+// InvalidArgument *Error.
+func (p *Pipeline) AddInStage(stage string, time int64) (uint32, error) {
+	s, err := p.entryStage(stage)
+	if err != nil {
+		return 0, err
+	}
+	return p.addWith(func(h *C.sc_pipeline_t, out *C.uint32_t, e **C.char) C.sc_status {
+		return C.sc_pipeline_add_in_stage(out, h, C.uint32_t(s), C.int64_t(time), e)
+	})
+}
+
+// AddWithIDInStage and AddWithKeyInStage are AddWithID and AddWithKey in
+// an entry stage.
+func (p *Pipeline) AddWithIDInStage(id uint64, stage string, time int64) (uint32, error) {
+	s, err := p.entryStage(stage)
+	if err != nil {
+		return 0, err
+	}
+	return p.addWith(func(h *C.sc_pipeline_t, out *C.uint32_t, e **C.char) C.sc_status {
+		return C.sc_pipeline_add_with_id_in_stage(out, h, C.uint64_t(id), C.uint32_t(s), C.int64_t(time), e)
+	})
+}
+
+func (p *Pipeline) AddWithKeyInStage(key, stage string, time int64) (uint32, error) {
+	s, err := p.entryStage(stage)
+	if err != nil {
+		return 0, err
+	}
+	data, n := cBytes(key)
+	defer C.free(unsafe.Pointer(data))
+	return p.addWith(func(h *C.sc_pipeline_t, out *C.uint32_t, e **C.char) C.sc_status {
+		return C.sc_pipeline_add_with_key_in_stage(out, h, data, n, C.uint32_t(s), C.int64_t(time), e)
+	})
+}
+
 // AddWithID adds a deal known by an external id; an id in use is an
 // AlreadyExists *Error.
 func (p *Pipeline) AddWithID(id uint64, time int64) (uint32, error) {
@@ -237,6 +284,44 @@ func (p *Pipeline) Fire(deal uint32, event string, time int64) (Outcome, error) 
 // FireID fires an event by id.
 func (p *Pipeline) FireID(deal, event uint32, time int64) (Outcome, error) {
 	return p.fireID(deal, event, time)
+}
+
+// MoveTo moves a deal to a stage by stage: the first declared transition
+// between its stage and that one whose guard holds. Its own stage records
+// an activity (Outcome Activity), never a move. A rejection is an Outcome.
+func (p *Pipeline) MoveTo(deal uint32, stage string, time int64) (Outcome, error) {
+	return p.moveTo(deal, stage, time)
+}
+
+// MoveToID moves by stage id.
+func (p *Pipeline) MoveToID(deal, stage uint32, time int64) (Outcome, error) {
+	return p.moveToID(deal, stage, time)
+}
+
+// Reopen moves a deal in a reopenable closed stage back into the stage it
+// was closed from, in the same cycle; otherwise the Outcome is
+// NotReopenable.
+func (p *Pipeline) Reopen(deal uint32, time int64) (Outcome, error) { return p.reopen(deal, time) }
+
+// Lifecycle returns what the deal keeps beyond its stage.
+func (p *Pipeline) Lifecycle(deal uint32) (Lifecycle, error) { return p.lifecycle(deal) }
+
+// LossReason is the reason recorded when the deal entered the LOST stage it
+// is in ("" when none).
+func (p *Pipeline) LossReason(deal uint32) (string, error) { return p.lossReason(deal) }
+
+// ApplyMoves applies moves by stage in order, as Apply applies events, and
+// returns how many were accepted (moves and updates) and rejected.
+func (p *Pipeline) ApplyMoves(records []StageRecord) (accepted, rejected uint64, err error) {
+	var ptr *C.sc_stage_record
+	if len(records) > 0 {
+		ptr = (*C.sc_stage_record)(unsafe.Pointer(&records[0]))
+	}
+	var a, r C.uint64_t
+	err = p.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
+		return C.sc_pipeline_apply_moves(&a, &r, p.c(h), ptr, C.size_t(len(records)), e)
+	})
+	return uint64(a), uint64(r), err
 }
 
 // Apply applies the records in order, in one C call and without a copy,

@@ -81,7 +81,8 @@ func (e *CallbackError) Unwrap() error { return e.Err }
 // ErrClosed is returned by every method of a closed handle.
 var ErrClosed = errors.New("salescycle: use of a closed handle")
 
-// Outcome is what a step did; everything but Moved is a rejection.
+// Outcome is what a step did; Moved and Activity are accepted, everything
+// else is a rejection.
 type Outcome int32
 
 const (
@@ -90,6 +91,12 @@ const (
 	GuardFailed      Outcome = 2
 	MissingAttribute Outcome = 3
 	NoDeal           Outcome = 4
+	// Activity is accepted without a move: an activity event, or a move by
+	// stage to the deal's own stage (an update). It sets the deal's last
+	// activity time.
+	Activity Outcome = 5
+	// NotReopenable: a reopen of a deal not in a reopenable closed stage.
+	NotReopenable Outcome = 6
 )
 
 func (o Outcome) String() string {
@@ -104,6 +111,10 @@ func (o Outcome) String() string {
 		return "missing_attribute"
 	case NoDeal:
 		return "no_deal"
+	case Activity:
+		return "activity"
+	case NotReopenable:
+		return "not_reopenable"
 	}
 	return fmt.Sprintf("Outcome(%d)", int32(o))
 }
@@ -121,6 +132,26 @@ type EventRecord struct {
 }
 
 var _ [16]byte = [unsafe.Sizeof(EventRecord{})]byte{}
+
+// StageRecord is sc_stage_record: a move by stage ("deal D was in stage S
+// from time T"), the same 16-byte layout with a stage id for the event.
+type StageRecord struct {
+	Deal  uint32
+	Stage uint32
+	Time  int64
+}
+
+var _ [16]byte = [unsafe.Sizeof(StageRecord{})]byte{}
+
+// Lifecycle is what a deal keeps beyond its stage: its last activity time
+// (its entry time when the machine keeps none), the open stage it was last
+// closed from (None: never, or the machine has no reopenable stage) and its
+// cycle (1 for the first; one more for each repeat purchase or new attempt).
+type Lifecycle struct {
+	LastActivity int64
+	ClosedFrom   uint32
+	Cycle        uint32
+}
 
 // Step is one step, as observers see it.
 type Step struct {

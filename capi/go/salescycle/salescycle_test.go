@@ -680,3 +680,110 @@ func TestObserversMayReadButNotChangeTheirPipeline(t *testing.T) {
 		t.Fatal("the pipeline should be open and unchanged")
 	}
 }
+
+// tests/data/crm.textproto: entry stages, moves by stage, activities, loss
+// reasons, reopening and repeat purchases.
+func crmMachine(t *testing.T) *Machine {
+	t.Helper()
+	m, err := MachineFromFile(filepath.Join(os.Getenv("SC_TEST_DATA_DIR"), "crm.textproto"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func wantOutcome(t *testing.T, got Outcome, err error, want Outcome) {
+	t.Helper()
+	if err != nil || got != want {
+		t.Fatalf("got %v, %v; want %v", got, err, want)
+	}
+}
+
+func TestSalesModelPipeline(t *testing.T) {
+	m := crmMachine(t)
+	p, err := NewPipeline(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	a, err := p.AddWithKeyInStage("a", "demo", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := p.AddWithIDInStage(7, "", 0)
+	c, _ := p.AddInStage("lead", 0)
+	if s, _, _ := p.Stage(a); s != 2 {
+		t.Fatalf("created in stage %d, want demo (2)", s)
+	}
+	_, err = p.AddInStage("won", 0)
+	wantCode(t, err, InvalidArgument, `stage "won" is not an entry stage`)
+	_, err = p.AddInStage("nowhere", 0)
+	wantCode(t, err, NotFound, `has no stage "nowhere"`)
+	o, err := p.MoveTo(b, "proposal", 10)
+	wantOutcome(t, o, err, Moved)
+	o, err = p.MoveToID(b, 3, 20)
+	wantOutcome(t, o, err, Activity)
+	o, err = p.MoveTo(b, "won", 30)
+	wantOutcome(t, o, err, MissingAttribute)
+	o, err = p.Fire(a, "call", 40)
+	wantOutcome(t, o, err, Activity)
+	if l, err := p.Lifecycle(a); err != nil || l != (Lifecycle{40, None, 1}) {
+		t.Fatalf("lifecycle %+v, %v", l, err)
+	}
+	if n, _ := p.AdvanceTo(140); n != 1 { // demo goes cold 100 s after the call
+		t.Fatalf("fired %d timeouts, want 1", n)
+	}
+	if r, err := p.LossReason(a); err != nil || r != "go_cold" {
+		t.Fatalf("loss reason %q, %v", r, err)
+	}
+	o, err = p.Reopen(a, 150)
+	wantOutcome(t, o, err, Moved)
+	o, err = p.Reopen(a, 160)
+	wantOutcome(t, o, err, NotReopenable)
+	if err := p.Set(c, "amount", 5.0); err != nil {
+		t.Fatal(err)
+	}
+	p.MoveTo(c, "won", 170)
+	o, err = p.Fire(c, "repurchase", 180)
+	wantOutcome(t, o, err, Moved)
+	if l, _ := p.Lifecycle(c); l.Cycle != 2 {
+		t.Fatalf("cycle %d, want 2", l.Cycle)
+	}
+	acc, rej, err := p.ApplyMoves([]StageRecord{{b, 1, 190}, {b, 1, 200}, {c, 5, 210}})
+	if err != nil || acc != 3 || rej != 0 {
+		t.Fatalf("ApplyMoves: %d, %d, %v", acc, rej, err)
+	}
+	_, _, err = p.ApplyMoves([]StageRecord{{b, 99, 220}})
+	wantCode(t, err, InvalidArgument, "records[0]: stage id 99 is out of range")
+	_, q := roundTrip(t, m, p)
+	defer q.Close()
+	if l, _ := q.Lifecycle(c); l.Cycle != 2 {
+		t.Fatalf("restored cycle %d, want 2", l.Cycle)
+	}
+}
+
+func TestSalesModelJourney(t *testing.T) {
+	m := crmMachine(t)
+	j, err := NewJourneyInStage(m, "demo", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	o, err := j.Fire("call", 5)
+	wantOutcome(t, o, err, Activity)
+	o, err = j.MoveTo("lost", 6)
+	wantOutcome(t, o, err, Moved)
+	if l, _ := j.Lifecycle(); l != (Lifecycle{5, 2, 1}) {
+		t.Fatalf("lifecycle %+v", l)
+	}
+	if r, _ := j.LossReason(); r != "" {
+		t.Fatalf("loss reason %q", r)
+	}
+	o, err = j.Reopen(7)
+	wantOutcome(t, o, err, Moved)
+	o, err = j.MoveToID(3, 8)
+	wantOutcome(t, o, err, Moved)
+	_, err = NewJourneyInStage(m, "proposal", 0)
+	wantCode(t, err, InvalidArgument, "is not an entry stage")
+}

@@ -53,6 +53,28 @@ static sc_status go_fire(int j, int32_t* o, void* h, uint32_t d, uint32_t ev,
                          int64_t t, char** e) {
   return j ? sc_journey_fire(o, h, ev, t, e) : sc_pipeline_fire(o, h, d, ev, t, e);
 }
+static sc_status go_move_to(int j, int32_t* o, void* h, uint32_t d, uint32_t s,
+                            int64_t t, char** e) {
+  return j ? sc_journey_move_to(o, h, s, t, e) : sc_pipeline_move_to(o, h, d, s, t, e);
+}
+static sc_status go_move_to_by_name(int j, int32_t* o, void* h, uint32_t d,
+                                    const char* s, size_t n, int64_t t, char** e) {
+  return j ? sc_journey_move_to_by_name(o, h, s, n, t, e)
+           : sc_pipeline_move_to_by_name(o, h, d, s, n, t, e);
+}
+static sc_status go_reopen(int j, int32_t* o, void* h, uint32_t d, int64_t t,
+                           char** e) {
+  return j ? sc_journey_reopen(o, h, t, e) : sc_pipeline_reopen(o, h, d, t, e);
+}
+static sc_status go_lifecycle(int j, int64_t* last, uint32_t* closed_from,
+                              uint32_t* cycle, void* h, uint32_t d, char** e) {
+  return j ? sc_journey_lifecycle(last, closed_from, cycle, h, e)
+           : sc_pipeline_deal_lifecycle(last, closed_from, cycle, h, d, e);
+}
+static sc_status go_loss_reason(int j, char** o, size_t* n, void* h, uint32_t d,
+                                char** e) {
+  return j ? sc_journey_loss_reason(o, n, h, e) : sc_pipeline_loss_reason(o, n, h, d, e);
+}
 static sc_status go_advance_to(int j, uint64_t* o, void* h, int64_t now,
                                char** e) {
   return j ? sc_journey_advance_to(o, h, now, e) : sc_pipeline_advance_to(o, h, now, e);
@@ -235,6 +257,54 @@ func (s *stepper) fireID(deal, event uint32, time int64) (Outcome, error) {
 	return Outcome(out), err
 }
 
+// moveTo moves by stage, by name (a stage id would be a second entry point
+// for one thing: StageID gives it).
+func (s *stepper) moveTo(deal uint32, stage string, time int64) (Outcome, error) {
+	data, n := cBytes(stage)
+	defer C.free(unsafe.Pointer(data))
+	var out C.int32_t
+	err := s.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
+		return C.go_move_to_by_name(s.journey, &out, h, C.uint32_t(deal), data, n, C.int64_t(time), e)
+	})
+	return Outcome(out), err
+}
+
+func (s *stepper) moveToID(deal, stage uint32, time int64) (Outcome, error) {
+	var out C.int32_t
+	err := s.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
+		return C.go_move_to(s.journey, &out, h, C.uint32_t(deal), C.uint32_t(stage), C.int64_t(time), e)
+	})
+	return Outcome(out), err
+}
+
+func (s *stepper) reopen(deal uint32, time int64) (Outcome, error) {
+	var out C.int32_t
+	err := s.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
+		return C.go_reopen(s.journey, &out, h, C.uint32_t(deal), C.int64_t(time), e)
+	})
+	return Outcome(out), err
+}
+
+func (s *stepper) lifecycle(deal uint32) (Lifecycle, error) {
+	var last C.int64_t
+	var closedFrom, cycle C.uint32_t
+	err := s.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
+		return C.go_lifecycle(s.journey, &last, &closedFrom, &cycle, h, C.uint32_t(deal), e)
+	})
+	return Lifecycle{LastActivity: int64(last), ClosedFrom: uint32(closedFrom), Cycle: uint32(cycle)}, err
+}
+
+func (s *stepper) lossReason(deal uint32) (string, error) {
+	var data *C.char
+	var n C.size_t
+	if err := s.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
+		return C.go_loss_reason(s.journey, &data, &n, h, C.uint32_t(deal), e)
+	}); err != nil {
+		return "", err
+	}
+	return string(takeBytes(unsafe.Pointer(data), n)), nil
+}
+
 // AdvanceTo fires every timeout due at or before now, in due order, and
 // returns how many fired.
 func (s *stepper) AdvanceTo(now int64) (uint64, error) {
@@ -245,9 +315,9 @@ func (s *stepper) AdvanceTo(now int64) (uint64, error) {
 	return uint64(out), err
 }
 
-// AddObserver calls onTransition after every move and onRejection after
-// every rejection (either may be nil), on the goroutine that applies the
-// event. A panicking observer does not undo the step: the call returns a
+// AddObserver calls onTransition after every accepted step (a move, or an
+// activity: Outcome Activity, To == From) and onRejection after every
+// rejection (either may be nil), on the goroutine that applies the event. A panicking observer does not undo the step: the call returns a
 // *CallbackError. It returns a token for RemoveObserver.
 func (s *stepper) AddObserver(onTransition, onRejection func(Step)) (uint64, error) {
 	if s.ptr == nil {

@@ -11,8 +11,8 @@ Python, over the library's C API (libsalescycle_c) with nothing but ctypes.
 The library is found through $SALESCYCLE_LIBRARY, beside this package, or
 on the system's library path, in that order.
 """
-from ._native import EventRecord
-from ._stepping import Outcome, Step
+from ._native import EventRecord, StageRecord
+from ._stepping import Lifecycle, Outcome, Step
 from .errors import (AbortedError, AlreadyExistsError, CallbackError,
                      ClosedError, DataLossError, Error, FailedPreconditionError,
                      InternalError, InvalidArgumentError, NotFoundError,
@@ -21,7 +21,7 @@ from .errors import (AbortedError, AlreadyExistsError, CallbackError,
 from .journey import Journey
 from .limits import Limits
 from .machine import AttributeType, DealView, Machine, StageKind
-from .pipeline import RECORD_SIZE, Pipeline, records
+from .pipeline import RECORD_SIZE, Pipeline, records, stage_records
 
 __version__ = "0.1.0"
 
@@ -36,7 +36,7 @@ __all__ = [
     "AbortedError", "AlreadyExistsError", "AttributeType", "CallbackError",
     "ClosedError", "DataLossError", "DealView", "Error", "EventRecord",
     "FailedPreconditionError", "InternalError", "InvalidArgumentError",
-    "Journey", "Limits", "Machine", "NotFoundError", "Outcome", "PermissionDeniedError",
-    "Pipeline", "RECORD_SIZE", "ResourceExhaustedError", "StageKind", "Step",
-    "UnavailableError", "library_version", "records",
+    "Journey", "Lifecycle", "Limits", "Machine", "NotFoundError", "Outcome", "PermissionDeniedError",
+    "Pipeline", "RECORD_SIZE", "ResourceExhaustedError", "StageKind", "StageRecord",
+    "Step", "UnavailableError", "library_version", "records", "stage_records",
 ]

@@ -26,6 +26,15 @@ class EventRecord(ctypes.Structure):
 assert ctypes.sizeof(EventRecord) == 16
 assert EventRecord.event.offset == 4 and EventRecord.time.offset == 8
 
+
+class StageRecord(ctypes.Structure):
+    """sc_stage_record: a move by stage, the same 16-byte layout with a
+    stage id where EventRecord has the event id."""
+    _fields_ = [("deal", c_uint32), ("stage", c_uint32), ("time", c_int64)]
+
+
+assert ctypes.sizeof(StageRecord) == 16
+
 OBSERVER = CFUNCTYPE(c_int32, c_void_p, c_uint32, c_uint32, c_uint32,
                      c_uint32, c_int64, c_int32)
 GUARD = CFUNCTYPE(c_int32, c_void_p, c_void_p, POINTER(c_uint8))
@@ -87,11 +96,19 @@ _PROTOTYPES = {
     "sc_pipeline_add": (_S, [POINTER(c_uint32), _P, c_int64, _E]),
     "sc_pipeline_add_with_id": (_S, [POINTER(c_uint32), _P, c_uint64, c_int64, _E]),
     "sc_pipeline_add_with_key": (_S, [POINTER(c_uint32), _P, c_char_p, c_size_t, c_int64, _E]),
+    "sc_pipeline_add_in_stage": (_S, [POINTER(c_uint32), _P, c_uint32, c_int64, _E]),
+    "sc_pipeline_add_with_id_in_stage": (_S, [POINTER(c_uint32), _P, c_uint64, c_uint32,
+                                              c_int64, _E]),
+    "sc_pipeline_add_with_key_in_stage": (_S, [POINTER(c_uint32), _P, c_char_p, c_size_t,
+                                               c_uint32, c_int64, _E]),
     "sc_pipeline_remove": (_S, [_P, c_uint32, _E]),
     "sc_pipeline_find_by_id": (_S, [POINTER(c_uint32), _P, c_uint64, _E]),
     "sc_pipeline_find_by_key": (_S, [POINTER(c_uint32), _P, c_char_p, c_size_t, _E]),
     "sc_pipeline_size": (_S, [POINTER(c_uint64), _P, _E]),
     "sc_pipeline_deal_stage": (_S, [POINTER(c_uint32), POINTER(c_int64), _P, c_uint32, _E]),
+    "sc_pipeline_deal_lifecycle": (_S, [POINTER(c_int64), POINTER(c_uint32), POINTER(c_uint32),
+                                        _P, c_uint32, _E]),
+    "sc_pipeline_loss_reason": (_S, [POINTER(c_void_p), POINTER(c_size_t), _P, c_uint32, _E]),
     "sc_pipeline_set_int64": (_S, [_P, c_uint32, c_uint32, c_int64, _E]),
     "sc_pipeline_set_double": (_S, [_P, c_uint32, c_uint32, c_double, _E]),
     "sc_pipeline_set_bool": (_S, [_P, c_uint32, c_uint32, c_uint8, _E]),
@@ -103,6 +120,12 @@ _PROTOTYPES = {
     "sc_pipeline_get_string": (_S, [POINTER(c_void_p), POINTER(c_size_t), _P, c_uint32, c_uint32, _E]),
     "sc_pipeline_fire": (_S, [POINTER(c_int32), _P, c_uint32, c_uint32, c_int64, _E]),
     "sc_pipeline_fire_by_name": (_S, [POINTER(c_int32), _P, c_uint32, c_char_p, c_size_t, c_int64, _E]),
+    "sc_pipeline_move_to": (_S, [POINTER(c_int32), _P, c_uint32, c_uint32, c_int64, _E]),
+    "sc_pipeline_move_to_by_name": (_S, [POINTER(c_int32), _P, c_uint32, c_char_p, c_size_t,
+                                         c_int64, _E]),
+    "sc_pipeline_reopen": (_S, [POINTER(c_int32), _P, c_uint32, c_int64, _E]),
+    "sc_pipeline_apply_moves": (_S, [POINTER(c_uint64), POINTER(c_uint64), _P, c_void_p,
+                                     c_size_t, _E]),
     "sc_pipeline_apply": (_S, [POINTER(c_uint64), POINTER(c_uint64), _P, c_void_p, c_size_t, _E]),
     "sc_pipeline_apply_parallel": (_S, [POINTER(c_uint64), POINTER(c_uint64), POINTER(c_uint32),
                                         _P, c_void_p, c_size_t, c_uint32, _E]),
@@ -118,12 +141,19 @@ _PROTOTYPES = {
     "sc_pipeline_load_with_limits": (_S, [_PP, _P, c_char_p, c_size_t, _P, _E]),
     "sc_pipeline_load_file_with_limits": (_S, [_PP, _P, c_char_p, _P, _E]),
     "sc_journey_create": (_S, [_PP, _P, c_int64, _P, _E]),
+    "sc_journey_create_in_stage": (_S, [_PP, _P, c_uint32, c_int64, _P, _E]),
     "sc_journey_clone": (_S, [_PP, _P, _E]),
     "sc_journey_destroy": (None, [_P]),
     "sc_journey_stage": (_S, [POINTER(c_uint32), POINTER(c_int64), _P, _E]),
     "sc_journey_fire": (_S, [POINTER(c_int32), _P, c_uint32, c_int64, _E]),
     "sc_journey_fire_by_name": (_S, [POINTER(c_int32), _P, c_char_p, c_size_t, c_int64, _E]),
     "sc_journey_advance_to": (_S, [POINTER(c_uint64), _P, c_int64, _E]),
+    "sc_journey_move_to": (_S, [POINTER(c_int32), _P, c_uint32, c_int64, _E]),
+    "sc_journey_move_to_by_name": (_S, [POINTER(c_int32), _P, c_char_p, c_size_t, c_int64, _E]),
+    "sc_journey_reopen": (_S, [POINTER(c_int32), _P, c_int64, _E]),
+    "sc_journey_lifecycle": (_S, [POINTER(c_int64), POINTER(c_uint32), POINTER(c_uint32), _P,
+                                  _E]),
+    "sc_journey_loss_reason": (_S, [POINTER(c_void_p), POINTER(c_size_t), _P, _E]),
     "sc_journey_set_int64": (_S, [_P, c_uint32, c_int64, _E]),
     "sc_journey_set_double": (_S, [_P, c_uint32, c_double, _E]),
     "sc_journey_set_bool": (_S, [_P, c_uint32, c_uint8, _E]),

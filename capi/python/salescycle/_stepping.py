@@ -14,12 +14,18 @@ from .machine import AttributeType, AttributeValue, Id, Machine
 
 
 class Outcome(enum.IntEnum):
-    """What a step did. Everything but MOVED is a rejection."""
+    """What a step did. MOVED and ACTIVITY are accepted; everything else is
+    a rejection."""
     MOVED = 0
     NO_TRANSITION = 1
     GUARD_FAILED = 2
     MISSING_ATTRIBUTE = 3
     NO_DEAL = 4
+    # Accepted without a move: an activity event, or a move by stage to the
+    # deal's own stage (an update). It sets the deal's last activity time.
+    ACTIVITY = 5
+    # A reopen of a deal that is not in a reopenable closed stage.
+    NOT_REOPENABLE = 6
 
 
 _OUTCOMES = tuple(Outcome)
@@ -38,6 +44,16 @@ class Step(NamedTuple):
 
 
 Observer = Callable[[Step], None]
+
+
+class Lifecycle(NamedTuple):
+    """What a deal keeps beyond its stage: its last activity time (its entry
+    time when the machine keeps none), the open stage it was last closed from
+    (None: never, or the machine has no reopenable stage) and its cycle (1
+    for the first; one more for each repeat purchase or new attempt)."""
+    last_activity: int
+    closed_from: Optional[int]
+    cycle: int
 
 _SETTERS = {AttributeType.INT64: "set_int64", AttributeType.DOUBLE: "set_double",
             AttributeType.BOOL: "set_bool", AttributeType.STRING: "set_string"}
@@ -140,6 +156,30 @@ class Stepping(_native.Handle):
                        len(name), time)
         return _OUTCOMES[self._outcome.value]
 
+    def _move_to(self, deal: tuple, stage: Id, time: int) -> Outcome:
+        if isinstance(stage, int):
+            self._call("move_to", self._outcome_ref, self._handle, *deal, stage, time)
+        else:
+            name = encode(stage)
+            self._call("move_to_by_name", self._outcome_ref, self._handle, *deal,
+                       name, len(name), time)
+        return _OUTCOMES[self._outcome.value]
+
+    def _reopen(self, deal: tuple, time: int) -> Outcome:
+        self._call("reopen", self._outcome_ref, self._handle, *deal, time)
+        return _OUTCOMES[self._outcome.value]
+
+    def _lifecycle(self, verb: str, deal: tuple) -> Lifecycle:
+        last, closed_from, cycle = c_int64(), ctypes.c_uint32(), ctypes.c_uint32()
+        self._call(verb, byref(last), byref(closed_from), byref(cycle), self._handle, *deal)
+        return Lifecycle(last.value, None if closed_from.value == NONE else closed_from.value,
+                         cycle.value)
+
+    def _loss_reason(self, deal: tuple) -> str:
+        data, size = c_void_p(), c_size_t()
+        self._call("loss_reason", byref(data), byref(size), self._handle, *deal)
+        return _native.decode(_native.take_bytes(data, size.value))
+
     def advance_to(self, now: int) -> int:
         """Fires every timeout due at or before `now`, in due order; returns
         how many fired."""
@@ -149,8 +189,9 @@ class Stepping(_native.Handle):
 
     def add_observer(self, on_transition: Optional[Observer] = None,
                      on_rejection: Optional[Observer] = None) -> int:
-        """Calls `on_transition(step)` after every move and `on_rejection`
-        after every rejection, on the thread that applies the event. An
+        """Calls `on_transition(step)` after every accepted step (a move, or
+        an activity: outcome ACTIVITY, to_stage == from_stage) and
+        `on_rejection` after every rejection, on the thread that applies it. An
         observer that raises does not undo the step: the call that applied
         it raises CallbackError from the observer's exception. Returns a
         token for remove_observer."""

@@ -4,7 +4,7 @@ from typing import Optional
 
 from . import _native
 from ._native import call, lib
-from ._stepping import Outcome, Stepping
+from ._stepping import Lifecycle, Outcome, Stepping
 from .limits import Limits
 from .machine import AttributeValue, Id, Machine
 
@@ -16,10 +16,17 @@ class Journey(Stepping):
     _prefix = "sc_journey_"
     _destroy = lib.sc_journey_destroy
 
-    def __init__(self, machine: Machine, start: int, *, history_limit: int = 0):
+    def __init__(self, machine: Machine, start: int, *, history_limit: int = 0,
+                 stage: Optional[Id] = None):
+        """A journey entered at `start` in `stage` (one of the machine's entry
+        stages; default: the initial stage)."""
         out = c_void_p()
         with _native.options(history_limit) as options:
-            call(lib.sc_journey_create, byref(out), machine._handle, start, options)
+            if stage is None:
+                call(lib.sc_journey_create, byref(out), machine._handle, start, options)
+            else:
+                call(lib.sc_journey_create_in_stage, byref(out), machine._handle,
+                     machine.stage_id(stage), start, options)
         super().__init__(out, machine)
 
     def copy(self) -> "Journey":
@@ -54,6 +61,22 @@ class Journey(Stepping):
 
     def fire(self, event: Id, time: int) -> Outcome:
         return self._fire((), event, time)
+
+    def move_to(self, stage: Id, time: int) -> Outcome:
+        """As Pipeline.move_to."""
+        return self._move_to((), stage, time)
+
+    def reopen(self, time: int) -> Outcome:
+        """As Pipeline.reopen."""
+        return self._reopen((), time)
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        return self._lifecycle("lifecycle", ())
+
+    @property
+    def loss_reason(self) -> str:
+        return self._loss_reason(())
 
     def set(self, attribute: Id, value: AttributeValue) -> None:
         self._set((), attribute, value)

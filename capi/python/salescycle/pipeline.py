@@ -6,8 +6,8 @@ from ctypes import byref, c_int64, c_size_t, c_uint32, c_uint64, c_void_p
 from typing import Dict, Iterable, Optional, Tuple, Union
 
 from . import _native
-from ._native import EventRecord, call, encode, lib
-from ._stepping import Outcome, Stepping
+from ._native import EventRecord, StageRecord, call, encode, lib
+from ._stepping import Lifecycle, Outcome, Stepping
 from .errors import InvalidArgumentError
 from .limits import Limits
 from .machine import AttributeValue, Id, Machine
@@ -26,6 +26,16 @@ def records(events: Iterable[Tuple[int, int, int]]) -> "ctypes.Array[EventRecord
     array = (EventRecord * len(items))()
     for i, (deal, event, time) in enumerate(items):
         array[i].deal, array[i].event, array[i].time = deal, event, time
+    return array
+
+
+def stage_records(moves: Iterable[Tuple[int, int, int]]) -> "ctypes.Array[StageRecord]":
+    """A batch of moves by stage built from (deal, stage id, time) tuples,
+    for apply_moves; any buffer of the same 16-byte layout will do too."""
+    items = list(moves)
+    array = (StageRecord * len(items))()
+    for i, (deal, stage, time) in enumerate(items):
+        array[i].deal, array[i].stage, array[i].time = deal, stage, time
     return array
 
 
@@ -109,20 +119,33 @@ class Pipeline(Stepping):
     # ---- deals
 
     def add(self, time: int, *, id: Optional[int] = None,
-            key: Optional[str] = None) -> int:
-        """Adds a deal in the initial stage, entered at `time`, and returns
-        its index. Raises AlreadyExistsError for an id or key in use."""
+            key: Optional[str] = None, stage: Optional[Id] = None) -> int:
+        """Adds a deal entered at `time` in `stage` (an id or name; one of
+        the machine's entry stages; default: the initial stage) and returns
+        its index. Raises AlreadyExistsError for an id or key in use,
+        InvalidArgumentError for a stage that is not an entry stage."""
         out = c_uint32()
         if id is not None and key is not None:
             raise InvalidArgumentError("add: give an id or a key, not both")
+        handle = self._handle
+        if stage is None:  # the initial stage
+            if id is not None:
+                call(lib.sc_pipeline_add_with_id, byref(out), handle, id, time)
+            elif key is not None:
+                data = encode(key)
+                call(lib.sc_pipeline_add_with_key, byref(out), handle, data, len(data), time)
+            else:
+                call(lib.sc_pipeline_add, byref(out), handle, time)
+            return out.value
+        entry = self._machine.stage_id(stage)
         if id is not None:
-            call(lib.sc_pipeline_add_with_id, byref(out), self._handle, id, time)
+            call(lib.sc_pipeline_add_with_id_in_stage, byref(out), handle, id, entry, time)
         elif key is not None:
             data = encode(key)
-            call(lib.sc_pipeline_add_with_key, byref(out), self._handle, data,
-                 len(data), time)
+            call(lib.sc_pipeline_add_with_key_in_stage, byref(out), handle, data,
+                 len(data), entry, time)
         else:
-            call(lib.sc_pipeline_add, byref(out), self._handle, time)
+            call(lib.sc_pipeline_add_in_stage, byref(out), handle, entry, time)
         return out.value
 
     def remove(self, deal: int) -> None:
@@ -151,6 +174,16 @@ class Pipeline(Stepping):
         call(lib.sc_pipeline_deal_stage, byref(stage), byref(entered), self._handle, deal)
         return stage.value, entered.value
 
+    def lifecycle(self, deal: int) -> Lifecycle:
+        """Its last activity time, the stage it was last closed from and its
+        cycle (see Lifecycle)."""
+        return self._lifecycle("deal_lifecycle", (deal,))
+
+    def loss_reason(self, deal: int) -> str:
+        """The reason recorded when the deal entered the LOST stage it is
+        in ("" when none)."""
+        return self._loss_reason((deal,))
+
     def set(self, deal: int, attribute: Id, value: AttributeValue) -> None:
         """Raises InvalidArgumentError for a value of another type."""
         self._set((deal,), attribute, value)
@@ -168,6 +201,27 @@ class Pipeline(Stepping):
         """Fires one event (an id or a name). A rejection is an Outcome, not
         an exception."""
         return self._fire((deal,), event, time)
+
+    def move_to(self, deal: int, stage: Id, time: int) -> Outcome:
+        """Moves the deal to `stage` (an id or a name) by stage: the first
+        declared transition between its stage and `stage` whose guard holds.
+        Its own stage records an activity (Outcome.ACTIVITY), never a move."""
+        return self._move_to((deal,), stage, time)
+
+    def reopen(self, deal: int, time: int) -> Outcome:
+        """Back into the stage the deal was closed from, in the same cycle;
+        Outcome.NOT_REOPENABLE unless it is in a reopenable closed stage."""
+        return self._reopen((deal,), time)
+
+    def apply_moves(self, batch) -> Tuple[int, int]:
+        """Applies moves by stage (StageRecord layout, see stage_records) as
+        apply_batch applies events; returns (accepted, rejected), where
+        accepted counts moves and updates."""
+        keep, count = _record_pointer(batch)
+        accepted, rejected = c_uint64(), c_uint64()
+        self._call("apply_moves", byref(accepted), byref(rejected), self._handle,
+                   keep[1] if keep else None, count)
+        return accepted.value, rejected.value
 
     def apply_batch(self, batch) -> Tuple[int, int]:
         """Applies a batch of records in order, in one C call and without a

@@ -537,6 +537,76 @@ class JourneyTest(unittest.TestCase):
             j.fire("contact", 1)
 
 
+class SalesModelTest(unittest.TestCase):
+    """Entry stages, moves by stage, activities, loss reasons, reopening and
+    repeat purchases (tests/data/crm.textproto)."""
+
+    def setUp(self):
+        self.m = sc.Machine.from_file(os.path.join(os.environ["SC_TEST_DATA_DIR"],
+                                                   "crm.textproto"))
+
+    def test_pipeline(self):
+        with sc.Pipeline(self.m) as p:
+            a = p.add(0, key="a", stage="demo")
+            b = p.add(0, id=7)
+            c = p.add(0, stage=0)
+            self.assertEqual(p.stage_of(a), (self.m.stage_id("demo"), 0))
+            with self.assertRaisesRegex(sc.InvalidArgumentError,
+                                        'stage "won" is not an entry stage'):
+                p.add(0, stage="won")
+            with self.assertRaises(sc.NotFoundError):
+                p.add(0, stage="nowhere")
+            self.assertEqual(p.move_to(b, "proposal", 10), sc.Outcome.MOVED)
+            self.assertEqual(p.move_to(b, "proposal", 20), sc.Outcome.ACTIVITY)
+            self.assertEqual(p.move_to(b, "won", 30), sc.Outcome.MISSING_ATTRIBUTE)
+            self.assertEqual(p.fire(a, "call", 40), sc.Outcome.ACTIVITY)
+            self.assertEqual(p.lifecycle(a), sc.Lifecycle(40, None, 1))
+            self.assertEqual(p.advance_to(139), 0)   # demo goes cold 100 s after
+            self.assertEqual(p.advance_to(140), 1)   # the last activity
+            self.assertEqual(p.loss_reason(a), "go_cold")
+            self.assertEqual(p.lifecycle(a).closed_from, self.m.stage_id("demo"))
+            self.assertEqual(p.reopen(a, 150), sc.Outcome.MOVED)
+            self.assertEqual(p.reopen(a, 160), sc.Outcome.NOT_REOPENABLE)
+            self.assertEqual(p.stage_of(a), (self.m.stage_id("demo"), 150))
+            p.set(c, "amount", 5.0)
+            self.assertEqual(p.move_to(c, self.m.stage_id("won"), 170), sc.Outcome.MOVED)
+            self.assertEqual(p.fire(c, "repurchase", 180), sc.Outcome.MOVED)
+            self.assertEqual(p.lifecycle(c).cycle, 2)
+            p.set(b, "lost_reason", "price")
+            self.assertEqual(p.fire(b, "lose", 190), sc.Outcome.MOVED)
+            self.assertEqual(p.loss_reason(b), "price")
+            restored = sc.Pipeline.load(self.m, p.save())
+            self.assertEqual(restored.loss_reason(b), "price")
+            self.assertEqual(restored.lifecycle(c), p.lifecycle(c))
+
+    def test_apply_moves(self):
+        with sc.Pipeline(self.m) as p:
+            d = p.add(0)
+            seen = []
+            p.add_observer(lambda s: seen.append(s.outcome))
+            q, pr = self.m.stage_id("qualified"), self.m.stage_id("proposal")
+            self.assertEqual(p.apply_moves(sc.stage_records(
+                [(d, q, 1), (d, q, 2), (d, pr, 3)])), (3, 0))
+            self.assertEqual(seen, [sc.Outcome.MOVED, sc.Outcome.ACTIVITY,
+                                    sc.Outcome.MOVED])
+            self.assertEqual(p.apply_moves(struct.pack("=IIq", d, q, 4)), (1, 0))
+            with self.assertRaisesRegex(sc.InvalidArgumentError,
+                                        "records\\[0\\]: stage id 99 is out of range"):
+                p.apply_moves(sc.stage_records([(d, 99, 5)]))
+            self.assertEqual(p.stage_of(d)[0], q)
+
+    def test_journey(self):
+        j = sc.Journey(self.m, 0, stage="demo")
+        self.assertEqual(j.stage, self.m.stage_id("demo"))
+        self.assertEqual(j.fire("call", 5), sc.Outcome.ACTIVITY)
+        self.assertEqual(j.move_to("lost", 6), sc.Outcome.MOVED)
+        self.assertEqual(j.loss_reason, "")
+        self.assertEqual(j.lifecycle, sc.Lifecycle(5, self.m.stage_id("demo"), 1))
+        self.assertEqual(j.reopen(7), sc.Outcome.MOVED)
+        with self.assertRaises(sc.InvalidArgumentError):
+            sc.Journey(self.m, 0, stage="proposal")
+
+
 class VersionTest(unittest.TestCase):
     def test_versions_agree(self):
         self.assertEqual(sc.library_version(), sc.__version__)
