@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <thread>
 #include <utility>
 
@@ -14,6 +15,7 @@
 #include "src/analytics.h"
 #include "src/core.h"
 #include "src/pipeline_internal.h"
+#include "src/timer_queue.h"
 #include "src/status_macros.h"
 
 namespace salescycle {
@@ -156,6 +158,7 @@ absl::StatusOr<DealIndex> Pipeline::NewDeal(Timestamp time,
   if (analytics_ != nullptr) analytics_->OnAdd(deal, initial, time);
   ++stage_counts_[initial];
   ++live_;
+  QueueTimeout(deal);
   return deal;
 }
 
@@ -347,6 +350,7 @@ void Pipeline::Record(DealIndex deal, const StepResult& step) {
   }
   Bookkeep(deal, step);
   if (step.moved()) Move(deal, step.from, step.to, step.time);
+  if (step.accepted()) QueueTimeout(deal);  // a new stage or a new clock
   if (options_.history_limit > 0) {
     internal::PushHistory(&history_[deal * options_.history_limit],
                           options_.history_limit, &history_count_[deal], step);
@@ -409,8 +413,7 @@ absl::StatusOr<StepResult> Pipeline::Reopen(DealIndex deal, Timestamp time) {
   return step;
 }
 
-absl::StatusOr<BatchResult> Pipeline::ApplyMoves(
-    absl::Span<const StageRecord> records) {
+absl::Status Pipeline::CheckMoves(absl::Span<const StageRecord> records) const {
   const size_t slots = stage_.size();
   const size_t stages = static_cast<size_t>(machine_->num_stages());
   for (size_t i = 0; i < records.size(); ++i) {
@@ -425,17 +428,58 @@ absl::StatusOr<BatchResult> Pipeline::ApplyMoves(
                            machine_->name(), "\" has ", stages, " stages"),
         "; nothing was applied"));
   }
+  return absl::OkStatus();
+}
+
+template <typename Rec, typename Decide>
+BatchResult Pipeline::StepInOrder(absl::Span<const Rec> records, bool timed,
+                                  Decide&& decide) {
   BatchResult result;
-  for (const StageRecord& r : records) {
-    StepResult step =
-        Core::DecideMove(*machine_, stage_[r.deal], static_cast<StageId>(r.stage),
-                         r.time, PipelineAttributes(*this, r.deal));
+  if (timed) EnsureTimers();
+  for (const Rec& r : records) {
+    if (timed && r.time != std::numeric_limits<Timestamp>::min()) {
+      result.timeouts_fired += static_cast<uint64_t>(FireDue(r.time - 1));
+    }
+    StepResult step = decide(r);
     step.deal = r.deal;
     Record(r.deal, step);
     result.accepted += step.accepted();
   }
   result.rejected = records.size() - result.accepted;
   return result;
+}
+
+absl::StatusOr<BatchResult> Pipeline::ApplyMoves(
+    absl::Span<const StageRecord> records) {
+  SC_RETURN_IF_ERROR(CheckMoves(records));
+  return StepInOrder(records, false, [this](const StageRecord& r) {
+    return Core::DecideMove(*machine_, stage_[r.deal],
+                            static_cast<StageId>(r.stage), r.time,
+                            PipelineAttributes(*this, r.deal));
+  });
+}
+
+absl::StatusOr<BatchResult> Pipeline::ApplyMovesTimed(
+    absl::Span<const StageRecord> records) {
+  SC_RETURN_IF_ERROR(CheckMoves(records));
+  return StepInOrder(records, machine_->has_timeouts(),
+                     [this](const StageRecord& r) {
+                       return Core::DecideMove(
+                           *machine_, stage_[r.deal],
+                           static_cast<StageId>(r.stage), r.time,
+                           PipelineAttributes(*this, r.deal));
+                     });
+}
+
+absl::StatusOr<BatchResult> Pipeline::ApplyTimed(
+    absl::Span<const EventRecord> records) {
+  if (!machine_->has_timeouts()) return Apply(records);
+  SC_RETURN_IF_ERROR(CheckBatch(records));
+  return StepInOrder(records, true, [this](const EventRecord& r) {
+    return Core::Decide(*machine_, stage_[r.deal],
+                        static_cast<EventId>(r.event), r.time,
+                        PipelineAttributes(*this, r.deal));
+  });
 }
 
 struct Pipeline::HotColumns {
@@ -600,6 +644,7 @@ absl::StatusOr<BatchResult> Pipeline::Apply(
   if (!observers_.empty() || options_.history_limit > 0) {
     result.accepted = ApplyRecorded(records);
   } else {
+    InvalidateTimers();  // the loops below step around the queue
     // Two read-modify-writes an event keep the counts current; past a
     // quarter of the slots in records, recounting the stage column once
     // afterwards is cheaper.
@@ -728,6 +773,7 @@ absl::StatusOr<BatchResult> Pipeline::ApplyParallel(
     if (!check.ok()) return CheckBatch(records);  // names the first bad one
   }
   std::vector<uint64_t> accepted(threads, 0);
+  InvalidateTimers();  // the threads step around the queue
   OnThreads(threads, [&](int t) {
     const DealIndex lo = static_cast<DealIndex>(std::min(slots, share * t));
     const DealIndex hi =
@@ -744,47 +790,62 @@ absl::StatusOr<BatchResult> Pipeline::ApplyParallel(
   return result;
 }
 
-int64_t Pipeline::AdvanceTo(Timestamp now) {
-  if (!machine_->has_timeouts()) return 0;
-  struct Due {
-    Timestamp time;
-    DealIndex deal;
-    int fired;  // timeouts this deal went through in this call
-  };
-  // A min-heap on (time, deal): ties go to the lower DealIndex.
-  auto later = [](const Due& a, const Due& b) {
-    return a.time != b.time ? a.time > b.time : a.deal > b.deal;
-  };
-  std::vector<Due> heap;
+Timestamp Pipeline::CurrentDue(DealIndex deal) const {
+  return Core::TimeoutDue(*machine_, stage_[deal], ClockStart(deal));
+}
+
+void Pipeline::QueueTimeout(DealIndex deal) {
+  if (timers_ == nullptr || !timers_->valid() || TimeoutConsumed(deal)) return;
+  const Timestamp due = CurrentDue(deal);
+  if (due != internal::kNever) timers_->Push(due, deal);
+}
+
+void Pipeline::InvalidateTimers() {
+  if (timers_ != nullptr) timers_->Invalidate();
+}
+
+void Pipeline::EnsureTimers() {
+  if (timers_ == nullptr) timers_ = std::make_unique<internal::TimerQueue>();
+  if (timers_->valid()) return;
+  timers_->Reset();
   for (DealIndex deal = 0; deal < stage_.size(); ++deal) {
-    if (stage_[deal] == removed_stage_ || TimeoutConsumed(deal)) continue;
-    const Timestamp due =
-        Core::TimeoutDue(*machine_, stage_[deal], ClockStart(deal));
-    if (Core::IsDue(due, now)) heap.push_back(Due{due, deal, 0});
+    if (stage_[deal] != removed_stage_) QueueTimeout(deal);
   }
-  std::make_heap(heap.begin(), heap.end(), later);
+}
+
+int64_t Pipeline::FireDue(Timestamp now) {
   int64_t fired = 0;
-  while (!heap.empty()) {
-    std::pop_heap(heap.begin(), heap.end(), later);
-    const Due d = heap.back();
-    heap.pop_back();
+  // Timeouts fired per deal in this call, to stop a cascade at the cap; the
+  // deals stopped there wait in `capped` to go back into the queue.
+  absl::flat_hash_map<DealIndex, int> fired_per_deal;
+  std::vector<internal::TimerQueue::Due> capped;
+  while (!timers_->empty() && timers_->top().time <= now) {
+    const internal::TimerQueue::Due d = timers_->Pop();
+    // A stale entry: the deal moved, was touched, spent its timeout or left.
+    if (!Contains(d.deal) || TimeoutConsumed(d.deal) ||
+        CurrentDue(d.deal) != d.time) {
+      continue;
+    }
+    int& count = fired_per_deal[d.deal];
+    if (count >= Core::kMaxTimeoutsPerAdvance) {
+      capped.push_back(d);
+      continue;
+    }
+    ++count;
     StepResult step = Core::FireTimeout(*machine_, stage_[d.deal], d.time,
                                         PipelineAttributes(*this, d.deal));
     step.deal = d.deal;
-    Record(d.deal, step);
+    Record(d.deal, step);  // queues the deal's next timeout
     ++fired;
-    if (!step.accepted() || TimeoutConsumed(d.deal) ||
-        d.fired + 1 >= Core::kMaxTimeoutsPerAdvance) {
-      continue;
-    }
-    const Timestamp next =
-        Core::TimeoutDue(*machine_, stage_[d.deal], ClockStart(d.deal));
-    if (Core::IsDue(next, now)) {
-      heap.push_back(Due{next, d.deal, d.fired + 1});
-      std::push_heap(heap.begin(), heap.end(), later);
-    }
   }
+  for (const auto& d : capped) timers_->Push(d.time, d.deal);
   return fired;
+}
+
+int64_t Pipeline::AdvanceTo(Timestamp now) {
+  if (!machine_->has_timeouts()) return 0;
+  EnsureTimers();
+  return FireDue(now);
 }
 
 void Pipeline::ForEachDealInStage(StageId stage,
@@ -815,6 +876,7 @@ size_t Pipeline::MemoryUsage() const {
                  cycle_.capacity() * sizeof(uint32_t) +
                  stage_counts_.capacity() * sizeof(uint64_t);
   if (analytics_ != nullptr) bytes += analytics_->MemoryUsage();
+  if (timers_ != nullptr) bytes += timers_->MemoryUsage();
   for (const auto& column : scalars_) bytes += column.capacity() * 8;
   for (const auto& column : strings_) {
     bytes += column.capacity() * sizeof(std::string);

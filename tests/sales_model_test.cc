@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/base/internal/endian.h"
@@ -467,6 +469,121 @@ TEST(Outcomes, JourneyAndPipelineAgreeStepForStep) {
   }
   EXPECT_EQ(j.cycle(), 2u);
   EXPECT_EQ(j.stage(), S(*m, "lead"));
+}
+
+// ---- timeouts between records
+
+// Every deal's stage, entry time and last activity, to compare pipelines.
+std::vector<std::tuple<StageId, Timestamp, Timestamp>> States(const Pipeline& p) {
+  std::vector<std::tuple<StageId, Timestamp, Timestamp>> out;
+  for (DealIndex d = 0; d < p.slot_count(); ++d) {
+    out.emplace_back(p.stage(d), p.entered_at(d), p.last_activity(d));
+  }
+  return out;
+}
+
+TEST(ApplyTimed, IsAdvancingToJustBeforeEachRecordThenFiringIt) {
+  auto m = Machine::FromFile(absl::StrCat(SC_MACHINES_DIR, "/b2b.textproto"));
+  ASSERT_TRUE(m.ok());
+  std::mt19937_64 rng(5);
+  std::vector<EventRecord> records;
+  Timestamp t = 0;
+  constexpr int kDeals = 300;
+  for (int i = 0; i < 20000; ++i) {
+    t += static_cast<Timestamp>(rng() % 20000);  // timeouts are 14 and 30 days
+    records.push_back(EventRecord{static_cast<DealIndex>(rng() % kDeals),
+                                  static_cast<uint32_t>(rng() % (*m)->num_events()),
+                                  t});
+  }
+  auto make = [&] {
+    auto p = *Pipeline::Create(*m);
+    for (int d = 0; d < kDeals; ++d) EXPECT_TRUE(p.Add(d * 1000).ok());
+    return p;
+  };
+  Pipeline reference = make();
+  int64_t fired = 0;
+  for (const EventRecord& r : records) {
+    fired += reference.AdvanceTo(r.time - 1);
+    ASSERT_TRUE(reference.Fire(r.deal, static_cast<EventId>(r.event), r.time).ok());
+  }
+  ASSERT_GT(fired, 100);  // the test means something
+  // One batch, and the same records in uneven batches with a plain Apply of
+  // none between (the queue is kept across calls).
+  Pipeline one = make();
+  auto result = one.ApplyTimed(records);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->timeouts_fired, static_cast<uint64_t>(fired));
+  EXPECT_EQ(States(one), States(reference));
+  Pipeline split = make();
+  uint64_t split_fired = 0;
+  for (size_t at = 0, n = 1; at < records.size(); at += n, n = n * 3 + 1) {
+    const size_t take = std::min(n, records.size() - at);
+    auto r = split.ApplyTimed(absl::MakeConstSpan(records).subspan(at, take));
+    ASSERT_TRUE(r.ok());
+    split_fired += r->timeouts_fired;
+  }
+  EXPECT_EQ(split_fired, static_cast<uint64_t>(fired));
+  EXPECT_EQ(States(split), States(reference));
+}
+
+TEST(ApplyTimed, ARecordAtTheDueTimeWinsTheTie) {
+  auto m = Crm();
+  ASSERT_NE(m, nullptr);
+  auto p = *Pipeline::Create(m);
+  const DealIndex d = *p.Add(0, S(*m, "demo"));  // goes cold at 100
+  const uint32_t call = *m->FindEvent("call");
+  auto r = p.ApplyTimed(std::vector<EventRecord>{{d, call, 100}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->timeouts_fired, 0u);
+  EXPECT_EQ(p.stage(d), S(*m, "demo"));  // the call at 100 came in time
+  r = p.ApplyTimed(std::vector<EventRecord>{{d, call, 201}});
+  EXPECT_EQ(r->timeouts_fired, 1u);      // cold at 200, before the call
+  EXPECT_EQ(p.stage(d), S(*m, "lost"));
+  EXPECT_EQ(p.entered_at(d), 200);
+  EXPECT_EQ(r->rejected, 1u);            // lost takes no call
+}
+
+TEST(ApplyTimed, MovesByStageFireTimeoutsToo) {
+  auto m = Crm();
+  ASSERT_NE(m, nullptr);
+  auto p = *Pipeline::Create(m);
+  const DealIndex a = *p.Add(0, S(*m, "demo"));
+  const DealIndex b = *p.Add(0);
+  const uint32_t demo = S(*m, "demo"), proposal = S(*m, "proposal");
+  // b enters demo at 50 and goes cold at 150; a's update at 90 keeps it warm
+  // until 190; both are cold before b's row at 300, which lost refuses.
+  auto r = p.ApplyMovesTimed(std::vector<StageRecord>{
+      {b, demo, 50}, {a, demo, 90}, {b, proposal, 300}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->timeouts_fired, 2u);
+  EXPECT_EQ(r->accepted, 2u);
+  EXPECT_EQ(r->rejected, 1u);
+  EXPECT_EQ(p.stage(b), S(*m, "lost"));
+  EXPECT_EQ(p.entered_at(b), 150);
+  EXPECT_EQ(p.stage(a), S(*m, "lost"));
+  EXPECT_EQ(p.entered_at(a), 190);
+  EXPECT_EQ(p.AdvanceTo(1000), 0);
+  // A plain ApplyMoves fires none.
+  const DealIndex c = *p.Add(0, S(*m, "demo"));
+  r = p.ApplyMoves(std::vector<StageRecord>{{c, proposal, 500}});
+  EXPECT_EQ(r->timeouts_fired, 0u);
+  EXPECT_EQ(p.stage(c), proposal);
+}
+
+TEST(ApplyTimed, APlainApplyBetweenIsSeen) {
+  auto m = Crm();
+  ASSERT_NE(m, nullptr);
+  auto p = *Pipeline::Create(m);
+  const DealIndex d = *p.Add(0);
+  const uint32_t call = *m->FindEvent("call");
+  ASSERT_TRUE(p.ApplyTimed(std::vector<EventRecord>{{d, call, 10}}).ok());
+  // Moved into demo by a call the queue does not see...
+  ASSERT_TRUE(p.Apply(std::vector<EventRecord>{}).ok());
+  ASSERT_TRUE(p.MoveTo(d, "demo", 20)->moved());
+  auto r = p.ApplyTimed(std::vector<EventRecord>{{d, call, 500}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->timeouts_fired, 1u);  // ...and still goes cold at 120
+  EXPECT_EQ(p.entered_at(d), 120);
 }
 
 // ---- snapshots (format 2)

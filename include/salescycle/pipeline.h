@@ -43,6 +43,7 @@ namespace salescycle {
 namespace internal {
 class PipelineInternal;
 class FunnelAccumulator;
+class TimerQueue;
 }  // namespace internal
 
 // One event for one deal, as Pipeline::Apply takes them. 16 bytes, no
@@ -71,6 +72,8 @@ struct BatchResult {
   // The threads that applied the batch: 1 for Apply, and for ApplyParallel
   // the number that really ran (see ApplyParallel for when it uses fewer).
   int threads = 1;
+  // ApplyTimed and ApplyMovesTimed: the timeouts that fired between records.
+  uint64_t timeouts_fired = 0;
 };
 
 class Pipeline {
@@ -240,6 +243,23 @@ class Pipeline {
   [[nodiscard]] absl::StatusOr<BatchResult> ApplyMoves(
       absl::Span<const StageRecord> records);
 
+  // Apply and ApplyMoves in time, as a stream happened: before each record,
+  // every timeout due before the record's time fires (each at its due
+  // time, in due order, as AdvanceTo(time - 1) would), so that a deal that
+  // went cold before its next row is lost before that row is applied; a
+  // timeout due at a record's own time fires after it (the record wins the
+  // tie). Records should be in time order: the clock only goes forward.
+  // BatchResult::timeouts_fired counts them. For a machine without timeouts
+  // these are Apply and ApplyMoves. Pending timeouts are kept between calls
+  // (16 bytes a deal with one pending), so a stream costs no scan of the
+  // deals per batch; Apply and ApplyParallel, which step around them, make
+  // the next timed call or AdvanceTo scan once.
+  // Errors: as Apply and ApplyMoves.
+  [[nodiscard]] absl::StatusOr<BatchResult> ApplyTimed(
+      absl::Span<const EventRecord> records);
+  [[nodiscard]] absl::StatusOr<BatchResult> ApplyMovesTimed(
+      absl::Span<const StageRecord> records);
+
   [[nodiscard]] absl::StatusOr<BatchResult> ApplyParallel(
       absl::Span<const EventRecord> records, int threads);
   static constexpr int kMaxApplyThreads = 64;
@@ -247,7 +267,8 @@ class Pipeline {
   // Fires every timeout that fell due at or before `now`, in order of due
   // time, then of DealIndex, each at its due time; a deal cascades through
   // at most 64 timeouts per call. Returns the number fired. See
-  // Journey::AdvanceTo for the rules. Allocates a heap of the due deals.
+  // Journey::AdvanceTo for the rules. The pending timeouts are found by one
+  // scan of the deals when no timed call has kept them (see ApplyTimed).
   int64_t AdvanceTo(Timestamp now);
 
   // ---- counts and iteration
@@ -315,6 +336,21 @@ class Pipeline {
   // How many threads ApplyParallel runs, when asked for `wanted`.
   int ParallelThreads(size_t records, int wanted) const;
   uint64_t ApplyRecorded(absl::Span<const EventRecord> records);
+  absl::Status CheckMoves(absl::Span<const StageRecord> records) const;
+  // Steps `records` in order through Record; with `timed`, fires what falls
+  // due before each first. `decide(record)` is the core's step for it.
+  template <typename Record, typename Decide>
+  BatchResult StepInOrder(absl::Span<const Record> records, bool timed,
+                          Decide&& decide);
+  // ---- pending timeouts (timer_queue.h)
+  Timestamp CurrentDue(DealIndex deal) const;
+  // Builds the queue from the columns unless it is kept already.
+  void EnsureTimers();
+  // Queues the deal's pending timeout, if the queue is kept and it has one.
+  void QueueTimeout(DealIndex deal);
+  void InvalidateTimers();
+  // Fires what is due at or before `now`; the queue must be kept.
+  int64_t FireDue(Timestamp now);
 
   std::shared_ptr<const Machine> machine_;
   PipelineOptions options_;
@@ -348,6 +384,8 @@ class Pipeline {
   absl::flat_hash_map<DealIndex, std::string> key_of_deal_;
 
   std::vector<Observer*> observers_;
+  // Pending timeouts; null until a timed call or AdvanceTo needs them.
+  std::unique_ptr<internal::TimerQueue> timers_;
   // Funnel counters (funnel.h); null when analytics are off.
   std::unique_ptr<internal::FunnelAccumulator> analytics_;
 };
