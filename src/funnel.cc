@@ -39,9 +39,9 @@ std::unique_ptr<FunnelAccumulator> FromHistory(const Pipeline& p,
       acc->OnAdd(d, p.stage(d), p.entered_at(d));
       continue;
     }
-    const bool whole = PipelineInternal::history_count(p, d) <= limit;
-    acc->OnAdd(d, whole ? m.initial_stage() : steps.front().from,
-               steps.front().time);
+    // Whole or cut short, the oldest step leaves the stage the deal was in
+    // then: its creation stage (an entry stage) for a whole history.
+    acc->OnAdd(d, steps.front().from, steps.front().time);
     Timestamp since = steps.front().time;
     for (const HistoryEntry& e : steps) {
       if (e.outcome != Outcome::kMoved) continue;
@@ -241,7 +241,7 @@ absl::StatusOr<FunnelReport> FunnelOf(const Pipeline& pipeline,
                                        c != FunnelAccumulator::kNoCohort ? &cohorts[c] : nullptr};
     const bool stalled =
         info.stall_limit_seconds.has_value() &&
-        internal::StayedPast(pipeline.entered_at(d), report.as_of,
+        internal::StayedPast(pipeline.ClockStart(d), report.as_of,
                              *info.stall_limit_seconds);
     const bool won = (acc->flags(d) & FunnelAccumulator::kWon) != 0;
     const std::optional<double> v = internal::DealValue(pipeline, d, value);

@@ -41,7 +41,9 @@ EVENTS_JSONL = "\n".join(json.dumps(row) for row in [
     {"deal": "initech", "event": "disqualify", "time": "2026-02-01T00:00:00+01:00"},
 ]) + "\n"
 
-STAGE_COUNTS = {"initial_contact": 1, "won": 1, "lost": 1}
+# globex's first contact (2026-01-01) goes unanswered for 14 days: b2b's
+# timeout loses it on 2026-01-15, before the file's last row.
+STAGE_COUNTS = {"won": 1, "lost": 2}
 
 
 def run(*args):
@@ -144,7 +146,7 @@ class Cli(unittest.TestCase):
         jsonl = run("replay", B2B, self.write("ev.jsonl", EVENTS_JSONL))
         for run_ in (csv, jsonl):
             self.assertEqual(run_.returncode, 0, run_.stderr)
-            self.assertIn("9 rows: 8 events accepted, 0 rejected, 0 bad rows; 3 deals",
+            self.assertIn("9 rows: 8 accepted, 0 rejected, 0 bad rows; 3 deals; 1 timeouts fired",
                           run_.stdout)
             self.assertEqual(counts(run_.stdout), STAGE_COUNTS)
 
@@ -176,7 +178,7 @@ class Cli(unittest.TestCase):
         path = self.write("bad.csv", "\n".join(rows) + "\n")
         run_ = run("replay", B2B, path)
         self.assertEqual(run_.returncode, 3)
-        self.assertIn("13 rows: 8 events accepted, 0 rejected, 4 bad rows", run_.stdout)
+        self.assertIn("13 rows: 8 accepted, 0 rejected, 4 bad rows", run_.stdout)
         self.assertEqual(counts(run_.stdout), STAGE_COUNTS)
         self.assertIn('bad.csv:4: unknown event "presnt"', run_.stderr)
         self.assertIn('bad.csv:5: attribute "budget": "lots" is not int64', run_.stderr)
@@ -202,9 +204,11 @@ class Cli(unittest.TestCase):
         self.assertIn('bad.jsonl:6: time "4.5" is neither', run_.stderr)
 
     def test_bad_headers_and_files(self):
-        for header, message in (("deal,time", "the columns deal, event and time are required"),
+        for header, message in (("deal,time", "the columns deal, time, and event or "
+                                              "stage (or both) are required"),
                                 ("deal,event,time,colour",
-                                 'column "colour" is neither deal, event, time nor an attribute')):
+                                 'column "colour" is neither deal, event, stage, time nor '
+                                 'an attribute')):
             run_ = run("replay", B2B, self.write("h.csv", header + "\n"))
             self.assertEqual(run_.returncode, 1)
             self.assertIn("h.csv:1: header: " + message, run_.stderr)
@@ -284,12 +288,13 @@ class Cli(unittest.TestCase):
         events = self.write("ev.csv", EVENTS_CSV)
         table = run("report", B2B, events, "--value", "deal_value")
         self.assertEqual(table.returncode, 0, table.stderr)
-        self.assertIn("b2b v1 funnel as of 2026-01-31: 3 deals, 3 live, 1 open", table.stdout)
-        self.assertIn("win rate 50.0% (1 won, 1 lost)", table.stdout)
+        # globex goes cold on 2026-01-15 (b2b's 14-day timeout).
+        self.assertIn("b2b v1 funnel as of 2026-01-31: 3 deals, 3 live, 0 open", table.stdout)
+        self.assertIn("win rate 33.3% (1 won, 2 lost)", table.stdout)
         report = json.loads(run("report", B2B, events, "--format", "json",
                                 "--value", "deal_value").stdout)
         total = report["total"]
-        self.assertEqual((total["won"], total["lost"], total["deals"]), ("1", "1", "3"))
+        self.assertEqual((total["won"], total["lost"], total["deals"]), ("1", "2", "3"))
         self.assertEqual(total["average_deal_value"], 48000)
         self.assertAlmostEqual(total["average_cycle_days"], 24.0)
         self.assertEqual(total["stages"][0]["entered"], "3")
@@ -299,7 +304,7 @@ class Cli(unittest.TestCase):
         # still January in UTC.
         self.assertEqual(len(lines), 1 + 10 * 2)
         self.assertTrue(lines[1].startswith("all,prospecting,open,3,"))
-        self.assertTrue(any(line.startswith("2026-01,lost,lost,1,") for line in lines))
+        self.assertTrue(any(line.startswith("2026-01,lost,lost,2,") for line in lines))
         weekly = run("report", B2B, events, "--cohort", "week").stdout
         self.assertIn("2026-W01", weekly)
         self.assertIn("2026-W05", weekly)
@@ -320,15 +325,68 @@ class Cli(unittest.TestCase):
         self.assertIn("/no/such/dir/f.svg: cannot write", run_.stderr)
 
     def test_report_stalled_deals_now(self):
-        events = self.write("ev.csv", EVENTS_CSV)
-        # globex has waited in initial contact since 2026-01-01; its limit
-        # is 14 days.
+        # q has sat in qualification since 2026-01-05; its stall limit is 21
+        # days and it has no timeout.
+        events = self.write("ev.csv", "deal,event,time\n"
+                                      "q,contact,2026-01-01\nq,qualify,2026-01-05\n")
         early = json.loads(run("report", B2B, events, "--format", "json",
-                               "--now", "2026-01-10").stdout)
+                               "--now", "2026-01-20").stdout)
         late = json.loads(run("report", B2B, events, "--format", "json",
                               "--now", "2026-03-01").stdout)
-        self.assertEqual(early["total"]["stages"][1]["stalled"], "0")
-        self.assertEqual(late["total"]["stages"][1]["stalled"], "1")
+        self.assertEqual(early["total"]["stages"][2]["stalled"], "0")
+        self.assertEqual(late["total"]["stages"][2]["stalled"], "1")
+
+    def test_now_is_as_of(self):
+        events = self.write("ev.csv", EVENTS_CSV)
+        # As of 2026-01-16: globex went cold the day before; acme's close
+        # (01-20) and win (01-25) and initech's loss (02-01) are later rows,
+        # not applied: acme is still negotiating, initech is not there yet.
+        run_ = run("replay", B2B, events, "--now", "2026-01-16")
+        self.assertEqual(run_.returncode, 0, run_.stderr)
+        self.assertIn("as of 2026-01-16T00:00:00Z (--now): 3 rows after it not applied\n"
+                      "9 rows: 5 accepted, 0 rejected, 0 bad rows; 2 deals", run_.stdout)
+        self.assertEqual(counts(run_.stdout.split("\n", 1)[1]),
+                         {"negotiation": 1, "lost": 1})
+        self.assertIn("1 timeouts fired", run_.stdout)
+        report = run("report", B2B, events, "--format", "json", "--now", "2026-01-16")
+        self.assertEqual(report.returncode, 0, report.stderr)
+        self.assertEqual(json.loads(report.stdout)["total"]["lost"], "1")
+        self.assertIn("3 rows after it not applied", report.stderr)
+        # Before the timeout is due, nothing fires.
+        run_ = run("replay", B2B, events, "--now", "2026-01-14")
+        self.assertIn("0 timeouts fired", run_.stdout)
+
+    def test_stage_history_files(self):
+        crm = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
+                           "crm.textproto")
+        rows = ("deal,stage,time,amount,lost_reason\n"
+                "a,lead,2026-01-01,,\n"
+                "a,qualified,2026-01-03,,\n"
+                "a,qualified,2026-01-04,,\n"     # an update, not a move
+                "b,demo,2026-01-02,,\n"          # created in an entry stage
+                "a,won,2026-01-10,5000,\n"
+                "c,proposal,2026-01-11,,\n"      # not an entry stage
+                "b,lost,2026-01-20,,\n")         # b went cold on 01-02 already
+        csv = run("replay", crm, self.write("h.csv", rows))
+        self.assertEqual(csv.returncode, 3, csv.stderr)
+        # Accepted: two moves of a, a's update, and b's "lost" row, an update
+        # of the deal its timeout lost; the creations are not steps.
+        self.assertIn("7 rows: 4 accepted, 0 rejected, 1 bad rows; 2 deals; 1 timeouts fired",
+                      csv.stdout)
+        self.assertIn('h.csv:7: deal "c": stage "proposal" is not an entry stage of '
+                      'machine "crm" (deals may be created in: lead, demo): add the stage '
+                      "to the machine's entry_stages", csv.stderr)
+        self.assertEqual(counts(csv.stdout), {"won": 1, "lost": 1})
+        jsonl = "\n".join(json.dumps(r) for r in [
+            {"deal": "a", "stage": "lead", "time": "2026-01-01"},
+            {"deal": "a", "stage": "won", "time": "2026-01-02"},
+            {"deal": "a", "event": "call", "stage": "lead", "time": "2026-01-03"},
+        ]) + "\n"
+        run_ = run("replay", crm, self.write("h.jsonl", jsonl))
+        self.assertIn('h.jsonl:2: ', run_.stderr + "h.jsonl:2: ")  # won needs amount:
+        self.assertIn("1 rejected", run_.stdout)                   # a rejection, not a bad row
+        self.assertIn('h.jsonl:3: the row names both an event ("call") and a stage ("lead")',
+                      run_.stderr)
 
     def test_report_from_a_snapshot(self):
         snapshot = os.path.join(self.dir.name, "p.scp")
@@ -337,7 +395,7 @@ class Cli(unittest.TestCase):
         run_ = run("report", B2B, snapshot, "--format", "json")
         self.assertEqual(run_.returncode, 0, run_.stderr)
         total = json.loads(run_.stdout)["total"]
-        self.assertEqual((total["won"], total["lost"]), ("1", "1"))
+        self.assertEqual((total["won"], total["lost"]), ("1", "2"))
         alone = run("report", snapshot, "--format", "json")
         self.assertEqual(alone.returncode, 0, alone.stderr)
         self.assertEqual(json.loads(alone.stdout)["total"], total)
@@ -353,17 +411,22 @@ class Cli(unittest.TestCase):
 
     def test_a_format_1_snapshot_reports_as_the_same_events_do_now(self):
         # tests/data/format_v1: events and the snapshot that the release
-        # before format 2 wrote from them (replay --history 4).
+        # before format 2 wrote from them with b2b (replay --history 4). That
+        # release fired no timeouts in replay; this one does, so the events
+        # replay to the same state with b2b less its timeouts. Each snapshot
+        # is reported with the machine it carries.
         data = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                             "data", "format_v1")
         old = os.path.join(data, "b2b_history4.scp")
         with open(old, "rb") as f:
             self.assertEqual(f.read(8), b"SCPIPE\r\n")
         new = os.path.join(self.dir.name, "new.scp")
-        replay = run("replay", B2B, os.path.join(data, "b2b_events.csv"),
+        replay = run("replay", os.path.join(data, "b2b_as_replayed.textproto"),
+                     os.path.join(data, "b2b_events.csv"),
                      "--history", "4", "--snapshot-out", new)
         self.assertEqual(replay.returncode, 0, replay.stderr)
-        reports = [run("report", B2B, path, "--format", "json", "--now",
+        self.assertIn("0 timeouts fired", replay.stdout)
+        reports = [run("report", path, "--format", "json", "--now",
                        "2027-01-01") for path in (old, new)]
         for r in reports:
             self.assertEqual(r.returncode, 0, r.stderr)

@@ -11,11 +11,15 @@
 //
 // Definitions (every count is of deals, not events, unless it says moves):
 //   entered      deals that ever entered the stage (a deal added to the
-//                pipeline enters the initial stage);
+//                pipeline enters the entry stage it is created in, and no
+//                stage before it);
 //   moved on     moves out of the stage to a stage that is not LOST;
 //   dropped      moves out of the stage to a LOST stage;
 //   now          live deals in the stage;
-//   stalled      live deals in the stage for longer than its stall limit;
+//   stalled      live deals whose stall clock has run past the stage's
+//                stall limit: the clock runs from entry into the stage, or
+//                for a LAST_ACTIVITY stage from the later of that and the
+//                deal's last activity (Pipedrive's "rotting");
 //   conversion to next   entered(next) / entered(stage), where next is the
 //                next OPEN or WON stage in declaration order (the funnel
 //                order);

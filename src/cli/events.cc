@@ -120,22 +120,26 @@ absl::Status EventReader::ReadHeader() {
       deal_column_ = static_cast<int>(c);
     } else if (name == "event") {
       event_column_ = static_cast<int>(c);
+    } else if (name == "stage") {
+      stage_column_ = static_cast<int>(c);
     } else if (name == "time") {
       time_column_ = static_cast<int>(c);
     } else {
       auto id = machine_->FindAttribute(name);
       if (!id.ok()) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "header: column \"", name, "\" is neither deal, event, time "
-            "nor an attribute of machine \"", machine_->name(), "\""));
+            "header: column \"", name, "\" is neither deal, event, stage, "
+            "time nor an attribute of machine \"", machine_->name(), "\""));
       }
       attribute = *id;
     }
     attribute_of_column_.push_back(attribute);
   }
-  if (deal_column_ < 0 || event_column_ < 0 || time_column_ < 0) {
+  if (deal_column_ < 0 || time_column_ < 0 ||
+      (event_column_ < 0 && stage_column_ < 0)) {
     return absl::InvalidArgumentError(
-        "header: the columns deal, event and time are required");
+        "header: the columns deal, time, and event or stage (or both) are "
+        "required");
   }
   return absl::OkStatus();
 }
@@ -178,6 +182,35 @@ absl::StatusOr<bool> EventReader::Next(EventRow* row) {
   return false;
 }
 
+absl::Status EventReader::ReadEventAndStage(absl::string_view event,
+                                           absl::string_view stage,
+                                           EventRow* row) const {
+  row->event = kNoEvent;
+  row->stage = kNoStage;
+  if (!event.empty() && !stage.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the row names both an event (\"", event, "\") and a stage (\"",
+        stage, "\"): give one"));
+  }
+  if (!event.empty()) {
+    auto id = machine_->FindEvent(event);
+    if (!id.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown event \"", event, "\""));
+    }
+    row->event = *id;
+  }
+  if (!stage.empty()) {
+    auto id = machine_->FindStage(stage);
+    if (!id.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown stage \"", stage, "\""));
+    }
+    row->stage = *id;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<bool> EventReader::NextCsv(absl::string_view line, EventRow* row) {
   SC_RETURN_IF_ERROR(SplitCsv(line, &views_, &fields_));
   if (views_.size() != attribute_of_column_.size()) {
@@ -186,15 +219,9 @@ absl::StatusOr<bool> EventReader::NextCsv(absl::string_view line, EventRow* row)
   }
   row->deal = views_[deal_column_];
   if (row->deal.empty()) return absl::InvalidArgumentError("the deal is empty");
-  const absl::string_view event = views_[event_column_];
-  row->event = kNoEvent;
-  if (!event.empty()) {
-    auto id = machine_->FindEvent(event);
-    if (!id.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown event \"", event, "\""));
-    }
-    row->event = *id;
-  }
+  SC_RETURN_IF_ERROR(ReadEventAndStage(
+      event_column_ < 0 ? absl::string_view() : views_[event_column_],
+      stage_column_ < 0 ? absl::string_view() : views_[stage_column_], row));
   SC_ASSIGN_OR_RETURN(row->time, ParseTime(views_[time_column_]));
   for (size_t c = 0; c < views_.size(); ++c) {
     const AttributeId a = attribute_of_column_[c];
@@ -238,16 +265,11 @@ absl::StatusOr<bool> EventReader::NextJson(absl::string_view line, EventRow* row
   if (json_deal_.empty()) return absl::InvalidArgumentError("the deal is empty");
   row->deal = json_deal_;
   SC_ASSIGN_OR_RETURN(row->time, ParseTime(text(time->second)));
-  row->event = kNoEvent;
-  if (const auto event = fields.find("event");
-      event != fields.end() && !event->second.string_value().empty()) {
-    auto id = machine_->FindEvent(event->second.string_value());
-    if (!id.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown event \"", event->second.string_value(), "\""));
-    }
-    row->event = *id;
-  }
+  const auto event = fields.find("event");
+  const auto stage = fields.find("stage");
+  SC_RETURN_IF_ERROR(ReadEventAndStage(
+      event == fields.end() ? "" : event->second.string_value(),
+      stage == fields.end() ? "" : stage->second.string_value(), row));
   if (const auto set = fields.find("set"); set != fields.end()) {
     if (set->second.kind_case() != google::protobuf::Value::kStructValue) {
       return absl::InvalidArgumentError("\"set\" is not an object");

@@ -1,15 +1,18 @@
-// The `salescycle` tool's event files: CSV or JSON Lines, one event a line.
+// The `salescycle` tool's event files: CSV or JSON Lines, one row a line.
 //
-// CSV: a header row naming the columns `deal`, `event` and `time`, in any
-// order, and any number of attribute columns (named as the machine's
-// attributes); then a row an event. Fields may be quoted ("..." with ""
-// inside). JSONL: one object a line,
+// CSV: a header row naming the columns `deal` and `time`, `event` or
+// `stage` or both, in any order, and any number of attribute columns (named
+// as the machine's attributes); then a row an event. Fields may be quoted
+// ("..." with "" inside). JSONL: one object a line,
 //   {"deal": "acme", "event": "contact", "time": "2026-01-02T09:00:00Z",
 //    "set": {"budget": 50000}}
-// A deal is its id (any text). The event may be empty: the row then only
-// sets attributes (and adds the deal). A time is epoch seconds or ISO 8601
-// (2026-01-02, 2026-01-02T09:00:00, with Z or an offset; UTC when none).
-// An attribute cell that is empty sets nothing.
+// or {"deal": "acme", "stage": "qualification", "time": ...}.
+// A deal is its id (any text). A row names an event, or a stage (a row of a
+// CRM's stage-history export: "the deal was in this stage from this time",
+// a move by stage, Pipeline::MoveTo), or neither: it then only sets
+// attributes (and adds the deal). Not both. A time is epoch seconds or
+// ISO 8601 (2026-01-02, 2026-01-02T09:00:00, with Z or an offset; UTC when
+// none). An attribute cell that is empty sets nothing.
 #ifndef SALESCYCLE_SRC_CLI_EVENTS_H_
 #define SALESCYCLE_SRC_CLI_EVENTS_H_
 
@@ -29,7 +32,8 @@ namespace cli {
 
 struct EventRow {
   absl::string_view deal;  // into the line: valid until the next row
-  EventId event = kNoEvent;  // kNoEvent: only set attributes
+  EventId event = kNoEvent;  // kNoEvent: no event
+  StageId stage = kNoStage;  // kNoStage: no move by stage
   Timestamp time = 0;
   std::vector<std::pair<AttributeId, AttributeValue>> set;
 };
@@ -71,8 +75,14 @@ class EventReader {
   Format format_;
   size_t offset_ = 0;
   int64_t line_ = 0;
-  // CSV columns: the index of deal, event and time; attribute per column.
-  int deal_column_ = -1, event_column_ = -1, time_column_ = -1;
+  // The row's event and stage cells (either may be empty), as ids.
+  absl::Status ReadEventAndStage(absl::string_view event,
+                                 absl::string_view stage, EventRow* row) const;
+
+  // CSV columns: the index of deal, event, stage and time (-1: none);
+  // attribute per column.
+  int deal_column_ = -1, event_column_ = -1, stage_column_ = -1,
+      time_column_ = -1;
   std::vector<AttributeId> attribute_of_column_;
   std::vector<std::string> fields_;  // unquoted copies, when quotes were used
   std::vector<absl::string_view> views_;

@@ -194,11 +194,16 @@ struct ReplayStats {
   uint64_t accepted = 0;
   uint64_t rejected = 0;
   uint64_t added = 0;
+  uint64_t timeouts = 0;   // fired between rows and at the end
+  uint64_t after_now = 0;  // rows past --now, not applied
+  Timestamp clock = std::numeric_limits<Timestamp>::min();  // latest row
 };
 
-// Feeds rows to a pipeline in batches. A row that sets attributes flushes
-// the batch first, so that every event sees the attributes of the rows
-// before it.
+// Feeds rows to a pipeline in batches, in time: timeouts fire between rows
+// as the rows' clock passes them (Pipeline::ApplyTimed). Events and moves by
+// stage go in batches of their own kind, flushed when the kind changes; a
+// row that sets attributes flushes first, so that every step sees the
+// attributes of the rows before it.
 class RowApplier {
  public:
   RowApplier(Pipeline* p, ReplayStats* stats) : p_(p), stats_(stats) {}
@@ -206,39 +211,83 @@ class RowApplier {
   // Applies one parsed row. A problem with the row itself (a value the
   // attribute refuses) goes to `*bad`; the returned error is fatal.
   absl::Status Apply(EventRow* row, absl::Status* bad) {
+    stats_->clock = std::max(stats_->clock, row->time);
     DealIndex deal;
+    bool created_here = false;
     if (const std::optional<DealIndex> found = p_->IndexOfKey(row->deal)) {
       deal = *found;
     } else {
-      SC_ASSIGN_OR_RETURN(deal, p_->AddWithKey(row->deal, row->time));
+      // A deal's first stage-history row is its creation in that stage
+      // (and entry into no stage before it), which must be an entry stage:
+      // entering it through the stages before at once would count a stay
+      // of no time in each of them.
+      created_here = row->stage != kNoStage;
+      auto added = p_->AddWithKey(row->deal, row->time,
+                                  created_here ? row->stage : kNoStage);
+      if (absl::IsInvalidArgument(added.status())) {
+        *bad = absl::InvalidArgumentError(absl::StrCat(
+            "deal \"", row->deal, "\": ", added.status().message(),
+            ": add the stage to the machine's entry_stages"));
+        return absl::OkStatus();
+      }
+      SC_RETURN_IF_ERROR(added.status());
+      deal = *added;
       ++stats_->added;
     }
     if (!row->set.empty()) {
       SC_RETURN_IF_ERROR(Flush());
+      // What fell due before this row happened before its values were set.
+      if (row->time != std::numeric_limits<Timestamp>::min()) {
+        stats_->timeouts += static_cast<uint64_t>(p_->AdvanceTo(row->time - 1));
+      }
       for (auto& [attribute, value] : row->set) {
         if (bad->ok()) *bad = p_->Set(deal, attribute, std::move(value));
       }
     }
-    if (bad->ok() && row->event != kNoEvent) {
-      batch_.push_back(EventRecord{deal, row->event, row->time});
-      if (batch_.size() >= (1 << 16)) SC_RETURN_IF_ERROR(Flush());
+    if (!bad->ok()) return absl::OkStatus();
+    if (row->event != kNoEvent) {
+      if (!moves_.empty()) SC_RETURN_IF_ERROR(Flush());
+      events_.push_back(EventRecord{deal, row->event, row->time});
+    } else if (row->stage != kNoStage && !created_here) {
+      if (!events_.empty()) SC_RETURN_IF_ERROR(Flush());
+      moves_.push_back(StageRecord{deal, row->stage, row->time});
     }
+    if (events_.size() + moves_.size() >= (1 << 16)) SC_RETURN_IF_ERROR(Flush());
     return absl::OkStatus();
   }
 
   absl::Status Flush() {
-    if (batch_.empty()) return absl::OkStatus();
-    SC_ASSIGN_OR_RETURN(const BatchResult r, p_->Apply(batch_));
-    stats_->accepted += r.accepted;
-    stats_->rejected += r.rejected;
-    batch_.clear();
+    if (!events_.empty()) {
+      SC_ASSIGN_OR_RETURN(const BatchResult r, p_->ApplyTimed(events_));
+      Count(r);
+      events_.clear();
+    }
+    if (!moves_.empty()) {
+      SC_ASSIGN_OR_RETURN(const BatchResult r, p_->ApplyMovesTimed(moves_));
+      Count(r);
+      moves_.clear();
+    }
+    return absl::OkStatus();
+  }
+
+  // After the last row: what is due by `now` fires.
+  absl::Status Finish(Timestamp now) {
+    SC_RETURN_IF_ERROR(Flush());
+    stats_->timeouts += static_cast<uint64_t>(p_->AdvanceTo(now));
     return absl::OkStatus();
   }
 
  private:
+  void Count(const BatchResult& r) {
+    stats_->accepted += r.accepted;
+    stats_->rejected += r.rejected;
+    stats_->timeouts += r.timeouts_fired;
+  }
+
   Pipeline* p_;
   ReplayStats* stats_;
-  std::vector<EventRecord> batch_;
+  std::vector<EventRecord> events_;
+  std::vector<StageRecord> moves_;
 };
 
 // "replay: N rows (P%)" on stderr, at most every 100 ms.
@@ -282,11 +331,13 @@ absl::StatusOr<EventReader> OpenEvents(const std::string& path,
   return reader;
 }
 
-// Applies an event file to `p`. Bad rows are reported on stderr with their
-// line (the first ten, then a count); with `strict` the first one is an
-// error.
+// Applies an event file to `p`, in time, as of `now` (rows after it are
+// not applied; nullopt: as of the last row). Bad rows are reported on
+// stderr with their line (the first ten, then a count); with `strict` the
+// first one is an error.
 absl::Status ReplayEvents(const std::string& path, Pipeline* p, bool strict,
-                          bool progress, ReplayStats* stats) {
+                          bool progress, std::optional<Timestamp> now,
+                          ReplayStats* stats) {
   SC_ASSIGN_OR_RETURN(const internal::FileBytes file,
                       internal::FileBytes::Open(path));
   const absl::string_view text = file.view();
@@ -300,7 +351,11 @@ absl::Status ReplayEvents(const std::string& path, Pipeline* p, bool strict,
     if (more.ok() && !*more) break;
     ++stats->rows;
     absl::Status bad = more.status();
-    if (bad.ok()) SC_RETURN_IF_ERROR(applier.Apply(&row, &bad));
+    if (bad.ok() && now && row.time > *now) {
+      ++stats->after_now;
+    } else if (bad.ok()) {
+      SC_RETURN_IF_ERROR(applier.Apply(&row, &bad));
+    }
     if (!bad.ok()) {
       ++stats->bad_rows;
       const std::string message =
@@ -315,13 +370,24 @@ absl::Status ReplayEvents(const std::string& path, Pipeline* p, bool strict,
     }
     line.Update(stats->rows, reader.offset(), text.size());
   }
-  SC_RETURN_IF_ERROR(applier.Flush());
+  SC_RETURN_IF_ERROR(applier.Finish(now.value_or(stats->clock)));
   line.Done(stats->rows);
   if (stats->bad_rows > kShownBadRows) {
     std::fprintf(stderr, "%s: %llu bad rows in all, %d shown\n", path.c_str(),
                  static_cast<unsigned long long>(stats->bad_rows), kShownBadRows);
   }
   return absl::OkStatus();
+}
+
+// "as of 2026-06-30T00:00:00Z: 120 rows after it not applied", for the
+// first line of the output; "" without --now.
+std::string AsOf(std::optional<Timestamp> now, const ReplayStats& stats) {
+  if (!now) return "";
+  return absl::StrCat("as of ", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                                                 absl::FromUnixSeconds(*now),
+                                                 absl::UTCTimeZone()),
+                      " (--now): ", stats.after_now,
+                      " rows after it not applied\n");
 }
 
 bool ShowProgress(const Args& args) {
@@ -336,9 +402,15 @@ bool IsSnapshot(const std::string& path) {
 }
 
 int Replay(int argc, char** argv) {
-  auto args = ParseArgs(argc, argv, 2, {"snapshot-out", "history"});
+  auto args = ParseArgs(argc, argv, 2, {"snapshot-out", "history", "now"});
   if (!args.ok()) return Usage(std::string(args.status().message()));
   if (args->positional.size() != 2) return Usage("replay takes MACHINE EVENTS");
+  std::optional<Timestamp> now;
+  if (args->options.count("now")) {
+    auto parsed = ParseTime(args->options["now"]);
+    if (!parsed.ok()) return Usage(absl::StrCat("--now: ", parsed.status().message()));
+    now = *parsed;
+  }
   PipelineOptions options;
   if (args->options.count("history")) {
     int64_t history;
@@ -356,18 +428,20 @@ int Replay(int argc, char** argv) {
   if (!p.ok()) return Fail(p.status());
   ReplayStats stats;
   const auto start = std::chrono::steady_clock::now();
-  const absl::Status replayed =
-      ReplayEvents(args->positional[1], &*p, args->strict, ShowProgress(*args), &stats);
+  const absl::Status replayed = ReplayEvents(
+      args->positional[1], &*p, args->strict, ShowProgress(*args), now, &stats);
   if (!replayed.ok()) return Fail(replayed);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("%llu rows: %llu events accepted, %llu rejected, %llu bad rows; "
-              "%llu deals (%.0f rows/s)\n",
+  std::printf("%s%llu rows: %llu accepted, %llu rejected, %llu bad rows; "
+              "%llu deals; %llu timeouts fired (%.0f rows/s)\n",
+              AsOf(now, stats).c_str(),
               static_cast<unsigned long long>(stats.rows),
               static_cast<unsigned long long>(stats.accepted),
               static_cast<unsigned long long>(stats.rejected),
               static_cast<unsigned long long>(stats.bad_rows),
               static_cast<unsigned long long>(p->size()),
+              static_cast<unsigned long long>(stats.timeouts),
               seconds > 0 ? static_cast<double>(stats.rows) / seconds : 0.0);
   const Machine& machine = **m;
   for (int s = 0; s < machine.num_stages(); ++s) {
@@ -432,10 +506,12 @@ int Report(int argc, char** argv) {
       p = Pipeline::Create(*m, options);
       if (!p.ok()) return Fail(p.status());
       ReplayStats stats;
-      const absl::Status replayed =
-          ReplayEvents(pos[1], &*p, args->strict, ShowProgress(*args), &stats);
+      const absl::Status replayed = ReplayEvents(
+          pos[1], &*p, args->strict, ShowProgress(*args), funnel.now, &stats);
       if (!replayed.ok()) return Fail(replayed);
       if (stats.bad_rows > 0) code = kBadRows;
+      // The report says "as of" itself; what --now left out goes beside it.
+      if (funnel.now) std::fprintf(stderr, "%s", AsOf(funnel.now, stats).c_str());
     }
   }
   if (!p.ok()) return Fail(p.status());
