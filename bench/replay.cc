@@ -262,6 +262,7 @@ Replay ReplayBaseline(const Machine& m, const bench::Workload& w) {
   bool guarded_cell[9][12] = {};
   std::memset(next, kNone, sizeof next);
   for (const TransitionInfo& t : m.transitions()) {
+    if (t.to == kNoStage || t.event == kNoEvent) continue;  // none in cycle9
     next[t.from][t.event] = static_cast<uint8_t>(t.to);
     guarded_cell[t.from][t.event] = !t.guard.empty();
   }

@@ -94,6 +94,8 @@ int main(int argc, char** argv) {
   // to a stage with a higher win probability is picked six times as often.
   std::vector<std::vector<salescycle::EventId>> choices(m.num_stages());
   for (const salescycle::TransitionInfo& t : m.transitions()) {
+    // Moves only: activities (no target) and moves by stage (no event).
+    if (t.to == salescycle::kNoStage || t.event == salescycle::kNoEvent) continue;
     const bool forward =
         m.stage(t.to).win_probability > m.stage(t.from).win_probability;
     choices[t.from].insert(choices[t.from].end(), forward ? 6 : 1, t.event);

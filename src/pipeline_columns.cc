@@ -499,7 +499,7 @@ void WriteLossReasons(const ChunkWriteContext& c) {
   WriteOffsets(
       c, [&](DealIndex d) { return PI::loss_reason_id(p, d) != 0; },
       c.chunk->mutable_loss_reason_offset_deltas(), [&](DealIndex d) {
-        c.chunk->add_loss_reasons(PI::loss_reason_id(p, d));
+        c.chunk->add_loss_reasons(c.reason_ids[PI::loss_reason_id(p, d)]);
       });
 }
 

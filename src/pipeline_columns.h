@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -28,6 +29,8 @@ struct ChunkWriteContext {
   size_t first;
   size_t n;
   v1::PipelineChunk* chunk;
+  // The pipeline's loss reason ids as the snapshot numbers them.
+  const std::vector<uint32_t>& reason_ids;
 };
 
 // Chunk `index` being read into `pipeline`, whose slots [first, first + n)

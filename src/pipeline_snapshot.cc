@@ -31,7 +31,28 @@ using PI = PipelineInternal;
 
 // ---- writing
 
-v1::PipelineHeader Header(const Pipeline& p) {
+// The loss reasons a snapshot holds: those of live deals, numbered from 1
+// in the order the deals first use them, so that the same state gives the
+// same bytes however the pipeline came to intern them. `*renumber` maps the
+// pipeline's reason ids to the snapshot's.
+std::vector<std::string> SnapshotReasons(const Pipeline& p,
+                                         std::vector<uint32_t>* renumber) {
+  const std::vector<std::string>& reasons = PI::reasons(p);
+  renumber->assign(reasons.size(), 0);
+  std::vector<std::string> out;
+  if (!p.machine().keeps_loss_reasons()) return out;
+  for (DealIndex d = 0; d < p.slot_count(); ++d) {
+    if (!p.Contains(d)) continue;
+    const uint32_t id = PI::loss_reason_id(p, d);
+    if (id == 0 || (*renumber)[id] != 0) continue;
+    out.push_back(reasons[id]);
+    (*renumber)[id] = static_cast<uint32_t>(out.size());
+  }
+  return out;
+}
+
+v1::PipelineHeader Header(const Pipeline& p,
+                          const std::vector<std::string>& reasons) {
   const Machine& m = p.machine();
   v1::PipelineHeader h;
   h.set_format_version(kFormatVersion);
@@ -49,8 +70,7 @@ v1::PipelineHeader Header(const Pipeline& p) {
   h.set_deal_count(p.size());
   h.set_history_limit(static_cast<uint32_t>(PI::history_limit(p)));
   h.set_machine_spec(m.spec_text());
-  const std::vector<std::string>& reasons = PI::reasons(p);
-  for (size_t k = 1; k < reasons.size(); ++k) h.add_loss_reasons(reasons[k]);
+  for (const std::string& reason : reasons) h.add_loss_reasons(reason);
   return h;
 }
 
@@ -77,7 +97,8 @@ absl::Status Save(const Pipeline& p, FrameWriter* w) {
   SC_RETURN_IF_ERROR(
       w->Write(absl::string_view(kPipelineMagic, sizeof kPipelineMagic)));
   v1::PipelineFrame frame;
-  *frame.mutable_header() = Header(p);
+  std::vector<uint32_t> reason_ids;
+  *frame.mutable_header() = Header(p, SnapshotReasons(p, &reason_ids));
   SC_RETURN_IF_ERROR(w->WriteFrame(frame));
   uint64_t chunks = 0;
   for (size_t first = 0; first < p.slot_count(); ++chunks) {
@@ -85,7 +106,7 @@ absl::Status Save(const Pipeline& p, FrameWriter* w) {
     v1::PipelineChunk* chunk = frame.mutable_chunk();
     chunk->Clear();
     chunk->set_first_slot(first);
-    const ChunkWriteContext context{p, first, n, chunk};
+    const ChunkWriteContext context{p, first, n, chunk, reason_ids};
     for (const ChunkColumn& column : ChunkColumns()) column.write(context);
     SC_RETURN_IF_ERROR(w->WriteFrame(frame));
     first += n;

@@ -1,6 +1,7 @@
 #include "salescycle/render.h"
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -30,6 +31,41 @@ std::string MermaidText(absl::string_view s) {
       s, {{"\"", "'"}, {":", " "}, {";", ","}, {"{", "("}, {"}", ")"}, {"\n", " "}});
 }
 
+// The activity events of each stage ("call, email"), for its label: a loop
+// per activity and stage would bury the moves under them.
+std::vector<std::string> ActivitiesByStage(const Machine& m) {
+  std::vector<std::string> out(static_cast<size_t>(m.num_stages()));
+  for (const TransitionInfo& t : m.transitions()) {
+    if (t.to != kNoStage) continue;
+    std::string& list = out[t.from];
+    absl::StrAppend(&list, list.empty() ? "" : ", ", m.event(t.event).id);
+  }
+  return out;
+}
+
+// An edge's label: the event ("" for a move by stage only), then the guard
+// in brackets after `separator`.
+std::string EdgeLabel(const Machine& m, const TransitionInfo& t,
+                      absl::string_view separator) {
+  std::string label = t.event == kNoEvent ? "" : m.event(t.event).id;
+  if (!t.guard.empty()) {
+    absl::StrAppend(&label, label.empty() ? "" : separator, "[", t.guard, "]");
+  }
+  return label;
+}
+
+// Whether an earlier transition already draws the edge from -> to with an
+// event: a move by stage between the same stages adds nothing to see.
+bool DrawnByAnEvent(const Machine& m, const TransitionInfo& t) {
+  if (t.event != kNoEvent) return false;
+  for (const TransitionInfo& other : m.transitions()) {
+    if (other.from == t.from && other.to == t.to && other.event != kNoEvent) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 std::string MachineToDot(const Machine& m) {
@@ -38,9 +74,13 @@ std::string MachineToDot(const Machine& m) {
                                  "  node [shape=box, style=\"rounded,filled\", "
                                  "fillcolor=\"#eef3fb\", fontname=\"Helvetica\"];\n",
                                  "  edge [fontname=\"Helvetica\", fontsize=10];\n",
-                                 "  __start [shape=point, width=0.15];\n",
-                                 "  __start -> ", DotQuote(m.stage(m.initial_stage()).id),
-                                 ";\n");
+                                 "  __start [shape=point, width=0.15];\n");
+  // Deals start in the initial stage, or are created in another entry stage.
+  for (StageId entry : m.entry_stages()) {
+    absl::StrAppend(&out, "  __start -> ", DotQuote(m.stage(entry).id),
+                    entry == m.initial_stage() ? "" : " [style=dashed]", ";\n");
+  }
+  const std::vector<std::string> activities = ActivitiesByStage(m);
   for (int i = 0; i < m.num_stages(); ++i) {
     const StageInfo& s = m.stage(static_cast<StageId>(i));
     std::string style;
@@ -49,15 +89,20 @@ std::string MachineToDot(const Machine& m) {
     } else if (s.kind == StageKind::kLost) {
       style = ", shape=octagon, fillcolor=\"#fde2e1\"";
     }
-    absl::StrAppend(&out, "  ", DotQuote(s.id), " [label=",
-                    DotQuote(absl::StrCat(s.display_name, "\n", s.win_probability, "%")),
-                    style, "];\n");
+    std::string label = absl::StrCat(s.display_name, "\n", s.win_probability, "%");
+    if (!activities[i].empty()) absl::StrAppend(&label, "\n(", activities[i], ")");
+    absl::StrAppend(&out, "  ", DotQuote(s.id), " [label=", DotQuote(label), style,
+                    "];\n");
   }
+  // Moves by stage only are dotted and unlabelled; a move that starts a new
+  // cycle is bold.
   for (const TransitionInfo& t : m.transitions()) {
-    std::string label = m.event(t.event).id;
-    if (!t.guard.empty()) absl::StrAppend(&label, "\n[", t.guard, "]");
+    if (t.to == kNoStage || DrawnByAnEvent(m, t)) continue;
+    std::string attrs = absl::StrCat("label=", DotQuote(EdgeLabel(m, t, "\n")));
+    if (t.event == kNoEvent) absl::StrAppend(&attrs, ", style=dotted");
+    if (t.new_cycle) absl::StrAppend(&attrs, ", style=bold");
     absl::StrAppend(&out, "  ", DotQuote(m.stage(t.from).id), " -> ",
-                    DotQuote(m.stage(t.to).id), " [label=", DotQuote(label), "];\n");
+                    DotQuote(m.stage(t.to).id), " [", attrs, "];\n");
   }
   for (int i = 0; i < m.num_stages(); ++i) {
     const auto timeout = m.timeout(static_cast<StageId>(i));
@@ -90,12 +135,21 @@ std::string MachineToMermaid(const Machine& m) {
     absl::StrAppend(&out, "  state \"", MermaidText(s.display_name), " (",
                     s.win_probability, "%)\" as ", id(static_cast<StageId>(i)), "\n");
   }
-  absl::StrAppend(&out, "  [*] --> ", id(m.initial_stage()), "\n");
+  for (StageId entry : m.entry_stages()) {
+    absl::StrAppend(&out, "  [*] --> ", id(entry), "\n");
+  }
   for (const TransitionInfo& t : m.transitions()) {
-    std::string label = m.event(t.event).id;
-    if (!t.guard.empty()) absl::StrAppend(&label, " [", t.guard, "]");
-    absl::StrAppend(&out, "  ", id(t.from), " --> ", id(t.to), ": ",
-                    MermaidText(label), "\n");
+    if (t.to == kNoStage || DrawnByAnEvent(m, t)) continue;
+    const std::string label = EdgeLabel(m, t, " ");
+    absl::StrAppend(&out, "  ", id(t.from), " --> ", id(t.to),
+                    label.empty() ? "" : absl::StrCat(": ", MermaidText(label)),
+                    "\n");
+  }
+  const std::vector<std::string> activities = ActivitiesByStage(m);
+  for (int i = 0; i < m.num_stages(); ++i) {
+    if (activities[i].empty()) continue;
+    absl::StrAppend(&out, "  note right of ", id(static_cast<StageId>(i)),
+                    " : activities ", MermaidText(activities[i]), "\n");
   }
   for (int i = 0; i < m.num_stages(); ++i) {
     const auto timeout = m.timeout(static_cast<StageId>(i));

@@ -103,7 +103,7 @@ class Cli(unittest.TestCase):
     def test_validate(self):
         ok = run("validate", B2B)
         self.assertEqual(ok.returncode, 0)
-        self.assertIn("ok: b2b v1, 10 stages, 14 events, 7 attributes", ok.stdout)
+        self.assertIn("ok: b2b v1, 10 stages, 17 events, 8 attributes", ok.stdout)
         bad = self.write("bad.textproto", 'name: "x" initial_stage: "a" stages { id: "a" }'
                          ' events { id: "go" } transitions { from_stage: "a" event: "gone" to: "a" }')
         run_ = run("validate", bad)

@@ -177,9 +177,11 @@ TEST(MachineFeatures, OnlyWhatTheMachineUsesIsKept) {
 
 TEST(MachineFeatures, MachinesThatUseNoneKeepTheirFingerprint) {
   // The fingerprint snapshots are checked against: a spec written before
-  // these fields existed hashes as it did: the value is the one in
-  // tests/fuzz/seeds/snapshot/b2b.scp, written by the first release.
-  auto m = Machine::FromFile(absl::StrCat(SC_MACHINES_DIR, "/b2b.textproto"));
+  // these fields existed hashes as it did: the b2b template as the first
+  // release shipped it, and the fingerprint that release wrote into
+  // tests/fuzz/seeds/snapshot/b2b.scp.
+  auto m = Machine::FromFile(
+      absl::StrCat(SC_TESTS_DIR, "/data/format_v1/b2b.textproto"));
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ((*m)->fingerprint(), 0x276028ccd3a97056u)
       << std::hex << (*m)->fingerprint();
@@ -752,8 +754,10 @@ TEST(Snapshots, JourneysKeepEveryPiece) {
 }
 
 TEST(Snapshots, AFormat1JourneyStillLoads) {
-  // Written by the first release (tests/fuzz/seeds/snapshot).
-  auto m = Machine::FromFile(absl::StrCat(SC_MACHINES_DIR, "/b2b.textproto"));
+  // Written by the first release (tests/fuzz/seeds/snapshot), of b2b as it
+  // was then.
+  auto m = Machine::FromFile(
+      absl::StrCat(SC_TESTS_DIR, "/data/format_v1/b2b.textproto"));
   ASSERT_TRUE(m.ok());
   std::string bytes;
   {

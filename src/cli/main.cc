@@ -734,6 +734,8 @@ class Simulator {
     // Per stage: the events that lead forward (to a higher win
     // probability) and the others.
     for (const TransitionInfo& t : m_.transitions()) {
+      // Events that move: activities and moves by stage are not simulated.
+      if (t.to == kNoStage || t.event == kNoEvent) continue;
       auto& list = m_.stage(t.to).win_probability >
                                m_.stage(t.from).win_probability &&
                            m_.stage(t.to).kind != StageKind::kLost
@@ -797,7 +799,7 @@ class Simulator {
     // requires.
     SimRow row{t, d, (*seq)++, e, {}};
     for (const TransitionInfo& tr : m_.transitions()) {
-      if (tr.from != s || tr.event != e) continue;
+      if (tr.from != s || tr.event != e || tr.to == kNoStage) continue;
       for (AttributeId a : m_.stage(tr.to).required_attributes) {
         if (journey->IsSet(a)) continue;
         AttributeValue v = Draw(a);
