@@ -1,6 +1,7 @@
 // The machine templates under examples/machines: each loads and validates,
 // cycle9 and cycle9-guarded are exactly ../shared/bench/cycle9.json, and
 // each template behaves as its comments say.
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -20,10 +21,22 @@ namespace {
 
 using ::testing::ElementsAre;
 
+// How many transition entries the spec has (each concrete transition names
+// the entry it came from).
+int SpecTransitions(const Machine& m) {
+  int most = -1;
+  for (const TransitionInfo& t : m.transitions()) most = std::max(most, t.spec_index);
+  return most + 1;
+}
+
+constexpr const char* kTemplates[] = {
+    "b2b.textproto",         "buyer_journey.textproto",
+    "ecommerce.textproto",   "crm_opportunity.textproto",
+    "crm_deal.textproto",    "cycle9.textproto",
+    "cycle9_guarded.textproto"};
+
 TEST(Templates, AllLoad) {
-  for (const char* file : {"b2b.textproto", "buyer_journey.textproto",
-                           "ecommerce.textproto", "cycle9.textproto",
-                           "cycle9_guarded.textproto"}) {
+  for (const char* file : kTemplates) {
     SCOPED_TRACE(file);
     EXPECT_NE(LoadTemplate(file), nullptr);
   }
@@ -32,9 +45,7 @@ TEST(Templates, AllLoad) {
 // SpecJson is the machine, whole: compiled again it behaves the same (the
 // same fingerprint), and it writes out what the compiler resolved.
 TEST(Templates, SpecJsonIsTheWholeMachine) {
-  for (const char* file : {"b2b.textproto", "buyer_journey.textproto",
-                           "ecommerce.textproto", "cycle9.textproto",
-                           "cycle9_guarded.textproto"}) {
+  for (const char* file : kTemplates) {
     SCOPED_TRACE(file);
     auto m = LoadTemplate(file);
     const std::string json = m->SpecJson();
@@ -183,9 +194,107 @@ TEST(Templates, B2bQualifiesWithBantAndLoopsThroughObjections) {
   ASSERT_TRUE(j.Fire("negotiate", 12)->moved());
   ASSERT_TRUE(j.Fire("close", 13)->moved());
   ASSERT_TRUE(j.Fire("win", 14)->moved());
+  // After the sale: follow-up is a closed (WON) stage, out of the open
+  // pipeline, where the account manager's calls are activities.
   ASSERT_TRUE(j.Fire("follow_up", 15)->moved());
-  ASSERT_TRUE(j.Fire("repurchase", 16)->moved());
+  EXPECT_EQ(m->stage(j.stage()).kind, StageKind::kWon);
+  EXPECT_EQ(j.Fire("call", 16)->outcome, Outcome::kActivity);
+  EXPECT_EQ(j.cycle(), 1u);
+  // A repeat purchase starts a new cycle, back in qualification.
+  ASSERT_TRUE(j.Fire("repurchase", 17)->moved());
   EXPECT_EQ(stage(), "qualification");
+  EXPECT_EQ(j.cycle(), 2u);
+}
+
+TEST(Templates, B2bEntryStagesReasonsAndReopening) {
+  auto m = LoadTemplate("b2b.textproto");
+  ASSERT_NE(m, nullptr);
+  auto p = *Pipeline::Create(m);
+  // Inbound leads start in contact, referrals in qualification; nothing
+  // starts in negotiation.
+  const DealIndex inbound = *p.Add(0, *m->FindStage("initial_contact"));
+  const DealIndex referral = *p.Add(0, *m->FindStage("qualification"));
+  EXPECT_FALSE(p.Add(0, *m->FindStage("negotiation")).ok());
+  // The first contact's clock runs from the last activity: a call on day
+  // 10 keeps it warm until day 24.
+  EXPECT_EQ(p.Fire(inbound, "call", 10 * 86400)->outcome, Outcome::kActivity);
+  EXPECT_EQ(p.AdvanceTo(24 * 86400 - 1), 0);
+  EXPECT_EQ(p.AdvanceTo(24 * 86400), 1);
+  EXPECT_EQ(m->stage(p.stage(inbound)).id, "lost");
+  EXPECT_EQ(p.LossReason(inbound), "go_cold");
+  // The rep's reason wins over the event's; a lost deal reopens where it
+  // was lost, in the same cycle; "reactivate" starts over, a new cycle.
+  ASSERT_TRUE(p.Set(referral, *m->FindAttribute("lost_reason"),
+                    AttributeValue::String("no budget"))
+                  .ok());
+  ASSERT_TRUE(p.Fire(referral, "disqualify", 25 * 86400)->moved());
+  EXPECT_EQ(p.LossReason(referral), "no budget");
+  ASSERT_TRUE(p.Reopen(referral, 26 * 86400)->moved());
+  EXPECT_EQ(m->stage(p.stage(referral)).id, "qualification");
+  EXPECT_EQ(p.cycle(referral), 1u);
+  ASSERT_TRUE(p.Reopen(inbound, 27 * 86400)->moved());
+  ASSERT_TRUE(p.Fire(inbound, "lose", 28 * 86400)->moved());
+  ASSERT_TRUE(p.Fire(inbound, "reactivate", 29 * 86400)->moved());
+  EXPECT_EQ(m->stage(p.stage(inbound)).id, "prospecting");
+  EXPECT_EQ(p.cycle(inbound), 2u);
+}
+
+TEST(Templates, CrmOpportunityMovesFreelyAndClosesWithWhatItNeeds) {
+  auto m = LoadTemplate("crm_opportunity.textproto");
+  ASSERT_NE(m, nullptr);
+  // Ten stages in five transition entries; no stage moves to itself.
+  EXPECT_EQ(m->num_stages(), 10);
+  EXPECT_EQ(SpecTransitions(*m), 5);
+  for (const TransitionInfo& t : m->transitions()) EXPECT_NE(t.from, t.to);
+  auto p = *Pipeline::Create(m);
+  // Created in a later stage: it entered that stage and none before.
+  const DealIndex d = *p.AddWithKey("006A", 0, *m->FindStage("value_proposition"));
+  EXPECT_EQ(p.StageCount(*m->FindStage("prospecting")), 0u);
+  // Back and forward, skipping stages.
+  ASSERT_TRUE(p.MoveTo(d, "qualification", 10)->moved());
+  ASSERT_TRUE(p.MoveTo(d, "proposal_price_quote", 20)->moved());
+  // An edit of the amount arrives as a row in the same stage: an update.
+  EXPECT_EQ(p.MoveTo(d, "proposal_price_quote", 30)->outcome, Outcome::kActivity);
+  EXPECT_EQ(p.entered_at(d), 20);
+  // Closed Won needs amount and close date; Closed Lost a reason.
+  EXPECT_EQ(p.MoveTo(d, "closed_won", 40)->outcome, Outcome::kMissingAttribute);
+  EXPECT_EQ(p.MoveTo(d, "closed_lost", 40)->outcome, Outcome::kMissingAttribute);
+  ASSERT_TRUE(p.Set(d, *m->FindAttribute("loss_reason"),
+                    AttributeValue::String("Price"))
+                  .ok());
+  ASSERT_TRUE(p.MoveTo(d, "closed_lost", 50)->moved());
+  EXPECT_EQ(p.LossReason(d), "Price");
+  // Reopened where it closed from, then won.
+  ASSERT_TRUE(p.Reopen(d, 60)->moved());
+  EXPECT_EQ(m->stage(p.stage(d)).id, "proposal_price_quote");
+  ASSERT_TRUE(p.Set(d, *m->FindAttribute("amount"), AttributeValue::Double(12e3)).ok());
+  ASSERT_TRUE(p.Set(d, *m->FindAttribute("close_date"), AttributeValue::Int64(70)).ok());
+  ASSERT_TRUE(p.MoveTo(d, "closed_won", 70)->moved());
+  // Closed stages take no moves by stage back into the pipeline.
+  EXPECT_EQ(p.MoveTo(d, "prospecting", 80)->outcome, Outcome::kNoTransition);
+}
+
+TEST(Templates, CrmDealSkipsForwardButNotBack) {
+  auto m = LoadTemplate("crm_deal.textproto");
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->num_stages(), 7);
+  EXPECT_EQ(SpecTransitions(*m), 6);
+  auto p = *Pipeline::Create(m);
+  const DealIndex d = *p.Add(0);
+  ASSERT_TRUE(p.MoveTo(d, "presentation_scheduled", 10)->moved());  // skips one
+  EXPECT_EQ(p.MoveTo(d, "qualified_to_buy", 20)->outcome, Outcome::kNoTransition);
+  // Contract Sent needs the amount.
+  EXPECT_EQ(p.MoveTo(d, "contract_sent", 30)->outcome, Outcome::kMissingAttribute);
+  ASSERT_TRUE(p.Set(d, *m->FindAttribute("amount"), AttributeValue::Double(9e3)).ok());
+  ASSERT_TRUE(p.MoveTo(d, "contract_sent", 40)->moved());
+  // Rotting: the stall clock runs from the last activity.
+  EXPECT_EQ(p.Fire(d, "note", 100)->outcome, Outcome::kActivity);
+  EXPECT_EQ(p.ClockStart(d), 100);
+  ASSERT_TRUE(p.Set(d, *m->FindAttribute("closed_lost_reason"),
+                    AttributeValue::String("Went with a competitor"))
+                  .ok());
+  ASSERT_TRUE(p.MoveTo(d, "closed_lost", 200)->moved());
+  EXPECT_EQ(p.LossReason(d), "Went with a competitor");
 }
 
 TEST(Templates, B2bDealsRotAndAreLostFromAnyOpenStage) {
@@ -212,8 +321,13 @@ TEST(Templates, BuyerJourneyDropsOffAfterTwoMonthsOfConsideration) {
   EXPECT_EQ(j.Fire("evaluate", 20)->outcome, Outcome::kGuardFailed);
   EXPECT_EQ(j.AdvanceTo(10 + 60 * 86400), 1);
   EXPECT_EQ(m->stage(j.stage()).id, "dropped");
+  // Coming back is a new journey (cycle 2).
   ASSERT_TRUE(j.Fire("return", 100 * 86400)->moved());
+  EXPECT_EQ(j.cycle(), 2u);
   ASSERT_TRUE(j.Fire("engage", 100 * 86400)->moved());
+  // A touch keeps a considering buyer from dropping off.
+  EXPECT_EQ(j.Fire("touch", 150 * 86400)->outcome, Outcome::kActivity);
+  EXPECT_EQ(j.AdvanceTo(160 * 86400 + 1), 0);
   ASSERT_TRUE(j.Set("lead_score", AttributeValue::Int64(70)).ok());
   ASSERT_TRUE(j.Fire("evaluate", 101 * 86400)->moved());
   ASSERT_TRUE(j.Fire("buy", 102 * 86400)->moved());
@@ -246,6 +360,7 @@ TEST(Templates, EcommerceCartAbandonmentReminderAndRemarketing) {
   ASSERT_TRUE(j.Fire("pay", 200040)->moved());
   ASSERT_TRUE(j.Fire("return_visit", 300000)->moved());  // repeat purchase
   EXPECT_EQ(stage(), "visit");
+  EXPECT_EQ(j.cycle(), 2u);
   const auto history = j.History();
   // 13 steps; the last 8 start with the second abandonment, at its due time.
   ASSERT_EQ(history.size(), 8u);
