@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 
@@ -54,23 +56,74 @@ std::string EdgeLabel(const Machine& m, const TransitionInfo& t,
   return label;
 }
 
-// Whether an earlier transition already draws the edge from -> to with an
-// event: a move by stage between the same stages adds nothing to see.
-bool DrawnByAnEvent(const Machine& m, const TransitionInfo& t) {
-  if (t.event != kNoEvent) return false;
-  for (const TransitionInfo& other : m.transitions()) {
-    if (other.from == t.from && other.to == t.to && other.event != kNoEvent) {
-      return true;
+// How the moves are drawn. A spec entry that expands to more moves by stage
+// than the machine has stages ("from any open stage to any other") would
+// bury the picture under its edges (56 for a 10-stage CRM pipeline): its
+// sources are drawn as one group instead, with a note for the moves inside
+// it and one edge from it to each stage outside.
+struct Layout {
+  std::vector<bool> grouped;           // by stage: in the free-movement group
+  bool group_forward_only = true;      // every move inside goes forward
+  bool group_moves_inside = false;
+  std::vector<StageId> group_targets;  // outside the group, in stage order
+  // By transition index: drawn as an edge of its own.
+  std::vector<bool> own_edge;
+};
+
+Layout LayOut(const Machine& m) {
+  const auto& ts = m.transitions();
+  Layout l;
+  l.grouped.assign(static_cast<size_t>(m.num_stages()), false);
+  l.own_edge.assign(ts.size(), false);
+  absl::flat_hash_map<int, size_t> by_stage_moves;  // per spec entry
+  absl::flat_hash_set<uint32_t> event_pairs;       // (from, to) with an event
+  for (const TransitionInfo& t : ts) {
+    if (t.to == kNoStage) continue;
+    if (t.event == kNoEvent) {
+      ++by_stage_moves[t.spec_index];
+    } else {
+      event_pairs.insert((uint32_t{t.from} << 16) | t.to);
     }
   }
-  return false;
+  auto wide = [&](const TransitionInfo& t) {
+    return t.event == kNoEvent &&
+           by_stage_moves[t.spec_index] > static_cast<size_t>(m.num_stages());
+  };
+  for (const TransitionInfo& t : ts) {
+    if (t.to != kNoStage && wide(t)) l.grouped[t.from] = true;
+  }
+  std::vector<bool> target(l.grouped.size(), false);
+  for (size_t i = 0; i < ts.size(); ++i) {
+    const TransitionInfo& t = ts[i];
+    if (t.to == kNoStage) continue;
+    if (!wide(t)) {
+      // A move by stage between stages an event already joins adds nothing.
+      l.own_edge[i] = t.event != kNoEvent ||
+                      !event_pairs.contains((uint32_t{t.from} << 16) | t.to);
+    } else if (l.grouped[t.to]) {
+      l.group_moves_inside = true;
+      l.group_forward_only &= t.from < t.to;
+    } else {
+      target[t.to] = true;
+    }
+  }
+  for (size_t s = 0; s < target.size(); ++s) {
+    if (target[s]) l.group_targets.push_back(static_cast<StageId>(s));
+  }
+  return l;
+}
+
+std::string GroupNote(const Layout& l) {
+  return l.group_forward_only
+             ? "moves by stage to any later stage of the group"
+             : "moves by stage between any two stages of the group";
 }
 
 }  // namespace
 
 std::string MachineToDot(const Machine& m) {
   std::string out = absl::StrCat("digraph ", DotQuote(m.name()), " {\n",
-                                 "  rankdir=LR;\n",
+                                 "  rankdir=LR; compound=true;\n",
                                  "  node [shape=box, style=\"rounded,filled\", "
                                  "fillcolor=\"#eef3fb\", fontname=\"Helvetica\"];\n",
                                  "  edge [fontname=\"Helvetica\", fontsize=10];\n",
@@ -81,8 +134,21 @@ std::string MachineToDot(const Machine& m) {
                     entry == m.initial_stage() ? "" : " [style=dashed]", ";\n");
   }
   const std::vector<std::string> activities = ActivitiesByStage(m);
+  const Layout layout = LayOut(m);
+  bool grouping = false;
   for (int i = 0; i < m.num_stages(); ++i) {
     const StageInfo& s = m.stage(static_cast<StageId>(i));
+    // The free-movement group is a cluster: its stages are declared in it.
+    if (layout.grouped[i] && !grouping) {
+      grouping = true;
+      absl::StrAppend(&out, "  subgraph cluster_free {\n    style=dashed; label=",
+                      DotQuote(layout.group_moves_inside ? GroupNote(layout) : ""),
+                      "; fontname=\"Helvetica\"; fontsize=10;\n");
+    }
+    if (!layout.grouped[i] && grouping) {
+      grouping = false;
+      absl::StrAppend(&out, "  }\n");
+    }
     std::string style;
     if (s.kind == StageKind::kWon) {
       style = ", shape=doubleoctagon, fillcolor=\"#d8f3dc\"";
@@ -94,10 +160,23 @@ std::string MachineToDot(const Machine& m) {
     absl::StrAppend(&out, "  ", DotQuote(s.id), " [label=", DotQuote(label), style,
                     "];\n");
   }
+  if (grouping) absl::StrAppend(&out, "  }\n");
+  // From the group, one dotted edge to each stage outside it.
+  StageId first_grouped = kNoStage;
+  for (size_t i = 0; i < layout.grouped.size() && first_grouped == kNoStage; ++i) {
+    if (layout.grouped[i]) first_grouped = static_cast<StageId>(i);
+  }
+  for (StageId to : layout.group_targets) {
+    absl::StrAppend(&out, "  ", DotQuote(m.stage(first_grouped).id), " -> ",
+                    DotQuote(m.stage(to).id),
+                    " [ltail=cluster_free, style=dotted, label=\"by stage\"];\n");
+  }
   // Moves by stage only are dotted and unlabelled; a move that starts a new
   // cycle is bold.
-  for (const TransitionInfo& t : m.transitions()) {
-    if (t.to == kNoStage || DrawnByAnEvent(m, t)) continue;
+  const auto& transitions = m.transitions();
+  for (size_t i = 0; i < transitions.size(); ++i) {
+    const TransitionInfo& t = transitions[i];
+    if (!layout.own_edge[i]) continue;
     std::string attrs = absl::StrCat("label=", DotQuote(EdgeLabel(m, t, "\n")));
     if (t.event == kNoEvent) absl::StrAppend(&attrs, ", style=dotted");
     if (t.new_cycle) absl::StrAppend(&attrs, ", style=bold");
@@ -138,18 +217,35 @@ std::string MachineToMermaid(const Machine& m) {
   for (StageId entry : m.entry_stages()) {
     absl::StrAppend(&out, "  [*] --> ", id(entry), "\n");
   }
-  for (const TransitionInfo& t : m.transitions()) {
-    if (t.to == kNoStage || DrawnByAnEvent(m, t)) continue;
+  const Layout layout = LayOut(m);
+  const auto& transitions = m.transitions();
+  for (size_t i = 0; i < transitions.size(); ++i) {
+    const TransitionInfo& t = transitions[i];
+    if (!layout.own_edge[i]) continue;
     const std::string label = EdgeLabel(m, t, " ");
     absl::StrAppend(&out, "  ", id(t.from), " --> ", id(t.to),
                     label.empty() ? "" : absl::StrCat(": ", MermaidText(label)),
                     "\n");
   }
+  // The free-movement group, as a note on each of its stages.
+  std::string targets;
+  for (StageId to : layout.group_targets) {
+    absl::StrAppend(&targets, targets.empty() ? "" : ", ", m.stage(to).display_name);
+  }
   const std::vector<std::string> activities = ActivitiesByStage(m);
   for (int i = 0; i < m.num_stages(); ++i) {
-    if (activities[i].empty()) continue;
-    absl::StrAppend(&out, "  note right of ", id(static_cast<StageId>(i)),
-                    " : activities ", MermaidText(activities[i]), "\n");
+    std::string note;
+    if (layout.grouped[i]) {
+      note = layout.group_forward_only ? "moves by stage to any later open stage"
+                                       : "moves by stage to any other open stage";
+      if (!targets.empty()) absl::StrAppend(&note, " and to ", targets);
+    }
+    if (!activities[i].empty()) {
+      absl::StrAppend(&note, note.empty() ? "" : "; ", "activities ", activities[i]);
+    }
+    if (note.empty()) continue;
+    absl::StrAppend(&out, "  note right of ", id(static_cast<StageId>(i)), " : ",
+                    MermaidText(note), "\n");
   }
   for (int i = 0; i < m.num_stages(); ++i) {
     const auto timeout = m.timeout(static_cast<StageId>(i));

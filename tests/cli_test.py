@@ -139,6 +139,34 @@ class Cli(unittest.TestCase):
         self.assertEqual(run_.returncode, 1)
         self.assertIn("/no/such/dir/m.dot: cannot write", run_.stderr)
 
+    def test_render_what_crms_add(self):
+        # b2b: entry stages (dashed from the start), activities in the
+        # stage's label, a new cycle (bold).
+        dot = run("render", B2B).stdout
+        self.assertIn('__start -> "prospecting";', dot)
+        self.assertIn('__start -> "qualification" [style=dashed];', dot)
+        self.assertIn('Qualification\\n20%\\n(call, email, meeting)', dot)
+        self.assertIn('"follow_up" -> "qualification" [label="repurchase", style=bold];',
+                      dot)
+        # Free movement: one group and an edge from it to each closed stage,
+        # not 56 edges between 8 open stages.
+        crm = os.path.join(os.environ["SC_MACHINES_DIR"], "crm_opportunity.textproto")
+        dot = run("render", crm).stdout
+        self.assertIn("subgraph cluster_free", dot)
+        self.assertIn("moves by stage between any two stages of the group", dot)
+        self.assertEqual(dot.count(" -> "), 8 + 2)  # the 8 entry stages, 2 closed
+        self.assertIn('-> "closed_won" [ltail=cluster_free, style=dotted', dot)
+        deal = os.path.join(os.environ["SC_MACHINES_DIR"], "crm_deal.textproto")
+        self.assertIn("to any later stage of the group", run("render", deal).stdout)
+        mermaid = run("render", crm, "--format", "mermaid").stdout
+        self.assertIn("note right of s0 : moves by stage to any other open stage and to "
+                      "Closed Won, Closed Lost, activities call, email, meeting", mermaid)
+        if shutil.which("dot"):
+            for text in (dot, run("render", deal).stdout):
+                svg = subprocess.run(["dot", "-Tsvg"], input=text,
+                                     capture_output=True, text=True)
+                self.assertEqual(svg.returncode, 0, svg.stderr)
+
     # ---- replay
 
     def test_replay_csv_and_jsonl_agree(self):
