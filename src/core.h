@@ -266,6 +266,24 @@ struct Core {
     return r;
   }
 
+  // A move by stage for a deal closed from `closed_from` (kNoStage: never):
+  // DecideMove, except that with no declared transition, a move from a
+  // reopenable closed stage back to the stage the deal was closed from is a
+  // reopen. That is how a reopened deal shows in a CRM's stage history.
+  template <class Attrs>
+  static StepResult DecideMoveOrReopen(const Machine& m, StageId from,
+                                       StageId to, StageId closed_from,
+                                       Timestamp time, const Attrs& a) {
+    StepResult r = DecideMove(m, from, to, time, a);
+    if (r.outcome != Outcome::kNoTransition || to != closed_from ||
+        !m.stage(from).reopenable) {
+      return r;
+    }
+    r = DecideReopen(m, from, closed_from, time);
+    r.target = to;
+    return r;
+  }
+
   // Where the stall clock of `stage` starts for a deal that entered it at
   // `entered` and was last active at `last_activity` (ignored unless the
   // stage counts from the last activity; kNever-free: both are times).

@@ -95,8 +95,8 @@ absl::StatusOr<StepResult> Journey::MoveTo(StageId stage, Timestamp time) {
                      machine_->name(), "\" has ", machine_->num_stages(),
                      " stages"));
   }
-  const StepResult step = Core::DecideMove(*machine_, stage_, stage, time,
-                                           JourneyAttributes(*this));
+  const StepResult step = Core::DecideMoveOrReopen(
+      *machine_, stage_, stage, closed_from_, time, JourneyAttributes(*this));
   Record(step);
   return step;
 }

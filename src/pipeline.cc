@@ -396,8 +396,9 @@ absl::StatusOr<StepResult> Pipeline::MoveTo(DealIndex deal, StageId stage,
                      machine_->name(), "\" has ", machine_->num_stages(),
                      " stages"));
   }
-  StepResult step = Core::DecideMove(*machine_, stage_[deal], stage, time,
-                                     PipelineAttributes(*this, deal));
+  StepResult step =
+      Core::DecideMoveOrReopen(*machine_, stage_[deal], stage, closed_from(deal),
+                               time, PipelineAttributes(*this, deal));
   step.deal = deal;
   Record(deal, step);
   return step;
@@ -437,6 +438,16 @@ absl::Status Pipeline::CheckMoves(absl::Span<const StageRecord> records) const {
   return absl::OkStatus();
 }
 
+StepResult Pipeline::DecideStageRecord(const StageRecord& r) const {
+  // A removed slot's stage is the removed row: DecideMove says kNoDeal.
+  const StageId from = stage_[r.deal];
+  return Core::DecideMoveOrReopen(
+      *machine_, from, static_cast<StageId>(r.stage),
+      from == removed_stage_ || closed_from_.empty() ? kNoStage
+                                                     : closed_from_[r.deal],
+      r.time, PipelineAttributes(*this, r.deal));
+}
+
 template <typename Rec, typename Decide>
 BatchResult Pipeline::StepInOrder(absl::Span<const Rec> records, bool timed,
                                   Decide&& decide) {
@@ -459,9 +470,7 @@ absl::StatusOr<BatchResult> Pipeline::ApplyMoves(
     absl::Span<const StageRecord> records) {
   SC_RETURN_IF_ERROR(CheckMoves(records));
   return StepInOrder(records, false, [this](const StageRecord& r) {
-    return Core::DecideMove(*machine_, stage_[r.deal],
-                            static_cast<StageId>(r.stage), r.time,
-                            PipelineAttributes(*this, r.deal));
+    return DecideStageRecord(r);
   });
 }
 
@@ -469,12 +478,7 @@ absl::StatusOr<BatchResult> Pipeline::ApplyMovesTimed(
     absl::Span<const StageRecord> records) {
   SC_RETURN_IF_ERROR(CheckMoves(records));
   return StepInOrder(records, machine_->has_timeouts(),
-                     [this](const StageRecord& r) {
-                       return Core::DecideMove(
-                           *machine_, stage_[r.deal],
-                           static_cast<StageId>(r.stage), r.time,
-                           PipelineAttributes(*this, r.deal));
-                     });
+                     [this](const StageRecord& r) { return DecideStageRecord(r); });
 }
 
 absl::StatusOr<BatchResult> Pipeline::ApplyTimed(

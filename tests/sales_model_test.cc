@@ -404,11 +404,24 @@ TEST(Outcomes, AReopenGoesBackToTheStageItClosedFrom) {
   EXPECT_EQ(p.entered_at(d), 4);
   EXPECT_EQ(p.LossReason(d), "");  // open again: no loss
   EXPECT_EQ(p.cycle(d), 1u);       // the same cycle
+  // In a stage history, a reopen is a row naming the stage it closed from.
+  ASSERT_TRUE(p.Fire(d, "lose", 5)->moved());
+  auto by_stage = p.ApplyMoves(std::vector<StageRecord>{{d, S(*m, "demo"), 6}});
+  ASSERT_TRUE(by_stage.ok());
+  EXPECT_EQ(by_stage->accepted, 1u);
+  EXPECT_EQ(p.stage(d), S(*m, "demo"));
+  ASSERT_TRUE(p.Fire(d, "lose", 7)->moved());
+  EXPECT_EQ(p.MoveTo(d, "lead", 8)->outcome, Outcome::kNoTransition);  // not where it was
   auto j = *Journey::Create(m, 0);
-  const StepResult refused = j.Reopen(1);
+  ASSERT_TRUE(j.MoveTo("proposal", 1)->moved());
+  ASSERT_TRUE(j.MoveTo("lost", 2)->moved());
+  const StepResult back = *j.MoveTo("proposal", 3);
+  EXPECT_TRUE(back.moved());
+  EXPECT_TRUE(back.reopened);
+  const StepResult refused = j.Reopen(4);
   EXPECT_EQ(refused.outcome, Outcome::kNotReopenable);
   EXPECT_EQ(m->ExplainRejection(refused).message(),
-            "reopen rejected in stage \"lead\": the deal is not closed");
+            "reopen rejected in stage \"proposal\": the deal is not closed");
 }
 
 TEST(Outcomes, ARepeatPurchaseStartsANewCycle) {

@@ -192,8 +192,10 @@ class Pipeline {
                                                 Timestamp time);
   // Moves the deal to `stage` by stage (Machine::StepTo): the first declared
   // transition between the two stages whose guard holds. Naming the stage
-  // the deal is in records an activity (an update), never a move. A
-  // rejection's explanation names both stages. Errors: NotFound for a deal
+  // the deal is in records an activity (an update), never a move. With no
+  // declared transition, naming the stage a deal in a reopenable closed
+  // stage was closed from reopens it (as Reopen): a reopened deal shows so
+  // in a CRM's stage history. A rejection's explanation names both stages. Errors: NotFound for a deal
   // that is not live or an unknown stage name; InvalidArgument for a stage
   // id out of range. Nothing changes on error.
   [[nodiscard]] absl::StatusOr<StepResult> MoveTo(DealIndex deal,
@@ -339,6 +341,7 @@ class Pipeline {
   int ParallelThreads(size_t records, int wanted) const;
   uint64_t ApplyRecorded(absl::Span<const EventRecord> records);
   absl::Status CheckMoves(absl::Span<const StageRecord> records) const;
+  StepResult DecideStageRecord(const StageRecord& r) const;
   // Steps `records` in order through Record; with `timed`, fires what falls
   // due before each first. `decide(record)` is the core's step for it.
   template <typename Record, typename Decide>
