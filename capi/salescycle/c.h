@@ -489,9 +489,9 @@ SC_EXPORT sc_status sc_pipeline_fire_by_name(int32_t* out_outcome,
  * the two stages whose guard holds, then the target's required attributes.
  * Naming the deal's own stage records an activity (SC_OUTCOME_ACTIVITY), never
  * a move; with no declared transition, naming the stage a deal in a
- * reopenable closed stage was closed from reopens it. Errors: SC_NOT_FOUND for a deal that is not live or an unknown stage
- * name, SC_INVALID_ARGUMENT for a stage out of range; SC_ABORTED as for
- * sc_pipeline_fire. */
+ * reopenable closed stage was closed from reopens it. Errors: SC_NOT_FOUND
+ * for a deal that is not live or an unknown stage name, SC_INVALID_ARGUMENT
+ * for a stage out of range; SC_ABORTED as for sc_pipeline_fire. */
 SC_EXPORT sc_status sc_pipeline_move_to(int32_t* out_outcome,
                                         sc_pipeline_t* pipeline, uint32_t deal,
                                         uint32_t stage, int64_t time,
