@@ -125,12 +125,13 @@ absl::StatusOr<std::optional<AttributeId>> ValueAttribute(
   return id;
 }
 
-// The next OPEN or WON stage after `s` in declaration order, for OPEN
-// stages only.
+// The next OPEN or WON stage after `s` in declaration order that is not a
+// side stage, for OPEN stages on the line only.
 StageId NextInFunnel(const Machine& m, StageId s) {
-  if (m.stage(s).kind != StageKind::kOpen) return kNoStage;
+  if (m.stage(s).kind != StageKind::kOpen || m.stage(s).side) return kNoStage;
   for (int t = s + 1; t < m.num_stages(); ++t) {
-    if (m.stage(static_cast<StageId>(t)).kind != StageKind::kLost) {
+    const StageInfo& next = m.stage(static_cast<StageId>(t));
+    if (next.kind != StageKind::kLost && !next.side) {
       return static_cast<StageId>(t);
     }
   }
@@ -169,6 +170,7 @@ FunnelFigures Figures(const Machine& m, const FunnelCounters& c,
     st.id = info.id;
     st.display_name = info.display_name;
     st.kind = info.kind;
+    st.side = info.side;
     st.win_probability = info.win_probability;
     st.entered = sc.entered;
     st.moved_on = sc.moved_on;
@@ -454,17 +456,11 @@ std::string Xml(absl::string_view s) {
 
 std::string FunnelSvg(const FunnelReport& report) {
   const FunnelFigures& f = report.total;
-  // The funnel order: OPEN and WON stages, in declaration order, up to the
-  // last WON stage (what follows a win, like a follow-up, is not funnel).
-  int last_won = -1;
-  for (const StageFunnel& s : f.stages) {
-    if (s.kind == StageKind::kWon) last_won = s.stage;
-  }
+  // The funnel line: OPEN and WON stages, in declaration order, but for
+  // side stages (an abandoned cart, a post-sale follow-up).
   std::vector<const StageFunnel*> bars;
   for (const StageFunnel& s : f.stages) {
-    if (s.kind == StageKind::kLost) continue;
-    if (last_won >= 0 && s.stage > last_won) break;
-    bars.push_back(&s);
+    if (s.kind != StageKind::kLost && !s.side) bars.push_back(&s);
   }
   uint64_t widest = 1;
   for (const StageFunnel* s : bars) widest = std::max(widest, s->entered);

@@ -368,6 +368,13 @@ class MachineCompiler {
       }
       info->reopenable = true;
     }
+    if (s.side_stage()) {
+      if (info->kind == StageKind::kLost) {
+        return Error(element, "a LOST stage is off the funnel line already: "
+                              "side_stage is for OPEN and WON stages");
+      }
+      info->side = true;
+    }
     return absl::OkStatus();
   }
 
@@ -1025,6 +1032,7 @@ class MachineCompiler {
       }
       if (s.reason_from_event) out.append(" reason=event");
       if (s.reopenable) out.append(" reopenable");
+      if (s.side) out.append(" side");
       out.append("\n");
     }
     for (const EventInfo& e : m_->events_) {

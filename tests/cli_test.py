@@ -267,12 +267,12 @@ class Cli(unittest.TestCase):
         self.assertEqual(a.returncode, 0, a.stderr)
         self.assertEqual(a.stdout, b.stdout)  # a seed makes the same stream
         self.assertNotEqual(a.stdout, c.stdout)
-        self.assertTrue(a.stdout.startswith("deal,event,time,budget,authority,"))
+        self.assertTrue(a.stdout.startswith("deal,event,stage,time,budget,authority,"))
         self.assertIn("simulate: 50 deals,", a.stderr)
         rows = a.stdout.splitlines()[1:]
-        times = [int(r.split(",")[2]) for r in rows]
+        times = [int(r.split(",")[3]) for r in rows]
         self.assertEqual(times, sorted(times))
-        self.assertTrue(all(1767225600 <= t < 1767225600 + 365 * 86400 for t in times))
+        self.assertTrue(all(1767225600 <= t <= 1767225600 + 365 * 86400 for t in times))
         self.assertEqual(len({r.split(",")[0] for r in rows}), 50)
         # The same stream as JSONL replays to the same stages.
         csv = self.write("s.csv", a.stdout)
@@ -286,9 +286,76 @@ class Cli(unittest.TestCase):
                    "--delay", "2", "--range", "budget=20000..30000", "--start",
                    "2027-01-01", "--days", "30")
         self.assertEqual(run_.returncode, 0, run_.stderr)
-        budgets = [int(r.split(",")[3]) for r in run_.stdout.splitlines()[1:]
-                   if r.split(",")[3]]
+        budgets = [int(r.split(",")[4]) for r in run_.stdout.splitlines()[1:]
+                   if r.split(",")[4]]
         self.assertTrue(budgets and all(20000 <= v <= 30000 for v in budgets))
+
+    def test_simulate_gives_b2b_figures(self):
+        # The sample's command, smaller: a win rate of 15-30% of closed deals
+        # and cycles of 30-120 days, losses with reasons, activities, deals
+        # created in later entry stages, repeat purchases.
+        events = self.write("b2b.csv", run(
+            "simulate", B2B, "--deals", "2000", "--seed", "5", "--range",
+            "budget=2000..200000,timeline_days=14..240,deal_value=5000..120000,"
+            "discount_pct=0..30").stdout)
+        total = json.loads(run("report", B2B, events, "--format", "json").stdout)["total"]
+        self.assertTrue(0.15 <= total["win_rate"] <= 0.30, total["win_rate"])
+        self.assertTrue(30 <= total["average_cycle_days"] <= 120,
+                        total["average_cycle_days"])
+        with open(events) as f:
+            rows = [line.split(",") for line in f.read().splitlines()[1:]]
+        reasons = {r[-1] for r in rows if r[-1]}
+        self.assertEqual(reasons, {"No decision", "Price", "Competitor", "Timing",
+                                   "No budget", "Product fit"})
+        kinds = {r[1] for r in rows}
+        self.assertTrue({"call", "email", "meeting", "repurchase", "lose"} <= kinds, kinds)
+        self.assertIn("qualification", {r[2] for r in rows})  # created there
+        # Where every stage may move to any other (a CRM's free movement),
+        # moves forward are mostly to the next stage, and about a tenth skip
+        # one (the old simulator, picking targets at random, skipped 55%).
+        crm = os.path.join(os.environ["SC_MACHINES_DIR"], "crm_opportunity.textproto")
+        order = [line.split('"')[1] for line in open(crm)
+                 if line.startswith("stages {")]
+        history = run("simulate", crm, "--deals", "2000", "--seed", "5", "--rows",
+                      "stages").stdout.splitlines()[1:]
+        last, forward, skips = {}, 0, 0
+        for r in history:
+            deal, stage = r.split(",")[0], r.split(",")[2]
+            before = last.get(deal)
+            last[deal] = stage
+            if before in order[:8] and stage in order[:9] and \
+                    order.index(stage) > order.index(before):
+                forward += 1
+                skips += order.index(stage) - order.index(before) > 1
+        self.assertGreater(forward, 1000)
+        self.assertTrue(0.05 < skips / forward < 0.25, skips / forward)
+
+    def test_simulate_stage_history_is_the_same_history(self):
+        # --rows stages writes the same deals' history as a CRM exports it:
+        # the stage after each step. It replays to the same state.
+        for machine in (B2B, os.path.join(os.environ["SC_MACHINES_DIR"],
+                                          "ecommerce.textproto")):
+            with self.subTest(machine=machine):
+                outs = []
+                for rows in ("events", "stages"):
+                    path = self.write("h_%s.csv" % rows, run(
+                        "simulate", machine, "--deals", "500", "--seed", "9",
+                        "--rows", rows).stdout)
+                    replay = run("replay", machine, path)
+                    self.assertEqual(replay.returncode, 0, replay.stderr)
+                    outs.append(counts(replay.stdout.split("\n", 1)[1]))
+                self.assertEqual(outs[0], outs[1])
+        with open(self.dir.name + "/h_stages.csv") as f:
+            header, first = f.read().splitlines()[:2]
+        self.assertTrue(header.startswith("deal,event,stage,time"))
+        self.assertEqual(first.split(",")[1], "")  # no events, only stages
+
+    def test_simulate_as_of_now(self):
+        run_ = run("simulate", B2B, "--deals", "300", "--seed", "2", "--now", "2026-03-01")
+        self.assertEqual(run_.returncode, 0, run_.stderr)
+        times = [int(r.split(",")[3]) for r in run_.stdout.splitlines()[1:]]
+        self.assertTrue(times and max(times) <= 1772323200)  # 2026-03-01
+        self.assertLess(len({r.split(",")[0] for r in run_.stdout.splitlines()[1:]}), 300)
 
     def test_simulate_usage_errors(self):
         for args, message in ((["--deals", "0"], "--deals takes a number from 1"),
@@ -304,7 +371,13 @@ class Cli(unittest.TestCase):
                                "is not NUMERIC_ATTRIBUTE=LO..HI"),
                               (["--deals", "5", "--days", "0"], "--days takes"),
                               (["--deals", "5", "--format", "xml"], "--format is csv or jsonl"),
-                              (["--deals", "5", "--start", "soon"], "--start: time")):
+                              (["--deals", "5", "--start", "soon"], "--start: time"),
+                              (["--deals", "5", "--start", "99999999999999"],
+                               "--start: a time from year 1 to 9999"),
+                              (["--deals", "5", "--skip", "nan"], "--skip takes a number"),
+                              (["--deals", "5", "--rows", "both"], "--rows is events or stages"),
+                              (["--deals", "5", "--conversion", "0.5", "--win-rate", "0.3"],
+                               "give --conversion or --win-rate, not both")):
             with self.subTest(args=args):
                 run_ = run("simulate", B2B, *args)
                 self.assertEqual(run_.returncode, 2, run_.stderr)

@@ -74,22 +74,22 @@ class FunnelSvg(unittest.TestCase):
         self.assertEqual(root.tag, SVG_NS + "svg")
         self.assertIn("viewBox", root.attrib)
         bars = [r for r in root.iter(SVG_NS + "rect") if "bar" in r.get("class", "")]
-        # prospecting .. closing, won and follow-up (post-sale, a WON stage):
-        # the funnel order.
-        self.assertEqual(len(bars), 9)
+        # prospecting .. closing and won: the funnel line (follow-up is a
+        # side stage).
+        self.assertEqual(len(bars), 8)
         leaks = [r for r in bars if "leak" in r.get("class")]
         self.assertEqual(len(leaks), 1)
         self.assertEqual(leaks[0].get("fill"), "#d62828")
         stages = [g.get("data-stage") for g in root.iter(SVG_NS + "g")]
         self.assertEqual(stages[0], "prospecting")
-        self.assertEqual(stages[-2:], ["won", "follow_up"])
+        self.assertEqual(stages[-1], "won")
         leak_stage = [g.get("data-stage") for g in root.iter(SVG_NS + "g")
                       if any("leak" in r.get("class", "") for r in g.iter(SVG_NS + "rect"))]
         self.assertEqual(leak_stage, ["qualification"])
         widths = [float(r.get("width")) for r in bars]
         self.assertEqual(widths[0], max(widths))  # everyone enters prospecting
         conversions = [t for t in root.iter(SVG_NS + "text") if t.get("class") == "conversion"]
-        self.assertEqual(len(conversions), 8)  # one between each two bars
+        self.assertEqual(len(conversions), 7)  # one between each two bars
         self.assertTrue(all(t.text.endswith("%") for t in conversions))
 
     def test_renders_in_headless_chromium(self):

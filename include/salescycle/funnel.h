@@ -21,8 +21,8 @@
 //                for a LAST_ACTIVITY stage from the later of that and the
 //                deal's last activity (Pipedrive's "rotting");
 //   conversion to next   entered(next) / entered(stage), where next is the
-//                next OPEN or WON stage in declaration order (the funnel
-//                order);
+//                next OPEN or WON stage in declaration order that is not a
+//                side stage (the funnel order); none for side stages;
 //   conversion to won    deals that entered the stage and then won /
 //                entered(stage);
 //   time in stage        completed stays (entry to exit), mean exact,
@@ -79,6 +79,8 @@ struct StageFunnel {
   std::string id;
   std::string display_name;
   StageKind kind = StageKind::kOpen;
+  // Off the funnel line (a side stage: machine.proto's side_stage).
+  bool side = false;
   int win_probability = 0;
   uint64_t entered = 0;
   uint64_t moved_on = 0;

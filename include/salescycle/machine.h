@@ -66,6 +66,8 @@ struct StageInfo {
   bool reason_from_event = false;
   // WON and LOST stages: a deal here may be reopened.
   bool reopenable = false;
+  // Off the funnel line (machine.proto's side_stage).
+  bool side = false;
 
   bool closed() const { return kind != StageKind::kOpen; }
   bool records_reason() const {

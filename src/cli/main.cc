@@ -30,19 +30,15 @@
 #include "salescycle/pipeline.h"
 #include "salescycle/render.h"
 #include "salescycle/snapshot.h"
+#include "src/cli/common.h"
 #include "src/cli/events.h"
+#include "src/cli/simulate.h"
 #include "src/file_util.h"
 #include "src/status_macros.h"
 
 namespace salescycle {
 namespace cli {
 namespace {
-
-// Exit codes, as `salescycle --help` documents them.
-constexpr int kOk = 0;
-constexpr int kFailed = 1;     // bad input, an unreadable file, a failed write
-constexpr int kUsage = 2;      // bad command line
-constexpr int kBadRows = 3;    // done, but some event rows were skipped
 
 constexpr char kUsageText[] = R"(usage: salescycle COMMAND [ARGS] [OPTIONS]
 
@@ -54,21 +50,31 @@ commands:
   render MACHINE [--format dot|mermaid] [--out FILE]
                                    draw the machine (default: dot)
   simulate MACHINE --deals N [--seed S] [--start DATE] [--days D]
-           [--conversion P | STAGE=P,...] [--delay DAYS | STAGE=DAYS,...]
-           [--range ATTRIBUTE=LO..HI,...] [--format csv|jsonl] [--out FILE]
-                                   a realistic event stream: deals arrive
-                                   over D days (default 365) from DATE
-                                   (default 2026-01-01); each step takes an
-                                   exponential delay (default 7 days) and is
-                                   a move forward (to a stage with a higher
-                                   win probability) with probability P
-                                   (default 0.7; 0.05 out of lost stages),
-                                   else another move; numeric attributes
-                                   are uniform in their --range (default:
-                                   log-uniform from 1 to 100000)
-  replay MACHINE EVENTS [--snapshot-out FILE] [--history N] [--strict]
-                                   apply an event file (CSV or JSONL) and
-                                   print what happened
+           [--now TIME] [--conversion P | STAGE=P,... | --win-rate W]
+           [--delay DAYS | STAGE=DAYS,...] [--skip P] [--back P]
+           [--activities N] [--repeat P] [--later-entry P]
+           [--range ATTRIBUTE=LO..HI,...] [--rows events|stages]
+           [--format csv|jsonl] [--out FILE]
+                                   a realistic stream of a sales team's
+                                   rows: deals arrive over D days (default
+                                   365) from DATE (default 2026-01-01), some
+                                   created in later entry stages (P 0.15);
+                                   each stay is log-normal around a median
+                                   (a third of the stall limit, else 7
+                                   days) with N activities (default 2); a
+                                   deal then moves on along the funnel with
+                                   a conversion calibrated to win W of the
+                                   closed deals (default 0.22), skipping a
+                                   stage (0.1) or going back (0.05) now and
+                                   then, else is lost with a reason; won
+                                   customers buy again (0.25). --rows stages
+                                   writes it as a CRM's stage history.
+                                   Numeric attributes are uniform in their
+                                   --range (default: log-uniform, 1-100000)
+  replay MACHINE EVENTS [--snapshot-out FILE] [--history N] [--now TIME]
+         [--strict]                apply an event file (CSV or JSONL) in
+                                   time, firing the machine's timeouts
+                                   between rows, and print what happened
   report MACHINE EVENTS [options]  replay, then report the funnel
   report [MACHINE] SNAPSHOT [options]
                                    report from a snapshot with history (it
@@ -81,14 +87,21 @@ report options:
                                    machine (Graphviz DOT)
   --cohort week|month              figures per week or month of addition
   --value ATTRIBUTE                the deal value attribute
-  --now TIME                       judge stalled deals at TIME (default: the
-                                   latest event)
+  --now TIME                       as of TIME: later rows are not applied
+                                   (and the count of them is printed),
+                                   timeouts fire up to TIME, stalled deals
+                                   are judged at TIME (default: the latest
+                                   row)
   --out FILE                       write the report to FILE
 
-Event files: CSV with a header (deal,event,time and attribute columns) or
-JSON Lines ({"deal","event","time","set":{...}}), chosen by the file's
-extension (.csv, .jsonl); times are epoch seconds or ISO 8601 (UTC unless
-an offset is given). A bad row is reported with its line number and
+Event files: CSV with a header (deal, time, event or stage or both, and
+attribute columns) or JSON Lines ({"deal","event"|"stage","time",
+"set":{...}}), chosen by the file's extension (.csv, .jsonl). A row names
+an event, or a stage (a CRM's stage history: a move by stage; the deal's
+own stage is an update), or neither (it only sets attributes). A deal's
+first row creates it: in the initial stage, or in the stage it names,
+which must be an entry stage. Times are epoch seconds or ISO 8601 (UTC
+unless an offset is given). A bad row is reported with its line number and
 skipped; --strict stops at the first one. --progress shows progress on
 stderr (default: when stderr is a terminal).
 
@@ -98,64 +111,6 @@ exit codes:
   2  bad command line
   3  done, but some event rows were bad and skipped
 )";
-
-struct Args {
-  std::vector<std::string> positional;
-  std::map<std::string, std::string> options;
-  bool strict = false;
-  std::optional<bool> progress;
-};
-
-int Usage(const std::string& why) {
-  std::fprintf(stderr, "salescycle: %s\n(salescycle --help for usage)\n", why.c_str());
-  return kUsage;
-}
-
-int Fail(const absl::Status& status) {
-  std::fprintf(stderr, "salescycle: %s\n", std::string(status.message()).c_str());
-  return kFailed;
-}
-
-// Flags take a value (--format dot) except the switches.
-absl::StatusOr<Args> ParseArgs(int argc, char** argv, int first,
-                               const std::vector<std::string>& known) {
-  Args args;
-  for (int i = first; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--strict") {
-      args.strict = true;
-    } else if (a == "--progress") {
-      args.progress = true;
-    } else if (a == "--no-progress") {
-      args.progress = false;
-    } else if (absl::StartsWith(a, "--")) {
-      const std::string name = a.substr(2);
-      if (std::find(known.begin(), known.end(), name) == known.end()) {
-        return absl::InvalidArgumentError(absl::StrCat("unknown option ", a));
-      }
-      if (i + 1 >= argc) {
-        return absl::InvalidArgumentError(absl::StrCat(a, " needs a value"));
-      }
-      args.options[name] = argv[++i];
-    } else {
-      args.positional.push_back(a);
-    }
-  }
-  return args;
-}
-
-absl::Status WriteOut(const Args& args, const std::string& text) {
-  const auto out = args.options.find("out");
-  if (out == args.options.end()) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    return absl::OkStatus();
-  }
-  std::ofstream f(out->second, std::ios::binary | std::ios::trunc);
-  f << text;
-  f.close();
-  if (!f) return absl::UnavailableError(absl::StrCat(out->second, ": cannot write"));
-  return absl::OkStatus();
-}
 
 int Validate(int argc, char** argv) {
   auto args = ParseArgs(argc, argv, 2, {});
@@ -535,365 +490,6 @@ int Report(int argc, char** argv) {
   return written.ok() ? code : Fail(written);
 }
 
-
-// ---- simulate
-
-// splitmix64: small, fixed, the same on every platform.
-struct Random {
-  uint64_t state;
-  uint64_t Next() {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
-  int64_t Below(int64_t n) { return static_cast<int64_t>(Next() % static_cast<uint64_t>(n)); }
-};
-
-// "0.6" for every stage, or "qualification=0.4,closing=0.7" (the rest keep
-// `fallback`).
-absl::StatusOr<std::vector<double>> PerStage(const Machine& m, const std::string& flag,
-                                             const std::string& text, double fallback,
-                                             double lo, double hi) {
-  std::vector<double> out(m.num_stages(), fallback);
-  auto parse = [&](absl::string_view v, double* d) -> absl::Status {
-    if (!absl::SimpleAtod(v, d) || *d < lo || *d > hi) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          flag, ": \"", v, "\" is not a number from ", lo, " to ", hi));
-    }
-    return absl::OkStatus();
-  };
-  if (text.empty()) return out;
-  if (text.find('=') == std::string::npos) {
-    double d;
-    SC_RETURN_IF_ERROR(parse(text, &d));
-    std::fill(out.begin(), out.end(), d);
-    return out;
-  }
-  for (absl::string_view item : absl::StrSplit(text, ',')) {
-    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(item, '=');
-    auto stage = m.FindStage(kv.first);
-    if (!stage.ok()) return absl::InvalidArgumentError(absl::StrCat(flag, ": ", stage.status().message()));
-    SC_RETURN_IF_ERROR(parse(kv.second, &out[*stage]));
-  }
-  return out;
-}
-
-// A numeric attribute's range (--range NAME=LO..HI): uniform within it.
-struct Range {
-  double lo, hi;
-};
-
-// Without a range, numbers are log-uniform from 1 to 100 000: budgets,
-// days, values and percentages all get a plausible share of small and
-// large. Bools are true 70% of the time.
-AttributeValue RandomValue(const AttributeInfo& a, Random* r,
-                           const std::optional<Range>& range = std::nullopt) {
-  const double magnitude =
-      range ? std::floor(range->lo + r->Uniform() * (range->hi - range->lo + 1))
-            : std::floor(std::exp(r->Uniform() * std::log(100000.0)));
-  switch (a.type) {
-    case AttributeType::kInt64:
-      return AttributeValue::Int64(static_cast<int64_t>(magnitude));
-    case AttributeType::kDouble: return AttributeValue::Double(magnitude);
-    case AttributeType::kBool: return AttributeValue::Bool(r->Uniform() < 0.7);
-    case AttributeType::kString: {
-      static const char* const kValues[] = {"CFO", "CEO", "CTO", "Head of Sales"};
-      return AttributeValue::String(kValues[r->Below(4)]);
-    }
-  }
-  return AttributeValue();
-}
-
-std::string CsvCell(const AttributeValue& v) {
-  switch (v.type()) {
-    case AttributeType::kInt64: return absl::StrCat(v.int64_value());
-    case AttributeType::kDouble: return absl::StrCat(v.double_value());
-    case AttributeType::kBool: return v.bool_value() ? "true" : "false";
-    case AttributeType::kString: {
-      const std::string& s = v.string_value();
-      if (s.find_first_of(",\"\n") == std::string::npos) return s;
-      return absl::StrCat("\"", absl::StrReplaceAll(s, {{"\"", "\"\""}}), "\"");
-    }
-  }
-  return "";
-}
-
-std::string JsonValue(const AttributeValue& v) {
-  switch (v.type()) {
-    case AttributeType::kInt64: return absl::StrCat(v.int64_value());
-    case AttributeType::kDouble: return absl::StrCat(v.double_value());
-    case AttributeType::kBool: return v.bool_value() ? "true" : "false";
-    case AttributeType::kString:
-      return absl::StrCat("\"", absl::CEscape(v.string_value()), "\"");
-  }
-  return "null";
-}
-
-struct SimRow {
-  Timestamp time;
-  uint32_t deal;
-  uint32_t seq;  // keeps a deal's rows in order at equal times
-  EventId event;  // kNoEvent: only sets attributes
-  std::vector<std::pair<AttributeId, AttributeValue>> set;
-};
-
-// What `simulate` was asked for.
-struct SimConfig {
-  int64_t deals = 0;
-  int64_t seed = 1;
-  int64_t days = 365;
-  std::string format = "csv";
-  Timestamp start = 1767225600;  // 2026-01-01
-  // Per stage: the chance of moving forward, the mean days before a step.
-  std::vector<double> conversion;
-  std::vector<double> delay;
-  std::vector<std::optional<Range>> ranges;  // by attribute
-};
-
-// The options that need no machine; InvalidArgument is a usage error.
-absl::StatusOr<SimConfig> SimBasics(std::map<std::string, std::string>& o) {
-  SimConfig c;
-  if (!o.count("deals") || !absl::SimpleAtoi(o["deals"], &c.deals) ||
-      c.deals < 1 || c.deals > 100000000) {
-    return absl::InvalidArgumentError("--deals takes a number from 1 to 100000000");
-  }
-  if (o.count("seed") && !absl::SimpleAtoi(o["seed"], &c.seed)) {
-    return absl::InvalidArgumentError("--seed takes a number");
-  }
-  if (o.count("days") &&
-      (!absl::SimpleAtoi(o["days"], &c.days) || c.days < 1 || c.days > 36500)) {
-    return absl::InvalidArgumentError("--days takes a number from 1 to 36500");
-  }
-  if (o.count("format")) c.format = o["format"];
-  if (c.format != "csv" && c.format != "jsonl") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--format is csv or jsonl, not \"", c.format, "\""));
-  }
-  if (o.count("start")) {
-    auto t = ParseTime(o["start"]);
-    if (!t.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--start: ", t.status().message()));
-    }
-    c.start = *t;
-  }
-  return c;
-}
-
-// --range ATTR=LO..HI,...: the numeric attributes' ranges.
-absl::Status SimRanges(const Machine& m, const std::string& text,
-                       SimConfig* c) {
-  c->ranges.assign(m.num_attributes(), std::nullopt);
-  if (text.empty()) return absl::OkStatus();
-  for (absl::string_view item : absl::StrSplit(text, ',')) {
-    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(item, '=');
-    std::pair<absl::string_view, absl::string_view> bounds =
-        absl::StrSplit(kv.second, "..");
-    auto a = m.FindAttribute(kv.first);
-    Range r;
-    if (!a.ok() || !absl::SimpleAtod(bounds.first, &r.lo) ||
-        !absl::SimpleAtod(bounds.second, &r.hi) || r.lo > r.hi ||
-        (m.attribute(*a).type != AttributeType::kInt64 &&
-         m.attribute(*a).type != AttributeType::kDouble)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--range: \"", item, "\" is not NUMERIC_ATTRIBUTE=LO..HI"));
-    }
-    c->ranges[*a] = r;
-  }
-  return absl::OkStatus();
-}
-
-// The options that are per stage or attribute of `m`.
-absl::Status SimPerStage(const Machine& m, std::map<std::string, std::string>& o,
-                         SimConfig* c) {
-  SC_ASSIGN_OR_RETURN(c->conversion,
-                      PerStage(m, "--conversion", o["conversion"], 0.7, 0, 1));
-  if (o["conversion"].empty()) {
-    // By default, lost deals seldom come back.
-    for (int i = 0; i < m.num_stages(); ++i) {
-      if (m.stage(static_cast<StageId>(i)).kind == StageKind::kLost) {
-        c->conversion[i] = 0.05;
-      }
-    }
-  }
-  SC_ASSIGN_OR_RETURN(c->delay, PerStage(m, "--delay", o["delay"], 7, 0, 3650));
-  return SimRanges(m, o["range"], c);
-}
-
-// Walks deals through the machine as a sales team might, writing the rows
-// of an event file. One random stream for the whole run, drawn in deal
-// order, so that a seed gives the same file every time.
-class Simulator {
- public:
-  Simulator(std::shared_ptr<const Machine> machine, const SimConfig& config)
-      : machine_(std::move(machine)), m_(*machine_), c_(config),
-        rng_{static_cast<uint64_t>(config.seed)},
-        forward_(m_.num_stages()), other_(m_.num_stages()) {
-    // Per stage: the events that lead forward (to a higher win
-    // probability) and the others.
-    for (const TransitionInfo& t : m_.transitions()) {
-      // Events that move: activities and moves by stage are not simulated.
-      if (t.to == kNoStage || t.event == kNoEvent) continue;
-      auto& list = m_.stage(t.to).win_probability >
-                               m_.stage(t.from).win_probability &&
-                           m_.stage(t.to).kind != StageKind::kLost
-                       ? forward_[t.from]
-                       : other_[t.from];
-      if (std::find(list.begin(), list.end(), t.event) == list.end()) {
-        list.push_back(t.event);
-      }
-    }
-  }
-
-  absl::Status Deal(uint32_t d, std::vector<SimRow>* rows) {
-    const Timestamp end = c_.start + c_.days * 86400;
-    Timestamp t = c_.start + static_cast<Timestamp>(
-                                 rng_.Uniform() * static_cast<double>(end - c_.start));
-    SC_ASSIGN_OR_RETURN(Journey journey, Journey::Create(machine_, t));
-    uint32_t seq = 0;
-    // What the salesperson knows at the start: each attribute 60% of the time.
-    SimRow first{t, d, seq++, kNoEvent, {}};
-    Learn(0.6, &journey, &first);
-    rows->push_back(std::move(first));
-    constexpr int kMaxSteps = 40;
-    for (int step = 0; step < kMaxSteps; ++step) {
-      const StageId s = journey.stage();
-      const double mean = c_.delay[s] * 86400;
-      t += static_cast<Timestamp>(-std::log(1 - rng_.Uniform()) * mean) + 1;
-      if (t >= end) break;
-      const bool ahead = rng_.Uniform() < c_.conversion[s] && !forward_[s].empty();
-      const auto& choices = ahead ? forward_[s] : other_[s];
-      if (choices.empty()) {
-        // A closed deal that does not come back stays where it is; an
-        // open one waits.
-        if (m_.stage(s).kind != StageKind::kOpen) break;
-        continue;
-      }
-      const EventId e = choices[rng_.Below(static_cast<int64_t>(choices.size()))];
-      Step(d, s, e, t, &seq, &journey, rows);
-    }
-    return absl::OkStatus();
-  }
-
- private:
-  AttributeValue Draw(AttributeId a) {
-    return RandomValue(m_.attribute(a), &rng_, c_.ranges[a]);
-  }
-
-  // Sets each attribute with probability `p`, recording it in `row`.
-  void Learn(double p, Journey* journey, SimRow* row) {
-    for (int a = 0; a < m_.num_attributes(); ++a) {
-      if (rng_.Uniform() >= p) continue;
-      AttributeValue v = Draw(static_cast<AttributeId>(a));
-      (void)journey->Set(static_cast<AttributeId>(a), v);
-      row->set.emplace_back(static_cast<AttributeId>(a), std::move(v));
-    }
-  }
-
-  // Fires `e` from stage `s` at `t`, with what it takes.
-  void Step(uint32_t d, StageId s, EventId e, Timestamp t, uint32_t* seq,
-            Journey* journey, std::vector<SimRow>* rows) {
-    // Before moving on, the salesperson records what the next stage
-    // requires.
-    SimRow row{t, d, (*seq)++, e, {}};
-    for (const TransitionInfo& tr : m_.transitions()) {
-      if (tr.from != s || tr.event != e || tr.to == kNoStage) continue;
-      for (AttributeId a : m_.stage(tr.to).required_attributes) {
-        if (journey->IsSet(a)) continue;
-        AttributeValue v = Draw(a);
-        (void)journey->Set(a, v);
-        row.set.emplace_back(a, std::move(v));
-      }
-    }
-    const auto fired = journey->Fire(e, t);
-    rows->push_back(std::move(row));
-    if (fired.ok() && fired->outcome == Outcome::kGuardFailed) {
-      // Turned down: by the next step the salesperson has learnt something
-      // new about half of what the deal records.
-      SimRow learnt{t + 1, d, 0, kNoEvent, {}};
-      Learn(0.5, journey, &learnt);
-      if (!learnt.set.empty()) {
-        learnt.seq = (*seq)++;
-        rows->push_back(std::move(learnt));
-      }
-    }
-  }
-
-  std::shared_ptr<const Machine> machine_;
-  const Machine& m_;
-  const SimConfig& c_;
-  Random rng_;
-  std::vector<std::vector<EventId>> forward_, other_;
-};
-
-// The rows as an event file: CSV with a column per attribute, or JSON Lines.
-std::string FormatSimRows(const Machine& m, const std::vector<SimRow>& rows,
-                          const std::string& format) {
-  std::string out;
-  auto deal_id = [](uint32_t d) { return absl::StrFormat("d%06u", d); };
-  if (format == "csv") {
-    out = "deal,event,time";
-    for (int a = 0; a < m.num_attributes(); ++a) {
-      absl::StrAppend(&out, ",", m.attribute(static_cast<AttributeId>(a)).name);
-    }
-    out += "\n";
-    std::vector<std::string> cells(m.num_attributes());
-    for (const SimRow& r : rows) {
-      std::fill(cells.begin(), cells.end(), std::string());
-      for (const auto& [a, v] : r.set) cells[a] = CsvCell(v);
-      absl::StrAppend(&out, deal_id(r.deal), ",",
-                      r.event == kNoEvent ? "" : m.event(r.event).id, ",", r.time);
-      for (const std::string& c : cells) absl::StrAppend(&out, ",", c);
-      out += "\n";
-    }
-    return out;
-  }
-  for (const SimRow& r : rows) {
-    absl::StrAppend(&out, "{\"deal\": \"", deal_id(r.deal), "\"");
-    if (r.event != kNoEvent) absl::StrAppend(&out, ", \"event\": \"", m.event(r.event).id, "\"");
-    absl::StrAppend(&out, ", \"time\": ", r.time);
-    if (!r.set.empty()) {
-      out += ", \"set\": {";
-      for (size_t i = 0; i < r.set.size(); ++i) {
-        absl::StrAppend(&out, i ? ", " : "", "\"", m.attribute(r.set[i].first).name,
-                        "\": ", JsonValue(r.set[i].second));
-      }
-      out += "}";
-    }
-    out += "}\n";
-  }
-  return out;
-}
-
-int Simulate(int argc, char** argv) {
-  auto args = ParseArgs(argc, argv, 2, {"deals", "seed", "start", "days", "conversion",
-                                        "delay", "range", "format", "out"});
-  if (!args.ok()) return Usage(std::string(args.status().message()));
-  if (args->positional.size() != 1) return Usage("simulate takes one MACHINE");
-  auto config = SimBasics(args->options);
-  if (!config.ok()) return Usage(std::string(config.status().message()));
-  auto machine = Machine::FromFile(args->positional[0]);
-  if (!machine.ok()) return Fail(machine.status());
-  const absl::Status per_stage = SimPerStage(**machine, args->options, &*config);
-  if (!per_stage.ok()) return Usage(std::string(per_stage.message()));
-  Simulator simulator(*machine, *config);
-  std::vector<SimRow> rows;
-  for (uint32_t d = 0; d < static_cast<uint32_t>(config->deals); ++d) {
-    const absl::Status dealt = simulator.Deal(d, &rows);
-    if (!dealt.ok()) return Fail(dealt);
-  }
-  std::sort(rows.begin(), rows.end(), [](const SimRow& a, const SimRow& b) {
-    return std::tie(a.time, a.deal, a.seq) < std::tie(b.time, b.deal, b.seq);
-  });
-  const absl::Status written =
-      WriteOut(*args, FormatSimRows(**machine, rows, config->format));
-  if (!written.ok()) return Fail(written);
-  std::fprintf(stderr, "simulate: %lld deals, %zu rows\n",
-               static_cast<long long>(config->deals), rows.size());
-  return kOk;
-}
 
 int Main(int argc, char** argv) {
   if (argc < 2) return Usage("no command");

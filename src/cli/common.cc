@@ -1,0 +1,64 @@
+#include "src/cli/common.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace salescycle {
+namespace cli {
+
+int Usage(const std::string& why) {
+  std::fprintf(stderr, "salescycle: %s\n(salescycle --help for usage)\n", why.c_str());
+  return kUsage;
+}
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "salescycle: %s\n", std::string(status.message()).c_str());
+  return kFailed;
+}
+
+absl::StatusOr<Args> ParseArgs(int argc, char** argv, int first,
+                               const std::vector<std::string>& known) {
+  Args args;
+  for (int i = first; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--strict") {
+      args.strict = true;
+    } else if (a == "--progress") {
+      args.progress = true;
+    } else if (a == "--no-progress") {
+      args.progress = false;
+    } else if (absl::StartsWith(a, "--")) {
+      const std::string name = a.substr(2);
+      if (std::find(known.begin(), known.end(), name) == known.end()) {
+        return absl::InvalidArgumentError(absl::StrCat("unknown option ", a));
+      }
+      if (i + 1 >= argc) {
+        return absl::InvalidArgumentError(absl::StrCat(a, " needs a value"));
+      }
+      args.options[name] = argv[++i];
+    } else {
+      args.positional.push_back(a);
+    }
+  }
+  return args;
+}
+
+absl::Status WriteOut(const Args& args, const std::string& text) {
+  const auto out = args.options.find("out");
+  if (out == args.options.end()) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return absl::OkStatus();
+  }
+  std::ofstream f(out->second, std::ios::binary | std::ios::trunc);
+  f << text;
+  f.close();
+  if (!f) return absl::UnavailableError(absl::StrCat(out->second, ": cannot write"));
+  return absl::OkStatus();
+}
+
+}  // namespace cli
+}  // namespace salescycle

@@ -1,0 +1,46 @@
+// What the `salescycle` tool's commands share: exit codes, the command
+// line, errors, and where output goes.
+#ifndef SALESCYCLE_SRC_CLI_COMMON_H_
+#define SALESCYCLE_SRC_CLI_COMMON_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace salescycle {
+namespace cli {
+
+// Exit codes, as `salescycle --help` documents them.
+inline constexpr int kOk = 0;
+inline constexpr int kFailed = 1;     // bad input, an unreadable file, a failed write
+inline constexpr int kUsage = 2;      // bad command line
+inline constexpr int kBadRows = 3;    // done, but some event rows were skipped
+
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> options;
+  bool strict = false;
+  std::optional<bool> progress;
+};
+
+// Prints why and a hint at --help; returns kUsage.
+int Usage(const std::string& why);
+// Prints the status's message; returns kFailed.
+int Fail(const absl::Status& status);
+
+// argv[first..]: positional arguments, the `known` options (each with a
+// value) and the switches --strict, --progress, --no-progress.
+absl::StatusOr<Args> ParseArgs(int argc, char** argv, int first,
+                               const std::vector<std::string>& known);
+
+// `text` to --out FILE, or to stdout.
+absl::Status WriteOut(const Args& args, const std::string& text);
+
+}  // namespace cli
+}  // namespace salescycle
+
+#endif  // SALESCYCLE_SRC_CLI_COMMON_H_
