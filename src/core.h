@@ -246,14 +246,13 @@ struct Core {
       return r;
     }
     const Program& p = P(m);
-    const auto cell = p.move_cells.find(Program::MoveKey(from, to));
-    if (cell == p.move_cells.end()) {
+    const Program::SlowCell* cell = p.FindMove(from, to);
+    if (cell == nullptr) {
       r.outcome = Outcome::kNoTransition;
       return r;
     }
-    for (uint32_t i = 0; i < cell->second.num_candidates; ++i) {
-      const Program::Candidate& c =
-          p.move_candidates[cell->second.first_candidate + i];
+    for (uint32_t i = 0; i < cell->num_candidates; ++i) {
+      const Program::Candidate& c = p.move_candidates[cell->first_candidate + i];
       if (c.guard >= 0 && !EvalGuard(p, static_cast<uint32_t>(c.guard), a)) {
         r.transition = c.transition;
         continue;

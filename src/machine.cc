@@ -1003,6 +1003,14 @@ class MachineCompiler {
           Program::SlowCell{first, static_cast<uint32_t>(
                                        prog_->move_candidates.size() - first)});
     }
+    const size_t n = m_->stages_.size();
+    if (n <= Program::kDenseMoveStages) {
+      prog_->dense_stride = static_cast<uint32_t>(n);
+      prog_->dense_moves.assign(n * n, Program::SlowCell{0, 0});
+      for (const auto& [key, cell] : prog_->move_cells) {
+        prog_->dense_moves[(key >> 16) * n + (key & 0xFFFF)] = cell;
+      }
+    }
   }
 
   std::string SpecText() const {

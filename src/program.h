@@ -81,13 +81,26 @@ struct Program {
   // Indexed as Machine::transitions(): candidate i is transition i.
   std::vector<Candidate> candidates;
   // Moves by stage: (from, to) -> the transitions between the two, in
-  // declaration order, in move_candidates. A hash map, not a table: a
-  // machine may have 65534 stages, and a move costs a parse anyway.
+  // declaration order, in move_candidates. A table for machines of up to
+  // kDenseMoveStages stages (a hash lookup was 6% of a stage-history
+  // replay), a hash map beyond (a machine may have 65534 stages).
+  static constexpr int kDenseMoveStages = 256;
   static uint32_t MoveKey(StageId from, StageId to) {
     return (static_cast<uint32_t>(from) << 16) | to;
   }
   absl::flat_hash_map<uint32_t, SlowCell> move_cells;
+  std::vector<SlowCell> dense_moves;  // [from * num_stages + to]
+  uint32_t dense_stride = 0;          // num_stages, when the table is built
   std::vector<Candidate> move_candidates;
+  // The moves from -> to; null when there are none.
+  const SlowCell* FindMove(StageId from, StageId to) const {
+    if (dense_stride != 0) {
+      const SlowCell& c = dense_moves[from * dense_stride + to];
+      return c.num_candidates == 0 ? nullptr : &c;
+    }
+    const auto it = move_cells.find(MoveKey(from, to));
+    return it == move_cells.end() ? nullptr : &it->second;
+  }
   std::vector<GuardNode> guard_nodes;
   std::vector<std::string> guard_strings;
   std::vector<NamedGuard> named_guards;

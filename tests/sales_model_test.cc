@@ -262,6 +262,23 @@ TEST(MoveTo, GuardsApplyPerTargetInDeclarationOrder) {
   EXPECT_EQ(j2.Fire("e", 2)->outcome, Outcome::kNoTransition);  // in b now
 }
 
+TEST(MoveTo, LargeMachinesFindMovesByHash) {
+  // Past 256 stages the moves by stage are not a table but a hash map.
+  std::string spec = R"(name: "big" initial_stage: "s0" events { id: "e" })";
+  for (int i = 0; i < 300; ++i) absl::StrAppend(&spec, "stages { id: \"s", i, "\" }");
+  absl::StrAppend(&spec, "stages { id: \"w\" kind: WON }",
+                  "transitions { from_any_open: true to_any_open: true forward_only: true }",
+                  "transitions { from_stage: \"s299\" to: \"w\" }");
+  auto m = Machine::FromTextProto(spec);
+  ASSERT_TRUE(m.ok()) << m.status();
+  auto j = *Journey::Create(*m, 0);
+  EXPECT_TRUE(j.MoveTo("s280", 1)->moved());
+  EXPECT_EQ(j.MoveTo("s3", 2)->outcome, Outcome::kNoTransition);  // forward only
+  EXPECT_EQ(j.MoveTo("w", 3)->outcome, Outcome::kNoTransition);
+  EXPECT_TRUE(j.MoveTo("s299", 4)->moved());
+  EXPECT_TRUE(j.MoveTo("w", 5)->moved());
+}
+
 TEST(ApplyMoves, IsMoveToInOrderAndChecksTheBatchFirst) {
   auto m = Crm();
   ASSERT_NE(m, nullptr);
