@@ -121,6 +121,89 @@ std::string GroupNote(const Layout& l) {
 
 }  // namespace
 
+namespace {
+
+// The stages as nodes; the free-movement group's in a cluster.
+void DotStages(const Machine& m, const Layout& layout, std::string* out) {
+  const std::vector<std::string> activities = ActivitiesByStage(m);
+  bool grouping = false;
+  for (int i = 0; i < m.num_stages(); ++i) {
+    const StageInfo& s = m.stage(static_cast<StageId>(i));
+    if (layout.grouped[i] != grouping) {
+      grouping = layout.grouped[i];
+      absl::StrAppend(
+          out, grouping ? absl::StrCat("  subgraph cluster_free {\n    style=dashed; label=",
+                                       DotQuote(layout.group_moves_inside
+                                                    ? GroupNote(layout)
+                                                    : ""),
+                                       "; fontname=\"Helvetica\"; fontsize=10;\n")
+                        : "  }\n");
+    }
+    std::string style;
+    if (s.kind == StageKind::kWon) {
+      style = ", shape=doubleoctagon, fillcolor=\"#d8f3dc\"";
+    } else if (s.kind == StageKind::kLost) {
+      style = ", shape=octagon, fillcolor=\"#fde2e1\"";
+    }
+    std::string label = absl::StrCat(s.display_name, "\n", s.win_probability, "%");
+    if (!activities[i].empty()) absl::StrAppend(&label, "\n(", activities[i], ")");
+    absl::StrAppend(out, "  ", DotQuote(s.id), " [label=", DotQuote(label), style,
+                    "];\n");
+  }
+  if (grouping) absl::StrAppend(out, "  }\n");
+}
+
+// The moves: from the group, one dotted edge to each stage outside it;
+// then each move of its own, dotted for moves by stage only, bold for one
+// that starts a new cycle.
+void DotMoves(const Machine& m, const Layout& layout, std::string* out) {
+  StageId first_grouped = kNoStage;
+  for (size_t i = 0; i < layout.grouped.size() && first_grouped == kNoStage; ++i) {
+    if (layout.grouped[i]) first_grouped = static_cast<StageId>(i);
+  }
+  for (StageId to : layout.group_targets) {
+    absl::StrAppend(out, "  ", DotQuote(m.stage(first_grouped).id), " -> ",
+                    DotQuote(m.stage(to).id),
+                    " [ltail=cluster_free, style=dotted, label=\"by stage\"];\n");
+  }
+  const auto& transitions = m.transitions();
+  for (size_t i = 0; i < transitions.size(); ++i) {
+    const TransitionInfo& t = transitions[i];
+    if (!layout.own_edge[i]) continue;
+    std::string attrs = absl::StrCat("label=", DotQuote(EdgeLabel(m, t, "\n")));
+    if (t.event == kNoEvent || t.new_cycle) {
+      absl::StrAppend(&attrs, ", style=\"",
+                      t.event == kNoEvent ? (t.new_cycle ? "dotted,bold" : "dotted")
+                                          : "bold",
+                      "\"");
+    }
+    absl::StrAppend(out, "  ", DotQuote(m.stage(t.from).id), " -> ",
+                    DotQuote(m.stage(t.to).id), " [", attrs, "];\n");
+  }
+}
+
+void DotTimeouts(const Machine& m, std::string* out) {
+  for (int i = 0; i < m.num_stages(); ++i) {
+    const auto timeout = m.timeout(static_cast<StageId>(i));
+    if (!timeout) continue;
+    const std::string delay = absl::StrCat("after ", Delay(timeout->after_seconds));
+    if (timeout->enter_stage != kNoStage) {
+      absl::StrAppend(out, "  ", DotQuote(m.stage(timeout->stage).id), " -> ",
+                      DotQuote(m.stage(timeout->enter_stage).id),
+                      " [style=dashed, label=", DotQuote(delay), "];\n");
+    } else {
+      // A timeout that fires an event goes where that event's transitions go.
+      absl::StrAppend(out, "  ", DotQuote(m.stage(timeout->stage).id), " -> ",
+                      DotQuote(m.stage(timeout->stage).id),
+                      " [style=dashed, label=",
+                      DotQuote(absl::StrCat(delay, ": ", m.event(timeout->fire_event).id)),
+                      "];\n");
+    }
+  }
+}
+
+}  // namespace
+
 std::string MachineToDot(const Machine& m) {
   std::string out = absl::StrCat("digraph ", DotQuote(m.name()), " {\n",
                                  "  rankdir=LR; compound=true;\n",
@@ -133,73 +216,10 @@ std::string MachineToDot(const Machine& m) {
     absl::StrAppend(&out, "  __start -> ", DotQuote(m.stage(entry).id),
                     entry == m.initial_stage() ? "" : " [style=dashed]", ";\n");
   }
-  const std::vector<std::string> activities = ActivitiesByStage(m);
   const Layout layout = LayOut(m);
-  bool grouping = false;
-  for (int i = 0; i < m.num_stages(); ++i) {
-    const StageInfo& s = m.stage(static_cast<StageId>(i));
-    // The free-movement group is a cluster: its stages are declared in it.
-    if (layout.grouped[i] && !grouping) {
-      grouping = true;
-      absl::StrAppend(&out, "  subgraph cluster_free {\n    style=dashed; label=",
-                      DotQuote(layout.group_moves_inside ? GroupNote(layout) : ""),
-                      "; fontname=\"Helvetica\"; fontsize=10;\n");
-    }
-    if (!layout.grouped[i] && grouping) {
-      grouping = false;
-      absl::StrAppend(&out, "  }\n");
-    }
-    std::string style;
-    if (s.kind == StageKind::kWon) {
-      style = ", shape=doubleoctagon, fillcolor=\"#d8f3dc\"";
-    } else if (s.kind == StageKind::kLost) {
-      style = ", shape=octagon, fillcolor=\"#fde2e1\"";
-    }
-    std::string label = absl::StrCat(s.display_name, "\n", s.win_probability, "%");
-    if (!activities[i].empty()) absl::StrAppend(&label, "\n(", activities[i], ")");
-    absl::StrAppend(&out, "  ", DotQuote(s.id), " [label=", DotQuote(label), style,
-                    "];\n");
-  }
-  if (grouping) absl::StrAppend(&out, "  }\n");
-  // From the group, one dotted edge to each stage outside it.
-  StageId first_grouped = kNoStage;
-  for (size_t i = 0; i < layout.grouped.size() && first_grouped == kNoStage; ++i) {
-    if (layout.grouped[i]) first_grouped = static_cast<StageId>(i);
-  }
-  for (StageId to : layout.group_targets) {
-    absl::StrAppend(&out, "  ", DotQuote(m.stage(first_grouped).id), " -> ",
-                    DotQuote(m.stage(to).id),
-                    " [ltail=cluster_free, style=dotted, label=\"by stage\"];\n");
-  }
-  // Moves by stage only are dotted and unlabelled; a move that starts a new
-  // cycle is bold.
-  const auto& transitions = m.transitions();
-  for (size_t i = 0; i < transitions.size(); ++i) {
-    const TransitionInfo& t = transitions[i];
-    if (!layout.own_edge[i]) continue;
-    std::string attrs = absl::StrCat("label=", DotQuote(EdgeLabel(m, t, "\n")));
-    if (t.event == kNoEvent) absl::StrAppend(&attrs, ", style=dotted");
-    if (t.new_cycle) absl::StrAppend(&attrs, ", style=bold");
-    absl::StrAppend(&out, "  ", DotQuote(m.stage(t.from).id), " -> ",
-                    DotQuote(m.stage(t.to).id), " [", attrs, "];\n");
-  }
-  for (int i = 0; i < m.num_stages(); ++i) {
-    const auto timeout = m.timeout(static_cast<StageId>(i));
-    if (!timeout) continue;
-    const std::string delay = absl::StrCat("after ", Delay(timeout->after_seconds));
-    if (timeout->enter_stage != kNoStage) {
-      absl::StrAppend(&out, "  ", DotQuote(m.stage(timeout->stage).id), " -> ",
-                      DotQuote(m.stage(timeout->enter_stage).id),
-                      " [style=dashed, label=", DotQuote(delay), "];\n");
-    } else {
-      // A timeout that fires an event goes where that event's transitions go.
-      absl::StrAppend(&out, "  ", DotQuote(m.stage(timeout->stage).id), " -> ",
-                      DotQuote(m.stage(timeout->stage).id),
-                      " [style=dashed, label=",
-                      DotQuote(absl::StrCat(delay, ": ", m.event(timeout->fire_event).id)),
-                      "];\n");
-    }
-  }
+  DotStages(m, layout, &out);
+  DotMoves(m, layout, &out);
+  DotTimeouts(m, &out);
   absl::StrAppend(&out, "}\n");
   return out;
 }
