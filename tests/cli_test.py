@@ -146,7 +146,7 @@ class Cli(unittest.TestCase):
         self.assertIn('__start -> "prospecting";', dot)
         self.assertIn('__start -> "qualification" [style=dashed];', dot)
         self.assertIn('Qualification\\n20%\\n(call, email, meeting)', dot)
-        self.assertIn('"follow_up" -> "qualification" [label="repurchase", style=bold];',
+        self.assertIn('"follow_up" -> "qualification" [label="repurchase", style="bold"];',
                       dot)
         # Free movement: one group and an edge from it to each closed stage,
         # not 56 edges between 8 open stages.
