@@ -25,18 +25,22 @@ int32_t Observe(void* user_data, uint32_t, uint32_t, uint32_t, uint32_t, int64_t
   return (++*static_cast<int*>(user_data) % 7) == 0 ? 1 : 0;
 }
 
+sc_machine_t* Load(const char* path) {
+  sc_machine_t* m = nullptr;
+  if (sc_machine_from_file(&m, path, nullptr, nullptr) != SC_OK) std::abort();
+  return m;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static sc_machine_t* machine = [] {
-    sc_machine_t* m = nullptr;
-    if (sc_machine_from_file(&m, SC_MACHINES_DIR "/cycle9_guarded.textproto", nullptr,
-                             nullptr) != SC_OK) {
-      std::abort();
-    }
-    return m;
-  }();
+  // cycle9-guarded's bare table and guard, and b2b's entry stages,
+  // activities, last-activity clock, loss reasons, reopening and cycles.
+  static sc_machine_t* const machines[2] = {
+      Load(SC_MACHINES_DIR "/cycle9_guarded.textproto"),
+      Load(SC_MACHINES_DIR "/b2b.textproto")};
   Input in{data, size};
+  sc_machine_t* machine = machines[in.Byte() & 1];
   char* err = nullptr;
   sc_options_t* options = sc_options_create();
   sc_options_set_history_limit(options, in.Byte() % 4, &err);
@@ -47,17 +51,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   int calls = 0;
   uint64_t token = 0;
   std::vector<sc_event_record> batch;
+  std::vector<sc_stage_record> moves;
   while (in.size > 0 && p != nullptr) {
     uint32_t deal = 0;
     int32_t outcome = 0;
     uint64_t a = 0, r = 0;
     uint8_t* bytes = nullptr;
     size_t len = 0;
-    switch (in.Byte() % 12) {
+    switch (in.Byte() % 18) {
       case 0: sc_pipeline_add(&deal, p, in.Time(), &err); break;
       case 1: sc_pipeline_add_with_id(&deal, p, in.U32() % 16, in.Time(), &err); break;
       case 2: sc_pipeline_remove(p, in.U32() % 64, &err); break;
-      case 3: sc_pipeline_fire(&outcome, p, in.U32() % 64, in.Byte() % 14, in.Time(), &err); break;
+      case 3: sc_pipeline_fire(&outcome, p, in.U32() % 64, in.Byte() % 20, in.Time(), &err); break;
       case 4: sc_pipeline_set_int64(p, in.U32() % 64, in.Byte() % 2, in.U32(), &err); break;
       case 5: {
         batch.resize(in.Byte() % 32);
@@ -98,6 +103,34 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           sc_free(bytes);
         }
         break;
+      case 12: sc_pipeline_add_in_stage(&deal, p, in.Byte() % 12, in.Time(), &err); break;
+      case 13:
+        sc_pipeline_move_to(&outcome, p, in.U32() % 64, in.Byte() % 12, in.Time(), &err);
+        break;
+      case 14: {
+        moves.clear();
+        for (int n = in.Byte() % 8; n > 0; --n) {
+          moves.push_back(sc_stage_record{in.U32() % 64, in.Byte() % 12u, in.Time()});
+        }
+        sc_pipeline_apply_moves(&a, &r, p, moves.data(), moves.size(), &err);
+        break;
+      }
+      case 15: sc_pipeline_reopen(&outcome, p, in.U32() % 64, in.Time(), &err); break;
+      case 16: {
+        int64_t last = 0;
+        uint32_t closed_from = 0, cycle = 0;
+        char* reason = nullptr;
+        const uint32_t d = in.U32() % 64;
+        sc_pipeline_deal_lifecycle(&last, &closed_from, &cycle, p, d, &err);
+        if (sc_pipeline_loss_reason(&reason, &len, p, d, &err) == SC_OK) sc_free(reason);
+        break;
+      }
+      case 17: {
+        static const char* const kReasons[] = {"Price", "", "No decision"};
+        const char* v = kReasons[in.Byte() % 3];
+        sc_pipeline_set_string(p, in.U32() % 64, in.Byte() % 9, v, std::strlen(v), &err);
+        break;
+      }
       case 11: {
         uint64_t counts[9];
         sc_pipeline_stage_counts(counts, in.Byte() % 10, p, &err);
