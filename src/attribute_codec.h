@@ -14,14 +14,25 @@
 namespace salescycle {
 namespace internal {
 
+// InvalidArgument "WHAT id ID is out of range: machine "M" has COUNT
+// WHATs" when id >= count.
+inline absl::Status CheckIdInRange(const Machine& m, const char* what,
+                                   uint32_t id, int count) {
+  if (id < static_cast<uint32_t>(count)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(what, " id ", id, " is out of range: machine \"", m.name(),
+                   "\" has ", count, " ", what, "s"));
+}
+inline absl::Status CheckStageId(const Machine& m, uint32_t id) {
+  return CheckIdInRange(m, "stage", id, m.num_stages());
+}
+inline absl::Status CheckEventId(const Machine& m, uint32_t id) {
+  return CheckIdInRange(m, "event", id, m.num_events());
+}
+
 // InvalidArgument naming the machine, the attribute and both types.
 inline absl::Status CheckAttribute(const Machine& m, AttributeId id) {
-  if (id >= m.num_attributes()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("attribute id ", id, " is out of range: machine \"",
-                     m.name(), "\" has ", m.num_attributes(), " attributes"));
-  }
-  return absl::OkStatus();
+  return CheckIdInRange(m, "attribute", id, m.num_attributes());
 }
 
 inline absl::Status CheckAttributeWrite(const Machine& m, AttributeId id,

@@ -70,12 +70,7 @@ Journey::Journey(std::shared_ptr<const Machine> machine, Timestamp start,
       history_(options.history_limit) {}
 
 absl::StatusOr<StepResult> Journey::Fire(EventId event, Timestamp time) {
-  if (event >= machine_->num_events()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("event id ", event, " is out of range: machine \"",
-                     machine_->name(), "\" has ", machine_->num_events(),
-                     " events"));
-  }
+  SC_RETURN_IF_ERROR(internal::CheckEventId(*machine_, event));
   const StepResult step =
       Core::Decide(*machine_, stage_, event, time, JourneyAttributes(*this));
   Record(step);
@@ -89,12 +84,7 @@ absl::StatusOr<StepResult> Journey::Fire(absl::string_view event,
 }
 
 absl::StatusOr<StepResult> Journey::MoveTo(StageId stage, Timestamp time) {
-  if (stage >= machine_->num_stages()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("stage id ", stage, " is out of range: machine \"",
-                     machine_->name(), "\" has ", machine_->num_stages(),
-                     " stages"));
-  }
+  SC_RETURN_IF_ERROR(internal::CheckStageId(*machine_, stage));
   const StepResult step = Core::DecideMoveOrReopen(
       *machine_, stage_, stage, closed_from_, time, JourneyAttributes(*this));
   Record(step);

@@ -367,12 +367,7 @@ void Pipeline::Record(DealIndex deal, const StepResult& step) {
 absl::StatusOr<StepResult> Pipeline::Fire(DealIndex deal, EventId event,
                                           Timestamp time) {
   SC_RETURN_IF_ERROR(CheckLive(deal));
-  if (event >= machine_->num_events()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("event id ", event, " is out of range: machine \"",
-                     machine_->name(), "\" has ", machine_->num_events(),
-                     " events"));
-  }
+  SC_RETURN_IF_ERROR(internal::CheckEventId(*machine_, event));
   StepResult step = Core::Decide(*machine_, stage_[deal], event, time,
                                  PipelineAttributes(*this, deal));
   step.deal = deal;
@@ -390,12 +385,7 @@ absl::StatusOr<StepResult> Pipeline::Fire(DealIndex deal,
 absl::StatusOr<StepResult> Pipeline::MoveTo(DealIndex deal, StageId stage,
                                             Timestamp time) {
   SC_RETURN_IF_ERROR(CheckLive(deal));
-  if (stage >= machine_->num_stages()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("stage id ", stage, " is out of range: machine \"",
-                     machine_->name(), "\" has ", machine_->num_stages(),
-                     " stages"));
-  }
+  SC_RETURN_IF_ERROR(internal::CheckStageId(*machine_, stage));
   StepResult step =
       Core::DecideMoveOrReopen(*machine_, stage_[deal], stage, closed_from(deal),
                                time, PipelineAttributes(*this, deal));
@@ -420,20 +410,30 @@ absl::StatusOr<StepResult> Pipeline::Reopen(DealIndex deal, Timestamp time) {
   return step;
 }
 
+namespace {
+
+// InvalidArgument for a batch's record `i`: its deal past the pipeline's
+// slots, else what `id_check` says of its event or stage.
+absl::Status BadRecord(size_t i, DealIndex deal, size_t slots,
+                       const absl::Status& id_check) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "records[", i, "]: ",
+      deal >= slots ? absl::StrCat("deal ", deal,
+                                   " is out of range: the pipeline has ", slots,
+                                   " slots")
+                    : id_check.message(),
+      "; nothing was applied"));
+}
+
+}  // namespace
+
 absl::Status Pipeline::CheckMoves(absl::Span<const StageRecord> records) const {
   const size_t slots = stage_.size();
   const size_t stages = static_cast<size_t>(machine_->num_stages());
   for (size_t i = 0; i < records.size(); ++i) {
     const StageRecord& r = records[i];
     if (ABSL_PREDICT_TRUE(r.deal < slots && r.stage < stages)) continue;
-    return absl::InvalidArgumentError(absl::StrCat(
-        "records[", i, "]: ",
-        r.deal >= slots
-            ? absl::StrCat("deal ", r.deal, " is out of range: the pipeline has ",
-                           slots, " slots")
-            : absl::StrCat("stage id ", r.stage, " is out of range: machine \"",
-                           machine_->name(), "\" has ", stages, " stages"),
-        "; nothing was applied"));
+    return BadRecord(i, r.deal, slots, internal::CheckStageId(*machine_, r.stage));
   }
   return absl::OkStatus();
 }
@@ -650,16 +650,8 @@ absl::Status Pipeline::CheckBatch(absl::Span<const EventRecord> records) const {
   }
   for (size_t i = 0; i < records.size(); ++i) {
     if (records[i].deal >= slots || records[i].event >= num_events) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "records[", i, "]: ",
-          records[i].deal >= slots
-              ? absl::StrCat("deal ", records[i].deal,
-                             " is out of range: the pipeline has ", slots,
-                             " slots")
-              : absl::StrCat("event id ", records[i].event,
-                             " is out of range: machine \"", machine_->name(),
-                             "\" has ", num_events, " events"),
-          "; nothing was applied"));
+      return BadRecord(i, records[i].deal, slots,
+                       internal::CheckEventId(*machine_, records[i].event));
     }
   }
   return absl::OkStatus();
