@@ -10,7 +10,6 @@
 #include <tuple>
 #include <vector>
 
-#include "absl/base/internal/endian.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -19,7 +18,7 @@
 #include "salescycle/pipeline.h"
 #include "salescycle/snapshot.h"
 #include "salescycle/v1/snapshot.pb.h"
-#include "src/crc32.h"
+#include "tests/snapshot_frames.h"
 #include "tests/test_util.h"
 
 namespace salescycle {
@@ -689,31 +688,6 @@ TEST(Snapshots, KeepEveryPieceOfPerDealState) {
   EXPECT_EQ(again.LossReason(2), "lose");
 }
 
-// Snapshot frames as messages, to damage one field and frame them again.
-std::vector<v1::PipelineFrame> Frames(const std::string& bytes) {
-  std::vector<v1::PipelineFrame> out;
-  for (size_t at = 8; at < bytes.size();) {
-    const uint32_t length = absl::little_endian::Load32(bytes.data() + at);
-    out.emplace_back();
-    EXPECT_TRUE(out.back().ParseFromArray(bytes.data() + at + 8, length));
-    at += 8 + length;
-  }
-  return out;
-}
-std::string Encode(const std::vector<v1::PipelineFrame>& frames) {
-  std::string out("SCPIPE\r\n", 8);
-  for (const auto& f : frames) {
-    const std::string payload = f.SerializeAsString();
-    char head[8];
-    absl::little_endian::Store32(head, static_cast<uint32_t>(payload.size()));
-    absl::little_endian::Store32(head + 4,
-                                 internal::Crc32(payload.data(), payload.size()));
-    out.append(head, 8);
-    out += payload;
-  }
-  return out;
-}
-
 TEST(Snapshots, DamagedKeptColumnsAreDataLossNamingTheDeal) {
   auto m = Crm();
   ASSERT_NE(m, nullptr);
@@ -724,7 +698,7 @@ TEST(Snapshots, DamagedKeptColumnsAreDataLossNamingTheDeal) {
   ASSERT_TRUE(p.Fire(1, "lose", 7)->moved());
   std::string bytes;
   ASSERT_TRUE(SavePipeline(p, SnapshotSink::Bytes(&bytes)).ok());
-  const auto frames = Frames(bytes);
+  const auto frames = SnapshotFrames(bytes);
   ASSERT_EQ(frames.size(), 3u);
   ASSERT_EQ(frames[1].chunk().loss_reasons_size(), 1);
   struct Damage {
@@ -752,7 +726,7 @@ TEST(Snapshots, DamagedKeptColumnsAreDataLossNamingTheDeal) {
     SCOPED_TRACE(damage.message);
     auto bad = frames;
     damage.apply(bad[1].mutable_chunk());
-    const auto loaded = LoadPipeline(SnapshotSource::Bytes(Encode(bad)), m);
+    const auto loaded = LoadPipeline(SnapshotSource::Bytes(EncodeSnapshotFrames(bad)), m);
     ASSERT_FALSE(loaded.ok());
     EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss);
     EXPECT_THAT(std::string(loaded.status().message()),

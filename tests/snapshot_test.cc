@@ -29,6 +29,7 @@
 #include "gtest/gtest.h"
 #include "salescycle/v1/snapshot.pb.h"
 #include "src/crc32.h"
+#include "tests/snapshot_frames.h"
 #include "tests/test_util.h"
 
 namespace salescycle {
@@ -432,28 +433,9 @@ class BadSnapshot : public ::testing::Test {
   }
 
   // Frames as messages, for crafting bad snapshots.
-  std::vector<v1::PipelineFrame> Frames() const {
-    std::vector<v1::PipelineFrame> out;
-    for (size_t at = 8; at < bytes_.size();) {
-      const uint32_t length = absl::little_endian::Load32(bytes_.data() + at);
-      out.emplace_back();
-      EXPECT_TRUE(out.back().ParseFromArray(bytes_.data() + at + 8, length));
-      at += 8 + length;
-    }
-    return out;
-  }
+  std::vector<v1::PipelineFrame> Frames() const { return SnapshotFrames(bytes_); }
   static std::string Encode(const std::vector<v1::PipelineFrame>& frames) {
-    std::string out = bytes_prefix();
-    for (const auto& f : frames) {
-      const std::string payload = f.SerializeAsString();
-      char head[8];
-      absl::little_endian::Store32(head, static_cast<uint32_t>(payload.size()));
-      absl::little_endian::Store32(head + 4,
-                                   internal::Crc32(payload.data(), payload.size()));
-      out.append(head, 8);
-      out += payload;
-    }
-    return out;
+    return EncodeSnapshotFrames(frames);
   }
   static std::string bytes_prefix() { return std::string("SCPIPE\r\n", 8); }
 };

@@ -24,18 +24,9 @@ func adoptJourney(ptr *C.sc_journey_t, m *Machine) *Journey {
 // NewJourney starts a journey in m's initial stage at start. Only
 // HistoryLimit applies.
 func NewJourney(m *Machine, start int64, opts ...Option) (*Journey, error) {
-	options, err := newOptions(opts)
-	if err != nil {
-		return nil, err
-	}
-	defer C.sc_options_destroy(options)
-	var out *C.sc_journey_t
-	if err := onMachine(m, func(mp *C.sc_machine_t, e **C.char) C.sc_status {
-		return C.sc_journey_create(&out, mp, C.int64_t(start), options, e)
-	}); err != nil {
-		return nil, err
-	}
-	return adoptJourney(out, m), nil
+	return newJourney(m, opts, func(mp *C.sc_machine_t, o *C.sc_options_t, out **C.sc_journey_t, e **C.char) C.sc_status {
+		return C.sc_journey_create(out, mp, C.int64_t(start), o, e)
+	})
 }
 
 // NewJourneyInStage starts a journey at start in stage, one of m's entry
@@ -45,6 +36,13 @@ func NewJourneyInStage(m *Machine, stage string, start int64, opts ...Option) (*
 	if err != nil {
 		return nil, err
 	}
+	return newJourney(m, opts, func(mp *C.sc_machine_t, o *C.sc_options_t, out **C.sc_journey_t, e **C.char) C.sc_status {
+		return C.sc_journey_create_in_stage(out, mp, C.uint32_t(id), C.int64_t(start), o, e)
+	})
+}
+
+func newJourney(m *Machine, opts []Option,
+	create func(*C.sc_machine_t, *C.sc_options_t, **C.sc_journey_t, **C.char) C.sc_status) (*Journey, error) {
 	options, err := newOptions(opts)
 	if err != nil {
 		return nil, err
@@ -52,7 +50,7 @@ func NewJourneyInStage(m *Machine, stage string, start int64, opts ...Option) (*
 	defer C.sc_options_destroy(options)
 	var out *C.sc_journey_t
 	if err := onMachine(m, func(mp *C.sc_machine_t, e **C.char) C.sc_status {
-		return C.sc_journey_create_in_stage(&out, mp, C.uint32_t(id), C.int64_t(start), options, e)
+		return create(mp, options, &out, e)
 	}); err != nil {
 		return nil, err
 	}
