@@ -437,7 +437,6 @@ class BadSnapshot : public ::testing::Test {
   static std::string Encode(const std::vector<v1::PipelineFrame>& frames) {
     return EncodeSnapshotFrames(frames);
   }
-  static std::string bytes_prefix() { return std::string("SCPIPE\r\n", 8); }
 };
 
 TEST_F(BadSnapshot, CraftedFramesReencodeToTheSameBytes) {
