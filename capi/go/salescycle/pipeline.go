@@ -288,7 +288,9 @@ func (p *Pipeline) FireID(deal, event uint32, time int64) (Outcome, error) {
 
 // MoveTo moves a deal to a stage by stage: the first declared transition
 // between its stage and that one whose guard holds. Its own stage records
-// an activity (Outcome Activity), never a move. A rejection is an Outcome.
+// an activity (Outcome Activity), never a move; with no declared
+// transition, the stage a deal in a reopenable closed stage was closed
+// from reopens it. A rejection is an Outcome.
 func (p *Pipeline) MoveTo(deal uint32, stage string, time int64) (Outcome, error) {
 	return p.moveTo(deal, stage, time)
 }

@@ -205,7 +205,9 @@ class Pipeline(Stepping):
     def move_to(self, deal: int, stage: Id, time: int) -> Outcome:
         """Moves the deal to `stage` (an id or a name) by stage: the first
         declared transition between its stage and `stage` whose guard holds.
-        Its own stage records an activity (Outcome.ACTIVITY), never a move."""
+        Its own stage records an activity (Outcome.ACTIVITY), never a move;
+        with no declared transition, the stage a deal in a reopenable closed
+        stage was closed from reopens it."""
         return self._move_to((deal,), stage, time)
 
     def reopen(self, deal: int, time: int) -> Outcome:
