@@ -924,6 +924,10 @@ static void test_sales_model(void) {
          sc_pipeline_apply_moves(&accepted, &rejected, p, rows, 3, E));
   EXPECT(SC_INVALID_ARGUMENT, "records is NULL with count 2",
          sc_pipeline_apply_moves(&accepted, &rejected, p, NULL, 2, E));
+  /* No loss reason yet: an empty string, still a NUL-terminated buffer. */
+  OK(sc_pipeline_loss_reason(&reason, &reason_len, p, 1, E));
+  CHECK(reason != NULL && reason_len == 0 && reason[0] == '\0');
+  sc_free(reason);
   /* Lifecycle: activity, loss reason, reopen, a new cycle. */
   OK(sc_pipeline_fire_by_name(&outcome, p, 1, "call", 4, 160, E));
   OK(sc_pipeline_deal_lifecycle(&last_activity, &closed_from, &cycle, p, 1, E));
