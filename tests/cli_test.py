@@ -350,9 +350,26 @@ class Cli(unittest.TestCase):
         self.assertTrue(header.startswith("deal,event,stage,time"))
         self.assertEqual(first.split(",")[1], "")  # no events, only stages
 
+    def test_simulate_rates_per_stage(self):
+        # Every move forward out of prospecting skips qualification.
+        crm = os.path.join(os.environ["SC_MACHINES_DIR"], "crm_opportunity.textproto")
+        run_ = run("simulate", crm, "--deals", "300", "--seed", "3", "--rows", "stages",
+                   "--skip", "prospecting=1", "--back", "0", "--later-entry", "0")
+        self.assertEqual(run_.returncode, 0, run_.stderr)
+        last, after_prospecting = {}, []
+        for r in run_.stdout.splitlines()[1:]:
+            deal, stage = r.split(",")[0], r.split(",")[2]
+            if last.get(deal) == "prospecting" and stage != "prospecting":
+                after_prospecting.append(stage)
+            last[deal] = stage
+        self.assertGreater(len(after_prospecting), 100)
+        self.assertNotIn("qualification", after_prospecting)
+        self.assertIn("needs_analysis", after_prospecting)
+
     def test_simulate_as_of_now(self):
         run_ = run("simulate", B2B, "--deals", "300", "--seed", "2", "--now", "2026-03-01")
         self.assertEqual(run_.returncode, 0, run_.stderr)
+        self.assertIn("(as of 2026-03-01T00:00:00Z: nothing later)", run_.stderr)
         times = [int(r.split(",")[3]) for r in run_.stdout.splitlines()[1:]]
         self.assertTrue(times and max(times) <= 1772323200)  # 2026-03-01
         self.assertLess(len({r.split(",")[0] for r in run_.stdout.splitlines()[1:]}), 300)
@@ -374,7 +391,10 @@ class Cli(unittest.TestCase):
                               (["--deals", "5", "--start", "soon"], "--start: time"),
                               (["--deals", "5", "--start", "99999999999999"],
                                "--start: a time from year 1 to 9999"),
-                              (["--deals", "5", "--skip", "nan"], "--skip takes a number"),
+                              (["--deals", "5", "--skip", "nan"],
+                               '--skip: "nan" is not a number from 0 to 1'),
+                              (["--deals", "5", "--back", "closing=2"],
+                               '--back: "2" is not a number from 0 to 1'),
                               (["--deals", "5", "--rows", "both"], "--rows is events or stages"),
                               (["--deals", "5", "--conversion", "0.5", "--win-rate", "0.3"],
                                "give --conversion or --win-rate, not both")):

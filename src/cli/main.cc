@@ -51,7 +51,8 @@ commands:
                                    draw the machine (default: dot)
   simulate MACHINE --deals N [--seed S] [--start DATE] [--days D]
            [--now TIME] [--conversion P | STAGE=P,... | --win-rate W]
-           [--delay DAYS | STAGE=DAYS,...] [--skip P] [--back P]
+           [--delay DAYS | STAGE=DAYS,...] [--skip P | STAGE=P,...]
+           [--back P | STAGE=P,...]
            [--activities N] [--repeat P] [--later-entry P]
            [--range ATTRIBUTE=LO..HI,...] [--rows events|stages]
            [--format csv|jsonl] [--out FILE]

@@ -18,6 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "salescycle/journey.h"
 #include "salescycle/machine.h"
 #include "src/cli/common.h"
@@ -75,7 +76,8 @@ struct SimOptions {
   bool stage_rows = false;  // --rows stages: a stage-history export
   std::vector<double> conversion;  // per stage
   std::vector<double> delay;       // per stage: the median stay, days
-  double skip = 0.1, back = 0.05, activities = 2, repeat = 0.25;
+  std::vector<double> skip, back;  // per stage
+  double activities = 2, repeat = 0.25;
   double reactivate = 0.03, later_entry = 0.15;
   double win_rate = 0.22;  // what --conversion is calibrated to, if not given
   std::vector<std::optional<Range>> ranges;  // by attribute
@@ -148,8 +150,7 @@ absl::Status SimBasics(std::map<std::string, std::string>& o, SimOptions* c) {
     const char* flag;
     double* value;
     double hi;
-  } rates[] = {{"skip", &c->skip, 1},     {"back", &c->back, 1},
-               {"repeat", &c->repeat, 1}, {"later-entry", &c->later_entry, 1},
+  } rates[] = {{"repeat", &c->repeat, 1}, {"later-entry", &c->later_entry, 1},
                {"win-rate", &c->win_rate, 1},
                {"activities", &c->activities, 20}};
   for (const auto& r : rates) {
@@ -190,6 +191,8 @@ absl::Status SimPerStage(const Machine& m, std::map<std::string, std::string>& o
                          SimOptions* c) {
   SC_ASSIGN_OR_RETURN(c->conversion,
                       PerStage(m, "--conversion", o["conversion"], 0.9, 0, 1));
+  SC_ASSIGN_OR_RETURN(c->skip, PerStage(m, "--skip", o["skip"], 0.1, 0, 1));
+  SC_ASSIGN_OR_RETURN(c->back, PerStage(m, "--back", o["back"], 0.05, 0, 1));
   SC_ASSIGN_OR_RETURN(c->delay, PerStage(m, "--delay", o["delay"], 7, 0.0001, 3650));
   if (o["delay"].empty()) {
     // A stage's stall limit says how long a stay is too long: the median
@@ -508,9 +511,9 @@ StageId Simulator::Target(StageId from, int turned_down) {
     if (m_.stage(from).side && !side.empty()) return side.front();
     if (!lost.empty()) return lost[rng_.Below(static_cast<int64_t>(lost.size()))];
   }
-  if (!back.empty() && rng_.Uniform() < c_.back) return back.back();
+  if (!back.empty() && rng_.Uniform() < c_.back[from]) return back.back();
   if (forward.empty()) return kNoStage;
-  return forward[forward.size() > 1 && rng_.Uniform() < c_.skip ? 1 : 0];
+  return forward[forward.size() > 1 && rng_.Uniform() < c_.skip[from] ? 1 : 0];
 }
 
 void Simulator::Move(Journey* j, StageId to, Timestamp time, State* s) {
@@ -687,8 +690,12 @@ int Simulate(int argc, char** argv) {
   const absl::Status written =
       WriteOut(*args, FormatSimRows(**machine, rows, options.format));
   if (!written.ok()) return Fail(written);
-  std::fprintf(stderr, "simulate: %lld deals, %zu rows\n",
-               static_cast<long long>(options.deals), rows.size());
+  std::fprintf(stderr, "simulate: %lld deals, %zu rows%s\n",
+               static_cast<long long>(options.deals), rows.size(),
+               options.now ? absl::StrCat(" (as of ", absl::FormatTime(
+                                 "%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(*options.now),
+                                 absl::UTCTimeZone()), ": nothing later)").c_str()
+                           : "");
   return kOk;
 }
 
