@@ -983,7 +983,8 @@ class MachineCompiler {
       }
     }
     const auto& t = m_->transitions_;
-    std::stable_sort(order.begin(), order.end(), [&t](int32_t a, int32_t b) {
+    // A total order: a spec entry covers a (from, to) pair at most once.
+    std::sort(order.begin(), order.end(), [&t](int32_t a, int32_t b) {
       if (t[a].from != t[b].from) return t[a].from < t[b].from;
       if (t[a].to != t[b].to) return t[a].to < t[b].to;
       return t[a].spec_index < t[b].spec_index;

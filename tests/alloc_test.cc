@@ -20,6 +20,13 @@ void* operator new(std::size_t size) {
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
   throw std::bad_alloc();
 }
+// The nothrow form too (std::stable_sort's buffer uses it): left to the
+// runtime, its memory would come back through the delete below, a
+// mismatch AddressSanitizer reports.
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return std::malloc(size == 0 ? 1 : size);
+}
 // GCC pairs these with the standard operator new and warns that malloc'ed
 // memory goes to free; in this binary both halves are replaced, so they match.
 #pragma GCC diagnostic push
