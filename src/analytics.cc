@@ -117,6 +117,29 @@ void FunnelAccumulator::Grow(DealIndex deal) {
   cohort_of_.resize(n, kNoCohort);
 }
 
+void FunnelAccumulator::OnReject(DealIndex deal, const StepResult& step) {
+  if (step.time > latest_) latest_ = step.time;
+  const uint64_t key =
+      RejectionKey::Pack(step.from, step.event, step.target, step.outcome);
+  // A removed deal's slot has no cohort of its own any more.
+  const uint32_t c = cohort_ == Cohort::kNone || step.outcome == Outcome::kNoDeal ||
+                             deal >= cohort_of_.size()
+                         ? kNoCohort
+                         : cohort_of_[deal];
+  for (FunnelCounters* f : {&total_, c == kNoCohort ? nullptr : &cohorts_[c]}) {
+    if (f == nullptr) continue;
+    ++f->rejections[key];
+    if (step.from < f->stages.size()) ++f->stages[step.from].rejected;
+  }
+}
+
+void FunnelAccumulator::OnActivity(DealIndex deal, StageId stage, Timestamp time) {
+  if (time > latest_) latest_ = time;
+  ++total_.stages[stage].activities;
+  const uint32_t c = cohort_ == Cohort::kNone ? kNoCohort : cohort_of_[deal];
+  if (c != kNoCohort) ++cohorts_[c].stages[stage].activities;
+}
+
 void FunnelAccumulator::OnAdd(DealIndex deal, StageId stage, Timestamp time) {
   Grow(deal);
   if (time > latest_) latest_ = time;

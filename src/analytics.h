@@ -17,6 +17,7 @@
 #include "salescycle/funnel.h"
 #include "salescycle/machine.h"
 #include "salescycle/options.h"
+#include "salescycle/step.h"
 #include "salescycle/types.h"
 
 namespace salescycle {
@@ -90,7 +91,23 @@ struct StageCounters {
   uint64_t moved_on = 0;
   uint64_t dropped = 0;
   uint64_t won_after = 0;  // deals that entered the stage, then won
+  uint64_t activities = 0;  // accepted without a move, in this stage
+  uint64_t rejected = 0;    // steps refused in this stage
   DurationHistogram time_in_stage;
+};
+
+// A rejected step's kind: where, what (an event, or a move by stage to a
+// target), and why, packed in 64 bits as the key of a count.
+struct RejectionKey {
+  static uint64_t Pack(StageId from, EventId event, StageId target,
+                       Outcome outcome) {
+    return (uint64_t{from} << 48) | (uint64_t{event} << 32) |
+           (uint64_t{target} << 16) | static_cast<uint64_t>(outcome);
+  }
+  static StageId From(uint64_t k) { return static_cast<StageId>(k >> 48); }
+  static EventId Event(uint64_t k) { return static_cast<EventId>(k >> 32); }
+  static StageId Target(uint64_t k) { return static_cast<StageId>(k >> 16); }
+  static Outcome Why(uint64_t k) { return static_cast<Outcome>(k & 0xFF); }
 };
 
 // The counters of one group of deals: the whole pipeline (dense
@@ -105,6 +122,9 @@ struct FunnelCounters {
   uint64_t lost = 0;  // lost and never won
   double cycle_seconds = 0;
   uint64_t cycles = 0;
+  uint64_t moves = 0;
+  // Rejected steps by RejectionKey.
+  absl::flat_hash_map<uint64_t, uint64_t> rejections;
 };
 
 class FunnelAccumulator {
@@ -136,6 +156,11 @@ class FunnelAccumulator {
     if (closes_[to] != 0) Close(deal, to, time);
   }
 
+  // A step that was refused, and one accepted without a move. Out of the
+  // batch loops' code: rejections and activities are the exception there.
+  void OnReject(DealIndex deal, const StepResult& step);
+  void OnActivity(DealIndex deal, StageId stage, Timestamp time);
+
   Cohort cohort() const { return cohort_; }
   Timestamp latest() const { return latest_; }
   const FunnelCounters& total() const { return total_; }
@@ -156,6 +181,7 @@ class FunnelAccumulator {
                                           Timestamp since, StageId to,
                                           Timestamp time) const {
     StageCounters& f = c->stages[from];
+    ++c->moves;
     if (closes_[to] == kLost) {
       ++f.dropped;
     } else {

@@ -1,6 +1,7 @@
 #include "salescycle/funnel.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -11,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
 #include "salescycle/v1/funnel.pb.h"
@@ -44,7 +46,19 @@ std::unique_ptr<FunnelAccumulator> FromHistory(const Pipeline& p,
     acc->OnAdd(d, steps.front().from, steps.front().time);
     Timestamp since = steps.front().time;
     for (const HistoryEntry& e : steps) {
-      if (e.outcome != Outcome::kMoved) continue;
+      if (e.outcome == Outcome::kActivity) {
+        acc->OnActivity(d, e.from, e.time);
+        continue;
+      }
+      if (e.outcome != Outcome::kMoved) {
+        StepResult r;
+        r.outcome = e.outcome;
+        r.from = e.from;
+        r.event = e.event;
+        r.time = e.time;
+        acc->OnReject(d, r);
+        continue;
+      }
       acc->OnMove(d, e.from, since, e.to, e.time);
       since = e.time;
     }
@@ -140,6 +154,31 @@ StageId NextInFunnel(const Machine& m, StageId s) {
 
 double Ratio(double a, double b) { return b > 0 ? a / b : 0; }
 
+// The kinds of rejection, the most frequent first; ties by key (stage,
+// event, target, outcome), so that the order depends only on the counts.
+std::vector<RejectionCount> Rejections(const Machine& m, const FunnelCounters& c) {
+  std::vector<std::pair<uint64_t, uint64_t>> kinds(c.rejections.begin(),
+                                                   c.rejections.end());
+  std::sort(kinds.begin(), kinds.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  auto stage = [&m](StageId s) {
+    return s < m.num_stages() ? m.stage(s).id : std::string();
+  };
+  std::vector<RejectionCount> out;
+  for (const auto& [key, count] : kinds) {
+    RejectionCount r;
+    r.stage = stage(RejectionKey::From(key));
+    const EventId e = RejectionKey::Event(key);
+    r.event = e < m.num_events() ? m.event(e).id : "";
+    r.target = stage(RejectionKey::Target(key));
+    r.outcome = RejectionKey::Why(key);
+    r.count = count;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 FunnelFigures Figures(const Machine& m, const FunnelCounters& c,
                       const LiveTally& live) {
   FunnelFigures f;
@@ -191,6 +230,9 @@ FunnelFigures Figures(const Machine& m, const FunnelCounters& c,
     st.time_in_stage.mean_seconds = sc.time_in_stage.mean();
     st.time_in_stage.median_seconds = sc.time_in_stage.Quantile(0.5);
     st.time_in_stage.p90_seconds = sc.time_in_stage.Quantile(0.9);
+    st.activities = sc.activities;
+    st.rejected = sc.rejected;
+    f.accepted_steps += sc.activities;
     if (sc.dropped > most_dropped ||
         (sc.dropped == most_dropped && sc.dropped > 0 &&
          st.drop_rate > f.stages[f.biggest_leak].drop_rate)) {
@@ -199,6 +241,9 @@ FunnelFigures Figures(const Machine& m, const FunnelCounters& c,
     }
     f.stages.push_back(std::move(st));
   }
+  f.accepted_steps += c.moves;
+  f.rejections = Rejections(m, c);
+  for (const RejectionCount& r : f.rejections) f.rejected_steps += r.count;
   return f;
 }
 
@@ -283,18 +328,58 @@ std::string Date(Timestamp t) {
                           absl::UTCTimeZone());
 }
 
+// "1,234,567".
+std::string Thousands(uint64_t n) {
+  std::string digits = absl::StrCat(n);
+  for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) {
+    digits.insert(static_cast<size_t>(i), ",");
+  }
+  return digits;
+}
+
 std::string Overall(const FunnelFigures& f) {
   std::string leak = "none";
   if (f.biggest_leak != kNoStage) {
     const StageFunnel& s = f.stages[f.biggest_leak];
-    leak = absl::StrCat(s.display_name, " (", s.dropped, " dropped, ",
+    leak = absl::StrCat(s.display_name, " (", Thousands(s.dropped), " dropped, ",
                         Percent(s.drop_rate), ")");
   }
+  // With nothing won, a cycle length of 0 would read as instant wins.
+  const std::string cycle =
+      f.won == 0 ? "-" : absl::StrFormat("%.1f days", f.average_cycle_days);
   return absl::StrFormat(
-      "win rate %s (%u won, %u lost) | average cycle %.1f days | sales "
+      "win rate %s (%s won, %s lost) | average cycle %s | sales "
       "velocity %.0f/day | weighted pipeline %.0f | biggest leak: %s",
-      Percent(f.win_rate), f.won, f.lost, f.average_cycle_days,
-      f.sales_velocity_per_day, f.weighted_pipeline, leak);
+      f.won + f.lost == 0 ? "-" : Percent(f.win_rate), Thousands(f.won),
+      Thousands(f.lost), cycle, f.sales_velocity_per_day, f.weighted_pipeline,
+      leak);
+}
+
+// "rejected: 38,845 of 1,234,567 steps (3.1%)", then a line a kind, the
+// most frequent first (the first `shown`); "" when nothing was rejected.
+std::string RejectedLines(const FunnelFigures& f, size_t shown) {
+  if (f.rejected_steps == 0) return "";
+  const uint64_t steps = f.accepted_steps + f.rejected_steps;
+  std::string out = absl::StrCat(
+      "\nrejected: ", Thousands(f.rejected_steps), " of ", Thousands(steps),
+      " steps (", Percent(static_cast<double>(f.rejected_steps) /
+                          static_cast<double>(steps)),
+      ")\n");
+  for (size_t i = 0; i < f.rejections.size() && i < shown; ++i) {
+    const RejectionCount& r = f.rejections[i];
+    const std::string what =
+        !r.event.empty() ? r.event
+        : !r.target.empty() ? absl::StrCat("move to ", r.target)
+                            : std::string("reopen");
+    absl::StrAppendFormat(&out, "  %-22s %-28s %-18s %12s\n",
+                          r.stage.empty() ? "(removed deal)" : r.stage, what,
+                          OutcomeName(r.outcome), Thousands(r.count));
+  }
+  if (f.rejections.size() > shown) {
+    absl::StrAppend(&out, "  ... and ", f.rejections.size() - shown,
+                    " more kinds (--format json lists them all)\n");
+  }
+  return out;
 }
 
 }  // namespace
@@ -302,27 +387,33 @@ std::string Overall(const FunnelFigures& f) {
 std::string FunnelTable(const FunnelReport& report) {
   const FunnelFigures& f = report.total;
   std::string out = absl::StrFormat(
-      "%s v%u funnel as of %s: %u deals, %u live, %u open%s\n\n", report.machine,
-      report.version, Date(report.as_of), f.deals, f.live_deals, f.open_deals,
+      "%s v%u funnel as of %s: %s deals, %s live, %s open%s\n\n", report.machine,
+      report.version, Date(report.as_of), Thousands(f.deals),
+      Thousands(f.live_deals), Thousands(f.open_deals),
       report.value_attribute.empty()
           ? ""
           : absl::StrCat(" (value: ", report.value_attribute, ")"));
-  absl::StrAppendFormat(&out, "%-22s %8s %8s %8s %7s %7s %8s %7s %8s %8s\n",
-                        "stage", "entered", "moved on", "dropped", "now",
-                        "stalled", "to next", "to won", "median", "p90");
+  // Whole stage names: the column is as wide as the longest.
+  int name_width = 5;
+  for (const StageFunnel& s : f.stages) {
+    name_width = std::max(name_width, static_cast<int>(s.display_name.size()));
+  }
+  absl::StrAppendFormat(&out, "%-*s %9s %9s %9s %9s %8s %8s %7s %8s %8s\n",
+                        name_width, "stage", "entered", "moved on", "dropped",
+                        "now", "stalled", "to next", "to won", "median", "p90");
   for (const StageFunnel& s : f.stages) {
     const bool timed = s.time_in_stage.count > 0;
     absl::StrAppendFormat(
-        &out, "%-22s %8u %8u %8u %7u %7u %8s %7s %8s %8s%s\n",
-        s.display_name.substr(0, 22), s.entered, s.moved_on, s.dropped,
-        s.now, s.stalled,
+        &out, "%-*s %9s %9s %9s %9s %8s %8s %7s %8s %8s%s\n", name_width,
+        s.display_name, Thousands(s.entered), Thousands(s.moved_on),
+        Thousands(s.dropped), Thousands(s.now), Thousands(s.stalled),
         s.next_stage == kNoStage ? "-" : Percent(s.conversion_to_next),
         Percent(s.conversion_to_won),
         timed ? Days(static_cast<double>(s.time_in_stage.median_seconds)) : "-",
         timed ? Days(static_cast<double>(s.time_in_stage.p90_seconds)) : "-",
         s.stage == f.biggest_leak ? "  <- biggest leak" : "");
   }
-  absl::StrAppend(&out, "\n", Overall(f), "\n");
+  absl::StrAppend(&out, "\n", Overall(f), "\n", RejectedLines(f, 12));
   if (!report.cohorts.empty()) {
     absl::StrAppendFormat(&out, "\n%-10s %8s %8s %8s %9s %10s %14s\n", "cohort",
                           "deals", "won", "lost", "win rate", "cycle",
@@ -376,6 +467,18 @@ void ToProto(const FunnelFigures& f, v1::FunnelFigures* out) {
     t->set_mean_seconds(s.time_in_stage.mean_seconds);
     t->set_median_seconds(s.time_in_stage.median_seconds);
     t->set_p90_seconds(s.time_in_stage.p90_seconds);
+    st->set_activities(s.activities);
+    st->set_rejected(s.rejected);
+  }
+  out->set_accepted_steps(f.accepted_steps);
+  out->set_rejected_steps(f.rejected_steps);
+  for (const RejectionCount& r : f.rejections) {
+    v1::Rejection* pr = out->add_rejections();
+    pr->set_stage(r.stage);
+    pr->set_event(r.event);
+    pr->set_target(r.target);
+    pr->set_outcome(std::string(OutcomeName(r.outcome)));
+    pr->set_count(r.count);
   }
 }
 
@@ -403,32 +506,186 @@ std::string FunnelProtoBytes(const FunnelReport& report) {
   return bytes;
 }
 
+namespace {
+
+// JSON text for the report, by hand: protobuf's JSON prints 64-bit
+// integers as strings ("deals": "5000"), which every reader then has to
+// convert. Field names and nesting are funnel.proto's.
+class JsonWriter {
+ public:
+  std::string Take() { return std::move(out_); }
+  void Open(char c) {
+    Comma();
+    out_ += c;
+    first_ = true;
+  }
+  void Close(char c) {
+    out_ += c;
+    first_ = false;
+  }
+  void Key(absl::string_view k) {
+    Comma();
+    String(k);
+    out_ += ": ";
+    first_ = true;  // the value follows without a comma
+  }
+  void Value(uint64_t v) { Raw(absl::StrCat(v)); }
+  void Value(int64_t v) { Raw(absl::StrCat(v)); }
+  // The shortest text that reads back as the same double.
+  void Value(double v) {
+    if (!std::isfinite(v)) return Raw("null");
+    char buffer[32];
+    const auto end = std::to_chars(buffer, buffer + sizeof buffer, v).ptr;
+    Raw(absl::string_view(buffer, static_cast<size_t>(end - buffer)));
+  }
+  void Value(absl::string_view v) {
+    Comma();
+    String(v);
+  }
+  template <typename T>
+  void Field(absl::string_view k, T v) {
+    Key(k);
+    Value(v);
+  }
+
+ private:
+  void Comma() {
+    if (!first_) out_ += ", ";
+    first_ = false;
+  }
+  void Raw(absl::string_view v) {
+    Comma();
+    absl::StrAppend(&out_, v);
+  }
+  void String(absl::string_view s) {
+    out_ += '"';
+    for (unsigned char c : s) {
+      if (c == '"' || c == '\\') {
+        out_ += '\\';
+        out_ += static_cast<char>(c);
+      } else if (c < 0x20) {
+        absl::StrAppendFormat(&out_, "\\u%04x", c);
+      } else {
+        out_ += static_cast<char>(c);
+      }
+    }
+    out_ += '"';
+  }
+  std::string out_;
+  bool first_ = true;
+};
+
+void JsonStage(const FunnelFigures& f, const StageFunnel& s, JsonWriter* w) {
+  w->Open('{');
+  w->Field("stage", absl::string_view(s.id));
+  w->Field("display_name", absl::string_view(s.display_name));
+  w->Field("kind", StageKindName(s.kind));
+  w->Field("win_probability", uint64_t{static_cast<uint32_t>(s.win_probability)});
+  w->Field("entered", s.entered);
+  w->Field("moved_on", s.moved_on);
+  w->Field("dropped", s.dropped);
+  w->Field("now", s.now);
+  w->Field("stalled", s.stalled);
+  w->Field("next_stage", absl::string_view(
+                             s.next_stage == kNoStage ? "" : f.stages[s.next_stage].id));
+  w->Field("conversion_to_next", s.conversion_to_next);
+  w->Field("conversion_to_won", s.conversion_to_won);
+  w->Field("drop_rate", s.drop_rate);
+  w->Key("time_in_stage");
+  w->Open('{');
+  w->Field("count", s.time_in_stage.count);
+  w->Field("mean_seconds", s.time_in_stage.mean_seconds);
+  w->Field("median_seconds", s.time_in_stage.median_seconds);
+  w->Field("p90_seconds", s.time_in_stage.p90_seconds);
+  w->Close('}');
+  w->Field("activities", s.activities);
+  w->Field("rejected", s.rejected);
+  w->Close('}');
+}
+
+void JsonFigures(const FunnelFigures& f, JsonWriter* w) {
+  w->Open('{');
+  w->Field("deals", f.deals);
+  w->Field("live_deals", f.live_deals);
+  w->Field("open_deals", f.open_deals);
+  w->Field("won", f.won);
+  w->Field("lost", f.lost);
+  w->Field("win_rate", f.win_rate);
+  w->Field("average_cycle_days", f.average_cycle_days);
+  w->Field("average_deal_value", f.average_deal_value);
+  w->Field("sales_velocity_per_day", f.sales_velocity_per_day);
+  w->Field("weighted_pipeline", f.weighted_pipeline);
+  w->Field("biggest_leak", absl::string_view(
+                               f.biggest_leak == kNoStage ? "" : f.stages[f.biggest_leak].id));
+  w->Key("stages");
+  w->Open('[');
+  for (const StageFunnel& s : f.stages) JsonStage(f, s, w);
+  w->Close(']');
+  w->Field("accepted_steps", f.accepted_steps);
+  w->Field("rejected_steps", f.rejected_steps);
+  w->Key("rejections");
+  w->Open('[');
+  for (const RejectionCount& r : f.rejections) {
+    w->Open('{');
+    w->Field("stage", absl::string_view(r.stage));
+    w->Field("event", absl::string_view(r.event));
+    w->Field("target", absl::string_view(r.target));
+    w->Field("outcome", OutcomeName(r.outcome));
+    w->Field("count", r.count);
+    w->Close('}');
+  }
+  w->Close(']');
+  w->Close('}');
+}
+
+}  // namespace
+
 std::string FunnelJson(const FunnelReport& report) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.always_print_primitive_fields = true;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(ToProto(report), &json,
-                                                    options);
-  return json;
+  JsonWriter w;
+  w.Open('{');
+  w.Field("machine", absl::string_view(report.machine));
+  w.Field("version", uint64_t{report.version});
+  w.Field("as_of", int64_t{report.as_of});
+  w.Field("value_attribute", absl::string_view(report.value_attribute));
+  w.Key("total");
+  JsonFigures(report.total, &w);
+  w.Key("cohorts");
+  w.Open('[');
+  for (const FunnelCohort& c : report.cohorts) {
+    w.Open('{');
+    w.Field("label", absl::string_view(c.label));
+    w.Field("start", int64_t{c.start});
+    w.Key("figures");
+    JsonFigures(c.figures, &w);
+    w.Close('}');
+  }
+  w.Close(']');
+  w.Close('}');
+  return w.Take() + "\n";
+}
+
+// An RFC 4180 field: quoted when it holds a comma, a quote or a line
+// break, quotes doubled (a stage named "new lead, EMEA" stays one field).
+std::string CsvField(absl::string_view s) {
+  if (s.find_first_of(",\"\r\n") == absl::string_view::npos) return std::string(s);
+  return absl::StrCat("\"", absl::StrReplaceAll(s, {{"\"", "\"\""}}), "\"");
 }
 
 std::string FunnelCsv(const FunnelReport& report) {
   std::string out =
       "cohort,stage,kind,entered,moved_on,dropped,now,stalled,"
       "conversion_to_next,conversion_to_won,drop_rate,stays,"
-      "mean_seconds,median_seconds,p90_seconds\n";
+      "mean_seconds,median_seconds,p90_seconds,activities,rejected\r\n";
   auto rows = [&out](absl::string_view cohort, const FunnelFigures& f) {
     for (const StageFunnel& s : f.stages) {
       absl::StrAppendFormat(
-          &out, "%s,%s,%s,%u,%u,%u,%u,%u,%s,%.6f,%.6f,%u,%.1f,%d,%d\n",
-          cohort, s.id, StageKindName(s.kind), s.entered, s.moved_on,
-          s.dropped, s.now, s.stalled,
+          &out, "%s,%s,%s,%u,%u,%u,%u,%u,%s,%.6f,%.6f,%u,%.1f,%d,%d,%u,%u\r\n",
+          CsvField(cohort), CsvField(s.id), StageKindName(s.kind), s.entered,
+          s.moved_on, s.dropped, s.now, s.stalled,
           s.next_stage == kNoStage ? "" : absl::StrFormat("%.6f", s.conversion_to_next),
           s.conversion_to_won, s.drop_rate, s.time_in_stage.count,
           s.time_in_stage.mean_seconds, s.time_in_stage.median_seconds,
-          s.time_in_stage.p90_seconds);
+          s.time_in_stage.p90_seconds, s.activities, s.rejected);
     }
   };
   rows("all", report.total);

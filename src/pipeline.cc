@@ -339,6 +339,17 @@ ABSL_ATTRIBUTE_NOINLINE void Pipeline::BookkeepOutOfLine(DealIndex deal,
   Bookkeep(deal, step);
 }
 
+// What the funnel counts of a step that did not move the deal: an
+// activity, or a rejection.
+ABSL_ATTRIBUTE_NOINLINE void Pipeline::NoteUnmoved(DealIndex deal,
+                                                   const StepResult& step) {
+  if (step.outcome == Outcome::kActivity) {
+    analytics_->OnActivity(deal, step.from, step.time);
+  } else {
+    analytics_->OnReject(deal, step);
+  }
+}
+
 Timestamp Pipeline::ClockStart(DealIndex deal) const {
   assert(Contains(deal));
   return last_activity_.empty()
@@ -357,6 +368,7 @@ void Pipeline::Record(DealIndex deal, const StepResult& step) {
   Bookkeep(deal, step);
   if (step.moved()) Move(deal, step.from, step.to, step.time);
   if (step.accepted()) QueueTimeout(deal);  // a new stage or a new clock
+  if (analytics_ != nullptr && !step.moved()) NoteUnmoved(deal, step);
   if (options_.history_limit > 0) {
     internal::PushHistory(&history_[deal * options_.history_limit],
                           options_.history_limit, &history_count_[deal], step);
@@ -520,7 +532,13 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Pipeline::StepUnobserved(
   if (ABSL_PREDICT_TRUE(Core::IsDirect(cell))) {
     to = static_cast<StageId>(cell);
   } else {
-    if (Core::IsNoTransition(cell)) return false;
+    if (Core::IsNoTransition(cell)) {
+      if (kAnalytics) {
+        NoteUnmoved(deal, Core::DecideSlow(*machine_, cell, from, event, r.time,
+                                           PipelineAttributes(*this, deal)));
+      }
+      return false;
+    }
     const StepResult step = Core::DecideSlow(
         *machine_, cell, from, event, r.time, PipelineAttributes(*this, deal));
     // Every move that keeps more than the stage is a slow cell (BuildTable),
@@ -530,7 +548,10 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Pipeline::StepUnobserved(
                            (hot.moves_keep_more && step.moved()))) {
       BookkeepOutOfLine(deal, step);
     }
-    if (!step.moved()) return step.outcome == Outcome::kActivity;
+    if (!step.moved()) {
+      if (kAnalytics) NoteUnmoved(deal, step);
+      return step.outcome == Outcome::kActivity;
+    }
     to = step.to;
   }
   if (kAnalytics) {

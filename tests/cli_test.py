@@ -415,10 +415,10 @@ class Cli(unittest.TestCase):
         report = json.loads(run("report", B2B, events, "--format", "json",
                                 "--value", "deal_value").stdout)
         total = report["total"]
-        self.assertEqual((total["won"], total["lost"], total["deals"]), ("1", "2", "3"))
+        self.assertEqual((total["won"], total["lost"], total["deals"]), (1, 2, 3))
         self.assertEqual(total["average_deal_value"], 48000)
         self.assertAlmostEqual(total["average_cycle_days"], 24.0)
-        self.assertEqual(total["stages"][0]["entered"], "3")
+        self.assertEqual(total["stages"][0]["entered"], 3)
         csv = run("report", B2B, events, "--format", "csv", "--cohort", "month").stdout
         lines = csv.splitlines()
         # all, then 2026-01: initech came at 2026-02-01T00:00+01:00, which is
@@ -454,8 +454,8 @@ class Cli(unittest.TestCase):
                                "--now", "2026-01-20").stdout)
         late = json.loads(run("report", B2B, events, "--format", "json",
                               "--now", "2026-03-01").stdout)
-        self.assertEqual(early["total"]["stages"][2]["stalled"], "0")
-        self.assertEqual(late["total"]["stages"][2]["stalled"], "1")
+        self.assertEqual(early["total"]["stages"][2]["stalled"], 0)
+        self.assertEqual(late["total"]["stages"][2]["stalled"], 1)
 
     def test_now_is_as_of(self):
         events = self.write("ev.csv", EVENTS_CSV)
@@ -471,7 +471,7 @@ class Cli(unittest.TestCase):
         self.assertIn("1 timeouts fired", run_.stdout)
         report = run("report", B2B, events, "--format", "json", "--now", "2026-01-16")
         self.assertEqual(report.returncode, 0, report.stderr)
-        self.assertEqual(json.loads(report.stdout)["total"]["lost"], "1")
+        self.assertEqual(json.loads(report.stdout)["total"]["lost"], 1)
         self.assertIn("3 rows after it not applied", report.stderr)
         # Before the timeout is due, nothing fires.
         run_ = run("replay", B2B, events, "--now", "2026-01-14")
@@ -516,7 +516,7 @@ class Cli(unittest.TestCase):
         run_ = run("report", B2B, snapshot, "--format", "json")
         self.assertEqual(run_.returncode, 0, run_.stderr)
         total = json.loads(run_.stdout)["total"]
-        self.assertEqual((total["won"], total["lost"]), ("1", "2"))
+        self.assertEqual((total["won"], total["lost"]), (1, 2))
         alone = run("report", snapshot, "--format", "json")
         self.assertEqual(alone.returncode, 0, alone.stderr)
         self.assertEqual(json.loads(alone.stdout)["total"], total)
@@ -553,7 +553,7 @@ class Cli(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(json.loads(reports[0].stdout),
                          json.loads(reports[1].stdout))
-        self.assertEqual(json.loads(reports[0].stdout)["total"]["lost"], "38")
+        self.assertEqual(json.loads(reports[0].stdout)["total"]["lost"], 38)
 
 
 if __name__ == "__main__":

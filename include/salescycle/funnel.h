@@ -36,7 +36,13 @@
 //                average cycle length in days: value per day;
 //   weighted pipeline    the sum over open deals of value x the stage's win
 //                probability / 100;
-//   biggest leak the stage with the most drops (ties: the higher rate).
+//   biggest leak the stage with the most drops (ties: the higher rate);
+//   activities   steps accepted in a stage without a move;
+//   rejected     steps refused: counted by the stage the deal was in, the
+//                event (or the move by stage's target) and the reason
+//                (no transition, guard failed, missing attribute, not
+//                reopenable, a removed deal), and in all; rejected share =
+//                rejected / (accepted + rejected steps).
 // Cohorts group deals by the UTC week (ISO 8601, "2026-W01") or month
 // ("2026-01") they were added in.
 //
@@ -93,6 +99,17 @@ struct StageFunnel {
   double conversion_to_won = 0;
   double drop_rate = 0;  // dropped / entered
   DurationStats time_in_stage;
+  uint64_t activities = 0;  // steps accepted in the stage without a move
+  uint64_t rejected = 0;    // steps refused in the stage
+};
+
+// One kind of rejected step: where, what, why, how often.
+struct RejectionCount {
+  std::string stage;   // the stage the deal was in
+  std::string event;   // "" for a move by stage (or a reopen)
+  std::string target;  // a move by stage's target; "" otherwise
+  Outcome outcome = Outcome::kNoTransition;  // why
+  uint64_t count = 0;
 };
 
 struct FunnelFigures {
@@ -108,6 +125,13 @@ struct FunnelFigures {
   double weighted_pipeline = 0;
   StageId biggest_leak = kNoStage;  // kNoStage when nothing was dropped
   std::vector<StageFunnel> stages;  // by stage id
+  // Steps: accepted (moves and activities) and rejected (refused events,
+  // moves by stage and reopens, and records for removed deals); the kinds
+  // of rejection, the most frequent first (ties in stage, event, target
+  // and outcome order).
+  uint64_t accepted_steps = 0;
+  uint64_t rejected_steps = 0;
+  std::vector<RejectionCount> rejections;
 };
 
 struct FunnelCohort {

@@ -304,8 +304,9 @@ class Pipeline {
   // reasons, closed-from stages, cycles, activity times, the timeout bit),
   // before they change.
   void Bookkeep(DealIndex deal, const StepResult& step);
-  // The batch loops' call: kept out of their code.
+  // The batch loops' calls: kept out of their code.
   void BookkeepOutOfLine(DealIndex deal, StepResult step);
+  void NoteUnmoved(DealIndex deal, const StepResult& step);
   uint32_t InternReason(absl::string_view reason);
   void Move(DealIndex deal, StageId from, StageId to, Timestamp time) {
     stage_[deal] = to;

@@ -562,17 +562,17 @@ func TestFunnel(t *testing.T) {
 	}
 	var report struct {
 		Total struct {
-			Deals, Won       string
+			Deals, Won       uint64
 			AverageDealValue float64 `json:"average_deal_value"`
-			Stages           []struct{ Entered string }
+			Stages           []struct{ Entered uint64 }
 		}
 		Cohorts []struct{ Label string }
 	}
 	if err := json.Unmarshal(data, &report); err != nil {
 		t.Fatal(err)
 	}
-	if report.Total.Deals != "4" || report.Total.Won != "1" || report.Total.AverageDealValue != 100 ||
-		report.Total.Stages[1].Entered != "1" || report.Cohorts[0].Label != "2026-01" {
+	if report.Total.Deals != 4 || report.Total.Won != 1 || report.Total.AverageDealValue != 100 ||
+		report.Total.Stages[1].Entered != 1 || report.Cohorts[0].Label != "2026-01" {
 		t.Fatalf("%+v", report)
 	}
 	svg, err := p.Funnel(FunnelSVG, "", nil)

@@ -434,10 +434,10 @@ class FunnelTest(unittest.TestCase):
             p.fire(1, "go", 1767225700)
             report = p.funnel_report(value="value")
             total = report["total"]
-            self.assertEqual(total["deals"], "4")
-            self.assertEqual(total["won"], "1")
-            self.assertEqual(total["stages"][0]["entered"], "4")
-            self.assertEqual(total["stages"][1]["entered"], "2")
+            self.assertEqual(total["deals"], 4)
+            self.assertEqual(total["won"], 1)
+            self.assertEqual(total["stages"][0]["entered"], 4)
+            self.assertEqual(total["stages"][1]["entered"], 2)
             self.assertEqual(report["cohorts"][0]["label"], "2026-01")
             self.assertEqual(total["average_deal_value"], 100.0)
             self.assertIn("tiny v3 funnel", p.funnel())
@@ -445,7 +445,7 @@ class FunnelTest(unittest.TestCase):
             self.assertTrue(p.funnel("csv").startswith("cohort,stage,"))
             self.assertIsInstance(p.funnel("proto"), bytes)
             stalled = p.funnel_report(now=1767225600 + 10**6)["total"]["stages"][0]["stalled"]
-            self.assertEqual(stalled, "2")  # deals 2 and 3, past a's 100 s
+            self.assertEqual(stalled, 2)  # deals 2 and 3, past a's 100 s
             with self.assertRaises(sc.NotFoundError):
                 p.funnel(value="nope")
             with self.assertRaises(sc.InvalidArgumentError):
@@ -459,7 +459,7 @@ class FunnelTest(unittest.TestCase):
         with sc.Pipeline(m, history_limit=4) as p:
             p.add(0)
             p.fire(0, "go", 5)
-            self.assertEqual(p.funnel_report()["total"]["stages"][1]["entered"], "1")
+            self.assertEqual(p.funnel_report()["total"]["stages"][1]["entered"], 1)
         with self.assertRaises(sc.InvalidArgumentError):
             sc.Pipeline(m, cohort="year")
 
