@@ -445,6 +445,31 @@ class Cli(unittest.TestCase):
         self.assertEqual(run_.returncode, 1)
         self.assertIn("/no/such/dir/f.svg: cannot write", run_.stderr)
 
+    def test_rejections_in_plain_sight(self):
+        # Two losses of a deal already won: rejected, and said so. Steps: 8
+        # events and globex's timeout accepted, the 2 losses rejected.
+        events = self.write("ev.csv", EVENTS_CSV + "acme,lose,2026-01-26,,,,,,\n"
+                                                   "acme,lose,2026-01-27,,,,,,\n")
+        table = run("report", B2B, events)
+        self.assertEqual(table.returncode, 0, table.stderr)
+        self.assertIn("rejected: 2 of 11 steps (18.2%)", table.stdout)
+        self.assertRegex(table.stdout, r"won +lose +no_transition +2")
+        report = json.loads(run("report", B2B, events, "--format", "json").stdout)
+        self.assertEqual(report["total"]["rejected_steps"], 2)
+        self.assertEqual(report["total"]["rejections"][0],
+                         {"stage": "won", "event": "lose", "target": "",
+                          "outcome": "no_transition", "count": 2})
+        # An error exit past a share of rejections, or at any with 0.
+        for args, code in ((("--max-rejected", "0"), 4), (("--max-rejected", "0.2"), 0),
+                           (("--max-rejected", "0.1"), 4)):
+            run_ = run("report", B2B, events, *args)
+            self.assertEqual(run_.returncode, code, (args, run_.stderr))
+        run_ = run("report", B2B, events, "--max-rejected", "0.1")
+        self.assertIn("2 of 11 steps rejected (18.2%), more than --max-rejected 0.1",
+                      run_.stderr)
+        self.assertEqual(run("replay", B2B, events, "--max-rejected", "0").returncode, 4)
+        self.assertEqual(run("replay", B2B, events, "--max-rejected", "2").returncode, 2)
+
     def test_report_stalled_deals_now(self):
         # q has sat in qualification since 2026-01-05; its stall limit is 21
         # days and it has no timeout.

@@ -349,3 +349,142 @@ TEST(Funnel, ParallelApplyFallsBackAndCountsTheSame) {
 
 }  // namespace
 }  // namespace salescycle
+
+namespace salescycle {
+namespace {
+
+// Rejections and activities, counted by hand. A machine with a guard, a
+// required attribute, an activity and a move by stage:
+//   lead --qualify [score >= 5]--> qualified (requires owner) --win--> won
+//   any open --lose--> lost; any open: call is an activity.
+std::shared_ptr<const Machine> Strict() {
+  auto m = Machine::FromTextProto(R"(name: "strict" initial_stage: "lead"
+      stages { id: "lead" } stages { id: "qualified" required_attributes: "owner" }
+      stages { id: "won" kind: WON } stages { id: "lost" kind: LOST }
+      events { id: "qualify" } events { id: "win" } events { id: "lose" }
+      events { id: "call" }
+      attributes { name: "score" type: INT64 } attributes { name: "owner" type: STRING }
+      transitions { from_stage: "lead" event: "qualify" to: "qualified"
+        guard { compare { attribute: "score" op: GE value { int64_value: 5 } } } }
+      transitions { from_stage: "qualified" event: "win" to: "won" }
+      transitions { from_any_open: true event: "lose" to: "lost" }
+      transitions { from_any_open: true event: "call" })");
+  EXPECT_TRUE(m.ok()) << m.status();
+  return *m;
+}
+
+// Three deals: d0 scores 9 but has no owner, d1 scores 1, d2 has both.
+//   d0 qualify (missing owner), call, win (no transition), qualify again
+//      (missing owner)                        3 rejected, 1 activity
+//   d1 qualify (guard failed), lose           1 rejected, 1 move
+//   d2 call, qualify, call, win               0 rejected, 2 moves, 2 calls
+//   d1 (now lost) call: no transition         1 rejected
+// Accepted: 3 moves + 3 activities = 6; rejected 5.
+std::vector<EventRecord> StrictEvents() {
+  return {{0, 0, 1}, {0, 3, 2}, {0, 1, 3}, {1, 0, 4}, {1, 2, 5}, {2, 3, 6},
+          {2, 0, 7}, {2, 3, 8}, {2, 1, 9}, {0, 0, 10}, {1, 3, 11}};
+}
+
+Pipeline StrictPipeline(const PipelineOptions& options, int path) {
+  auto m = Strict();
+  auto p = *Pipeline::Create(m, options);
+  for (int d = 0; d < 3; ++d) EXPECT_TRUE(p.Add(0).ok());
+  EXPECT_TRUE(p.Set(0, 0, AttributeValue::Int64(9)).ok());
+  EXPECT_TRUE(p.Set(1, 0, AttributeValue::Int64(1)).ok());
+  EXPECT_TRUE(p.Set(2, 0, AttributeValue::Int64(7)).ok());
+  EXPECT_TRUE(p.Set(2, 1, AttributeValue::String("ana")).ok());
+  const auto events = StrictEvents();
+  if (path == 0) {
+    EXPECT_TRUE(p.Apply(events).ok());
+  } else {
+    for (const EventRecord& r : events) {
+      EXPECT_TRUE(p.Fire(r.deal, static_cast<EventId>(r.event), r.time).ok());
+    }
+  }
+  return p;
+}
+
+TEST(FunnelRejections, CountedByStageEventAndReasonThroughEveryPath) {
+  PipelineOptions history;
+  history.history_limit = 32;
+  // Batch and one by one with analytics; from history without.
+  std::vector<FunnelReport> reports;
+  for (int path : {0, 1}) reports.push_back(*FunnelOf(StrictPipeline(WithAnalytics(), path)));
+  reports.push_back(*FunnelOf(StrictPipeline(history, 1)));
+  for (const FunnelReport& r : reports) {
+    const FunnelFigures& f = r.total;
+    EXPECT_EQ(f.accepted_steps, 6u);
+    EXPECT_EQ(f.rejected_steps, 5u);
+    ASSERT_EQ(f.rejections.size(), 4u);
+    // Most frequent first; ties in (stage, event, target, outcome) order.
+    EXPECT_EQ(f.rejections[0].stage, "lead");
+    EXPECT_EQ(f.rejections[0].event, "qualify");
+    EXPECT_EQ(f.rejections[0].outcome, Outcome::kMissingAttribute);
+    EXPECT_EQ(f.rejections[0].count, 2u);
+    EXPECT_EQ(f.rejections[1].event, "qualify");
+    EXPECT_EQ(f.rejections[1].outcome, Outcome::kGuardFailed);
+    EXPECT_EQ(f.rejections[2].event, "win");
+    EXPECT_EQ(f.rejections[2].outcome, Outcome::kNoTransition);
+    EXPECT_EQ(f.rejections[3].stage, "lost");
+    EXPECT_EQ(f.rejections[3].event, "call");
+    EXPECT_EQ(f.stages[0].rejected, 4u);  // lead
+    EXPECT_EQ(f.stages[3].rejected, 1u);  // lost
+    EXPECT_EQ(f.stages[0].activities, 2u);  // d0's call and d2's first
+    EXPECT_EQ(f.stages[1].activities, 1u);  // d2's second, in qualified
+  }
+  const std::string table = FunnelTable(reports[0]);
+  EXPECT_THAT(table, HasSubstr("rejected: 5 of 11 steps (45.5%)"));
+  EXPECT_THAT(table, HasSubstr("lead                   qualify                      "
+                               "missing_attribute             2"));
+  EXPECT_THAT(FunnelJson(reports[0]),
+              HasSubstr("\"rejections\": [{\"stage\": \"lead\", \"event\": \"qualify\", "
+                        "\"target\": \"\", \"outcome\": \"missing_attribute\", "
+                        "\"count\": 2}"));
+  EXPECT_THAT(FunnelCsv(reports[0]), HasSubstr("all,lead,open,3,"));
+}
+
+TEST(FunnelRejections, MovesByStageAndRemovedDealsAreCountedToo) {
+  auto m = Strict();
+  auto p = *Pipeline::Create(m, WithAnalytics());
+  ASSERT_TRUE(p.Add(0).ok());
+  ASSERT_TRUE(p.Add(0).ok());
+  ASSERT_TRUE(p.MoveTo(0, "won", 1).ok());  // no transition lead -> won
+  ASSERT_TRUE(p.Remove(1).ok());
+  ASSERT_TRUE(p.Apply(std::vector<EventRecord>{{1, 2, 2}}).ok());  // removed
+  const FunnelFigures f = FunnelOf(p)->total;
+  ASSERT_EQ(f.rejections.size(), 2u);
+  EXPECT_EQ(f.rejections[0].target, "won");
+  EXPECT_EQ(f.rejections[0].event, "");
+  EXPECT_EQ(f.rejections[1].outcome, Outcome::kNoDeal);
+  EXPECT_EQ(f.rejections[1].stage, "");
+  EXPECT_THAT(FunnelTable(*FunnelOf(p)), HasSubstr("move to won"));
+  EXPECT_THAT(FunnelTable(*FunnelOf(p)), HasSubstr("(removed deal)"));
+}
+
+TEST(FunnelTable, NothingWonShowsNoCycleAndWholeNames) {
+  auto m = Machine::FromTextProto(R"(name: "n" initial_stage: "a"
+      stages { id: "a" display_name: "A stage with a name much longer than 22" }
+      stages { id: "w" kind: WON } events { id: "go" }
+      transitions { from_stage: "a" event: "go" to: "w" })");
+  ASSERT_TRUE(m.ok());
+  auto p = *Pipeline::Create(*m, WithAnalytics());
+  for (int i = 0; i < 1234; ++i) ASSERT_TRUE(p.Add(0).ok());
+  const std::string table = FunnelTable(*FunnelOf(p));
+  EXPECT_THAT(table, HasSubstr("win rate - (0 won, 0 lost) | average cycle - |"));
+  EXPECT_THAT(table, HasSubstr("A stage with a name much longer than 22     1,234"));
+  EXPECT_THAT(table, HasSubstr("1,234 deals, 1,234 live, 1,234 open"));
+}
+
+TEST(FunnelCsv, FieldsAreQuotedAsRfc4180Says) {
+  auto m = Machine::FromTextProto(R"(name: "q" initial_stage: "new lead, \"EMEA\""
+      stages { id: "new lead, \"EMEA\"" } stages { id: "w" kind: WON } events { id: "go" }
+      transitions { from_stage: "new lead, \"EMEA\"" event: "go" to: "w" })");
+  ASSERT_TRUE(m.ok()) << m.status();
+  auto p = *Pipeline::Create(*m, WithAnalytics());
+  ASSERT_TRUE(p.Add(0).ok());
+  const std::string csv = FunnelCsv(*FunnelOf(p));
+  EXPECT_THAT(csv, HasSubstr("\r\nall,\"new lead, \"\"EMEA\"\"\",open,1,"));
+}
+
+}  // namespace
+}  // namespace salescycle

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace salescycle {
@@ -58,6 +59,31 @@ absl::Status WriteOut(const Args& args, const std::string& text) {
   f.close();
   if (!f) return absl::UnavailableError(absl::StrCat(out->second, ": cannot write"));
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<double>> MaxRejected(const Args& args) {
+  const auto it = args.options.find("max-rejected");
+  if (it == args.options.end()) return std::optional<double>();
+  double share;
+  if (!absl::SimpleAtod(it->second, &share) || !(share >= 0 && share <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max-rejected takes a share from 0 to 1, not \"", it->second, "\""));
+  }
+  return std::optional<double>(share);
+}
+
+int CheckRejected(std::optional<double> max, uint64_t rejected,
+                  uint64_t accepted, int code) {
+  const uint64_t steps = rejected + accepted;
+  if (!max || rejected == 0) return code;
+  const double share = static_cast<double>(rejected) / static_cast<double>(steps);
+  if (share <= *max) return code;
+  std::fprintf(stderr,
+               "salescycle: %llu of %llu steps rejected (%.1f%%), more than "
+               "--max-rejected %g allows\n",
+               static_cast<unsigned long long>(rejected),
+               static_cast<unsigned long long>(steps), 100 * share, *max);
+  return code == kOk ? kRejected : code;
 }
 
 }  // namespace cli

@@ -3,6 +3,7 @@
 #ifndef SALESCYCLE_SRC_CLI_COMMON_H_
 #define SALESCYCLE_SRC_CLI_COMMON_H_
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -19,6 +20,8 @@ inline constexpr int kOk = 0;
 inline constexpr int kFailed = 1;     // bad input, an unreadable file, a failed write
 inline constexpr int kUsage = 2;      // bad command line
 inline constexpr int kBadRows = 3;    // done, but some event rows were skipped
+inline constexpr int kRejected = 4;   // done, but more steps were rejected
+                                      // than --max-rejected allows
 
 struct Args {
   std::vector<std::string> positional;
@@ -39,6 +42,14 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv, int first,
 
 // `text` to --out FILE, or to stdout.
 absl::Status WriteOut(const Args& args, const std::string& text);
+
+// --max-rejected SHARE (0 to 1), if given. InvalidArgument for anything else.
+absl::StatusOr<std::optional<double>> MaxRejected(const Args& args);
+// kRejected, with a line on stderr, when `rejected` of `rejected +
+// accepted` steps is more than `max`; else `code`.
+int CheckRejected(std::optional<double> max, uint64_t rejected,
+                  uint64_t accepted, int code);
+
 
 }  // namespace cli
 }  // namespace salescycle

@@ -88,6 +88,9 @@ report options:
                                    machine (Graphviz DOT)
   --cohort week|month              figures per week or month of addition
   --value ATTRIBUTE                the deal value attribute
+  --max-rejected SHARE             exit 4 when more than SHARE (0 to 1) of the
+                                   steps were rejected (0: any); replay
+                                   takes it too
   --now TIME                       as of TIME: later rows are not applied
                                    (and the count of them is printed),
                                    timeouts fire up to TIME, stalled deals
@@ -111,6 +114,7 @@ exit codes:
   1  failed: a bad machine, an unreadable or bad file, a failed write
   2  bad command line
   3  done, but some event rows were bad and skipped
+  4  done, but more steps were rejected than --max-rejected allows
 )";
 
 int Validate(int argc, char** argv) {
@@ -358,9 +362,11 @@ bool IsSnapshot(const std::string& path) {
 }
 
 int Replay(int argc, char** argv) {
-  auto args = ParseArgs(argc, argv, 2, {"snapshot-out", "history", "now"});
+  auto args = ParseArgs(argc, argv, 2, {"snapshot-out", "history", "now", "max-rejected"});
   if (!args.ok()) return Usage(std::string(args.status().message()));
   if (args->positional.size() != 2) return Usage("replay takes MACHINE EVENTS");
+  const auto max_rejected = MaxRejected(*args);
+  if (!max_rejected.ok()) return Usage(std::string(max_rejected.status().message()));
   std::optional<Timestamp> now;
   if (args->options.count("now")) {
     auto parsed = ParseTime(args->options["now"]);
@@ -409,13 +415,16 @@ int Replay(int argc, char** argv) {
         SavePipeline(*p, SnapshotSink::File(args->options["snapshot-out"]));
     if (!saved.ok()) return Fail(saved);
   }
-  return stats.bad_rows > 0 ? kBadRows : kOk;
+  return CheckRejected(*max_rejected, stats.rejected, stats.accepted,
+                       stats.bad_rows > 0 ? kBadRows : kOk);
 }
 
 int Report(int argc, char** argv) {
-  auto args = ParseArgs(argc, argv, 2,
-                        {"format", "cohort", "value", "now", "out", "svg", "dot"});
+  auto args = ParseArgs(argc, argv, 2, {"format", "cohort", "value", "now", "out",
+                                        "svg", "dot", "max-rejected"});
   if (!args.ok()) return Usage(std::string(args.status().message()));
+  const auto max_rejected = MaxRejected(*args);
+  if (!max_rejected.ok()) return Usage(std::string(max_rejected.status().message()));
   const auto& pos = args->positional;
   if (pos.empty() || pos.size() > 2) {
     return Usage("report takes MACHINE EVENTS, or [MACHINE] SNAPSHOT");
@@ -488,7 +497,9 @@ int Report(int argc, char** argv) {
     to_file.options["out"] = args->options[flag];
     written = WriteOut(to_file, picture());
   }
-  return written.ok() ? code : Fail(written);
+  if (!written.ok()) return Fail(written);
+  return CheckRejected(*max_rejected, report->total.rejected_steps,
+                       report->total.accepted_steps, code);
 }
 
 
