@@ -419,89 +419,113 @@ int Replay(int argc, char** argv) {
                        stats.bad_rows > 0 ? kBadRows : kOk);
 }
 
+// What `report`'s options ask for; InvalidArgument is a usage error.
+struct ReportRequest {
+  std::string format = "table";
+  PipelineOptions options;
+  FunnelOptions funnel;
+  std::optional<double> max_rejected;
+};
+
+absl::StatusOr<ReportRequest> ParseReportOptions(Args& args) {
+  ReportRequest r;
+  SC_ASSIGN_OR_RETURN(r.max_rejected, MaxRejected(args));
+  if (args.options.count("format")) r.format = args.options["format"];
+  if (r.format != "table" && r.format != "json" && r.format != "csv" &&
+      r.format != "svg") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--format is table, json, csv or svg, not \"", r.format, "\""));
+  }
+  r.options.analytics.enabled = true;
+  if (args.options.count("cohort")) {
+    const std::string& c = args.options["cohort"];
+    if (c != "week" && c != "month") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--cohort is week or month, not \"", c, "\""));
+    }
+    r.options.analytics.cohort = c == "week" ? Cohort::kWeek : Cohort::kMonth;
+  }
+  if (args.options.count("value")) r.funnel.value_attribute = args.options["value"];
+  if (args.options.count("now")) {
+    auto now = ParseTime(args.options["now"]);
+    if (!now.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--now: ", now.status().message()));
+    }
+    r.funnel.now = *now;
+  }
+  return r;
+}
+
+// The pipeline to report on: a snapshot (with or without MACHINE), or
+// MACHINE EVENTS replayed. `*code` becomes kBadRows for bad rows.
+absl::StatusOr<Pipeline> OpenForReport(const Args& args, const ReportRequest& r,
+                                       int* code) {
+  const auto& pos = args.positional;
+  if (pos.size() == 1) {
+    return LoadPipeline(SnapshotSource::File(pos[0]));  // it carries its machine
+  }
+  SC_ASSIGN_OR_RETURN(auto m, Machine::FromFile(pos[0]));
+  if (IsSnapshot(pos[1])) return LoadPipeline(SnapshotSource::File(pos[1]), m);
+  SC_ASSIGN_OR_RETURN(Pipeline p, Pipeline::Create(m, r.options));
+  ReplayStats stats;
+  SC_RETURN_IF_ERROR(ReplayEvents(pos[1], &p, args.strict, ShowProgress(args),
+                                  r.funnel.now, &stats));
+  if (stats.bad_rows > 0) *code = kBadRows;
+  // The report says "as of" itself; what --now left out goes beside it.
+  if (r.funnel.now) std::fprintf(stderr, "%s", AsOf(r.funnel.now, stats).c_str());
+  return p;
+}
+
+// The report to --out (or stdout), and the pictures beside it, in the same
+// run.
+absl::Status WriteReport(Args& args, const std::string& format,
+                         const FunnelReport& report, const Machine& machine) {
+  const std::string text = format == "json"  ? FunnelJson(report)
+                           : format == "csv" ? FunnelCsv(report)
+                           : format == "svg" ? FunnelSvg(report)
+                                             : FunnelTable(report);
+  SC_RETURN_IF_ERROR(WriteOut(args, text));
+  for (const auto& [flag, picture] :
+       {std::pair<const char*, std::function<std::string()>>{
+            "svg", [&] { return FunnelSvg(report); }},
+        {"dot", [&] { return MachineToDot(machine); }}}) {
+    if (!args.options.count(flag)) continue;
+    Args to_file;
+    to_file.options["out"] = args.options[flag];
+    SC_RETURN_IF_ERROR(WriteOut(to_file, picture()));
+  }
+  return absl::OkStatus();
+}
+
 int Report(int argc, char** argv) {
   auto args = ParseArgs(argc, argv, 2, {"format", "cohort", "value", "now", "out",
                                         "svg", "dot", "max-rejected"});
   if (!args.ok()) return Usage(std::string(args.status().message()));
-  const auto max_rejected = MaxRejected(*args);
-  if (!max_rejected.ok()) return Usage(std::string(max_rejected.status().message()));
   const auto& pos = args->positional;
   if (pos.empty() || pos.size() > 2) {
     return Usage("report takes MACHINE EVENTS, or [MACHINE] SNAPSHOT");
   }
-  const std::string format = args->options.count("format") ? args->options["format"] : "table";
-  if (format != "table" && format != "json" && format != "csv" && format != "svg") {
-    return Usage(
-        absl::StrCat("--format is table, json, csv or svg, not \"", format, "\""));
-  }
-  PipelineOptions options;
-  options.analytics.enabled = true;
-  if (args->options.count("cohort")) {
-    const std::string& c = args->options["cohort"];
-    if (c != "week" && c != "month") {
-      return Usage(absl::StrCat("--cohort is week or month, not \"", c, "\""));
-    }
-    options.analytics.cohort = c == "week" ? Cohort::kWeek : Cohort::kMonth;
-  }
-  FunnelOptions funnel;
-  if (args->options.count("value")) funnel.value_attribute = args->options["value"];
-  if (args->options.count("now")) {
-    auto now = ParseTime(args->options["now"]);
-    if (!now.ok()) return Usage(absl::StrCat("--now: ", now.status().message()));
-    funnel.now = *now;
-  }
+  const auto request = ParseReportOptions(*args);
+  if (!request.ok()) return Usage(std::string(request.status().message()));
   const bool from_snapshot = IsSnapshot(pos.back());
   if (pos.size() == 1 && !from_snapshot) {
     return Usage(absl::StrCat(pos[0], " is not a snapshot: give MACHINE EVENTS"));
   }
-  if (from_snapshot && options.analytics.cohort != Cohort::kNone) {
+  if (from_snapshot && request->options.analytics.cohort != Cohort::kNone) {
     return Usage("--cohort needs MACHINE EVENTS (a snapshot's history has no "
                  "additions to group by)");
   }
-  absl::StatusOr<Pipeline> p = absl::UnknownError("");
   int code = kOk;
-  if (pos.size() == 1) {
-    p = LoadPipeline(SnapshotSource::File(pos[0]));  // it carries its machine
-  } else {
-    auto m = Machine::FromFile(pos[0]);
-    if (!m.ok()) return Fail(m.status());
-    if (from_snapshot) {
-      p = LoadPipeline(SnapshotSource::File(pos[1]), *m);
-    } else {
-      p = Pipeline::Create(*m, options);
-      if (!p.ok()) return Fail(p.status());
-      ReplayStats stats;
-      const absl::Status replayed = ReplayEvents(
-          pos[1], &*p, args->strict, ShowProgress(*args), funnel.now, &stats);
-      if (!replayed.ok()) return Fail(replayed);
-      if (stats.bad_rows > 0) code = kBadRows;
-      // The report says "as of" itself; what --now left out goes beside it.
-      if (funnel.now) std::fprintf(stderr, "%s", AsOf(funnel.now, stats).c_str());
-    }
-  }
+  auto p = OpenForReport(*args, *request, &code);
   if (!p.ok()) return Fail(p.status());
-  auto report = FunnelOf(*p, funnel);
+  auto report = FunnelOf(*p, request->funnel);
   if (!report.ok()) return Fail(report.status());
-  const std::string text = format == "json"  ? FunnelJson(*report)
-                           : format == "csv" ? FunnelCsv(*report)
-                           : format == "svg" ? FunnelSvg(*report)
-                                             : FunnelTable(*report);
-  absl::Status written = WriteOut(*args, text);
-  // The pictures beside the report, in the same run.
-  for (const auto& [flag, picture] :
-       {std::pair<const char*, std::function<std::string()>>{
-            "svg", [&] { return FunnelSvg(*report); }},
-        {"dot", [&] { return MachineToDot(p->machine()); }}}) {
-    if (!written.ok() || !args->options.count(flag)) continue;
-    Args to_file;
-    to_file.options["out"] = args->options[flag];
-    written = WriteOut(to_file, picture());
-  }
+  const absl::Status written =
+      WriteReport(*args, request->format, *report, p->machine());
   if (!written.ok()) return Fail(written);
-  return CheckRejected(*max_rejected, report->total.rejected_steps,
+  return CheckRejected(request->max_rejected, report->total.rejected_steps,
                        report->total.accepted_steps, code);
 }
-
 
 int Main(int argc, char** argv) {
   if (argc < 2) return Usage("no command");
