@@ -94,17 +94,39 @@ int64_t DurationHistogram::Quantile(double q) const {
 
 // ---- FunnelAccumulator
 
+namespace {
+
+// The funnel line (funnel.h): at most 254 stages, so that a position and
+// "off the line" fit a byte; past that, the rest are off it.
+std::vector<StageId> FunnelLine(const Machine& m) {
+  std::vector<StageId> line;
+  for (StageKind kind : {StageKind::kOpen, StageKind::kWon}) {
+    for (int s = 0; s < m.num_stages() && line.size() < 254; ++s) {
+      const StageInfo& info = m.stage(static_cast<StageId>(s));
+      if (info.kind == kind && !info.side) line.push_back(static_cast<StageId>(s));
+    }
+  }
+  return line;
+}
+
+}  // namespace
+
 FunnelAccumulator::FunnelAccumulator(const Machine& machine, Cohort cohort)
     : machine_(machine),
       cohort_(cohort),
       bytes_((static_cast<size_t>(machine.num_stages()) + 7) / 8),
       closes_(machine.num_stages(), 0),
-      total_(machine.num_stages(), DurationHistogram::Dense{}) {
+      line_(FunnelLine(machine)),
+      line_position_(machine.num_stages(), kOffLine),
+      total_(machine.num_stages(), line_.size(), DurationHistogram::Dense{}) {
   for (int s = 0; s < machine.num_stages(); ++s) {
     const StageKind kind = machine.stage(static_cast<StageId>(s)).kind;
     closes_[s] = kind == StageKind::kWon    ? kWon
                  : kind == StageKind::kLost ? kLost
                                             : 0;
+  }
+  for (size_t p = 0; p < line_.size(); ++p) {
+    line_position_[line_[p]] = static_cast<uint8_t>(p);
   }
 }
 
@@ -115,6 +137,7 @@ void FunnelAccumulator::Grow(DealIndex deal) {
   visited_.resize(n * bytes_, 0);
   flags_.resize(n, 0);
   cohort_of_.resize(n, kNoCohort);
+  furthest_.resize(n, kOffLine);
 }
 
 void FunnelAccumulator::OnReject(DealIndex deal, const StepResult& step) {
@@ -147,8 +170,10 @@ void FunnelAccumulator::OnAdd(DealIndex deal, StageId stage, Timestamp time) {
   std::fill_n(visited_.begin() + static_cast<size_t>(deal) * bytes_, bytes_, 0);
   visited_[deal * bytes_ + (stage >> 3)] |= static_cast<uint8_t>(1u << (stage & 7));
   flags_[deal] = 0;
+  furthest_[deal] = kOffLine;
   const uint32_t c = cohort_ == Cohort::kNone ? kNoCohort : CohortIndex(time);
   cohort_of_[deal] = c;
+  Reach(deal, stage, c);
   ++total_.deals;
   ++total_.stages[stage].entered;
   if (c != kNoCohort) {
@@ -212,7 +237,7 @@ uint32_t FunnelAccumulator::CohortIndex(Timestamp time) {
   const auto [it, added] = cohort_by_start_.try_emplace(
       start, static_cast<uint32_t>(cohorts_.size()));
   if (added) {
-    cohorts_.emplace_back(static_cast<size_t>(machine_.num_stages()));
+    cohorts_.emplace_back(static_cast<size_t>(machine_.num_stages()), line_.size());
     cohort_starts_.push_back(start);
   }
   return it->second;
@@ -237,7 +262,8 @@ std::string FunnelAccumulator::CohortLabel(Cohort cohort, Timestamp start) {
 
 size_t FunnelAccumulator::MemoryUsage() const {
   auto counters = [](const FunnelCounters& c) {
-    size_t bytes = c.stages.capacity() * sizeof(StageCounters);
+    size_t bytes = c.stages.capacity() * sizeof(StageCounters) +
+                   c.furthest.capacity() * sizeof(uint64_t);
     for (const StageCounters& s : c.stages) bytes += s.time_in_stage.MemoryUsage();
     return bytes;
   };
@@ -248,7 +274,7 @@ size_t FunnelAccumulator::MemoryUsage() const {
                      (sizeof(Timestamp) + sizeof(uint32_t) + 1);
   for (const FunnelCounters& c : cohorts_) bytes += counters(c);
   return bytes + created_.capacity() * sizeof(Timestamp) +
-         visited_.capacity() + flags_.capacity() +
+         visited_.capacity() + flags_.capacity() + furthest_.capacity() +
          cohort_of_.capacity() * sizeof(uint32_t);
 }
 

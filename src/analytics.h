@@ -113,9 +113,10 @@ struct RejectionKey {
 // The counters of one group of deals: the whole pipeline (dense
 // histograms), or a cohort (sparse ones).
 struct FunnelCounters {
-  explicit FunnelCounters(size_t stages) : stages(stages) {}
-  FunnelCounters(size_t stages, DurationHistogram::Dense dense)
-      : stages(stages, StageCounters(dense)) {}
+  FunnelCounters(size_t stages, size_t line)
+      : stages(stages), furthest(line, 0) {}
+  FunnelCounters(size_t stages, size_t line, DurationHistogram::Dense dense)
+      : stages(stages, StageCounters(dense)), furthest(line, 0) {}
   std::vector<StageCounters> stages;
   uint64_t deals = 0;
   uint64_t won = 0;
@@ -125,6 +126,9 @@ struct FunnelCounters {
   uint64_t moves = 0;
   // Rejected steps by RejectionKey.
   absl::flat_hash_map<uint64_t, uint64_t> rejections;
+  // By position on the funnel line: the deals whose furthest stage on the
+  // line is there. Reached(k) is the sum from k on.
+  std::vector<uint64_t> furthest;
 };
 
 class FunnelAccumulator {
@@ -146,6 +150,7 @@ class FunnelAccumulator {
     Count<true>(&total_, from, since, to, time);
     const uint32_t c = cohort_ == Cohort::kNone ? kNoCohort : cohort_of_[deal];
     if (c != kNoCohort) Count<false>(&cohorts_[c], from, since, to, time);
+    Reach(deal, to, c);
     uint8_t& byte = visited_[deal * bytes_ + (to >> 3)];
     const uint8_t bit = static_cast<uint8_t>(1u << (to & 7));
     if ((byte & bit) == 0) {
@@ -160,6 +165,13 @@ class FunnelAccumulator {
   // batch loops' code: rejections and activities are the exception there.
   void OnReject(DealIndex deal, const StepResult& step);
   void OnActivity(DealIndex deal, StageId stage, Timestamp time);
+
+  // The funnel line (funnel.h): OPEN stages that are not side stages, in
+  // declaration order, then such WON stages. Its position of a stage, or
+  // kOffLine.
+  static constexpr uint8_t kOffLine = 0xFF;
+  const std::vector<StageId>& line() const { return line_; }
+  uint8_t line_position(StageId stage) const { return line_position_[stage]; }
 
   Cohort cohort() const { return cohort_; }
   Timestamp latest() const { return latest_; }
@@ -194,6 +206,24 @@ class FunnelAccumulator {
     }
   }
   void Close(DealIndex deal, StageId to, Timestamp time);
+  // The deal entered `to`: its furthest position on the line may grow.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Reach(DealIndex deal, StageId to,
+                                          uint32_t cohort) {
+    const uint8_t position = line_position_[to];
+    uint8_t& furthest = furthest_[deal];
+    // kOffLine is the largest value, so "none yet" is tested apart.
+    if (position == kOffLine ||
+        (furthest != kOffLine && position <= furthest)) {
+      return;
+    }
+    for (FunnelCounters* g :
+         {&total_, cohort == kNoCohort ? nullptr : &cohorts_[cohort]}) {
+      if (g == nullptr) continue;
+      if (furthest != kOffLine) --g->furthest[furthest];
+      ++g->furthest[position];
+    }
+    furthest = position;
+  }
   uint32_t CohortIndex(Timestamp time);
   void Grow(DealIndex deal);
 
@@ -204,6 +234,8 @@ class FunnelAccumulator {
   const size_t bytes_;
   // By stage: 0 open, kWon or kLost.
   std::vector<uint8_t> closes_;
+  std::vector<StageId> line_;
+  std::vector<uint8_t> line_position_;  // by stage
 
   FunnelCounters total_;
   std::vector<FunnelCounters> cohorts_;
@@ -216,6 +248,7 @@ class FunnelAccumulator {
   std::vector<uint8_t> visited_;
   std::vector<uint8_t> flags_;
   std::vector<uint32_t> cohort_of_;
+  std::vector<uint8_t> furthest_;  // a line position, or kOffLine
 };
 
 }  // namespace internal

@@ -139,17 +139,24 @@ absl::StatusOr<std::optional<AttributeId>> ValueAttribute(
   return id;
 }
 
-// The next OPEN or WON stage after `s` in declaration order that is not a
-// side stage, for OPEN stages on the line only.
-StageId NextInFunnel(const Machine& m, StageId s) {
-  if (m.stage(s).kind != StageKind::kOpen || m.stage(s).side) return kNoStage;
-  for (int t = s + 1; t < m.num_stages(); ++t) {
-    const StageInfo& next = m.stage(static_cast<StageId>(t));
-    if (next.kind != StageKind::kLost && !next.side) {
-      return static_cast<StageId>(t);
-    }
+// The next stage on the funnel line, for OPEN stages on it only.
+StageId NextInFunnel(const Machine& m, const FunnelAccumulator& acc, StageId s) {
+  const uint8_t p = acc.line_position(s);
+  if (m.stage(s).kind != StageKind::kOpen || p == FunnelAccumulator::kOffLine ||
+      static_cast<size_t>(p) + 1 >= acc.line().size()) {
+    return kNoStage;
   }
-  return kNoStage;
+  return acc.line()[p + 1];
+}
+
+// reached(position) for every position on the line: the deals whose
+// furthest is there or later.
+std::vector<uint64_t> Reached(const FunnelCounters& c) {
+  std::vector<uint64_t> reached(c.furthest.size() + 1, 0);
+  for (size_t p = c.furthest.size(); p-- > 0;) {
+    reached[p] = reached[p + 1] + c.furthest[p];
+  }
+  return reached;
 }
 
 double Ratio(double a, double b) { return b > 0 ? a / b : 0; }
@@ -179,8 +186,9 @@ std::vector<RejectionCount> Rejections(const Machine& m, const FunnelCounters& c
   return out;
 }
 
-FunnelFigures Figures(const Machine& m, const FunnelCounters& c,
-                      const LiveTally& live) {
+FunnelFigures Figures(const Machine& m, const FunnelAccumulator& acc,
+                      const FunnelCounters& c, const LiveTally& live) {
+  const std::vector<uint64_t> reached = Reached(c);
   FunnelFigures f;
   f.deals = c.deals;
   f.live_deals = live.live;
@@ -216,14 +224,19 @@ FunnelFigures Figures(const Machine& m, const FunnelCounters& c,
     st.dropped = sc.dropped;
     st.now = live.now[s];
     st.stalled = live.stalled[s];
-    st.next_stage = NextInFunnel(m, s);
+    const uint8_t position = acc.line_position(s);
+    const bool on_line = position != FunnelAccumulator::kOffLine;
+    st.reached = on_line ? reached[position] : 0;
+    st.next_stage = NextInFunnel(m, acc, s);
     if (st.next_stage != kNoStage) {
-      st.conversion_to_next = Ratio(
-          static_cast<double>(c.stages[st.next_stage].entered),
-          static_cast<double>(sc.entered));
+      st.conversion_to_next =
+          Ratio(static_cast<double>(reached[position + 1]),
+                static_cast<double>(st.reached));
     }
-    st.conversion_to_won = Ratio(static_cast<double>(sc.won_after),
-                                 static_cast<double>(sc.entered));
+    st.conversion_to_won =
+        on_line ? Ratio(static_cast<double>(c.won), static_cast<double>(st.reached))
+                : Ratio(static_cast<double>(sc.won_after),
+                        static_cast<double>(sc.entered));
     st.drop_rate = Ratio(static_cast<double>(sc.dropped),
                          static_cast<double>(sc.entered));
     st.time_in_stage.count = sc.time_in_stage.count();
@@ -296,12 +309,12 @@ absl::StatusOr<FunnelReport> FunnelOf(const Pipeline& pipeline,
       if (t != nullptr) t->Add(s, info, stalled, won, v);
     }
   }
-  report.total = internal::Figures(m, acc->total(), total);
+  report.total = internal::Figures(m, *acc, acc->total(), total);
   for (size_t c = 0; c < cohorts.size(); ++c) {
     FunnelCohort cohort;
     cohort.start = acc->cohort_starts()[c];
     cohort.label = FunnelAccumulator::CohortLabel(acc->cohort(), cohort.start);
-    cohort.figures = internal::Figures(m, acc->cohorts()[c], cohorts[c]);
+    cohort.figures = internal::Figures(m, *acc, acc->cohorts()[c], cohorts[c]);
     report.cohorts.push_back(std::move(cohort));
   }
   std::sort(report.cohorts.begin(), report.cohorts.end(),
@@ -398,14 +411,17 @@ std::string FunnelTable(const FunnelReport& report) {
   for (const StageFunnel& s : f.stages) {
     name_width = std::max(name_width, static_cast<int>(s.display_name.size()));
   }
-  absl::StrAppendFormat(&out, "%-*s %9s %9s %9s %9s %8s %8s %7s %8s %8s\n",
-                        name_width, "stage", "entered", "moved on", "dropped",
-                        "now", "stalled", "to next", "to won", "median", "p90");
+  absl::StrAppendFormat(&out, "%-*s %9s %9s %9s %9s %9s %8s %8s %7s %8s %8s\n",
+                        name_width, "stage", "entered", "reached", "moved on",
+                        "dropped", "now", "stalled", "to next", "to won",
+                        "median", "p90");
   for (const StageFunnel& s : f.stages) {
     const bool timed = s.time_in_stage.count > 0;
     absl::StrAppendFormat(
-        &out, "%-*s %9s %9s %9s %9s %8s %8s %7s %8s %8s%s\n", name_width,
-        s.display_name, Thousands(s.entered), Thousands(s.moved_on),
+        &out, "%-*s %9s %9s %9s %9s %9s %8s %8s %7s %8s %8s%s\n", name_width,
+        s.display_name, Thousands(s.entered),
+        s.kind == StageKind::kLost || s.side ? "-" : Thousands(s.reached),
+        Thousands(s.moved_on),
         Thousands(s.dropped), Thousands(s.now), Thousands(s.stalled),
         s.next_stage == kNoStage ? "-" : Percent(s.conversion_to_next),
         Percent(s.conversion_to_won),
@@ -452,6 +468,7 @@ void ToProto(const FunnelFigures& f, v1::FunnelFigures* out) {
     st->set_kind(std::string(StageKindName(s.kind)));
     st->set_win_probability(s.win_probability);
     st->set_entered(s.entered);
+    st->set_reached(s.reached);
     st->set_moved_on(s.moved_on);
     st->set_dropped(s.dropped);
     st->set_now(s.now);
@@ -582,6 +599,7 @@ void JsonStage(const FunnelFigures& f, const StageFunnel& s, JsonWriter* w) {
   w->Field("kind", StageKindName(s.kind));
   w->Field("win_probability", uint64_t{static_cast<uint32_t>(s.win_probability)});
   w->Field("entered", s.entered);
+  w->Field("reached", s.reached);
   w->Field("moved_on", s.moved_on);
   w->Field("dropped", s.dropped);
   w->Field("now", s.now);
@@ -675,17 +693,17 @@ std::string FunnelCsv(const FunnelReport& report) {
   std::string out =
       "cohort,stage,kind,entered,moved_on,dropped,now,stalled,"
       "conversion_to_next,conversion_to_won,drop_rate,stays,"
-      "mean_seconds,median_seconds,p90_seconds,activities,rejected\r\n";
+      "mean_seconds,median_seconds,p90_seconds,activities,rejected,reached\r\n";
   auto rows = [&out](absl::string_view cohort, const FunnelFigures& f) {
     for (const StageFunnel& s : f.stages) {
       absl::StrAppendFormat(
-          &out, "%s,%s,%s,%u,%u,%u,%u,%u,%s,%.6f,%.6f,%u,%.1f,%d,%d,%u,%u\r\n",
+          &out, "%s,%s,%s,%u,%u,%u,%u,%u,%s,%.6f,%.6f,%u,%.1f,%d,%d,%u,%u,%u\r\n",
           CsvField(cohort), CsvField(s.id), StageKindName(s.kind), s.entered,
           s.moved_on, s.dropped, s.now, s.stalled,
           s.next_stage == kNoStage ? "" : absl::StrFormat("%.6f", s.conversion_to_next),
           s.conversion_to_won, s.drop_rate, s.time_in_stage.count,
           s.time_in_stage.mean_seconds, s.time_in_stage.median_seconds,
-          s.time_in_stage.p90_seconds, s.activities, s.rejected);
+          s.time_in_stage.p90_seconds, s.activities, s.rejected, s.reached);
     }
   };
   rows("all", report.total);
@@ -713,14 +731,16 @@ std::string Xml(absl::string_view s) {
 
 std::string FunnelSvg(const FunnelReport& report) {
   const FunnelFigures& f = report.total;
-  // The funnel line: OPEN and WON stages, in declaration order, but for
-  // side stages (an abandoned cart, a post-sale follow-up).
+  // The funnel line (funnel.h), each bar as wide as the deals that reached
+  // it: a funnel that never widens.
   std::vector<const StageFunnel*> bars;
-  for (const StageFunnel& s : f.stages) {
-    if (s.kind != StageKind::kLost && !s.side) bars.push_back(&s);
+  for (StageKind kind : {StageKind::kOpen, StageKind::kWon}) {
+    for (const StageFunnel& s : f.stages) {
+      if (s.kind == kind && !s.side) bars.push_back(&s);
+    }
   }
   uint64_t widest = 1;
-  for (const StageFunnel* s : bars) widest = std::max(widest, s->entered);
+  for (const StageFunnel* s : bars) widest = std::max(widest, s->reached);
 
   constexpr int kWidth = 1100, kBarHeight = 34, kGap = 26, kTop = 86,
                 kLabel = 200, kMaxBar = 560;
@@ -740,7 +760,7 @@ std::string FunnelSvg(const FunnelReport& report) {
     const StageFunnel& s = *bars[i];
     const bool leak = s.stage == f.biggest_leak;
     const int width = std::max(
-        2, static_cast<int>(kMaxBar * static_cast<double>(s.entered) /
+        2, static_cast<int>(kMaxBar * static_cast<double>(s.reached) /
                             static_cast<double>(widest)));
     const int x = kLabel + (kMaxBar - width) / 2;
     absl::StrAppendFormat(
@@ -754,7 +774,7 @@ std::string FunnelSvg(const FunnelReport& report) {
         "fill=\"#1d3557\">%u</text>\n",
         Xml(s.id), kLabel - 12, y + 22, Xml(s.display_name), leak ? " leak" : "", x,
         y, width, kBarHeight, leak ? "#d62828" : "#457b9d", x + width + 8, y + 22,
-        s.entered);
+        s.reached);
     if (leak) {
       absl::StrAppendFormat(
           &out,
@@ -769,10 +789,8 @@ std::string FunnelSvg(const FunnelReport& report) {
           "  <text class=\"conversion\" x=\"%d\" y=\"%d\" font-size=\"12\" "
           "text-anchor=\"middle\" fill=\"#6c757d\">&#8595; %s</text>\n",
           kLabel + kMaxBar / 2, y + kBarHeight + kGap / 2 + 8,
-          Percent(bars[i + 1]->entered > 0 || s.entered > 0
-                      ? static_cast<double>(bars[i + 1]->entered) /
-                            static_cast<double>(std::max<uint64_t>(s.entered, 1))
-                      : 0));
+          Percent(static_cast<double>(bars[i + 1]->reached) /
+                  static_cast<double>(std::max<uint64_t>(s.reached, 1))));
     }
     y += kBarHeight + kGap;
   }

@@ -488,3 +488,55 @@ TEST(FunnelCsv, FieldsAreQuotedAsRfc4180Says) {
 
 }  // namespace
 }  // namespace salescycle
+
+namespace salescycle {
+namespace {
+
+// Reach, counted by hand. Line: lead, demo, proposal, won.
+//   d0 lead -> proposal (skips demo) -> won        furthest won
+//   d1 lead -> demo -> lead (back) -> lost         furthest demo
+//   d2 lead -> demo -> proposal -> demo (back)     furthest proposal
+//   d3 created in demo -> lost                     furthest demo
+//   d4 lead                                        furthest lead
+// reached: lead 5, demo 4, proposal 2, won 1; to next 80%, 50%, 50%
+// (entries would say demo 3 / lead 4 = 75%, proposal 2 / demo 3 = 66.7%).
+TEST(FunnelReach, SkipsCountAsPassedAndBackMovesTakeNothingAway) {
+  auto m = Machine::FromTextProto(R"(name: "reach" initial_stage: "lead"
+      entry_stages: "demo"
+      stages { id: "lead" } stages { id: "demo" } stages { id: "proposal" }
+      stages { id: "won" kind: WON } stages { id: "lost" kind: LOST }
+      events { id: "e" }
+      transitions { from_any_open: true to_any_open: true }
+      transitions { from_any_open: true to_any_closed: true })");
+  ASSERT_TRUE(m.ok()) << m.status();
+  const StageId lead = 0, demo = 1, proposal = 2, won = 3, lost = 4;
+  PipelineOptions history;
+  history.history_limit = 8;
+  for (const PipelineOptions& options : {WithAnalytics(), history}) {
+    auto p = *Pipeline::Create(*m, options);
+    for (int d = 0; d < 5; ++d) ASSERT_TRUE(p.Add(0, d == 3 ? demo : lead).ok());
+    const std::vector<StageRecord> moves = {
+        {0, proposal, 1}, {0, won, 2}, {1, demo, 1}, {1, lead, 2}, {1, lost, 3},
+        {2, demo, 1}, {2, proposal, 2}, {2, demo, 3}, {3, lost, 1}};
+    auto r = p.ApplyMoves(moves);
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->accepted, moves.size());
+    const FunnelFigures f = FunnelOf(p)->total;
+    EXPECT_EQ(f.stages[lead].reached, 5u);
+    EXPECT_EQ(f.stages[demo].reached, 4u);
+    EXPECT_EQ(f.stages[proposal].reached, 2u);
+    EXPECT_EQ(f.stages[won].reached, 1u);
+    EXPECT_EQ(f.stages[lost].reached, 0u);  // off the line
+    EXPECT_EQ(f.stages[lead].next_stage, demo);
+    EXPECT_DOUBLE_EQ(f.stages[lead].conversion_to_next, 0.8);
+    EXPECT_DOUBLE_EQ(f.stages[demo].conversion_to_next, 0.5);
+    EXPECT_DOUBLE_EQ(f.stages[proposal].conversion_to_next, 0.5);
+    EXPECT_DOUBLE_EQ(f.stages[lead].conversion_to_won, 0.2);
+    EXPECT_DOUBLE_EQ(f.stages[demo].conversion_to_won, 0.25);
+    EXPECT_DOUBLE_EQ(f.stages[won].conversion_to_won, 1.0);
+    EXPECT_EQ(f.stages[demo].entered, 3u);  // entries are still entries
+  }
+}
+
+}  // namespace
+}  // namespace salescycle

@@ -20,10 +20,19 @@
 //                stall limit: the clock runs from entry into the stage, or
 //                for a LAST_ACTIVITY stage from the later of that and the
 //                deal's last activity (Pipedrive's "rotting");
-//   conversion to next   entered(next) / entered(stage), where next is the
-//                next OPEN or WON stage in declaration order that is not a
-//                side stage (the funnel order); none for side stages;
-//   conversion to won    deals that entered the stage and then won /
+//   funnel line  the OPEN stages that are not side stages, in declaration
+//                order, then the WON stages that are not (machine.proto's
+//                side_stage); side stages and LOST stages are off it;
+//   reached      deals whose furthest stage on the line is this one or
+//                later: a skipped stage counts as passed, and a move back
+//                takes nothing away (CRMs' cumulative funnel); 0 off the
+//                line;
+//   conversion to next   reached(next) / reached(stage), where next is the
+//                next stage on the line; never above 100%; for OPEN stages
+//                on the line only;
+//   conversion to won    deals won / reached(stage) on the line (every won
+//                deal reached every stage before its win); off the line,
+//                deals that entered the stage and then won /
 //                entered(stage);
 //   time in stage        completed stays (entry to exit), mean exact,
 //                median and 90th percentile within 1.6% (histograms of 32
@@ -89,6 +98,9 @@ struct StageFunnel {
   bool side = false;
   int win_probability = 0;
   uint64_t entered = 0;
+  // Deals whose furthest stage on the funnel line is this one or a later
+  // one; 0 off the line.
+  uint64_t reached = 0;
   uint64_t moved_on = 0;
   uint64_t dropped = 0;
   uint64_t now = 0;
