@@ -172,6 +172,8 @@ class FunnelAccumulator {
   static constexpr uint8_t kOffLine = 0xFF;
   const std::vector<StageId>& line() const { return line_; }
   uint8_t line_position(StageId stage) const { return line_position_[stage]; }
+  // The deal's furthest position on the line, or kOffLine.
+  uint8_t furthest(DealIndex deal) const { return furthest_[deal]; }
 
   Cohort cohort() const { return cohort_; }
   Timestamp latest() const { return latest_; }

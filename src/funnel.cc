@@ -83,9 +83,14 @@ bool StayedPast(Timestamp entered, Timestamp as_of, int64_t limit) {
 
 // What one pass over the live deals adds to a group's figures.
 struct LiveTally {
-  explicit LiveTally(size_t stages) : now(stages, 0), stalled(stages, 0) {}
+  explicit LiveTally(size_t stages)
+      : now(stages, 0), stalled(stages, 0), stopped_lost(stages, 0),
+        stopped_open(stages, 0), stopped_side(stages, 0) {}
   std::vector<uint64_t> now;
   std::vector<uint64_t> stalled;
+  // By the stage of a live deal's furthest position on the line: it is now
+  // lost, still open (on the line, perhaps behind it), or in a side stage.
+  std::vector<uint64_t> stopped_lost, stopped_open, stopped_side;
   uint64_t live = 0;
   uint64_t open = 0;
   double weighted = 0;
@@ -94,10 +99,20 @@ struct LiveTally {
   double open_value = 0;
   uint64_t open_valued = 0;
 
-  // One live deal in stage `s`; `value` when its value attribute is set.
-  void Add(StageId s, const StageInfo& info, bool is_stalled, bool won,
-           std::optional<double> value) {
+  // One live deal in stage `s`, whose furthest stage on the line is
+  // `furthest` (kNoStage: none); `value` when its value attribute is set.
+  void Add(StageId s, const StageInfo& info, StageId furthest, bool is_stalled,
+           bool won, std::optional<double> value) {
     const bool is_open = info.kind == StageKind::kOpen;
+    if (furthest != kNoStage) {
+      if (info.kind == StageKind::kLost) {
+        ++stopped_lost[furthest];
+      } else if (info.side) {
+        ++stopped_side[furthest];
+      } else if (is_open) {
+        ++stopped_open[furthest];
+      }
+    }
     ++live;
     ++now[s];
     if (is_stalled) ++stalled[s];
@@ -224,6 +239,9 @@ FunnelFigures Figures(const Machine& m, const FunnelAccumulator& acc,
     st.dropped = sc.dropped;
     st.now = live.now[s];
     st.stalled = live.stalled[s];
+    st.stopped_lost = live.stopped_lost[s];
+    st.stopped_open = live.stopped_open[s];
+    st.stopped_side = live.stopped_side[s];
     const uint8_t position = acc.line_position(s);
     const bool on_line = position != FunnelAccumulator::kOffLine;
     st.reached = on_line ? reached[position] : 0;
@@ -305,8 +323,11 @@ absl::StatusOr<FunnelReport> FunnelOf(const Pipeline& pipeline,
                              *info.stall_limit_seconds);
     const bool won = (acc->flags(d) & FunnelAccumulator::kWon) != 0;
     const std::optional<double> v = internal::DealValue(pipeline, d, value);
+    const uint8_t furthest = acc->furthest(d);
+    const StageId furthest_stage =
+        furthest == FunnelAccumulator::kOffLine ? kNoStage : acc->line()[furthest];
     for (internal::LiveTally* t : tallies) {
-      if (t != nullptr) t->Add(s, info, stalled, won, v);
+      if (t != nullptr) t->Add(s, info, furthest_stage, stalled, won, v);
     }
   }
   report.total = internal::Figures(m, *acc, acc->total(), total);
@@ -469,6 +490,9 @@ void ToProto(const FunnelFigures& f, v1::FunnelFigures* out) {
     st->set_win_probability(s.win_probability);
     st->set_entered(s.entered);
     st->set_reached(s.reached);
+    st->set_stopped_lost(s.stopped_lost);
+    st->set_stopped_open(s.stopped_open);
+    st->set_stopped_side(s.stopped_side);
     st->set_moved_on(s.moved_on);
     st->set_dropped(s.dropped);
     st->set_now(s.now);
@@ -618,6 +642,9 @@ void JsonStage(const FunnelFigures& f, const StageFunnel& s, JsonWriter* w) {
   w->Close('}');
   w->Field("activities", s.activities);
   w->Field("rejected", s.rejected);
+  w->Field("stopped_lost", s.stopped_lost);
+  w->Field("stopped_open", s.stopped_open);
+  w->Field("stopped_side", s.stopped_side);
   w->Close('}');
 }
 
@@ -693,17 +720,19 @@ std::string FunnelCsv(const FunnelReport& report) {
   std::string out =
       "cohort,stage,kind,entered,moved_on,dropped,now,stalled,"
       "conversion_to_next,conversion_to_won,drop_rate,stays,"
-      "mean_seconds,median_seconds,p90_seconds,activities,rejected,reached\r\n";
+      "mean_seconds,median_seconds,p90_seconds,activities,rejected,reached,"
+      "stopped_lost,stopped_open,stopped_side\r\n";
   auto rows = [&out](absl::string_view cohort, const FunnelFigures& f) {
     for (const StageFunnel& s : f.stages) {
       absl::StrAppendFormat(
-          &out, "%s,%s,%s,%u,%u,%u,%u,%u,%s,%.6f,%.6f,%u,%.1f,%d,%d,%u,%u,%u\r\n",
+          &out, "%s,%s,%s,%u,%u,%u,%u,%u,%s,%.6f,%.6f,%u,%.1f,%d,%d,%u,%u,%u,%u,%u,%u\r\n",
           CsvField(cohort), CsvField(s.id), StageKindName(s.kind), s.entered,
           s.moved_on, s.dropped, s.now, s.stalled,
           s.next_stage == kNoStage ? "" : absl::StrFormat("%.6f", s.conversion_to_next),
           s.conversion_to_won, s.drop_rate, s.time_in_stage.count,
           s.time_in_stage.mean_seconds, s.time_in_stage.median_seconds,
-          s.time_in_stage.p90_seconds, s.activities, s.rejected, s.reached);
+          s.time_in_stage.p90_seconds, s.activities, s.rejected, s.reached,
+          s.stopped_lost, s.stopped_open, s.stopped_side);
     }
   };
   rows("all", report.total);

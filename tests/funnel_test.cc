@@ -535,6 +535,13 @@ TEST(FunnelReach, SkipsCountAsPassedAndBackMovesTakeNothingAway) {
     EXPECT_DOUBLE_EQ(f.stages[demo].conversion_to_won, 0.25);
     EXPECT_DOUBLE_EQ(f.stages[won].conversion_to_won, 1.0);
     EXPECT_EQ(f.stages[demo].entered, 3u);  // entries are still entries
+    // The drop-off, split: d1 and d3 lost with demo their furthest, d2
+    // still open with proposal its furthest (though back in demo), d4 open
+    // at lead.
+    EXPECT_EQ(f.stages[demo].stopped_lost, 2u);
+    EXPECT_EQ(f.stages[proposal].stopped_open, 1u);
+    EXPECT_EQ(f.stages[lead].stopped_open, 1u);
+    EXPECT_EQ(f.stages[lead].stopped_lost + f.stages[proposal].stopped_lost, 0u);
   }
 }
 

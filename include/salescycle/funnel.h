@@ -27,6 +27,9 @@
 //                later: a skipped stage counts as passed, and a move back
 //                takes nothing away (CRMs' cumulative funnel); 0 off the
 //                line;
+//   stopped      live deals whose furthest stage on the line is this one:
+//                lost from here, still open, or gone to a side stage (the
+//                drop-off at the stage, split);
 //   conversion to next   reached(next) / reached(stage), where next is the
 //                next stage on the line; never above 100%; for OPEN stages
 //                on the line only;
@@ -101,6 +104,12 @@ struct StageFunnel {
   // Deals whose furthest stage on the funnel line is this one or a later
   // one; 0 off the line.
   uint64_t reached = 0;
+  // Live deals whose furthest stage on the line is this one, by where they
+  // are now: lost, still open (on the line), in a side stage. With the
+  // won and the removed deals they make up reached(this) - reached(next).
+  uint64_t stopped_lost = 0;
+  uint64_t stopped_open = 0;
+  uint64_t stopped_side = 0;
   uint64_t moved_on = 0;
   uint64_t dropped = 0;
   uint64_t now = 0;
