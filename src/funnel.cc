@@ -780,10 +780,12 @@ std::string FunnelSvg(const FunnelReport& report) {
       "  <rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n"
       "  <text x=\"24\" y=\"36\" font-size=\"22\" font-weight=\"bold\" "
       "fill=\"#1d3557\">%s v%u funnel</text>\n"
-      "  <text x=\"24\" y=\"62\" font-size=\"13\" fill=\"#457b9d\">%u deals, "
-      "win rate %s, average cycle %.1f days, as of %s</text>\n",
-      kWidth, height, kWidth, height, Xml(report.machine), report.version, f.deals,
-      Percent(f.win_rate), f.average_cycle_days, Date(report.as_of));
+      "  <text x=\"24\" y=\"62\" font-size=\"13\" fill=\"#457b9d\">%s deals, "
+      "win rate %s, average cycle %s, as of %s</text>\n",
+      kWidth, height, kWidth, height, Xml(report.machine), report.version,
+      Thousands(f.deals), f.won + f.lost == 0 ? "-" : Percent(f.win_rate),
+      f.won == 0 ? "-" : absl::StrFormat("%.1f days", f.average_cycle_days),
+      Date(report.as_of));
   int y = kTop;
   for (size_t i = 0; i < bars.size(); ++i) {
     const StageFunnel& s = *bars[i];
@@ -800,16 +802,16 @@ std::string FunnelSvg(const FunnelReport& report) {
         "    <rect class=\"bar%s\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
         "rx=\"4\" fill=\"%s\"/>\n"
         "    <text class=\"count\" x=\"%d\" y=\"%d\" font-size=\"13\" "
-        "fill=\"#1d3557\">%u</text>\n",
+        "fill=\"#1d3557\">%s</text>\n",
         Xml(s.id), kLabel - 12, y + 22, Xml(s.display_name), leak ? " leak" : "", x,
         y, width, kBarHeight, leak ? "#d62828" : "#457b9d", x + width + 8, y + 22,
-        s.reached);
+        Thousands(s.reached));
     if (leak) {
       absl::StrAppendFormat(
           &out,
           "    <text class=\"leak-note\" x=\"%d\" y=\"%d\" font-size=\"12\" "
-          "fill=\"#d62828\">biggest leak: %u dropped (%s)</text>\n",
-          x + width + 80, y + 22, s.dropped, Percent(s.drop_rate));
+          "fill=\"#d62828\">biggest leak: %s dropped (%s)</text>\n",
+          x + width + 80, y + 22, Thousands(s.dropped), Percent(s.drop_rate));
     }
     absl::StrAppend(&out, "  </g>\n");
     if (i + 1 < bars.size()) {
