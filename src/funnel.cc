@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
@@ -91,6 +92,7 @@ struct LiveTally {
   // By the stage of a live deal's furthest position on the line: it is now
   // lost, still open (on the line, perhaps behind it), or in a side stage.
   std::vector<uint64_t> stopped_lost, stopped_open, stopped_side;
+  absl::flat_hash_map<std::string, uint64_t> lost_by_reason;
   uint64_t live = 0;
   uint64_t open = 0;
   double weighted = 0;
@@ -273,6 +275,11 @@ FunnelFigures Figures(const Machine& m, const FunnelAccumulator& acc,
     f.stages.push_back(std::move(st));
   }
   f.accepted_steps += c.moves;
+  f.lost_by_reason.assign(live.lost_by_reason.begin(), live.lost_by_reason.end());
+  std::sort(f.lost_by_reason.begin(), f.lost_by_reason.end(),
+            [](const auto& a, const auto& b) {
+              return a.second != b.second ? a.second > b.second : a.first < b.first;
+            });
   f.rejections = Rejections(m, c);
   for (const RejectionCount& r : f.rejections) f.rejected_steps += r.count;
   return f;
@@ -327,7 +334,11 @@ absl::StatusOr<FunnelReport> FunnelOf(const Pipeline& pipeline,
     const StageId furthest_stage =
         furthest == FunnelAccumulator::kOffLine ? kNoStage : acc->line()[furthest];
     for (internal::LiveTally* t : tallies) {
-      if (t != nullptr) t->Add(s, info, furthest_stage, stalled, won, v);
+      if (t == nullptr) continue;
+      t->Add(s, info, furthest_stage, stalled, won, v);
+      if (info.kind == StageKind::kLost) {
+        ++t->lost_by_reason[std::string(pipeline.LossReason(d))];
+      }
     }
   }
   report.total = internal::Figures(m, *acc, acc->total(), total);
@@ -387,6 +398,27 @@ std::string Overall(const FunnelFigures& f) {
       f.won + f.lost == 0 ? "-" : Percent(f.win_rate), Thousands(f.won),
       Thousands(f.lost), cycle, f.sales_velocity_per_day, f.weighted_pipeline,
       leak);
+}
+
+// "lost now, by reason: Price 1,020 (32.5%), ..." on one line; "" when
+// no deal is lost or none recorded a reason.
+std::string LostLines(const FunnelFigures& f, size_t shown) {
+  uint64_t lost = 0;
+  bool reasons = false;
+  for (const auto& [reason, n] : f.lost_by_reason) {
+    lost += n;
+    reasons |= !reason.empty();
+  }
+  if (!reasons) return "";
+  std::string out = "lost now, by reason:";
+  for (size_t i = 0; i < f.lost_by_reason.size() && i < shown; ++i) {
+    const auto& [reason, n] = f.lost_by_reason[i];
+    absl::StrAppend(&out, i ? ", " : " ", reason.empty() ? "(none)" : reason, " ",
+                    Thousands(n), " (",
+                    Percent(static_cast<double>(n) / static_cast<double>(lost)), ")");
+  }
+  if (f.lost_by_reason.size() > shown) absl::StrAppend(&out, ", ...");
+  return out + "\n";
 }
 
 // "rejected: 38,845 of 1,234,567 steps (3.1%)", then a line a kind, the
@@ -450,7 +482,8 @@ std::string FunnelTable(const FunnelReport& report) {
         timed ? Days(static_cast<double>(s.time_in_stage.p90_seconds)) : "-",
         s.stage == f.biggest_leak ? "  <- biggest leak" : "");
   }
-  absl::StrAppend(&out, "\n", Overall(f), "\n", RejectedLines(f, 12));
+  absl::StrAppend(&out, "\n", Overall(f), "\n", LostLines(f, 8),
+                  RejectedLines(f, 12));
   if (!report.cohorts.empty()) {
     absl::StrAppendFormat(&out, "\n%-10s %8s %8s %8s %9s %10s %14s\n", "cohort",
                           "deals", "won", "lost", "win rate", "cycle",
@@ -510,6 +543,11 @@ void ToProto(const FunnelFigures& f, v1::FunnelFigures* out) {
     t->set_p90_seconds(s.time_in_stage.p90_seconds);
     st->set_activities(s.activities);
     st->set_rejected(s.rejected);
+  }
+  for (const auto& [reason, n] : f.lost_by_reason) {
+    v1::LostReason* lr = out->add_lost_by_reason();
+    lr->set_reason(reason);
+    lr->set_count(n);
   }
   out->set_accepted_steps(f.accepted_steps);
   out->set_rejected_steps(f.rejected_steps);
@@ -665,6 +703,15 @@ void JsonFigures(const FunnelFigures& f, JsonWriter* w) {
   w->Key("stages");
   w->Open('[');
   for (const StageFunnel& s : f.stages) JsonStage(f, s, w);
+  w->Close(']');
+  w->Key("lost_by_reason");
+  w->Open('[');
+  for (const auto& [reason, n] : f.lost_by_reason) {
+    w->Open('{');
+    w->Field("reason", absl::string_view(reason));
+    w->Field("count", n);
+    w->Close('}');
+  }
   w->Close(']');
   w->Field("accepted_steps", f.accepted_steps);
   w->Field("rejected_steps", f.rejected_steps);

@@ -547,3 +547,35 @@ TEST(FunnelReach, SkipsCountAsPassedAndBackMovesTakeNothingAway) {
 
 }  // namespace
 }  // namespace salescycle
+
+namespace salescycle {
+namespace {
+
+TEST(FunnelLost, LiveLostDealsByReason) {
+  auto m = Machine::FromTextProto(R"(name: "why" initial_stage: "lead"
+      stages { id: "lead" } stages { id: "won" kind: WON }
+      stages { id: "lost" kind: LOST reason_attribute: "why" reason_from_event: true }
+      events { id: "lose" } events { id: "win" }
+      attributes { name: "why" type: STRING }
+      transitions { from_stage: "lead" event: "lose" to: "lost" }
+      transitions { from_stage: "lead" event: "win" to: "won" })");
+  ASSERT_TRUE(m.ok()) << m.status();
+  auto p = *Pipeline::Create(*m, WithAnalytics());
+  for (int d = 0; d < 4; ++d) ASSERT_TRUE(p.Add(0).ok());
+  ASSERT_TRUE(p.Set(0, 0, AttributeValue::String("Price")).ok());
+  ASSERT_TRUE(p.Set(1, 0, AttributeValue::String("Price")).ok());
+  for (DealIndex d : {0u, 1u, 2u}) ASSERT_TRUE(p.Fire(d, "lose", 5).ok());
+  ASSERT_TRUE(p.Fire(3, "win", 6).ok());
+  const FunnelReport report = *FunnelOf(p);
+  using Reason = std::pair<std::string, uint64_t>;
+  EXPECT_EQ(report.total.lost_by_reason,
+            (std::vector<Reason>{{"Price", 2}, {"lose", 1}}));
+  EXPECT_THAT(FunnelTable(report),
+              HasSubstr("lost now, by reason: Price 2 (66.7%), lose 1 (33.3%)"));
+  EXPECT_THAT(FunnelJson(report),
+              HasSubstr("\"lost_by_reason\": [{\"reason\": \"Price\", \"count\": 2}, "
+                        "{\"reason\": \"lose\", \"count\": 1}]"));
+}
+
+}  // namespace
+}  // namespace salescycle

@@ -50,6 +50,8 @@
 //                probability / 100;
 //   biggest leak the stage with the most drops (ties: the higher rate);
 //   activities   steps accepted in a stage without a move;
+//   lost by reason   live deals now in a LOST stage, by the reason their
+//                loss recorded (the stage's reason_attribute or event);
 //   rejected     steps refused: counted by the stage the deal was in, the
 //                event (or the move by stage's target) and the reason
 //                (no transition, guard failed, missing attribute, not
@@ -65,6 +67,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -153,6 +156,9 @@ struct FunnelFigures {
   uint64_t accepted_steps = 0;
   uint64_t rejected_steps = 0;
   std::vector<RejectionCount> rejections;
+  // Live deals now in a LOST stage, by the loss reason recorded ("" for
+  // none; Pipeline::LossReason), the most first (ties by reason).
+  std::vector<std::pair<std::string, uint64_t>> lost_by_reason;
 };
 
 struct FunnelCohort {
