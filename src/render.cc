@@ -1,5 +1,6 @@
 #include "salescycle/render.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -56,47 +57,98 @@ std::string EdgeLabel(const Machine& m, const TransitionInfo& t,
   return label;
 }
 
-// How the moves are drawn. A spec entry that expands to more moves by stage
-// than the machine has stages ("from any open stage to any other") would
-// bury the picture under its edges (56 for a 10-stage CRM pipeline): its
-// sources are drawn as one group instead, with a note for the moves inside
-// it and one edge from it to each stage outside.
+// How the moves are drawn. A spec entry that leaves from many stages
+// ("from any open stage to any other", "lose from any open stage") would
+// bury the picture under its edges (56 for a 10-stage CRM pipeline): the
+// stages it leaves from are drawn as one group instead, with a note for
+// the moves by stage inside it and one edge from it to each stage outside,
+// a rule drawn once.
 struct Layout {
-  std::vector<bool> grouped;           // by stage: in the free-movement group
-  bool group_forward_only = true;      // every move inside goes forward
+  struct GroupEdge {
+    StageId to;
+    EventId event;  // kNoEvent: by stage
+  };
+  std::vector<bool> grouped;        // by stage: in the group
+  bool group_forward_only = true;   // every move inside goes forward
   bool group_moves_inside = false;
-  std::vector<StageId> group_targets;  // outside the group, in stage order
+  std::vector<GroupEdge> group_edges;  // by target, then event
   // By transition index: drawn as an edge of its own.
   std::vector<bool> own_edge;
 };
 
+// The stages each spec entry leaves from, for entries that move deals.
+absl::flat_hash_map<int, std::vector<StageId>> SourcesByEntry(const Machine& m) {
+  absl::flat_hash_map<int, std::vector<StageId>> sources;
+  for (const TransitionInfo& t : m.transitions()) {
+    if (t.to == kNoStage) continue;
+    std::vector<StageId>& list = sources[t.spec_index];
+    if (list.empty() || list.back() != t.from) list.push_back(t.from);
+  }
+  for (auto& [entry, list] : sources) {
+    std::sort(list.begin(), list.end());
+    list.erase(std::unique(list.begin(), list.end()), list.end());
+  }
+  return sources;
+}
+
 Layout LayOut(const Machine& m) {
+  // Fewer sources than this are drawn edge by edge.
+  constexpr size_t kGroupAt = 4;
   const auto& ts = m.transitions();
   Layout l;
   l.grouped.assign(static_cast<size_t>(m.num_stages()), false);
   l.own_edge.assign(ts.size(), false);
-  absl::flat_hash_map<int, size_t> by_stage_moves;  // per spec entry
-  absl::flat_hash_set<uint32_t> event_pairs;       // (from, to) with an event
+  const auto sources = SourcesByEntry(m);
+  // The group: the widest entry's sources (the first declared, on a tie).
+  const std::vector<StageId>* group = nullptr;
+  int group_entry = -1;
+  for (const auto& [entry, list] : sources) {
+    if (list.size() < kGroupAt) continue;
+    if (group == nullptr || list.size() > group->size() ||
+        (list.size() == group->size() && entry < group_entry)) {
+      group = &list;
+      group_entry = entry;
+    }
+  }
+  if (group != nullptr) {
+    for (StageId s : *group) l.grouped[s] = true;
+  }
+  // An entry is drawn from the group when every edge it would draw is
+  // true of every stage in the group: it leaves from exactly the group and,
+  // for an event, goes only outside it; or it is a move by stage between
+  // the group's stages only, leaving from some of them (forward moves: the
+  // last stage has none to make), which the group's note says.
+  absl::flat_hash_map<int, bool> from_group;
+  if (group != nullptr) {
+    absl::flat_hash_map<int, bool> inside_only;  // by stage, targets in group
+    for (const TransitionInfo& t : ts) {
+      if (t.to == kNoStage) continue;
+      auto [it, added] = inside_only.try_emplace(t.spec_index, true);
+      it->second &= t.event == kNoEvent && l.grouped[t.to];
+    }
+    for (const TransitionInfo& t : ts) {
+      if (t.to == kNoStage) continue;
+      const std::vector<StageId>& from = sources.at(t.spec_index);
+      const bool subset = std::all_of(from.begin(), from.end(),
+                                      [&](StageId s) { return l.grouped[s]; });
+      auto [it, added] = from_group.try_emplace(
+          t.spec_index,
+          from == *group || (subset && inside_only.at(t.spec_index)));
+      if (t.event != kNoEvent && l.grouped[t.to]) it->second = false;
+    }
+  }
+  absl::flat_hash_set<uint32_t> event_pairs;  // (from, to) with an event
   for (const TransitionInfo& t : ts) {
-    if (t.to == kNoStage) continue;
-    if (t.event == kNoEvent) {
-      ++by_stage_moves[t.spec_index];
-    } else {
+    if (t.to != kNoStage && t.event != kNoEvent) {
       event_pairs.insert((uint32_t{t.from} << 16) | t.to);
     }
   }
-  auto wide = [&](const TransitionInfo& t) {
-    return t.event == kNoEvent &&
-           by_stage_moves[t.spec_index] > static_cast<size_t>(m.num_stages());
-  };
-  for (const TransitionInfo& t : ts) {
-    if (t.to != kNoStage && wide(t)) l.grouped[t.from] = true;
-  }
-  std::vector<bool> target(l.grouped.size(), false);
+  std::vector<std::pair<StageId, EventId>> edges;
   for (size_t i = 0; i < ts.size(); ++i) {
     const TransitionInfo& t = ts[i];
     if (t.to == kNoStage) continue;
-    if (!wide(t)) {
+    const auto grouped = from_group.find(t.spec_index);
+    if (grouped == from_group.end() || !grouped->second) {
       // A move by stage between stages an event already joins adds nothing.
       l.own_edge[i] = t.event != kNoEvent ||
                       !event_pairs.contains((uint32_t{t.from} << 16) | t.to);
@@ -104,16 +156,18 @@ Layout LayOut(const Machine& m) {
       l.group_moves_inside = true;
       l.group_forward_only &= t.from < t.to;
     } else {
-      target[t.to] = true;
+      edges.emplace_back(t.to, t.event);
     }
   }
-  for (size_t s = 0; s < target.size(); ++s) {
-    if (target[s]) l.group_targets.push_back(static_cast<StageId>(s));
-  }
+  std::sort(edges.begin(), edges.end());
+  edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
+  for (const auto& [to, event] : edges) l.group_edges.push_back({to, event});
   return l;
 }
 
+// The group's label: what its edges mean, and the moves inside it.
 std::string GroupNote(const Layout& l) {
+  if (!l.group_moves_inside) return "an edge from this box leaves from every stage in it";
   return l.group_forward_only
              ? "moves by stage to any later stage of the group"
              : "moves by stage between any two stages of the group";
@@ -133,9 +187,7 @@ void DotStages(const Machine& m, const Layout& layout, std::string* out) {
       grouping = layout.grouped[i];
       absl::StrAppend(
           out, grouping ? absl::StrCat("  subgraph cluster_free {\n    style=dashed; label=",
-                                       DotQuote(layout.group_moves_inside
-                                                    ? GroupNote(layout)
-                                                    : ""),
+                                       DotQuote(GroupNote(layout)),
                                        "; fontname=\"Helvetica\"; fontsize=10;\n")
                         : "  }\n");
     }
@@ -161,10 +213,13 @@ void DotMoves(const Machine& m, const Layout& layout, std::string* out) {
   for (size_t i = 0; i < layout.grouped.size() && first_grouped == kNoStage; ++i) {
     if (layout.grouped[i]) first_grouped = static_cast<StageId>(i);
   }
-  for (StageId to : layout.group_targets) {
+  for (const Layout::GroupEdge& e : layout.group_edges) {
     absl::StrAppend(out, "  ", DotQuote(m.stage(first_grouped).id), " -> ",
-                    DotQuote(m.stage(to).id),
-                    " [ltail=cluster_free, style=dotted, label=\"by stage\"];\n");
+                    DotQuote(m.stage(e.to).id), " [ltail=cluster_free, ",
+                    e.event == kNoEvent
+                        ? std::string("style=dotted, label=\"by stage\"")
+                        : absl::StrCat("label=", DotQuote(m.event(e.event).id)),
+                    "];\n");
   }
   const auto& transitions = m.transitions();
   for (size_t i = 0; i < transitions.size(); ++i) {
@@ -249,16 +304,21 @@ std::string MachineToMermaid(const Machine& m) {
   }
   // The free-movement group, as a note on each of its stages.
   std::string targets;
-  for (StageId to : layout.group_targets) {
-    absl::StrAppend(&targets, targets.empty() ? "" : ", ", m.stage(to).display_name);
+  for (const Layout::GroupEdge& e : layout.group_edges) {
+    absl::StrAppend(&targets, targets.empty() ? "" : ", ", m.stage(e.to).display_name,
+                    e.event == kNoEvent ? "" : absl::StrCat(" (", m.event(e.event).id, ")"));
   }
   const std::vector<std::string> activities = ActivitiesByStage(m);
   for (int i = 0; i < m.num_stages(); ++i) {
     std::string note;
     if (layout.grouped[i]) {
-      note = layout.group_forward_only ? "moves by stage to any later open stage"
-                                       : "moves by stage to any other open stage";
-      if (!targets.empty()) absl::StrAppend(&note, " and to ", targets);
+      if (layout.group_moves_inside) {
+        note = layout.group_forward_only ? "moves by stage to any later open stage"
+                                         : "moves by stage to any other open stage";
+      }
+      if (!targets.empty()) {
+        absl::StrAppend(&note, note.empty() ? "moves to " : " and to ", targets);
+      }
     }
     if (!activities[i].empty()) {
       absl::StrAppend(&note, note.empty() ? "" : "; ", "activities ", activities[i]);

@@ -148,6 +148,11 @@ class Cli(unittest.TestCase):
         self.assertIn('Qualification\\n20%\\n(call, email, meeting)', dot)
         self.assertIn('"follow_up" -> "qualification" [label="repurchase", style="bold"];',
                       dot)
+        # b2b's "lose" from every open stage is one edge from the box of open
+        # stages, not one edge per stage.
+        self.assertIn('-> "lost" [ltail=cluster_free, label="lose"];', dot)
+        self.assertEqual(dot.count('label="lose"'), 1)
+        self.assertIn("an edge from this box leaves from every stage in it", dot)
         # Free movement: one group and an edge from it to each closed stage,
         # not 56 edges between 8 open stages.
         crm = os.path.join(os.environ["SC_MACHINES_DIR"], "crm_opportunity.textproto")
