@@ -33,7 +33,6 @@ namespace {
 std::unique_ptr<FunnelAccumulator> FromHistory(const Pipeline& p,
                                                Cohort cohort) {
   const Machine& m = p.machine();
-  const size_t limit = PipelineInternal::history_limit(p);
   auto acc = std::make_unique<FunnelAccumulator>(m, cohort);
   for (DealIndex d = 0; d < p.slot_count(); ++d) {
     if (!p.Contains(d)) continue;
@@ -382,7 +381,21 @@ std::string Thousands(uint64_t n) {
   return digits;
 }
 
-std::string Overall(const FunnelFigures& f) {
+// The figures that need deal values, or "-" when the report was asked for
+// none: 0 would read as an empty pipeline.
+// Rounded to a whole amount, with thousands separators.
+std::string ValueFigure(const FunnelReport& report, double value,
+                        absl::string_view unit = "") {
+  if (report.value_attribute.empty()) return "-";
+  if (!std::isfinite(value)) return absl::StrCat(value, unit);
+  const double whole = std::round(std::fabs(value));
+  // Past 2^64 the amount is not meaningful to the unit anyway.
+  const std::string digits = whole < 1.8e19 ? Thousands(static_cast<uint64_t>(whole))
+                                            : absl::StrFormat("%.3g", whole);
+  return absl::StrCat(value < 0 && whole > 0 ? "-" : "", digits, unit);
+}
+
+std::string Overall(const FunnelReport& report, const FunnelFigures& f) {
   std::string leak = "none";
   if (f.biggest_leak != kNoStage) {
     const StageFunnel& s = f.stages[f.biggest_leak];
@@ -394,10 +407,15 @@ std::string Overall(const FunnelFigures& f) {
       f.won == 0 ? "-" : absl::StrFormat("%.1f days", f.average_cycle_days);
   return absl::StrFormat(
       "win rate %s (%s won, %s lost) | average cycle %s | sales "
-      "velocity %.0f/day | weighted pipeline %.0f | biggest leak: %s",
+      "velocity %s | weighted pipeline %s | biggest leak: %s%s",
       f.won + f.lost == 0 ? "-" : Percent(f.win_rate), Thousands(f.won),
-      Thousands(f.lost), cycle, f.sales_velocity_per_day, f.weighted_pipeline,
-      leak);
+      Thousands(f.lost), cycle,
+      ValueFigure(report, f.sales_velocity_per_day, "/day"),
+      ValueFigure(report, f.weighted_pipeline), leak,
+      report.value_attribute.empty()
+          ? "\n(sales velocity and weighted pipeline need deal values: name "
+            "their attribute, --value ATTRIBUTE in the tool)"
+          : "");
 }
 
 // "lost now, by reason: Price 1,020 (32.5%), ..." on one line; "" when
@@ -482,18 +500,22 @@ std::string FunnelTable(const FunnelReport& report) {
         timed ? Days(static_cast<double>(s.time_in_stage.p90_seconds)) : "-",
         s.stage == f.biggest_leak ? "  <- biggest leak" : "");
   }
-  absl::StrAppend(&out, "\n", Overall(f), "\n", LostLines(f, 8),
+  absl::StrAppend(&out, "\n", Overall(report, f), "\n", LostLines(f, 8),
                   RejectedLines(f, 12));
   if (!report.cohorts.empty()) {
-    absl::StrAppendFormat(&out, "\n%-10s %8s %8s %8s %9s %10s %14s\n", "cohort",
-                          "deals", "won", "lost", "win rate", "cycle",
-                          "weighted");
+    // A recent cohort has most of its deals still open: its win rate is
+    // over the closed ones only, so "open" says how far it has to go.
+    absl::StrAppendFormat(&out, "\n%-10s %9s %9s %9s %9s %9s %10s %14s\n",
+                          "cohort", "deals", "open", "won", "lost",
+                          "win rate", "cycle", "weighted");
     for (const FunnelCohort& c : report.cohorts) {
       const FunnelFigures& g = c.figures;
-      absl::StrAppendFormat(&out, "%-10s %8u %8u %8u %9s %9.1fd %14.0f\n",
-                            c.label, g.deals, g.won, g.lost,
-                            Percent(g.win_rate), g.average_cycle_days,
-                            g.weighted_pipeline);
+      absl::StrAppendFormat(
+          &out, "%-10s %9s %9s %9s %9s %9s %10s %14s\n", c.label,
+          Thousands(g.deals), Thousands(g.open_deals), Thousands(g.won),
+          Thousands(g.lost), g.won + g.lost == 0 ? "-" : Percent(g.win_rate),
+          g.won == 0 ? "-" : absl::StrFormat("%.1fd", g.average_cycle_days),
+          ValueFigure(report, g.weighted_pipeline));
     }
   }
   return out;

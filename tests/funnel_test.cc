@@ -473,6 +473,45 @@ TEST(FunnelTable, NothingWonShowsNoCycleAndWholeNames) {
   EXPECT_THAT(table, HasSubstr("win rate - (0 won, 0 lost) | average cycle - |"));
   EXPECT_THAT(table, HasSubstr("A stage with a name much longer than 22     1,234"));
   EXPECT_THAT(table, HasSubstr("1,234 deals, 1,234 live, 1,234 open"));
+  // No value attribute named: no value figures, rather than zeros.
+  EXPECT_THAT(table, HasSubstr("| sales velocity - | weighted pipeline - |"));
+  EXPECT_THAT(table, HasSubstr("need deal values: name their attribute"));
+}
+
+// Counted by hand. January: d0 (2,000,000) won after 10 days, d1
+// (1,000,000) open at 50%, d2 (3) lost; February: d3 (500) open.
+//   weighted pipeline: 1,000,000 x 50% + 500 x 50% = 500,250
+//   sales velocity: 2 open x 2,000,000 (average won value) x 50% (1 won,
+//   1 lost) / 10 days = 200,000/day
+//   January: 3 deals, 1 open, 1 won, 1 lost, 50.0%, 10.0d, 500,000;
+//   February: 1 deal, 1 open, nothing closed: win rate and cycle "-".
+TEST(FunnelTable, ValueFiguresAndCohortsWithTheirOpenDeals) {
+  auto m = Machine::FromTextProto(R"(name: "v" initial_stage: "a"
+      stages { id: "a" win_probability: 50 } stages { id: "w" kind: WON }
+      stages { id: "l" kind: LOST } events { id: "go" } events { id: "drop" }
+      attributes { name: "value" type: DOUBLE }
+      transitions { from_stage: "a" event: "go" to: "w" }
+      transitions { from_stage: "a" event: "drop" to: "l" })");
+  ASSERT_TRUE(m.ok()) << m.status();
+  auto p = *Pipeline::Create(*m, WithAnalytics(Cohort::kMonth));
+  constexpr Timestamp kJan1 = 1767225600, kDay = 86400;
+  const double values[] = {2000000, 1000000, 3, 500};
+  const Timestamp added[] = {kJan1, kJan1 + kDay, kJan1 + 2 * kDay, kJan1 + 31 * kDay};
+  for (int d = 0; d < 4; ++d) {
+    ASSERT_TRUE(p.Add(added[d]).ok());
+    ASSERT_TRUE(p.Set(d, 0, AttributeValue::Double(values[d])).ok());
+  }
+  ASSERT_TRUE(p.Fire(0, "go", kJan1 + 10 * kDay).ok());
+  ASSERT_TRUE(p.Fire(2, "drop", kJan1 + 3 * kDay).ok());
+  FunnelOptions o;
+  o.value_attribute = "value";
+  const std::string table = FunnelTable(*FunnelOf(p, o));
+  EXPECT_THAT(table, HasSubstr("| sales velocity 200,000/day | weighted pipeline 500,250 |"));
+  EXPECT_THAT(table, Not(HasSubstr("need deal values")));
+  EXPECT_THAT(table, HasSubstr(
+      "cohort         deals      open       won      lost  win rate      cycle       weighted\n"
+      "2026-01            3         1         1         1     50.0%      10.0d        500,000\n"
+      "2026-02            1         1         0         0         -          -            250\n"));
 }
 
 TEST(FunnelCsv, FieldsAreQuotedAsRfc4180Says) {

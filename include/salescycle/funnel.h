@@ -47,7 +47,8 @@
 //   sales velocity       open deals x average deal value x win rate /
 //                average cycle length in days: value per day;
 //   weighted pipeline    the sum over open deals of value x the stage's win
-//                probability / 100;
+//                probability / 100; with no value attribute named, these
+//                value figures are 0 and the table shows "-";
 //   biggest leak the stage with the most drops (ties: the higher rate);
 //   activities   steps accepted in a stage without a move;
 //   lost by reason   live deals now in a LOST stage, by the reason their
@@ -58,7 +59,10 @@
 //                reopenable, a removed deal), and in all; rejected share =
 //                rejected / (accepted + rejected steps).
 // Cohorts group deals by the UTC week (ISO 8601, "2026-W01") or month
-// ("2026-01") they were added in.
+// ("2026-01") they were added in; each has every figure above, and the
+// table shows its deals, those still open (a recent cohort's win rate is
+// over its closed deals only), won, lost, win rate, cycle and weighted
+// pipeline.
 //
 // Thread safety: FunnelOf reads the pipeline (no writer may run at the same
 // time); the report is a value.
