@@ -48,6 +48,11 @@ using salescycle::StepResult;
 
 // The batch path hands the caller's array to Pipeline::Apply as it is, so
 // the two layouts must be one.
+// The C cohort numbers are the enum's: sc_options_set_analytics casts.
+static_assert(static_cast<int>(salescycle::Cohort::kWeek) == SC_COHORT_WEEK &&
+                  static_cast<int>(salescycle::Cohort::kMonth) == SC_COHORT_MONTH &&
+                  static_cast<int>(salescycle::Cohort::kQuarter) == SC_COHORT_QUARTER,
+              "");
 static_assert(sizeof(sc_event_record) == sizeof(salescycle::EventRecord), "");
 static_assert(offsetof(sc_event_record, deal) ==
                   offsetof(salescycle::EventRecord, deal), "");
@@ -979,9 +984,9 @@ sc_status sc_options_set_analytics(sc_options_t* options, uint8_t enabled,
                                    int32_t cohort, char** errmsg) {
   return Run(__func__, errmsg, [&]() -> absl::Status {
     SC_C_REQUIRE(options);
-    if (cohort < SC_COHORT_NONE || cohort > SC_COHORT_MONTH) {
+    if (cohort < SC_COHORT_NONE || cohort > SC_COHORT_QUARTER) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "cohort ", cohort, " is not SC_COHORT_NONE, _WEEK or _MONTH"));
+          "cohort ", cohort, " is not SC_COHORT_NONE, _WEEK, _MONTH or _QUARTER"));
     }
     options->rep.analytics.enabled = enabled != 0;
     options->rep.analytics.cohort = static_cast<salescycle::Cohort>(cohort);

@@ -230,8 +230,8 @@ uint32_t FunnelAccumulator::CohortIndex(Timestamp time) {
     start = monday * 86400;
   } else {
     const absl::TimeZone utc = absl::UTCTimeZone();
-    const absl::CivilMonth month(
-        absl::ToCivilSecond(absl::FromUnixSeconds(time), utc));
+    absl::CivilMonth month(absl::ToCivilSecond(absl::FromUnixSeconds(time), utc));
+    if (cohort_ == Cohort::kQuarter) month -= (month.month() - 1) % 3;
     start = absl::ToUnixSeconds(absl::FromCivil(month, utc));
   }
   const auto [it, added] = cohort_by_start_.try_emplace(
@@ -253,6 +253,9 @@ std::string FunnelAccumulator::CohortLabel(Cohort cohort, Timestamp start) {
     std::snprintf(label, sizeof label, "%04lld-W%02d",
                   static_cast<long long>(thursday.year()),
                   (absl::GetYearDay(thursday) - 1) / 7 + 1);
+  } else if (cohort == Cohort::kQuarter) {
+    std::snprintf(label, sizeof label, "%04lld-Q%d",
+                  static_cast<long long>(day.year()), (day.month() - 1) / 3 + 1);
   } else {
     std::snprintf(label, sizeof label, "%04lld-%02d",
                   static_cast<long long>(day.year()), day.month());

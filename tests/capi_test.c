@@ -649,6 +649,8 @@ static void test_funnel(void) {
   int32_t outcome = 0;
   current = "funnel";
   EXPECT(SC_INVALID_ARGUMENT, "cohort 7", sc_options_set_analytics(options, 1, 7, E));
+  EXPECT(SC_INVALID_ARGUMENT, "cohort 4", sc_options_set_analytics(options, 1, 4, E));
+  OK(sc_options_set_analytics(options, 1, SC_COHORT_QUARTER, E));
   OK(sc_options_set_analytics(options, 1, SC_COHORT_MONTH, E));
   OK(sc_pipeline_create(&p, m, options, E));
   sc_options_destroy(options);

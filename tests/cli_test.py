@@ -87,7 +87,8 @@ class Cli(unittest.TestCase):
                               (["render", B2B, "--format", "png"], "--format is dot or mermaid"),
                               (["render", B2B, "--colour", "red"], "unknown option --colour"),
                               (["render", B2B, "--out"], "--out needs a value"),
-                              (["report", B2B, "x.csv", "--cohort", "year"], "--cohort is week or month"),
+                              (["report", B2B, "x.csv", "--cohort", "year"],
+                               "--cohort is week, month or quarter"),
                               (["report", B2B, "x.csv", "--format", "xml"],
                                "--format is table, json, csv or svg"),
                               (["report", B2B, "x.csv", "--now", "soon"], "--now: time \"soon\""),
@@ -434,6 +435,8 @@ class Cli(unittest.TestCase):
         weekly = run("report", B2B, events, "--cohort", "week").stdout
         self.assertIn("2026-W01", weekly)
         self.assertIn("2026-W05", weekly)
+        quarterly = run("report", B2B, events, "--cohort", "quarter").stdout
+        self.assertRegex(quarterly, r"\n2026-Q1 +3 ")
         out = os.path.join(self.dir.name, "report.txt")
         svg = os.path.join(self.dir.name, "funnel.svg")
         dot = os.path.join(self.dir.name, "machine.dot")

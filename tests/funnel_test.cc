@@ -272,6 +272,30 @@ TEST(Funnel, WeeklyAndMonthlyCohorts) {
   }
 }
 
+// Calendar quarters, by hand: 2026-03-31T23:59:59Z is the last second of
+// Q1, 2026-04-01T00:00:00Z the first of Q2; 2025-12-31 is 2025-Q4.
+TEST(Funnel, QuarterlyCohorts) {
+  constexpr Timestamp kApr1 = 1775001600;  // 2026-04-01T00:00:00Z
+  constexpr Timestamp kJan1 = 1767225600;  // 2026-01-01T00:00:00Z
+  auto p = *Pipeline::Create(Mini(), WithAnalytics(Cohort::kQuarter));
+  for (Timestamp t : {kApr1 - 1, kApr1, kJan1 - 1, kJan1 + 86400 * 40, kApr1 + 86400 * 91}) {
+    ASSERT_TRUE(p.Add(t).ok());
+  }
+  const auto report = FunnelOf(p);
+  ASSERT_TRUE(report.ok());
+  std::vector<std::string> labels;
+  std::vector<uint64_t> deals;
+  std::vector<Timestamp> starts;
+  for (const FunnelCohort& c : report->cohorts) {
+    labels.push_back(c.label);
+    deals.push_back(c.figures.deals);
+    starts.push_back(c.start);
+  }
+  EXPECT_THAT(labels, ::testing::ElementsAre("2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3"));
+  EXPECT_THAT(deals, ::testing::ElementsAre(1, 2, 1, 1));
+  EXPECT_THAT(starts, ::testing::ElementsAre(1759276800, kJan1, kApr1, 1782864000));
+}
+
 TEST(Funnel, Formats) {
   Pipeline p = Build(WithAnalytics(Cohort::kMonth), true);
   FunnelOptions o;

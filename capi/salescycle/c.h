@@ -350,11 +350,13 @@ typedef struct sc_stage_record {
 } sc_stage_record;
 
 /* Funnel analytics (salescycle/funnel.h): keep the counters online as events
- * are applied. `cohort` is SC_COHORT_NONE, _WEEK or _MONTH (the UTC week or
- * month a deal was added in). Pipelines only. */
+ * are applied. `cohort` is SC_COHORT_NONE, _WEEK, _MONTH or _QUARTER (the
+ * UTC week, month or calendar quarter a deal was added in). Pipelines
+ * only. */
 #define SC_COHORT_NONE 0
 #define SC_COHORT_WEEK 1
 #define SC_COHORT_MONTH 2
+#define SC_COHORT_QUARTER 3
 SC_EXPORT sc_status sc_options_set_analytics(sc_options_t* options,
                                              uint8_t enabled, int32_t cohort,
                                              char** errmsg);

@@ -58,8 +58,8 @@
 //                (no transition, guard failed, missing attribute, not
 //                reopenable, a removed deal), and in all; rejected share =
 //                rejected / (accepted + rejected steps).
-// Cohorts group deals by the UTC week (ISO 8601, "2026-W01") or month
-// ("2026-01") they were added in; each has every figure above, and the
+// Cohorts group deals by the UTC week (ISO 8601, "2026-W01"), month
+// ("2026-01") or calendar quarter ("2026-Q1") they were added in; each has every figure above, and the
 // table shows its deals, those still open (a recent cohort's win rate is
 // over its closed deals only), won, lost, win rate, cycle and weighted
 // pipeline.

@@ -41,9 +41,10 @@ struct JourneyOptions {
   StageId entry_stage = kNoStage;
 };
 
-// How funnel analytics group deals (funnel.h): by the UTC week or month a
-// deal was added in.
-enum class Cohort : uint8_t { kNone, kWeek, kMonth };
+// How funnel analytics group deals (funnel.h): by the UTC week, month or
+// calendar quarter a deal was added in. New kinds are added at the end: the
+// C API passes the number.
+enum class Cohort : uint8_t { kNone, kWeek, kMonth, kQuarter };
 
 struct AnalyticsOptions {
   // Keep the funnel counters online (funnel.h), at the cost of per-deal

@@ -86,7 +86,7 @@ report options:
   --format table|json|csv|svg      default: table
   --svg FILE, --dot FILE           also write the funnel chart (SVG) and the
                                    machine (Graphviz DOT)
-  --cohort week|month              figures per week or month of addition
+  --cohort week|month|quarter      figures per week, month or quarter of addition
   --value ATTRIBUTE                the deal value attribute
   --max-rejected SHARE             exit 4 when more than SHARE (0 to 1) of the
                                    steps were rejected (0: any); replay
@@ -439,11 +439,16 @@ absl::StatusOr<ReportRequest> ParseReportOptions(Args& args) {
   r.options.analytics.enabled = true;
   if (args.options.count("cohort")) {
     const std::string& c = args.options["cohort"];
-    if (c != "week" && c != "month") {
+    if (c == "week") {
+      r.options.analytics.cohort = Cohort::kWeek;
+    } else if (c == "month") {
+      r.options.analytics.cohort = Cohort::kMonth;
+    } else if (c == "quarter") {
+      r.options.analytics.cohort = Cohort::kQuarter;
+    } else {
       return absl::InvalidArgumentError(
-          absl::StrCat("--cohort is week or month, not \"", c, "\""));
+          absl::StrCat("--cohort is week, month or quarter, not \"", c, "\""));
     }
-    r.options.analytics.cohort = c == "week" ? Cohort::kWeek : Cohort::kMonth;
   }
   if (args.options.count("value")) r.funnel.value_attribute = args.options["value"];
   if (args.options.count("now")) {

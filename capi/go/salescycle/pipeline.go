@@ -24,9 +24,10 @@ type containerOptions struct {
 type Cohort int32
 
 const (
-	NoCohort    Cohort = 0
-	WeekCohort  Cohort = 1
-	MonthCohort Cohort = 2
+	NoCohort      Cohort = 0
+	WeekCohort    Cohort = 1
+	MonthCohort   Cohort = 2
+	QuarterCohort Cohort = 3 // the calendar quarter: "2026-Q1"
 )
 
 // Analytics keeps the funnel's counters online (see Pipeline.Funnel),

@@ -592,6 +592,19 @@ func TestFunnel(t *testing.T) {
 	defer plain.Close()
 	_, err = plain.Funnel(FunnelTable, "", nil)
 	wantCode(t, err, FailedPrecondition, "analytics")
+
+	quarterly, err := NewPipeline(m, Analytics(QuarterCohort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quarterly.Close()
+	quarterly.Add(1775001599) // 2026-03-31T23:59:59Z
+	quarterly.Add(1775001600) // 2026-04-01T00:00:00Z
+	csv, err := quarterly.Funnel(FunnelCSV, "", nil)
+	if err != nil || !strings.Contains(string(csv), "\r\n2026-Q1,") ||
+		!strings.Contains(string(csv), "\r\n2026-Q2,") {
+		t.Fatalf("%v\n%s", err, csv)
+	}
 }
 
 func TestLimits(t *testing.T) {

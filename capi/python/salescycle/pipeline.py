@@ -13,7 +13,7 @@ from .limits import Limits
 from .machine import AttributeValue, Id, Machine
 
 RECORD_SIZE = ctypes.sizeof(EventRecord)  # 16
-_COHORTS = {None: 0, "week": 1, "month": 2}
+_COHORTS = {None: 0, "week": 1, "month": 2, "quarter": 3}
 _FUNNEL_FORMATS = {"table": 0, "json": 1, "csv": 2, "svg": 3, "proto": 4}
 
 
@@ -79,10 +79,11 @@ class Pipeline(Stepping):
                  expected_deals: int = 0, analytics: bool = False,
                  cohort: Optional[str] = None):
         """`analytics` keeps the funnel's counters online (see funnel());
-        `cohort` ("week" or "month") also groups them by when deals were
-        added."""
+        `cohort` ("week", "month" or "quarter") also groups them by when
+        deals were added."""
         if cohort not in _COHORTS:
-            raise InvalidArgumentError('cohort is "week", "month" or None, not %r' % (cohort,))
+            raise InvalidArgumentError(
+                'cohort is "week", "month", "quarter" or None, not %r' % (cohort,))
         out = c_void_p()
         with _native.options(history_limit, expected_deals, analytics,
                              _COHORTS[cohort]) as options:

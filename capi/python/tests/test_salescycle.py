@@ -462,6 +462,11 @@ class FunnelTest(unittest.TestCase):
             self.assertEqual(p.funnel_report()["total"]["stages"][1]["entered"], 1)
         with self.assertRaises(sc.InvalidArgumentError):
             sc.Pipeline(m, cohort="year")
+        with sc.Pipeline(m, analytics=True, cohort="quarter") as p:
+            p.add(1775001599)  # 2026-03-31T23:59:59Z
+            p.add(1775001600)  # 2026-04-01T00:00:00Z
+            labels = [c["label"] for c in p.funnel_report()["cohorts"]]
+            self.assertEqual(labels, ["2026-Q1", "2026-Q2"])
 
 
 class NamedGuardTest(unittest.TestCase):
