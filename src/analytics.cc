@@ -266,7 +266,7 @@ std::string FunnelAccumulator::CohortLabel(Cohort cohort, Timestamp start) {
 size_t FunnelAccumulator::MemoryUsage() const {
   auto counters = [](const FunnelCounters& c) {
     size_t bytes = c.stages.capacity() * sizeof(StageCounters) +
-                   c.furthest.capacity() * sizeof(uint64_t);
+                   c.furthest.capacity() * sizeof(uint64_t) + c.flow.MemoryUsage();
     for (const StageCounters& s : c.stages) bytes += s.time_in_stage.MemoryUsage();
     return bytes;
   };

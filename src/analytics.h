@@ -4,6 +4,7 @@
 #ifndef SALESCYCLE_SRC_ANALYTICS_H_
 #define SALESCYCLE_SRC_ANALYTICS_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -84,12 +85,61 @@ class DurationHistogram {
   absl::uint128 sum_ = 0;
 };
 
+// Moves between stages, by (from, to). The pipeline-wide counts of a
+// machine of up to kDenseStages stages are a dense matrix (at most 32 KiB;
+// the batch loop adds to it without a hash); cohorts and larger machines
+// count in a hash map, since a cohort sees few of the n^2 pairs. Every
+// per-stage flow figure (moves in, exits by destination) is read from it,
+// so the hot path does one add a move.
+class FlowMatrix {
+ public:
+  static constexpr size_t kDenseStages = 64;
+  struct Dense {};
+  FlowMatrix() = default;
+  FlowMatrix(size_t stages, Dense)
+      : stages_(stages),
+        dense_(stages <= kDenseStages ? stages * stages : 0, 0) {}
+
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Add(StageId from, StageId to) {
+    if (ABSL_PREDICT_TRUE(!dense_.empty())) {
+      ++dense_[size_t{from} * stages_ + to];
+    } else {
+      ++sparse_[Key(from, to)];
+    }
+  }
+  // Calls f(from, to, moves) for each pair moved between, by from then to.
+  template <typename F>
+  void ForEach(F f) const {
+    for (size_t i = 0; i < dense_.size(); ++i) {
+      if (dense_[i] != 0) {
+        f(static_cast<StageId>(i / stages_), static_cast<StageId>(i % stages_), dense_[i]);
+      }
+    }
+    std::vector<std::pair<uint32_t, uint64_t>> cells(sparse_.begin(), sparse_.end());
+    std::sort(cells.begin(), cells.end());
+    for (const auto& [key, moves] : cells) {
+      f(static_cast<StageId>(key >> 16), static_cast<StageId>(key & 0xFFFF), moves);
+    }
+  }
+  size_t MemoryUsage() const {
+    return dense_.capacity() * sizeof(uint64_t) +
+           sparse_.capacity() * (sizeof(uint32_t) + sizeof(uint64_t) + 1);
+  }
+
+ private:
+  static uint32_t Key(StageId from, StageId to) {
+    return (uint32_t{from} << 16) | to;
+  }
+  size_t stages_ = 0;
+  std::vector<uint64_t> dense_;  // stages_ x stages_, or empty
+  absl::flat_hash_map<uint32_t, uint64_t> sparse_;
+};
+
 struct StageCounters {
   StageCounters() = default;
   explicit StageCounters(DurationHistogram::Dense dense) : time_in_stage(dense) {}
   uint64_t entered = 0;
-  uint64_t moved_on = 0;
-  uint64_t dropped = 0;
+  uint64_t reentries = 0;  // moves into the stage by deals that were in it
   uint64_t won_after = 0;  // deals that entered the stage, then won
   uint64_t activities = 0;  // accepted without a move, in this stage
   uint64_t rejected = 0;    // steps refused in this stage
@@ -116,8 +166,11 @@ struct FunnelCounters {
   FunnelCounters(size_t stages, size_t line)
       : stages(stages), furthest(line, 0) {}
   FunnelCounters(size_t stages, size_t line, DurationHistogram::Dense dense)
-      : stages(stages, StageCounters(dense)), furthest(line, 0) {}
+      : stages(stages, StageCounters(dense)),
+        flow(stages, FlowMatrix::Dense{}),
+        furthest(line, 0) {}
   std::vector<StageCounters> stages;
+  FlowMatrix flow;
   uint64_t deals = 0;
   uint64_t won = 0;
   uint64_t lost = 0;  // lost and never won
@@ -157,6 +210,9 @@ class FunnelAccumulator {
       byte |= bit;
       ++total_.stages[to].entered;
       if (c != kNoCohort) ++cohorts_[c].stages[to].entered;
+    } else {
+      ++total_.stages[to].reentries;
+      if (c != kNoCohort) ++cohorts_[c].stages[to].reentries;
     }
     if (closes_[to] != 0) Close(deal, to, time);
   }
@@ -196,11 +252,7 @@ class FunnelAccumulator {
                                           Timestamp time) const {
     StageCounters& f = c->stages[from];
     ++c->moves;
-    if (closes_[to] == kLost) {
-      ++f.dropped;
-    } else {
-      ++f.moved_on;
-    }
+    c->flow.Add(from, to);
     if (kDense) {
       f.time_in_stage.AddDense(time - since);
     } else {

@@ -202,10 +202,41 @@ std::vector<RejectionCount> Rejections(const Machine& m, const FunnelCounters& c
   return out;
 }
 
+// Each stage's moves in and exits by destination (funnel.h), read from the
+// flow matrix, which they are kept in as one add a move.
+struct StageFlow {
+  uint64_t in = 0, forward = 0, back = 0, lost = 0, side = 0;
+};
+
+std::vector<StageFlow> FlowByStage(const Machine& m, const FunnelAccumulator& acc,
+                                   const FunnelCounters& c,
+                                   std::vector<FlowCount>* pairs) {
+  std::vector<StageFlow> flows(static_cast<size_t>(m.num_stages()));
+  c.flow.ForEach([&](StageId from, StageId to, uint64_t moves) {
+    pairs->push_back({from, to, moves});
+    flows[to].in += moves;
+    StageFlow& out = flows[from];
+    const uint8_t at = acc.line_position(from);
+    const uint8_t next = acc.line_position(to);
+    if (m.stage(to).kind == StageKind::kLost) {
+      out.lost += moves;
+    } else if (next == FunnelAccumulator::kOffLine) {
+      out.side += moves;
+    } else if (at != FunnelAccumulator::kOffLine && next > at) {
+      out.forward += moves;
+    } else {
+      // Earlier on the line, or from off it back onto it.
+      out.back += moves;
+    }
+  });
+  return flows;
+}
+
 FunnelFigures Figures(const Machine& m, const FunnelAccumulator& acc,
                       const FunnelCounters& c, const LiveTally& live) {
   const std::vector<uint64_t> reached = Reached(c);
   FunnelFigures f;
+  const std::vector<StageFlow> flows = FlowByStage(m, acc, c, &f.flow);
   f.deals = c.deals;
   f.live_deals = live.live;
   f.open_deals = live.open;
@@ -236,8 +267,15 @@ FunnelFigures Figures(const Machine& m, const FunnelAccumulator& acc,
     st.side = info.side;
     st.win_probability = info.win_probability;
     st.entered = sc.entered;
-    st.moved_on = sc.moved_on;
-    st.dropped = sc.dropped;
+    const StageFlow& flow = flows[s];
+    st.moves_in = flow.in;
+    st.reentries = sc.reentries;
+    st.exits_forward = flow.forward;
+    st.exits_back = flow.back;
+    st.exits_lost = flow.lost;
+    st.exits_side = flow.side;
+    st.moved_on = flow.forward + flow.back + flow.side;
+    st.dropped = flow.lost;
     st.now = live.now[s];
     st.stalled = live.stalled[s];
     st.stopped_lost = live.stopped_lost[s];
@@ -256,7 +294,7 @@ FunnelFigures Figures(const Machine& m, const FunnelAccumulator& acc,
         on_line ? Ratio(static_cast<double>(c.won), static_cast<double>(st.reached))
                 : Ratio(static_cast<double>(sc.won_after),
                         static_cast<double>(sc.entered));
-    st.drop_rate = Ratio(static_cast<double>(sc.dropped),
+    st.drop_rate = Ratio(static_cast<double>(st.dropped),
                          static_cast<double>(sc.entered));
     st.time_in_stage.count = sc.time_in_stage.count();
     st.time_in_stage.mean_seconds = sc.time_in_stage.mean();
@@ -265,10 +303,10 @@ FunnelFigures Figures(const Machine& m, const FunnelAccumulator& acc,
     st.activities = sc.activities;
     st.rejected = sc.rejected;
     f.accepted_steps += sc.activities;
-    if (sc.dropped > most_dropped ||
-        (sc.dropped == most_dropped && sc.dropped > 0 &&
+    if (st.dropped > most_dropped ||
+        (st.dropped == most_dropped && st.dropped > 0 &&
          st.drop_rate > f.stages[f.biggest_leak].drop_rate)) {
-      most_dropped = sc.dropped;
+      most_dropped = st.dropped;
       f.biggest_leak = s;
     }
     f.stages.push_back(std::move(st));
@@ -482,20 +520,28 @@ std::string FunnelTable(const FunnelReport& report) {
   for (const StageFunnel& s : f.stages) {
     name_width = std::max(name_width, static_cast<int>(s.display_name.size()));
   }
-  absl::StrAppendFormat(&out, "%-*s %9s %9s %9s %9s %9s %8s %8s %7s %8s %8s\n",
-                        name_width, "stage", "entered", "reached", "moved on",
-                        "dropped", "now", "stalled", "to next", "to won",
-                        "median", "p90");
+  // Deals and moves side by side, under headers that say which is which: a
+  // deal that loops counts once in "entered" and at every pass in the moves.
+  absl::StrAppendFormat(&out, "%-*s %-39s %-17s %-49s %s\n", name_width, "",
+                        "  ---------------- deals --------------",
+                        "-- conversion ---",
+                        "  -------------------- moves --------------------",
+                        "- time in stage -");
+  absl::StrAppendFormat(
+      &out, "%-*s %9s %9s %9s %9s %8s %8s %9s %9s %9s %9s %9s %8s %8s\n", name_width,
+      "stage", "entered", "reached", "now", "stalled", "to next", "to won", "in",
+      "forward", "back", "lost", "side", "median", "p90");
   for (const StageFunnel& s : f.stages) {
     const bool timed = s.time_in_stage.count > 0;
     absl::StrAppendFormat(
-        &out, "%-*s %9s %9s %9s %9s %9s %8s %8s %7s %8s %8s%s\n", name_width,
-        s.display_name, Thousands(s.entered),
+        &out, "%-*s %9s %9s %9s %9s %8s %8s %9s %9s %9s %9s %9s %8s %8s%s\n",
+        name_width, s.display_name, Thousands(s.entered),
         s.kind == StageKind::kLost || s.side ? "-" : Thousands(s.reached),
-        Thousands(s.moved_on),
-        Thousands(s.dropped), Thousands(s.now), Thousands(s.stalled),
+        Thousands(s.now), Thousands(s.stalled),
         s.next_stage == kNoStage ? "-" : Percent(s.conversion_to_next),
-        Percent(s.conversion_to_won),
+        Percent(s.conversion_to_won), Thousands(s.moves_in),
+        Thousands(s.exits_forward), Thousands(s.exits_back),
+        Thousands(s.exits_lost), Thousands(s.exits_side),
         timed ? Days(static_cast<double>(s.time_in_stage.median_seconds)) : "-",
         timed ? Days(static_cast<double>(s.time_in_stage.p90_seconds)) : "-",
         s.stage == f.biggest_leak ? "  <- biggest leak" : "");
@@ -548,6 +594,12 @@ void ToProto(const FunnelFigures& f, v1::FunnelFigures* out) {
     st->set_stopped_lost(s.stopped_lost);
     st->set_stopped_open(s.stopped_open);
     st->set_stopped_side(s.stopped_side);
+    st->set_moves_in(s.moves_in);
+    st->set_reentries(s.reentries);
+    st->set_exits_forward(s.exits_forward);
+    st->set_exits_back(s.exits_back);
+    st->set_exits_lost(s.exits_lost);
+    st->set_exits_side(s.exits_side);
     st->set_moved_on(s.moved_on);
     st->set_dropped(s.dropped);
     st->set_now(s.now);
@@ -565,6 +617,12 @@ void ToProto(const FunnelFigures& f, v1::FunnelFigures* out) {
     t->set_p90_seconds(s.time_in_stage.p90_seconds);
     st->set_activities(s.activities);
     st->set_rejected(s.rejected);
+  }
+  for (const FlowCount& flow : f.flow) {
+    v1::Flow* pf = out->add_flow();
+    pf->set_from(f.stages[flow.from].id);
+    pf->set_to(f.stages[flow.to].id);
+    pf->set_moves(flow.moves);
   }
   for (const auto& [reason, n] : f.lost_by_reason) {
     v1::LostReason* lr = out->add_lost_by_reason();
@@ -684,6 +742,12 @@ void JsonStage(const FunnelFigures& f, const StageFunnel& s, JsonWriter* w) {
   w->Field("win_probability", uint64_t{static_cast<uint32_t>(s.win_probability)});
   w->Field("entered", s.entered);
   w->Field("reached", s.reached);
+  w->Field("moves_in", s.moves_in);
+  w->Field("reentries", s.reentries);
+  w->Field("exits_forward", s.exits_forward);
+  w->Field("exits_back", s.exits_back);
+  w->Field("exits_lost", s.exits_lost);
+  w->Field("exits_side", s.exits_side);
   w->Field("moved_on", s.moved_on);
   w->Field("dropped", s.dropped);
   w->Field("now", s.now);
@@ -725,6 +789,16 @@ void JsonFigures(const FunnelFigures& f, JsonWriter* w) {
   w->Key("stages");
   w->Open('[');
   for (const StageFunnel& s : f.stages) JsonStage(f, s, w);
+  w->Close(']');
+  w->Key("flow");
+  w->Open('[');
+  for (const FlowCount& flow : f.flow) {
+    w->Open('{');
+    w->Field("from", absl::string_view(f.stages[flow.from].id));
+    w->Field("to", absl::string_view(f.stages[flow.to].id));
+    w->Field("moves", flow.moves);
+    w->Close('}');
+  }
   w->Close(']');
   w->Key("lost_by_reason");
   w->Open('[');
@@ -790,18 +864,22 @@ std::string FunnelCsv(const FunnelReport& report) {
       "cohort,stage,kind,entered,moved_on,dropped,now,stalled,"
       "conversion_to_next,conversion_to_won,drop_rate,stays,"
       "mean_seconds,median_seconds,p90_seconds,activities,rejected,reached,"
-      "stopped_lost,stopped_open,stopped_side\r\n";
+      "stopped_lost,stopped_open,stopped_side,moves_in,reentries,exits_forward,"
+      "exits_back,exits_lost,exits_side\r\n";
   auto rows = [&out](absl::string_view cohort, const FunnelFigures& f) {
     for (const StageFunnel& s : f.stages) {
       absl::StrAppendFormat(
-          &out, "%s,%s,%s,%u,%u,%u,%u,%u,%s,%.6f,%.6f,%u,%.1f,%d,%d,%u,%u,%u,%u,%u,%u\r\n",
+          &out,
+          "%s,%s,%s,%u,%u,%u,%u,%u,%s,%.6f,%.6f,%u,%.1f,%d,%d,%u,%u,%u,%u,%u,%u,%u,%u,"
+          "%u,%u,%u,%u\r\n",
           CsvField(cohort), CsvField(s.id), StageKindName(s.kind), s.entered,
           s.moved_on, s.dropped, s.now, s.stalled,
           s.next_stage == kNoStage ? "" : absl::StrFormat("%.6f", s.conversion_to_next),
           s.conversion_to_won, s.drop_rate, s.time_in_stage.count,
           s.time_in_stage.mean_seconds, s.time_in_stage.median_seconds,
           s.time_in_stage.p90_seconds, s.activities, s.rejected, s.reached,
-          s.stopped_lost, s.stopped_open, s.stopped_side);
+          s.stopped_lost, s.stopped_open, s.stopped_side, s.moves_in, s.reentries,
+          s.exits_forward, s.exits_back, s.exits_lost, s.exits_side);
     }
   };
   rows("all", report.total);

@@ -8,6 +8,7 @@
 #include <random>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_split.h"
@@ -605,6 +606,91 @@ TEST(FunnelReach, SkipsCountAsPassedAndBackMovesTakeNothingAway) {
     EXPECT_EQ(f.stages[proposal].stopped_open, 1u);
     EXPECT_EQ(f.stages[lead].stopped_open, 1u);
     EXPECT_EQ(f.stages[lead].stopped_lost + f.stages[proposal].stopped_lost, 0u);
+  }
+}
+
+// Flow, counted by hand, in moves. Line: lead, demo, proposal, won;
+// nurture is a side stage, lost is LOST. All five deals start in lead.
+//   d0 lead -> demo -> proposal -> demo -> proposal -> won
+//   d1 lead -> nurture -> demo -> lost -> lead (reactivated)
+//   d2 lead -> proposal -> lost
+//   d3 lead -> demo -> lead
+//   d4 lead
+// Pairs: lead>demo 2, lead>proposal 1, lead>nurture 1, demo>lead 1,
+// demo>proposal 2, demo>lost 1, proposal>demo 1, proposal>won 1,
+// proposal>lost 1, nurture>demo 1, lost>lead 1: 13 moves.
+//   exits     forward back lost side   in  re-entries
+//   lead          3     0    0    1     2      2 (d1, d3 back)
+//   demo          2     1    1    0     4      1 (d0's second visit)
+//   proposal      1     1    1    0     3      1 (d0's second visit)
+//   nurture       0     1    0    0     1      0 (back onto the line)
+//   lost          0     1    0    0     2      0
+TEST(FunnelFlow, MovesInAndExitsByDestination) {
+  auto m = Machine::FromTextProto(R"(name: "flow" initial_stage: "lead"
+      stages { id: "lead" } stages { id: "demo" } stages { id: "proposal" }
+      stages { id: "won" kind: WON } stages { id: "nurture" side_stage: true }
+      stages { id: "lost" kind: LOST }
+      events { id: "e" }
+      transitions { from_any_open: true to_any_open: true }
+      transitions { from_any_open: true to_any_closed: true }
+      transitions { from_stage: "lost" to: "lead" })");
+  ASSERT_TRUE(m.ok()) << m.status();
+  const StageId lead = 0, demo = 1, proposal = 2, won = 3, nurture = 4, lost = 5;
+  PipelineOptions history;
+  history.history_limit = 8;
+  for (const PipelineOptions& options : {WithAnalytics(), history}) {
+    auto p = *Pipeline::Create(*m, options);
+    for (int d = 0; d < 5; ++d) ASSERT_TRUE(p.Add(0).ok());
+    const std::vector<StageRecord> moves = {
+        {0, demo, 1},    {0, proposal, 2}, {0, demo, 3},     {0, proposal, 4},
+        {0, won, 5},     {1, nurture, 1},  {1, demo, 2},     {1, lost, 3},
+        {1, lead, 4},    {2, proposal, 1}, {2, lost, 2},     {3, demo, 1},
+        {3, lead, 2}};
+    auto r = p.ApplyMoves(moves);
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->accepted, moves.size());
+    const FunnelReport report = *FunnelOf(p);
+    const FunnelFigures& f = report.total;
+    struct Row {
+      StageId stage;
+      uint64_t forward, back, lost, side, in, reentries, entered;
+    };
+    for (const Row& row : {Row{lead, 3, 0, 0, 1, 2, 2, 5}, Row{demo, 2, 1, 1, 0, 4, 1, 3},
+                           Row{proposal, 1, 1, 1, 0, 3, 1, 2}, Row{won, 0, 0, 0, 0, 1, 0, 1},
+                           Row{nurture, 0, 1, 0, 0, 1, 0, 1}, Row{lost, 0, 1, 0, 0, 2, 0, 2}}) {
+      const StageFunnel& s = f.stages[row.stage];
+      SCOPED_TRACE(s.id);
+      EXPECT_EQ(s.exits_forward, row.forward);
+      EXPECT_EQ(s.exits_back, row.back);
+      EXPECT_EQ(s.exits_lost, row.lost);
+      EXPECT_EQ(s.exits_side, row.side);
+      EXPECT_EQ(s.moves_in, row.in);
+      EXPECT_EQ(s.reentries, row.reentries);
+      EXPECT_EQ(s.entered, row.entered);
+      EXPECT_EQ(s.moved_on, row.forward + row.back + row.side);
+      EXPECT_EQ(s.dropped, row.lost);
+    }
+    std::vector<std::tuple<StageId, StageId, uint64_t>> pairs;
+    for (const FlowCount& c : f.flow) pairs.emplace_back(c.from, c.to, c.moves);
+    using Pair = std::tuple<StageId, StageId, uint64_t>;
+    EXPECT_THAT(pairs, ::testing::ElementsAre(
+                           Pair{lead, demo, 2}, Pair{lead, proposal, 1}, Pair{lead, nurture, 1},
+                           Pair{demo, lead, 1}, Pair{demo, proposal, 2}, Pair{demo, lost, 1},
+                           Pair{proposal, demo, 1}, Pair{proposal, won, 1},
+                           Pair{proposal, lost, 1}, Pair{nurture, demo, 1},
+                           Pair{lost, lead, 1}));
+    v1::FunnelReport parsed;
+    ASSERT_TRUE(
+        google::protobuf::util::JsonStringToMessage(FunnelJson(report), &parsed).ok());
+    ASSERT_EQ(parsed.total().flow_size(), 11);
+    EXPECT_EQ(parsed.total().flow(1).from(), "lead");
+    EXPECT_EQ(parsed.total().flow(1).to(), "proposal");
+    EXPECT_EQ(parsed.total().stages(demo).exits_back(), 1u);
+    EXPECT_EQ(parsed.total().stages(demo).reentries(), 1u);
+    EXPECT_THAT(FunnelTable(report),
+                HasSubstr("stage      entered   reached       now   stalled  to next "
+                          "  to won        in   forward      back      lost      side"));
+    EXPECT_THAT(FunnelTable(report), HasSubstr("-- moves --"));
   }
 }
 

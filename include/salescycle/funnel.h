@@ -13,8 +13,18 @@
 //   entered      deals that ever entered the stage (a deal added to the
 //                pipeline enters the entry stage it is created in, and no
 //                stage before it);
-//   moved on     moves out of the stage to a stage that is not LOST;
-//   dropped      moves out of the stage to a LOST stage;
+//   moves in     moves into the stage (creation in it is not a move);
+//   re-entries   moves in by deals that had been in the stage before;
+//   exits        moves out of the stage, by destination: forward (to a
+//                later stage on the funnel line), back (to an earlier
+//                stage on the line, or from a stage off the line back onto
+//                it: a reactivation, a recovered cart, a repeat purchase),
+//                lost (to a LOST stage), side (to any other stage off the
+//                line);
+//   moved on     exits forward, back and side: moves out to a stage that
+//                is not LOST;
+//   dropped      exits lost: moves out of the stage to a LOST stage;
+//   flow         moves from each stage to each other stage;
 //   now          live deals in the stage;
 //   stalled      live deals whose stall clock has run past the stage's
 //                stall limit: the clock runs from entry into the stage, or
@@ -117,6 +127,16 @@ struct StageFunnel {
   uint64_t stopped_lost = 0;
   uint64_t stopped_open = 0;
   uint64_t stopped_side = 0;
+  // Flow, in moves (a deal that comes back counts each time): moves into
+  // the stage, those by deals that had been in it before, and moves out by
+  // destination (funnel.h's definitions); moved_on and dropped are the
+  // exits to a stage that is not LOST and to a LOST one.
+  uint64_t moves_in = 0;
+  uint64_t reentries = 0;
+  uint64_t exits_forward = 0;
+  uint64_t exits_back = 0;
+  uint64_t exits_lost = 0;
+  uint64_t exits_side = 0;
   uint64_t moved_on = 0;
   uint64_t dropped = 0;
   uint64_t now = 0;
@@ -129,6 +149,13 @@ struct StageFunnel {
   DurationStats time_in_stage;
   uint64_t activities = 0;  // steps accepted in the stage without a move
   uint64_t rejected = 0;    // steps refused in the stage
+};
+
+// Moves from one stage to another.
+struct FlowCount {
+  StageId from = kNoStage;
+  StageId to = kNoStage;
+  uint64_t moves = 0;
 };
 
 // One kind of rejected step: where, what, why, how often.
@@ -153,6 +180,9 @@ struct FunnelFigures {
   double weighted_pipeline = 0;
   StageId biggest_leak = kNoStage;  // kNoStage when nothing was dropped
   std::vector<StageFunnel> stages;  // by stage id
+  // Every pair of stages deals moved between, by from then to: the
+  // from-to matrix without its empty cells.
+  std::vector<FlowCount> flow;
   // Steps: accepted (moves and activities) and rejected (refused events,
   // moves by stage and reopens, and records for removed deals); the kinds
   // of rejection, the most frequent first (ties in stage, event, target
