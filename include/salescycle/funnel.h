@@ -59,7 +59,8 @@
 //   weighted pipeline    the sum over open deals of value x the stage's win
 //                probability / 100; with no value attribute named, these
 //                value figures are 0 and the table shows "-";
-//   biggest leak the stage with the most drops (ties: the higher rate);
+//   biggest leak the stage with the most exits lost (ties: the higher share of
+//                its entries);
 //   activities   steps accepted in a stage without a move;
 //   lost by reason   live deals now in a LOST stage, by the reason their
 //                loss recorded (the stage's reason_attribute or event);
