@@ -33,17 +33,30 @@ int64_t DurationHistogram::Middle(size_t bucket) {
 void DurationHistogram::AddSparse(int64_t seconds) {
   const uint64_t v = Clamp(seconds);
   sum_ += v;
-  const size_t bucket = Bucket(v);
+  AddToBucket(Bucket(v), 1);
+}
+
+bool DurationHistogram::Restore(uint32_t bucket, uint64_t count) {
+  if (bucket >= kBuckets) return false;
+  if (!dense_.empty()) {
+    dense_[bucket] += count;
+  } else {
+    AddToBucket(bucket, count);
+  }
+  return true;
+}
+
+void DurationHistogram::AddToBucket(size_t bucket, uint64_t n) {
   const auto b = static_cast<uint16_t>(bucket);
   auto it = std::lower_bound(
       sparse_.begin(), sparse_.end(), b,
       [](const std::pair<uint16_t, uint64_t>& e, uint16_t key) { return e.first < key; });
   if (it != sparse_.end() && it->first == b) {
-    ++it->second;
+    it->second += n;
     return;
   }
   if (sparse_.size() < kDenseAt) {
-    sparse_.insert(it, {b, 1});
+    sparse_.insert(it, {b, n});
     return;
   }
   // Past kDenseAt distinct buckets a sorted vector costs more to insert into
@@ -52,8 +65,8 @@ void DurationHistogram::AddSparse(int64_t seconds) {
   // dense from the start made a file of deals a week apart cost 140 KiB a
   // deal (analytics.h).
   dense_.assign(kBuckets, 0);
-  for (const auto& [k, n] : sparse_) dense_[k] = n;
-  ++dense_[bucket];
+  for (const auto& [k, count] : sparse_) dense_[k] = count;
+  dense_[bucket] += n;
   sparse_.clear();
   sparse_.shrink_to_fit();
 }
@@ -203,7 +216,7 @@ void FunnelAccumulator::Close(DealIndex deal, StageId to, Timestamp time) {
     if (g == nullptr) continue;
     ++g->won;
     if (was_lost) --g->lost;
-    g->cycle_seconds += static_cast<double>(time - created_[deal]);
+    g->cycle_seconds += time - created_[deal];
     ++g->cycles;
     for (size_t b = 0; b < bytes_; ++b) {
       for (unsigned bits = visited[b]; bits != 0; bits &= bits - 1) {
@@ -221,19 +234,21 @@ int64_t FloorDiv(int64_t a, int64_t b) {
 
 }  // namespace
 
-uint32_t FunnelAccumulator::CohortIndex(Timestamp time) {
-  Timestamp start;
+Timestamp FunnelAccumulator::CohortStart(Timestamp time) const {
   if (cohort_ == Cohort::kWeek) {
     const int64_t day = FloorDiv(time, 86400);
     // 1970-01-01 was a Thursday: Monday-based, it is day 3 of its week.
     const int64_t monday = day - (((day + 3) % 7) + 7) % 7;
-    start = monday * 86400;
-  } else {
-    const absl::TimeZone utc = absl::UTCTimeZone();
-    absl::CivilMonth month(absl::ToCivilSecond(absl::FromUnixSeconds(time), utc));
-    if (cohort_ == Cohort::kQuarter) month -= (month.month() - 1) % 3;
-    start = absl::ToUnixSeconds(absl::FromCivil(month, utc));
+    return monday * 86400;
   }
+  const absl::TimeZone utc = absl::UTCTimeZone();
+  absl::CivilMonth month(absl::ToCivilSecond(absl::FromUnixSeconds(time), utc));
+  if (cohort_ == Cohort::kQuarter) month -= (month.month() - 1) % 3;
+  return absl::ToUnixSeconds(absl::FromCivil(month, utc));
+}
+
+uint32_t FunnelAccumulator::CohortIndex(Timestamp time) {
+  const Timestamp start = CohortStart(time);
   const auto [it, added] = cohort_by_start_.try_emplace(
       start, static_cast<uint32_t>(cohorts_.size()));
   if (added) {
@@ -241,6 +256,24 @@ uint32_t FunnelAccumulator::CohortIndex(Timestamp time) {
     cohort_starts_.push_back(start);
   }
   return it->second;
+}
+
+void FunnelAccumulator::RestoreDeal(DealIndex deal, Timestamp added,
+                                    const std::vector<StageId>& visited,
+                                    uint8_t flags, uint8_t furthest) {
+  Grow(deal);
+  created_[deal] = added;
+  uint8_t* bits = &visited_[deal * bytes_];
+  std::fill_n(bits, bytes_, 0);
+  for (StageId s : visited) bits[s >> 3] |= static_cast<uint8_t>(1u << (s & 7));
+  flags_[deal] = flags;
+  furthest_[deal] = furthest;
+  cohort_of_[deal] = cohort_ == Cohort::kNone ? kNoCohort : CohortIndex(added);
+}
+
+FunnelCounters* FunnelAccumulator::RestoreCohort(Timestamp start) {
+  if (cohort_ == Cohort::kNone || CohortStart(start) != start) return nullptr;
+  return &cohorts_[CohortIndex(start)];
 }
 
 std::string FunnelAccumulator::CohortLabel(Cohort cohort, Timestamp start) {

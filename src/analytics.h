@@ -54,6 +54,18 @@ class DurationHistogram {
   }
   uint64_t count() const;
   double mean() const;
+  // For snapshots: the non-empty buckets in order, the exact sum, and the
+  // way back (Restore is false for a bucket out of range).
+  template <typename F>
+  void ForEachBucket(F f) const {
+    for (size_t b = 0; b < dense_.size(); ++b) {
+      if (dense_[b] != 0) f(static_cast<uint32_t>(b), dense_[b]);
+    }
+    for (const auto& [b, n] : sparse_) f(uint32_t{b}, n);
+  }
+  absl::uint128 sum() const { return sum_; }
+  bool Restore(uint32_t bucket, uint64_t count);
+  void RestoreSum(absl::uint128 sum) { sum_ = sum; }
   // The value at quantile q (0..1), by nearest rank.
   int64_t Quantile(double q) const;
   size_t MemoryUsage() const {
@@ -76,6 +88,7 @@ class DurationHistogram {
   static uint64_t Lower(size_t bucket);
   static int64_t Middle(size_t bucket);
   void AddSparse(int64_t seconds);
+  void AddToBucket(size_t bucket, uint64_t n);
 
   std::vector<uint64_t> dense_;  // kBuckets counts, or empty while sparse
   // (bucket, count), by bucket.
@@ -124,6 +137,14 @@ class FlowMatrix {
   size_t MemoryUsage() const {
     return dense_.capacity() * sizeof(uint64_t) +
            sparse_.capacity() * (sizeof(uint32_t) + sizeof(uint64_t) + 1);
+  }
+  // Restoring a snapshot.
+  void AddMoves(StageId from, StageId to, uint64_t moves) {
+    if (!dense_.empty()) {
+      dense_[size_t{from} * stages_ + to] += moves;
+    } else {
+      sparse_[Key(from, to)] += moves;
+    }
   }
 
  private:
@@ -174,7 +195,9 @@ struct FunnelCounters {
   uint64_t deals = 0;
   uint64_t won = 0;
   uint64_t lost = 0;  // lost and never won
-  double cycle_seconds = 0;
+  // Exact, so that the same counters give the same figures however they
+  // were added up (a restored snapshot, merged states).
+  absl::int128 cycle_seconds = 0;
   uint64_t cycles = 0;
   uint64_t moves = 0;
   // Rejected steps by RejectionKey.
@@ -231,6 +254,7 @@ class FunnelAccumulator {
   // The deal's furthest position on the line, or kOffLine.
   uint8_t furthest(DealIndex deal) const { return furthest_[deal]; }
 
+  const Machine& machine() const { return machine_; }
   Cohort cohort() const { return cohort_; }
   Timestamp latest() const { return latest_; }
   const FunnelCounters& total() const { return total_; }
@@ -242,8 +266,25 @@ class FunnelAccumulator {
   uint8_t flags(DealIndex deal) const { return flags_[deal]; }
   size_t MemoryUsage() const;
 
-  // "2026-W01" or "2026-01" for a cohort start.
+  // "2026-W01", "2026-01" or "2026-Q1" for a cohort start.
   static std::string CohortLabel(Cohort cohort, Timestamp start);
+
+  // Snapshots (funnel_snapshot.cc). A live deal's own state: when it was
+  // added, the stages it has been in; and the way back: a live
+  // deal's state as saved (`visited` by stage id), the counters, the
+  // counters of the cohort that starts at `start` (null when no cohort of
+  // this kind starts then), and the latest time seen.
+  Timestamp added(DealIndex deal) const { return created_[deal]; }
+  // The deal's visited stages: stage s in bit s % 8 of byte s / 8, of
+  // visited_width() bytes.
+  const uint8_t* visited_bytes(DealIndex deal) const { return &visited_[deal * bytes_]; }
+  size_t visited_width() const { return bytes_; }
+  bool has_latest() const { return latest_ != std::numeric_limits<Timestamp>::min(); }
+  void RestoreDeal(DealIndex deal, Timestamp added, const std::vector<StageId>& visited,
+                   uint8_t flags, uint8_t furthest);
+  FunnelCounters* mutable_total() { return &total_; }
+  FunnelCounters* RestoreCohort(Timestamp start);
+  void RestoreLatest(Timestamp latest) { latest_ = latest; }
 
  private:
   template <bool kDense>
@@ -279,6 +320,8 @@ class FunnelAccumulator {
     furthest = position;
   }
   uint32_t CohortIndex(Timestamp time);
+  // The start of the cohort `time` falls in.
+  Timestamp CohortStart(Timestamp time) const;
   void Grow(DealIndex deal);
 
   const Machine& machine_;

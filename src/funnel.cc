@@ -244,7 +244,8 @@ FunnelFigures Figures(const Machine& m, const FunnelAccumulator& acc,
   f.lost = c.lost;
   f.win_rate = Ratio(static_cast<double>(c.won), static_cast<double>(c.won + c.lost));
   f.average_cycle_days =
-      Ratio(c.cycle_seconds, static_cast<double>(c.cycles)) / 86400.0;
+      Ratio(static_cast<double>(c.cycle_seconds), static_cast<double>(c.cycles)) /
+      86400.0;
   f.average_deal_value =
       live.won_valued > 0 ? live.won_value / static_cast<double>(live.won_valued)
                           : Ratio(live.open_value, static_cast<double>(live.open_valued));

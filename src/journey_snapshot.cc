@@ -29,7 +29,7 @@ void SetIdentity(const Machine& m, v1::MachineIdentity* out) {
 v1::JourneySnapshot ToMessage(const Journey& j) {
   const Machine& m = j.machine();
   v1::JourneySnapshot s;
-  s.set_format_version(kFormatVersion);
+  s.set_format_version(kFormatVersionWithoutFunnel);
   SetIdentity(m, s.mutable_machine());
   s.set_stage(m.stage(j.stage()).id);
   s.set_entered_at(j.entered_at());

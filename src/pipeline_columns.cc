@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "src/core.h"
+#include "src/funnel_snapshot.h"
 #include "src/pipeline_internal.h"
 #include "src/proto_convert.h"
 #include "src/snapshot_format.h"
@@ -584,6 +585,8 @@ constexpr ChunkColumn kColumns[] = {
     {"loss_reasons", WriteLossReasons, nullptr, ReadLossReasons},
     {"closed_from", WriteClosedFrom, nullptr, ReadClosedFrom},
     {"cycles", WriteCycles, nullptr, ReadCycles},
+    // After entered_at: a deal's addition is saved relative to its entry.
+    {"funnel", WriteFunnelColumns, nullptr, ReadFunnelColumns},
 };
 
 }  // namespace

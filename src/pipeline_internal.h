@@ -69,6 +69,9 @@ class PipelineInternal {
   static const FunnelAccumulator* analytics(const Pipeline& p) {
     return p.analytics_.get();
   }
+  static FunnelAccumulator* mutable_analytics(Pipeline* p) {
+    return p->analytics_.get();
+  }
 
   // ---- loading: AppendEmptySlots, then the raw setters, then FinishLoad,
   // which rebuilds what the columns imply (counts, live deals, free list).

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "salescycle/snapshot.h"
 #include "salescycle/v1/snapshot.pb.h"
+#include "src/funnel_snapshot.h"
 #include "src/name_mapper.h"
 #include "src/pipeline_columns.h"
 #include "src/pipeline_internal.h"
@@ -55,7 +56,8 @@ v1::PipelineHeader Header(const Pipeline& p,
                           const std::vector<std::string>& reasons) {
   const Machine& m = p.machine();
   v1::PipelineHeader h;
-  h.set_format_version(kFormatVersion);
+  const FunnelAccumulator* funnel = PI::analytics(p);
+  h.set_format_version(funnel != nullptr ? kFormatVersion : kFormatVersionWithoutFunnel);
   h.mutable_machine()->set_name(m.name());
   h.mutable_machine()->set_version(m.version());
   h.mutable_machine()->set_fingerprint(m.fingerprint());
@@ -71,6 +73,9 @@ v1::PipelineHeader Header(const Pipeline& p,
   h.set_history_limit(static_cast<uint32_t>(PI::history_limit(p)));
   h.set_machine_spec(m.spec_text());
   for (const std::string& reason : reasons) h.add_loss_reasons(reason);
+  if (funnel != nullptr) {
+    h.mutable_funnel()->set_cohort(static_cast<uint32_t>(funnel->cohort()));
+  }
   return h;
 }
 
@@ -110,6 +115,10 @@ absl::Status Save(const Pipeline& p, FrameWriter* w) {
     for (const ChunkColumn& column : ChunkColumns()) column.write(context);
     SC_RETURN_IF_ERROR(w->WriteFrame(frame));
     first += n;
+  }
+  if (const FunnelAccumulator* funnel = PI::analytics(p); funnel != nullptr) {
+    WriteFunnelFrame(*funnel, frame.mutable_funnel());
+    SC_RETURN_IF_ERROR(w->WriteFrame(frame));
   }
   v1::PipelineTrailer* t = frame.mutable_trailer();
   t->set_slot_count(p.slot_count());
@@ -276,6 +285,21 @@ absl::Status ReadBody(FrameReader* in, const v1::PipelineHeader& header,
     SC_RETURN_IF_ERROR(
         ReadChunk(frame.chunk(), header, map, limits, chunks++, p));
   }
+  if (header.has_funnel()) {
+    if (!frame.has_funnel()) {
+      return in->DataLoss("the header declares a funnel, but no funnel frame follows the chunks");
+    }
+    SC_RETURN_IF_ERROR(
+        ReadFunnelFrame(frame.funnel(), header, map, *in, PI::mutable_analytics(p)));
+    SC_ASSIGN_OR_RETURN(const bool more, in->Next(&frame));
+    if (!more) {
+      return in->DataLoss("truncated: the input ends after the funnel, before the trailer");
+    }
+  }
+  if (frame.has_funnel()) {
+    return in->DataLoss(header.has_funnel() ? "a second funnel frame"
+                                            : "a funnel frame, but the header declares none");
+  }
   if (!frame.has_trailer()) return in->DataLoss("a second header");
   PI::FinishLoad(p);
   SC_RETURN_IF_ERROR(CheckTotals(frame.trailer(), header, chunks, map, *in, *p));
@@ -306,6 +330,15 @@ absl::StatusOr<Pipeline> Load(ByteSource* source, const std::string& name,
                       MapNames(header, in, *machine, options));
   PipelineOptions pipeline_options;
   pipeline_options.history_limit = header.history_limit();
+  if (header.has_funnel()) {
+    // The funnel comes back as it was saved, with the cohorts it kept.
+    if (header.funnel().cohort() > static_cast<uint32_t>(Cohort::kQuarter)) {
+      return in.DataLoss(
+          absl::StrCat("the funnel's cohort kind ", header.funnel().cohort(), " is unknown"));
+    }
+    pipeline_options.analytics.enabled = true;
+    pipeline_options.analytics.cohort = static_cast<Cohort>(header.funnel().cohort());
+  }
   // Reserve exactly when the declared size is known to be honest (bounded
   // by the input's size); otherwise grow as chunks arrive.
   if (in.Remaining() || header.slot_count() <= (1u << 20)) {

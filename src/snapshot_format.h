@@ -25,7 +25,11 @@ namespace internal {
 // 2: what a deal keeps beyond its stage (last activity, loss reason, the
 // stage closed from, cycle) and the activity and not-reopenable outcomes.
 // Version 1 snapshots load, with those at their defaults.
-inline constexpr uint32_t kFormatVersion = 2;
+// 3: a pipeline's funnel state. Only a pipeline that keeps its funnel is
+// written as 3; everything else is written as 2, byte for byte as before,
+// so that readers of 2 read it.
+inline constexpr uint32_t kFormatVersion = 3;
+inline constexpr uint32_t kFormatVersionWithoutFunnel = 2;
 
 // ---- pipeline snapshots: magic, then frames of
 //   u32 little-endian payload length, u32 little-endian CRC-32 of the

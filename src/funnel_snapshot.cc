@@ -1,0 +1,358 @@
+#include "src/funnel_snapshot.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/numeric/bits.h"
+#include "absl/strings/str_cat.h"
+#include "src/pipeline_internal.h"
+#include "src/snapshot_format.h"
+#include "src/status_macros.h"
+
+namespace salescycle {
+namespace internal {
+namespace {
+
+using PI = PipelineInternal;
+
+// Funnel data for a stage the machine restored onto lacks cannot be put
+// anywhere without changing what the report says: the caller maps it.
+absl::Status MissingFunnelStage(const NameMapping& map, uint32_t index) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "snapshot of ", map.snapshot, " has funnel counts for stage \"",
+      map.stage_names[index], "\", which ", map.target, " lacks; map it in a Migration"));
+}
+
+}  // namespace
+
+// ---- the per-deal columns
+
+void WriteFunnelColumns(const ChunkWriteContext& c) {
+  const FunnelAccumulator* acc = PI::analytics(c.pipeline);
+  if (acc == nullptr) return;
+  // The header lists the machine's stages in id order, so a deal's visited
+  // bytes are already in the snapshot's numbering.
+  const size_t width = acc->visited_width();
+  v1::PipelineChunk* chunk = c.chunk;
+  std::string* visited = chunk->mutable_funnel_visited();
+  for (size_t i = 0; i < c.n; ++i) {
+    const DealIndex d = static_cast<DealIndex>(c.first + i);
+    if (!c.pipeline.Contains(d)) continue;
+    chunk->add_funnel_added_before_entry(EncodeDelta(c.pipeline.entered_at(d), acc->added(d)));
+    visited->append(reinterpret_cast<const char*>(acc->visited_bytes(d)), width);
+    chunk->add_funnel_flags(acc->flags(d));
+    const uint8_t furthest = acc->furthest(d);
+    chunk->add_funnel_furthest(
+        furthest == FunnelAccumulator::kOffLine ? 0 : uint32_t{acc->line()[furthest]} + 1);
+  }
+}
+
+namespace {
+
+bool HasFunnelColumns(const v1::PipelineChunk& chunk) {
+  return chunk.funnel_added_before_entry_size() > 0 || !chunk.funnel_visited().empty() ||
+         chunk.funnel_flags_size() > 0 || chunk.funnel_furthest_size() > 0;
+}
+
+// The visited stages of the chunk's k-th live deal, mapped.
+absl::Status ReadVisited(const ChunkReadContext& c, DealIndex d, size_t k,
+                         size_t width, std::vector<StageId>* visited) {
+  const uint32_t stages = static_cast<uint32_t>(c.header.stages_size());
+  const auto* bits =
+      reinterpret_cast<const uint8_t*>(c.chunk.funnel_visited().data()) + k * width;
+  visited->clear();
+  for (size_t b = 0; b < width; ++b) {
+    for (unsigned v = bits[b]; v != 0; v &= v - 1) {
+      const uint32_t s = static_cast<uint32_t>(b * 8) + static_cast<uint32_t>(absl::countr_zero(v));
+      if (s >= stages) {
+        return c.Error(absl::StrCat("deal ", d, " has been in stage ", s, " of ", stages));
+      }
+      if (c.map.stages[s] == kNoStage) return MissingFunnelStage(c.map, s);
+      visited->push_back(c.map.stages[s]);
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ReadFunnelColumns(ChunkReadContext* c) {
+  FunnelAccumulator* acc = PI::mutable_analytics(c->pipeline);
+  const v1::PipelineChunk& chunk = c->chunk;
+  if (!c->header.has_funnel()) {
+    return HasFunnelColumns(chunk)
+               ? c->Error("holds funnel columns, but the header declares no funnel")
+               : absl::OkStatus();
+  }
+  const uint32_t stages = static_cast<uint32_t>(c->header.stages_size());
+  const size_t width = (stages + 7) / 8;
+  if (static_cast<size_t>(chunk.funnel_added_before_entry_size()) != c->live ||
+      static_cast<size_t>(chunk.funnel_flags_size()) != c->live ||
+      static_cast<size_t>(chunk.funnel_furthest_size()) != c->live ||
+      chunk.funnel_visited().size() != c->live * width) {
+    return c->Error(absl::StrCat(
+        "funnel columns hold ", chunk.funnel_added_before_entry_size(), " addition times, ",
+        chunk.funnel_visited().size(), " visited bytes, ", chunk.funnel_flags_size(),
+        " outcomes and ", chunk.funnel_furthest_size(), " furthest stages for ", c->live,
+        " live deals of ", stages, " stages"));
+  }
+  std::vector<StageId> visited;
+  size_t k = 0;
+  for (size_t i = 0; i < c->n; ++i) {
+    const DealIndex d = static_cast<DealIndex>(c->first + i);
+    if (!c->pipeline->Contains(d)) continue;
+    SC_RETURN_IF_ERROR(ReadVisited(*c, d, k, width, &visited));
+    const uint32_t flags = chunk.funnel_flags(static_cast<int>(k));
+    if (flags > (FunnelAccumulator::kWon | FunnelAccumulator::kLost)) {
+      return c->Error(absl::StrCat("deal ", d, " has funnel outcome ", flags));
+    }
+    const uint32_t furthest = chunk.funnel_furthest(static_cast<int>(k));
+    uint8_t position = FunnelAccumulator::kOffLine;
+    if (furthest != 0) {
+      if (furthest > stages) {
+        return c->Error(absl::StrCat("deal ", d, " got furthest to stage ", furthest - 1,
+                                     " of ", stages));
+      }
+      const StageId mapped = c->map.stages[furthest - 1];
+      if (mapped == kNoStage) return MissingFunnelStage(c->map, furthest - 1);
+      position = acc->line_position(mapped);
+    }
+    const Timestamp added = EncodeDelta(
+        c->pipeline->entered_at(d), chunk.funnel_added_before_entry(static_cast<int>(k)));
+    acc->RestoreDeal(d, added, visited, static_cast<uint8_t>(flags), position);
+    ++k;
+  }
+  return absl::OkStatus();
+}
+
+// ---- the frame of counters
+
+namespace {
+
+void WriteCounters(const FunnelCounters& c, const FunnelAccumulator& acc,
+                   v1::FunnelCounters* out) {
+  out->set_deals(c.deals);
+  out->set_won(c.won);
+  out->set_lost(c.lost);
+  out->set_cycle_seconds_low(absl::Uint128Low64(static_cast<absl::uint128>(c.cycle_seconds)));
+  out->set_cycle_seconds_high(absl::Int128High64(c.cycle_seconds));
+  out->set_cycles(c.cycles);
+  out->set_moves(c.moves);
+  for (const StageCounters& s : c.stages) {
+    v1::FunnelStageCounters* o = out->add_stages();
+    o->set_entered(s.entered);
+    o->set_reentries(s.reentries);
+    o->set_won_after(s.won_after);
+    o->set_activities(s.activities);
+    o->set_rejected(s.rejected);
+    v1::FunnelHistogram* h = o->mutable_time_in_stage();
+    s.time_in_stage.ForEachBucket([h](uint32_t bucket, uint64_t n) {
+      h->add_buckets(bucket);
+      h->add_counts(n);
+    });
+    h->set_sum_low(absl::Uint128Low64(s.time_in_stage.sum()));
+    h->set_sum_high(absl::Uint128High64(s.time_in_stage.sum()));
+  }
+  c.flow.ForEach([out](StageId from, StageId to, uint64_t moves) {
+    out->add_flow_from(from);
+    out->add_flow_to(to);
+    out->add_flow_moves(moves);
+  });
+  // In key order, so that the same counters give the same bytes.
+  std::vector<std::pair<uint64_t, uint64_t>> rejections(c.rejections.begin(),
+                                                        c.rejections.end());
+  std::sort(rejections.begin(), rejections.end());
+  const auto stages = static_cast<uint32_t>(c.stages.size());
+  const auto events = static_cast<uint32_t>(acc.machine().num_events());
+  auto or_none = [](uint32_t id, uint32_t none) { return id < none ? id : none; };
+  for (const auto& [key, n] : rejections) {
+    out->add_rejection_stage(or_none(RejectionKey::From(key), stages));
+    out->add_rejection_event(or_none(RejectionKey::Event(key), events));
+    out->add_rejection_target(or_none(RejectionKey::Target(key), stages));
+    out->add_rejection_outcome(static_cast<uint32_t>(RejectionKey::Why(key)));
+    out->add_rejection_count(n);
+  }
+  std::vector<uint64_t> furthest(c.stages.size(), 0);
+  for (size_t p = 0; p < c.furthest.size(); ++p) furthest[acc.line()[p]] = c.furthest[p];
+  for (uint64_t n : furthest) out->add_furthest(n);
+}
+
+// Reads one group's counters into `out`, through the mapping.
+class CountersReader {
+ public:
+  CountersReader(const v1::PipelineHeader& header, const NameMapping& map,
+                 const FrameReader& in, const FunnelAccumulator& acc)
+      : header_(header),
+        stages_(static_cast<uint32_t>(header.stages_size())),
+        events_(static_cast<uint32_t>(header.events_size())),
+        map_(map),
+        in_(in),
+        acc_(acc) {}
+
+  absl::Status Read(const v1::FunnelCounters& c, absl::string_view group,
+                    FunnelCounters* out) const {
+    if (static_cast<uint32_t>(c.stages_size()) != stages_ ||
+        static_cast<uint32_t>(c.furthest_size()) != stages_) {
+      return in_.DataLoss(absl::StrCat("funnel counters of ", group, " cover ",
+                                       c.stages_size(), " stages and ", c.furthest_size(),
+                                       " furthest counts, not the header's ", stages_));
+    }
+    out->deals = c.deals();
+    out->won = c.won();
+    out->lost = c.lost();
+    out->cycle_seconds = absl::MakeInt128(c.cycle_seconds_high(), c.cycle_seconds_low());
+    out->cycles = c.cycles();
+    out->moves = c.moves();
+    for (uint32_t s = 0; s < stages_; ++s) {
+      SC_RETURN_IF_ERROR(ReadStage(c.stages(static_cast<int>(s)), s, group, out));
+      const uint64_t n = c.furthest(static_cast<int>(s));
+      if (n == 0) continue;
+      SC_ASSIGN_OR_RETURN(const StageId mapped, Stage(s));
+      const uint8_t position = acc_.line_position(mapped);
+      // A stage off the target machine's line is reached by no count.
+      if (position != FunnelAccumulator::kOffLine) out->furthest[position] += n;
+    }
+    SC_RETURN_IF_ERROR(ReadFlow(c, group, out));
+    return ReadRejections(c, group, out);
+  }
+
+ private:
+  absl::StatusOr<StageId> Stage(uint32_t index) const {
+    if (map_.stages[index] == kNoStage) return MissingFunnelStage(map_, index);
+    return map_.stages[index];
+  }
+
+  absl::Status ReadStage(const v1::FunnelStageCounters& s, uint32_t index,
+                         absl::string_view group, FunnelCounters* out) const {
+    const v1::FunnelHistogram& h = s.time_in_stage();
+    const bool empty = s.entered() == 0 && s.reentries() == 0 && s.won_after() == 0 &&
+                       s.activities() == 0 && s.rejected() == 0 && h.buckets_size() == 0;
+    if (empty) return absl::OkStatus();
+    SC_ASSIGN_OR_RETURN(const StageId mapped, Stage(index));
+    StageCounters& o = out->stages[mapped];
+    o.entered += s.entered();
+    o.reentries += s.reentries();
+    o.won_after += s.won_after();
+    o.activities += s.activities();
+    o.rejected += s.rejected();
+    if (h.buckets_size() != h.counts_size()) {
+      return in_.DataLoss(absl::StrCat("funnel counters of ", group, ": stage ", index,
+                                       " has ", h.buckets_size(), " buckets and ",
+                                       h.counts_size(), " counts"));
+    }
+    for (int b = 0; b < h.buckets_size(); ++b) {
+      if (!o.time_in_stage.Restore(h.buckets(b), h.counts(b))) {
+        return in_.DataLoss(absl::StrCat("funnel counters of ", group, ": stage ", index,
+                                         " has duration bucket ", h.buckets(b)));
+      }
+    }
+    o.time_in_stage.RestoreSum(o.time_in_stage.sum() +
+                               absl::MakeUint128(h.sum_high(), h.sum_low()));
+    return absl::OkStatus();
+  }
+
+  absl::Status ReadFlow(const v1::FunnelCounters& c, absl::string_view group,
+                        FunnelCounters* out) const {
+    if (c.flow_from_size() != c.flow_to_size() || c.flow_from_size() != c.flow_moves_size()) {
+      return in_.DataLoss(absl::StrCat("funnel counters of ", group,
+                                       ": the flow's columns differ in length"));
+    }
+    for (int k = 0; k < c.flow_from_size(); ++k) {
+      if (c.flow_from(k) >= stages_ || c.flow_to(k) >= stages_) {
+        return in_.DataLoss(absl::StrCat("funnel counters of ", group, ": a flow from stage ",
+                                         c.flow_from(k), " to ", c.flow_to(k), " of ",
+                                         stages_));
+      }
+      SC_ASSIGN_OR_RETURN(const StageId from, Stage(c.flow_from(k)));
+      SC_ASSIGN_OR_RETURN(const StageId to, Stage(c.flow_to(k)));
+      out->flow.AddMoves(from, to, c.flow_moves(k));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ReadRejections(const v1::FunnelCounters& c, absl::string_view group,
+                              FunnelCounters* out) const {
+    const int n = c.rejection_count_size();
+    if (c.rejection_stage_size() != n || c.rejection_event_size() != n ||
+        c.rejection_target_size() != n || c.rejection_outcome_size() != n) {
+      return in_.DataLoss(absl::StrCat("funnel counters of ", group,
+                                       ": the rejections' columns differ in length"));
+    }
+    for (int k = 0; k < n; ++k) {
+      const uint32_t from = c.rejection_stage(k), event = c.rejection_event(k),
+                     target = c.rejection_target(k), outcome = c.rejection_outcome(k);
+      if (from > stages_ || target > stages_ || event > events_ ||
+          outcome > static_cast<uint32_t>(Outcome::kNotReopenable)) {
+        return in_.DataLoss(absl::StrCat("funnel counters of ", group, ": rejection ", k,
+                                         " names stage ", from, ", event ", event,
+                                         ", target ", target, ", outcome ", outcome));
+      }
+      StageId mapped_from = kNoStage, mapped_target = kNoStage;
+      EventId mapped_event = kNoEvent;
+      if (from < stages_) {
+        SC_ASSIGN_OR_RETURN(mapped_from, Stage(from));
+      }
+      if (target < stages_) {
+        SC_ASSIGN_OR_RETURN(mapped_target, Stage(target));
+      }
+      if (event < events_) {
+        mapped_event = map_.events[event];
+        if (mapped_event == kNoEvent) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "snapshot of ", map_.snapshot, " has rejections of event \"",
+              header_.events(static_cast<int>(event)), "\", which ", map_.target,
+              " lacks; rename it in a Migration"));
+        }
+      }
+      out->rejections[RejectionKey::Pack(mapped_from, mapped_event, mapped_target,
+                                         static_cast<Outcome>(outcome))] +=
+          c.rejection_count(k);
+    }
+    return absl::OkStatus();
+  }
+
+  const v1::PipelineHeader& header_;
+  const uint32_t stages_;
+  const uint32_t events_;
+  const NameMapping& map_;
+  const FrameReader& in_;
+  const FunnelAccumulator& acc_;
+};
+
+}  // namespace
+
+void WriteFunnelFrame(const FunnelAccumulator& acc, v1::PipelineFunnel* out) {
+  if (acc.has_latest()) out->set_latest(acc.latest());
+  WriteCounters(acc.total(), acc, out->mutable_total());
+  for (size_t i = 0; i < acc.cohorts().size(); ++i) {
+    v1::FunnelCounters* c = out->add_cohorts();
+    c->set_cohort_start(acc.cohort_starts()[i]);
+    WriteCounters(acc.cohorts()[i], acc, c);
+  }
+}
+
+absl::Status ReadFunnelFrame(const v1::PipelineFunnel& funnel,
+                             const v1::PipelineHeader& header,
+                             const NameMapping& map, const FrameReader& in,
+                             FunnelAccumulator* acc) {
+  if (funnel.has_latest()) acc->RestoreLatest(funnel.latest());
+  const CountersReader reader(header, map, in, *acc);
+  SC_RETURN_IF_ERROR(reader.Read(funnel.total(), "all deals", acc->mutable_total()));
+  absl::flat_hash_set<Timestamp> starts;
+  for (const v1::FunnelCounters& c : funnel.cohorts()) {
+    FunnelCounters* cohort = acc->RestoreCohort(c.cohort_start());
+    if (cohort == nullptr || !starts.insert(c.cohort_start()).second) {
+      return in.DataLoss(absl::StrCat("funnel cohort start ", c.cohort_start(),
+                                      " is not the start of a cohort, or is there twice"));
+    }
+    SC_RETURN_IF_ERROR(
+        reader.Read(c, absl::StrCat("the cohort from ", c.cohort_start()), cohort));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace internal
+}  // namespace salescycle

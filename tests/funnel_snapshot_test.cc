@@ -1,0 +1,288 @@
+// The funnel's state in pipeline snapshots: a pipeline restored from a
+// snapshot reports, byte for byte, what it reported when it was saved, and
+// goes on counting as if it had never stopped; a damaged funnel is an error
+// naming what is wrong.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "salescycle/funnel.h"
+#include "salescycle/machine.h"
+#include "salescycle/migration.h"
+#include "salescycle/pipeline.h"
+#include "salescycle/snapshot.h"
+#include "salescycle/v1/snapshot.pb.h"
+#include "tests/snapshot_frames.h"
+
+namespace salescycle {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Every kind of thing the funnel counts: entry stages, free moves (forward,
+// back, to a side stage), wins, losses with reasons, reactivations,
+// activities, and rejections.
+std::shared_ptr<const Machine> FunnelMachine() {
+  auto m = Machine::FromTextProto(R"(name: "fs" initial_stage: "lead"
+      entry_stages: "demo"
+      stages { id: "lead" } stages { id: "demo" } stages { id: "proposal" }
+      stages { id: "won" kind: WON } stages { id: "nurture" side_stage: true }
+      stages { id: "lost" kind: LOST reason_from_event: true }
+      events { id: "call" } events { id: "lose" } events { id: "ghost" }
+      attributes { name: "value" type: DOUBLE }
+      transitions { from_any_open: true to_any_open: true }
+      transitions { from_stage: "proposal" to: "won" }
+      transitions { from_any_open: true event: "lose" to: "lost" }
+      transitions { from_any_open: true event: "call" }
+      transitions { from_stage: "lost" to: "lead" })");
+  EXPECT_TRUE(m.ok()) << m.status();
+  return *m;
+}
+
+constexpr Timestamp kStart = 1767225600;  // 2026-01-01
+constexpr Timestamp kDay = 86400;
+
+// A deterministic stream of steps over the live deals: moves to any stage
+// (some refused), calls, losses, an event no stage takes.
+void Steps(Pipeline* p, uint64_t seed, int steps, Timestamp* now) {
+  uint64_t x = seed;
+  auto next = [&x] {
+    x = x * 6364136223846793005u + 1442695040888963407u;
+    return x >> 33;
+  };
+  for (int i = 0; i < steps; ++i) {
+    *now += static_cast<Timestamp>(next() % 20000);
+    const DealIndex d = static_cast<DealIndex>(next() % p->slot_count());
+    if (!p->Contains(d)) continue;
+    const uint64_t what = next() % 10;
+    absl::StatusOr<StepResult> r;
+    if (what < 6) {
+      r = p->MoveTo(d, static_cast<StageId>(next() % 6), *now);
+    } else if (what < 8) {
+      r = p->Fire(d, "call", *now);
+    } else if (what < 9) {
+      r = p->Fire(d, "lose", *now);
+    } else {
+      r = p->Fire(d, "ghost", *now);
+    }
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+}
+
+Pipeline Worked(const std::shared_ptr<const Machine>& m, Cohort cohort, Timestamp* now) {
+  PipelineOptions o;
+  o.analytics.enabled = true;
+  o.analytics.cohort = cohort;
+  auto p = *Pipeline::Create(m, o);
+  for (int d = 0; d < 300; ++d) {
+    const Timestamp added = kStart + d * kDay;
+    auto deal = d % 7 == 0 ? p.Add(added, StageId{1}) : p.Add(added);
+    EXPECT_TRUE(deal.ok()) << deal.status();
+    EXPECT_TRUE(p.Set(*deal, 0, AttributeValue::Double(1000.0 * (d % 13))).ok());
+  }
+  *now = kStart + 300 * kDay;
+  Steps(&p, 7, 3000, now);
+  for (DealIndex d : {3u, 50u, 51u, 299u}) EXPECT_TRUE(p.Remove(d).ok());
+  return p;
+}
+
+std::vector<std::string> Reports(const Pipeline& p) {
+  FunnelOptions o;
+  o.value_attribute = "value";
+  const auto report = FunnelOf(p, o);
+  EXPECT_TRUE(report.ok()) << report.status();
+  return {FunnelTable(*report), FunnelJson(*report), FunnelCsv(*report),
+          FunnelProtoBytes(*report), FunnelSvg(*report)};
+}
+
+TEST(FunnelSnapshot, ARestoredPipelineReportsWhatItDidAndGoesOnCounting) {
+  const auto m = FunnelMachine();
+  for (Cohort cohort : {Cohort::kNone, Cohort::kWeek, Cohort::kQuarter}) {
+    SCOPED_TRACE(static_cast<int>(cohort));
+    Timestamp now = 0;
+    Pipeline p = Worked(m, cohort, &now);
+    const std::vector<std::string> before = Reports(p);
+    std::string bytes;
+    ASSERT_TRUE(SavePipeline(p, SnapshotSink::Bytes(&bytes)).ok());
+    auto restored = LoadPipeline(SnapshotSource::Bytes(bytes), m);
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    EXPECT_EQ(Reports(*restored), before);
+    // Onto the machine the snapshot carries, too.
+    auto carried = LoadPipeline(SnapshotSource::Bytes(bytes));
+    ASSERT_TRUE(carried.ok()) << carried.status();
+    EXPECT_EQ(Reports(*carried), before);
+    // Saved again, the same bytes; and the same steps after the restore
+    // count as they would have without it.
+    std::string again;
+    ASSERT_TRUE(SavePipeline(*restored, SnapshotSink::Bytes(&again)).ok());
+    EXPECT_EQ(again, bytes);
+    Timestamp later = now;
+    Steps(&p, 11, 2000, &now);
+    Steps(&*restored, 11, 2000, &later);
+    ASSERT_TRUE(p.Add(now).ok());
+    ASSERT_TRUE(restored->Add(later).ok());
+    EXPECT_EQ(Reports(*restored), Reports(p));
+    EXPECT_NE(Reports(p), before);  // the steps after did count
+  }
+}
+
+TEST(FunnelSnapshot, APipelineWithoutAFunnelIsWrittenAsFormat2) {
+  auto p = *Pipeline::Create(FunnelMachine());
+  ASSERT_TRUE(p.Add(kStart).ok());
+  std::string bytes;
+  ASSERT_TRUE(SavePipeline(p, SnapshotSink::Bytes(&bytes)).ok());
+  const auto frames = SnapshotFrames(bytes);
+  EXPECT_EQ(frames[0].header().format_version(), 2u);
+  EXPECT_FALSE(frames[0].header().has_funnel());
+  EXPECT_EQ(frames.size(), 3u);  // header, chunk, trailer
+  auto restored = LoadPipeline(SnapshotSource::Bytes(bytes), FunnelMachine());
+  ASSERT_TRUE(restored.ok());
+  EXPECT_EQ(FunnelOf(*restored).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+class DamagedFunnel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    bytes_.clear();
+    Timestamp now = 0;
+    Pipeline p = Worked(FunnelMachine(), Cohort::kMonth, &now);
+    ASSERT_TRUE(SavePipeline(p, SnapshotSink::Bytes(&bytes_)).ok());
+    frames_ = SnapshotFrames(bytes_);
+    ASSERT_EQ(frames_[0].header().format_version(), 3u);
+    ASSERT_TRUE(frames_[frames_.size() - 2].has_funnel());
+  }
+  v1::PipelineChunk* Chunk() { return frames_[1].mutable_chunk(); }
+  v1::PipelineFunnel* Funnel() { return frames_[frames_.size() - 2].mutable_funnel(); }
+  absl::Status Load() {
+    return LoadPipeline(SnapshotSource::Bytes(EncodeSnapshotFrames(frames_)), FunnelMachine())
+        .status();
+  }
+  void ExpectDataLoss(absl::string_view what) {
+    const absl::Status s = Load();
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+    EXPECT_THAT(s.message(), HasSubstr(what));
+  }
+  std::string bytes_;
+  std::vector<v1::PipelineFrame> frames_;
+};
+
+TEST_F(DamagedFunnel, TheUndamagedFramesLoad) { EXPECT_TRUE(Load().ok()); }
+
+TEST_F(DamagedFunnel, NoFunnelFrame) {
+  frames_.erase(frames_.end() - 2);
+  ExpectDataLoss("the header declares a funnel, but no funnel frame follows the chunks");
+}
+
+TEST_F(DamagedFunnel, AFunnelFrameTheHeaderDoesNotDeclare) {
+  frames_[0].mutable_header()->clear_funnel();
+  for (auto& f : frames_) {
+    if (!f.has_chunk()) continue;
+    v1::PipelineChunk* c = f.mutable_chunk();
+    c->clear_funnel_added_before_entry();
+    c->clear_funnel_visited();
+    c->clear_funnel_flags();
+    c->clear_funnel_furthest();
+  }
+  ExpectDataLoss("a funnel frame, but the header declares none");
+}
+
+TEST_F(DamagedFunnel, FunnelColumnsTheHeaderDoesNotDeclare) {
+  frames_[0].mutable_header()->clear_funnel();
+  ExpectDataLoss("chunk 0: holds funnel columns, but the header declares no funnel");
+}
+
+TEST_F(DamagedFunnel, AnUnknownCohortKind) {
+  frames_[0].mutable_header()->mutable_funnel()->set_cohort(9);
+  ExpectDataLoss("the funnel's cohort kind 9 is unknown");
+}
+
+TEST_F(DamagedFunnel, ColumnsOfTheWrongLength) {
+  Chunk()->mutable_funnel_visited()->pop_back();
+  ExpectDataLoss("chunk 0: funnel columns hold 296 addition times, 295 visited bytes");
+}
+
+TEST_F(DamagedFunnel, AStageOutOfRange) {
+  (*Chunk()->mutable_funnel_visited())[0] = static_cast<char>(0x80);  // stage 7 of 6
+  ExpectDataLoss("deal 0 has been in stage 7 of 6");
+  SetUp();
+  Chunk()->set_funnel_furthest(0, 7);
+  ExpectDataLoss("deal 0 got furthest to stage 6 of 6");
+}
+
+TEST_F(DamagedFunnel, AnUnknownOutcome) {
+  Chunk()->set_funnel_flags(0, 4);
+  ExpectDataLoss("deal 0 has funnel outcome 4");
+}
+
+TEST_F(DamagedFunnel, CountersThatDoNotFitTheHeader) {
+  Funnel()->mutable_total()->mutable_stages()->RemoveLast();
+  ExpectDataLoss("funnel counters of all deals cover 5 stages");
+  SetUp();
+  Funnel()->mutable_total()->mutable_flow_to()->RemoveLast();
+  ExpectDataLoss("funnel counters of all deals: the flow's columns differ in length");
+  SetUp();
+  Funnel()->mutable_total()->set_flow_to(0, 6);
+  ExpectDataLoss("a flow from stage");
+  SetUp();
+  Funnel()->mutable_total()->set_rejection_outcome(0, 9);
+  ExpectDataLoss("rejection 0 names stage");
+  SetUp();
+  Funnel()->mutable_total()->mutable_rejection_count()->RemoveLast();
+  ExpectDataLoss("the rejections' columns differ in length");
+  SetUp();
+  v1::FunnelHistogram* h =
+      Funnel()->mutable_total()->mutable_stages(0)->mutable_time_in_stage();
+  h->set_buckets(0, 1u << 20);
+  ExpectDataLoss("stage 0 has duration bucket 1048576");
+  SetUp();
+  Funnel()->mutable_total()->mutable_stages(0)->mutable_time_in_stage()->add_counts(1);
+  ExpectDataLoss("buckets and");
+}
+
+TEST_F(DamagedFunnel, ACohortThatDoesNotStartACohort) {
+  Funnel()->mutable_cohorts(0)->set_cohort_start(kStart + 5);
+  ExpectDataLoss("funnel cohort start 1767225605 is not the start of a cohort");
+  SetUp();
+  *Funnel()->add_cohorts() = Funnel()->cohorts(0);
+  ExpectDataLoss("or is there twice");
+}
+
+// A migration that removes a stage deals have been through: the funnel's
+// counts for it must go somewhere, which only the caller can say.
+TEST(FunnelSnapshot, CountsForAStageTheTargetLacksNeedAMapping) {
+  Timestamp now = 0;
+  Pipeline p = Worked(FunnelMachine(), Cohort::kNone, &now);
+  auto without_nurture = Machine::FromTextProto(R"(name: "fs" version: 2 initial_stage: "lead"
+      entry_stages: "demo"
+      stages { id: "lead" } stages { id: "demo" } stages { id: "proposal" }
+      stages { id: "won" kind: WON }
+      stages { id: "lost" kind: LOST reason_from_event: true }
+      events { id: "call" } events { id: "lose" } events { id: "ghost" }
+      attributes { name: "value" type: DOUBLE }
+      transitions { from_any_open: true to_any_open: true }
+      transitions { from_stage: "proposal" to: "won" }
+      transitions { from_any_open: true event: "lose" to: "lost" }
+      transitions { from_any_open: true event: "call" }
+      transitions { from_stage: "lost" to: "lead" })");
+  ASSERT_TRUE(without_nurture.ok()) << without_nurture.status();
+  // No live deal is in nurture: only the funnel's counts stop the load.
+  for (DealIndex d = 0; d < p.slot_count(); ++d) {
+    if (p.Contains(d) && p.stage(d) == 4) ASSERT_TRUE(p.MoveTo(d, StageId{0}, now)->moved());
+  }
+  std::string bytes;
+  ASSERT_TRUE(SavePipeline(p, SnapshotSink::Bytes(&bytes)).ok());
+  auto migration = Migration::FromTextProto(R"(machine: "fs" from_version: 0 to_version: 2)");
+  ASSERT_TRUE(migration.ok()) << migration.status();
+  RestoreOptions options;
+  options.migrations.push_back(*migration);
+  const auto loaded = LoadPipeline(SnapshotSource::Bytes(bytes),
+                                   *without_nurture, options);
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kFailedPrecondition) << loaded.status();
+  EXPECT_THAT(std::string(loaded.status().message()),
+              HasSubstr("has funnel counts for stage \"nurture\", which"));
+}
+
+}  // namespace
+}  // namespace salescycle
