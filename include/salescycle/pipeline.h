@@ -92,6 +92,9 @@ class Pipeline {
 
   const Machine& machine() const { return *machine_; }
   const std::shared_ptr<const Machine>& machine_ptr() const { return machine_; }
+  // What the pipeline keeps: the options it was created with, or for a
+  // restored one the snapshot's history limit and funnel (analytics).
+  const PipelineOptions& options() const { return options_; }
   // Live deals.
   size_t size() const { return live_; }
   // Slots, live or removed: every DealIndex is below this.

@@ -72,13 +72,19 @@ commands:
                                    writes it as a CRM's stage history.
                                    Numeric attributes are uniform in their
                                    --range (default: log-uniform, 1-100000)
-  replay MACHINE EVENTS [--snapshot-out FILE] [--history N] [--now TIME]
-         [--strict]                apply an event file (CSV or JSONL) in
+  replay MACHINE EVENTS [--snapshot-out FILE [--cohort week|month|quarter]]
+         [--history N] [--now TIME] [--strict]
+                                   apply an event file (CSV or JSONL) in
                                    time, firing the machine's timeouts
-                                   between rows, and print what happened
+                                   between rows, and print what happened;
+                                   the snapshot keeps the funnel (by cohort
+                                   with --cohort) and N steps of history a
+                                   deal (default 0)
   report MACHINE EVENTS [options]  replay, then report the funnel
   report [MACHINE] SNAPSHOT [options]
-                                   report from a snapshot with history (it
+                                   report from a snapshot: its saved funnel
+                                   (the same report as from the events), or
+                                   one replayed from its history (it
                                    carries its machine; give MACHINE when
                                    the machine uses named guards)
 
@@ -361,8 +367,20 @@ bool IsSnapshot(const std::string& path) {
   return f.gcount() == 8 && std::memcmp(magic, "SCPIPE\r\n", 8) == 0;
 }
 
+// --cohort; kNone without it. InvalidArgument is a usage error.
+absl::StatusOr<Cohort> ParseCohort(Args& args) {
+  if (!args.options.count("cohort")) return Cohort::kNone;
+  const std::string& c = args.options["cohort"];
+  if (c == "week") return Cohort::kWeek;
+  if (c == "month") return Cohort::kMonth;
+  if (c == "quarter") return Cohort::kQuarter;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--cohort is week, month or quarter, not \"", c, "\""));
+}
+
 int Replay(int argc, char** argv) {
-  auto args = ParseArgs(argc, argv, 2, {"snapshot-out", "history", "now", "max-rejected"});
+  auto args = ParseArgs(argc, argv, 2,
+                        {"snapshot-out", "history", "now", "max-rejected", "cohort"});
   if (!args.ok()) return Usage(std::string(args.status().message()));
   if (args->positional.size() != 2) return Usage("replay takes MACHINE EVENTS");
   const auto max_rejected = MaxRejected(*args);
@@ -374,6 +392,15 @@ int Replay(int argc, char** argv) {
     now = *parsed;
   }
   PipelineOptions options;
+  // The snapshot keeps the funnel, so that `report SNAPSHOT` says what
+  // `report MACHINE EVENTS` says.
+  options.analytics.enabled = args->options.count("snapshot-out") > 0;
+  const auto cohort = ParseCohort(*args);
+  if (!cohort.ok()) return Usage(std::string(cohort.status().message()));
+  if (*cohort != Cohort::kNone && !options.analytics.enabled) {
+    return Usage("--cohort is kept in the snapshot: give --snapshot-out");
+  }
+  options.analytics.cohort = *cohort;
   if (args->options.count("history")) {
     int64_t history;
     if (!absl::SimpleAtoi(args->options["history"], &history) || history < 0 ||
@@ -381,8 +408,6 @@ int Replay(int argc, char** argv) {
       return Usage(absl::StrCat("--history takes 0 to ", kMaxHistoryLimit));
     }
     options.history_limit = static_cast<size_t>(history);
-  } else if (args->options.count("snapshot-out")) {
-    options.history_limit = 16;  // so that the snapshot can be reported on
   }
   auto m = Machine::FromFile(args->positional[0]);
   if (!m.ok()) return Fail(m.status());
@@ -437,19 +462,7 @@ absl::StatusOr<ReportRequest> ParseReportOptions(Args& args) {
         "--format is table, json, csv or svg, not \"", r.format, "\""));
   }
   r.options.analytics.enabled = true;
-  if (args.options.count("cohort")) {
-    const std::string& c = args.options["cohort"];
-    if (c == "week") {
-      r.options.analytics.cohort = Cohort::kWeek;
-    } else if (c == "month") {
-      r.options.analytics.cohort = Cohort::kMonth;
-    } else if (c == "quarter") {
-      r.options.analytics.cohort = Cohort::kQuarter;
-    } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--cohort is week, month or quarter, not \"", c, "\""));
-    }
-  }
+  SC_ASSIGN_OR_RETURN(r.options.analytics.cohort, ParseCohort(args));
   if (args.options.count("value")) r.funnel.value_attribute = args.options["value"];
   if (args.options.count("now")) {
     auto now = ParseTime(args.options["now"]);
@@ -516,13 +529,17 @@ int Report(int argc, char** argv) {
   if (pos.size() == 1 && !from_snapshot) {
     return Usage(absl::StrCat(pos[0], " is not a snapshot: give MACHINE EVENTS"));
   }
-  if (from_snapshot && request->options.analytics.cohort != Cohort::kNone) {
-    return Usage("--cohort needs MACHINE EVENTS (a snapshot's history has no "
-                 "additions to group by)");
-  }
   int code = kOk;
   auto p = OpenForReport(*args, *request, &code);
   if (!p.ok()) return Fail(p.status());
+  const Cohort wanted = request->options.analytics.cohort;
+  if (from_snapshot && wanted != Cohort::kNone &&
+      (!p->options().analytics.enabled || p->options().analytics.cohort != wanted)) {
+    return Usage(absl::StrCat(
+        "--cohort ", args->options["cohort"],
+        ": the snapshot's funnel was not kept by it (replay --snapshot-out --cohort ",
+        args->options["cohort"], " keeps it), or give MACHINE EVENTS"));
+  }
   auto report = FunnelOf(*p, request->funnel);
   if (!report.ok()) return Fail(report.status());
   const absl::Status written =
