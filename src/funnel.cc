@@ -232,6 +232,56 @@ std::vector<StageFlow> FlowByStage(const Machine& m, const FunnelAccumulator& ac
   return flows;
 }
 
+// One stage's figures: its own counters, its flow, its live deals, and the
+// reach of the line (by position).
+StageFunnel StageFigures(const Machine& m, const FunnelAccumulator& acc,
+                         const FunnelCounters& c, const LiveTally& live,
+                         const StageFlow& flow, const std::vector<uint64_t>& reached,
+                         StageId s) {
+  const StageInfo& info = m.stage(s);
+  const StageCounters& sc = c.stages[s];
+  StageFunnel st;
+  st.stage = s;
+  st.id = info.id;
+  st.display_name = info.display_name;
+  st.kind = info.kind;
+  st.side = info.side;
+  st.win_probability = info.win_probability;
+  st.entered = sc.entered;
+  st.moves_in = flow.in;
+  st.reentries = sc.reentries;
+  st.exits_forward = flow.forward;
+  st.exits_back = flow.back;
+  st.exits_lost = flow.lost;
+  st.exits_side = flow.side;
+  st.moved_on = flow.forward + flow.back + flow.side;
+  st.dropped = flow.lost;
+  st.now = live.now[s];
+  st.stalled = live.stalled[s];
+  st.stopped_lost = live.stopped_lost[s];
+  st.stopped_open = live.stopped_open[s];
+  st.stopped_side = live.stopped_side[s];
+  const uint8_t position = acc.line_position(s);
+  const bool on_line = position != FunnelAccumulator::kOffLine;
+  st.reached = on_line ? reached[position] : 0;
+  st.next_stage = NextInFunnel(m, acc, s);
+  if (st.next_stage != kNoStage) {
+    st.conversion_to_next = Ratio(static_cast<double>(reached[position + 1]),
+                                  static_cast<double>(st.reached));
+  }
+  st.conversion_to_won =
+      on_line ? Ratio(static_cast<double>(c.won), static_cast<double>(st.reached))
+              : Ratio(static_cast<double>(sc.won_after), static_cast<double>(sc.entered));
+  st.drop_rate = Ratio(static_cast<double>(st.dropped), static_cast<double>(sc.entered));
+  st.time_in_stage.count = sc.time_in_stage.count();
+  st.time_in_stage.mean_seconds = sc.time_in_stage.mean();
+  st.time_in_stage.median_seconds = sc.time_in_stage.Quantile(0.5);
+  st.time_in_stage.p90_seconds = sc.time_in_stage.Quantile(0.9);
+  st.activities = sc.activities;
+  st.rejected = sc.rejected;
+  return st;
+}
+
 FunnelFigures Figures(const Machine& m, const FunnelAccumulator& acc,
                       const FunnelCounters& c, const LiveTally& live) {
   const std::vector<uint64_t> reached = Reached(c);
@@ -258,52 +308,8 @@ FunnelFigures Figures(const Machine& m, const FunnelAccumulator& acc,
   uint64_t most_dropped = 0;
   for (int i = 0; i < m.num_stages(); ++i) {
     const StageId s = static_cast<StageId>(i);
-    const StageInfo& info = m.stage(s);
-    const StageCounters& sc = c.stages[s];
-    StageFunnel st;
-    st.stage = s;
-    st.id = info.id;
-    st.display_name = info.display_name;
-    st.kind = info.kind;
-    st.side = info.side;
-    st.win_probability = info.win_probability;
-    st.entered = sc.entered;
-    const StageFlow& flow = flows[s];
-    st.moves_in = flow.in;
-    st.reentries = sc.reentries;
-    st.exits_forward = flow.forward;
-    st.exits_back = flow.back;
-    st.exits_lost = flow.lost;
-    st.exits_side = flow.side;
-    st.moved_on = flow.forward + flow.back + flow.side;
-    st.dropped = flow.lost;
-    st.now = live.now[s];
-    st.stalled = live.stalled[s];
-    st.stopped_lost = live.stopped_lost[s];
-    st.stopped_open = live.stopped_open[s];
-    st.stopped_side = live.stopped_side[s];
-    const uint8_t position = acc.line_position(s);
-    const bool on_line = position != FunnelAccumulator::kOffLine;
-    st.reached = on_line ? reached[position] : 0;
-    st.next_stage = NextInFunnel(m, acc, s);
-    if (st.next_stage != kNoStage) {
-      st.conversion_to_next =
-          Ratio(static_cast<double>(reached[position + 1]),
-                static_cast<double>(st.reached));
-    }
-    st.conversion_to_won =
-        on_line ? Ratio(static_cast<double>(c.won), static_cast<double>(st.reached))
-                : Ratio(static_cast<double>(sc.won_after),
-                        static_cast<double>(sc.entered));
-    st.drop_rate = Ratio(static_cast<double>(st.dropped),
-                         static_cast<double>(sc.entered));
-    st.time_in_stage.count = sc.time_in_stage.count();
-    st.time_in_stage.mean_seconds = sc.time_in_stage.mean();
-    st.time_in_stage.median_seconds = sc.time_in_stage.Quantile(0.5);
-    st.time_in_stage.p90_seconds = sc.time_in_stage.Quantile(0.9);
-    st.activities = sc.activities;
-    st.rejected = sc.rejected;
-    f.accepted_steps += sc.activities;
+    StageFunnel st = StageFigures(m, acc, c, live, flows[s], reached, s);
+    f.accepted_steps += st.activities;
     if (st.dropped > most_dropped ||
         (st.dropped == most_dropped && st.dropped > 0 &&
          st.drop_rate > f.stages[f.biggest_leak].drop_rate)) {
