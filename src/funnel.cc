@@ -20,6 +20,7 @@
 #include "src/analytics.h"
 #include "src/pipeline_internal.h"
 #include "src/status_macros.h"
+#include "src/utf8.h"
 
 namespace salescycle {
 namespace internal {
@@ -329,6 +330,98 @@ FunnelFigures Figures(const Machine& m, const FunnelAccumulator& acc,
   return f;
 }
 
+// The breakdown attribute's value of a live deal, as text.
+std::string SegmentValue(const AttributeValue& v) {
+  switch (v.type()) {
+    case AttributeType::kInt64: return absl::StrCat(v.int64_value());
+    case AttributeType::kDouble: return absl::StrCat(v.double_value());
+    case AttributeType::kString: return v.string_value();
+    case AttributeType::kBool: return v.bool_value() ? "true" : "false";
+  }
+  return "";
+}
+
+// The segments, the most deals first, "(not set)" then the fold of the
+// values past kMaxFunnelSegments - 1 last.
+std::vector<FunnelSegment> OrderSegments(
+    absl::flat_hash_map<std::string, FunnelSegment> by_value, FunnelSegment unset) {
+  std::vector<FunnelSegment> out;
+  out.reserve(by_value.size());
+  for (auto& [value, segment] : by_value) out.push_back(std::move(segment));
+  std::sort(out.begin(), out.end(), [](const FunnelSegment& a, const FunnelSegment& b) {
+    return a.deals != b.deals ? a.deals > b.deals : a.value < b.value;
+  });
+  const size_t keep = kMaxFunnelSegments - 2;  // room for "(not set)" and the fold
+  if (out.size() > keep + 1) {
+    FunnelSegment other;
+    other.other = true;
+    other.reached.assign(out[0].reached.size(), 0);
+    for (size_t i = keep; i < out.size(); ++i) {
+      const FunnelSegment& s = out[i];
+      other.deals += s.deals;
+      other.open += s.open;
+      other.won += s.won;
+      other.lost += s.lost;
+      other.weighted_pipeline += s.weighted_pipeline;
+      for (size_t k = 0; k < s.reached.size(); ++k) other.reached[k] += s.reached[k];
+    }
+    other.value = absl::StrCat("(", out.size() - keep, " other values)");
+    out.resize(keep);
+    out.push_back(std::move(other));
+  }
+  if (unset.deals > 0) out.insert(out.end() - (out.empty() || !out.back().other ? 0 : 1),
+                                  std::move(unset));
+  for (FunnelSegment& s : out) {
+    s.win_rate = Ratio(static_cast<double>(s.won), static_cast<double>(s.won + s.lost));
+  }
+  return out;
+}
+
+// The live deals by the breakdown attribute's value (funnel.h).
+std::vector<FunnelSegment> Breakdown(const Pipeline& p, const FunnelAccumulator& acc,
+                                     AttributeId attribute,
+                                     std::optional<AttributeId> value) {
+  const Machine& m = p.machine();
+  absl::flat_hash_map<std::string, FunnelSegment> by_value;
+  FunnelSegment unset;
+  unset.value = "(not set)";
+  unset.set = false;
+  const size_t stages = static_cast<size_t>(m.num_stages());
+  unset.reached.assign(stages, 0);
+  for (DealIndex d = 0; d < p.slot_count(); ++d) {
+    if (!p.Contains(d)) continue;
+    FunnelSegment* s = &unset;
+    if (p.IsSet(d, attribute)) {
+      std::string key = SegmentValue(*p.Get(d, attribute));
+      auto [it, added] = by_value.try_emplace(key);
+      s = &it->second;
+      if (added) {
+        s->value = std::move(key);
+        s->reached.assign(stages, 0);
+      }
+    }
+    const StageInfo& info = m.stage(p.stage(d));
+    const uint8_t flags = acc.flags(d);
+    ++s->deals;
+    if (info.kind == StageKind::kOpen) {
+      ++s->open;
+      if (const std::optional<double> v = DealValue(p, d, value)) {
+        s->weighted_pipeline += *v * info.win_probability / 100.0;
+      }
+    }
+    if ((flags & FunnelAccumulator::kWon) != 0) {
+      ++s->won;
+    } else if ((flags & FunnelAccumulator::kLost) != 0) {
+      ++s->lost;
+    }
+    // Reached: every stage of the line up to the furthest.
+    const uint8_t furthest = acc.furthest(d);
+    if (furthest == FunnelAccumulator::kOffLine) continue;
+    for (size_t k = 0; k <= furthest; ++k) ++s->reached[acc.line()[k]];
+  }
+  return OrderSegments(std::move(by_value), std::move(unset));
+}
+
 }  // namespace
 }  // namespace internal
 
@@ -338,6 +431,10 @@ absl::StatusOr<FunnelReport> FunnelOf(const Pipeline& pipeline,
   const Machine& m = pipeline.machine();
   SC_ASSIGN_OR_RETURN(const std::optional<AttributeId> value,
                       internal::ValueAttribute(m, options));
+  std::optional<AttributeId> breakdown;
+  if (!options.breakdown_attribute.empty()) {
+    SC_ASSIGN_OR_RETURN(breakdown, m.FindAttribute(options.breakdown_attribute));
+  }
   const FunnelAccumulator* acc = internal::PipelineInternal::analytics(pipeline);
   std::unique_ptr<FunnelAccumulator> replayed;
   if (acc == nullptr) {
@@ -397,6 +494,10 @@ absl::StatusOr<FunnelReport> FunnelOf(const Pipeline& pipeline,
             [](const FunnelCohort& a, const FunnelCohort& b) {
               return a.start < b.start;
             });
+  if (breakdown) {
+    report.breakdown_attribute = options.breakdown_attribute;
+    report.breakdown = internal::Breakdown(pipeline, *acc, *breakdown, value);
+  }
   return report;
 }
 
@@ -513,6 +614,29 @@ std::string RejectedLines(const FunnelFigures& f, size_t shown) {
 
 }  // namespace
 
+// The breakdown: a line a value, the most deals first, `shown` at most.
+void BreakdownLines(const FunnelReport& report, size_t shown, std::string* out) {
+  if (report.breakdown_attribute.empty()) return;
+  int width = static_cast<int>(report.breakdown_attribute.size()) + 17;
+  for (size_t i = 0; i < report.breakdown.size() && i < shown; ++i) {
+    width = std::max(width, static_cast<int>(report.breakdown[i].value.size()));
+  }
+  absl::StrAppendFormat(out, "\n%-*s %9s %9s %9s %9s %9s %14s\n", width,
+                        absl::StrCat("by ", report.breakdown_attribute, " (live deals)"),
+                        "deals", "open", "won", "lost", "win rate", "weighted");
+  for (size_t i = 0; i < report.breakdown.size() && i < shown; ++i) {
+    const FunnelSegment& s = report.breakdown[i];
+    absl::StrAppendFormat(out, "%-*s %9s %9s %9s %9s %9s %14s\n", width, s.value,
+                          Thousands(s.deals), Thousands(s.open), Thousands(s.won),
+                          Thousands(s.lost), s.won + s.lost == 0 ? "-" : Percent(s.win_rate),
+                          ValueFigure(report, s.weighted_pipeline));
+  }
+  if (report.breakdown.size() > shown) {
+    absl::StrAppend(out, "  ... and ", report.breakdown.size() - shown,
+                    " more (--format json lists them all)\n");
+  }
+}
+
 std::string FunnelTable(const FunnelReport& report) {
   const FunnelFigures& f = report.total;
   std::string out = absl::StrFormat(
@@ -571,6 +695,7 @@ std::string FunnelTable(const FunnelReport& report) {
           ValueFigure(report, g.weighted_pipeline));
     }
   }
+  BreakdownLines(report, 20, &out);
   return out;
 }
 
@@ -661,6 +786,27 @@ v1::FunnelReport ToProto(const FunnelReport& report) {
     pc->set_start(c.start);
     ToProto(c.figures, pc->mutable_figures());
   }
+  out.set_breakdown_attribute(report.breakdown_attribute);
+  for (const FunnelSegment& s : report.breakdown) {
+    v1::FunnelSegment* ps = out.add_breakdown();
+    ps->set_value(s.value);
+    ps->set_set(s.set);
+    ps->set_other(s.other);
+    ps->set_deals(s.deals);
+    ps->set_open(s.open);
+    ps->set_won(s.won);
+    ps->set_lost(s.lost);
+    ps->set_win_rate(s.win_rate);
+    ps->set_weighted_pipeline(s.weighted_pipeline);
+    for (size_t k = 0; k < s.reached.size(); ++k) {
+      if (report.total.stages[k].kind == StageKind::kLost || report.total.stages[k].side) {
+        continue;
+      }
+      v1::SegmentReach* r = ps->add_reached();
+      r->set_stage(report.total.stages[k].id);
+      r->set_deals(s.reached[k]);
+    }
+  }
   return out;
 }
 
@@ -695,6 +841,9 @@ class JsonWriter {
     out_ += ": ";
     first_ = true;  // the value follows without a comma
   }
+  void Value(bool v) { Raw(v ? "true" : "false"); }
+  // A C string would convert to bool before string_view: say which.
+  void Value(const char* v) = delete;
   void Value(uint64_t v) { Raw(absl::StrCat(v)); }
   void Value(int64_t v) { Raw(absl::StrCat(v)); }
   // The shortest text that reads back as the same double.
@@ -725,14 +874,24 @@ class JsonWriter {
   }
   void String(absl::string_view s) {
     out_ += '"';
-    for (unsigned char c : s) {
-      if (c == '"' || c == '\\') {
-        out_ += '\\';
-        out_ += static_cast<char>(c);
-      } else if (c < 0x20) {
-        absl::StrAppendFormat(&out_, "\\u%04x", c);
-      } else {
-        out_ += static_cast<char>(c);
+    while (!s.empty()) {
+      const size_t valid = internal::ValidUtf8Prefix(s);
+      for (unsigned char c : s.substr(0, valid)) {
+        if (c == '"' || c == '\\') {
+          out_ += '\\';
+          out_ += static_cast<char>(c);
+        } else if (c < 0x20) {
+          absl::StrAppendFormat(&out_, "\\u%04x", c);
+        } else {
+          out_ += static_cast<char>(c);
+        }
+      }
+      s.remove_prefix(valid);
+      // Attribute values and loss reasons are bytes: one that is not UTF-8
+      // is written as U+FFFD, so that the JSON stays JSON.
+      if (!s.empty()) {
+        out_ += "\\ufffd";
+        s.remove_prefix(1);
       }
     }
     out_ += '"';
@@ -777,6 +936,39 @@ void JsonStage(const FunnelFigures& f, const StageFunnel& s, JsonWriter* w) {
   w->Field("stopped_open", s.stopped_open);
   w->Field("stopped_side", s.stopped_side);
   w->Close('}');
+}
+
+// The breakdown's segments, with reached for each stage of the line (in
+// the stages' order, as "stages" lists them).
+void JsonBreakdown(const FunnelReport& report, JsonWriter* w) {
+  w->Field("breakdown_attribute", absl::string_view(report.breakdown_attribute));
+  w->Key("breakdown");
+  w->Open('[');
+  for (const FunnelSegment& s : report.breakdown) {
+    w->Open('{');
+    w->Field("value", absl::string_view(s.value));
+    w->Field("set", s.set);
+    w->Field("other", s.other);
+    w->Field("deals", s.deals);
+    w->Field("open", s.open);
+    w->Field("won", s.won);
+    w->Field("lost", s.lost);
+    w->Field("win_rate", s.win_rate);
+    w->Field("weighted_pipeline", s.weighted_pipeline);
+    w->Key("reached");
+    w->Open('[');
+    for (size_t k = 0; k < s.reached.size(); ++k) {
+      const StageFunnel& stage = report.total.stages[k];
+      if (stage.kind == StageKind::kLost || stage.side) continue;
+      w->Open('{');
+      w->Field("stage", absl::string_view(stage.id));
+      w->Field("deals", s.reached[k]);
+      w->Close('}');
+    }
+    w->Close(']');
+    w->Close('}');
+  }
+  w->Close(']');
 }
 
 void JsonFigures(const FunnelFigures& f, JsonWriter* w) {
@@ -855,6 +1047,7 @@ std::string FunnelJson(const FunnelReport& report) {
     w.Close('}');
   }
   w.Close(']');
+  JsonBreakdown(report, &w);
   w.Close('}');
   return w.Take() + "\n";
 }

@@ -437,6 +437,15 @@ class Cli(unittest.TestCase):
         weekly = run("report", B2B, events, "--cohort", "week").stdout
         self.assertIn("2026-W01", weekly)
         self.assertIn("2026-W05", weekly)
+        by = run("report", B2B, events, "--by", "decision_maker", "--format", "json")
+        self.assertEqual(by.returncode, 0, by.stderr)
+        segments = json.loads(by.stdout)["breakdown"]
+        self.assertEqual(sum(s["deals"] for s in segments), 3)
+        self.assertIn("by decision_maker (live deals)",
+                      run("report", B2B, events, "--by", "decision_maker").stdout)
+        missing = run("report", B2B, events, "--by", "region")
+        self.assertEqual(missing.returncode, 1)
+        self.assertIn('has no attribute "region"', missing.stderr)
         quarterly = run("report", B2B, events, "--cohort", "quarter").stdout
         self.assertRegex(quarterly, r"\n2026-Q1 +3 ")
         out = os.path.join(self.dir.name, "report.txt")

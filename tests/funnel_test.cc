@@ -700,6 +700,127 @@ TEST(FunnelFlow, MovesInAndExitsByDestination) {
 namespace salescycle {
 namespace {
 
+// A breakdown, counted by hand. Line: lead, demo, won (50% and 80%).
+//   d0 source "web"   lead -> demo -> won          won, reached all 3
+//   d1 source "web"   lead -> demo (value 1000)    open, weighted 800
+//   d2 source "fair"  lead -> lost                 lost, reached lead
+//   d3 not set        lead (value 10)              open, weighted 5
+//   d4 source "fair"  removed: not a live deal
+//   web: 2 deals, 1 open, 1 won, 0 lost, 100%, reached 2/2/1, 800
+//   fair: 1 deal, 0 open, 0 won, 1 lost, 0%, reached 1/0/0
+//   (not set): 1 deal, 1 open, reached 1/0/0, 5; last, though as big
+//   as fair
+TEST(FunnelBreakdown, LiveDealsByAnAttributesValue) {
+  auto m = Machine::FromTextProto(R"(name: "by" initial_stage: "lead"
+      stages { id: "lead" win_probability: 50 } stages { id: "demo" win_probability: 80 }
+      stages { id: "won" kind: WON } stages { id: "lost" kind: LOST }
+      events { id: "e" }
+      attributes { name: "source" type: STRING } attributes { name: "value" type: DOUBLE }
+      transitions { from_any_open: true to_any_open: true forward_only: true }
+      transitions { from_any_open: true to_any_closed: true })");
+  ASSERT_TRUE(m.ok()) << m.status();
+  auto p = *Pipeline::Create(*m, WithAnalytics());
+  const StageId lead = 0, demo = 1, won = 2, lost = 3;
+  for (int d = 0; d < 5; ++d) ASSERT_TRUE(p.Add(0).ok());
+  for (auto [d, source] : {std::pair<DealIndex, const char*>{0, "web"}, {1, "web"},
+                           {2, "fair"}, {4, "fair"}}) {
+    ASSERT_TRUE(p.Set(d, 0, AttributeValue::String(source)).ok());
+  }
+  ASSERT_TRUE(p.Set(1, 1, AttributeValue::Double(1000)).ok());
+  ASSERT_TRUE(p.Set(3, 1, AttributeValue::Double(10)).ok());
+  const std::vector<StageRecord> moves = {{0, demo, 1}, {0, won, 2}, {1, demo, 1}, {2, lost, 1}};
+  ASSERT_EQ(p.ApplyMoves(moves)->accepted, moves.size());
+  ASSERT_TRUE(p.Remove(4).ok());
+  FunnelOptions o;
+  o.value_attribute = "value";
+  o.breakdown_attribute = "source";
+  const FunnelReport report = *FunnelOf(p, o);
+  ASSERT_EQ(report.breakdown.size(), 3u);
+  const FunnelSegment& web = report.breakdown[0];
+  const FunnelSegment& fair = report.breakdown[1];
+  const FunnelSegment& unset = report.breakdown[2];
+  EXPECT_EQ(web.value, "web");
+  EXPECT_EQ((std::vector<uint64_t>{web.deals, web.open, web.won, web.lost}),
+            (std::vector<uint64_t>{2, 1, 1, 0}));
+  EXPECT_DOUBLE_EQ(web.win_rate, 1.0);
+  EXPECT_DOUBLE_EQ(web.weighted_pipeline, 800);
+  EXPECT_EQ(web.reached[lead], 2u);
+  EXPECT_EQ(web.reached[demo], 2u);
+  EXPECT_EQ(web.reached[won], 1u);
+  EXPECT_EQ(web.reached[lost], 0u);
+  EXPECT_EQ(fair.value, "fair");
+  EXPECT_EQ((std::vector<uint64_t>{fair.deals, fair.open, fair.won, fair.lost}),
+            (std::vector<uint64_t>{1, 0, 0, 1}));
+  EXPECT_EQ(fair.reached[lead], 1u);
+  EXPECT_EQ(fair.reached[demo], 0u);
+  EXPECT_EQ(unset.value, "(not set)");
+  EXPECT_FALSE(unset.set);
+  EXPECT_EQ(unset.open, 1u);
+  EXPECT_DOUBLE_EQ(unset.weighted_pipeline, 5);
+  const std::string table = FunnelTable(report);
+  EXPECT_THAT(table, HasSubstr(
+      "by source (live deals)      deals      open       won      lost  win rate       weighted\n"
+      "web                             2         1         1         0    100.0%            800\n"
+      "fair                            1         0         0         1      0.0%              0\n"
+      "(not set)                       1         1         0         0         -              5\n"));
+  v1::FunnelReport parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(FunnelJson(report), &parsed).ok());
+  ASSERT_EQ(parsed.breakdown_size(), 3);
+  EXPECT_EQ(parsed.breakdown_attribute(), "source");
+  ASSERT_EQ(parsed.breakdown(0).reached_size(), 3);  // the line: lead, demo, won
+  EXPECT_EQ(parsed.breakdown(0).reached(2).stage(), "won");
+  EXPECT_EQ(parsed.breakdown(0).reached(2).deals(), 1u);
+  EXPECT_FALSE(parsed.breakdown(2).set());
+  o.breakdown_attribute = "region";
+  EXPECT_EQ(FunnelOf(p, o).status().code(), absl::StatusCode::kNotFound);
+}
+
+// Past kMaxFunnelSegments values the smallest are folded into one; a value
+// that is not UTF-8 is still valid JSON.
+TEST(FunnelBreakdown, ManyValuesFoldAndBytesStayJson) {
+  auto m = Machine::FromTextProto(R"(name: "many" initial_stage: "a"
+      stages { id: "a" } stages { id: "w" kind: WON } events { id: "go" }
+      attributes { name: "owner" type: INT64 } attributes { name: "tag" type: STRING }
+      transitions { from_stage: "a" event: "go" to: "w" })");
+  ASSERT_TRUE(m.ok()) << m.status();
+  auto p = *Pipeline::Create(*m, WithAnalytics());
+  // Owner 0 has 3 deals, owners 1..1000 one each: 1001 values.
+  for (int64_t owner : {0, 0}) {
+    const DealIndex d = *p.Add(0);
+    ASSERT_TRUE(p.Set(d, 0, AttributeValue::Int64(owner)).ok());
+  }
+  for (int64_t owner = 0; owner <= 1000; ++owner) {
+    const DealIndex d = *p.Add(0);
+    ASSERT_TRUE(p.Set(d, 0, AttributeValue::Int64(owner)).ok());
+  }
+  ASSERT_TRUE(p.Add(0).ok());  // not set
+  FunnelOptions o;
+  o.breakdown_attribute = "owner";
+  const FunnelReport report = *FunnelOf(p, o);
+  ASSERT_EQ(report.breakdown.size(), kMaxFunnelSegments);
+  EXPECT_EQ(report.breakdown[0].value, "0");
+  EXPECT_EQ(report.breakdown[0].deals, 3u);
+  EXPECT_EQ(report.breakdown[1].value, "1");  // ties by value, as text
+  EXPECT_EQ(report.breakdown[1].deals, 1u);
+  EXPECT_EQ(report.breakdown[998].value, "(not set)");
+  const FunnelSegment& other = report.breakdown[999];
+  EXPECT_TRUE(other.other);
+  EXPECT_EQ(other.value, "(3 other values)");
+  EXPECT_EQ(other.deals, 3u);
+  uint64_t deals = 0;
+  for (const FunnelSegment& s : report.breakdown) deals += s.deals;
+  EXPECT_EQ(deals, p.size());
+  EXPECT_THAT(FunnelTable(report), HasSubstr("... and 980 more (--format json lists them all)"));
+
+  const DealIndex d = *p.Add(0);
+  ASSERT_TRUE(p.Set(d, 1, AttributeValue::String(std::string("caf\xe9 \"x\"", 8))).ok());
+  o.breakdown_attribute = "tag";
+  const std::string json = FunnelJson(*FunnelOf(p, o));
+  EXPECT_THAT(json, HasSubstr("\"value\": \"caf\\ufffd \\\"x\\\"\""));
+  v1::FunnelReport parsed;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &parsed).ok());
+}
+
 TEST(FunnelLost, LiveLostDealsByReason) {
   auto m = Machine::FromTextProto(R"(name: "why" initial_stage: "lead"
       stages { id: "lead" } stages { id: "won" kind: WON }

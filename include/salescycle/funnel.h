@@ -69,6 +69,12 @@
 //                (no transition, guard failed, missing attribute, not
 //                reopenable, a removed deal), and in all; rejected share =
 //                rejected / (accepted + rejected steps).
+// A breakdown groups the live deals by the value of an attribute: per
+// value, its deals, those open now, won (ever), lost (and never won), win
+// rate, weighted pipeline and reached per stage of the line, as defined
+// above over those deals only (removed deals count in the total alone).
+// Past kMaxFunnelSegments values, the smallest are one "(N other values)"
+// segment.
 // Cohorts group deals by the UTC week (ISO 8601, "2026-W01"), month
 // ("2026-01") or calendar quarter ("2026-Q1") they were added in; each has every figure above, and the
 // table shows its deals, those still open (a recent cohort's win rate is
@@ -101,6 +107,9 @@ struct FunnelOptions {
   // The moment stalled deals are judged at. Default: the latest event or
   // addition time the pipeline has seen.
   std::optional<Timestamp> now;
+  // Live deals broken down by this attribute's value (a lead source, an
+  // owner, a region: any type). Default: "" (no breakdown).
+  std::string breakdown_attribute;
 };
 
 struct DurationStats {
@@ -202,6 +211,27 @@ struct FunnelCohort {
   FunnelFigures figures;
 };
 
+// The live deals with one value of the breakdown attribute.
+struct FunnelSegment {
+  // The value as text ("inbound", "42", "0.5", "true"); for the deals
+  // where it is not set, "(not set)" with `set` false; for the values past
+  // the most kMaxFunnelSegments - 1, "(N other values)" with `other` true.
+  std::string value;
+  bool set = true;
+  bool other = false;
+  uint64_t deals = 0;
+  uint64_t open = 0;  // now in an OPEN stage
+  uint64_t won = 0;   // ever won
+  uint64_t lost = 0;  // lost and never won
+  double win_rate = 0;
+  double weighted_pipeline = 0;
+  // By stage id: the segment's deals whose furthest stage on the funnel
+  // line is this one or later; 0 off the line.
+  std::vector<uint64_t> reached;
+};
+
+inline constexpr size_t kMaxFunnelSegments = 1000;
+
 struct FunnelReport {
   std::string machine;
   uint32_t version = 0;
@@ -209,11 +239,16 @@ struct FunnelReport {
   std::string value_attribute;
   FunnelFigures total;
   std::vector<FunnelCohort> cohorts;  // oldest first; empty without cohorts
+  std::string breakdown_attribute;
+  // The most deals first (ties by value), "(not set)" and the other
+  // values last; empty without a breakdown.
+  std::vector<FunnelSegment> breakdown;
 };
 
 // The funnel of `pipeline`. Errors: FailedPrecondition when the pipeline
-// has neither analytics nor history; InvalidArgument for a value attribute
-// the machine lacks or that is not a number.
+// has neither analytics nor history; NotFound for a value or breakdown
+// attribute the machine lacks; InvalidArgument for a value attribute that
+// is not a number.
 [[nodiscard]] absl::StatusOr<FunnelReport> FunnelOf(
     const Pipeline& pipeline, const FunnelOptions& options = {});
 

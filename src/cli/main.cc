@@ -94,6 +94,8 @@ report options:
                                    machine (Graphviz DOT)
   --cohort week|month|quarter      figures per week, month or quarter of addition
   --value ATTRIBUTE                the deal value attribute
+  --by ATTRIBUTE                   the live deals by that attribute's value
+                                   (a lead source, an owner, a region)
   --max-rejected SHARE             exit 4 when more than SHARE (0 to 1) of the
                                    steps were rejected (0: any); replay
                                    takes it too
@@ -464,6 +466,7 @@ absl::StatusOr<ReportRequest> ParseReportOptions(Args& args) {
   r.options.analytics.enabled = true;
   SC_ASSIGN_OR_RETURN(r.options.analytics.cohort, ParseCohort(args));
   if (args.options.count("value")) r.funnel.value_attribute = args.options["value"];
+  if (args.options.count("by")) r.funnel.breakdown_attribute = args.options["by"];
   if (args.options.count("now")) {
     auto now = ParseTime(args.options["now"]);
     if (!now.ok()) {
@@ -517,7 +520,7 @@ absl::Status WriteReport(Args& args, const std::string& format,
 
 int Report(int argc, char** argv) {
   auto args = ParseArgs(argc, argv, 2, {"format", "cohort", "value", "now", "out",
-                                        "svg", "dot", "max-rejected"});
+                                        "svg", "dot", "max-rejected", "by"});
   if (!args.ok()) return Usage(std::string(args.status().message()));
   const auto& pos = args->positional;
   if (pos.empty() || pos.size() > 2) {
