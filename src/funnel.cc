@@ -283,6 +283,31 @@ StageFunnel StageFigures(const Machine& m, const FunnelAccumulator& acc,
   return st;
 }
 
+// The biggest leak (funnel.h): the stage of the line with the lowest
+// conversion to next, compared exactly as fractions; ties: the more deals
+// that stopped there. kNoStage when every deal went on.
+StageId BiggestLeak(const std::vector<StageFunnel>& stages) {
+  StageId leak = kNoStage;
+  for (const StageFunnel& s : stages) {
+    if (s.next_stage == kNoStage) continue;
+    const uint64_t went_on = stages[s.next_stage].reached;
+    if (s.reached == 0 || went_on >= s.reached) continue;
+    if (leak == kNoStage) {
+      leak = s.stage;
+      continue;
+    }
+    const StageFunnel& b = stages[leak];
+    const uint64_t b_went_on = stages[b.next_stage].reached;
+    // went_on / reached < b_went_on / b.reached, without rounding.
+    const absl::uint128 here = absl::uint128(went_on) * b.reached;
+    const absl::uint128 there = absl::uint128(b_went_on) * s.reached;
+    if (here < there || (here == there && s.reached - went_on > b.reached - b_went_on)) {
+      leak = s.stage;
+    }
+  }
+  return leak;
+}
+
 FunnelFigures Figures(const Machine& m, const FunnelAccumulator& acc,
                       const FunnelCounters& c, const LiveTally& live) {
   const std::vector<uint64_t> reached = Reached(c);
@@ -306,19 +331,12 @@ FunnelFigures Figures(const Machine& m, const FunnelAccumulator& acc,
                                      f.average_cycle_days
                                : 0;
   f.weighted_pipeline = live.weighted;
-  uint64_t most_dropped = 0;
   for (int i = 0; i < m.num_stages(); ++i) {
     const StageId s = static_cast<StageId>(i);
-    StageFunnel st = StageFigures(m, acc, c, live, flows[s], reached, s);
-    f.accepted_steps += st.activities;
-    if (st.dropped > most_dropped ||
-        (st.dropped == most_dropped && st.dropped > 0 &&
-         st.drop_rate > f.stages[f.biggest_leak].drop_rate)) {
-      most_dropped = st.dropped;
-      f.biggest_leak = s;
-    }
-    f.stages.push_back(std::move(st));
+    f.stages.push_back(StageFigures(m, acc, c, live, flows[s], reached, s));
+    f.accepted_steps += f.stages.back().activities;
   }
+  f.biggest_leak = BiggestLeak(f.stages);
   f.accepted_steps += c.moves;
   f.lost_by_reason.assign(live.lost_by_reason.begin(), live.lost_by_reason.end());
   std::sort(f.lost_by_reason.begin(), f.lost_by_reason.end(),
@@ -545,8 +563,10 @@ std::string Overall(const FunnelReport& report, const FunnelFigures& f) {
   std::string leak = "none";
   if (f.biggest_leak != kNoStage) {
     const StageFunnel& s = f.stages[f.biggest_leak];
-    leak = absl::StrCat(s.display_name, " (", Thousands(s.dropped), " dropped, ",
-                        Percent(s.drop_rate), ")");
+    const StageFunnel& next = f.stages[s.next_stage];
+    leak = absl::StrCat(s.display_name, " (", Percent(s.conversion_to_next), " reached ",
+                        next.display_name, ": ", Thousands(s.reached - next.reached),
+                        " of ", Thousands(s.reached), " did not)");
   }
   // With nothing won, a cycle length of 0 would read as instant wins.
   const std::string cycle =
@@ -1105,6 +1125,47 @@ std::string Xml(absl::string_view s) {
 
 }  // namespace
 
+namespace {
+
+constexpr size_t kNameChars = 48;
+
+// A name cut to kNameChars characters (UTF-8 aware), with an ellipsis.
+std::string Shortened(const std::string& name) {
+  if (name.size() <= kNameChars) return name;
+  size_t cut = kNameChars - 1;
+  while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;
+  return absl::StrCat(name.substr(0, cut), "\xE2\x80\xA6");
+}
+
+// Below the bars, apart from them: the deals now in stages off the line
+// (lost, side stages) and the rejected steps.
+std::string OffTheLine(const FunnelFigures& f, int x, int y) {
+  std::string off;
+  for (const StageFunnel& s : f.stages) {
+    if (s.kind != StageKind::kLost && !s.side) continue;
+    absl::StrAppend(&off, off.empty() ? "" : " \xC2\xB7 ", Shortened(s.display_name), " ",
+                    Thousands(s.now));
+  }
+  std::string out;
+  if (!off.empty()) {
+    absl::StrAppendFormat(&out,
+                          "  <text class=\"off-line\" x=\"%d\" y=\"%d\" font-size=\"13\" "
+                          "fill=\"#495057\">Off the funnel line, deals now: %s</text>\n",
+                          x, y + 14, Xml(off));
+  }
+  const uint64_t steps = f.accepted_steps + f.rejected_steps;
+  absl::StrAppendFormat(&out,
+                        "  <text class=\"rejected\" x=\"%d\" y=\"%d\" font-size=\"13\" "
+                        "fill=\"%s\">Rejected steps: %s of %s (%s)</text>\n",
+                        x, y + 36, f.rejected_steps > 0 ? "#d62828" : "#495057",
+                        Thousands(f.rejected_steps), Thousands(steps),
+                        Percent(steps == 0 ? 0 : static_cast<double>(f.rejected_steps) /
+                                                     static_cast<double>(steps)));
+  return out;
+}
+
+}  // namespace
+
 std::string FunnelSvg(const FunnelReport& report) {
   const FunnelFigures& f = report.total;
   // The funnel line (funnel.h), each bar as wide as the deals that reached
@@ -1117,10 +1178,15 @@ std::string FunnelSvg(const FunnelReport& report) {
   }
   uint64_t widest = 1;
   for (const StageFunnel* s : bars) widest = std::max(widest, s->reached);
-
-  constexpr int kWidth = 1100, kBarHeight = 34, kGap = 26, kTop = 86,
-                kLabel = 200, kMaxBar = 560;
-  const int height = kTop + static_cast<int>(bars.size()) * (kBarHeight + kGap) + 40;
+  // The label column fits the longest name (at about 8 px a character of
+  // 14 px Helvetica), up to kNameChars; longer names are cut with an
+  // ellipsis and kept whole in a tooltip.
+  size_t longest = 0;
+  for (const StageFunnel* s : bars) longest = std::max(longest, s->display_name.size());
+  constexpr int kBarHeight = 34, kGap = 26, kTop = 86, kMaxBar = 560;
+  const int label = std::max(200, 24 + 8 * static_cast<int>(std::min(longest, kNameChars)));
+  const int width = label + kMaxBar + 360;
+  const int height = kTop + static_cast<int>(bars.size()) * (kBarHeight + kGap) + 90;
   std::string out = absl::StrFormat(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
       "viewBox=\"0 0 %d %d\" font-family=\"Helvetica, Arial, sans-serif\">\n"
@@ -1129,7 +1195,7 @@ std::string FunnelSvg(const FunnelReport& report) {
       "fill=\"#1d3557\">%s v%u funnel</text>\n"
       "  <text x=\"24\" y=\"62\" font-size=\"13\" fill=\"#457b9d\">%s deals, "
       "win rate %s, average cycle %s, as of %s</text>\n",
-      kWidth, height, kWidth, height, Xml(report.machine), report.version,
+      width, height, width, height, Xml(report.machine), report.version,
       Thousands(f.deals), f.won + f.lost == 0 ? "-" : Percent(f.win_rate),
       f.won == 0 ? "-" : absl::StrFormat("%.1f days", f.average_cycle_days),
       Date(report.as_of));
@@ -1137,28 +1203,29 @@ std::string FunnelSvg(const FunnelReport& report) {
   for (size_t i = 0; i < bars.size(); ++i) {
     const StageFunnel& s = *bars[i];
     const bool leak = s.stage == f.biggest_leak;
-    const int width = std::max(
+    const int bar = std::max(
         2, static_cast<int>(kMaxBar * static_cast<double>(s.reached) /
                             static_cast<double>(widest)));
-    const int x = kLabel + (kMaxBar - width) / 2;
+    const int x = label + (kMaxBar - bar) / 2;
     absl::StrAppendFormat(
         &out,
         "  <g class=\"stage\" data-stage=\"%s\">\n"
         "    <text x=\"%d\" y=\"%d\" font-size=\"14\" text-anchor=\"end\" "
-        "fill=\"#1d3557\">%s</text>\n"
+        "fill=\"#1d3557\"><title>%s</title>%s</text>\n"
         "    <rect class=\"bar%s\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
         "rx=\"4\" fill=\"%s\"/>\n"
         "    <text class=\"count\" x=\"%d\" y=\"%d\" font-size=\"13\" "
         "fill=\"#1d3557\">%s</text>\n",
-        Xml(s.id), kLabel - 12, y + 22, Xml(s.display_name), leak ? " leak" : "", x,
-        y, width, kBarHeight, leak ? "#d62828" : "#457b9d", x + width + 8, y + 22,
-        Thousands(s.reached));
+        Xml(s.id), label - 12, y + 22, Xml(s.display_name), Xml(Shortened(s.display_name)),
+        leak ? " leak" : "", x, y, bar, kBarHeight, leak ? "#d62828" : "#457b9d",
+        x + bar + 8, y + 22, Thousands(s.reached));
     if (leak) {
       absl::StrAppendFormat(
           &out,
           "    <text class=\"leak-note\" x=\"%d\" y=\"%d\" font-size=\"12\" "
-          "fill=\"#d62828\">biggest leak: %s dropped (%s)</text>\n",
-          x + width + 80, y + 22, Thousands(s.dropped), Percent(s.drop_rate));
+          "fill=\"#d62828\">biggest leak: %s of %s stopped here</text>\n",
+          label + kMaxBar + 80, y + 22,
+          Thousands(s.reached - f.stages[s.next_stage].reached), Thousands(s.reached));
     }
     absl::StrAppend(&out, "  </g>\n");
     if (i + 1 < bars.size()) {
@@ -1166,13 +1233,13 @@ std::string FunnelSvg(const FunnelReport& report) {
           &out,
           "  <text class=\"conversion\" x=\"%d\" y=\"%d\" font-size=\"12\" "
           "text-anchor=\"middle\" fill=\"#6c757d\">&#8595; %s</text>\n",
-          kLabel + kMaxBar / 2, y + kBarHeight + kGap / 2 + 8,
+          label + kMaxBar / 2, y + kBarHeight + kGap / 2 + 8,
           Percent(static_cast<double>(bars[i + 1]->reached) /
                   static_cast<double>(std::max<uint64_t>(s.reached, 1))));
     }
     y += kBarHeight + kGap;
   }
-  absl::StrAppend(&out, "</svg>\n");
+  absl::StrAppend(&out, OffTheLine(f, 24, y + 4), "</svg>\n");
   return out;
 }
 

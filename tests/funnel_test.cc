@@ -306,7 +306,8 @@ TEST(Funnel, Formats) {
   const std::string table = FunnelTable(report);
   EXPECT_THAT(table, HasSubstr("mini v2 funnel as of 1970-01-01: 5 deals"));
   EXPECT_THAT(table, HasSubstr("win rate 50.0% (2 won, 2 lost)"));
-  EXPECT_THAT(table, HasSubstr("biggest leak: lead (2 dropped, 40.0%)"));
+  // lead: 3 of 5 reached demo (60%); demo: 2 of 3 reached won (66.7%).
+  EXPECT_THAT(table, HasSubstr("biggest leak: lead (60.0% reached demo: 2 of 5 did not)"));
   EXPECT_THAT(table, HasSubstr("1970-01"));
 
   v1::FunnelReport parsed;
@@ -598,6 +599,9 @@ TEST(FunnelReach, SkipsCountAsPassedAndBackMovesTakeNothingAway) {
     EXPECT_DOUBLE_EQ(f.stages[lead].conversion_to_won, 0.2);
     EXPECT_DOUBLE_EQ(f.stages[demo].conversion_to_won, 0.25);
     EXPECT_DOUBLE_EQ(f.stages[won].conversion_to_won, 1.0);
+    // demo and proposal both convert 50%: demo, where 2 stopped (1 at
+    // proposal), is the biggest leak.
+    EXPECT_EQ(f.biggest_leak, demo);
     EXPECT_EQ(f.stages[demo].entered, 3u);  // entries are still entries
     // The drop-off, split: d1 and d3 lost with demo their furthest, d2
     // still open with proposal its furthest (though back in demo), d4 open

@@ -91,6 +91,34 @@ class FunnelSvg(unittest.TestCase):
         conversions = [t for t in root.iter(SVG_NS + "text") if t.get("class") == "conversion"]
         self.assertEqual(len(conversions), 7)  # one between each two bars
         self.assertTrue(all(t.text.endswith("%") for t in conversions))
+        # Apart from the bars: lost and side stages, and the rejections.
+        texts = {t.get("class"): "".join(t.itertext()) for t in root.iter(SVG_NS + "text")}
+        self.assertRegex(texts["off-line"],
+                         r"^Off the funnel line, deals now: Closed lost [0-9,]+ · Follow-up [0-9,]+$")
+        self.assertRegex(texts["rejected"], r"^Rejected steps: 6,993 of [0-9,]+ \([0-9.]+%\)$")
+        self.assertRegex(texts["leak-note"], r"^biggest leak: [0-9,]+ of [0-9,]+ stopped here$")
+
+    def test_long_names_fit_and_are_cut_past_48_characters(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            machine = os.path.join(tmp, "long.textproto")
+            with open(os.path.join(EXAMPLES, "machines", "b2b.textproto")) as f:
+                spec = f.read()
+            name = "Qualification by the regional sales desk of EMEA & APAC"  # 55
+            with open(machine, "w") as f:
+                f.write(spec.replace('display_name: "Qualification"',
+                                     'display_name: "%s"' % name))
+            svg = subprocess.run(
+                [CLI, "report", machine, os.path.join(EXAMPLES, "data", "b2b_2026.csv"),
+                 "--format", "svg"], capture_output=True, text=True, check=True).stdout
+        root = ET.fromstring(svg)
+        group = [g for g in root.iter(SVG_NS + "g") if g.get("data-stage") == "qualification"][0]
+        label = next(group.iter(SVG_NS + "text"))
+        self.assertEqual(label.find(SVG_NS + "title").text, name)
+        shown = "".join(label.itertext())[len(name):]
+        self.assertEqual(shown, name[:47] + "…")
+        # The label column is as wide as 48 characters: the bars start after it.
+        bar = next(r for r in group.iter(SVG_NS + "rect"))
+        self.assertGreaterEqual(float(bar.get("x")), 24 + 8 * 48)
 
     def test_renders_in_headless_chromium(self):
         chromium = shutil.which("chromium") or shutil.which("chromium-browser")

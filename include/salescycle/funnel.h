@@ -59,8 +59,10 @@
 //   weighted pipeline    the sum over open deals of value x the stage's win
 //                probability / 100; with no value attribute named, these
 //                value figures are 0 and the table shows "-";
-//   biggest leak the stage with the most exits lost (ties: the higher share of
-//                its entries);
+//   biggest leak the stage of the line with the lowest conversion to next
+//                (Mixpanel's and Amplitude's biggest drop-off); ties: the
+//                one where more deals stopped; none when every deal that
+//                reached a stage reached the next;
 //   activities   steps accepted in a stage without a move;
 //   lost by reason   live deals now in a LOST stage, by the reason their
 //                loss recorded (the stage's reason_attribute or event);
@@ -188,7 +190,7 @@ struct FunnelFigures {
   double average_deal_value = 0;
   double sales_velocity_per_day = 0;
   double weighted_pipeline = 0;
-  StageId biggest_leak = kNoStage;  // kNoStage when nothing was dropped
+  StageId biggest_leak = kNoStage;  // kNoStage when nothing leaked
   std::vector<StageFunnel> stages;  // by stage id
   // Every pair of stages deals moved between, by from then to: the
   // from-to matrix without its empty cells.
