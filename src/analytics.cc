@@ -271,9 +271,48 @@ void FunnelAccumulator::RestoreDeal(DealIndex deal, Timestamp added,
   cohort_of_[deal] = cohort_ == Cohort::kNone ? kNoCohort : CohortIndex(added);
 }
 
-FunnelCounters* FunnelAccumulator::RestoreCohort(Timestamp start) {
-  if (cohort_ == Cohort::kNone || CohortStart(start) != start) return nullptr;
-  return &cohorts_[CohortIndex(start)];
+uint32_t FunnelAccumulator::RestoreCohort(Timestamp start) {
+  if (cohort_ == Cohort::kNone || CohortStart(start) != start) return kNoCohort;
+  return CohortIndex(start);
+}
+
+void FunnelAccumulator::MergeCounters(const FunnelAccumulator& other) {
+  if (other.has_latest() && (!has_latest() || other.latest_ > latest_)) {
+    latest_ = other.latest_;
+  }
+  total_.Merge(other.total_);
+  for (size_t i = 0; i < other.cohorts_.size(); ++i) {
+    cohorts_[CohortIndex(other.cohort_starts_[i])].Merge(other.cohorts_[i]);
+  }
+}
+
+void DurationHistogram::Merge(const DurationHistogram& other) {
+  other.ForEachBucket([this](uint32_t bucket, uint64_t n) { Restore(bucket, n); });
+  sum_ += other.sum_;
+}
+
+void FunnelCounters::Merge(const FunnelCounters& other) {
+  deals += other.deals;
+  won += other.won;
+  lost += other.lost;
+  cycle_seconds += other.cycle_seconds;
+  cycles += other.cycles;
+  moves += other.moves;
+  for (size_t s = 0; s < stages.size() && s < other.stages.size(); ++s) {
+    StageCounters& a = stages[s];
+    const StageCounters& b = other.stages[s];
+    a.entered += b.entered;
+    a.reentries += b.reentries;
+    a.won_after += b.won_after;
+    a.activities += b.activities;
+    a.rejected += b.rejected;
+    a.time_in_stage.Merge(b.time_in_stage);
+  }
+  other.flow.ForEach([this](StageId from, StageId to, uint64_t n) { flow.AddMoves(from, to, n); });
+  for (const auto& [key, n] : other.rejections) rejections[key] += n;
+  for (size_t p = 0; p < furthest.size() && p < other.furthest.size(); ++p) {
+    furthest[p] += other.furthest[p];
+  }
 }
 
 std::string FunnelAccumulator::CohortLabel(Cohort cohort, Timestamp start) {

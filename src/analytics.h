@@ -66,6 +66,8 @@ class DurationHistogram {
   absl::uint128 sum() const { return sum_; }
   bool Restore(uint32_t bucket, uint64_t count);
   void RestoreSum(absl::uint128 sum) { sum_ = sum; }
+  // Adds other's durations: the same as having added them here.
+  void Merge(const DurationHistogram& other);
   // The value at quantile q (0..1), by nearest rank.
   int64_t Quantile(double q) const;
   size_t MemoryUsage() const {
@@ -205,6 +207,10 @@ struct FunnelCounters {
   // By position on the funnel line: the deals whose furthest stage on the
   // line is there. Reached(k) is the sum from k on.
   std::vector<uint64_t> furthest;
+
+  // Adds the counters of other deals of the same machine: integer sums and
+  // fixed buckets, so any split and any order give the same counters.
+  void Merge(const FunnelCounters& other);
 };
 
 class FunnelAccumulator {
@@ -283,7 +289,13 @@ class FunnelAccumulator {
   void RestoreDeal(DealIndex deal, Timestamp added, const std::vector<StageId>& visited,
                    uint8_t flags, uint8_t furthest);
   FunnelCounters* mutable_total() { return &total_; }
-  FunnelCounters* RestoreCohort(Timestamp start);
+  // The index of the cohort that starts at `start`, made if new; kNoCohort
+  // when no cohort of this kind starts then.
+  uint32_t RestoreCohort(Timestamp start);
+  FunnelCounters* mutable_cohort(uint32_t index) { return &cohorts_[index]; }
+  // Adds the counters (not the per-deal state) of an accumulator of the
+  // same machine and cohort kind.
+  void MergeCounters(const FunnelAccumulator& other);
   void RestoreLatest(Timestamp latest) { latest_ = latest; }
 
  private:

@@ -18,6 +18,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "salescycle/v1/funnel.pb.h"
 #include "src/analytics.h"
+#include "src/funnel_state_rep.h"
 #include "src/pipeline_internal.h"
 #include "src/status_macros.h"
 #include "src/utf8.h"
@@ -82,55 +83,71 @@ bool StayedPast(Timestamp entered, Timestamp as_of, int64_t limit) {
          static_cast<uint64_t>(limit);
 }
 
-// What one pass over the live deals adds to a group's figures.
-struct LiveTally {
-  explicit LiveTally(size_t stages)
-      : now(stages, 0), stalled(stages, 0), stopped_lost(stages, 0),
-        stopped_open(stages, 0), stopped_side(stages, 0) {}
-  std::vector<uint64_t> now;
-  std::vector<uint64_t> stalled;
-  // By the stage of a live deal's furthest position on the line: it is now
-  // lost, still open (on the line, perhaps behind it), or in a side stage.
-  std::vector<uint64_t> stopped_lost, stopped_open, stopped_side;
-  absl::flat_hash_map<std::string, uint64_t> lost_by_reason;
-  uint64_t live = 0;
-  uint64_t open = 0;
-  double weighted = 0;
-  double won_value = 0;
-  uint64_t won_valued = 0;
-  double open_value = 0;
-  uint64_t open_valued = 0;
+}  // namespace
 
-  // One live deal in stage `s`, whose furthest stage on the line is
-  // `furthest` (kNoStage: none); `value` when its value attribute is set.
-  void Add(StageId s, const StageInfo& info, StageId furthest, bool is_stalled,
-           bool won, std::optional<double> value) {
-    const bool is_open = info.kind == StageKind::kOpen;
-    if (furthest != kNoStage) {
-      if (info.kind == StageKind::kLost) {
-        ++stopped_lost[furthest];
-      } else if (info.side) {
-        ++stopped_side[furthest];
-      } else if (is_open) {
-        ++stopped_open[furthest];
-      }
-    }
-    ++live;
-    ++now[s];
-    if (is_stalled) ++stalled[s];
-    if (is_open) ++open;
-    if (!value) return;
-    if (is_open) {
-      weighted += *value * info.win_probability / 100.0;
-      open_value += *value;
-      ++open_valued;
-    }
-    if (won) {
-      won_value += *value;
-      ++won_valued;
+void LiveTally::Add(StageId s, const StageInfo& info, StageId furthest, bool is_stalled,
+                    bool won, std::optional<double> value) {
+  const bool is_open = info.kind == StageKind::kOpen;
+  if (furthest != kNoStage) {
+    if (info.kind == StageKind::kLost) {
+      ++stopped_lost[furthest];
+    } else if (info.side) {
+      ++stopped_side[furthest];
+    } else if (is_open) {
+      ++stopped_open[furthest];
     }
   }
-};
+  ++live;
+  ++now[s];
+  if (is_stalled) ++stalled[s];
+  if (is_open) ++open;
+  if (!value) return;
+  if (is_open) {
+    weighted_percent.Add(*value, info.win_probability);
+    open_value.Add(*value);
+    ++open_valued;
+  }
+  if (won) {
+    won_value.Add(*value);
+    ++won_valued;
+  }
+}
+
+namespace {
+
+void AddAll(std::vector<uint64_t>* to, const std::vector<uint64_t>& from) {
+  if (to->size() < from.size()) to->resize(from.size(), 0);
+  for (size_t i = 0; i < from.size(); ++i) (*to)[i] += from[i];
+}
+
+}  // namespace
+
+void LiveTally::Merge(const LiveTally& other) {
+  AddAll(&now, other.now);
+  AddAll(&stalled, other.stalled);
+  AddAll(&stopped_lost, other.stopped_lost);
+  AddAll(&stopped_open, other.stopped_open);
+  AddAll(&stopped_side, other.stopped_side);
+  for (const auto& [reason, n] : other.lost_by_reason) lost_by_reason[reason] += n;
+  live += other.live;
+  open += other.open;
+  weighted_percent.Merge(other.weighted_percent);
+  won_value.Merge(other.won_value);
+  won_valued += other.won_valued;
+  open_value.Merge(other.open_value);
+  open_valued += other.open_valued;
+}
+
+void SegmentTally::Merge(const SegmentTally& other) {
+  deals += other.deals;
+  open += other.open;
+  won += other.won;
+  lost += other.lost;
+  weighted_percent.Merge(other.weighted_percent);
+  AddAll(&reached, other.reached);
+}
+
+namespace {
 
 // The deal's value as a number, when the value attribute is set.
 std::optional<double> DealValue(const Pipeline& p, DealIndex d,
@@ -323,14 +340,15 @@ FunnelFigures Figures(const Machine& m, const FunnelAccumulator& acc,
       Ratio(static_cast<double>(c.cycle_seconds), static_cast<double>(c.cycles)) /
       86400.0;
   f.average_deal_value =
-      live.won_valued > 0 ? live.won_value / static_cast<double>(live.won_valued)
-                          : Ratio(live.open_value, static_cast<double>(live.open_valued));
+      live.won_valued > 0
+          ? live.won_value.value() / static_cast<double>(live.won_valued)
+          : Ratio(live.open_value.value(), static_cast<double>(live.open_valued));
   f.sales_velocity_per_day =
       f.average_cycle_days > 0 ? static_cast<double>(f.open_deals) *
                                      f.average_deal_value * f.win_rate /
                                      f.average_cycle_days
                                : 0;
-  f.weighted_pipeline = live.weighted;
+  f.weighted_pipeline = live.weighted_percent.value() / 100.0;
   for (int i = 0; i < m.num_stages(); ++i) {
     const StageId s = static_cast<StageId>(i);
     f.stages.push_back(StageFigures(m, acc, c, live, flows[s], reached, s));
@@ -359,36 +377,46 @@ std::string SegmentValue(const AttributeValue& v) {
   return "";
 }
 
+FunnelSegment ToSegment(std::string value, const SegmentTally& t) {
+  FunnelSegment s;
+  s.value = std::move(value);
+  s.deals = t.deals;
+  s.open = t.open;
+  s.won = t.won;
+  s.lost = t.lost;
+  s.weighted_pipeline = t.weighted_percent.value() / 100.0;
+  s.reached = t.reached;
+  return s;
+}
+
 // The segments, the most deals first, "(not set)" then the fold of the
 // values past kMaxFunnelSegments - 1 last.
 std::vector<FunnelSegment> OrderSegments(
-    absl::flat_hash_map<std::string, FunnelSegment> by_value, FunnelSegment unset) {
-  std::vector<FunnelSegment> out;
-  out.reserve(by_value.size());
-  for (auto& [value, segment] : by_value) out.push_back(std::move(segment));
-  std::sort(out.begin(), out.end(), [](const FunnelSegment& a, const FunnelSegment& b) {
-    return a.deals != b.deals ? a.deals > b.deals : a.value < b.value;
+    const absl::flat_hash_map<std::string, SegmentTally>& by_value,
+    const SegmentTally& unset, size_t stages) {
+  std::vector<std::pair<const std::string*, const SegmentTally*>> order;
+  order.reserve(by_value.size());
+  for (const auto& [value, tally] : by_value) order.emplace_back(&value, &tally);
+  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+    return a.second->deals != b.second->deals ? a.second->deals > b.second->deals
+                                              : *a.first < *b.first;
   });
   const size_t keep = kMaxFunnelSegments - 2;  // room for "(not set)" and the fold
-  if (out.size() > keep + 1) {
-    FunnelSegment other;
-    other.other = true;
-    other.reached.assign(out[0].reached.size(), 0);
-    for (size_t i = keep; i < out.size(); ++i) {
-      const FunnelSegment& s = out[i];
-      other.deals += s.deals;
-      other.open += s.open;
-      other.won += s.won;
-      other.lost += s.lost;
-      other.weighted_pipeline += s.weighted_pipeline;
-      for (size_t k = 0; k < s.reached.size(); ++k) other.reached[k] += s.reached[k];
-    }
-    other.value = absl::StrCat("(", out.size() - keep, " other values)");
-    out.resize(keep);
-    out.push_back(std::move(other));
+  std::vector<FunnelSegment> out;
+  for (size_t i = 0; i < order.size() && (i < keep || order.size() == keep + 1); ++i) {
+    out.push_back(ToSegment(*order[i].first, *order[i].second));
   }
-  if (unset.deals > 0) out.insert(out.end() - (out.empty() || !out.back().other ? 0 : 1),
-                                  std::move(unset));
+  if (unset.deals > 0) {
+    out.push_back(ToSegment("(not set)", unset));
+    out.back().set = false;
+  }
+  if (order.size() > keep + 1) {
+    SegmentTally folded;
+    folded.reached.assign(stages, 0);
+    for (size_t i = keep; i < order.size(); ++i) folded.Merge(*order[i].second);
+    out.push_back(ToSegment(absl::StrCat("(", order.size() - keep, " other values)"), folded));
+    out.back().other = true;
+  }
   for (FunnelSegment& s : out) {
     s.win_rate = Ratio(static_cast<double>(s.won), static_cast<double>(s.won + s.lost));
   }
@@ -396,27 +424,18 @@ std::vector<FunnelSegment> OrderSegments(
 }
 
 // The live deals by the breakdown attribute's value (funnel.h).
-std::vector<FunnelSegment> Breakdown(const Pipeline& p, const FunnelAccumulator& acc,
-                                     AttributeId attribute,
-                                     std::optional<AttributeId> value) {
+void TallySegments(const Pipeline& p, const FunnelAccumulator& acc, AttributeId attribute,
+                   std::optional<AttributeId> value, FunnelStateRep* rep) {
   const Machine& m = p.machine();
-  absl::flat_hash_map<std::string, FunnelSegment> by_value;
-  FunnelSegment unset;
-  unset.value = "(not set)";
-  unset.set = false;
   const size_t stages = static_cast<size_t>(m.num_stages());
-  unset.reached.assign(stages, 0);
+  rep->unset.reached.assign(stages, 0);
   for (DealIndex d = 0; d < p.slot_count(); ++d) {
     if (!p.Contains(d)) continue;
-    FunnelSegment* s = &unset;
+    SegmentTally* s = &rep->unset;
     if (p.IsSet(d, attribute)) {
-      std::string key = SegmentValue(*p.Get(d, attribute));
-      auto [it, added] = by_value.try_emplace(key);
+      auto [it, added] = rep->segments.try_emplace(SegmentValue(*p.Get(d, attribute)));
       s = &it->second;
-      if (added) {
-        s->value = std::move(key);
-        s->reached.assign(stages, 0);
-      }
+      if (added) s->reached.assign(stages, 0);
     }
     const StageInfo& info = m.stage(p.stage(d));
     const uint8_t flags = acc.flags(d);
@@ -424,7 +443,7 @@ std::vector<FunnelSegment> Breakdown(const Pipeline& p, const FunnelAccumulator&
     if (info.kind == StageKind::kOpen) {
       ++s->open;
       if (const std::optional<double> v = DealValue(p, d, value)) {
-        s->weighted_pipeline += *v * info.win_probability / 100.0;
+        s->weighted_percent.Add(*v, info.win_probability);
       }
     }
     if ((flags & FunnelAccumulator::kWon) != 0) {
@@ -437,62 +456,35 @@ std::vector<FunnelSegment> Breakdown(const Pipeline& p, const FunnelAccumulator&
     if (furthest == FunnelAccumulator::kOffLine) continue;
     for (size_t k = 0; k <= furthest; ++k) ++s->reached[acc.line()[k]];
   }
-  return OrderSegments(std::move(by_value), std::move(unset));
 }
 
-}  // namespace
-}  // namespace internal
-
-absl::StatusOr<FunnelReport> FunnelOf(const Pipeline& pipeline,
-                                      const FunnelOptions& options) {
-  using internal::FunnelAccumulator;
+// The live deals' pass: each deal's group tallies (funnel_state_rep.h).
+void TallyLive(const Pipeline& pipeline, const FunnelAccumulator& acc,
+               std::optional<AttributeId> value, FunnelStateRep* rep) {
   const Machine& m = pipeline.machine();
-  SC_ASSIGN_OR_RETURN(const std::optional<AttributeId> value,
-                      internal::ValueAttribute(m, options));
-  std::optional<AttributeId> breakdown;
-  if (!options.breakdown_attribute.empty()) {
-    SC_ASSIGN_OR_RETURN(breakdown, m.FindAttribute(options.breakdown_attribute));
-  }
-  const FunnelAccumulator* acc = internal::PipelineInternal::analytics(pipeline);
-  std::unique_ptr<FunnelAccumulator> replayed;
-  if (acc == nullptr) {
-    if (internal::PipelineInternal::history_limit(pipeline) == 0) {
-      return absl::FailedPreconditionError(
-          "a funnel needs a pipeline with analytics on "
-          "(PipelineOptions::analytics) or with history");
-    }
-    replayed = internal::FromHistory(pipeline, Cohort::kNone);
-    acc = replayed.get();
-  }
-
-  FunnelReport report;
-  report.machine = m.name();
-  report.version = m.version();
-  report.value_attribute = options.value_attribute;
-  report.as_of = options.now.value_or(
-      acc->latest() == std::numeric_limits<Timestamp>::min() ? 0 : acc->latest());
-
   const size_t stages = static_cast<size_t>(m.num_stages());
-  internal::LiveTally total(stages);
-  std::vector<internal::LiveTally> cohorts(acc->cohorts().size(),
-                                           internal::LiveTally(stages));
+  rep->total = LiveTally(stages);
+  rep->cohorts.assign(rep->counters->cohorts().size(), LiveTally(stages));
+  // The pipeline's cohort indexes, as the state's.
+  std::vector<uint32_t> cohort(acc.cohorts().size());
+  for (size_t c = 0; c < cohort.size(); ++c) {
+    cohort[c] = rep->counters->RestoreCohort(acc.cohort_starts()[c]);
+  }
   for (DealIndex d = 0; d < pipeline.slot_count(); ++d) {
     if (!pipeline.Contains(d)) continue;
     const StageId s = pipeline.stage(d);
     const StageInfo& info = m.stage(s);
-    const uint32_t c = acc->cohort_of(d);
-    internal::LiveTally* tallies[2] = {&total,
-                                       c != FunnelAccumulator::kNoCohort ? &cohorts[c] : nullptr};
-    const bool stalled =
-        info.stall_limit_seconds.has_value() &&
-        internal::StayedPast(pipeline.ClockStart(d), report.as_of,
-                             *info.stall_limit_seconds);
-    const bool won = (acc->flags(d) & FunnelAccumulator::kWon) != 0;
-    const std::optional<double> v = internal::DealValue(pipeline, d, value);
-    const uint8_t furthest = acc->furthest(d);
+    const uint32_t c = acc.cohort_of(d);
+    LiveTally* tallies[2] = {&rep->total,
+                             c != FunnelAccumulator::kNoCohort ? &rep->cohorts[cohort[c]] : nullptr};
+    const bool stalled = info.stall_limit_seconds.has_value() &&
+                         StayedPast(pipeline.ClockStart(d), rep->as_of, *info.stall_limit_seconds);
+    const bool won = (acc.flags(d) & FunnelAccumulator::kWon) != 0;
+    const std::optional<double> v = DealValue(pipeline, d, value);
+    const uint8_t furthest = acc.furthest(d);
     const StageId furthest_stage =
-        furthest == FunnelAccumulator::kOffLine ? kNoStage : acc->line()[furthest];
-    for (internal::LiveTally* t : tallies) {
+        furthest == FunnelAccumulator::kOffLine ? kNoStage : acc.line()[furthest];
+    for (LiveTally* t : tallies) {
       if (t == nullptr) continue;
       t->Add(s, info, furthest_stage, stalled, won, v);
       if (info.kind == StageKind::kLost) {
@@ -500,23 +492,73 @@ absl::StatusOr<FunnelReport> FunnelOf(const Pipeline& pipeline,
       }
     }
   }
-  report.total = internal::Figures(m, *acc, acc->total(), total);
-  for (size_t c = 0; c < cohorts.size(); ++c) {
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<FunnelStateRep>> CaptureRep(const Pipeline& pipeline,
+                                                          const FunnelOptions& options) {
+  const Machine& m = pipeline.machine();
+  SC_ASSIGN_OR_RETURN(const std::optional<AttributeId> value, ValueAttribute(m, options));
+  std::optional<AttributeId> breakdown;
+  if (!options.breakdown_attribute.empty()) {
+    SC_ASSIGN_OR_RETURN(breakdown, m.FindAttribute(options.breakdown_attribute));
+  }
+  const FunnelAccumulator* acc = PipelineInternal::analytics(pipeline);
+  std::unique_ptr<FunnelAccumulator> replayed;
+  if (acc == nullptr) {
+    if (PipelineInternal::history_limit(pipeline) == 0) {
+      return absl::FailedPreconditionError(
+          "a funnel needs a pipeline with analytics on "
+          "(PipelineOptions::analytics) or with history");
+    }
+    replayed = FromHistory(pipeline, Cohort::kNone);
+    acc = replayed.get();
+  }
+  auto rep = std::make_unique<FunnelStateRep>();
+  rep->machine = pipeline.machine_ptr();
+  rep->counters = std::make_unique<FunnelAccumulator>(m, acc->cohort());
+  rep->counters->MergeCounters(*acc);
+  rep->as_of = options.now.value_or(acc->has_latest() ? acc->latest() : 0);
+  rep->value_attribute = options.value_attribute;
+  rep->breakdown_attribute = options.breakdown_attribute;
+  TallyLive(pipeline, *acc, value, rep.get());
+  if (breakdown) TallySegments(pipeline, *acc, *breakdown, value, rep.get());
+  return rep;
+}
+
+FunnelReport ReportOf(const FunnelStateRep& rep) {
+  const Machine& m = *rep.machine;
+  const FunnelAccumulator& acc = *rep.counters;
+  FunnelReport report;
+  report.machine = m.name();
+  report.version = m.version();
+  report.value_attribute = rep.value_attribute;
+  report.as_of = rep.as_of;
+  report.total = Figures(m, acc, acc.total(), rep.total);
+  for (size_t c = 0; c < rep.cohorts.size(); ++c) {
     FunnelCohort cohort;
-    cohort.start = acc->cohort_starts()[c];
-    cohort.label = FunnelAccumulator::CohortLabel(acc->cohort(), cohort.start);
-    cohort.figures = internal::Figures(m, *acc, acc->cohorts()[c], cohorts[c]);
+    cohort.start = acc.cohort_starts()[c];
+    cohort.label = FunnelAccumulator::CohortLabel(acc.cohort(), cohort.start);
+    cohort.figures = Figures(m, acc, acc.cohorts()[c], rep.cohorts[c]);
     report.cohorts.push_back(std::move(cohort));
   }
   std::sort(report.cohorts.begin(), report.cohorts.end(),
-            [](const FunnelCohort& a, const FunnelCohort& b) {
-              return a.start < b.start;
-            });
-  if (breakdown) {
-    report.breakdown_attribute = options.breakdown_attribute;
-    report.breakdown = internal::Breakdown(pipeline, *acc, *breakdown, value);
+            [](const FunnelCohort& a, const FunnelCohort& b) { return a.start < b.start; });
+  if (!rep.breakdown_attribute.empty()) {
+    report.breakdown_attribute = rep.breakdown_attribute;
+    report.breakdown =
+        OrderSegments(rep.segments, rep.unset, static_cast<size_t>(m.num_stages()));
   }
   return report;
+}
+
+}  // namespace internal
+
+absl::StatusOr<FunnelReport> FunnelOf(const Pipeline& pipeline,
+                                      const FunnelOptions& options) {
+  SC_ASSIGN_OR_RETURN(const auto rep, internal::CaptureRep(pipeline, options));
+  return internal::ReportOf(*rep);
 }
 
 // ---- output

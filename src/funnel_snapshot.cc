@@ -343,7 +343,9 @@ absl::Status ReadFunnelFrame(const v1::PipelineFunnel& funnel,
   SC_RETURN_IF_ERROR(reader.Read(funnel.total(), "all deals", acc->mutable_total()));
   absl::flat_hash_set<Timestamp> starts;
   for (const v1::FunnelCounters& c : funnel.cohorts()) {
-    FunnelCounters* cohort = acc->RestoreCohort(c.cohort_start());
+    const uint32_t index = acc->RestoreCohort(c.cohort_start());
+    FunnelCounters* cohort =
+        index == FunnelAccumulator::kNoCohort ? nullptr : acc->mutable_cohort(index);
     if (cohort == nullptr || !starts.insert(c.cohort_start()).second) {
       return in.DataLoss(absl::StrCat("funnel cohort start ", c.cohort_start(),
                                       " is not the start of a cohort, or is there twice"));
