@@ -184,7 +184,7 @@ void WriteCounters(const FunnelCounters& c, const FunnelAccumulator& acc,
 class CountersReader {
  public:
   CountersReader(const v1::PipelineHeader& header, const NameMapping& map,
-                 const FrameReader& in, const FunnelAccumulator& acc)
+                 const DataLossError& in, const FunnelAccumulator& acc)
       : header_(header),
         stages_(static_cast<uint32_t>(header.stages_size())),
         events_(static_cast<uint32_t>(header.events_size())),
@@ -196,7 +196,7 @@ class CountersReader {
                     FunnelCounters* out) const {
     if (static_cast<uint32_t>(c.stages_size()) != stages_ ||
         static_cast<uint32_t>(c.furthest_size()) != stages_) {
-      return in_.DataLoss(absl::StrCat("funnel counters of ", group, " cover ",
+      return in_(absl::StrCat("funnel counters of ", group, " cover ",
                                        c.stages_size(), " stages and ", c.furthest_size(),
                                        " furthest counts, not the header's ", stages_));
     }
@@ -239,13 +239,13 @@ class CountersReader {
     o.activities += s.activities();
     o.rejected += s.rejected();
     if (h.buckets_size() != h.counts_size()) {
-      return in_.DataLoss(absl::StrCat("funnel counters of ", group, ": stage ", index,
+      return in_(absl::StrCat("funnel counters of ", group, ": stage ", index,
                                        " has ", h.buckets_size(), " buckets and ",
                                        h.counts_size(), " counts"));
     }
     for (int b = 0; b < h.buckets_size(); ++b) {
       if (!o.time_in_stage.Restore(h.buckets(b), h.counts(b))) {
-        return in_.DataLoss(absl::StrCat("funnel counters of ", group, ": stage ", index,
+        return in_(absl::StrCat("funnel counters of ", group, ": stage ", index,
                                          " has duration bucket ", h.buckets(b)));
       }
     }
@@ -257,12 +257,12 @@ class CountersReader {
   absl::Status ReadFlow(const v1::FunnelCounters& c, absl::string_view group,
                         FunnelCounters* out) const {
     if (c.flow_from_size() != c.flow_to_size() || c.flow_from_size() != c.flow_moves_size()) {
-      return in_.DataLoss(absl::StrCat("funnel counters of ", group,
+      return in_(absl::StrCat("funnel counters of ", group,
                                        ": the flow's columns differ in length"));
     }
     for (int k = 0; k < c.flow_from_size(); ++k) {
       if (c.flow_from(k) >= stages_ || c.flow_to(k) >= stages_) {
-        return in_.DataLoss(absl::StrCat("funnel counters of ", group, ": a flow from stage ",
+        return in_(absl::StrCat("funnel counters of ", group, ": a flow from stage ",
                                          c.flow_from(k), " to ", c.flow_to(k), " of ",
                                          stages_));
       }
@@ -278,7 +278,7 @@ class CountersReader {
     const int n = c.rejection_count_size();
     if (c.rejection_stage_size() != n || c.rejection_event_size() != n ||
         c.rejection_target_size() != n || c.rejection_outcome_size() != n) {
-      return in_.DataLoss(absl::StrCat("funnel counters of ", group,
+      return in_(absl::StrCat("funnel counters of ", group,
                                        ": the rejections' columns differ in length"));
     }
     for (int k = 0; k < n; ++k) {
@@ -286,7 +286,7 @@ class CountersReader {
                      target = c.rejection_target(k), outcome = c.rejection_outcome(k);
       if (from > stages_ || target > stages_ || event > events_ ||
           outcome > static_cast<uint32_t>(Outcome::kNotReopenable)) {
-        return in_.DataLoss(absl::StrCat("funnel counters of ", group, ": rejection ", k,
+        return in_(absl::StrCat("funnel counters of ", group, ": rejection ", k,
                                          " names stage ", from, ", event ", event,
                                          ", target ", target, ", outcome ", outcome));
       }
@@ -318,16 +318,25 @@ class CountersReader {
   const uint32_t stages_;
   const uint32_t events_;
   const NameMapping& map_;
-  const FrameReader& in_;
+  const DataLossError& in_;
   const FunnelAccumulator& acc_;
 };
 
 }  // namespace
 
+std::vector<size_t> CohortsByStart(const FunnelAccumulator& acc) {
+  std::vector<size_t> order(acc.cohorts().size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&acc](size_t a, size_t b) {
+    return acc.cohort_starts()[a] < acc.cohort_starts()[b];
+  });
+  return order;
+}
+
 void WriteFunnelFrame(const FunnelAccumulator& acc, v1::PipelineFunnel* out) {
   if (acc.has_latest()) out->set_latest(acc.latest());
   WriteCounters(acc.total(), acc, out->mutable_total());
-  for (size_t i = 0; i < acc.cohorts().size(); ++i) {
+  for (const size_t i : CohortsByStart(acc)) {
     v1::FunnelCounters* c = out->add_cohorts();
     c->set_cohort_start(acc.cohort_starts()[i]);
     WriteCounters(acc.cohorts()[i], acc, c);
@@ -336,7 +345,7 @@ void WriteFunnelFrame(const FunnelAccumulator& acc, v1::PipelineFunnel* out) {
 
 absl::Status ReadFunnelFrame(const v1::PipelineFunnel& funnel,
                              const v1::PipelineHeader& header,
-                             const NameMapping& map, const FrameReader& in,
+                             const NameMapping& map, const DataLossError& in,
                              FunnelAccumulator* acc) {
   if (funnel.has_latest()) acc->RestoreLatest(funnel.latest());
   const CountersReader reader(header, map, in, *acc);
@@ -347,7 +356,7 @@ absl::Status ReadFunnelFrame(const v1::PipelineFunnel& funnel,
     FunnelCounters* cohort =
         index == FunnelAccumulator::kNoCohort ? nullptr : acc->mutable_cohort(index);
     if (cohort == nullptr || !starts.insert(c.cohort_start()).second) {
-      return in.DataLoss(absl::StrCat("funnel cohort start ", c.cohort_start(),
+      return in(absl::StrCat("funnel cohort start ", c.cohort_start(),
                                       " is not the start of a cohort, or is there twice"));
     }
     SC_RETURN_IF_ERROR(

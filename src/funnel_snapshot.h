@@ -7,7 +7,11 @@
 #ifndef SALESCYCLE_SRC_FUNNEL_SNAPSHOT_H_
 #define SALESCYCLE_SRC_FUNNEL_SNAPSHOT_H_
 
+#include <functional>
+#include <vector>
+
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "salescycle/v1/snapshot.pb.h"
 #include "src/analytics.h"
 #include "src/name_mapper.h"
@@ -22,14 +26,20 @@ namespace internal {
 void WriteFunnelColumns(const ChunkWriteContext& c);
 absl::Status ReadFunnelColumns(ChunkReadContext* c);
 
+// The accumulator's cohort indexes, by start: the order the frame lists
+// them in, whatever order they were made in, so that the same counters
+// give the same bytes.
+std::vector<size_t> CohortsByStart(const FunnelAccumulator& acc);
+
 // The frame of counters, written after the last chunk.
 void WriteFunnelFrame(const FunnelAccumulator& acc, v1::PipelineFunnel* out);
-// Errors: DataLoss (through `in`) naming what does not fit the header;
-// FailedPrecondition for counts of a stage or event the machine restored
-// onto lacks.
+// Errors: DataLoss (made by `data_loss`, which says where) naming what does
+// not fit the header; FailedPrecondition for counts of a stage or event the
+// machine restored onto lacks.
+using DataLossError = std::function<absl::Status(absl::string_view what)>;
 absl::Status ReadFunnelFrame(const v1::PipelineFunnel& funnel,
                              const v1::PipelineHeader& header,
-                             const NameMapping& map, const FrameReader& in,
+                             const NameMapping& map, const DataLossError& data_loss,
                              FunnelAccumulator* acc);
 
 }  // namespace internal

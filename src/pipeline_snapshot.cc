@@ -290,7 +290,9 @@ absl::Status ReadBody(FrameReader* in, const v1::PipelineHeader& header,
       return in->DataLoss("the header declares a funnel, but no funnel frame follows the chunks");
     }
     SC_RETURN_IF_ERROR(
-        ReadFunnelFrame(frame.funnel(), header, map, *in, PI::mutable_analytics(p)));
+        ReadFunnelFrame(frame.funnel(), header, map,
+                        [in](absl::string_view what) { return in->DataLoss(what); },
+                        PI::mutable_analytics(p)));
     SC_ASSIGN_OR_RETURN(const bool more, in->Next(&frame));
     if (!more) {
       return in->DataLoss("truncated: the input ends after the funnel, before the trailer");
