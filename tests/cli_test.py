@@ -3,6 +3,7 @@
 Run by ctest (any python3) with SC_CLI (the tool) and SC_MACHINES_DIR in the
 environment.
 """
+import csv
 import json
 import os
 import shutil
@@ -589,6 +590,48 @@ class Cli(unittest.TestCase):
         run_ = run("report", B2B, damaged)
         self.assertEqual(run_.returncode, 1)
         self.assertIn("damaged.scp", run_.stderr)
+
+    def test_shards_states_merge_into_the_whole(self):
+        # The sample split by deal into three shards: each reported with
+        # --state-out, the states merged, and the merged state's report is
+        # the report of the whole file, byte for byte.
+        sample = os.path.join(os.environ["SC_MACHINES_DIR"], "..", "data", "b2b_2026.csv")
+        with open(sample, newline="") as f:
+            rows = list(csv.reader(f))
+        shards = [[rows[0]] for _ in range(3)]
+        for row in rows[1:]:
+            shards[int(row[0][1:]) % 3].append(row)
+        fixed = ["--now", "2026-12-31", "--value", "deal_value", "--by", "decision_maker",
+                 "--cohort", "quarter"]
+        states = []
+        for i, shard in enumerate(shards):
+            path = os.path.join(self.dir.name, "shard%d.csv" % i)
+            with open(path, "w", newline="") as f:
+                csv.writer(f).writerows(shard)
+            states.append(os.path.join(self.dir.name, "shard%d.state" % i))
+            r = run("report", B2B, path, *fixed, "--state-out", states[-1])
+            self.assertEqual(r.returncode, 0, r.stderr)
+        merged = os.path.join(self.dir.name, "all.state")
+        r = run("merge", states[2], states[0], states[1], "--out", merged)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for fmt in ("table", "json", "csv"):
+            self.assertEqual(run("report", merged, "--format", fmt).stdout,
+                             run("report", B2B, sample, *fixed, "--format", fmt).stdout, fmt)
+        # What a state was captured with is fixed; states captured as of
+        # other moments do not merge; a file that is not a state is named.
+        r = run("report", merged, "--value", "deal_value")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--value was fixed when the state was captured", r.stderr)
+        other = os.path.join(self.dir.name, "other.state")
+        run("report", B2B, os.path.join(self.dir.name, "shard0.csv"), *fixed[2:],
+            "--now", "2026-06-30", "--state-out", other)
+        r = run("merge", states[0], other, "--out", os.path.join(self.dir.name, "x.state"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("other.state: funnel states of different moments", r.stderr)
+        r = run("merge", states[0], sample, "--out", os.path.join(self.dir.name, "x.state"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("b2b_2026.csv: funnel state: bad magic", r.stderr)
+        self.assertEqual(run("merge", states[0], "--out", merged).returncode, 2)
 
     def test_a_format_1_snapshot_reports_as_the_same_events_do_now(self):
         # tests/data/format_v1: events and the snapshot that the release

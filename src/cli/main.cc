@@ -25,6 +25,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/str_cat.h"
 #include "salescycle/funnel.h"
+#include "salescycle/funnel_state.h"
 #include "salescycle/journey.h"
 #include "salescycle/machine.h"
 #include "salescycle/pipeline.h"
@@ -81,6 +82,12 @@ commands:
                                    with --cohort) and N steps of history a
                                    deal (default 0)
   report MACHINE EVENTS [options]  replay, then report the funnel
+  report STATE [--format ...] [--out FILE]
+                                   report a saved funnel state
+  merge STATE STATE... --out FILE  the funnel states of shards (the same
+                                   machine, captured with the same --now,
+                                   --cohort, --value and --by) as one: its
+                                   report is the report of all their deals
   report [MACHINE] SNAPSHOT [options]
                                    report from a snapshot: its saved funnel
                                    (the same report as from the events), or
@@ -96,6 +103,8 @@ report options:
   --value ATTRIBUTE                the deal value attribute
   --by ATTRIBUTE                   the live deals by that attribute's value
                                    (a lead source, an owner, a region)
+  --state-out FILE                 also save the funnel state, to merge with
+                                   other shards' (salescycle merge)
   --max-rejected SHARE             exit 4 when more than SHARE (0 to 1) of the
                                    steps were rejected (0: any); replay
                                    takes it too
@@ -518,16 +527,80 @@ absl::Status WriteReport(Args& args, const std::string& format,
   return absl::OkStatus();
 }
 
+bool IsFunnelState(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  char magic[8];
+  f.read(magic, sizeof magic);
+  return f.gcount() == 8 && std::memcmp(magic, "SCFSTATE", 8) == 0;
+}
+
+// A saved funnel state, read with the file's name in any error.
+absl::StatusOr<FunnelState> ReadFunnelState(const std::string& path) {
+  SC_ASSIGN_OR_RETURN(const std::string bytes, internal::ReadFile(path));
+  auto state = FunnelState::Parse(bytes);
+  if (!state.ok()) {
+    return absl::Status(state.status().code(),
+                        absl::StrCat(path, ": ", state.status().message()));
+  }
+  return state;
+}
+
+absl::Status WriteFile(const std::string& path, const std::string& bytes) {
+  Args to_file;
+  to_file.options["out"] = path;
+  return WriteOut(to_file, bytes);
+}
+
+// `report STATE`: the state's own report; what it was captured with is
+// fixed in it.
+int ReportState(Args& args, const ReportRequest& request) {
+  for (const char* fixed : {"cohort", "value", "by", "now", "state-out"}) {
+    if (args.options.count(fixed)) {
+      return Usage(absl::StrCat("--", fixed, " was fixed when the state was captured "
+                                "(report MACHINE EVENTS --state-out FILE takes it)"));
+    }
+  }
+  auto state = ReadFunnelState(args.positional.back());
+  if (!state.ok()) return Fail(state.status());
+  const FunnelReport report = FunnelOf(*state);
+  const absl::Status written = WriteReport(args, request.format, report, state->machine());
+  if (!written.ok()) return Fail(written);
+  return CheckRejected(request.max_rejected, report.total.rejected_steps,
+                       report.total.accepted_steps, kOk);
+}
+
+// `merge STATE STATE... --out FILE`: the states of shards as one.
+int Merge(int argc, char** argv) {
+  auto args = ParseArgs(argc, argv, 2, {"out"});
+  if (!args.ok()) return Usage(std::string(args.status().message()));
+  if (args->positional.size() < 2) return Usage("merge takes two or more STATE files");
+  if (!args->options.count("out")) return Usage("merge needs --out FILE");
+  auto merged = ReadFunnelState(args->positional[0]);
+  if (!merged.ok()) return Fail(merged.status());
+  for (size_t i = 1; i < args->positional.size(); ++i) {
+    const std::string& path = args->positional[i];
+    auto state = ReadFunnelState(path);
+    if (!state.ok()) return Fail(state.status());
+    const absl::Status status = merged->Merge(*state);
+    if (!status.ok()) {
+      return Fail(absl::Status(status.code(), absl::StrCat(path, ": ", status.message())));
+    }
+  }
+  const absl::Status written = WriteOut(*args, merged->Serialize());
+  return written.ok() ? kOk : Fail(written);
+}
+
 int Report(int argc, char** argv) {
-  auto args = ParseArgs(argc, argv, 2, {"format", "cohort", "value", "now", "out",
-                                        "svg", "dot", "max-rejected", "by"});
+  auto args = ParseArgs(argc, argv, 2, {"format", "cohort", "value", "now", "out", "svg",
+                                        "dot", "max-rejected", "by", "state-out"});
   if (!args.ok()) return Usage(std::string(args.status().message()));
   const auto& pos = args->positional;
   if (pos.empty() || pos.size() > 2) {
-    return Usage("report takes MACHINE EVENTS, or [MACHINE] SNAPSHOT");
+    return Usage("report takes MACHINE EVENTS, or [MACHINE] SNAPSHOT, or STATE");
   }
   const auto request = ParseReportOptions(*args);
   if (!request.ok()) return Usage(std::string(request.status().message()));
+  if (pos.size() == 1 && IsFunnelState(pos[0])) return ReportState(*args, *request);
   const bool from_snapshot = IsSnapshot(pos.back());
   if (pos.size() == 1 && !from_snapshot) {
     return Usage(absl::StrCat(pos[0], " is not a snapshot: give MACHINE EVENTS"));
@@ -543,13 +616,17 @@ int Report(int argc, char** argv) {
         ": the snapshot's funnel was not kept by it (replay --snapshot-out --cohort ",
         args->options["cohort"], " keeps it), or give MACHINE EVENTS"));
   }
-  auto report = FunnelOf(*p, request->funnel);
-  if (!report.ok()) return Fail(report.status());
-  const absl::Status written =
-      WriteReport(*args, request->format, *report, p->machine());
+  auto state = CaptureFunnel(*p, request->funnel);
+  if (!state.ok()) return Fail(state.status());
+  if (args->options.count("state-out")) {
+    const absl::Status saved = WriteFile(args->options["state-out"], state->Serialize());
+    if (!saved.ok()) return Fail(saved);
+  }
+  const FunnelReport report = FunnelOf(*state);
+  const absl::Status written = WriteReport(*args, request->format, report, p->machine());
   if (!written.ok()) return Fail(written);
-  return CheckRejected(request->max_rejected, report->total.rejected_steps,
-                       report->total.accepted_steps, code);
+  return CheckRejected(request->max_rejected, report.total.rejected_steps,
+                       report.total.accepted_steps, code);
 }
 
 int Main(int argc, char** argv) {
@@ -567,7 +644,7 @@ int Main(int argc, char** argv) {
   }
   const std::map<std::string, std::function<int(int, char**)>> commands = {
       {"validate", Validate}, {"render", Render}, {"simulate", Simulate},
-      {"replay", Replay},     {"report", Report}};
+      {"replay", Replay},     {"report", Report},     {"merge", Merge}};
   const auto it = commands.find(command);
   if (it == commands.end()) return Usage(absl::StrCat("unknown command \"", command, "\""));
   return it->second(argc, argv);

@@ -1,6 +1,7 @@
 // Snapshots come from disk and from other processes: any bytes, read as a
 // pipeline snapshot (onto a known machine and onto the machine it says it
-// carries) and as a journey snapshot, must give a result or an error.
+// carries), as a funnel state and as a journey snapshot, must give a result
+// or an error.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "salescycle/funnel.h"
+#include "salescycle/funnel_state.h"
 #include "salescycle/machine.h"
 #include "salescycle/snapshot.h"
 
@@ -36,6 +38,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (own.ok()) {
     std::string again;
     (void)SavePipeline(*own, SnapshotSink::Bytes(&again));
+  }
+  auto state = FunnelState::Parse(bytes);
+  if (state.ok()) {
+    (void)FunnelTable(FunnelOf(*state));
+    auto twin = FunnelState::Parse(state->Serialize());
+    if (!twin.ok() || !state->Merge(*twin).ok()) std::abort();  // its own bytes, twice
   }
   auto journey = RestoreJourney(bytes, B2b());
   if (journey.ok()) (void)SnapshotJourney(*journey);
