@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "salescycle/funnel.h"
+#include "salescycle/funnel_state.h"
 #include "salescycle/journey.h"
 #include "salescycle/limits.h"
 #include "salescycle/machine.h"
@@ -208,6 +209,10 @@ struct sc_pipeline_t {
 struct sc_journey_t {
   Journey rep;
   Observers observers;
+};
+
+struct sc_funnel_state_t {
+  salescycle::FunnelState rep;
 };
 
 namespace {
@@ -1528,6 +1533,30 @@ sc_status sc_pipeline_remove_observer(sc_pipeline_t* pipeline, uint64_t token,
                         token, errmsg);
 }
 
+namespace {
+
+absl::Status CheckFunnelFormat(int32_t format) {
+  if (format < SC_FUNNEL_TABLE || format > SC_FUNNEL_PROTO) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("format ", format, " is not one of SC_FUNNEL_*"));
+  }
+  return absl::OkStatus();
+}
+
+// The report in an SC_FUNNEL_* format, checked by CheckFunnelFormat.
+absl::Status GiveReport(uint8_t** out_data, size_t* out_len,
+                        const salescycle::FunnelReport& report, int32_t format) {
+  switch (format) {
+    case SC_FUNNEL_JSON: return Give(out_data, out_len, salescycle::FunnelJson(report));
+    case SC_FUNNEL_CSV: return Give(out_data, out_len, salescycle::FunnelCsv(report));
+    case SC_FUNNEL_SVG: return Give(out_data, out_len, salescycle::FunnelSvg(report));
+    case SC_FUNNEL_PROTO: return Give(out_data, out_len, salescycle::FunnelProtoBytes(report));
+    default: return Give(out_data, out_len, salescycle::FunnelTable(report));
+  }
+}
+
+}  // namespace
+
 sc_status sc_pipeline_funnel(uint8_t** out_data, size_t* out_len,
                              const sc_pipeline_t* pipeline, int32_t format,
                              const char* value_attribute, uint8_t has_now,
@@ -1536,25 +1565,83 @@ sc_status sc_pipeline_funnel(uint8_t** out_data, size_t* out_len,
     SC_C_REQUIRE(out_data);
     SC_C_REQUIRE(out_len);
     SC_C_REQUIRE(pipeline);
-    if (format < SC_FUNNEL_TABLE || format > SC_FUNNEL_PROTO) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("format ", format, " is not one of SC_FUNNEL_*"));
-    }
+    SC_RETURN_IF_ERROR(CheckFunnelFormat(format));
     salescycle::FunnelOptions options;
     if (value_attribute != nullptr) options.value_attribute = value_attribute;
     if (has_now != 0) options.now = now;
     SC_ASSIGN_OR_RETURN(const salescycle::FunnelReport report,
                         salescycle::FunnelOf(pipeline->rep, options));
-    switch (format) {
-      case SC_FUNNEL_JSON: return Give(out_data, out_len, salescycle::FunnelJson(report));
-      case SC_FUNNEL_CSV: return Give(out_data, out_len, salescycle::FunnelCsv(report));
-      case SC_FUNNEL_SVG: return Give(out_data, out_len, salescycle::FunnelSvg(report));
-      case SC_FUNNEL_PROTO:
-        return Give(out_data, out_len, salescycle::FunnelProtoBytes(report));
-      default: return Give(out_data, out_len, salescycle::FunnelTable(report));
-    }
+    return GiveReport(out_data, out_len, report, format);
   });
 }
+
+sc_status sc_funnel_state_capture(sc_funnel_state_t** out, const sc_pipeline_t* pipeline,
+                                  const char* value_attribute,
+                                  const char* breakdown_attribute, uint8_t has_now,
+                                  int64_t now, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    SC_C_REQUIRE(pipeline);
+    salescycle::FunnelOptions options;
+    if (value_attribute != nullptr) options.value_attribute = value_attribute;
+    if (breakdown_attribute != nullptr) options.breakdown_attribute = breakdown_attribute;
+    if (has_now != 0) options.now = now;
+    SC_ASSIGN_OR_RETURN(salescycle::FunnelState state,
+                        salescycle::CaptureFunnel(pipeline->rep, options));
+    *out = new sc_funnel_state_t{std::move(state)};
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_funnel_state_merge(sc_funnel_state_t* into, const sc_funnel_state_t* other,
+                                char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(into);
+    SC_C_REQUIRE(other);
+    return into->rep.Merge(other->rep);
+  });
+}
+
+sc_status sc_funnel_state_serialize(uint8_t** out_data, size_t* out_len,
+                                    const sc_funnel_state_t* state, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out_data);
+    SC_C_REQUIRE(out_len);
+    SC_C_REQUIRE(state);
+    return Give(out_data, out_len, state->rep.Serialize());
+  });
+}
+
+sc_status sc_funnel_state_parse(sc_funnel_state_t** out, const sc_machine_t* machine,
+                                const uint8_t* data, size_t len, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    if (data == nullptr && len > 0) return absl::InvalidArgumentError("data is NULL");
+    if (machine != nullptr) SC_RETURN_IF_ERROR(NamesAMachine(machine));
+    const absl::string_view bytes(reinterpret_cast<const char*>(data),
+                                  data == nullptr ? 0 : len);
+    SC_ASSIGN_OR_RETURN(salescycle::FunnelState state,
+                        machine == nullptr
+                            ? salescycle::FunnelState::Parse(bytes)
+                            : salescycle::FunnelState::Parse(bytes, machine->rep));
+    *out = new sc_funnel_state_t{std::move(state)};
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_funnel_state_report(uint8_t** out_data, size_t* out_len,
+                                 const sc_funnel_state_t* state, int32_t format,
+                                 char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out_data);
+    SC_C_REQUIRE(out_len);
+    SC_C_REQUIRE(state);
+    SC_RETURN_IF_ERROR(CheckFunnelFormat(format));
+    return GiveReport(out_data, out_len, salescycle::FunnelOf(state->rep), format);
+  });
+}
+
+void sc_funnel_state_destroy(sc_funnel_state_t* state) { delete state; }
 
 sc_status sc_pipeline_save(uint8_t** out_data, size_t* out_len,
                            const sc_pipeline_t* pipeline, char** errmsg) {

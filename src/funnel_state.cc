@@ -161,8 +161,9 @@ NameMapping Identity(const Machine& m) {
   return map;
 }
 
-absl::StatusOr<std::unique_ptr<FunnelStateRep>> FromProto(const v1::FunnelState& s,
-                                                          const Limits& limits) {
+// `machine`: the one to read onto, or null for the one the state carries.
+absl::StatusOr<std::unique_ptr<FunnelStateRep>> FromProto(
+    const v1::FunnelState& s, std::shared_ptr<const Machine> machine, const Limits& limits) {
   if (s.format_version() == 0) return Corrupt("no format version");
   if (s.format_version() > kStateFormatVersion) {
     return absl::InvalidArgumentError(absl::StrCat("funnel state: format version ",
@@ -172,11 +173,20 @@ absl::StatusOr<std::unique_ptr<FunnelStateRep>> FromProto(const v1::FunnelState&
   if (s.cohort() > static_cast<uint32_t>(Cohort::kQuarter)) {
     return Corrupt(absl::StrCat("cohort kind ", s.cohort(), " is unknown"));
   }
-  CompileOptions compile;
-  compile.source_name = "funnel state: the machine";
-  compile.limits = limits;
   auto rep = std::make_unique<FunnelStateRep>();
-  SC_ASSIGN_OR_RETURN(rep->machine, Machine::FromTextProto(s.machine_spec(), compile));
+  if (machine == nullptr) {
+    CompileOptions compile;
+    compile.source_name = "funnel state: the machine";
+    compile.limits = limits;
+    SC_ASSIGN_OR_RETURN(rep->machine, Machine::FromTextProto(s.machine_spec(), compile));
+  } else if (machine->fingerprint() != s.machine().fingerprint()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "funnel state of machine \"", s.machine().name(), "\" v", s.machine().version(),
+        " does not read onto machine \"", machine->name(), "\" v", machine->version(),
+        " (fingerprints differ)"));
+  } else {
+    rep->machine = std::move(machine);
+  }
   const Machine& m = *rep->machine;
   SC_RETURN_IF_ERROR(CheckNames(s, m));
   if (!s.value_attribute().empty()) SC_RETURN_IF_ERROR(m.FindAttribute(s.value_attribute()).status());
@@ -304,29 +314,47 @@ std::string FunnelState::Serialize() const {
   return out;
 }
 
-absl::StatusOr<FunnelState> FunnelState::Parse(absl::string_view bytes, const Limits& limits) {
-  constexpr size_t kHead = sizeof internal::kMagic + 8;
-  if (bytes.size() < kHead ||
-      std::memcmp(bytes.data(), internal::kMagic, sizeof internal::kMagic) != 0) {
-    return internal::Corrupt("bad magic: not a funnel state (\"SCFSTATE\")");
+namespace internal {
+namespace {
+
+// The state in `bytes`, onto `machine` (null: the one it carries).
+absl::StatusOr<std::unique_ptr<FunnelStateRep>> ParseBytes(
+    absl::string_view bytes, std::shared_ptr<const Machine> machine, const Limits& limits) {
+  constexpr size_t kHead = sizeof kMagic + 8;
+  if (bytes.size() < kHead || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
+    return Corrupt("bad magic: not a funnel state (\"SCFSTATE\")");
   }
   const uint32_t length = absl::little_endian::Load32(bytes.data() + 8);
   const uint32_t crc = absl::little_endian::Load32(bytes.data() + 12);
   if (bytes.size() - kHead != length) {
-    return internal::Corrupt(absl::StrCat("declares ", length, " bytes, ",
-                                          bytes.size() - kHead, " follow"));
+    return Corrupt(absl::StrCat("declares ", length, " bytes, ", bytes.size() - kHead,
+                                " follow"));
   }
   const absl::string_view payload = bytes.substr(kHead);
-  const uint32_t computed = internal::Crc32(payload.data(), payload.size());
+  const uint32_t computed = Crc32(payload.data(), payload.size());
   if (computed != crc) {
-    return internal::Corrupt(absl::StrCat("checksum mismatch (stored ", crc, ", computed ",
-                                          computed, ")"));
+    return Corrupt(absl::StrCat("checksum mismatch (stored ", crc, ", computed ", computed, ")"));
   }
   v1::FunnelState s;
   if (!s.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
-    return internal::Corrupt("the payload does not parse");
+    return Corrupt("the payload does not parse");
   }
-  SC_ASSIGN_OR_RETURN(auto rep, internal::FromProto(s, limits));
+  return FromProto(s, std::move(machine), limits);
+}
+
+}  // namespace
+}  // namespace internal
+
+absl::StatusOr<FunnelState> FunnelState::Parse(absl::string_view bytes, const Limits& limits) {
+  SC_ASSIGN_OR_RETURN(auto rep, internal::ParseBytes(bytes, nullptr, limits));
+  return internal::FunnelStateAccess::Make(std::move(rep));
+}
+
+absl::StatusOr<FunnelState> FunnelState::Parse(absl::string_view bytes,
+                                               std::shared_ptr<const Machine> machine,
+                                               const Limits& limits) {
+  if (machine == nullptr) return absl::InvalidArgumentError("FunnelState::Parse: machine is null");
+  SC_ASSIGN_OR_RETURN(auto rep, internal::ParseBytes(bytes, std::move(machine), limits));
   return internal::FunnelStateAccess::Make(std::move(rep));
 }
 

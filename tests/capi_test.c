@@ -693,6 +693,72 @@ static void test_funnel(void) {
   sc_machine_destroy(m);
 }
 
+/* Two shards' funnel states merge into the state of one pipeline that saw
+ * both deals: the same report, byte for byte; through bytes too. */
+static void test_funnel_states(void) {
+  sc_machine_t* m = load("b2b.textproto");
+  sc_options_t* options = sc_options_create();
+  sc_pipeline_t* pipelines[3] = {NULL, NULL, NULL}; /* whole, shard a, shard b */
+  sc_funnel_state_t* states[3] = {NULL, NULL, NULL};
+  sc_funnel_state_t* parsed = NULL;
+  uint8_t *whole = NULL, *merged = NULL, *bytes = NULL;
+  size_t whole_len = 0, merged_len = 0, bytes_len = 0;
+  uint32_t deal = 0;
+  int32_t outcome = 0;
+  int i;
+  current = "funnel states";
+  OK(sc_options_set_analytics(options, 1, SC_COHORT_MONTH, E));
+  for (i = 0; i < 3; ++i) OK(sc_pipeline_create(&pipelines[i], m, options, E));
+  sc_options_destroy(options);
+  /* acme in the whole and in shard a, globex in the whole and in shard b. */
+  for (i = 0; i < 2; ++i) {
+    OK(sc_pipeline_add_with_key(&deal, pipelines[i], "acme", 4, 1767225600, E));
+    OK(sc_pipeline_fire_by_name(&outcome, pipelines[i], deal, "contact", 7, 1767312000, E));
+  }
+  for (i = 0; i < 3; i += 2) {
+    OK(sc_pipeline_add_with_key(&deal, pipelines[i], "globex", 6, 1767225600, E));
+    OK(sc_pipeline_fire_by_name(&outcome, pipelines[i], deal, "disqualify", 10, 1767312000, E));
+  }
+  for (i = 0; i < 3; ++i) {
+    OK(sc_funnel_state_capture(&states[i], pipelines[i], NULL, "decision_maker", 1,
+                               1767312000, E));
+  }
+  OK(sc_funnel_state_serialize(&bytes, &bytes_len, states[1], E));
+  CHECK(bytes_len > 16 && memcmp(bytes, "SCFSTATE", 8) == 0);
+  OK(sc_funnel_state_parse(&parsed, m, bytes, bytes_len, E));
+  OK(sc_funnel_state_merge(parsed, states[2], E));
+  OK(sc_funnel_state_report(&whole, &whole_len, states[0], SC_FUNNEL_JSON, E));
+  OK(sc_funnel_state_report(&merged, &merged_len, parsed, SC_FUNNEL_JSON, E));
+  CHECK(whole_len == merged_len && memcmp(whole, merged, whole_len) == 0);
+  CHECK(strstr((const char*)merged, "\"deals\": 2,") != NULL);
+  sc_free(merged);
+  OK(sc_funnel_state_report(&merged, &merged_len, states[1], SC_FUNNEL_JSON, E));
+  CHECK(strstr((const char*)merged, "\"deals\": 1,") != NULL); /* a shard alone */
+  sc_free(merged);
+  EXPECT(SC_FAILED_PRECONDITION, "cannot merge itself", sc_funnel_state_merge(parsed, parsed, E));
+  EXPECT(SC_INVALID_ARGUMENT, "other is NULL", sc_funnel_state_merge(parsed, NULL, E));
+  EXPECT(SC_INVALID_ARGUMENT, "into is NULL", sc_funnel_state_merge(NULL, parsed, E));
+  EXPECT(SC_INVALID_ARGUMENT, "format 9",
+         sc_funnel_state_report(&merged, &merged_len, parsed, 9, E));
+  EXPECT(SC_INVALID_ARGUMENT, "state is NULL",
+         sc_funnel_state_report(&merged, &merged_len, NULL, 0, E));
+  EXPECT(SC_NOT_FOUND, "region",
+         sc_funnel_state_capture(&states[0], pipelines[0], NULL, "region", 0, 0, E));
+  bytes[bytes_len / 2] ^= 1;
+  EXPECT(SC_DATA_LOSS, "checksum mismatch",
+         sc_funnel_state_parse(&parsed, NULL, bytes, bytes_len, E));
+  EXPECT(SC_INVALID_ARGUMENT, "data is NULL", sc_funnel_state_parse(&parsed, NULL, NULL, 5, E));
+  sc_free(bytes);
+  sc_free(whole);
+  sc_funnel_state_destroy(parsed);
+  sc_funnel_state_destroy(NULL);
+  for (i = 0; i < 3; ++i) {
+    sc_funnel_state_destroy(states[i]);
+    sc_pipeline_destroy(pipelines[i]);
+  }
+  sc_machine_destroy(m);
+}
+
 /* An observer that tries to change the pipeline it observes: every such
  * call must be refused (one that added an observer used to free the list
  * being walked), and reading it must work. */
@@ -990,6 +1056,7 @@ int main(void) {
   test_bytes_round_trip();
   test_journeys();
   test_funnel();
+  test_funnel_states();
   test_limits();
   test_callbacks_may_only_read_their_handle();
   test_sales_model();

@@ -617,6 +617,7 @@ class Cli(unittest.TestCase):
         for fmt in ("table", "json", "csv"):
             self.assertEqual(run("report", merged, "--format", fmt).stdout,
                              run("report", B2B, sample, *fixed, "--format", fmt).stdout, fmt)
+        self.assertEqual(run("report", B2B, merged).stdout, run("report", merged).stdout)
         # What a state was captured with is fixed; states captured as of
         # other moments do not merge; a file that is not a state is named.
         r = run("report", merged, "--value", "deal_value")

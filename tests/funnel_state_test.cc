@@ -162,6 +162,23 @@ TEST(FunnelState, MergeRefusesStatesCapturedDifferentlyAndChangesNothing) {
   EXPECT_EQ(a.Serialize(), before);
 }
 
+TEST(FunnelState, ParsesOntoTheMachineItWasCapturedFromOnly) {
+  const Pipeline p = Shard(Cohort::kNone, 0, 1);
+  const std::string bytes = CaptureFunnel(p, Options())->Serialize();
+  const auto onto = FunnelState::Parse(bytes, p.machine_ptr());
+  ASSERT_TRUE(onto.ok()) << onto.status();
+  EXPECT_EQ(&onto->machine(), &p.machine());
+  EXPECT_EQ(onto->Serialize(), bytes);
+  auto other = *Machine::FromTextProto(R"(name: "fs" version: 2 initial_stage: "a"
+      stages { id: "a" } events { id: "e" } transitions { from_stage: "a" event: "e" })");
+  const auto wrong = FunnelState::Parse(bytes, other);
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(wrong.status().message(),
+              HasSubstr("funnel state of machine \"fs\" v0 does not read onto machine \"fs\" v2"));
+  EXPECT_EQ(FunnelState::Parse(bytes, nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 // The payload, parsed, changed, and framed again with a valid checksum,
 // so that only the reader's own checks can catch the damage.
 std::string Reframe(const v1::FunnelState& s) {

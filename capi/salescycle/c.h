@@ -120,6 +120,7 @@ typedef struct sc_limits_t sc_limits_t;
 typedef struct sc_options_t sc_options_t;
 typedef struct sc_pipeline_t sc_pipeline_t;
 typedef struct sc_journey_t sc_journey_t;
+typedef struct sc_funnel_state_t sc_funnel_state_t;
 /* A deal's attributes as a named guard sees them, during the guard call. */
 typedef struct sc_deal_view_t sc_deal_view_t;
 
@@ -587,6 +588,47 @@ SC_EXPORT sc_status sc_pipeline_funnel(uint8_t** out_data, size_t* out_len,
                                        const char* value_attribute,
                                        uint8_t has_now, int64_t now,
                                        char** errmsg);
+
+/* ---- funnel states (salescycle/funnel_state.h): a pipeline's funnel as a
+ * value that merges exactly across shards and travels as bytes. Like a
+ * pipeline, a state needs external synchronization: one writer (merge) at
+ * a time. */
+
+/* The pipeline's funnel state as of `now` (has_now 0: the latest event),
+ * with the value and breakdown attributes named (each may be NULL).
+ * *out: free with sc_funnel_state_destroy. Errors: as sc_pipeline_funnel,
+ * and SC_NOT_FOUND for the breakdown attribute. */
+SC_EXPORT sc_status sc_funnel_state_capture(sc_funnel_state_t** out,
+                                            const sc_pipeline_t* pipeline,
+                                            const char* value_attribute,
+                                            const char* breakdown_attribute,
+                                            uint8_t has_now, int64_t now,
+                                            char** errmsg);
+/* Adds `other`'s deals to `into`. Errors: SC_FAILED_PRECONDITION, changing
+ * nothing, for states of other machines, moments, cohorts, value or
+ * breakdown attributes, or `into` == `other`. */
+SC_EXPORT sc_status sc_funnel_state_merge(sc_funnel_state_t* into,
+                                          const sc_funnel_state_t* other,
+                                          char** errmsg);
+/* The state's bytes. *out_data: caller owns, free with sc_free. */
+SC_EXPORT sc_status sc_funnel_state_serialize(uint8_t** out_data, size_t* out_len,
+                                              const sc_funnel_state_t* state,
+                                              char** errmsg);
+/* A state from its bytes, onto `machine` (the one it was captured from),
+ * or with `machine` NULL onto the machine it carries (which cannot hold
+ * named guards). Errors: SC_DATA_LOSS naming what is wrong;
+ * SC_INVALID_ARGUMENT for a newer format or a carried spec with named
+ * guards; SC_FAILED_PRECONDITION for another machine. */
+SC_EXPORT sc_status sc_funnel_state_parse(sc_funnel_state_t** out,
+                                          const sc_machine_t* machine,
+                                          const uint8_t* data, size_t len,
+                                          char** errmsg);
+/* The state's report, in an SC_FUNNEL_* format (as sc_pipeline_funnel). */
+SC_EXPORT sc_status sc_funnel_state_report(uint8_t** out_data, size_t* out_len,
+                                           const sc_funnel_state_t* state,
+                                           int32_t format, char** errmsg);
+/* NULL is a no-op. */
+SC_EXPORT void sc_funnel_state_destroy(sc_funnel_state_t* state);
 
 /* A pipeline snapshot (see salescycle/snapshot.h). *out_data: caller owns,
  * free with sc_free. */

@@ -57,11 +57,19 @@ class FunnelState {
   [[nodiscard]] absl::Status Merge(const FunnelState& other);
 
   std::string Serialize() const;
+  // A state onto the machine it carries (compiled again within `limits`).
   // Errors: DataLoss for bytes that are not a state or whose checksum or
   // contents do not add up, naming what; InvalidArgument for a newer
-  // format version, or a carried spec past `limits`.
+  // format version, a carried spec past `limits`, or one that uses named
+  // guards (which only the caller can give: parse onto the machine then).
   [[nodiscard]] static absl::StatusOr<FunnelState> Parse(absl::string_view bytes,
                                                          const Limits& limits = {});
+  // A state onto `machine`, which must be the one it was captured from
+  // (the same fingerprint). Errors: as above; InvalidArgument for a null
+  // machine; FailedPrecondition naming both machines for another one.
+  [[nodiscard]] static absl::StatusOr<FunnelState> Parse(
+      absl::string_view bytes, std::shared_ptr<const Machine> machine,
+      const Limits& limits = {});
 
  private:
   friend class internal::FunnelStateAccess;

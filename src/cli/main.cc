@@ -82,9 +82,12 @@ commands:
                                    with --cohort) and N steps of history a
                                    deal (default 0)
   report MACHINE EVENTS [options]  replay, then report the funnel
-  report STATE [--format ...] [--out FILE]
-                                   report a saved funnel state
-  merge STATE STATE... --out FILE  the funnel states of shards (the same
+  report [MACHINE] STATE [--format ...] [--out FILE]
+                                   report a saved funnel state (it carries
+                                   its machine; give MACHINE when the
+                                   machine uses named guards)
+  merge STATE STATE... --out FILE [--machine MACHINE]
+                                   the funnel states of shards (the same
                                    machine, captured with the same --now,
                                    --cohort, --value and --by) as one: its
                                    report is the report of all their deals
@@ -534,10 +537,13 @@ bool IsFunnelState(const std::string& path) {
   return f.gcount() == 8 && std::memcmp(magic, "SCFSTATE", 8) == 0;
 }
 
-// A saved funnel state, read with the file's name in any error.
-absl::StatusOr<FunnelState> ReadFunnelState(const std::string& path) {
+// A saved funnel state, read with the file's name in any error, onto
+// `machine` (null: the one it carries).
+absl::StatusOr<FunnelState> ReadFunnelState(const std::string& path,
+                                            std::shared_ptr<const Machine> machine) {
   SC_ASSIGN_OR_RETURN(const std::string bytes, internal::ReadFile(path));
-  auto state = FunnelState::Parse(bytes);
+  auto state = machine == nullptr ? FunnelState::Parse(bytes)
+                                  : FunnelState::Parse(bytes, std::move(machine));
   if (!state.ok()) {
     return absl::Status(state.status().code(),
                         absl::StrCat(path, ": ", state.status().message()));
@@ -560,7 +566,13 @@ int ReportState(Args& args, const ReportRequest& request) {
                                 "(report MACHINE EVENTS --state-out FILE takes it)"));
     }
   }
-  auto state = ReadFunnelState(args.positional.back());
+  std::shared_ptr<const Machine> machine;
+  if (args.positional.size() == 2) {
+    auto m = Machine::FromFile(args.positional[0]);
+    if (!m.ok()) return Fail(m.status());
+    machine = *m;
+  }
+  auto state = ReadFunnelState(args.positional.back(), machine);
   if (!state.ok()) return Fail(state.status());
   const FunnelReport report = FunnelOf(*state);
   const absl::Status written = WriteReport(args, request.format, report, state->machine());
@@ -571,15 +583,21 @@ int ReportState(Args& args, const ReportRequest& request) {
 
 // `merge STATE STATE... --out FILE`: the states of shards as one.
 int Merge(int argc, char** argv) {
-  auto args = ParseArgs(argc, argv, 2, {"out"});
+  auto args = ParseArgs(argc, argv, 2, {"out", "machine"});
   if (!args.ok()) return Usage(std::string(args.status().message()));
   if (args->positional.size() < 2) return Usage("merge takes two or more STATE files");
   if (!args->options.count("out")) return Usage("merge needs --out FILE");
-  auto merged = ReadFunnelState(args->positional[0]);
+  std::shared_ptr<const Machine> machine;
+  if (args->options.count("machine")) {
+    auto m = Machine::FromFile(args->options["machine"]);
+    if (!m.ok()) return Fail(m.status());
+    machine = *m;
+  }
+  auto merged = ReadFunnelState(args->positional[0], machine);
   if (!merged.ok()) return Fail(merged.status());
   for (size_t i = 1; i < args->positional.size(); ++i) {
     const std::string& path = args->positional[i];
-    auto state = ReadFunnelState(path);
+    auto state = ReadFunnelState(path, machine);
     if (!state.ok()) return Fail(state.status());
     const absl::Status status = merged->Merge(*state);
     if (!status.ok()) {
@@ -600,7 +618,7 @@ int Report(int argc, char** argv) {
   }
   const auto request = ParseReportOptions(*args);
   if (!request.ok()) return Usage(std::string(request.status().message()));
-  if (pos.size() == 1 && IsFunnelState(pos[0])) return ReportState(*args, *request);
+  if (IsFunnelState(pos.back())) return ReportState(*args, *request);
   const bool from_snapshot = IsSnapshot(pos.back());
   if (pos.size() == 1 && !from_snapshot) {
     return Usage(absl::StrCat(pos[0], " is not a snapshot: give MACHINE EVENTS"));

@@ -607,6 +607,80 @@ func TestFunnel(t *testing.T) {
 	}
 }
 
+func TestFunnelStatesOfShardsMergeIntoTheWhole(t *testing.T) {
+	m := mustMachine(t)
+	shard := func(deals []uint32) *Pipeline {
+		p, err := NewPipeline(m, Analytics(MonthCohort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range deals {
+			deal, _ := p.Add(1767225600 + int64(d))
+			p.Set(deal, "value", 100.5*float64(d+1))
+			if d%2 == 0 {
+				p.Fire(deal, "go", 1767225700+int64(d))
+			}
+		}
+		return p
+	}
+	whole, even, odd := shard([]uint32{0, 1, 2, 3, 4, 5}), shard([]uint32{0, 2, 4}), shard([]uint32{1, 3, 5})
+	defer whole.Close()
+	defer even.Close()
+	defer odd.Close()
+	now := int64(1767225600 + 1000000)
+	capture := func(p *Pipeline, at int64) *FunnelState {
+		s, err := p.FunnelState("value", "", &at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	expected, _ := capture(whole, now).Report(FunnelJSON)
+	state, other := capture(even, now), capture(odd, now)
+	data, err := state.Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, err := ParseFunnelState(data, m) // m uses a named guard
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer merged.Close()
+	_, err = ParseFunnelState(data, nil)
+	wantCode(t, err, InvalidArgument, "named guard")
+	merged, err = ParseFunnelState(data, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer merged.Close()
+	if err := merged.Merge(other); err != nil {
+		t.Fatal(err)
+	}
+	got, err := merged.Report(FunnelJSON)
+	if err != nil || string(got) != string(expected) {
+		t.Fatalf("%v\n%s\n%s", err, got, expected)
+	}
+	direct, _ := whole.Funnel(FunnelJSON, "value", &now)
+	if string(direct) != string(expected) {
+		t.Fatal("the state's report is not the pipeline's")
+	}
+	wantCode(t, merged.Merge(capture(odd, now+1)), FailedPrecondition, "different moments")
+	wantCode(t, merged.Merge(merged), FailedPrecondition, "cannot merge itself")
+	_, err = merged.Report(9)
+	wantCode(t, err, InvalidArgument, "format 9")
+	_, err = whole.FunnelState("", "region", nil)
+	wantCode(t, err, NotFound, "region")
+	_, err = ParseFunnelState([]byte("SCFSTATE\x00\x00\x00\x00\x00\x00\x00\x00"), nil)
+	wantCode(t, err, DataLoss, "funnel state")
+	other.Close()
+	if err := merged.Merge(other); err != ErrClosed {
+		t.Fatal(err)
+	}
+	if _, err := other.Serialize(); err != ErrClosed {
+		t.Fatal(err)
+	}
+}
+
 func TestLimits(t *testing.T) {
 	d := DefaultLimits()
 	if d.Stages != 1024 || d.GuardDepth != 32 || d.SnapshotDeals != 1<<28 || d.HistoryEntries != 1<<26 {

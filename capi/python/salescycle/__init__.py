@@ -18,6 +18,7 @@ from .errors import (AbortedError, AlreadyExistsError, CallbackError,
                      InternalError, InvalidArgumentError, NotFoundError,
                      PermissionDeniedError, ResourceExhaustedError,
                      UnavailableError)
+from .funnel_state import FunnelState
 from .journey import Journey
 from .limits import Limits
 from .machine import AttributeType, DealView, Machine, StageKind
@@ -35,7 +36,7 @@ def library_version() -> str:
 __all__ = [
     "AbortedError", "AlreadyExistsError", "AttributeType", "CallbackError",
     "ClosedError", "DataLossError", "DealView", "Error", "EventRecord",
-    "FailedPreconditionError", "InternalError", "InvalidArgumentError",
+    "FailedPreconditionError", "FunnelState", "InternalError", "InvalidArgumentError",
     "Journey", "Lifecycle", "Limits", "Machine", "NotFoundError", "Outcome", "PermissionDeniedError",
     "Pipeline", "RECORD_SIZE", "ResourceExhaustedError", "StageKind", "StageRecord",
     "Step", "UnavailableError", "library_version", "records", "stage_records",

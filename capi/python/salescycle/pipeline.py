@@ -8,7 +8,9 @@ from typing import Dict, Iterable, Optional, Tuple, Union
 from . import _native
 from ._native import EventRecord, StageRecord, call, encode, lib
 from ._stepping import Lifecycle, Outcome, Stepping
+from . import funnel_state
 from .errors import InvalidArgumentError
+from .funnel_state import FunnelState
 from .limits import Limits
 from .machine import AttributeValue, Id, Machine
 
@@ -276,6 +278,13 @@ class Pipeline(Stepping):
                       now: Optional[int] = None) -> dict:
         """The funnel report as a dict (the JSON form, parsed)."""
         return json.loads(self.funnel("json", value=value, now=now))
+
+    def funnel_state(self, *, value: Optional[str] = None, by: Optional[str] = None,
+                     now: Optional[int] = None) -> FunnelState:
+        """The funnel's state as of `now` (a FunnelState: merge the states
+        of shards, serialize, report). `by` names an attribute to break the
+        live deals down by."""
+        return funnel_state.capture(self._handle, value, by, now)
 
     # ---- counts
 

@@ -451,6 +451,51 @@ class FunnelTest(unittest.TestCase):
             with self.assertRaises(sc.InvalidArgumentError):
                 p.funnel("xml")
 
+    def test_funnel_states_of_shards_merge_into_the_whole(self):
+        m = sc.Machine.from_text(TINY)
+
+        def pipeline(deals):
+            p = sc.Pipeline(m, analytics=True, cohort="month")
+            for d in deals:
+                deal = p.add(1767225600 + d)
+                p.set(deal, "value", 100.5 * (d + 1))
+                if d % 2 == 0:
+                    p.fire(deal, "go", 1767225700 + d)
+                if d % 3 == 0:
+                    p.set(deal, "budget", 5000)
+                    p.fire(deal, "win", 1767225800 + d)
+            return p
+
+        now = 1767225600 + 10**6
+        with pipeline(range(9)) as whole, pipeline(range(0, 9, 2)) as even, \
+                pipeline(range(1, 9, 2)) as odd:
+            expected = whole.funnel_state(value="value", now=now).report("json")
+            state = even.funnel_state(value="value", now=now)
+            other = odd.funnel_state(value="value", now=now)
+            carried = sc.FunnelState.from_bytes(state.serialize())  # its own spec
+            self.assertEqual(carried.report("csv"), state.report("csv"))
+            merged = sc.FunnelState.from_bytes(state.serialize(), machine=m).merge(other)
+            self.assertEqual(merged.report("json"), expected)
+            self.assertEqual(merged.report_dict()["total"]["deals"], 9)
+            self.assertEqual(merged.report("json"),
+                             whole.funnel("json", value="value", now=now))
+            self.assertIsInstance(merged.report("proto"), bytes)
+            with self.assertRaises(sc.FailedPreconditionError):
+                merged.merge(odd.funnel_state(value="value", now=now + 1))
+            with self.assertRaises(sc.FailedPreconditionError):
+                merged.merge(merged)
+            with self.assertRaises(sc.InvalidArgumentError):
+                merged.merge("a state")
+            with self.assertRaises(sc.InvalidArgumentError):
+                merged.report("xml")
+            with self.assertRaises(sc.NotFoundError):
+                whole.funnel_state(by="region")
+        with self.assertRaises(sc.DataLossError):
+            sc.FunnelState.from_bytes(b"SCFSTATE" + b"\0" * 8)
+        merged.close()
+        with self.assertRaises(sc.ClosedError):
+            merged.serialize()
+
     def test_funnel_needs_analytics_or_history(self):
         m = sc.Machine.from_text(TINY)
         with sc.Pipeline(m) as p:
