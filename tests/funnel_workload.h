@@ -14,8 +14,7 @@ namespace salescycle {
 // Every kind of thing the funnel counts: entry stages, free moves (forward,
 // back, to a side stage), wins, losses with reasons, reactivations,
 // activities, and rejections.
-inline std::shared_ptr<const Machine> FunnelMachine() {
-  auto m = Machine::FromTextProto(R"(name: "fs" initial_stage: "lead"
+inline constexpr char kFunnelSpec[] = R"(name: "fs" initial_stage: "lead"
       entry_stages: "demo"
       stages { id: "lead" } stages { id: "demo" } stages { id: "proposal" }
       stages { id: "won" kind: WON } stages { id: "nurture" side_stage: true }
@@ -26,7 +25,10 @@ inline std::shared_ptr<const Machine> FunnelMachine() {
       transitions { from_stage: "proposal" to: "won" }
       transitions { from_any_open: true event: "lose" to: "lost" }
       transitions { from_any_open: true event: "call" }
-      transitions { from_stage: "lost" to: "lead" })");
+      transitions { from_stage: "lost" to: "lead" })";
+
+inline std::shared_ptr<const Machine> FunnelMachine() {
+  auto m = Machine::FromTextProto(kFunnelSpec);
   EXPECT_TRUE(m.ok()) << m.status();
   return *m;
 }
