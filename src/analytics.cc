@@ -218,6 +218,7 @@ void FunnelAccumulator::Close(DealIndex deal, StageId to, Timestamp time) {
     if (was_lost) --g->lost;
     g->cycle_seconds += time - created_[deal];
     ++g->cycles;
+    g->cycle_lengths.Add(time - created_[deal]);
     for (size_t b = 0; b < bytes_; ++b) {
       for (unsigned bits = visited[b]; bits != 0; bits &= bits - 1) {
         ++g->stages[b * 8 + absl::countr_zero(bits)].won_after;
@@ -297,6 +298,7 @@ void FunnelCounters::Merge(const FunnelCounters& other) {
   lost += other.lost;
   cycle_seconds += other.cycle_seconds;
   cycles += other.cycles;
+  cycle_lengths.Merge(other.cycle_lengths);
   moves += other.moves;
   for (size_t s = 0; s < stages.size() && s < other.stages.size(); ++s) {
     StageCounters& a = stages[s];

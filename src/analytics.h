@@ -201,6 +201,9 @@ struct FunnelCounters {
   // were added up (a restored snapshot, merged states).
   absl::int128 cycle_seconds = 0;
   uint64_t cycles = 0;
+  // The cycle lengths themselves (addition to first win), for their median
+  // and 90th percentile; counted at wins only, so sparse.
+  DurationHistogram cycle_lengths;
   uint64_t moves = 0;
   // Rejected steps by RejectionKey.
   absl::flat_hash_map<uint64_t, uint64_t> rejections;

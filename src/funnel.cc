@@ -250,6 +250,15 @@ std::vector<StageFlow> FlowByStage(const Machine& m, const FunnelAccumulator& ac
   return flows;
 }
 
+DurationStats Stats(const DurationHistogram& h) {
+  DurationStats s;
+  s.count = h.count();
+  s.mean_seconds = h.mean();
+  s.median_seconds = h.Quantile(0.5);
+  s.p90_seconds = h.Quantile(0.9);
+  return s;
+}
+
 // One stage's figures: its own counters, its flow, its live deals, and the
 // reach of the line (by position).
 StageFunnel StageFigures(const Machine& m, const FunnelAccumulator& acc,
@@ -291,10 +300,7 @@ StageFunnel StageFigures(const Machine& m, const FunnelAccumulator& acc,
       on_line ? Ratio(static_cast<double>(c.won), static_cast<double>(st.reached))
               : Ratio(static_cast<double>(sc.won_after), static_cast<double>(sc.entered));
   st.drop_rate = Ratio(static_cast<double>(st.dropped), static_cast<double>(sc.entered));
-  st.time_in_stage.count = sc.time_in_stage.count();
-  st.time_in_stage.mean_seconds = sc.time_in_stage.mean();
-  st.time_in_stage.median_seconds = sc.time_in_stage.Quantile(0.5);
-  st.time_in_stage.p90_seconds = sc.time_in_stage.Quantile(0.9);
+  st.time_in_stage = Stats(sc.time_in_stage);
   st.activities = sc.activities;
   st.rejected = sc.rejected;
   return st;
@@ -339,6 +345,7 @@ FunnelFigures Figures(const Machine& m, const FunnelAccumulator& acc,
   f.average_cycle_days =
       Ratio(static_cast<double>(c.cycle_seconds), static_cast<double>(c.cycles)) /
       86400.0;
+  f.cycle_length = Stats(c.cycle_lengths);
   f.average_deal_value =
       live.won_valued > 0
           ? live.won_value.value() / static_cast<double>(live.won_valued)
@@ -612,7 +619,10 @@ std::string Overall(const FunnelReport& report, const FunnelFigures& f) {
   }
   // With nothing won, a cycle length of 0 would read as instant wins.
   const std::string cycle =
-      f.won == 0 ? "-" : absl::StrFormat("%.1f days", f.average_cycle_days);
+      f.won == 0 ? "-"
+                 : absl::StrFormat("%.1f days (median %s, p90 %s)", f.average_cycle_days,
+                                   Days(static_cast<double>(f.cycle_length.median_seconds)),
+                                   Days(static_cast<double>(f.cycle_length.p90_seconds)));
   return absl::StrFormat(
       "win rate %s (%s won, %s lost) | average cycle %s | sales "
       "velocity %s | weighted pipeline %s | biggest leak: %s%s",
@@ -763,6 +773,13 @@ std::string FunnelTable(const FunnelReport& report) {
 
 namespace {
 
+void ToProto(const DurationStats& d, v1::DurationStats* out) {
+  out->set_count(d.count);
+  out->set_mean_seconds(d.mean_seconds);
+  out->set_median_seconds(d.median_seconds);
+  out->set_p90_seconds(d.p90_seconds);
+}
+
 void ToProto(const FunnelFigures& f, v1::FunnelFigures* out) {
   out->set_deals(f.deals);
   out->set_live_deals(f.live_deals);
@@ -771,6 +788,7 @@ void ToProto(const FunnelFigures& f, v1::FunnelFigures* out) {
   out->set_lost(f.lost);
   out->set_win_rate(f.win_rate);
   out->set_average_cycle_days(f.average_cycle_days);
+  ToProto(f.cycle_length, out->mutable_cycle_length());
   out->set_average_deal_value(f.average_deal_value);
   out->set_sales_velocity_per_day(f.sales_velocity_per_day);
   out->set_weighted_pipeline(f.weighted_pipeline);
@@ -804,11 +822,7 @@ void ToProto(const FunnelFigures& f, v1::FunnelFigures* out) {
     }
     st->set_conversion_to_won(s.conversion_to_won);
     st->set_drop_rate(s.drop_rate);
-    v1::DurationStats* t = st->mutable_time_in_stage();
-    t->set_count(s.time_in_stage.count);
-    t->set_mean_seconds(s.time_in_stage.mean_seconds);
-    t->set_median_seconds(s.time_in_stage.median_seconds);
-    t->set_p90_seconds(s.time_in_stage.p90_seconds);
+    ToProto(s.time_in_stage, st->mutable_time_in_stage());
     st->set_activities(s.activities);
     st->set_rejected(s.rejected);
   }
@@ -962,6 +976,15 @@ class JsonWriter {
   bool first_ = true;
 };
 
+void JsonDuration(const DurationStats& d, JsonWriter* w) {
+  w->Open('{');
+  w->Field("count", d.count);
+  w->Field("mean_seconds", d.mean_seconds);
+  w->Field("median_seconds", d.median_seconds);
+  w->Field("p90_seconds", d.p90_seconds);
+  w->Close('}');
+}
+
 void JsonStage(const FunnelFigures& f, const StageFunnel& s, JsonWriter* w) {
   w->Open('{');
   w->Field("stage", absl::string_view(s.id));
@@ -986,12 +1009,7 @@ void JsonStage(const FunnelFigures& f, const StageFunnel& s, JsonWriter* w) {
   w->Field("conversion_to_won", s.conversion_to_won);
   w->Field("drop_rate", s.drop_rate);
   w->Key("time_in_stage");
-  w->Open('{');
-  w->Field("count", s.time_in_stage.count);
-  w->Field("mean_seconds", s.time_in_stage.mean_seconds);
-  w->Field("median_seconds", s.time_in_stage.median_seconds);
-  w->Field("p90_seconds", s.time_in_stage.p90_seconds);
-  w->Close('}');
+  JsonDuration(s.time_in_stage, w);
   w->Field("activities", s.activities);
   w->Field("rejected", s.rejected);
   w->Field("stopped_lost", s.stopped_lost);
@@ -1042,6 +1060,8 @@ void JsonFigures(const FunnelFigures& f, JsonWriter* w) {
   w->Field("lost", f.lost);
   w->Field("win_rate", f.win_rate);
   w->Field("average_cycle_days", f.average_cycle_days);
+  w->Key("cycle_length");
+  JsonDuration(f.cycle_length, w);
   w->Field("average_deal_value", f.average_deal_value);
   w->Field("sales_velocity_per_day", f.sales_velocity_per_day);
   w->Field("weighted_pipeline", f.weighted_pipeline);

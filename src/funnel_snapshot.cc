@@ -132,6 +132,15 @@ absl::Status ReadFunnelColumns(ChunkReadContext* c) {
 
 namespace {
 
+void WriteHistogram(const DurationHistogram& from, v1::FunnelHistogram* h) {
+  from.ForEachBucket([h](uint32_t bucket, uint64_t n) {
+    h->add_buckets(bucket);
+    h->add_counts(n);
+  });
+  h->set_sum_low(absl::Uint128Low64(from.sum()));
+  h->set_sum_high(absl::Uint128High64(from.sum()));
+}
+
 void WriteCounters(const FunnelCounters& c, const FunnelAccumulator& acc,
                    v1::FunnelCounters* out) {
   out->set_deals(c.deals);
@@ -148,14 +157,9 @@ void WriteCounters(const FunnelCounters& c, const FunnelAccumulator& acc,
     o->set_won_after(s.won_after);
     o->set_activities(s.activities);
     o->set_rejected(s.rejected);
-    v1::FunnelHistogram* h = o->mutable_time_in_stage();
-    s.time_in_stage.ForEachBucket([h](uint32_t bucket, uint64_t n) {
-      h->add_buckets(bucket);
-      h->add_counts(n);
-    });
-    h->set_sum_low(absl::Uint128Low64(s.time_in_stage.sum()));
-    h->set_sum_high(absl::Uint128High64(s.time_in_stage.sum()));
+    WriteHistogram(s.time_in_stage, o->mutable_time_in_stage());
   }
+  WriteHistogram(c.cycle_lengths, out->mutable_cycle_lengths());
   c.flow.ForEach([out](StageId from, StageId to, uint64_t moves) {
     out->add_flow_from(from);
     out->add_flow_to(to);
@@ -216,6 +220,8 @@ class CountersReader {
       if (position != FunnelAccumulator::kOffLine) out->furthest[position] += n;
     }
     SC_RETURN_IF_ERROR(ReadFlow(c, group, out));
+    SC_RETURN_IF_ERROR(ReadHistogram(c.cycle_lengths(), absl::StrCat(group, ": cycle lengths"),
+                                     &out->cycle_lengths));
     return ReadRejections(c, group, out);
   }
 
@@ -238,19 +244,23 @@ class CountersReader {
     o.won_after += s.won_after();
     o.activities += s.activities();
     o.rejected += s.rejected();
+    return ReadHistogram(h, absl::StrCat(group, ": stage ", index), &o.time_in_stage);
+  }
+
+  // Adds `h` into `out`; `where` names it in errors.
+  absl::Status ReadHistogram(const v1::FunnelHistogram& h, absl::string_view where,
+                             DurationHistogram* out) const {
     if (h.buckets_size() != h.counts_size()) {
-      return in_(absl::StrCat("funnel counters of ", group, ": stage ", index,
-                                       " has ", h.buckets_size(), " buckets and ",
-                                       h.counts_size(), " counts"));
+      return in_(absl::StrCat("funnel counters of ", where, " has ", h.buckets_size(),
+                              " buckets and ", h.counts_size(), " counts"));
     }
     for (int b = 0; b < h.buckets_size(); ++b) {
-      if (!o.time_in_stage.Restore(h.buckets(b), h.counts(b))) {
-        return in_(absl::StrCat("funnel counters of ", group, ": stage ", index,
-                                         " has duration bucket ", h.buckets(b)));
+      if (!out->Restore(h.buckets(b), h.counts(b))) {
+        return in_(absl::StrCat("funnel counters of ", where, " has duration bucket ",
+                                h.buckets(b)));
       }
     }
-    o.time_in_stage.RestoreSum(o.time_in_stage.sum() +
-                               absl::MakeUint128(h.sum_high(), h.sum_low()));
+    out->RestoreSum(out->sum() + absl::MakeUint128(h.sum_high(), h.sum_low()));
     return absl::OkStatus();
   }
 

@@ -128,6 +128,12 @@ TEST(Funnel, HandComputedFiguresOnlineThroughFireAndApply) {
     ASSERT_TRUE(report.ok()) << report.status();
     const FunnelFigures& f = report->total;
     ExpectHandComputedCounts(f);
+    // Cycle lengths: d0 30 s, d4 18 s (exact below 32 s): by nearest rank
+    // the median is the shorter, p90 the longer.
+    EXPECT_EQ(f.cycle_length.count, 2u);
+    EXPECT_DOUBLE_EQ(f.cycle_length.mean_seconds, 24);
+    EXPECT_EQ(f.cycle_length.median_seconds, 18);
+    EXPECT_EQ(f.cycle_length.p90_seconds, 30);
     EXPECT_EQ(report->as_of, 200);
     EXPECT_EQ(f.deals, 5u);
     EXPECT_EQ(f.stages[0].stalled, 1u);  // d3: 160 s in lead, limit 100
@@ -170,6 +176,9 @@ TEST(Funnel, FromHistoryWithoutAnalytics) {
   // at the first step, so only later stays are whole.
   EXPECT_EQ(report->total.stages[1].time_in_stage.count, 3u);
   EXPECT_DOUBLE_EQ(report->total.stages[1].time_in_stage.mean_seconds, 52.0 / 3);
+  // Cycles too run from the first step: d0 10 to 30, d4 10 to 18.
+  EXPECT_EQ(report->total.cycle_length.median_seconds, 8);
+  EXPECT_EQ(report->total.cycle_length.p90_seconds, 20);
 }
 
 TEST(Funnel, LargeDurationsAreWithinTheHistogramsBound) {
@@ -315,6 +324,8 @@ TEST(Funnel, Formats) {
   EXPECT_EQ(parsed.total().biggest_leak(), "lead");
   EXPECT_EQ(parsed.total().stages(1).entered(), 3u);
   EXPECT_EQ(parsed.total().stages(0).next_stage(), "demo");
+  EXPECT_EQ(parsed.total().cycle_length().median_seconds(), 18);
+  EXPECT_THAT(table, HasSubstr("average cycle 0.0 days (median 18s, p90 30s)"));
   v1::FunnelReport from_bytes;
   ASSERT_TRUE(from_bytes.ParseFromString(FunnelProtoBytes(report)));
   EXPECT_EQ(from_bytes.SerializeAsString(), parsed.SerializeAsString());
