@@ -21,6 +21,7 @@
 #include "src/funnel_state_rep.h"
 #include "src/pipeline_internal.h"
 #include "src/status_macros.h"
+#include "src/thousands.h"
 #include "src/utf8.h"
 
 namespace salescycle {
@@ -585,14 +586,7 @@ std::string Date(Timestamp t) {
                           absl::UTCTimeZone());
 }
 
-// "1,234,567".
-std::string Thousands(uint64_t n) {
-  std::string digits = absl::StrCat(n);
-  for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) {
-    digits.insert(static_cast<size_t>(i), ",");
-  }
-  return digits;
-}
+using internal::Thousands;
 
 // The figures that need deal values, or "-" when the report was asked for
 // none: 0 would read as an empty pipeline.

@@ -7,7 +7,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "src/thousands.h"
 
 namespace salescycle {
 namespace {
@@ -347,6 +349,61 @@ std::string MachineToMermaid(const Machine& m) {
                       kind == StageKind::kWon ? "won" : "lost", "\n");
     }
   }
+  return out;
+}
+
+namespace {
+
+// Each stage's position on the funnel line (funnel.h), or -1 off it.
+std::vector<int> LinePositions(const std::vector<StageFunnel>& stages) {
+  std::vector<int> position(stages.size(), -1);
+  int next = 0;
+  for (StageKind kind : {StageKind::kOpen, StageKind::kWon}) {
+    for (size_t s = 0; s < stages.size(); ++s) {
+      if (stages[s].kind == kind && !stages[s].side) position[s] = next++;
+    }
+  }
+  return position;
+}
+
+std::string FlowNode(const StageFunnel& s) {
+  const char* fill = s.kind == StageKind::kWon    ? "#d8f3dc"
+                     : s.kind == StageKind::kLost ? "#fde2e1"
+                     : s.side                     ? "#e9ecef"
+                                                  : "#edf2fb";
+  return absl::StrCat("  ", DotQuote(s.id), " [label=",
+                      DotQuote(absl::StrCat(s.display_name, "\n", internal::Thousands(s.now), " now")),
+                      ", fillcolor=\"", fill, "\"", s.side ? ", style=\"rounded,filled,dashed\"" : "",
+                      "];\n");
+}
+
+}  // namespace
+
+std::string FunnelFlowToDot(const FunnelReport& report) {
+  const FunnelFigures& f = report.total;
+  std::string out = absl::StrCat(
+      "digraph ", DotQuote(absl::StrCat(report.machine, " flow")), " {\n",
+      "  rankdir=LR;\n  label=", DotQuote(absl::StrCat(report.machine, " v", report.version,
+                                                       ": moves between stages")),
+      "; labelloc=t; fontname=\"Helvetica\";\n",
+      "  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\"];\n",
+      "  edge [fontname=\"Helvetica\", fontsize=10];\n");
+  for (const StageFunnel& s : f.stages) absl::StrAppend(&out, FlowNode(s));
+  const std::vector<int> position = LinePositions(f.stages);
+  uint64_t busiest = 1;
+  for (const FlowCount& c : f.flow) busiest = std::max(busiest, c.moves);
+  for (const FlowCount& c : f.flow) {
+    const StageFunnel& from = f.stages[c.from];
+    const StageFunnel& to = f.stages[c.to];
+    const char* colour = to.kind == StageKind::kLost                      ? "#d62828"
+                         : position[c.to] < 0 || position[c.from] < 0     ? "#868e96"
+                         : position[c.to] > position[c.from]              ? "#1d70b8"
+                                                                          : "#f08c00";
+    absl::StrAppendFormat(&out, "  %s -> %s [label=\"%s\", color=\"%s\", penwidth=%.1f];\n",
+                          DotQuote(from.id), DotQuote(to.id), internal::Thousands(c.moves), colour,
+                          1.0 + 7.0 * static_cast<double>(c.moves) / static_cast<double>(busiest));
+  }
+  absl::StrAppend(&out, "}\n");
   return out;
 }
 

@@ -438,6 +438,14 @@ class Cli(unittest.TestCase):
         weekly = run("report", B2B, events, "--cohort", "week").stdout
         self.assertIn("2026-W01", weekly)
         self.assertIn("2026-W05", weekly)
+        flow = os.path.join(self.dir.name, "flow.dot")
+        self.assertEqual(run("report", B2B, events, "--flow", flow).returncode, 0)
+        with open(flow) as f:
+            text = f.read()
+        self.assertIn('"prospecting" -> "lost" [label="', text)
+        if shutil.which("dot"):
+            svg = subprocess.run(["dot", "-Tsvg", flow], capture_output=True, text=True)
+            self.assertEqual(svg.returncode, 0, svg.stderr)
         by = run("report", B2B, events, "--by", "decision_maker", "--format", "json")
         self.assertEqual(by.returncode, 0, by.stderr)
         segments = json.loads(by.stdout)["breakdown"]

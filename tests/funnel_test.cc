@@ -2,6 +2,7 @@
 // the same through every path (Fire, Apply, history), cohorts, and the
 // report's formats.
 #include "salescycle/funnel.h"
+#include "salescycle/render.h"
 
 #include <algorithm>
 #include <cmath>
@@ -706,6 +707,17 @@ TEST(FunnelFlow, MovesInAndExitsByDestination) {
                 HasSubstr("stage      entered   reached       now   stalled  to next "
                           "  to won        in   forward      back      lost      side"));
     EXPECT_THAT(FunnelTable(report), HasSubstr("-- moves --"));
+    // The flow picture: the busiest pair (2 moves) 8 wide, 1 move 4.5.
+    const std::string dot = FunnelFlowToDot(report);
+    EXPECT_THAT(dot, HasSubstr(
+        "\"demo\" -> \"proposal\" [label=\"2\", color=\"#1d70b8\", penwidth=8.0];"));
+    EXPECT_THAT(dot, HasSubstr(
+        "\"proposal\" -> \"demo\" [label=\"1\", color=\"#f08c00\", penwidth=4.5];"));
+    EXPECT_THAT(dot, HasSubstr("\"demo\" -> \"lost\" [label=\"1\", color=\"#d62828\""));
+    EXPECT_THAT(dot, HasSubstr("\"lead\" -> \"nurture\" [label=\"1\", color=\"#868e96\""));
+    EXPECT_THAT(dot, HasSubstr("\"lost\" -> \"lead\" [label=\"1\", color=\"#868e96\""));
+    EXPECT_THAT(dot, HasSubstr("\"lead\" [label=\"lead\\n3 now\""));
+    EXPECT_EQ(std::count(dot.begin(), dot.end(), '>'), 11);  // an edge a pair
   }
 }
 

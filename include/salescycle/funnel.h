@@ -268,10 +268,11 @@ std::string FunnelProtoBytes(const FunnelReport& report);
 std::string FunnelJson(const FunnelReport& report);
 // One CSV row a stage (and a stage of each cohort), with a header row.
 std::string FunnelCsv(const FunnelReport& report);
-// The funnel as an SVG chart: a bar a stage of the funnel order (the OPEN
-// and WON stages in declaration order, up to the last WON one), as wide as
-// the deals that entered it, the conversion between bars, and the biggest
-// leak in red. Standalone (no scripts, no external fonts or styles).
+// The funnel as an SVG chart: a bar a stage of the funnel line, as wide as
+// the deals that reached it (so it never widens), the conversion between
+// bars, the biggest leak in red, and below the bars the deals now off the
+// line (lost, side stages) and the rejected steps. Standalone (no scripts,
+// no external fonts or styles).
 std::string FunnelSvg(const FunnelReport& report);
 
 }  // namespace salescycle

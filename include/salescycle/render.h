@@ -1,10 +1,12 @@
-// Pictures of a machine: Graphviz DOT and Mermaid state diagrams.
+// Pictures of a machine: Graphviz DOT and Mermaid state diagrams; and of a
+// funnel report's flow.
 //
 // Stages are nodes labelled with their display name and win probability;
 // WON and LOST stages are drawn apart; transitions are edges labelled with
 // their event and, when guarded, the guard; timeouts are dashed edges
-// labelled with their delay. A transition from a group or from every open
-// stage is drawn from each stage it covers. The output is deterministic.
+// labelled with their delay. A rule that leaves from many stages ("from
+// any open stage") is drawn once, from a dashed box around those stages.
+// The output is deterministic.
 //
 // Thread safety: functions of a const Machine, safe from any thread.
 #ifndef SALESCYCLE_RENDER_H_
@@ -12,6 +14,7 @@
 
 #include <string>
 
+#include "salescycle/funnel.h"
 #include "salescycle/machine.h"
 
 namespace salescycle {
@@ -21,6 +24,14 @@ std::string MachineToDot(const Machine& machine);
 
 // A `stateDiagram-v2` for Mermaid (GitHub renders it in Markdown).
 std::string MachineToMermaid(const Machine& machine);
+
+// The flow of a report's deals (FunnelFigures::flow) as a `digraph`: a
+// node a stage, with its live deals; an edge a pair deals moved between,
+// labelled with its moves and as thick as its share of the busiest pair;
+// moves to LOST red, forward on the funnel line blue, back on it orange,
+// and any other move (to a side stage, back onto the line from off it)
+// grey.
+std::string FunnelFlowToDot(const FunnelReport& report);
 
 }  // namespace salescycle
 

@@ -102,6 +102,8 @@ report options:
   --format table|json|csv|svg      default: table
   --svg FILE, --dot FILE           also write the funnel chart (SVG) and the
                                    machine (Graphviz DOT)
+  --flow FILE                      also write the moves between stages
+                                   (Graphviz DOT, edges by their moves)
   --cohort week|month|quarter      figures per week, month or quarter of addition
   --value ATTRIBUTE                the deal value attribute
   --by ATTRIBUTE                   the live deals by that attribute's value
@@ -521,7 +523,8 @@ absl::Status WriteReport(Args& args, const std::string& format,
   for (const auto& [flag, picture] :
        {std::pair<const char*, std::function<std::string()>>{
             "svg", [&] { return FunnelSvg(report); }},
-        {"dot", [&] { return MachineToDot(machine); }}}) {
+        {"dot", [&] { return MachineToDot(machine); }},
+        {"flow", [&] { return FunnelFlowToDot(report); }}}) {
     if (!args.options.count(flag)) continue;
     Args to_file;
     to_file.options["out"] = args.options[flag];
@@ -610,7 +613,7 @@ int Merge(int argc, char** argv) {
 
 int Report(int argc, char** argv) {
   auto args = ParseArgs(argc, argv, 2, {"format", "cohort", "value", "now", "out", "svg",
-                                        "dot", "max-rejected", "by", "state-out"});
+                                        "dot", "flow", "max-rejected", "by", "state-out"});
   if (!args.ok()) return Usage(std::string(args.status().message()));
   const auto& pos = args->positional;
   if (pos.empty() || pos.size() > 2) {
