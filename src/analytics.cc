@@ -149,7 +149,7 @@ void FunnelAccumulator::Grow(DealIndex deal) {
   created_.resize(n, 0);
   visited_.resize(n * bytes_, 0);
   flags_.resize(n, 0);
-  cohort_of_.resize(n, kNoCohort);
+  if (cohort_ != Cohort::kNone) cohort_of_.resize(n, kNoCohort);
   furthest_.resize(n, kOffLine);
 }
 
@@ -185,7 +185,7 @@ void FunnelAccumulator::OnAdd(DealIndex deal, StageId stage, Timestamp time) {
   flags_[deal] = 0;
   furthest_[deal] = kOffLine;
   const uint32_t c = cohort_ == Cohort::kNone ? kNoCohort : CohortIndex(time);
-  cohort_of_[deal] = c;
+  if (c != kNoCohort) cohort_of_[deal] = c;
   Reach(deal, stage, c);
   ++total_.deals;
   ++total_.stages[stage].entered;
@@ -198,7 +198,7 @@ void FunnelAccumulator::OnAdd(DealIndex deal, StageId stage, Timestamp time) {
 
 void FunnelAccumulator::Close(DealIndex deal, StageId to, Timestamp time) {
   uint8_t& flags = flags_[deal];
-  const uint32_t c = cohort_of_[deal];
+  const uint32_t c = cohort_of(deal);
   FunnelCounters* groups[2] = {&total_, c != kNoCohort ? &cohorts_[c] : nullptr};
   if (closes_[to] == kLost) {
     if ((flags & (kWon | kLost)) != 0) return;
@@ -269,7 +269,7 @@ void FunnelAccumulator::RestoreDeal(DealIndex deal, Timestamp added,
   for (StageId s : visited) bits[s >> 3] |= static_cast<uint8_t>(1u << (s & 7));
   flags_[deal] = flags;
   furthest_[deal] = furthest;
-  cohort_of_[deal] = cohort_ == Cohort::kNone ? kNoCohort : CohortIndex(added);
+  if (cohort_ != Cohort::kNone) cohort_of_[deal] = CohortIndex(added);
 }
 
 uint32_t FunnelAccumulator::RestoreCohort(Timestamp start) {

@@ -271,7 +271,9 @@ class FunnelAccumulator {
   // Cohort starts (Unix time of the week's Monday or the month's first
   // day, UTC), by cohort index.
   const std::vector<Timestamp>& cohort_starts() const { return cohort_starts_; }
-  uint32_t cohort_of(DealIndex deal) const { return cohort_of_[deal]; }
+  uint32_t cohort_of(DealIndex deal) const {
+    return cohort_ == Cohort::kNone ? kNoCohort : cohort_of_[deal];
+  }
   uint8_t flags(DealIndex deal) const { return flags_[deal]; }
   size_t MemoryUsage() const;
 
@@ -359,7 +361,7 @@ class FunnelAccumulator {
   std::vector<Timestamp> created_;
   std::vector<uint8_t> visited_;
   std::vector<uint8_t> flags_;
-  std::vector<uint32_t> cohort_of_;
+  std::vector<uint32_t> cohort_of_;  // empty without cohorts: 4 bytes a deal saved
   std::vector<uint8_t> furthest_;  // a line position, or kOffLine
 };
 
