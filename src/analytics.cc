@@ -193,10 +193,10 @@ void FunnelAccumulator::OnAdd(DealIndex deal, StageId stage, Timestamp time) {
     ++cohorts_[c].deals;
     ++cohorts_[c].stages[stage].entered;
   }
-  if (closes_[stage] != 0) Close(deal, stage, time);
+  if (closes_[stage] != 0) Close(deal, kNoStage, stage, time);
 }
 
-void FunnelAccumulator::Close(DealIndex deal, StageId to, Timestamp time) {
+void FunnelAccumulator::Close(DealIndex deal, StageId from, StageId to, Timestamp time) {
   uint8_t& flags = flags_[deal];
   const uint32_t c = cohort_of(deal);
   FunnelCounters* groups[2] = {&total_, c != kNoCohort ? &cohorts_[c] : nullptr};
@@ -204,7 +204,9 @@ void FunnelAccumulator::Close(DealIndex deal, StageId to, Timestamp time) {
     if ((flags & (kWon | kLost)) != 0) return;
     flags |= kLost;
     for (FunnelCounters* g : groups) {
-      if (g != nullptr) ++g->lost;
+      if (g == nullptr) continue;
+      ++g->lost;
+      if (from != kNoStage) ++g->stages[from].lost_from;
     }
     return;
   }
@@ -308,6 +310,7 @@ void FunnelCounters::Merge(const FunnelCounters& other) {
     a.won_after += b.won_after;
     a.activities += b.activities;
     a.rejected += b.rejected;
+    a.lost_from += b.lost_from;
     a.time_in_stage.Merge(b.time_in_stage);
   }
   other.flow.ForEach([this](StageId from, StageId to, uint64_t n) { flow.AddMoves(from, to, n); });

@@ -166,6 +166,7 @@ struct StageCounters {
   uint64_t won_after = 0;  // deals that entered the stage, then won
   uint64_t activities = 0;  // accepted without a move, in this stage
   uint64_t rejected = 0;    // steps refused in this stage
+  uint64_t lost_from = 0;   // deals whose first loss, before any win, left it
   DurationHistogram time_in_stage;
 };
 
@@ -246,7 +247,7 @@ class FunnelAccumulator {
       ++total_.stages[to].reentries;
       if (c != kNoCohort) ++cohorts_[c].stages[to].reentries;
     }
-    if (closes_[to] != 0) Close(deal, to, time);
+    if (closes_[to] != 0) Close(deal, from, to, time);
   }
 
   // A step that was refused, and one accepted without a move. Out of the
@@ -317,7 +318,8 @@ class FunnelAccumulator {
       f.time_in_stage.Add(time - since);
     }
   }
-  void Close(DealIndex deal, StageId to, Timestamp time);
+  // `from`: the stage the deal left (kNoStage: it was created in `to`).
+  void Close(DealIndex deal, StageId from, StageId to, Timestamp time);
   // The deal entered `to`: its furthest position on the line may grow.
   ABSL_ATTRIBUTE_ALWAYS_INLINE void Reach(DealIndex deal, StageId to,
                                           uint32_t cohort) {

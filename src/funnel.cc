@@ -304,6 +304,7 @@ StageFunnel StageFigures(const Machine& m, const FunnelAccumulator& acc,
   st.time_in_stage = Stats(sc.time_in_stage);
   st.activities = sc.activities;
   st.rejected = sc.rejected;
+  st.lost_from = sc.lost_from;
   return st;
 }
 
@@ -651,6 +652,30 @@ std::string LostLines(const FunnelFigures& f, size_t shown) {
   return out + "\n";
 }
 
+// "lost from (first losses): Qualification 1,474 (46.9%), ..." on one
+// line, the most first; "" when no deal was lost.
+std::string LostFromLine(const FunnelFigures& f) {
+  uint64_t lost = 0;
+  std::vector<const StageFunnel*> from;
+  for (const StageFunnel& s : f.stages) {
+    if (s.lost_from == 0) continue;
+    lost += s.lost_from;
+    from.push_back(&s);
+  }
+  if (from.empty()) return "";
+  std::stable_sort(from.begin(), from.end(), [](const StageFunnel* a, const StageFunnel* b) {
+    return a->lost_from > b->lost_from;
+  });
+  std::string out = "lost from (deals, first losses):";
+  for (size_t i = 0; i < from.size(); ++i) {
+    absl::StrAppend(&out, i ? ", " : " ", from[i]->display_name, " ",
+                    Thousands(from[i]->lost_from), " (",
+                    Percent(static_cast<double>(from[i]->lost_from) / static_cast<double>(lost)),
+                    ")");
+  }
+  return out + "\n";
+}
+
 // "rejected: 38,845 of 1,234,567 steps (3.1%)", then a line a kind, the
 // most frequent first (the first `shown`); "" when nothing was rejected.
 std::string RejectedLines(const FunnelFigures& f, size_t shown) {
@@ -743,7 +768,7 @@ std::string FunnelTable(const FunnelReport& report) {
         timed ? Days(static_cast<double>(s.time_in_stage.p90_seconds)) : "-",
         s.stage == f.biggest_leak ? "  <- biggest leak" : "");
   }
-  absl::StrAppend(&out, "\n", Overall(report, f), "\n", LostLines(f, 8),
+  absl::StrAppend(&out, "\n", Overall(report, f), "\n", LostLines(f, 8), LostFromLine(f),
                   RejectedLines(f, 12));
   if (!report.cohorts.empty()) {
     // A recent cohort has most of its deals still open: its win rate is
@@ -806,6 +831,7 @@ void ToProto(const FunnelFigures& f, v1::FunnelFigures* out) {
     st->set_exits_back(s.exits_back);
     st->set_exits_lost(s.exits_lost);
     st->set_exits_side(s.exits_side);
+    st->set_lost_from(s.lost_from);
     st->set_moved_on(s.moved_on);
     st->set_dropped(s.dropped);
     st->set_now(s.now);
@@ -993,6 +1019,7 @@ void JsonStage(const FunnelFigures& f, const StageFunnel& s, JsonWriter* w) {
   w->Field("exits_back", s.exits_back);
   w->Field("exits_lost", s.exits_lost);
   w->Field("exits_side", s.exits_side);
+  w->Field("lost_from", s.lost_from);
   w->Field("moved_on", s.moved_on);
   w->Field("dropped", s.dropped);
   w->Field("now", s.now);
@@ -1141,13 +1168,13 @@ std::string FunnelCsv(const FunnelReport& report) {
       "conversion_to_next,conversion_to_won,drop_rate,stays,"
       "mean_seconds,median_seconds,p90_seconds,activities,rejected,reached,"
       "stopped_lost,stopped_open,stopped_side,moves_in,reentries,exits_forward,"
-      "exits_back,exits_lost,exits_side\r\n";
+      "exits_back,exits_lost,exits_side,lost_from\r\n";
   auto rows = [&out](absl::string_view cohort, const FunnelFigures& f) {
     for (const StageFunnel& s : f.stages) {
       absl::StrAppendFormat(
           &out,
           "%s,%s,%s,%u,%u,%u,%u,%u,%s,%.6f,%.6f,%u,%.1f,%d,%d,%u,%u,%u,%u,%u,%u,%u,%u,"
-          "%u,%u,%u,%u\r\n",
+          "%u,%u,%u,%u,%u\r\n",
           CsvField(cohort), CsvField(s.id), StageKindName(s.kind), s.entered,
           s.moved_on, s.dropped, s.now, s.stalled,
           s.next_stage == kNoStage ? "" : absl::StrFormat("%.6f", s.conversion_to_next),
@@ -1155,7 +1182,7 @@ std::string FunnelCsv(const FunnelReport& report) {
           s.time_in_stage.mean_seconds, s.time_in_stage.median_seconds,
           s.time_in_stage.p90_seconds, s.activities, s.rejected, s.reached,
           s.stopped_lost, s.stopped_open, s.stopped_side, s.moves_in, s.reentries,
-          s.exits_forward, s.exits_back, s.exits_lost, s.exits_side);
+          s.exits_forward, s.exits_back, s.exits_lost, s.exits_side, s.lost_from);
     }
   };
   rows("all", report.total);

@@ -157,6 +157,7 @@ void WriteCounters(const FunnelCounters& c, const FunnelAccumulator& acc,
     o->set_won_after(s.won_after);
     o->set_activities(s.activities);
     o->set_rejected(s.rejected);
+    o->set_lost_from(s.lost_from);
     WriteHistogram(s.time_in_stage, o->mutable_time_in_stage());
   }
   WriteHistogram(c.cycle_lengths, out->mutable_cycle_lengths());
@@ -235,7 +236,8 @@ class CountersReader {
                          absl::string_view group, FunnelCounters* out) const {
     const v1::FunnelHistogram& h = s.time_in_stage();
     const bool empty = s.entered() == 0 && s.reentries() == 0 && s.won_after() == 0 &&
-                       s.activities() == 0 && s.rejected() == 0 && h.buckets_size() == 0;
+                       s.activities() == 0 && s.rejected() == 0 && s.lost_from() == 0 &&
+                       h.buckets_size() == 0;
     if (empty) return absl::OkStatus();
     SC_ASSIGN_OR_RETURN(const StageId mapped, Stage(index));
     StageCounters& o = out->stages[mapped];
@@ -244,6 +246,7 @@ class CountersReader {
     o.won_after += s.won_after();
     o.activities += s.activities();
     o.rejected += s.rejected();
+    o.lost_from += s.lost_from();
     return ReadHistogram(h, absl::StrCat(group, ": stage ", index), &o.time_in_stage);
   }
 

@@ -97,6 +97,11 @@ void ExpectHandComputedCounts(const FunnelFigures& f) {
   EXPECT_EQ(lost.moved_on, 1u);  // d4's reopen
   EXPECT_EQ(lead.dropped, 2u);
   EXPECT_EQ(demo.dropped, 1u);
+  // First losses by the stage left: d4 and d2 from lead (d4 won later: it
+  // still counts), d1 from demo.
+  EXPECT_EQ(lead.lost_from, 2u);
+  EXPECT_EQ(demo.lost_from, 1u);
+  EXPECT_EQ(won.lost_from + lost.lost_from, 0u);
   EXPECT_EQ(lead.now, 1u);
   EXPECT_EQ(demo.now, 0u);
   EXPECT_EQ(won.now, 2u);
@@ -722,6 +727,12 @@ TEST(FunnelFlow, MovesInAndExitsByDestination) {
     EXPECT_EQ(parsed.total().flow(1).to(), "proposal");
     EXPECT_EQ(parsed.total().stages(demo).exits_back(), 1u);
     EXPECT_EQ(parsed.total().stages(demo).reentries(), 1u);
+    // d1 was lost from demo, d2 from proposal.
+    EXPECT_EQ(f.stages[demo].lost_from, 1u);
+    EXPECT_EQ(f.stages[proposal].lost_from, 1u);
+    EXPECT_EQ(f.stages[lead].lost_from, 0u);
+    EXPECT_THAT(FunnelTable(report),
+                HasSubstr("lost from (deals, first losses): demo 1 (50.0%), proposal 1 (50.0%)\n"));
     EXPECT_THAT(FunnelTable(report),
                 HasSubstr("stage      entered   reached       now   stalled  to next "
                           "  to won        in   forward      back      lost      side"));

@@ -68,6 +68,8 @@
 //   activities   steps accepted in a stage without a move;
 //   lost by reason   live deals now in a LOST stage, by the reason their
 //                loss recorded (the stage's reason_attribute or event);
+//   lost from    deals whose first loss (before any win) left this stage,
+//                removed deals too (a deal created lost has none);
 //   rejected     steps refused: counted by the stage the deal was in, the
 //                event (or the move by stage's target) and the reason
 //                (no transition, guard failed, missing attribute, not
@@ -163,6 +165,8 @@ struct StageFunnel {
   DurationStats time_in_stage;
   uint64_t activities = 0;  // steps accepted in the stage without a move
   uint64_t rejected = 0;    // steps refused in the stage
+  // Deals whose first loss (before any win) was a move out of this stage.
+  uint64_t lost_from = 0;
 };
 
 // Moves from one stage to another.
