@@ -169,6 +169,16 @@ void FunnelAccumulator::OnReject(DealIndex deal, const StepResult& step) {
   }
 }
 
+void FunnelAccumulator::OnNewCycle(DealIndex deal, Timestamp time) {
+  cycle_start_[deal] = time;
+  std::fill_n(visited_.begin() + static_cast<size_t>(deal) * bytes_, bytes_, 0);
+  flags_[deal] = 0;
+  furthest_[deal] = kOffLine;
+  ++total_.new_cycles;
+  const uint32_t c = cohort_of(deal);
+  if (c != kNoCohort) ++cohorts_[c].new_cycles;
+}
+
 void FunnelAccumulator::OnActivity(DealIndex deal, StageId stage, Timestamp time) {
   if (time > latest_) latest_ = time;
   ++total_.stages[stage].activities;
@@ -180,6 +190,7 @@ void FunnelAccumulator::OnAdd(DealIndex deal, StageId stage, Timestamp time) {
   Grow(deal);
   if (time > latest_) latest_ = time;
   created_[deal] = time;
+  cycle_start_.erase(deal);  // a reused slot
   std::fill_n(visited_.begin() + static_cast<size_t>(deal) * bytes_, bytes_, 0);
   visited_[deal * bytes_ + (stage >> 3)] |= static_cast<uint8_t>(1u << (stage & 7));
   flags_[deal] = 0;
@@ -218,9 +229,10 @@ void FunnelAccumulator::Close(DealIndex deal, StageId from, StageId to, Timestam
     if (g == nullptr) continue;
     ++g->won;
     if (was_lost) --g->lost;
-    g->cycle_seconds += time - created_[deal];
+    const Timestamp length = time - cycle_start(deal);
+    g->cycle_seconds += length;
     ++g->cycles;
-    g->cycle_lengths.Add(time - created_[deal]);
+    g->cycle_lengths.Add(length);
     for (size_t b = 0; b < bytes_; ++b) {
       for (unsigned bits = visited[b]; bits != 0; bits &= bits - 1) {
         ++g->stages[b * 8 + absl::countr_zero(bits)].won_after;
@@ -300,6 +312,7 @@ void FunnelCounters::Merge(const FunnelCounters& other) {
   lost += other.lost;
   cycle_seconds += other.cycle_seconds;
   cycles += other.cycles;
+  new_cycles += other.new_cycles;
   cycle_lengths.Merge(other.cycle_lengths);
   moves += other.moves;
   for (size_t s = 0; s < stages.size() && s < other.stages.size(); ++s) {

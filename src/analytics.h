@@ -201,7 +201,8 @@ struct FunnelCounters {
   // Exact, so that the same counters give the same figures however they
   // were added up (a restored snapshot, merged states).
   absl::int128 cycle_seconds = 0;
-  uint64_t cycles = 0;
+  uint64_t cycles = 0;      // won cycles, whose lengths cycle_seconds sums
+  uint64_t new_cycles = 0;  // cycles started by new_cycle moves
   // The cycle lengths themselves (addition to first win), for their median
   // and 90th percentile; counted at wins only, so sparse.
   DurationHistogram cycle_lengths;
@@ -250,6 +251,12 @@ class FunnelAccumulator {
     if (closes_[to] != 0) Close(deal, from, to, time);
   }
 
+  // The deal starts a new cycle (a new_cycle transition: a repeat
+  // purchase, a reactivation) at `time`, just before the move that starts
+  // it: the funnel counts cycles, so the deal's stages, outcome and
+  // furthest position start afresh (the cycle that ended stays counted).
+  void OnNewCycle(DealIndex deal, Timestamp time);
+
   // A step that was refused, and one accepted without a move. Out of the
   // batch loops' code: rejections and activities are the exception there.
   void OnReject(DealIndex deal, const StepResult& step);
@@ -287,6 +294,13 @@ class FunnelAccumulator {
   // counters of the cohort that starts at `start` (null when no cohort of
   // this kind starts then), and the latest time seen.
   Timestamp added(DealIndex deal) const { return created_[deal]; }
+  // When the deal's current cycle started: its addition, or the move that
+  // started its cycle.
+  Timestamp cycle_start(DealIndex deal) const {
+    const auto it = cycle_start_.find(deal);
+    return it == cycle_start_.end() ? created_[deal] : it->second;
+  }
+  void RestoreCycleStart(DealIndex deal, Timestamp start) { cycle_start_[deal] = start; }
   // The deal's visited stages: stage s in bit s % 8 of byte s / 8, of
   // visited_width() bytes.
   const uint8_t* visited_bytes(DealIndex deal) const { return &visited_[deal * bytes_]; }
@@ -360,7 +374,9 @@ class FunnelAccumulator {
   Timestamp latest_ = std::numeric_limits<Timestamp>::min();
 
   // Per deal.
-  std::vector<Timestamp> created_;
+  std::vector<Timestamp> created_;  // added: the first cycle's start
+  // Later cycles' starts, for the deals past their first cycle (few).
+  absl::flat_hash_map<DealIndex, Timestamp> cycle_start_;
   std::vector<uint8_t> visited_;
   std::vector<uint8_t> flags_;
   std::vector<uint32_t> cohort_of_;  // empty without cohorts: 4 bytes a deal saved

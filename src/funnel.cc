@@ -29,6 +29,19 @@ namespace internal {
 
 namespace {
 
+// Whether a remembered move started a new cycle: the first transition
+// declared between its stages on its event takes new_cycle (a history keeps
+// the move, not the transition; a reopen or a timeout's entry starts none).
+bool StartedCycle(const Machine& m, const HistoryEntry& e) {
+  if (!m.keeps_cycles() || e.by_timeout) return false;
+  for (const TransitionInfo& t : m.transitions()) {
+    if (t.from == e.from && t.to == e.to && (e.event == kNoEvent || t.event == e.event)) {
+      return t.new_cycle;
+    }
+  }
+  return false;
+}
+
 // The counters replayed from each live deal's history. A deal whose
 // history was never cut short is counted from its addition (taken as its
 // first step's time: a history does not hold the addition); one whose
@@ -62,6 +75,7 @@ std::unique_ptr<FunnelAccumulator> FromHistory(const Pipeline& p,
         acc->OnReject(d, r);
         continue;
       }
+      if (StartedCycle(m, e)) acc->OnNewCycle(d, e.time);
       acc->OnMove(d, e.from, since, e.to, e.time);
       since = e.time;
     }
@@ -339,6 +353,7 @@ FunnelFigures Figures(const Machine& m, const FunnelAccumulator& acc,
   FunnelFigures f;
   const std::vector<StageFlow> flows = FlowByStage(m, acc, c, &f.flow);
   f.deals = c.deals;
+  f.cycles = c.deals + c.new_cycles;
   f.live_deals = live.live;
   f.open_deals = live.open;
   f.won = c.won;
@@ -731,8 +746,9 @@ void BreakdownLines(const FunnelReport& report, size_t shown, std::string* out) 
 std::string FunnelTable(const FunnelReport& report) {
   const FunnelFigures& f = report.total;
   std::string out = absl::StrFormat(
-      "%s v%u funnel as of %s: %s deals, %s live, %s open%s\n\n", report.machine,
+      "%s v%u funnel as of %s: %s deals%s, %s live, %s open%s\n\n", report.machine,
       report.version, Date(report.as_of), Thousands(f.deals),
+      f.cycles == f.deals ? "" : absl::StrCat(" (", Thousands(f.cycles), " cycles)"),
       Thousands(f.live_deals), Thousands(f.open_deals),
       report.value_attribute.empty()
           ? ""
@@ -745,7 +761,8 @@ std::string FunnelTable(const FunnelReport& report) {
   // Deals and moves side by side, under headers that say which is which: a
   // deal that loops counts once in "entered" and at every pass in the moves.
   absl::StrAppendFormat(&out, "%-*s %-39s %-17s %-49s %s\n", name_width, "",
-                        "  ---------------- deals --------------",
+                        f.cycles == f.deals ? "  ---------------- deals --------------"
+                                            : "  ---------------- cycles -------------",
                         "-- conversion ---",
                         "  -------------------- moves --------------------",
                         "- time in stage -");
@@ -801,6 +818,7 @@ void ToProto(const DurationStats& d, v1::DurationStats* out) {
 
 void ToProto(const FunnelFigures& f, v1::FunnelFigures* out) {
   out->set_deals(f.deals);
+  out->set_cycles(f.cycles);
   out->set_live_deals(f.live_deals);
   out->set_open_deals(f.open_deals);
   out->set_won(f.won);
@@ -1075,6 +1093,7 @@ void JsonBreakdown(const FunnelReport& report, JsonWriter* w) {
 void JsonFigures(const FunnelFigures& f, JsonWriter* w) {
   w->Open('{');
   w->Field("deals", f.deals);
+  w->Field("cycles", f.cycles);
   w->Field("live_deals", f.live_deals);
   w->Field("open_deals", f.open_deals);
   w->Field("won", f.won);

@@ -48,13 +48,24 @@ void WriteFunnelColumns(const ChunkWriteContext& c) {
     chunk->add_funnel_furthest(
         furthest == FunnelAccumulator::kOffLine ? 0 : uint32_t{acc->line()[furthest]} + 1);
   }
+  int64_t last = -1;
+  for (size_t i = 0; i < c.n; ++i) {
+    const DealIndex d = static_cast<DealIndex>(c.first + i);
+    if (!c.pipeline.Contains(d) || acc->cycle_start(d) == acc->added(d)) continue;
+    chunk->add_funnel_cycle_start_offset_deltas(
+        static_cast<uint32_t>(static_cast<int64_t>(i) - last));
+    last = static_cast<int64_t>(i);
+    chunk->add_funnel_cycle_start_before_entry(
+        EncodeDelta(c.pipeline.entered_at(d), acc->cycle_start(d)));
+  }
 }
 
 namespace {
 
 bool HasFunnelColumns(const v1::PipelineChunk& chunk) {
   return chunk.funnel_added_before_entry_size() > 0 || !chunk.funnel_visited().empty() ||
-         chunk.funnel_flags_size() > 0 || chunk.funnel_furthest_size() > 0;
+         chunk.funnel_flags_size() > 0 || chunk.funnel_furthest_size() > 0 ||
+         chunk.funnel_cycle_start_offset_deltas_size() > 0;
 }
 
 // The visited stages of the chunk's k-th live deal, mapped.
@@ -73,6 +84,30 @@ absl::Status ReadVisited(const ChunkReadContext& c, DealIndex d, size_t k,
       if (c.map.stages[s] == kNoStage) return MissingFunnelStage(c.map, s);
       visited->push_back(c.map.stages[s]);
     }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+namespace {
+
+// The live deals past their first cycle, and when their cycle started.
+absl::Status ReadCycleStarts(const ChunkReadContext& c, FunnelAccumulator* acc) {
+  const auto& deltas = c.chunk.funnel_cycle_start_offset_deltas();
+  const auto& starts = c.chunk.funnel_cycle_start_before_entry();
+  if (deltas.size() != starts.size()) {
+    return c.Error(absl::StrCat(deltas.size(), " cycle start offsets for ", starts.size(),
+                                " cycle starts"));
+  }
+  int64_t offset = -1;
+  for (int k = 0; k < deltas.size(); ++k) {
+    offset += deltas[k];
+    const DealIndex d = static_cast<DealIndex>(c.first + static_cast<size_t>(offset));
+    if (deltas[k] == 0 || offset >= static_cast<int64_t>(c.n) || !c.pipeline->Contains(d)) {
+      return c.Error(absl::StrCat("cycle start offset ", offset, " is not a live deal"));
+    }
+    acc->RestoreCycleStart(d, EncodeDelta(c.pipeline->entered_at(d), starts[k]));
   }
   return absl::OkStatus();
 }
@@ -125,7 +160,7 @@ absl::Status ReadFunnelColumns(ChunkReadContext* c) {
     acc->RestoreDeal(d, added, visited, static_cast<uint8_t>(flags), position);
     ++k;
   }
-  return absl::OkStatus();
+  return ReadCycleStarts(*c, acc);
 }
 
 // ---- the frame of counters
@@ -149,6 +184,7 @@ void WriteCounters(const FunnelCounters& c, const FunnelAccumulator& acc,
   out->set_cycle_seconds_low(absl::Uint128Low64(static_cast<absl::uint128>(c.cycle_seconds)));
   out->set_cycle_seconds_high(absl::Int128High64(c.cycle_seconds));
   out->set_cycles(c.cycles);
+  out->set_new_cycles(c.new_cycles);
   out->set_moves(c.moves);
   for (const StageCounters& s : c.stages) {
     v1::FunnelStageCounters* o = out->add_stages();
@@ -210,6 +246,7 @@ class CountersReader {
     out->lost = c.lost();
     out->cycle_seconds = absl::MakeInt128(c.cycle_seconds_high(), c.cycle_seconds_low());
     out->cycles = c.cycles();
+    out->new_cycles = c.new_cycles();
     out->moves = c.moves();
     for (uint32_t s = 0; s < stages_; ++s) {
       SC_RETURN_IF_ERROR(ReadStage(c.stages(static_cast<int>(s)), s, group, out));

@@ -361,6 +361,7 @@ Timestamp Pipeline::ClockStart(DealIndex deal) const {
 void Pipeline::Record(DealIndex deal, const StepResult& step) {
   if (step.moved()) {
     if (analytics_ != nullptr) {
+      if (Core::StartsCycle(*machine_, step)) analytics_->OnNewCycle(deal, step.time);
       analytics_->OnMove(deal, step.from, entered_at_[deal], step.to,
                          step.time);
     }
@@ -553,6 +554,10 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Pipeline::StepUnobserved(
       return step.outcome == Outcome::kActivity;
     }
     to = step.to;
+    // A new cycle is a slow cell too (it keeps more than the stage).
+    if (kAnalytics && Core::StartsCycle(*machine_, step)) {
+      analytics_->OnNewCycle(deal, r.time);
+    }
   }
   if (kAnalytics) {
     analytics_->OnMove(deal, from, hot.entered_at[deal], to, r.time);

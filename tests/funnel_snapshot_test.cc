@@ -119,6 +119,8 @@ TEST_F(DamagedFunnel, AFunnelFrameTheHeaderDoesNotDeclare) {
     c->clear_funnel_visited();
     c->clear_funnel_flags();
     c->clear_funnel_furthest();
+    c->clear_funnel_cycle_start_offset_deltas();
+    c->clear_funnel_cycle_start_before_entry();
   }
   ExpectDataLoss("a funnel frame, but the header declares none");
 }
@@ -144,6 +146,15 @@ TEST_F(DamagedFunnel, AStageOutOfRange) {
   SetUp();
   Chunk()->set_funnel_furthest(0, 7);
   ExpectDataLoss("deal 0 got furthest to stage 6 of 6");
+}
+
+TEST_F(DamagedFunnel, CycleStarts) {
+  ASSERT_GT(Chunk()->funnel_cycle_start_offset_deltas_size(), 0);  // reactivated deals
+  Chunk()->mutable_funnel_cycle_start_before_entry()->RemoveLast();
+  ExpectDataLoss("cycle start offsets for");
+  SetUp();
+  Chunk()->set_funnel_cycle_start_offset_deltas(0, 100000);
+  ExpectDataLoss("cycle start offset 99999 is not a live deal");
 }
 
 TEST_F(DamagedFunnel, AnUnknownOutcome) {

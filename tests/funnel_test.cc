@@ -878,6 +878,58 @@ TEST(FunnelBreakdown, ManyValuesFoldAndBytesStayJson) {
   EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &parsed).ok());
 }
 
+// Cycles, counted by hand. lead -> won (win), won -> lead (repurchase, a
+// new cycle), lead -> lost (lose), lost -> lead (reactivate, a new cycle).
+//   d0 added 0, win 10, repurchase 20, win 50   cycles 10 s and 30 s, won
+//   d1 added 0, lose 5, reactivate 15           a lost cycle, an open one
+//   d2 added 0                                  open
+// 3 deals, 5 cycles; won 2, lost 1 (win rate 2/3); reached lead 5, won 2;
+// entered lead 5, won 2, lost 1; cycle lengths 10 and 30 s.
+TEST(FunnelCycles, EveryCycleCountsAsADealDid) {
+  auto m = Machine::FromTextProto(R"(name: "cycles" initial_stage: "lead"
+      stages { id: "lead" } stages { id: "won" kind: WON } stages { id: "lost" kind: LOST }
+      events { id: "win" } events { id: "lose" } events { id: "repurchase" }
+      events { id: "reactivate" }
+      transitions { from_stage: "lead" event: "win" to: "won" }
+      transitions { from_stage: "lead" event: "lose" to: "lost" }
+      transitions { from_stage: "won" event: "repurchase" to: "lead" new_cycle: true }
+      transitions { from_stage: "lost" event: "reactivate" to: "lead" new_cycle: true })");
+  ASSERT_TRUE(m.ok()) << m.status();
+  PipelineOptions history;
+  history.history_limit = 8;
+  for (const PipelineOptions& options : {WithAnalytics(), history}) {
+    auto p = *Pipeline::Create(*m, options);
+    for (int d = 0; d < 3; ++d) ASSERT_TRUE(p.Add(0).ok());
+    for (auto [d, event, time] : {std::tuple<DealIndex, const char*, Timestamp>{0, "win", 10},
+                                  {1, "lose", 5}, {1, "reactivate", 15},
+                                  {0, "repurchase", 20}, {0, "win", 50}}) {
+      ASSERT_TRUE(p.Fire(d, event, time)->moved());
+    }
+    const FunnelReport report = *FunnelOf(p);
+    const FunnelFigures& f = report.total;
+    EXPECT_EQ(f.deals, 3u);
+    EXPECT_EQ(f.cycles, 5u);
+    EXPECT_EQ(f.won, 2u);
+    EXPECT_EQ(f.lost, 1u);
+    EXPECT_DOUBLE_EQ(f.win_rate, 2.0 / 3);
+    EXPECT_EQ(f.stages[0].reached, 5u);
+    EXPECT_EQ(f.stages[1].reached, 2u);
+    EXPECT_DOUBLE_EQ(f.stages[0].conversion_to_next, 0.4);
+    EXPECT_EQ(f.stages[0].entered, 5u);
+    EXPECT_EQ(f.stages[1].entered, 2u);
+    EXPECT_EQ(f.stages[2].entered, 1u);
+    EXPECT_EQ(f.stages[0].now, 2u);
+    EXPECT_EQ(f.cycle_length.count, 2u);
+    if (options.analytics.enabled) {  // a history does not hold the addition
+      EXPECT_DOUBLE_EQ(f.cycle_length.mean_seconds, 20);
+      EXPECT_EQ(f.cycle_length.median_seconds, 10);
+      EXPECT_EQ(f.cycle_length.p90_seconds, 30);
+      EXPECT_THAT(FunnelTable(report), HasSubstr("3 deals (5 cycles)"));
+      EXPECT_THAT(FunnelTable(report), HasSubstr("-- cycles --"));
+    }
+  }
+}
+
 TEST(FunnelLost, LiveLostDealsByReason) {
   auto m = Machine::FromTextProto(R"(name: "why" initial_stage: "lead"
       stages { id: "lead" } stages { id: "won" kind: WON }

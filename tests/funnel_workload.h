@@ -25,7 +25,7 @@ inline constexpr char kFunnelSpec[] = R"(name: "fs" initial_stage: "lead"
       transitions { from_stage: "proposal" to: "won" }
       transitions { from_any_open: true event: "lose" to: "lost" }
       transitions { from_any_open: true event: "call" }
-      transitions { from_stage: "lost" to: "lead" })";
+      transitions { from_stage: "lost" to: "lead" new_cycle: true })";
 
 inline std::shared_ptr<const Machine> FunnelMachine() {
   auto m = Machine::FromTextProto(kFunnelSpec);

@@ -9,7 +9,15 @@
 // a snapshot that kept history) gets the same report replayed from each
 // deal's remembered steps.
 //
-// Definitions (every count is of deals, not events, unless it says moves):
+// Cycles. A deal's first cycle starts when it is added; a new_cycle
+// transition (a repeat purchase after a win, a reactivation after a loss)
+// ends it and starts the next. The funnel counts cycles: a deal in its
+// third cycle has entered, reached, won or been lost three times over, and
+// the cycle length runs from its cycle's start. A machine without
+// new_cycle transitions has one cycle a deal, and "cycles" below reads
+// "deals".
+//
+// Definitions (every count is of cycles, not events, unless it says moves):
 //   entered      deals that ever entered the stage (a deal added to the
 //                pipeline enters the entry stage it is created in, and no
 //                stage before it);
@@ -51,7 +59,7 @@
 //                median and 90th percentile within 1.6% (histograms of 32
 //                buckets per power of two; exact below 32 seconds);
 //   win rate     deals that ever won / deals that ever won or were lost;
-//   cycle length the time from a deal's addition to its first win: the
+//   cycle length the time from a cycle's start to its win: the
 //                average in days, and the median and 90th percentile
 //                (within 1.6%, as time in stage);
 //   average deal value   the value attribute's mean over the deals that
@@ -187,6 +195,9 @@ struct RejectionCount {
 
 struct FunnelFigures {
   uint64_t deals = 0;  // added (live or removed since)
+  // Cycles: the deals' first cycles and every one a new_cycle transition
+  // started since (a repeat purchase, a reactivation).
+  uint64_t cycles = 0;
   uint64_t live_deals = 0;
   uint64_t open_deals = 0;
   uint64_t won = 0;
