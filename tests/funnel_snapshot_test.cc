@@ -208,7 +208,9 @@ TEST(FunnelSnapshot, CountsForAStageTheTargetLacksNeedAMapping) {
   ASSERT_TRUE(without_nurture.ok()) << without_nurture.status();
   // No live deal is in nurture: only the funnel's counts stop the load.
   for (DealIndex d = 0; d < p.slot_count(); ++d) {
-    if (p.Contains(d) && p.stage(d) == 4) ASSERT_TRUE(p.MoveTo(d, StageId{0}, now)->moved());
+    if (p.Contains(d) && p.stage(d) == 4) {
+      ASSERT_TRUE(p.MoveTo(d, StageId{0}, now)->moved());
+    }
   }
   std::string bytes;
   ASSERT_TRUE(SavePipeline(p, SnapshotSink::Bytes(&bytes)).ok());

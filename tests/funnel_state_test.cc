@@ -76,7 +76,9 @@ Pipeline Shard(Cohort cohort, int shard, int shards) {
     auto deal = d % 7 == 0 ? p.Add(added, StageId{1}) : p.Add(added);
     EXPECT_EQ(*deal, local(d));
     EXPECT_TRUE(p.Set(*deal, 0, AttributeValue::Double(1000.25 * (d % 13))).ok());
-    if (d % 5 != 0) EXPECT_TRUE(p.Set(*deal, 1, AttributeValue::String(kSources[d % 4])).ok());
+    if (d % 5 != 0) {
+      EXPECT_TRUE(p.Set(*deal, 1, AttributeValue::String(kSources[d % 4])).ok());
+    }
   }
   for (const Op& op : Ops()) {
     if (static_cast<int>(op.deal % shards) != shard || !p.Contains(local(op.deal))) continue;

@@ -17,12 +17,15 @@
 // new_cycle transitions has one cycle a deal, and "cycles" below reads
 // "deals".
 //
-// Definitions (every count is of cycles, not events, unless it says moves):
-//   entered      deals that ever entered the stage (a deal added to the
+// Definitions (every count is of cycles, not events, unless it says moves;
+// "live deals" are the deals as they are now, in their current cycle):
+//   entered      cycles that entered the stage (a deal added to the
 //                pipeline enters the entry stage it is created in, and no
-//                stage before it);
+//                stage before it; a new cycle enters the stage its move
+//                leads to);
 //   moves in     moves into the stage (creation in it is not a move);
-//   re-entries   moves in by deals that had been in the stage before;
+//   re-entries   moves in by deals that had been in the stage before in
+//                the same cycle;
 //   exits        moves out of the stage, by destination: forward (to a
 //                later stage on the funnel line), back (to an earlier
 //                stage on the line, or from a stage off the line back onto
@@ -41,7 +44,7 @@
 //   funnel line  the OPEN stages that are not side stages, in declaration
 //                order, then the WON stages that are not (machine.proto's
 //                side_stage); side stages and LOST stages are off it;
-//   reached      deals whose furthest stage on the line is this one or
+//   reached      cycles whose furthest stage on the line is this one or
 //                later: a skipped stage counts as passed, and a move back
 //                takes nothing away (CRMs' cumulative funnel); 0 off the
 //                line;
@@ -51,14 +54,15 @@
 //   conversion to next   reached(next) / reached(stage), where next is the
 //                next stage on the line; never above 100%; for OPEN stages
 //                on the line only;
-//   conversion to won    deals won / reached(stage) on the line (every won
-//                deal reached every stage before its win); off the line,
-//                deals that entered the stage and then won /
+//   conversion to won    cycles won / reached(stage) on the line (every won
+//                cycle reached every stage before its win); off the line,
+//                cycles that entered the stage and then won /
 //                entered(stage);
 //   time in stage        completed stays (entry to exit), mean exact,
 //                median and 90th percentile within 1.6% (histograms of 32
 //                buckets per power of two; exact below 32 seconds);
-//   win rate     deals that ever won / deals that ever won or were lost;
+//   win rate     cycles won / cycles won or lost (Salesforce's and
+//                HubSpot's closed won over closed);
 //   cycle length the time from a cycle's start to its win: the
 //                average in days, and the median and 90th percentile
 //                (within 1.6%, as time in stage);
@@ -76,17 +80,18 @@
 //   activities   steps accepted in a stage without a move;
 //   lost by reason   live deals now in a LOST stage, by the reason their
 //                loss recorded (the stage's reason_attribute or event);
-//   lost from    deals whose first loss (before any win) left this stage,
-//                removed deals too (a deal created lost has none);
+//   lost from    cycles whose first loss (before any win) left this stage,
+//                removed deals' too (a deal created lost has none);
 //   rejected     steps refused: counted by the stage the deal was in, the
 //                event (or the move by stage's target) and the reason
 //                (no transition, guard failed, missing attribute, not
 //                reopenable, a removed deal), and in all; rejected share =
 //                rejected / (accepted + rejected steps).
 // A breakdown groups the live deals by the value of an attribute: per
-// value, its deals, those open now, won (ever), lost (and never won), win
-// rate, weighted pipeline and reached per stage of the line, as defined
-// above over those deals only (removed deals count in the total alone).
+// value, its deals, those open now, those whose current cycle won or was
+// lost, win rate, weighted pipeline and reached per stage of the line, as
+// defined above over those deals only (removed deals count in the total
+// alone).
 // Past kMaxFunnelSegments values, the smallest are one "(N other values)"
 // segment.
 // Cohorts group deals by the UTC week (ISO 8601, "2026-W01"), month
@@ -200,8 +205,8 @@ struct FunnelFigures {
   uint64_t cycles = 0;
   uint64_t live_deals = 0;
   uint64_t open_deals = 0;
-  uint64_t won = 0;
-  uint64_t lost = 0;  // lost and never won
+  uint64_t won = 0;   // cycles won
+  uint64_t lost = 0;  // cycles lost and not won after
   double win_rate = 0;
   double average_cycle_days = 0;
   // The cycle lengths of won deals: count, exact mean, median and 90th
@@ -243,8 +248,8 @@ struct FunnelSegment {
   bool other = false;
   uint64_t deals = 0;
   uint64_t open = 0;  // now in an OPEN stage
-  uint64_t won = 0;   // ever won
-  uint64_t lost = 0;  // lost and never won
+  uint64_t won = 0;   // whose current cycle won
+  uint64_t lost = 0;  // whose current cycle was lost and not won after
   double win_rate = 0;
   double weighted_pipeline = 0;
   // By stage id: the segment's deals whose furthest stage on the funnel
