@@ -32,7 +32,7 @@ int64_t DurationHistogram::Middle(size_t bucket) {
 
 void DurationHistogram::AddSparse(int64_t seconds) {
   const uint64_t v = Clamp(seconds);
-  sum_ += v;
+  AddToSum(v);
   AddToBucket(Bucket(v), 1);
 }
 
@@ -80,7 +80,7 @@ uint64_t DurationHistogram::count() const {
 
 double DurationHistogram::mean() const {
   const uint64_t n = count();
-  return n ? static_cast<double>(sum_) / static_cast<double>(n) : 0;
+  return n ? static_cast<double>(sum()) / static_cast<double>(n) : 0;
 }
 
 int64_t DurationHistogram::Quantile(double q) const {
@@ -128,10 +128,18 @@ FunnelAccumulator::FunnelAccumulator(const Machine& machine, Cohort cohort)
     : machine_(machine),
       cohort_(cohort),
       bytes_((static_cast<size_t>(machine.num_stages()) + 7) / 8),
+      more_bytes_(machine.num_stages() > kMarkedStages
+                      ? (static_cast<size_t>(machine.num_stages()) - kMarkedStages + 7) / 8
+                      : 0),
       closes_(machine.num_stages(), 0),
       line_(FunnelLine(machine)),
       line_position_(machine.num_stages(), kOffLine),
-      total_(machine.num_stages(), line_.size(), DurationHistogram::Dense{}) {
+      total_(machine.num_stages(), line_.size(), DurationHistogram::Dense{}),
+      num_events_(static_cast<size_t>(machine.num_events())) {
+  // Cohorts would need the deal's cohort, which the table does not keep.
+  constexpr size_t kMaxUnmatchedCells = 4096;  // 32 KiB
+  const size_t cells = static_cast<size_t>(machine.num_stages()) * num_events_;
+  if (cohort == Cohort::kNone && cells <= kMaxUnmatchedCells) unmatched_.resize(cells, 0);
   for (int s = 0; s < machine.num_stages(); ++s) {
     const StageKind kind = machine.stage(static_cast<StageId>(s)).kind;
     closes_[s] = kind == StageKind::kWon    ? kWon
@@ -147,10 +155,36 @@ void FunnelAccumulator::Grow(DealIndex deal) {
   if (deal < created_.size()) return;
   const size_t n = static_cast<size_t>(deal) + 1;
   created_.resize(n, 0);
-  visited_.resize(n * bytes_, 0);
-  flags_.resize(n, 0);
+  marks_.resize(n);
+  visited_more_.resize(n * more_bytes_, 0);
   if (cohort_ != Cohort::kNone) cohort_of_.resize(n, kNoCohort);
-  furthest_.resize(n, kOffLine);
+}
+
+void FunnelAccumulator::ClearMarks(DealIndex deal) {
+  marks_[deal] = DealMarks();
+  std::fill_n(visited_more_.begin() + static_cast<size_t>(deal) * more_bytes_, more_bytes_, 0);
+}
+
+template <typename F>
+void FunnelAccumulator::ForEachVisited(DealIndex deal, F f) const {
+  for (unsigned bits = marks_[deal].visited; bits != 0; bits &= bits - 1) {
+    f(static_cast<size_t>(absl::countr_zero(bits)));
+  }
+  if (more_bytes_ == 0) return;
+  const uint8_t* more = &visited_more_[deal * more_bytes_];
+  for (size_t b = 0; b < more_bytes_; ++b) {
+    for (unsigned bits = more[b]; bits != 0; bits &= bits - 1) {
+      f(kMarkedStages + b * 8 + static_cast<size_t>(absl::countr_zero(bits)));
+    }
+  }
+}
+
+void FunnelAccumulator::AppendVisited(DealIndex deal, std::string* out) const {
+  const uint16_t low = marks_[deal].visited;
+  out->push_back(static_cast<char>(low & 0xFF));
+  if (bytes_ > 1) out->push_back(static_cast<char>(low >> 8));
+  if (more_bytes_ == 0) return;
+  out->append(reinterpret_cast<const char*>(&visited_more_[deal * more_bytes_]), more_bytes_);
 }
 
 void FunnelAccumulator::OnReject(DealIndex deal, const StepResult& step) {
@@ -169,11 +203,22 @@ void FunnelAccumulator::OnReject(DealIndex deal, const StepResult& step) {
   }
 }
 
+void FunnelAccumulator::EndBatch(Timestamp latest) {
+  NoteTime(latest);
+  for (size_t cell = 0; cell < unmatched_.size(); ++cell) {
+    const uint64_t n = unmatched_[cell];
+    if (n == 0) continue;
+    unmatched_[cell] = 0;
+    const auto from = static_cast<StageId>(cell / num_events_);
+    const auto event = static_cast<EventId>(cell % num_events_);
+    total_.rejections[RejectionKey::Pack(from, event, kNoStage, Outcome::kNoTransition)] += n;
+    total_.stages[from].rejected += n;
+  }
+}
+
 void FunnelAccumulator::OnNewCycle(DealIndex deal, Timestamp time) {
   cycle_start_[deal] = time;
-  std::fill_n(visited_.begin() + static_cast<size_t>(deal) * bytes_, bytes_, 0);
-  flags_[deal] = 0;
-  furthest_[deal] = kOffLine;
+  ClearMarks(deal);
   ++total_.new_cycles;
   const uint32_t c = cohort_of(deal);
   if (c != kNoCohort) ++cohorts_[c].new_cycles;
@@ -191,13 +236,11 @@ void FunnelAccumulator::OnAdd(DealIndex deal, StageId stage, Timestamp time) {
   if (time > latest_) latest_ = time;
   created_[deal] = time;
   cycle_start_.erase(deal);  // a reused slot
-  std::fill_n(visited_.begin() + static_cast<size_t>(deal) * bytes_, bytes_, 0);
-  visited_[deal * bytes_ + (stage >> 3)] |= static_cast<uint8_t>(1u << (stage & 7));
-  flags_[deal] = 0;
-  furthest_[deal] = kOffLine;
+  ClearMarks(deal);
+  Visit(deal, &marks_[deal], stage);
   const uint32_t c = cohort_ == Cohort::kNone ? kNoCohort : CohortIndex(time);
   if (c != kNoCohort) cohort_of_[deal] = c;
-  Reach(deal, stage, c);
+  Reach(&marks_[deal], stage, c);
   ++total_.deals;
   ++total_.stages[stage].entered;
   if (c != kNoCohort) {
@@ -208,7 +251,7 @@ void FunnelAccumulator::OnAdd(DealIndex deal, StageId stage, Timestamp time) {
 }
 
 void FunnelAccumulator::Close(DealIndex deal, StageId from, StageId to, Timestamp time) {
-  uint8_t& flags = flags_[deal];
+  uint8_t& flags = marks_[deal].flags;
   const uint32_t c = cohort_of(deal);
   FunnelCounters* groups[2] = {&total_, c != kNoCohort ? &cohorts_[c] : nullptr};
   if (closes_[to] == kLost) {
@@ -224,7 +267,6 @@ void FunnelAccumulator::Close(DealIndex deal, StageId from, StageId to, Timestam
   if ((flags & kWon) != 0) return;
   const bool was_lost = (flags & kLost) != 0;
   flags |= kWon;
-  const uint8_t* visited = &visited_[deal * bytes_];
   for (FunnelCounters* g : groups) {
     if (g == nullptr) continue;
     ++g->won;
@@ -233,11 +275,7 @@ void FunnelAccumulator::Close(DealIndex deal, StageId from, StageId to, Timestam
     g->cycle_seconds += length;
     ++g->cycles;
     g->cycle_lengths.Add(length);
-    for (size_t b = 0; b < bytes_; ++b) {
-      for (unsigned bits = visited[b]; bits != 0; bits &= bits - 1) {
-        ++g->stages[b * 8 + absl::countr_zero(bits)].won_after;
-      }
-    }
+    ForEachVisited(deal, [g](size_t stage) { ++g->stages[stage].won_after; });
   }
 }
 
@@ -278,11 +316,11 @@ void FunnelAccumulator::RestoreDeal(DealIndex deal, Timestamp added,
                                     uint8_t flags, uint8_t furthest) {
   Grow(deal);
   created_[deal] = added;
-  uint8_t* bits = &visited_[deal * bytes_];
-  std::fill_n(bits, bytes_, 0);
-  for (StageId s : visited) bits[s >> 3] |= static_cast<uint8_t>(1u << (s & 7));
-  flags_[deal] = flags;
-  furthest_[deal] = furthest;
+  ClearMarks(deal);
+  DealMarks& marks = marks_[deal];
+  for (StageId s : visited) Visit(deal, &marks, s);
+  marks.flags = flags;
+  marks.furthest = furthest;
   if (cohort_ != Cohort::kNone) cohort_of_[deal] = CohortIndex(added);
 }
 
@@ -303,7 +341,7 @@ void FunnelAccumulator::MergeCounters(const FunnelAccumulator& other) {
 
 void DurationHistogram::Merge(const DurationHistogram& other) {
   other.ForEachBucket([this](uint32_t bucket, uint64_t n) { Restore(bucket, n); });
-  sum_ += other.sum_;
+  RestoreSum(sum() + other.sum());
 }
 
 void FunnelCounters::Merge(const FunnelCounters& other) {
@@ -314,7 +352,6 @@ void FunnelCounters::Merge(const FunnelCounters& other) {
   cycles += other.cycles;
   new_cycles += other.new_cycles;
   cycle_lengths.Merge(other.cycle_lengths);
-  moves += other.moves;
   for (size_t s = 0; s < stages.size() && s < other.stages.size(); ++s) {
     StageCounters& a = stages[s];
     const StageCounters& b = other.stages[s];
@@ -364,10 +401,11 @@ size_t FunnelAccumulator::MemoryUsage() const {
                  cohorts_.capacity() * sizeof(FunnelCounters) +
                  cohort_starts_.capacity() * sizeof(Timestamp) +
                  cohort_by_start_.capacity() *
-                     (sizeof(Timestamp) + sizeof(uint32_t) + 1);
+                     (sizeof(Timestamp) + sizeof(uint32_t) + 1) +
+                 unmatched_.capacity() * sizeof(uint64_t);
   for (const FunnelCounters& c : cohorts_) bytes += counters(c);
   return bytes + created_.capacity() * sizeof(Timestamp) +
-         visited_.capacity() + flags_.capacity() + furthest_.capacity() +
+         marks_.capacity() * sizeof(DealMarks) + visited_more_.capacity() +
          cohort_of_.capacity() * sizeof(uint32_t);
 }
 

@@ -50,7 +50,7 @@ class DurationHistogram {
   ABSL_ATTRIBUTE_ALWAYS_INLINE void AddDense(int64_t seconds) {
     const uint64_t v = Clamp(seconds);
     ++dense_[Bucket(v)];
-    sum_ += v;
+    AddToSum(v);
   }
   uint64_t count() const;
   double mean() const;
@@ -63,9 +63,12 @@ class DurationHistogram {
     }
     for (const auto& [b, n] : sparse_) f(uint32_t{b}, n);
   }
-  absl::uint128 sum() const { return sum_; }
+  absl::uint128 sum() const { return absl::MakeUint128(sum_high_, sum_low_); }
   bool Restore(uint32_t bucket, uint64_t count);
-  void RestoreSum(absl::uint128 sum) { sum_ = sum; }
+  void RestoreSum(absl::uint128 sum) {
+    sum_low_ = absl::Uint128Low64(sum);
+    sum_high_ = absl::Uint128High64(sum);
+  }
   // Adds other's durations: the same as having added them here.
   void Merge(const DurationHistogram& other);
   // The value at quantile q (0..1), by nearest rank.
@@ -89,6 +92,12 @@ class DurationHistogram {
   }
   static uint64_t Lower(size_t bucket);
   static int64_t Middle(size_t bucket);
+  // Two words rather than an absl::uint128: gcc spills the latter to the
+  // stack, a store and a reload on the batch loop's path.
+  void AddToSum(uint64_t v) {
+    sum_low_ += v;
+    sum_high_ += sum_low_ < v;
+  }
   void AddSparse(int64_t seconds);
   void AddToBucket(size_t bucket, uint64_t n);
 
@@ -97,7 +106,8 @@ class DurationHistogram {
   std::vector<std::pair<uint16_t, uint64_t>> sparse_;
   // Integer sums: one add a stay, no floating-point chain, and no
   // overflow for any realistic total of seconds.
-  absl::uint128 sum_ = 0;
+  uint64_t sum_low_ = 0;
+  uint64_t sum_high_ = 0;
 };
 
 // Moves between stages, by (from, to). The pipeline-wide counts of a
@@ -135,6 +145,13 @@ class FlowMatrix {
     for (const auto& [key, moves] : cells) {
       f(static_cast<StageId>(key >> 16), static_cast<StageId>(key & 0xFFFF), moves);
     }
+  }
+  // All moves, the pairs' sum: the batch loop counts a move here only.
+  uint64_t Total() const {
+    uint64_t total = 0;
+    for (uint64_t n : dense_) total += n;
+    for (const auto& [key, n] : sparse_) total += n;
+    return total;
   }
   size_t MemoryUsage() const {
     return dense_.capacity() * sizeof(uint64_t) +
@@ -206,7 +223,6 @@ struct FunnelCounters {
   // The cycle lengths themselves (addition to first win), for their median
   // and 90th percentile; counted at wins only, so sparse.
   DurationHistogram cycle_lengths;
-  uint64_t moves = 0;
   // Rejected steps by RejectionKey.
   absl::flat_hash_map<uint64_t, uint64_t> rejections;
   // By position on the funnel line: the deals whose furthest stage on the
@@ -217,6 +233,16 @@ struct FunnelCounters {
   // fixed buckets, so any split and any order give the same counters.
   void Merge(const FunnelCounters& other);
 };
+
+// What a move reads and writes of a deal's funnel state, in one word: a
+// move then touches one more cache line for analytics, not three (the
+// accesses are random, so lines, not bytes, are the cost).
+struct DealMarks {
+  uint16_t visited = 0;  // stages below kMarkedStages: bit s
+  uint8_t furthest = 0xFF;  // a line position, or FunnelAccumulator::kOffLine
+  uint8_t flags = 0;     // FunnelAccumulator::kWon, kLost
+};
+constexpr StageId kMarkedStages = 16;
 
 class FunnelAccumulator {
  public:
@@ -230,18 +256,21 @@ class FunnelAccumulator {
   // (the initial stage, or where its history starts) at `time`.
   void OnAdd(DealIndex deal, StageId stage, Timestamp time);
   // The deal moved from `from`, which it entered at `since`, to `to`.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE void OnMove(DealIndex deal, StageId from,
-                                           Timestamp since, StageId to,
-                                           Timestamp time) {
-    if (time > latest_) latest_ = time;
+  void OnMove(DealIndex deal, StageId from, Timestamp since, StageId to,
+              Timestamp time) {
+    NoteTime(time);
+    CountMove(deal, from, since, to, time);
+  }
+  // OnMove in a batch loop, which passes its latest time to EndBatch.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void CountMove(DealIndex deal, StageId from,
+                                              Timestamp since, StageId to,
+                                              Timestamp time) {
     Count<true>(&total_, from, since, to, time);
     const uint32_t c = cohort_ == Cohort::kNone ? kNoCohort : cohort_of_[deal];
     if (c != kNoCohort) Count<false>(&cohorts_[c], from, since, to, time);
-    Reach(deal, to, c);
-    uint8_t& byte = visited_[deal * bytes_ + (to >> 3)];
-    const uint8_t bit = static_cast<uint8_t>(1u << (to & 7));
-    if ((byte & bit) == 0) {
-      byte |= bit;
+    DealMarks& marks = marks_[deal];
+    Reach(&marks, to, c);
+    if (Visit(deal, &marks, to)) {
       ++total_.stages[to].entered;
       if (c != kNoCohort) ++cohorts_[c].stages[to].entered;
     } else {
@@ -251,11 +280,30 @@ class FunnelAccumulator {
     if (closes_[to] != 0) Close(deal, from, to, time);
   }
 
+  void Prefetch(DealIndex deal) const { __builtin_prefetch(&marks_[deal]); }
+
   // The deal starts a new cycle (a new_cycle transition: a repeat
   // purchase, a reactivation) at `time`, just before the move that starts
   // it: the funnel counts cycles, so the deal's stages, outcome and
   // furthest position start afresh (the cycle that ended stays counted).
   void OnNewCycle(DealIndex deal, Timestamp time);
+
+  // A step refused in a batch loop for want of any transition from `from`
+  // on `event` (the usual rejection), when the accumulator counts those in
+  // its dense table: an add where OnReject hashes. False when it does not
+  // (cohorts, a machine of too many cells): call OnReject.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool CountUnmatched(StageId from, EventId event) {
+    if (unmatched_.empty()) return false;
+    ++unmatched_[size_t{from} * num_events_ + event];
+    return true;
+  }
+  // Ends a batch loop that called CountMove and CountUnmatched: notes the
+  // batch's latest time and folds the dense table into the rejection
+  // counts. No count is read before it.
+  void EndBatch(Timestamp latest);
+  void NoteTime(Timestamp time) {
+    if (time > latest_) latest_ = time;
+  }
 
   // A step that was refused, and one accepted without a move. Out of the
   // batch loops' code: rejections and activities are the exception there.
@@ -269,7 +317,7 @@ class FunnelAccumulator {
   const std::vector<StageId>& line() const { return line_; }
   uint8_t line_position(StageId stage) const { return line_position_[stage]; }
   // The deal's furthest position on the line, or kOffLine.
-  uint8_t furthest(DealIndex deal) const { return furthest_[deal]; }
+  uint8_t furthest(DealIndex deal) const { return marks_[deal].furthest; }
 
   const Machine& machine() const { return machine_; }
   Cohort cohort() const { return cohort_; }
@@ -282,7 +330,7 @@ class FunnelAccumulator {
   uint32_t cohort_of(DealIndex deal) const {
     return cohort_ == Cohort::kNone ? kNoCohort : cohort_of_[deal];
   }
-  uint8_t flags(DealIndex deal) const { return flags_[deal]; }
+  uint8_t flags(DealIndex deal) const { return marks_[deal].flags; }
   size_t MemoryUsage() const;
 
   // "2026-W01", "2026-01" or "2026-Q1" for a cohort start.
@@ -301,9 +349,9 @@ class FunnelAccumulator {
     return it == cycle_start_.end() ? created_[deal] : it->second;
   }
   void RestoreCycleStart(DealIndex deal, Timestamp start) { cycle_start_[deal] = start; }
-  // The deal's visited stages: stage s in bit s % 8 of byte s / 8, of
-  // visited_width() bytes.
-  const uint8_t* visited_bytes(DealIndex deal) const { return &visited_[deal * bytes_]; }
+  // Appends the deal's visited stages, visited_width() bytes: stage s in
+  // bit s % 8 of byte s / 8.
+  void AppendVisited(DealIndex deal, std::string* out) const;
   size_t visited_width() const { return bytes_; }
   bool has_latest() const { return latest_ != std::numeric_limits<Timestamp>::min(); }
   void RestoreDeal(DealIndex deal, Timestamp added, const std::vector<StageId>& visited,
@@ -324,7 +372,6 @@ class FunnelAccumulator {
                                           Timestamp since, StageId to,
                                           Timestamp time) const {
     StageCounters& f = c->stages[from];
-    ++c->moves;
     c->flow.Add(from, to);
     if (kDense) {
       f.time_in_stage.AddDense(time - since);
@@ -335,10 +382,10 @@ class FunnelAccumulator {
   // `from`: the stage the deal left (kNoStage: it was created in `to`).
   void Close(DealIndex deal, StageId from, StageId to, Timestamp time);
   // The deal entered `to`: its furthest position on the line may grow.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE void Reach(DealIndex deal, StageId to,
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Reach(DealMarks* marks, StageId to,
                                           uint32_t cohort) {
     const uint8_t position = line_position_[to];
-    uint8_t& furthest = furthest_[deal];
+    const uint8_t furthest = marks->furthest;
     // kOffLine is the largest value, so "none yet" is tested apart.
     if (position == kOffLine ||
         (furthest != kOffLine && position <= furthest)) {
@@ -350,8 +397,30 @@ class FunnelAccumulator {
       if (furthest != kOffLine) --g->furthest[furthest];
       ++g->furthest[position];
     }
-    furthest = position;
+    marks->furthest = position;
   }
+  // Marks `stage` visited in the deal's current cycle; false if it was.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool Visit(DealIndex deal, DealMarks* marks,
+                                          StageId stage) {
+    uint8_t* byte;
+    unsigned bit;
+    if (ABSL_PREDICT_TRUE(stage < kMarkedStages)) {
+      if ((marks->visited >> stage) & 1u) return false;
+      marks->visited = static_cast<uint16_t>(marks->visited | (1u << stage));
+      return true;
+    }
+    byte = &visited_more_[deal * more_bytes_ + ((stage - kMarkedStages) >> 3)];
+    bit = 1u << ((stage - kMarkedStages) & 7);
+    if ((*byte & bit) != 0) return false;
+    *byte = static_cast<uint8_t>(*byte | bit);
+    return true;
+  }
+  // Starts the deal's cycle afresh: nothing visited, reached or closed.
+  void ClearMarks(DealIndex deal);
+  // Calls f(stage) for each stage the deal visited in its cycle.
+  template <typename F>
+  void ForEachVisited(DealIndex deal, F f) const;
+
   uint32_t CohortIndex(Timestamp time);
   // The start of the cohort `time` falls in.
   Timestamp CohortStart(Timestamp time) const;
@@ -359,15 +428,19 @@ class FunnelAccumulator {
 
   const Machine& machine_;
   const Cohort cohort_;
-  // Visited stages: a bit each, in bytes, so that a small machine's deal
-  // takes 2 bytes (the per-move access is random: its footprint matters).
+  // The bytes of a deal's visited bits (a bit a stage), and those of them
+  // past its DealMarks.
   const size_t bytes_;
+  const size_t more_bytes_;
   // By stage: 0 open, kWon or kLost.
   std::vector<uint8_t> closes_;
   std::vector<StageId> line_;
   std::vector<uint8_t> line_position_;  // by stage
 
   FunnelCounters total_;
+  // Unmatched steps of the batch under way, by from x num_events_ + event.
+  const size_t num_events_;
+  std::vector<uint64_t> unmatched_;
   std::vector<FunnelCounters> cohorts_;
   std::vector<Timestamp> cohort_starts_;
   absl::flat_hash_map<Timestamp, uint32_t> cohort_by_start_;
@@ -377,10 +450,10 @@ class FunnelAccumulator {
   std::vector<Timestamp> created_;  // added: the first cycle's start
   // Later cycles' starts, for the deals past their first cycle (few).
   absl::flat_hash_map<DealIndex, Timestamp> cycle_start_;
-  std::vector<uint8_t> visited_;
-  std::vector<uint8_t> flags_;
+  std::vector<DealMarks> marks_;
+  // Visited bits of the stages from kMarkedStages on, more_bytes_ a deal.
+  std::vector<uint8_t> visited_more_;
   std::vector<uint32_t> cohort_of_;  // empty without cohorts: 4 bytes a deal saved
-  std::vector<uint8_t> furthest_;  // a line position, or kOffLine
 };
 
 }  // namespace internal

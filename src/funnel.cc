@@ -379,7 +379,7 @@ FunnelFigures Figures(const Machine& m, const FunnelAccumulator& acc,
     f.accepted_steps += f.stages.back().activities;
   }
   f.biggest_leak = BiggestLeak(f.stages);
-  f.accepted_steps += c.moves;
+  f.accepted_steps += c.flow.Total();
   f.lost_by_reason.assign(live.lost_by_reason.begin(), live.lost_by_reason.end());
   std::sort(f.lost_by_reason.begin(), f.lost_by_reason.end(),
             [](const auto& a, const auto& b) {

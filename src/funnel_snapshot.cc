@@ -35,14 +35,13 @@ void WriteFunnelColumns(const ChunkWriteContext& c) {
   if (acc == nullptr) return;
   // The header lists the machine's stages in id order, so a deal's visited
   // bytes are already in the snapshot's numbering.
-  const size_t width = acc->visited_width();
   v1::PipelineChunk* chunk = c.chunk;
   std::string* visited = chunk->mutable_funnel_visited();
   for (size_t i = 0; i < c.n; ++i) {
     const DealIndex d = static_cast<DealIndex>(c.first + i);
     if (!c.pipeline.Contains(d)) continue;
     chunk->add_funnel_added_before_entry(EncodeDelta(c.pipeline.entered_at(d), acc->added(d)));
-    visited->append(reinterpret_cast<const char*>(acc->visited_bytes(d)), width);
+    acc->AppendVisited(d, visited);
     chunk->add_funnel_flags(acc->flags(d));
     const uint8_t furthest = acc->furthest(d);
     chunk->add_funnel_furthest(
@@ -185,7 +184,7 @@ void WriteCounters(const FunnelCounters& c, const FunnelAccumulator& acc,
   out->set_cycle_seconds_high(absl::Int128High64(c.cycle_seconds));
   out->set_cycles(c.cycles);
   out->set_new_cycles(c.new_cycles);
-  out->set_moves(c.moves);
+  out->set_moves(c.flow.Total());
   for (const StageCounters& s : c.stages) {
     v1::FunnelStageCounters* o = out->add_stages();
     o->set_entered(s.entered);
@@ -247,7 +246,6 @@ class CountersReader {
     out->cycle_seconds = absl::MakeInt128(c.cycle_seconds_high(), c.cycle_seconds_low());
     out->cycles = c.cycles();
     out->new_cycles = c.new_cycles();
-    out->moves = c.moves();
     for (uint32_t s = 0; s < stages_; ++s) {
       SC_RETURN_IF_ERROR(ReadStage(c.stages(static_cast<int>(s)), s, group, out));
       const uint64_t n = c.furthest(static_cast<int>(s));
@@ -310,6 +308,7 @@ class CountersReader {
       return in_(absl::StrCat("funnel counters of ", group,
                                        ": the flow's columns differ in length"));
     }
+    uint64_t moves = 0;
     for (int k = 0; k < c.flow_from_size(); ++k) {
       if (c.flow_from(k) >= stages_ || c.flow_to(k) >= stages_) {
         return in_(absl::StrCat("funnel counters of ", group, ": a flow from stage ",
@@ -319,6 +318,12 @@ class CountersReader {
       SC_ASSIGN_OR_RETURN(const StageId from, Stage(c.flow_from(k)));
       SC_ASSIGN_OR_RETURN(const StageId to, Stage(c.flow_to(k)));
       out->flow.AddMoves(from, to, c.flow_moves(k));
+      moves += c.flow_moves(k);
+    }
+    // The moves are the flow's sum; a count that differs is damage.
+    if (moves != c.moves()) {
+      return in_(absl::StrCat("funnel counters of ", group, ": ", c.moves(),
+                              " moves, but the flow holds ", moves));
     }
     return absl::OkStatus();
   }

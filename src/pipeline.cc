@@ -534,7 +534,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Pipeline::StepUnobserved(
     to = static_cast<StageId>(cell);
   } else {
     if (Core::IsNoTransition(cell)) {
-      if (kAnalytics) {
+      if (kAnalytics && !analytics_->CountUnmatched(from, event)) {
         NoteUnmoved(deal, Core::DecideSlow(*machine_, cell, from, event, r.time,
                                            PipelineAttributes(*this, deal)));
       }
@@ -560,7 +560,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Pipeline::StepUnobserved(
     }
   }
   if (kAnalytics) {
-    analytics_->OnMove(deal, from, hot.entered_at[deal], to, r.time);
+    analytics_->CountMove(deal, from, hot.entered_at[deal], to, r.time);
   }
   hot.stage[deal] = to;
   hot.entered_at[deal] = r.time;
@@ -587,6 +587,27 @@ uint64_t Pipeline::ApplyUnobserved(absl::Span<const EventRecord> records,
                                    uint64_t* counts) {
   const HotColumns hot = Hot();
   uint64_t accepted = 0;
+  if (kAnalytics) {
+    // The analytics' per-deal state is read as each deal moves: fetching
+    // it a few records ahead lets those misses overlap (about 10%). The
+    // latest time stays in a register (a maximum kept in memory is a
+    // store-to-load chain an event) until the batch ends.
+    constexpr size_t kAhead = 8;
+    const size_t n = records.size();
+    Timestamp latest = std::numeric_limits<Timestamp>::min();
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kAhead < n) {
+        const DealIndex ahead = records[i + kAhead].deal;
+        __builtin_prefetch(hot.stage + ahead);
+        __builtin_prefetch(hot.entered_at + ahead);
+        analytics_->Prefetch(ahead);
+      }
+      latest = std::max(latest, records[i].time);
+      accepted += StepUnobserved<kTrackTimeouts, kAnalytics>(hot, records[i], counts);
+    }
+    analytics_->EndBatch(latest);
+    return accepted;
+  }
   // Two loops, so that the one for large batches (which recount after) has
   // no `counts` to keep in a register: with one more live value the
   // compiler kept the accepted count on the stack, a store and a load an

@@ -172,6 +172,11 @@ TEST_F(DamagedFunnel, CountersThatDoNotFitTheHeader) {
   Funnel()->mutable_total()->set_flow_to(0, 6);
   ExpectDataLoss("a flow from stage");
   SetUp();
+  // The moves are the flow's sum: a count that differs is damage.
+  Funnel()->mutable_total()->set_moves(Funnel()->total().moves() + 1);
+  ExpectDataLoss("funnel counters of all deals: " +
+                 std::to_string(Funnel()->total().moves()) + " moves, but the flow holds");
+  SetUp();
   Funnel()->mutable_total()->set_rejection_outcome(0, 9);
   ExpectDataLoss("rejection 0 names stage");
   SetUp();

@@ -3,6 +3,7 @@
 // report's formats.
 #include "salescycle/funnel.h"
 #include "salescycle/render.h"
+#include "salescycle/snapshot.h"
 
 #include <algorithm>
 #include <cmath>
@@ -12,6 +13,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
@@ -458,6 +460,11 @@ Pipeline StrictPipeline(const PipelineOptions& options, int path) {
   const auto events = StrictEvents();
   if (path == 0) {
     EXPECT_TRUE(p.Apply(events).ok());
+  } else if (path == 2) {
+    // Two batches: the first's counts are folded before the second starts.
+    const absl::Span<const EventRecord> all(events);
+    EXPECT_TRUE(p.Apply(all.subspan(0, 5)).ok());
+    EXPECT_TRUE(p.Apply(all.subspan(5)).ok());
   } else {
     for (const EventRecord& r : events) {
       EXPECT_TRUE(p.Fire(r.deal, static_cast<EventId>(r.event), r.time).ok());
@@ -469,9 +476,15 @@ Pipeline StrictPipeline(const PipelineOptions& options, int path) {
 TEST(FunnelRejections, CountedByStageEventAndReasonThroughEveryPath) {
   PipelineOptions history;
   history.history_limit = 32;
-  // Batch and one by one with analytics; from history without.
+  // Batch, two batches and one by one with analytics, with and without
+  // cohorts (the batch loop counts unmatched steps apart from the others
+  // without them); from history without analytics.
   std::vector<FunnelReport> reports;
-  for (int path : {0, 1}) reports.push_back(*FunnelOf(StrictPipeline(WithAnalytics(), path)));
+  for (Cohort cohort : {Cohort::kNone, Cohort::kMonth}) {
+    for (int path : {0, 2, 1}) {
+      reports.push_back(*FunnelOf(StrictPipeline(WithAnalytics(cohort), path)));
+    }
+  }
   reports.push_back(*FunnelOf(StrictPipeline(history, 1)));
   for (const FunnelReport& r : reports) {
     const FunnelFigures& f = r.total;
@@ -503,6 +516,69 @@ TEST(FunnelRejections, CountedByStageEventAndReasonThroughEveryPath) {
                         "\"target\": \"\", \"outcome\": \"missing_attribute\", "
                         "\"count\": 2}"));
   EXPECT_THAT(FunnelCsv(reports[0]), HasSubstr("all,lead,open,3,"));
+}
+
+// A machine of more stages than a deal's marks word holds (16): the visited
+// bits of stages 16 on live apart, and count the same. 18 open stages s0 to
+// s17 in a row, then won and lost (20 stages).
+//   d0: s0 .. s17, back to s16, s17 again, won
+//   d1: s0 .. s17, lost
+// s16 and s17: entered 2 each, re-entered 1 each (d0); won entered 1; s17
+// lost from 1; conversion to won 1/2 from each open stage; win rate 1/2.
+TEST(Funnel, MachinesPastSixteenStagesCountVisitsAboveThem) {
+  std::string spec = R"(name: "long" initial_stage: "s0" entry_stages: "s0"
+      events { id: "next" } events { id: "back" } events { id: "lose" }
+      transitions { from_stage: "s17" event: "back" to: "s16" }
+      transitions { from_any_open: true event: "lose" to: "lost" }
+      transitions { from_stage: "s17" event: "next" to: "won" })";
+  for (int i = 0; i < 18; ++i) {
+    absl::StrAppend(&spec, " stages { id: \"s", i, "\" }");
+    if (i < 17) {
+      absl::StrAppend(&spec, " transitions { from_stage: \"s", i,
+                      "\" event: \"next\" to: \"s", i + 1, "\" }");
+    }
+  }
+  absl::StrAppend(&spec, R"( stages { id: "won" kind: WON } stages { id: "lost" kind: LOST })");
+  auto m = Machine::FromTextProto(spec);
+  ASSERT_TRUE(m.ok()) << m.status();
+  std::vector<EventRecord> events;
+  Timestamp t = 0;
+  for (DealIndex d : {0u, 1u}) {
+    for (int i = 0; i < 17; ++i) events.push_back({d, 0, ++t});
+  }
+  for (uint32_t e : {1u, 0u, 0u}) events.push_back({0, e, ++t});
+  events.push_back({1, 2, ++t});
+  std::vector<std::string> saved;
+  for (bool batch : {true, false}) {
+    auto p = *Pipeline::Create(*m, WithAnalytics());
+    ASSERT_TRUE(p.Add(0).ok());
+    ASSERT_TRUE(p.Add(0).ok());
+    if (batch) {
+      ASSERT_TRUE(p.Apply(events).ok());
+    } else {
+      for (const EventRecord& r : events) {
+        ASSERT_TRUE(p.Fire(r.deal, static_cast<EventId>(r.event), r.time).ok());
+      }
+    }
+    const FunnelFigures f = FunnelOf(p)->total;
+    for (int s : {16, 17}) {
+      EXPECT_EQ(f.stages[s].entered, 2u) << s;
+      EXPECT_EQ(f.stages[s].reentries, 1u) << s;
+    }
+    EXPECT_EQ(f.stages[15].reentries, 0u);
+    EXPECT_EQ(f.stages[18].entered, 1u);  // won
+    EXPECT_EQ(f.stages[17].lost_from, 1u);
+    for (int s : {0, 15, 16, 17}) EXPECT_DOUBLE_EQ(f.stages[s].conversion_to_won, 0.5) << s;
+    EXPECT_DOUBLE_EQ(f.win_rate, 0.5);
+    // The visited bits past the marks word survive a snapshot.
+    std::string bytes;
+    ASSERT_TRUE(SavePipeline(p, SnapshotSink::Bytes(&bytes)).ok());
+    auto restored = LoadPipeline(SnapshotSource::Bytes(bytes), *m);
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    EXPECT_EQ(FunnelJson(*FunnelOf(*restored)), FunnelJson(*FunnelOf(p)));
+    saved.push_back(bytes);
+  }
+  EXPECT_EQ(saved[0], saved[1]);
 }
 
 TEST(FunnelRejections, MovesByStageAndRemovedDealsAreCountedToo) {
