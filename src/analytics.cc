@@ -135,7 +135,8 @@ FunnelAccumulator::FunnelAccumulator(const Machine& machine, Cohort cohort)
       line_(FunnelLine(machine)),
       line_position_(machine.num_stages(), kOffLine),
       total_(machine.num_stages(), line_.size(), DurationHistogram::Dense{}),
-      num_events_(static_cast<size_t>(machine.num_events())) {
+      num_events_(static_cast<size_t>(machine.num_events())),
+      keeps_wins_(machine.keeps_cycles()) {
   // Cohorts would need the deal's cohort, which the table does not keep.
   constexpr size_t kMaxUnmatchedCells = 4096;  // 32 KiB
   const size_t cells = static_cast<size_t>(machine.num_stages()) * num_events_;
@@ -236,6 +237,7 @@ void FunnelAccumulator::OnAdd(DealIndex deal, StageId stage, Timestamp time) {
   if (time > latest_) latest_ = time;
   created_[deal] = time;
   cycle_start_.erase(deal);  // a reused slot
+  if (keeps_wins_) wins_.erase(deal);
   ClearMarks(deal);
   Visit(deal, &marks_[deal], stage);
   const uint32_t c = cohort_ == Cohort::kNone ? kNoCohort : CohortIndex(time);
@@ -267,8 +269,27 @@ void FunnelAccumulator::Close(DealIndex deal, StageId from, StageId to, Timestam
   if ((flags & kWon) != 0) return;
   const bool was_lost = (flags & kLost) != 0;
   flags |= kWon;
+  // A deal that won an earlier cycle wins again: a repeat purchase.
+  bool repeat = false, second = false;
+  Timestamp since_last = 0;
+  if (keeps_wins_) {
+    auto [it, first] = wins_.try_emplace(deal, Wins{time, 1});
+    if (!first) {
+      Wins& w = it->second;
+      repeat = true;
+      second = w.count == 1;
+      since_last = time - w.last;
+      w.last = time;
+      if (w.count != std::numeric_limits<uint32_t>::max()) ++w.count;
+    }
+  }
   for (FunnelCounters* g : groups) {
     if (g == nullptr) continue;
+    if (repeat) {
+      ++g->repeat_wins;
+      g->repeat_buyers += second;
+      g->between_wins.Add(since_last);
+    }
     ++g->won;
     if (was_lost) --g->lost;
     const Timestamp length = time - cycle_start(deal);
@@ -351,6 +372,9 @@ void FunnelCounters::Merge(const FunnelCounters& other) {
   cycle_seconds += other.cycle_seconds;
   cycles += other.cycles;
   new_cycles += other.new_cycles;
+  repeat_wins += other.repeat_wins;
+  repeat_buyers += other.repeat_buyers;
+  between_wins.Merge(other.between_wins);
   cycle_lengths.Merge(other.cycle_lengths);
   for (size_t s = 0; s < stages.size() && s < other.stages.size(); ++s) {
     StageCounters& a = stages[s];
@@ -395,6 +419,7 @@ size_t FunnelAccumulator::MemoryUsage() const {
     size_t bytes = c.stages.capacity() * sizeof(StageCounters) +
                    c.furthest.capacity() * sizeof(uint64_t) + c.flow.MemoryUsage();
     for (const StageCounters& s : c.stages) bytes += s.time_in_stage.MemoryUsage();
+    bytes += c.cycle_lengths.MemoryUsage() + c.between_wins.MemoryUsage();
     return bytes;
   };
   size_t bytes = counters(total_) +
@@ -402,11 +427,13 @@ size_t FunnelAccumulator::MemoryUsage() const {
                  cohort_starts_.capacity() * sizeof(Timestamp) +
                  cohort_by_start_.capacity() *
                      (sizeof(Timestamp) + sizeof(uint32_t) + 1) +
-                 unmatched_.capacity() * sizeof(uint64_t);
+                 unmatched_.capacity() * sizeof(uint64_t) +
+                 wins_.capacity() * (sizeof(DealIndex) + sizeof(Wins) + 1);
   for (const FunnelCounters& c : cohorts_) bytes += counters(c);
   return bytes + created_.capacity() * sizeof(Timestamp) +
          marks_.capacity() * sizeof(DealMarks) + visited_more_.capacity() +
-         cohort_of_.capacity() * sizeof(uint32_t);
+         cohort_of_.capacity() * sizeof(uint32_t) +
+         cycle_start_.capacity() * (sizeof(DealIndex) + sizeof(Timestamp) + 1);
 }
 
 }  // namespace internal

@@ -220,6 +220,12 @@ struct FunnelCounters {
   absl::int128 cycle_seconds = 0;
   uint64_t cycles = 0;      // won cycles, whose lengths cycle_seconds sums
   uint64_t new_cycles = 0;  // cycles started by new_cycle moves
+  // Repeat purchases: wins by deals that had won an earlier cycle, the
+  // deals whose second win it was, and the time from a deal's previous win
+  // to each repeat win (sparse: counted at repeat wins only).
+  uint64_t repeat_wins = 0;
+  uint64_t repeat_buyers = 0;
+  DurationHistogram between_wins;
   // The cycle lengths themselves (addition to first win), for their median
   // and 90th percentile; counted at wins only, so sparse.
   DurationHistogram cycle_lengths;
@@ -349,6 +355,21 @@ class FunnelAccumulator {
     return it == cycle_start_.end() ? created_[deal] : it->second;
   }
   void RestoreCycleStart(DealIndex deal, Timestamp start) { cycle_start_[deal] = start; }
+  // A deal's wins so far and the time of its latest, kept for the deals
+  // that won when the machine has new_cycle transitions (only then can a
+  // deal win again): the repeat purchase figures need them.
+  struct Wins {
+    Timestamp last = 0;
+    uint32_t count = 0;  // saturates
+  };
+  bool keeps_wins() const { return keeps_wins_; }
+  const Wins* wins(DealIndex deal) const {
+    const auto it = wins_.find(deal);
+    return it == wins_.end() ? nullptr : &it->second;
+  }
+  void RestoreWins(DealIndex deal, Wins wins) {
+    if (keeps_wins_) wins_[deal] = wins;
+  }
   // Appends the deal's visited stages, visited_width() bytes: stage s in
   // bit s % 8 of byte s / 8.
   void AppendVisited(DealIndex deal, std::string* out) const;
@@ -450,6 +471,8 @@ class FunnelAccumulator {
   std::vector<Timestamp> created_;  // added: the first cycle's start
   // Later cycles' starts, for the deals past their first cycle (few).
   absl::flat_hash_map<DealIndex, Timestamp> cycle_start_;
+  const bool keeps_wins_;
+  absl::flat_hash_map<DealIndex, Wins> wins_;  // deals that won, if keeps_wins_
   std::vector<DealMarks> marks_;
   // Visited bits of the stages from kMarkedStages on, more_bytes_ a deal.
   std::vector<uint8_t> visited_more_;

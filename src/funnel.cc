@@ -363,6 +363,13 @@ FunnelFigures Figures(const Machine& m, const FunnelAccumulator& acc,
       Ratio(static_cast<double>(c.cycle_seconds), static_cast<double>(c.cycles)) /
       86400.0;
   f.cycle_length = Stats(c.cycle_lengths);
+  f.repeat_wins = c.repeat_wins;
+  f.repeat_buyers = c.repeat_buyers;
+  // Every buyer's first win is not a repeat one.
+  f.buyers = c.won - c.repeat_wins;
+  f.repeat_rate = Ratio(static_cast<double>(f.repeat_buyers), static_cast<double>(f.buyers));
+  f.cycles_per_deal = Ratio(static_cast<double>(f.cycles), static_cast<double>(f.deals));
+  f.time_between_wins = Stats(c.between_wins);
   f.average_deal_value =
       live.won_valued > 0
           ? live.won_value.value() / static_cast<double>(live.won_valued)
@@ -667,6 +674,23 @@ std::string LostLines(const FunnelFigures& f, size_t shown) {
   return out + "\n";
 }
 
+// "repeat purchases: 140 of 897 buyers won again (15.6%), ..." on one
+// line; "" for a pipeline where no deal started a second cycle.
+std::string RepeatLine(const FunnelFigures& f) {
+  if (f.cycles == f.deals && f.repeat_wins == 0) return "";
+  std::string out = absl::StrCat("repeat purchases: ", Thousands(f.repeat_buyers), " of ",
+                                 Thousands(f.buyers), " buyers won again");
+  if (f.buyers > 0) absl::StrAppend(&out, " (", Percent(f.repeat_rate), ")");
+  absl::StrAppend(&out, ", ", Thousands(f.repeat_wins), " repeat wins; ",
+                  absl::StrFormat("%.2f", f.cycles_per_deal), " cycles a deal");
+  if (f.repeat_wins > 0) {
+    absl::StrAppend(&out, "; time between wins median ",
+                    Days(static_cast<double>(f.time_between_wins.median_seconds)), ", p90 ",
+                    Days(static_cast<double>(f.time_between_wins.p90_seconds)));
+  }
+  return out + "\n";
+}
+
 // "lost from (first losses): Qualification 1,474 (46.9%), ..." on one
 // line, the most first; "" when no deal was lost.
 std::string LostFromLine(const FunnelFigures& f) {
@@ -681,7 +705,7 @@ std::string LostFromLine(const FunnelFigures& f) {
   std::stable_sort(from.begin(), from.end(), [](const StageFunnel* a, const StageFunnel* b) {
     return a->lost_from > b->lost_from;
   });
-  std::string out = "lost from (deals, first losses):";
+  std::string out = "lost from (first losses):";
   for (size_t i = 0; i < from.size(); ++i) {
     absl::StrAppend(&out, i ? ", " : " ", from[i]->display_name, " ",
                     Thousands(from[i]->lost_from), " (",
@@ -785,8 +809,8 @@ std::string FunnelTable(const FunnelReport& report) {
         timed ? Days(static_cast<double>(s.time_in_stage.p90_seconds)) : "-",
         s.stage == f.biggest_leak ? "  <- biggest leak" : "");
   }
-  absl::StrAppend(&out, "\n", Overall(report, f), "\n", LostLines(f, 8), LostFromLine(f),
-                  RejectedLines(f, 12));
+  absl::StrAppend(&out, "\n", Overall(report, f), "\n", RepeatLine(f), LostLines(f, 8),
+                  LostFromLine(f), RejectedLines(f, 12));
   if (!report.cohorts.empty()) {
     // A recent cohort has most of its deals still open: its win rate is
     // over the closed ones only, so "open" says how far it has to go.
@@ -826,6 +850,12 @@ void ToProto(const FunnelFigures& f, v1::FunnelFigures* out) {
   out->set_win_rate(f.win_rate);
   out->set_average_cycle_days(f.average_cycle_days);
   ToProto(f.cycle_length, out->mutable_cycle_length());
+  out->set_buyers(f.buyers);
+  out->set_repeat_buyers(f.repeat_buyers);
+  out->set_repeat_wins(f.repeat_wins);
+  out->set_repeat_rate(f.repeat_rate);
+  out->set_cycles_per_deal(f.cycles_per_deal);
+  ToProto(f.time_between_wins, out->mutable_time_between_wins());
   out->set_average_deal_value(f.average_deal_value);
   out->set_sales_velocity_per_day(f.sales_velocity_per_day);
   out->set_weighted_pipeline(f.weighted_pipeline);
@@ -1102,6 +1132,13 @@ void JsonFigures(const FunnelFigures& f, JsonWriter* w) {
   w->Field("average_cycle_days", f.average_cycle_days);
   w->Key("cycle_length");
   JsonDuration(f.cycle_length, w);
+  w->Field("buyers", f.buyers);
+  w->Field("repeat_buyers", f.repeat_buyers);
+  w->Field("repeat_wins", f.repeat_wins);
+  w->Field("repeat_rate", f.repeat_rate);
+  w->Field("cycles_per_deal", f.cycles_per_deal);
+  w->Key("time_between_wins");
+  JsonDuration(f.time_between_wins, w);
   w->Field("average_deal_value", f.average_deal_value);
   w->Field("sales_velocity_per_day", f.sales_velocity_per_day);
   w->Field("weighted_pipeline", f.weighted_pipeline);

@@ -47,15 +47,24 @@ void WriteFunnelColumns(const ChunkWriteContext& c) {
     chunk->add_funnel_furthest(
         furthest == FunnelAccumulator::kOffLine ? 0 : uint32_t{acc->line()[furthest]} + 1);
   }
-  int64_t last = -1;
+  int64_t last = -1, last_win = -1;
   for (size_t i = 0; i < c.n; ++i) {
     const DealIndex d = static_cast<DealIndex>(c.first + i);
-    if (!c.pipeline.Contains(d) || acc->cycle_start(d) == acc->added(d)) continue;
-    chunk->add_funnel_cycle_start_offset_deltas(
-        static_cast<uint32_t>(static_cast<int64_t>(i) - last));
-    last = static_cast<int64_t>(i);
-    chunk->add_funnel_cycle_start_before_entry(
-        EncodeDelta(c.pipeline.entered_at(d), acc->cycle_start(d)));
+    if (!c.pipeline.Contains(d)) continue;
+    const Timestamp entered_at = c.pipeline.entered_at(d);
+    if (acc->cycle_start(d) != acc->added(d)) {
+      chunk->add_funnel_cycle_start_offset_deltas(
+          static_cast<uint32_t>(static_cast<int64_t>(i) - last));
+      last = static_cast<int64_t>(i);
+      chunk->add_funnel_cycle_start_before_entry(EncodeDelta(entered_at, acc->cycle_start(d)));
+    }
+    if (const FunnelAccumulator::Wins* wins = acc->wins(d)) {
+      chunk->add_funnel_win_offset_deltas(
+          static_cast<uint32_t>(static_cast<int64_t>(i) - last_win));
+      last_win = static_cast<int64_t>(i);
+      chunk->add_funnel_last_win_before_entry(EncodeDelta(entered_at, wins->last));
+      chunk->add_funnel_wins(wins->count);
+    }
   }
 }
 
@@ -64,7 +73,8 @@ namespace {
 bool HasFunnelColumns(const v1::PipelineChunk& chunk) {
   return chunk.funnel_added_before_entry_size() > 0 || !chunk.funnel_visited().empty() ||
          chunk.funnel_flags_size() > 0 || chunk.funnel_furthest_size() > 0 ||
-         chunk.funnel_cycle_start_offset_deltas_size() > 0;
+         chunk.funnel_cycle_start_offset_deltas_size() > 0 ||
+         chunk.funnel_win_offset_deltas_size() > 0;
 }
 
 // The visited stages of the chunk's k-th live deal, mapped.
@@ -91,24 +101,58 @@ absl::Status ReadVisited(const ChunkReadContext& c, DealIndex d, size_t k,
 
 namespace {
 
-// The live deals past their first cycle, and when their cycle started.
-absl::Status ReadCycleStarts(const ChunkReadContext& c, FunnelAccumulator* acc) {
-  const auto& deltas = c.chunk.funnel_cycle_start_offset_deltas();
-  const auto& starts = c.chunk.funnel_cycle_start_before_entry();
-  if (deltas.size() != starts.size()) {
-    return c.Error(absl::StrCat(deltas.size(), " cycle start offsets for ", starts.size(),
-                                " cycle starts"));
+// A sparse column of live deals (offsets in the chunk, delta-encoded,
+// each with `values` values): calls f(deal, k) for the k-th; `what` names
+// the column in errors.
+template <typename F>
+absl::Status ForEachSparseDeal(const ChunkReadContext& c,
+                               const google::protobuf::RepeatedField<uint32_t>& deltas,
+                               int values, absl::string_view what, F f) {
+  if (deltas.size() != values) {
+    return c.Error(absl::StrCat(deltas.size(), " ", what, " offsets for ", values, " ", what,
+                                "s"));
   }
   int64_t offset = -1;
   for (int k = 0; k < deltas.size(); ++k) {
     offset += deltas[k];
     const DealIndex d = static_cast<DealIndex>(c.first + static_cast<size_t>(offset));
     if (deltas[k] == 0 || offset >= static_cast<int64_t>(c.n) || !c.pipeline->Contains(d)) {
-      return c.Error(absl::StrCat("cycle start offset ", offset, " is not a live deal"));
+      return c.Error(absl::StrCat(what, " offset ", offset, " is not a live deal"));
     }
-    acc->RestoreCycleStart(d, EncodeDelta(c.pipeline->entered_at(d), starts[k]));
+    SC_RETURN_IF_ERROR(f(d, k));
   }
   return absl::OkStatus();
+}
+
+// The live deals past their first cycle, and when their cycle started;
+// the deals that won (machines with new_cycle transitions), their latest
+// win and how many.
+absl::Status ReadCycleStartsAndWins(const ChunkReadContext& c, FunnelAccumulator* acc) {
+  const v1::PipelineChunk& chunk = c.chunk;
+  SC_RETURN_IF_ERROR(ForEachSparseDeal(
+      c, chunk.funnel_cycle_start_offset_deltas(), chunk.funnel_cycle_start_before_entry_size(),
+      "cycle start", [&](DealIndex d, int k) {
+        acc->RestoreCycleStart(
+            d, EncodeDelta(c.pipeline->entered_at(d), chunk.funnel_cycle_start_before_entry(k)));
+        return absl::OkStatus();
+      }));
+  if (chunk.funnel_wins_size() != chunk.funnel_last_win_before_entry_size()) {
+    return c.Error(absl::StrCat(chunk.funnel_wins_size(), " win counts for ",
+                                chunk.funnel_last_win_before_entry_size(), " latest wins"));
+  }
+  return ForEachSparseDeal(
+      c, chunk.funnel_win_offset_deltas(), chunk.funnel_wins_size(), "win",
+      [&](DealIndex d, int k) {
+        if (chunk.funnel_wins(k) == 0) {
+          return c.Error(absl::StrCat("deal ", d - c.first, " won 0 times"));
+        }
+        // A machine without new_cycle transitions keeps none: its deals
+        // cannot win again.
+        acc->RestoreWins(
+            d, {EncodeDelta(c.pipeline->entered_at(d), chunk.funnel_last_win_before_entry(k)),
+                chunk.funnel_wins(k)});
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace
@@ -159,7 +203,7 @@ absl::Status ReadFunnelColumns(ChunkReadContext* c) {
     acc->RestoreDeal(d, added, visited, static_cast<uint8_t>(flags), position);
     ++k;
   }
-  return ReadCycleStarts(*c, acc);
+  return ReadCycleStartsAndWins(*c, acc);
 }
 
 // ---- the frame of counters
@@ -184,6 +228,9 @@ void WriteCounters(const FunnelCounters& c, const FunnelAccumulator& acc,
   out->set_cycle_seconds_high(absl::Int128High64(c.cycle_seconds));
   out->set_cycles(c.cycles);
   out->set_new_cycles(c.new_cycles);
+  out->set_repeat_wins(c.repeat_wins);
+  out->set_repeat_buyers(c.repeat_buyers);
+  WriteHistogram(c.between_wins, out->mutable_between_wins());
   out->set_moves(c.flow.Total());
   for (const StageCounters& s : c.stages) {
     v1::FunnelStageCounters* o = out->add_stages();
@@ -246,6 +293,8 @@ class CountersReader {
     out->cycle_seconds = absl::MakeInt128(c.cycle_seconds_high(), c.cycle_seconds_low());
     out->cycles = c.cycles();
     out->new_cycles = c.new_cycles();
+    out->repeat_wins = c.repeat_wins();
+    out->repeat_buyers = c.repeat_buyers();
     for (uint32_t s = 0; s < stages_; ++s) {
       SC_RETURN_IF_ERROR(ReadStage(c.stages(static_cast<int>(s)), s, group, out));
       const uint64_t n = c.furthest(static_cast<int>(s));
@@ -258,6 +307,9 @@ class CountersReader {
     SC_RETURN_IF_ERROR(ReadFlow(c, group, out));
     SC_RETURN_IF_ERROR(ReadHistogram(c.cycle_lengths(), absl::StrCat(group, ": cycle lengths"),
                                      &out->cycle_lengths));
+    SC_RETURN_IF_ERROR(ReadHistogram(c.between_wins(),
+                                     absl::StrCat(group, ": times between wins"),
+                                     &out->between_wins));
     return ReadRejections(c, group, out);
   }
 

@@ -121,6 +121,9 @@ TEST_F(DamagedFunnel, AFunnelFrameTheHeaderDoesNotDeclare) {
     c->clear_funnel_furthest();
     c->clear_funnel_cycle_start_offset_deltas();
     c->clear_funnel_cycle_start_before_entry();
+    c->clear_funnel_win_offset_deltas();
+    c->clear_funnel_last_win_before_entry();
+    c->clear_funnel_wins();
   }
   ExpectDataLoss("a funnel frame, but the header declares none");
 }
@@ -155,6 +158,22 @@ TEST_F(DamagedFunnel, CycleStarts) {
   SetUp();
   Chunk()->set_funnel_cycle_start_offset_deltas(0, 100000);
   ExpectDataLoss("cycle start offset 99999 is not a live deal");
+}
+
+TEST_F(DamagedFunnel, Wins) {
+  ASSERT_GT(Chunk()->funnel_wins_size(), 0);  // the machine has new_cycle moves
+  Chunk()->set_funnel_wins(0, 0);
+  ExpectDataLoss("won 0 times");
+  SetUp();
+  Chunk()->mutable_funnel_wins()->RemoveLast();
+  ExpectDataLoss("win counts for");
+  SetUp();
+  Chunk()->mutable_funnel_wins()->RemoveLast();
+  Chunk()->mutable_funnel_last_win_before_entry()->RemoveLast();
+  ExpectDataLoss("win offsets for");
+  SetUp();
+  Chunk()->set_funnel_win_offset_deltas(0, 100000);
+  ExpectDataLoss("win offset 99999 is not a live deal");
 }
 
 TEST_F(DamagedFunnel, AnUnknownOutcome) {

@@ -66,6 +66,15 @@
 //   cycle length the time from a cycle's start to its win: the
 //                average in days, and the median and 90th percentile
 //                (within 1.6%, as time in stage);
+//   repeat purchases     for machines with new_cycle transitions (a
+//                repurchase, a renewal): buyers = deals that won a cycle;
+//                repeat buyers = those that won two or more; repeat rate
+//                = repeat buyers / buyers (Shopify's repeat customer
+//                rate); repeat wins = wins after a deal's first; cycles
+//                per deal = cycles / deals; time between wins = from a
+//                deal's win to its next, median and 90th percentile
+//                within 1.6% (as time in stage) and mean; removed deals
+//                count, as in every figure not of live deals;
 //   average deal value   the value attribute's mean over the deals that
 //                won (over open deals while none has);
 //   sales velocity       open deals x average deal value x win rate /
@@ -212,6 +221,16 @@ struct FunnelFigures {
   // The cycle lengths of won deals: count, exact mean, median and 90th
   // percentile within 1.6% (as time in stage).
   DurationStats cycle_length;
+  // Repeat purchases (machines with new_cycle transitions): the deals that
+  // won at least once, those that won two cycles or more, the wins after a
+  // deal's first, repeat_buyers / buyers, cycles / deals, and the time from
+  // a deal's win to its next win.
+  uint64_t buyers = 0;
+  uint64_t repeat_buyers = 0;
+  uint64_t repeat_wins = 0;
+  double repeat_rate = 0;
+  double cycles_per_deal = 0;
+  DurationStats time_between_wins;
   double average_deal_value = 0;
   double sales_velocity_per_day = 0;
   double weighted_pipeline = 0;
