@@ -259,9 +259,11 @@ void FunnelAccumulator::Close(DealIndex deal, StageId from, StageId to, Timestam
   if (closes_[to] == kLost) {
     if ((flags & (kWon | kLost)) != 0) return;
     flags |= kLost;
+    const Timestamp length = time - cycle_start(deal);
     for (FunnelCounters* g : groups) {
       if (g == nullptr) continue;
       ++g->lost;
+      g->loss_lengths.Add(length);
       if (from != kNoStage) ++g->stages[from].lost_from;
     }
     return;
@@ -375,6 +377,7 @@ void FunnelCounters::Merge(const FunnelCounters& other) {
   repeat_wins += other.repeat_wins;
   repeat_buyers += other.repeat_buyers;
   between_wins.Merge(other.between_wins);
+  loss_lengths.Merge(other.loss_lengths);
   cycle_lengths.Merge(other.cycle_lengths);
   for (size_t s = 0; s < stages.size() && s < other.stages.size(); ++s) {
     StageCounters& a = stages[s];
@@ -419,7 +422,8 @@ size_t FunnelAccumulator::MemoryUsage() const {
     size_t bytes = c.stages.capacity() * sizeof(StageCounters) +
                    c.furthest.capacity() * sizeof(uint64_t) + c.flow.MemoryUsage();
     for (const StageCounters& s : c.stages) bytes += s.time_in_stage.MemoryUsage();
-    bytes += c.cycle_lengths.MemoryUsage() + c.between_wins.MemoryUsage();
+    bytes += c.cycle_lengths.MemoryUsage() + c.between_wins.MemoryUsage() +
+             c.loss_lengths.MemoryUsage();
     return bytes;
   };
   size_t bytes = counters(total_) +

@@ -226,6 +226,9 @@ struct FunnelCounters {
   uint64_t repeat_wins = 0;
   uint64_t repeat_buyers = 0;
   DurationHistogram between_wins;
+  // A cycle's start to its first loss, for every cycle lost (counted at
+  // losses only, so sparse).
+  DurationHistogram loss_lengths;
   // The cycle lengths themselves (addition to first win), for their median
   // and 90th percentile; counted at wins only, so sparse.
   DurationHistogram cycle_lengths;

@@ -370,6 +370,7 @@ FunnelFigures Figures(const Machine& m, const FunnelAccumulator& acc,
   f.repeat_rate = Ratio(static_cast<double>(f.repeat_buyers), static_cast<double>(f.buyers));
   f.cycles_per_deal = Ratio(static_cast<double>(f.cycles), static_cast<double>(f.deals));
   f.time_between_wins = Stats(c.between_wins);
+  f.time_to_loss = Stats(c.loss_lengths);
   f.average_deal_value =
       live.won_valued > 0
           ? live.won_value.value() / static_cast<double>(live.won_valued)
@@ -712,6 +713,11 @@ std::string LostFromLine(const FunnelFigures& f) {
                     Percent(static_cast<double>(from[i]->lost_from) / static_cast<double>(lost)),
                     ")");
   }
+  const DurationStats& t = f.time_to_loss;
+  if (t.count > 0) {
+    absl::StrAppend(&out, "; lost after median ", Days(static_cast<double>(t.median_seconds)),
+                    ", p90 ", Days(static_cast<double>(t.p90_seconds)), " of the cycle");
+  }
   return out + "\n";
 }
 
@@ -856,6 +862,7 @@ void ToProto(const FunnelFigures& f, v1::FunnelFigures* out) {
   out->set_repeat_rate(f.repeat_rate);
   out->set_cycles_per_deal(f.cycles_per_deal);
   ToProto(f.time_between_wins, out->mutable_time_between_wins());
+  ToProto(f.time_to_loss, out->mutable_time_to_loss());
   out->set_average_deal_value(f.average_deal_value);
   out->set_sales_velocity_per_day(f.sales_velocity_per_day);
   out->set_weighted_pipeline(f.weighted_pipeline);
@@ -1139,6 +1146,8 @@ void JsonFigures(const FunnelFigures& f, JsonWriter* w) {
   w->Field("cycles_per_deal", f.cycles_per_deal);
   w->Key("time_between_wins");
   JsonDuration(f.time_between_wins, w);
+  w->Key("time_to_loss");
+  JsonDuration(f.time_to_loss, w);
   w->Field("average_deal_value", f.average_deal_value);
   w->Field("sales_velocity_per_day", f.sales_velocity_per_day);
   w->Field("weighted_pipeline", f.weighted_pipeline);

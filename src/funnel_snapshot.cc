@@ -231,6 +231,7 @@ void WriteCounters(const FunnelCounters& c, const FunnelAccumulator& acc,
   out->set_repeat_wins(c.repeat_wins);
   out->set_repeat_buyers(c.repeat_buyers);
   WriteHistogram(c.between_wins, out->mutable_between_wins());
+  WriteHistogram(c.loss_lengths, out->mutable_loss_lengths());
   out->set_moves(c.flow.Total());
   for (const StageCounters& s : c.stages) {
     v1::FunnelStageCounters* o = out->add_stages();
@@ -310,6 +311,8 @@ class CountersReader {
     SC_RETURN_IF_ERROR(ReadHistogram(c.between_wins(),
                                      absl::StrCat(group, ": times between wins"),
                                      &out->between_wins));
+    SC_RETURN_IF_ERROR(ReadHistogram(c.loss_lengths(), absl::StrCat(group, ": times to loss"),
+                                     &out->loss_lengths));
     return ReadRejections(c, group, out);
   }
 

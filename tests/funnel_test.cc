@@ -143,6 +143,16 @@ TEST(Funnel, HandComputedFiguresOnlineThroughFireAndApply) {
     EXPECT_DOUBLE_EQ(f.cycle_length.mean_seconds, 24);
     EXPECT_EQ(f.cycle_length.median_seconds, 18);
     EXPECT_EQ(f.cycle_length.p90_seconds, 30);
+    // Times to a first loss: d1 50 s, d2 20 s (added at 5), d4 10 s (it
+    // won later: its loss still counts).
+    EXPECT_EQ(f.time_to_loss.count, 3u);
+    EXPECT_DOUBLE_EQ(f.time_to_loss.mean_seconds, 80.0 / 3);
+    EXPECT_EQ(f.time_to_loss.median_seconds, 20);
+    EXPECT_EQ(f.time_to_loss.p90_seconds, 50);
+    EXPECT_THAT(FunnelTable(*report), HasSubstr("; lost after median 20s, p90 50s of the cycle\n"));
+    EXPECT_THAT(FunnelJson(*report),
+                HasSubstr("\"time_to_loss\": {\"count\": 3, \"mean_seconds\": 26.666666666666668, "
+                          "\"median_seconds\": 20, \"p90_seconds\": 50}"));
     EXPECT_EQ(report->as_of, 200);
     EXPECT_EQ(f.deals, 5u);
     EXPECT_EQ(f.stages[0].stalled, 1u);  // d3: 160 s in lead, limit 100
@@ -809,7 +819,7 @@ TEST(FunnelFlow, MovesInAndExitsByDestination) {
     EXPECT_EQ(f.stages[proposal].lost_from, 1u);
     EXPECT_EQ(f.stages[lead].lost_from, 0u);
     EXPECT_THAT(FunnelTable(report),
-                HasSubstr("lost from (first losses): demo 1 (50.0%), proposal 1 (50.0%)\n"));
+                HasSubstr("lost from (first losses): demo 1 (50.0%), proposal 1 (50.0%)"));
     EXPECT_THAT(FunnelTable(report),
                 HasSubstr("stage      entered   reached       now   stalled  to next "
                           "  to won        in   forward      back      lost      side"));

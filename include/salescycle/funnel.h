@@ -66,6 +66,9 @@
 //   cycle length the time from a cycle's start to its win: the
 //                average in days, and the median and 90th percentile
 //                (within 1.6%, as time in stage);
+//   time to loss a cycle's start to its first loss, over every cycle lost
+//                at least once (one reopened and won later too): median
+//                and 90th percentile within 1.6%, and mean;
 //   repeat purchases     for machines with new_cycle transitions (a
 //                repurchase, a renewal): buyers = deals that won a cycle;
 //                repeat buyers = those that won two or more; repeat rate
@@ -231,6 +234,9 @@ struct FunnelFigures {
   double repeat_rate = 0;
   double cycles_per_deal = 0;
   DurationStats time_between_wins;
+  // A cycle's start to its first loss, over every cycle lost (one reopened
+  // and won later too).
+  DurationStats time_to_loss;
   double average_deal_value = 0;
   double sales_velocity_per_day = 0;
   double weighted_pipeline = 0;
