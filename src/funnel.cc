@@ -1255,6 +1255,26 @@ std::string FunnelCsv(const FunnelReport& report) {
   return out;
 }
 
+std::string FunnelBreakdownCsv(const FunnelReport& report) {
+  std::string out = "value,set,other,deals,open,won,lost,win_rate,weighted_pipeline";
+  std::vector<StageId> line;
+  for (const StageFunnel& s : report.total.stages) {
+    if (s.kind == StageKind::kLost || s.side) continue;
+    line.push_back(s.stage);
+    absl::StrAppend(&out, ",", CsvField(absl::StrCat("reached:", s.id)));
+  }
+  out += "\r\n";
+  for (const FunnelSegment& g : report.breakdown) {
+    absl::StrAppendFormat(&out, "%s,%d,%d,%u,%u,%u,%u,%s,%.2f", CsvField(g.value), g.set,
+                          g.other, g.deals, g.open, g.won, g.lost,
+                          g.won + g.lost == 0 ? "" : absl::StrFormat("%.6f", g.win_rate),
+                          g.weighted_pipeline);
+    for (StageId s : line) absl::StrAppend(&out, ",", s < g.reached.size() ? g.reached[s] : 0);
+    out += "\r\n";
+  }
+  return out;
+}
+
 namespace {
 
 std::string Xml(absl::string_view s) {

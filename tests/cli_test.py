@@ -428,8 +428,8 @@ class Cli(unittest.TestCase):
         self.assertEqual(total["average_deal_value"], 48000)
         self.assertAlmostEqual(total["average_cycle_days"], 24.0)
         self.assertEqual(total["stages"][0]["entered"], 3)
-        csv = run("report", B2B, events, "--format", "csv", "--cohort", "month").stdout
-        lines = csv.splitlines()
+        table_csv = run("report", B2B, events, "--format", "csv", "--cohort", "month").stdout
+        lines = table_csv.splitlines()
         # all, then 2026-01: initech came at 2026-02-01T00:00+01:00, which is
         # still January in UTC.
         self.assertEqual(len(lines), 1 + 10 * 2)
@@ -452,6 +452,17 @@ class Cli(unittest.TestCase):
         self.assertEqual(sum(s["deals"] for s in segments), 3)
         self.assertIn("by decision_maker (live deals)",
                       run("report", B2B, events, "--by", "decision_maker").stdout)
+        by_csv = os.path.join(self.dir.name, "by.csv")
+        self.assertEqual(run("report", B2B, events, "--by", "decision_maker",
+                             "--by-csv", by_csv).returncode, 0)
+        with open(by_csv, newline="") as f:
+            rows = list(csv.reader(f))
+        self.assertEqual(rows[0][:4], ["value", "set", "other", "deals"])
+        self.assertIn("reached:prospecting", rows[0])
+        self.assertEqual(sum(int(r[3]) for r in rows[1:]), 3)
+        alone = run("report", B2B, events, "--by-csv", by_csv)
+        self.assertEqual(alone.returncode, 2)
+        self.assertIn("--by-csv writes the breakdown --by ATTRIBUTE asks for", alone.stderr)
         missing = run("report", B2B, events, "--by", "region")
         self.assertEqual(missing.returncode, 1)
         self.assertIn('has no attribute "region"', missing.stderr)

@@ -915,6 +915,13 @@ TEST(FunnelBreakdown, LiveDealsByAnAttributesValue) {
   EXPECT_EQ(parsed.breakdown(0).reached(2).stage(), "won");
   EXPECT_EQ(parsed.breakdown(0).reached(2).deals(), 1u);
   EXPECT_FALSE(parsed.breakdown(2).set());
+  // Reached by stage of the line (lead, demo, won): lost is off it.
+  EXPECT_EQ(FunnelBreakdownCsv(report),
+            "value,set,other,deals,open,won,lost,win_rate,weighted_pipeline,"
+            "reached:lead,reached:demo,reached:won\r\n"
+            "web,1,0,2,1,1,0,1.000000,800.00,2,2,1\r\n"
+            "fair,1,0,1,0,0,1,0.000000,0.00,1,0,0\r\n"
+            "(not set),0,0,1,1,0,0,,5.00,1,0,0\r\n");
   o.breakdown_attribute = "region";
   EXPECT_EQ(FunnelOf(p, o).status().code(), absl::StatusCode::kNotFound);
 }

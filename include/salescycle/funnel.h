@@ -313,6 +313,11 @@ std::string FunnelProtoBytes(const FunnelReport& report);
 std::string FunnelJson(const FunnelReport& report);
 // One CSV row a stage (and a stage of each cohort), with a header row.
 std::string FunnelCsv(const FunnelReport& report);
+// The breakdown as CSV: a row a value (the report's order), with a header
+// row: value, set, other, deals, open, won, lost, win_rate,
+// weighted_pipeline, then reached:STAGE for each stage of the funnel line.
+// Only the header without a breakdown.
+std::string FunnelBreakdownCsv(const FunnelReport& report);
 // The funnel as an SVG chart: a bar a stage of the funnel line, as wide as
 // the deals that reached it (so it never widens), the conversion between
 // bars, the biggest leak in red, and below the bars the deals now off the

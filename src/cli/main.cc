@@ -108,6 +108,7 @@ report options:
   --value ATTRIBUTE                the deal value attribute
   --by ATTRIBUTE                   the live deals by that attribute's value
                                    (a lead source, an owner, a region)
+  --by-csv FILE                    also write that breakdown as CSV
   --state-out FILE                 also save the funnel state, to merge with
                                    other shards' (salescycle merge)
   --max-rejected SHARE             exit 4 when more than SHARE (0 to 1) of the
@@ -481,6 +482,9 @@ absl::StatusOr<ReportRequest> ParseReportOptions(Args& args) {
   SC_ASSIGN_OR_RETURN(r.options.analytics.cohort, ParseCohort(args));
   if (args.options.count("value")) r.funnel.value_attribute = args.options["value"];
   if (args.options.count("by")) r.funnel.breakdown_attribute = args.options["by"];
+  if (args.options.count("by-csv") && !args.options.count("by")) {
+    return absl::InvalidArgumentError("--by-csv writes the breakdown --by ATTRIBUTE asks for");
+  }
   if (args.options.count("now")) {
     auto now = ParseTime(args.options["now"]);
     if (!now.ok()) {
@@ -524,7 +528,8 @@ absl::Status WriteReport(Args& args, const std::string& format,
        {std::pair<const char*, std::function<std::string()>>{
             "svg", [&] { return FunnelSvg(report); }},
         {"dot", [&] { return MachineToDot(machine); }},
-        {"flow", [&] { return FunnelFlowToDot(report); }}}) {
+        {"flow", [&] { return FunnelFlowToDot(report); }},
+        {"by-csv", [&] { return FunnelBreakdownCsv(report); }}}) {
     if (!args.options.count(flag)) continue;
     Args to_file;
     to_file.options["out"] = args.options[flag];
@@ -613,7 +618,8 @@ int Merge(int argc, char** argv) {
 
 int Report(int argc, char** argv) {
   auto args = ParseArgs(argc, argv, 2, {"format", "cohort", "value", "now", "out", "svg",
-                                        "dot", "flow", "max-rejected", "by", "state-out"});
+                                        "dot", "flow", "max-rejected", "by", "by-csv",
+                                        "state-out"});
   if (!args.ok()) return Usage(std::string(args.status().message()));
   const auto& pos = args->positional;
   if (pos.empty() || pos.size() > 2) {
