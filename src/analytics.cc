@@ -111,6 +111,20 @@ namespace {
 
 // The funnel line (funnel.h): at most 254 stages, so that a position and
 // "off the line" fit a byte; past that, the rest are off it.
+// Whether a deal can leave a LOST stage without starting a new cycle (a
+// transition out of it that is not new_cycle, or a reopen): then a win can
+// take a loss back, and the loss's period must be kept to take it from.
+bool CanUnlose(const Machine& m) {
+  for (int s = 0; s < m.num_stages(); ++s) {
+    const StageInfo& info = m.stage(static_cast<StageId>(s));
+    if (info.kind == StageKind::kLost && info.reopenable) return true;
+  }
+  for (const TransitionInfo& t : m.transitions()) {
+    if (m.stage(t.from).kind == StageKind::kLost && t.to != kNoStage && !t.new_cycle) return true;
+  }
+  return false;
+}
+
 std::vector<StageId> FunnelLine(const Machine& m) {
   std::vector<StageId> line;
   for (StageKind kind : {StageKind::kOpen, StageKind::kWon}) {
@@ -136,7 +150,8 @@ FunnelAccumulator::FunnelAccumulator(const Machine& machine, Cohort cohort)
       line_position_(machine.num_stages(), kOffLine),
       total_(machine.num_stages(), line_.size(), DurationHistogram::Dense{}),
       num_events_(static_cast<size_t>(machine.num_events())),
-      keeps_wins_(machine.keeps_cycles()) {
+      keeps_wins_(machine.keeps_cycles()),
+      keeps_loss_periods_(cohort != Cohort::kNone && CanUnlose(machine)) {
   // Cohorts would need the deal's cohort, which the table does not keep.
   constexpr size_t kMaxUnmatchedCells = 4096;  // 32 KiB
   const size_t cells = static_cast<size_t>(machine.num_stages()) * num_events_;
@@ -220,6 +235,7 @@ void FunnelAccumulator::EndBatch(Timestamp latest) {
 void FunnelAccumulator::OnNewCycle(DealIndex deal, Timestamp time) {
   cycle_start_[deal] = time;
   ClearMarks(deal);
+  if (keeps_loss_periods_) loss_period_.erase(deal);  // the lost cycle stays lost
   ++total_.new_cycles;
   const uint32_t c = cohort_of(deal);
   if (c != kNoCohort) ++cohorts_[c].new_cycles;
@@ -238,6 +254,7 @@ void FunnelAccumulator::OnAdd(DealIndex deal, StageId stage, Timestamp time) {
   created_[deal] = time;
   cycle_start_.erase(deal);  // a reused slot
   if (keeps_wins_) wins_.erase(deal);
+  if (keeps_loss_periods_) loss_period_.erase(deal);
   ClearMarks(deal);
   Visit(deal, &marks_[deal], stage);
   const uint32_t c = cohort_ == Cohort::kNone ? kNoCohort : CohortIndex(time);
@@ -259,6 +276,11 @@ void FunnelAccumulator::Close(DealIndex deal, StageId from, StageId to, Timestam
   if (closes_[to] == kLost) {
     if ((flags & (kWon | kLost)) != 0) return;
     flags |= kLost;
+    if (cohort_ != Cohort::kNone) {
+      const Timestamp period = CohortStart(time);
+      ++close_periods_[period].lost;
+      if (keeps_loss_periods_) loss_period_[deal] = period;
+    }
     const Timestamp length = time - cycle_start(deal);
     for (FunnelCounters* g : groups) {
       if (g == nullptr) continue;
@@ -271,6 +293,18 @@ void FunnelAccumulator::Close(DealIndex deal, StageId from, StageId to, Timestam
   if ((flags & kWon) != 0) return;
   const bool was_lost = (flags & kLost) != 0;
   flags |= kWon;
+  if (cohort_ != Cohort::kNone) {
+    CloseCounters& period = close_periods_[CohortStart(time)];
+    ++period.won;
+    period.cycle_lengths.Add(time - cycle_start(deal));
+    if (was_lost && keeps_loss_periods_) {
+      const auto it = loss_period_.find(deal);
+      if (it != loss_period_.end()) {
+        --close_periods_[it->second].lost;
+        loss_period_.erase(it);
+      }
+    }
+  }
   // A deal that won an earlier cycle wins again: a repeat purchase.
   bool repeat = false, second = false;
   Timestamp since_last = 0;
@@ -309,6 +343,13 @@ int64_t FloorDiv(int64_t a, int64_t b) {
 }
 
 }  // namespace
+
+Timestamp FunnelAccumulator::NextCohortStart(Timestamp start) const {
+  // Past the longest week, month (31 days) or quarter (92 days) from a
+  // start is in the next one, never the one after.
+  const int64_t days = cohort_ == Cohort::kWeek ? 7 : cohort_ == Cohort::kMonth ? 31 : 92;
+  return CohortStart(start + days * 86400);
+}
 
 Timestamp FunnelAccumulator::CohortStart(Timestamp time) const {
   if (cohort_ == Cohort::kWeek) {
@@ -360,6 +401,14 @@ void FunnelAccumulator::MergeCounters(const FunnelAccumulator& other) {
   for (size_t i = 0; i < other.cohorts_.size(); ++i) {
     cohorts_[CohortIndex(other.cohort_starts_[i])].Merge(other.cohorts_[i]);
   }
+  for (const auto& [start, counters] : other.close_periods_) {
+    close_periods_[start].Merge(counters);
+  }
+}
+
+CloseCounters* FunnelAccumulator::RestoreClosePeriod(Timestamp start) {
+  if (cohort_ == Cohort::kNone || CohortStart(start) != start) return nullptr;
+  return &close_periods_[start];
 }
 
 void DurationHistogram::Merge(const DurationHistogram& other) {
@@ -432,7 +481,12 @@ size_t FunnelAccumulator::MemoryUsage() const {
                  cohort_by_start_.capacity() *
                      (sizeof(Timestamp) + sizeof(uint32_t) + 1) +
                  unmatched_.capacity() * sizeof(uint64_t) +
-                 wins_.capacity() * (sizeof(DealIndex) + sizeof(Wins) + 1);
+                 wins_.capacity() * (sizeof(DealIndex) + sizeof(Wins) + 1) +
+                 loss_period_.capacity() * (sizeof(DealIndex) + sizeof(Timestamp) + 1);
+  // A std::map node: the value and about four pointers of bookkeeping.
+  for (const auto& [start, c] : close_periods_) {
+    bytes += sizeof(start) + sizeof(c) + 4 * sizeof(void*) + c.cycle_lengths.MemoryUsage();
+  }
   for (const FunnelCounters& c : cohorts_) bytes += counters(c);
   return bytes + created_.capacity() * sizeof(Timestamp) +
          marks_.capacity() * sizeof(DealMarks) + visited_more_.capacity() +

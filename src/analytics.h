@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -243,6 +245,21 @@ struct FunnelCounters {
   void Merge(const FunnelCounters& other);
 };
 
+// The cycles closed in one period of close time (a week, month or quarter,
+// the cohorts' kind): won, and lost and not won after (a cycle lost, then
+// reopened and won, leaves its loss's period: Salesforce's closed-lost by
+// close date reads the deal's stage now), and the won cycles' lengths.
+struct CloseCounters {
+  uint64_t won = 0;
+  uint64_t lost = 0;
+  DurationHistogram cycle_lengths;
+  void Merge(const CloseCounters& other) {
+    won += other.won;
+    lost += other.lost;
+    cycle_lengths.Merge(other.cycle_lengths);
+  }
+};
+
 // What a move reads and writes of a deal's funnel state, in one word: a
 // move then touches one more cache line for analytics, not three (the
 // accesses are random, so lines, not bytes, are the cost).
@@ -332,6 +349,25 @@ class FunnelAccumulator {
   Cohort cohort() const { return cohort_; }
   Timestamp latest() const { return latest_; }
   const FunnelCounters& total() const { return total_; }
+  // Closes by the start of their period (with cohorts only), oldest first.
+  const std::map<Timestamp, CloseCounters>& close_periods() const { return close_periods_; }
+  // For snapshots: the period start of the deal's loss, kept for the lost
+  // deals of a machine that lets a deal leave a LOST stage in its cycle
+  // (a win after it takes the loss back); none otherwise.
+  std::optional<Timestamp> loss_period(DealIndex deal) const {
+    const auto it = loss_period_.find(deal);
+    if (it == loss_period_.end()) return std::nullopt;
+    return it->second;
+  }
+  const absl::flat_hash_map<DealIndex, Timestamp>& loss_periods() const {
+    return loss_period_;
+  }
+  void RestoreLossPeriod(DealIndex deal, Timestamp start) {
+    if (keeps_loss_periods_) loss_period_[deal] = start;
+  }
+  // The counters of the period that starts at `start`, made if new; null
+  // when no period of the cohorts' kind starts then (or without cohorts).
+  CloseCounters* RestoreClosePeriod(Timestamp start);
   const std::vector<FunnelCounters>& cohorts() const { return cohorts_; }
   // Cohort starts (Unix time of the week's Monday or the month's first
   // day, UTC), by cohort index.
@@ -342,6 +378,11 @@ class FunnelAccumulator {
   uint8_t flags(DealIndex deal) const { return marks_[deal].flags; }
   size_t MemoryUsage() const;
 
+  // The start of the cohort (and close period) `time` falls in, and the
+  // start of the next after the one that starts at `start`.
+  // REQUIRES: cohort() != Cohort::kNone.
+  Timestamp CohortStart(Timestamp time) const;
+  Timestamp NextCohortStart(Timestamp start) const;
   // "2026-W01", "2026-01" or "2026-Q1" for a cohort start.
   static std::string CohortLabel(Cohort cohort, Timestamp start);
 
@@ -446,8 +487,6 @@ class FunnelAccumulator {
   void ForEachVisited(DealIndex deal, F f) const;
 
   uint32_t CohortIndex(Timestamp time);
-  // The start of the cohort `time` falls in.
-  Timestamp CohortStart(Timestamp time) const;
   void Grow(DealIndex deal);
 
   const Machine& machine_;
@@ -476,6 +515,9 @@ class FunnelAccumulator {
   absl::flat_hash_map<DealIndex, Timestamp> cycle_start_;
   const bool keeps_wins_;
   absl::flat_hash_map<DealIndex, Wins> wins_;  // deals that won, if keeps_wins_
+  std::map<Timestamp, CloseCounters> close_periods_;
+  const bool keeps_loss_periods_;
+  absl::flat_hash_map<DealIndex, Timestamp> loss_period_;
   std::vector<DealMarks> marks_;
   // Visited bits of the stages from kMarkedStages on, more_bytes_ a deal.
   std::vector<uint8_t> visited_more_;

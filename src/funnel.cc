@@ -528,6 +528,38 @@ void TallyLive(const Pipeline& pipeline, const FunnelAccumulator& acc,
 
 }  // namespace
 
+// The close window's bounds start periods of the cohorts' kind.
+absl::Status CheckCloseWindow(const FunnelAccumulator& acc, const FunnelOptions& options) {
+  if (!options.closed_from && !options.closed_to) return absl::OkStatus();
+  if (acc.cohort() == Cohort::kNone) {
+    return absl::FailedPreconditionError(
+        "a window on close time needs cohorts (PipelineOptions::analytics.cohort, "
+        "--cohort in the tool): its periods are theirs");
+  }
+  for (const auto& [name, bound] : {std::pair<const char*, std::optional<Timestamp>>{
+                                        "closed_from", options.closed_from},
+                                    {"closed_to", options.closed_to}}) {
+    if (bound && acc.CohortStart(*bound) != *bound) {
+      const Timestamp start = acc.CohortStart(*bound);
+      auto time = [](Timestamp t) {
+        return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixSeconds(t),
+                                absl::UTCTimeZone());
+      };
+      return absl::InvalidArgumentError(absl::StrCat(
+          name, " ", time(*bound), " does not start a ",
+          acc.cohort() == Cohort::kWeek    ? "week"
+          : acc.cohort() == Cohort::kMonth ? "month"
+                                           : "quarter",
+          ", and the close periods are the cohorts': it falls in ",
+          FunnelAccumulator::CohortLabel(acc.cohort(), start), ", which starts ", time(start)));
+    }
+  }
+  if (options.closed_from && options.closed_to && *options.closed_from >= *options.closed_to) {
+    return absl::InvalidArgumentError("closed_from must come before closed_to");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<FunnelStateRep>> CaptureRep(const Pipeline& pipeline,
                                                           const FunnelOptions& options) {
   const Machine& m = pipeline.machine();
@@ -547,8 +579,11 @@ absl::StatusOr<std::unique_ptr<FunnelStateRep>> CaptureRep(const Pipeline& pipel
     replayed = FromHistory(pipeline, Cohort::kNone);
     acc = replayed.get();
   }
+  SC_RETURN_IF_ERROR(CheckCloseWindow(*acc, options));
   auto rep = std::make_unique<FunnelStateRep>();
   rep->machine = pipeline.machine_ptr();
+  rep->closed_from = options.closed_from;
+  rep->closed_to = options.closed_to;
   rep->counters = std::make_unique<FunnelAccumulator>(m, acc->cohort());
   rep->counters->MergeCounters(*acc);
   rep->as_of = options.now.value_or(acc->has_latest() ? acc->latest() : 0);
@@ -557,6 +592,52 @@ absl::StatusOr<std::unique_ptr<FunnelStateRep>> CaptureRep(const Pipeline& pipel
   TallyLive(pipeline, *acc, value, rep.get());
   if (breakdown) TallySegments(pipeline, *acc, *breakdown, value, rep.get());
   return rep;
+}
+
+FunnelClosePeriod ClosePeriod(const CloseCounters& c) {
+  FunnelClosePeriod p;
+  p.won = c.won;
+  p.lost = c.lost;
+  p.win_rate = Ratio(static_cast<double>(c.won), static_cast<double>(c.won + c.lost));
+  p.cycle_length = Stats(c.cycle_lengths);
+  return p;
+}
+
+// The close periods in [from, to) and their sum.
+void Closes(const FunnelAccumulator& acc, std::optional<Timestamp> from,
+            std::optional<Timestamp> to, FunnelReport* report) {
+  report->close_window = from || to;
+  CloseCounters sum;
+  for (const auto& [start, counters] : acc.close_periods()) {
+    if ((from && start < *from) || (to && start >= *to)) continue;
+    FunnelClosePeriod p = ClosePeriod(counters);
+    p.start = start;
+    p.end = acc.NextCohortStart(start);
+    p.label = FunnelAccumulator::CohortLabel(acc.cohort(), start);
+    report->closes.push_back(std::move(p));
+    sum.Merge(counters);
+  }
+  if (acc.cohort() == Cohort::kNone) return;
+  report->closed = ClosePeriod(sum);
+  const auto date = [](Timestamp t) {
+    return absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(t), absl::UTCTimeZone());
+  };
+  // Its bounds: the window's, else those of the periods it holds.
+  const bool any = !report->closes.empty();
+  FunnelClosePeriod& closed = report->closed;
+  closed.start = from.value_or(any ? report->closes.front().start : 0);
+  closed.end = to.value_or(any ? report->closes.back().end : 0);
+  // The last day shown is the one before the end: "2026-04-01 to 2026-06-30".
+  const bool has_start = from || any, has_end = to || any;
+  if (has_start && has_end) {
+    closed.label = absl::StrCat(date(closed.start), " to ", date(closed.end - 86400));
+  } else if (has_start) {
+    closed.label = absl::StrCat("from ", date(closed.start));
+  } else if (has_end) {
+    closed.label = absl::StrCat("before ", date(closed.end));
+  } else {
+    closed.label = "none";
+  }
 }
 
 FunnelReport ReportOf(const FunnelStateRep& rep) {
@@ -582,6 +663,7 @@ FunnelReport ReportOf(const FunnelStateRep& rep) {
     report.breakdown =
         OrderSegments(rep.segments, rep.unset, static_cast<size_t>(m.num_stages()));
   }
+  Closes(acc, rep.closed_from, rep.closed_to, &report);
   return report;
 }
 
@@ -773,6 +855,22 @@ void BreakdownLines(const FunnelReport& report, size_t shown, std::string* out) 
   }
 }
 
+// With cohorts: a line a period of close time, then their sum (the close
+// window's, when one is set).
+void CloseLines(const FunnelReport& report, std::string* out) {
+  if (report.closes.empty() && !report.close_window) return;
+  auto line = [out](absl::string_view label, const FunnelClosePeriod& p) {
+    absl::StrAppendFormat(out, "%-24s %9s %9s %9s %12s %12s\n", label, Thousands(p.won),
+                          Thousands(p.lost), p.won + p.lost == 0 ? "-" : Percent(p.win_rate),
+                          p.won == 0 ? "-" : Days(static_cast<double>(p.cycle_length.median_seconds)),
+                          p.won == 0 ? "-" : Days(static_cast<double>(p.cycle_length.p90_seconds)));
+  };
+  absl::StrAppendFormat(out, "\n%-24s %9s %9s %9s %12s %12s\n", "closed in", "won", "lost",
+                        "win rate", "cycle median", "p90");
+  for (const FunnelClosePeriod& p : report.closes) line(p.label, p);
+  line(report.closed.label, report.closed);
+}
+
 std::string FunnelTable(const FunnelReport& report) {
   const FunnelFigures& f = report.total;
   std::string out = absl::StrFormat(
@@ -833,6 +931,7 @@ std::string FunnelTable(const FunnelReport& report) {
           ValueFigure(report, g.weighted_pipeline));
     }
   }
+  CloseLines(report, &out);
   BreakdownLines(report, 20, &out);
   return out;
 }
@@ -938,6 +1037,18 @@ v1::FunnelReport ToProto(const FunnelReport& report) {
     ToProto(c.figures, pc->mutable_figures());
   }
   out.set_breakdown_attribute(report.breakdown_attribute);
+  auto close_period = [](const FunnelClosePeriod& p, v1::ClosePeriod* o) {
+    o->set_label(p.label);
+    o->set_start(p.start);
+    o->set_end(p.end);
+    o->set_won(p.won);
+    o->set_lost(p.lost);
+    o->set_win_rate(p.win_rate);
+    ToProto(p.cycle_length, o->mutable_cycle_length());
+  };
+  for (const FunnelClosePeriod& p : report.closes) close_period(p, out.add_closes());
+  close_period(report.closed, out.mutable_closed());
+  out.set_close_window(report.close_window);
   for (const FunnelSegment& s : report.breakdown) {
     v1::FunnelSegment* ps = out.add_breakdown();
     ps->set_value(s.value);
@@ -1216,6 +1327,25 @@ std::string FunnelJson(const FunnelReport& report) {
   }
   w.Close(']');
   JsonBreakdown(report, &w);
+  auto close_period = [&w](const FunnelClosePeriod& p) {
+    w.Open('{');
+    w.Field("label", absl::string_view(p.label));
+    w.Field("start", int64_t{p.start});
+    w.Field("end", int64_t{p.end});
+    w.Field("won", p.won);
+    w.Field("lost", p.lost);
+    w.Field("win_rate", p.win_rate);
+    w.Key("cycle_length");
+    JsonDuration(p.cycle_length, &w);
+    w.Close('}');
+  };
+  w.Key("closes");
+  w.Open('[');
+  for (const FunnelClosePeriod& p : report.closes) close_period(p);
+  w.Close(']');
+  w.Key("closed");
+  close_period(report.closed);
+  w.Field("close_window", report.close_window);
   w.Close('}');
   return w.Take() + "\n";
 }

@@ -47,7 +47,7 @@ void WriteFunnelColumns(const ChunkWriteContext& c) {
     chunk->add_funnel_furthest(
         furthest == FunnelAccumulator::kOffLine ? 0 : uint32_t{acc->line()[furthest]} + 1);
   }
-  int64_t last = -1, last_win = -1;
+  int64_t last = -1, last_win = -1, last_loss = -1;
   for (size_t i = 0; i < c.n; ++i) {
     const DealIndex d = static_cast<DealIndex>(c.first + i);
     if (!c.pipeline.Contains(d)) continue;
@@ -57,6 +57,12 @@ void WriteFunnelColumns(const ChunkWriteContext& c) {
           static_cast<uint32_t>(static_cast<int64_t>(i) - last));
       last = static_cast<int64_t>(i);
       chunk->add_funnel_cycle_start_before_entry(EncodeDelta(entered_at, acc->cycle_start(d)));
+    }
+    if (const std::optional<Timestamp> period = acc->loss_period(d)) {
+      chunk->add_funnel_loss_offset_deltas(
+          static_cast<uint32_t>(static_cast<int64_t>(i) - last_loss));
+      last_loss = static_cast<int64_t>(i);
+      chunk->add_funnel_loss_periods(*period);
     }
     if (const FunnelAccumulator::Wins* wins = acc->wins(d)) {
       chunk->add_funnel_win_offset_deltas(
@@ -74,7 +80,8 @@ bool HasFunnelColumns(const v1::PipelineChunk& chunk) {
   return chunk.funnel_added_before_entry_size() > 0 || !chunk.funnel_visited().empty() ||
          chunk.funnel_flags_size() > 0 || chunk.funnel_furthest_size() > 0 ||
          chunk.funnel_cycle_start_offset_deltas_size() > 0 ||
-         chunk.funnel_win_offset_deltas_size() > 0;
+         chunk.funnel_win_offset_deltas_size() > 0 ||
+         chunk.funnel_loss_offset_deltas_size() > 0;
 }
 
 // The visited stages of the chunk's k-th live deal, mapped.
@@ -140,6 +147,14 @@ absl::Status ReadCycleStartsAndWins(const ChunkReadContext& c, FunnelAccumulator
     return c.Error(absl::StrCat(chunk.funnel_wins_size(), " win counts for ",
                                 chunk.funnel_last_win_before_entry_size(), " latest wins"));
   }
+  SC_RETURN_IF_ERROR(ForEachSparseDeal(
+      c, chunk.funnel_loss_offset_deltas(), chunk.funnel_loss_periods_size(), "loss period",
+      [&](DealIndex d, int k) {
+        // The period's counters are restored with the funnel frame, after
+        // the chunks: that it is one is checked there.
+        acc->RestoreLossPeriod(d, chunk.funnel_loss_periods(k));
+        return absl::OkStatus();
+      }));
   return ForEachSparseDeal(
       c, chunk.funnel_win_offset_deltas(), chunk.funnel_wins_size(), "win",
       [&](DealIndex d, int k) {
@@ -316,6 +331,23 @@ class CountersReader {
     return ReadRejections(c, group, out);
   }
 
+  // Adds `h` into `out`; `where` names it in errors.
+  absl::Status ReadHistogram(const v1::FunnelHistogram& h, absl::string_view where,
+                             DurationHistogram* out) const {
+    if (h.buckets_size() != h.counts_size()) {
+      return in_(absl::StrCat("funnel counters of ", where, " has ", h.buckets_size(),
+                              " buckets and ", h.counts_size(), " counts"));
+    }
+    for (int b = 0; b < h.buckets_size(); ++b) {
+      if (!out->Restore(h.buckets(b), h.counts(b))) {
+        return in_(absl::StrCat("funnel counters of ", where, " has duration bucket ",
+                                h.buckets(b)));
+      }
+    }
+    out->RestoreSum(out->sum() + absl::MakeUint128(h.sum_high(), h.sum_low()));
+    return absl::OkStatus();
+  }
+
  private:
   absl::StatusOr<StageId> Stage(uint32_t index) const {
     if (map_.stages[index] == kNoStage) return MissingFunnelStage(map_, index);
@@ -340,22 +372,6 @@ class CountersReader {
     return ReadHistogram(h, absl::StrCat(group, ": stage ", index), &o.time_in_stage);
   }
 
-  // Adds `h` into `out`; `where` names it in errors.
-  absl::Status ReadHistogram(const v1::FunnelHistogram& h, absl::string_view where,
-                             DurationHistogram* out) const {
-    if (h.buckets_size() != h.counts_size()) {
-      return in_(absl::StrCat("funnel counters of ", where, " has ", h.buckets_size(),
-                              " buckets and ", h.counts_size(), " counts"));
-    }
-    for (int b = 0; b < h.buckets_size(); ++b) {
-      if (!out->Restore(h.buckets(b), h.counts(b))) {
-        return in_(absl::StrCat("funnel counters of ", where, " has duration bucket ",
-                                h.buckets(b)));
-      }
-    }
-    out->RestoreSum(out->sum() + absl::MakeUint128(h.sum_high(), h.sum_low()));
-    return absl::OkStatus();
-  }
 
   absl::Status ReadFlow(const v1::FunnelCounters& c, absl::string_view group,
                         FunnelCounters* out) const {
@@ -451,6 +467,13 @@ void WriteFunnelFrame(const FunnelAccumulator& acc, v1::PipelineFunnel* out) {
     c->set_cohort_start(acc.cohort_starts()[i]);
     WriteCounters(acc.cohorts()[i], acc, c);
   }
+  for (const auto& [start, counters] : acc.close_periods()) {
+    v1::FunnelClosePeriod* p = out->add_closes();
+    p->set_start(start);
+    p->set_won(counters.won);
+    p->set_lost(counters.lost);
+    WriteHistogram(counters.cycle_lengths, p->mutable_cycle_lengths());
+  }
 }
 
 absl::Status ReadFunnelFrame(const v1::PipelineFunnel& funnel,
@@ -471,6 +494,30 @@ absl::Status ReadFunnelFrame(const v1::PipelineFunnel& funnel,
     }
     SC_RETURN_IF_ERROR(
         reader.Read(c, absl::StrCat("the cohort from ", c.cohort_start()), cohort));
+  }
+  absl::flat_hash_set<Timestamp> periods;
+  for (const v1::FunnelClosePeriod& p : funnel.closes()) {
+    CloseCounters* counters = acc->RestoreClosePeriod(p.start());
+    if (counters == nullptr || !periods.insert(p.start()).second) {
+      return in(absl::StrCat("funnel close period start ", p.start(),
+                             " is not the start of a period, or is there twice"));
+    }
+    counters->won += p.won();
+    counters->lost += p.lost();
+    SC_RETURN_IF_ERROR(reader.ReadHistogram(p.cycle_lengths(),
+                                            absl::StrCat("the closes from ", p.start()),
+                                            &counters->cycle_lengths));
+  }
+  // A deal's loss period is one its losses were counted in.
+  absl::flat_hash_map<Timestamp, uint64_t> lost_in;
+  for (const auto& [deal, period] : acc->loss_periods()) ++lost_in[period];
+  for (const auto& [period, n] : lost_in) {
+    const auto it = acc->close_periods().find(period);
+    const uint64_t counted = it == acc->close_periods().end() ? 0 : it->second.lost;
+    if (n > counted) {
+      return in(absl::StrCat(n, " live deals were lost in the period from ", period,
+                             ", which counts ", counted, " losses"));
+    }
   }
   return absl::OkStatus();
 }

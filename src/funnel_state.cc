@@ -214,6 +214,14 @@ absl::StatusOr<std::unique_ptr<FunnelStateRep>> FromProto(
   rep->as_of = s.as_of();
   rep->value_attribute = s.value_attribute();
   rep->breakdown_attribute = s.breakdown_attribute();
+  if (s.has_closed_from()) rep->closed_from = s.closed_from();
+  if (s.has_closed_to()) rep->closed_to = s.closed_to();
+  FunnelOptions window;
+  window.closed_from = rep->closed_from;
+  window.closed_to = rep->closed_to;
+  if (const absl::Status bad = CheckCloseWindow(*rep->counters, window); !bad.ok()) {
+    return Corrupt(absl::StrCat("its close window: ", bad.message()));
+  }
   SC_RETURN_IF_ERROR(ReadSegments(s, stages, rep.get()));
   return rep;
 }
@@ -256,6 +264,13 @@ absl::Status FunnelState::Merge(const FunnelState& other) {
   if (r.breakdown_attribute != o.breakdown_attribute) {
     return differ("breakdowns", r.breakdown_attribute, o.breakdown_attribute);
   }
+  if (r.closed_from != o.closed_from || r.closed_to != o.closed_to) {
+    auto window = [](const internal::FunnelStateRep& w) {
+      return absl::StrCat("[", w.closed_from ? absl::StrCat(*w.closed_from) : "", ", ",
+                          w.closed_to ? absl::StrCat(*w.closed_to) : "", ")");
+    };
+    return differ("close windows", window(r), window(o));
+  }
   r.counters->MergeCounters(*o.counters);
   r.total.Merge(o.total);
   r.cohorts.resize(r.counters->cohorts().size(),
@@ -287,6 +302,8 @@ std::string FunnelState::Serialize() const {
   s.set_as_of(r.as_of);
   s.set_value_attribute(r.value_attribute);
   s.set_breakdown_attribute(r.breakdown_attribute);
+  if (r.closed_from) s.set_closed_from(*r.closed_from);
+  if (r.closed_to) s.set_closed_to(*r.closed_to);
   internal::WriteFunnelFrame(*r.counters, s.mutable_counters());
   internal::WriteLive(r.total, s.mutable_total());
   // In the order WriteFunnelFrame lists the cohorts' counters.

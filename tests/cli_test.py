@@ -466,6 +466,18 @@ class Cli(unittest.TestCase):
         missing = run("report", B2B, events, "--by", "region")
         self.assertEqual(missing.returncode, 1)
         self.assertIn('has no attribute "region"', missing.stderr)
+        closed = run("report", B2B, events, "--cohort", "month", "--format", "json",
+                     "--closed-from", "2026-01-01", "--closed-to", "2026-02-01")
+        self.assertEqual(closed.returncode, 0, closed.stderr)
+        report = json.loads(closed.stdout)
+        self.assertTrue(report["close_window"])
+        # acme won on 2026-01-25; initech was lost at 2026-01-31T23:00 UTC.
+        self.assertEqual([(p["label"], p["won"], p["lost"]) for p in report["closes"]],
+                         [("2026-01", 1, 1)])
+        self.assertEqual(report["closed"]["label"], "2026-01-01 to 2026-01-31")
+        unaligned = run("report", B2B, events, "--cohort", "month", "--closed-from", "2026-01-15")
+        self.assertEqual(unaligned.returncode, 1)
+        self.assertIn("does not start a month", unaligned.stderr)
         quarterly = run("report", B2B, events, "--cohort", "quarter").stdout
         self.assertRegex(quarterly, r"\n2026-Q1 +3 ")
         out = os.path.join(self.dir.name, "report.txt")

@@ -176,6 +176,54 @@ TEST_F(DamagedFunnel, Wins) {
   ExpectDataLoss("win offset 99999 is not a live deal");
 }
 
+TEST_F(DamagedFunnel, ClosePeriods) {
+  ASSERT_GT(Funnel()->closes_size(), 1);
+  Funnel()->mutable_closes(0)->set_start(Funnel()->closes(0).start() + 5);
+  ExpectDataLoss("is not the start of a period, or is there twice");
+  SetUp();
+  *Funnel()->add_closes() = Funnel()->closes(0);
+  ExpectDataLoss("is not the start of a period, or is there twice");
+  SetUp();
+  Funnel()->mutable_closes(0)->mutable_cycle_lengths()->add_counts(1);
+  ExpectDataLoss("funnel counters of the closes from");
+}
+
+// A machine where a lost deal can come back in its cycle keeps the period
+// of each live loss, so that a later win takes it back there.
+TEST(FunnelSnapshot, LossPeriodsMustBeCountedLosses) {
+  auto m = Machine::FromTextProto(R"(name: "back" initial_stage: "lead"
+      stages { id: "lead" } stages { id: "won" kind: WON } stages { id: "lost" kind: LOST }
+      events { id: "win" } events { id: "lose" } events { id: "back" }
+      transitions { from_stage: "lead" event: "win" to: "won" }
+      transitions { from_stage: "lead" event: "lose" to: "lost" }
+      transitions { from_stage: "lost" event: "back" to: "lead" })");
+  ASSERT_TRUE(m.ok()) << m.status();
+  PipelineOptions o;
+  o.analytics.enabled = true;
+  o.analytics.cohort = Cohort::kMonth;
+  auto p = *Pipeline::Create(*m, o);
+  for (int d = 0; d < 3; ++d) ASSERT_TRUE(p.Add(kStart).ok());
+  ASSERT_TRUE(p.Fire(0, "lose", kStart + 10).ok());
+  ASSERT_TRUE(p.Fire(1, "lose", kStart + 20).ok());
+  std::string bytes;
+  ASSERT_TRUE(SavePipeline(p, SnapshotSink::Bytes(&bytes)).ok());
+  auto frames = SnapshotFrames(bytes);
+  v1::PipelineChunk* chunk = frames[1].mutable_chunk();
+  ASSERT_EQ(chunk->funnel_loss_periods_size(), 2);
+  auto load = [&] {
+    return LoadPipeline(SnapshotSource::Bytes(EncodeSnapshotFrames(frames)), *m).status();
+  };
+  EXPECT_TRUE(load().ok());
+  v1::PipelineFunnel* funnel = frames[frames.size() - 2].mutable_funnel();
+  funnel->mutable_closes(0)->set_lost(1);
+  EXPECT_THAT(load().message(),
+              HasSubstr("2 live deals were lost in the period from 1767225600, which counts "
+                        "1 losses"));
+  funnel->mutable_closes(0)->set_lost(2);
+  chunk->mutable_funnel_loss_periods()->RemoveLast();
+  EXPECT_THAT(load().message(), HasSubstr("2 loss period offsets for 1 loss periods"));
+}
+
 TEST_F(DamagedFunnel, AnUnknownOutcome) {
   Chunk()->set_funnel_flags(0, 4);
   ExpectDataLoss("deal 0 has funnel outcome 4");

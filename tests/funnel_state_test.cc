@@ -138,6 +138,27 @@ TEST(FunnelState, BytesRoundTrip) {
   EXPECT_EQ(Formats(FunnelOf(*parsed)), Formats(FunnelOf(state)));
 }
 
+// A close window is part of what a state was captured with: kept in its
+// bytes, and states with different windows do not merge.
+TEST(FunnelState, KeepsItsCloseWindow) {
+  const Pipeline p = Shard(Cohort::kMonth, 0, 1);
+  FunnelOptions september = Options();  // the ops run from late August
+  september.closed_from = kStart + 243 * kDay;  // 2026-09-01
+  september.closed_to = kStart + 273 * kDay;    // 2026-10-01
+  auto state = *CaptureFunnel(p, september);
+  const FunnelReport report = FunnelOf(state);
+  ASSERT_EQ(report.closes.size(), 1u);
+  EXPECT_EQ(report.closes[0].label, "2026-09");
+  EXPECT_GT(report.closed.won + report.closed.lost, 0u);
+  EXPECT_EQ(report.closed.label, "2026-09-01 to 2026-09-30");
+  EXPECT_EQ(Formats(report), Formats(*FunnelOf(p, september)));
+  const auto parsed = FunnelState::Parse(state.Serialize());
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(Formats(FunnelOf(*parsed)), Formats(report));
+  EXPECT_THAT(state.Merge(*CaptureFunnel(p, Options())).message(),
+              HasSubstr("funnel states of different close windows"));
+}
+
 TEST(FunnelState, MergeRefusesStatesCapturedDifferentlyAndChangesNothing) {
   const Pipeline p = Shard(Cohort::kNone, 0, 2);
   auto a = *CaptureFunnel(p, Options());

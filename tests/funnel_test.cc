@@ -1096,6 +1096,87 @@ TEST(FunnelCycles, NoRepeatLineWithoutCycles) {
   EXPECT_THAT(FunnelTable(report), Not(HasSubstr("repeat purchases")));
 }
 
+// Closes by month of close time, counted by hand (mini: lost -> lead is a
+// plain transition, so a loss can be taken back in its cycle):
+//   d0 added Jan 1, demo Jan 2, win Jan 10         won in January, 9 days
+//   d1 added Jan 1, lose Jan 20                    lost in January
+//   d2 added Jan 5, lose Jan 25, reopen Feb 3, demo Feb 4, win Feb 10
+//                                                  won in February (36 days);
+//                                                  its January loss is taken back
+//   d3 added Feb 1, lose Feb 2                     lost in February
+// January: 1 won, 1 lost; February: 1 won, 1 lost; in all 2 and 2.
+TEST(FunnelCloses, ByPeriodOfCloseTimeAndInAWindow) {
+  constexpr Timestamp kJan1 = 1767225600, kFeb1 = 1769904000, kMar1 = 1772323200;
+  constexpr Timestamp kDay = 86400;
+  const Timestamp added[] = {kJan1, kJan1, kJan1 + 4 * kDay, kFeb1};
+  using Step = std::tuple<DealIndex, const char*, Timestamp>;
+  const std::vector<Step> steps = {
+      {0, "demo", kJan1 + kDay},       {0, "win", kJan1 + 9 * kDay},
+      {1, "lose", kJan1 + 19 * kDay},  {2, "lose", kJan1 + 24 * kDay},
+      {3, "lose", kFeb1 + kDay},       {2, "reopen", kFeb1 + 2 * kDay},
+      {2, "demo", kFeb1 + 3 * kDay},   {2, "win", kFeb1 + 9 * kDay}};
+  auto p = *Pipeline::Create(Mini(), WithAnalytics(Cohort::kMonth));
+  for (Timestamp t : added) ASSERT_TRUE(p.Add(t).ok());
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const auto& [d, event, time] = steps[i];
+    ASSERT_TRUE(p.Fire(d, event, time)->moved()) << i;
+    if (i == 3) {  // d2 lost: its loss's period must survive a restore
+      std::string bytes;
+      ASSERT_TRUE(SavePipeline(p, SnapshotSink::Bytes(&bytes)).ok());
+      auto restored = LoadPipeline(SnapshotSource::Bytes(bytes), Mini());
+      ASSERT_TRUE(restored.ok()) << restored.status();
+      p = *std::move(restored);
+    }
+  }
+  const FunnelReport all = *FunnelOf(p);
+  ASSERT_EQ(all.closes.size(), 2u);
+  EXPECT_EQ(all.closes[0].label, "2026-01");
+  EXPECT_EQ(all.closes[0].start, kJan1);
+  EXPECT_EQ(all.closes[0].end, kFeb1);
+  EXPECT_EQ(all.closes[0].won, 1u);
+  EXPECT_EQ(all.closes[0].lost, 1u);
+  EXPECT_DOUBLE_EQ(all.closes[0].win_rate, 0.5);
+  EXPECT_NEAR(all.closes[0].cycle_length.median_seconds, 9.0 * kDay, 9.0 * kDay / 64);
+  EXPECT_EQ(all.closes[1].label, "2026-02");
+  EXPECT_EQ(all.closes[1].won, 1u);
+  EXPECT_EQ(all.closes[1].lost, 1u);
+  EXPECT_NEAR(all.closes[1].cycle_length.median_seconds, 36.0 * kDay, 36.0 * kDay / 64);
+  EXPECT_FALSE(all.close_window);
+  EXPECT_EQ(all.closed.won, all.total.won);
+  EXPECT_EQ(all.closed.lost, all.total.lost);
+  EXPECT_EQ(all.closed.label, "2026-01-01 to 2026-02-28");
+  EXPECT_THAT(FunnelTable(all),
+              HasSubstr("closed in                      won      lost  win rate cycle median"
+                        "          p90\n"
+                        "2026-01                          1         1     50.0%         9.0d"));
+  FunnelOptions window;
+  window.closed_from = kFeb1;
+  window.closed_to = kMar1;
+  const FunnelReport february = *FunnelOf(p, window);
+  ASSERT_EQ(february.closes.size(), 1u);
+  EXPECT_TRUE(february.close_window);
+  EXPECT_EQ(february.closed.won, 1u);
+  EXPECT_EQ(february.closed.lost, 1u);
+  EXPECT_EQ(february.closed.label, "2026-02-01 to 2026-02-28");
+  EXPECT_THAT(FunnelJson(february),
+              HasSubstr("\"closed\": {\"label\": \"2026-02-01 to 2026-02-28\", \"start\": "
+                        "1769904000, \"end\": 1772323200, \"won\": 1, \"lost\": 1, "
+                        "\"win_rate\": 0.5, "));
+  // The bounds start months; the window needs cohorts and runs forward.
+  window.closed_from = kFeb1 + kDay;
+  EXPECT_THAT(FunnelOf(p, window).status().message(),
+              HasSubstr("closed_from 2026-02-02 00:00:00 UTC does not start a month, and the "
+                        "close periods are the cohorts': it falls in 2026-02, which starts "
+                        "2026-02-01 00:00:00 UTC"));
+  window.closed_from = kMar1;
+  EXPECT_EQ(FunnelOf(p, window).status().code(), absl::StatusCode::kInvalidArgument);
+  Pipeline plain = Build(WithAnalytics(), true);
+  window.closed_from = kFeb1;
+  EXPECT_EQ(FunnelOf(plain, window).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(FunnelOf(plain)->closes.empty());
+  EXPECT_THAT(FunnelTable(*FunnelOf(plain)), Not(HasSubstr("closed in")));
+}
+
 TEST(FunnelLost, LiveLostDealsByReason) {
   auto m = Machine::FromTextProto(R"(name: "why" initial_stage: "lead"
       stages { id: "lead" } stages { id: "won" kind: WON }

@@ -106,6 +106,13 @@
 // alone).
 // Past kMaxFunnelSegments values, the smallest are one "(N other values)"
 // segment.
+// Closes (with cohorts): the cycles closed in each period of close time
+// of the cohorts' kind (the week, month or quarter of the win or the
+// loss): won, lost (a loss a later win in the same cycle took back leaves
+// its period, as a CRM's closed-lost by close date reads the deal's stage
+// now), win rate and the won cycles' length; and their sum over the close
+// window (FunnelOptions::closed_from and closed_to: "the deals closed in
+// Q2"), every period without one.
 // Cohorts group deals by the UTC week (ISO 8601, "2026-W01"), month
 // ("2026-01") or calendar quarter ("2026-Q1") they were added in; each has every figure above, and the
 // table shows its deals, those still open (a recent cohort's win rate is
@@ -118,6 +125,7 @@
 #define SALESCYCLE_FUNNEL_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -141,6 +149,13 @@ struct FunnelOptions {
   // Live deals broken down by this attribute's value (a lead source, an
   // owner, a region: any type). Default: "" (no breakdown).
   std::string breakdown_attribute;
+  // A window on close time, [closed_from, closed_to) ("the deals closed in
+  // Q2"): the report's closes are the periods in it, and `closed` their
+  // sum. Each bound must start a period of the pipeline's cohort kind (a
+  // Monday, the first of a month or of a quarter, 00:00 UTC); the periods
+  // are the cohorts', so a window needs cohorts. Default: every period.
+  std::optional<Timestamp> closed_from;
+  std::optional<Timestamp> closed_to;
 };
 
 struct DurationStats {
@@ -257,6 +272,18 @@ struct FunnelFigures {
   std::vector<std::pair<std::string, uint64_t>> lost_by_reason;
 };
 
+// The cycles closed in a period of close time (a week, month or quarter:
+// the cohorts' kind), or in a window of them.
+struct FunnelClosePeriod {
+  std::string label;  // "2026-W14", "2026-04", "2026-Q2"; a window's dates
+  Timestamp start = 0;
+  Timestamp end = 0;  // the next period's start
+  uint64_t won = 0;
+  uint64_t lost = 0;  // and not won after
+  double win_rate = 0;  // won / (won + lost)
+  DurationStats cycle_length;  // of the cycles won in it
+};
+
 struct FunnelCohort {
   std::string label;  // "2026-W01" or "2026-01"
   Timestamp start = 0;
@@ -295,6 +322,12 @@ struct FunnelReport {
   // The most deals first (ties by value), "(not set)" and the other
   // values last; empty without a breakdown.
   std::vector<FunnelSegment> breakdown;
+  // With cohorts: the cycles closed in each period of close time that had
+  // closes (within the close window, when one is set), oldest first, and
+  // their sum over the window (every period without one).
+  std::vector<FunnelClosePeriod> closes;
+  FunnelClosePeriod closed;
+  bool close_window = false;  // whether FunnelOptions set one
 };
 
 // The funnel of `pipeline`. Errors: FailedPrecondition when the pipeline

@@ -109,6 +109,10 @@ report options:
   --by ATTRIBUTE                   the live deals by that attribute's value
                                    (a lead source, an owner, a region)
   --by-csv FILE                    also write that breakdown as CSV
+  --closed-from DATE, --closed-to DATE
+                                   the closes of [FROM, TO) only: each must
+                                   start a period of --cohort (a Monday, a
+                                   month's or a quarter's first day)
   --state-out FILE                 also save the funnel state, to merge with
                                    other shards' (salescycle merge)
   --max-rejected SHARE             exit 4 when more than SHARE (0 to 1) of the
@@ -485,12 +489,16 @@ absl::StatusOr<ReportRequest> ParseReportOptions(Args& args) {
   if (args.options.count("by-csv") && !args.options.count("by")) {
     return absl::InvalidArgumentError("--by-csv writes the breakdown --by ATTRIBUTE asks for");
   }
-  if (args.options.count("now")) {
-    auto now = ParseTime(args.options["now"]);
-    if (!now.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("--now: ", now.status().message()));
+  for (const auto& [flag, bound] :
+       {std::pair<const char*, std::optional<Timestamp>*>{"now", &r.funnel.now},
+        {"closed-from", &r.funnel.closed_from},
+        {"closed-to", &r.funnel.closed_to}}) {
+    if (!args.options.count(flag)) continue;
+    auto time = ParseTime(args.options[flag]);
+    if (!time.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", time.status().message()));
     }
-    r.funnel.now = *now;
+    *bound = *time;
   }
   return r;
 }
@@ -568,7 +576,8 @@ absl::Status WriteFile(const std::string& path, const std::string& bytes) {
 // `report STATE`: the state's own report; what it was captured with is
 // fixed in it.
 int ReportState(Args& args, const ReportRequest& request) {
-  for (const char* fixed : {"cohort", "value", "by", "now", "state-out"}) {
+  for (const char* fixed :
+       {"cohort", "value", "by", "now", "closed-from", "closed-to", "state-out"}) {
     if (args.options.count(fixed)) {
       return Usage(absl::StrCat("--", fixed, " was fixed when the state was captured "
                                 "(report MACHINE EVENTS --state-out FILE takes it)"));
@@ -619,7 +628,7 @@ int Merge(int argc, char** argv) {
 int Report(int argc, char** argv) {
   auto args = ParseArgs(argc, argv, 2, {"format", "cohort", "value", "now", "out", "svg",
                                         "dot", "flow", "max-rejected", "by", "by-csv",
-                                        "state-out"});
+                                        "closed-from", "closed-to", "state-out"});
   if (!args.ok()) return Usage(std::string(args.status().message()));
   const auto& pos = args->positional;
   if (pos.empty() || pos.size() > 2) {
