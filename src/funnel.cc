@@ -669,6 +669,43 @@ FunnelReport ReportOf(const FunnelStateRep& rep) {
 
 }  // namespace internal
 
+std::vector<StageId> FunnelLine(const FunnelFigures& figures) {
+  std::vector<StageId> line;
+  for (StageKind kind : {StageKind::kOpen, StageKind::kWon}) {
+    for (const StageFunnel& s : figures.stages) {
+      if (s.kind == kind && !s.side) line.push_back(s.stage);
+    }
+  }
+  return line;
+}
+
+absl::StatusOr<double> ConversionBetween(const FunnelFigures& figures, StageId from,
+                                         StageId to) {
+  const std::vector<StageId> line = FunnelLine(figures);
+  auto position = [&](StageId s) -> absl::StatusOr<size_t> {
+    if (s >= figures.stages.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("stage ", s, " of ", figures.stages.size()));
+    }
+    const auto it = std::find(line.begin(), line.end(), s);
+    if (it == line.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "stage \"", figures.stages[s].id, "\" is off the funnel line (a LOST or side stage)"));
+    }
+    return static_cast<size_t>(it - line.begin());
+  };
+  SC_ASSIGN_OR_RETURN(const size_t a, position(from));
+  SC_ASSIGN_OR_RETURN(const size_t b, position(to));
+  if (b <= a) {
+    return absl::InvalidArgumentError(absl::StrCat("stage \"", figures.stages[to].id,
+                                                   "\" does not come after \"",
+                                                   figures.stages[from].id,
+                                                   "\" on the funnel line"));
+  }
+  return internal::Ratio(static_cast<double>(figures.stages[to].reached),
+                         static_cast<double>(figures.stages[from].reached));
+}
+
 absl::StatusOr<FunnelReport> FunnelOf(const Pipeline& pipeline,
                                       const FunnelOptions& options) {
   SC_ASSIGN_OR_RETURN(const auto rep, internal::CaptureRep(pipeline, options));
@@ -938,6 +975,21 @@ std::string FunnelTable(const FunnelReport& report) {
 
 namespace {
 
+// Calls f(from, to, reached(to) / reached(from)) for every stage of the
+// line and every later one, in line order.
+template <typename F>
+void ForEachConversion(const FunnelFigures& figures, F f) {
+  const std::vector<StageId> line = FunnelLine(figures);
+  for (size_t a = 0; a < line.size(); ++a) {
+    for (size_t b = a + 1; b < line.size(); ++b) {
+      const StageFunnel& from = figures.stages[line[a]];
+      const StageFunnel& to = figures.stages[line[b]];
+      f(from, to,
+        internal::Ratio(static_cast<double>(to.reached), static_cast<double>(from.reached)));
+    }
+  }
+}
+
 void ToProto(const DurationStats& d, v1::DurationStats* out) {
   out->set_count(d.count);
   out->set_mean_seconds(d.mean_seconds);
@@ -962,6 +1014,12 @@ void ToProto(const FunnelFigures& f, v1::FunnelFigures* out) {
   out->set_cycles_per_deal(f.cycles_per_deal);
   ToProto(f.time_between_wins, out->mutable_time_between_wins());
   ToProto(f.time_to_loss, out->mutable_time_to_loss());
+  ForEachConversion(f, [out](const StageFunnel& from, const StageFunnel& to, double c) {
+    v1::Conversion* pc = out->add_conversions();
+    pc->set_from(from.id);
+    pc->set_to(to.id);
+    pc->set_conversion(c);
+  });
   out->set_average_deal_value(f.average_deal_value);
   out->set_sales_velocity_per_day(f.sales_velocity_per_day);
   out->set_weighted_pipeline(f.weighted_pipeline);
@@ -1259,6 +1317,16 @@ void JsonFigures(const FunnelFigures& f, JsonWriter* w) {
   JsonDuration(f.time_between_wins, w);
   w->Key("time_to_loss");
   JsonDuration(f.time_to_loss, w);
+  w->Key("conversions");
+  w->Open('[');
+  ForEachConversion(f, [w](const StageFunnel& from, const StageFunnel& to, double c) {
+    w->Open('{');
+    w->Field("from", absl::string_view(from.id));
+    w->Field("to", absl::string_view(to.id));
+    w->Field("conversion", c);
+    w->Close('}');
+  });
+  w->Close(']');
   w->Field("average_deal_value", f.average_deal_value);
   w->Field("sales_velocity_per_day", f.sales_velocity_per_day);
   w->Field("weighted_pipeline", f.weighted_pipeline);

@@ -175,6 +175,28 @@ TEST(Funnel, HandComputedFiguresOnlineThroughFireAndApply) {
   }
 }
 
+// Between any two stages of the line, counted by hand: reached lead 5,
+// demo 3, won 2 (as ExpectHandComputedCounts has them).
+TEST(Funnel, ConversionBetweenAnyTwoStagesOfTheLine) {
+  Pipeline p = Build(WithAnalytics(), true);
+  const FunnelReport report = *FunnelOf(p);
+  const FunnelFigures& f = report.total;
+  EXPECT_EQ(FunnelLine(f), (std::vector<StageId>{0, 1, 2}));
+  EXPECT_DOUBLE_EQ(*ConversionBetween(f, 0, 1), 3.0 / 5);
+  EXPECT_DOUBLE_EQ(*ConversionBetween(f, 1, 2), 2.0 / 3);
+  EXPECT_DOUBLE_EQ(*ConversionBetween(f, 0, 2), 2.0 / 5);
+  EXPECT_THAT(ConversionBetween(f, 2, 0).status().message(),
+              HasSubstr("stage \"lead\" does not come after \"won\" on the funnel line"));
+  EXPECT_THAT(ConversionBetween(f, 0, 3).status().message(),
+              HasSubstr("stage \"lost\" is off the funnel line"));
+  EXPECT_THAT(ConversionBetween(f, 0, 9).status().message(), HasSubstr("stage 9 of 4"));
+  EXPECT_THAT(FunnelJson(report),
+              HasSubstr("\"conversions\": [{\"from\": \"lead\", \"to\": \"demo\", "
+                        "\"conversion\": 0.6}, {\"from\": \"lead\", \"to\": \"won\", "
+                        "\"conversion\": 0.4}, {\"from\": \"demo\", \"to\": \"won\", "
+                        "\"conversion\": 0.6666666666666666}]"));
+}
+
 TEST(Funnel, AsOfDefaultsToTheLatestTime) {
   Pipeline p = Build(WithAnalytics(), true);
   const auto report = FunnelOf(p);

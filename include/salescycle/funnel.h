@@ -54,6 +54,9 @@
 //   conversion to next   reached(next) / reached(stage), where next is the
 //                next stage on the line; never above 100%; for OPEN stages
 //                on the line only;
+//   conversion between two stages of the line, from k to a later j:
+//                reached(j) / reached(k) (ConversionBetween; in JSON and
+//                protobuf for every such pair);
 //   conversion to won    cycles won / reached(stage) on the line (every won
 //                cycle reached every stage before its win); off the line,
 //                cycles that entered the stage and then won /
@@ -336,6 +339,17 @@ struct FunnelReport {
 // is not a number.
 [[nodiscard]] absl::StatusOr<FunnelReport> FunnelOf(
     const Pipeline& pipeline, const FunnelOptions& options = {});
+
+// The stages of the funnel line in its order (funnel line, above).
+std::vector<StageId> FunnelLine(const FunnelFigures& figures);
+// Of the cycles that reached `from`, the share that reached `to`, a later
+// stage of the funnel line: reached(to) / reached(from), since every cycle
+// that reached `to` reached `from` (who had an intro call and got to a
+// demo; who saw a demo and won). 0 when no cycle reached `from`. Errors:
+// InvalidArgument naming the stage that is out of range or off the line,
+// or when `to` does not come after `from`.
+[[nodiscard]] absl::StatusOr<double> ConversionBetween(const FunnelFigures& figures,
+                                                       StageId from, StageId to);
 
 // A readable table for a terminal (stage rows, then the overall figures;
 // with cohorts, one line a cohort).
