@@ -441,6 +441,9 @@ void FunnelCounters::Merge(const FunnelCounters& other) {
   }
   other.flow.ForEach([this](StageId from, StageId to, uint64_t n) { flow.AddMoves(from, to, n); });
   for (const auto& [key, n] : other.rejections) rejections[key] += n;
+  for (size_t p = 0; p < furthest_in_order.size() && p < other.furthest_in_order.size(); ++p) {
+    furthest_in_order[p] += other.furthest_in_order[p];
+  }
   for (size_t p = 0; p < furthest.size() && p < other.furthest.size(); ++p) {
     furthest[p] += other.furthest[p];
   }
@@ -469,7 +472,8 @@ std::string FunnelAccumulator::CohortLabel(Cohort cohort, Timestamp start) {
 size_t FunnelAccumulator::MemoryUsage() const {
   auto counters = [](const FunnelCounters& c) {
     size_t bytes = c.stages.capacity() * sizeof(StageCounters) +
-                   c.furthest.capacity() * sizeof(uint64_t) + c.flow.MemoryUsage();
+                   (c.furthest.capacity() + c.furthest_in_order.capacity()) * sizeof(uint64_t) +
+                   c.flow.MemoryUsage();
     for (const StageCounters& s : c.stages) bytes += s.time_in_stage.MemoryUsage();
     bytes += c.cycle_lengths.MemoryUsage() + c.between_wins.MemoryUsage() +
              c.loss_lengths.MemoryUsage();

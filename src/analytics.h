@@ -207,11 +207,12 @@ struct RejectionKey {
 // histograms), or a cohort (sparse ones).
 struct FunnelCounters {
   FunnelCounters(size_t stages, size_t line)
-      : stages(stages), furthest(line, 0) {}
+      : stages(stages), furthest(line, 0), furthest_in_order(line, 0) {}
   FunnelCounters(size_t stages, size_t line, DurationHistogram::Dense dense)
       : stages(stages, StageCounters(dense)),
         flow(stages, FlowMatrix::Dense{}),
-        furthest(line, 0) {}
+        furthest(line, 0),
+        furthest_in_order(line, 0) {}
   std::vector<StageCounters> stages;
   FlowMatrix flow;
   uint64_t deals = 0;
@@ -239,6 +240,9 @@ struct FunnelCounters {
   // By position on the funnel line: the deals whose furthest stage on the
   // line is there. Reached(k) is the sum from k on.
   std::vector<uint64_t> furthest;
+  // By position: the cycles whose furthest stage reached in order (none of
+  // the line skipped before it: funnel.h's "in order") is there.
+  std::vector<uint64_t> furthest_in_order;
 
   // Adds the counters of other deals of the same machine: integer sums and
   // fixed buckets, so any split and any order give the same counters.
@@ -274,6 +278,8 @@ class FunnelAccumulator {
  public:
   static constexpr uint8_t kWon = 1;
   static constexpr uint8_t kLost = 2;
+  // The cycle skipped a stage of the line: it no longer counts in order.
+  static constexpr uint8_t kOutOfOrder = 4;
   static constexpr uint32_t kNoCohort = std::numeric_limits<uint32_t>::max();
 
   FunnelAccumulator(const Machine& machine, Cohort cohort);
@@ -456,13 +462,23 @@ class FunnelAccumulator {
         (furthest != kOffLine && position <= furthest)) {
       return;
     }
+    // In order: the first stage of the line first, then each next one. A
+    // cycle that skips stays counted in order where it had got to (it went
+    // through those stages in order: Mixpanel's ordered funnel).
+    const bool in_order = (marks->flags & kOutOfOrder) == 0 &&
+                          position == (furthest == kOffLine ? 0 : furthest + 1);
     for (FunnelCounters* g :
          {&total_, cohort == kNoCohort ? nullptr : &cohorts_[cohort]}) {
       if (g == nullptr) continue;
       if (furthest != kOffLine) --g->furthest[furthest];
       ++g->furthest[position];
+      if (in_order) {
+        if (furthest != kOffLine) --g->furthest_in_order[furthest];
+        ++g->furthest_in_order[position];
+      }
     }
     marks->furthest = position;
+    if (!in_order) marks->flags |= kOutOfOrder;
   }
   // Marks `stage` visited in the deal's current cycle; false if it was.
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool Visit(DealIndex deal, DealMarks* marks,

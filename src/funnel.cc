@@ -200,10 +200,10 @@ StageId NextInFunnel(const Machine& m, const FunnelAccumulator& acc, StageId s) 
 
 // reached(position) for every position on the line: the deals whose
 // furthest is there or later.
-std::vector<uint64_t> Reached(const FunnelCounters& c) {
-  std::vector<uint64_t> reached(c.furthest.size() + 1, 0);
-  for (size_t p = c.furthest.size(); p-- > 0;) {
-    reached[p] = reached[p + 1] + c.furthest[p];
+std::vector<uint64_t> Reached(const std::vector<uint64_t>& furthest) {
+  std::vector<uint64_t> reached(furthest.size() + 1, 0);
+  for (size_t p = furthest.size(); p-- > 0;) {
+    reached[p] = reached[p + 1] + furthest[p];
   }
   return reached;
 }
@@ -279,7 +279,7 @@ DurationStats Stats(const DurationHistogram& h) {
 StageFunnel StageFigures(const Machine& m, const FunnelAccumulator& acc,
                          const FunnelCounters& c, const LiveTally& live,
                          const StageFlow& flow, const std::vector<uint64_t>& reached,
-                         StageId s) {
+                         const std::vector<uint64_t>& reached_in_order, StageId s) {
   const StageInfo& info = m.stage(s);
   const StageCounters& sc = c.stages[s];
   StageFunnel st;
@@ -306,10 +306,13 @@ StageFunnel StageFigures(const Machine& m, const FunnelAccumulator& acc,
   const uint8_t position = acc.line_position(s);
   const bool on_line = position != FunnelAccumulator::kOffLine;
   st.reached = on_line ? reached[position] : 0;
+  st.reached_in_order = on_line ? reached_in_order[position] : 0;
   st.next_stage = NextInFunnel(m, acc, s);
   if (st.next_stage != kNoStage) {
     st.conversion_to_next = Ratio(static_cast<double>(reached[position + 1]),
                                   static_cast<double>(st.reached));
+    st.conversion_to_next_in_order = Ratio(static_cast<double>(reached_in_order[position + 1]),
+                                           static_cast<double>(st.reached_in_order));
   }
   st.conversion_to_won =
       on_line ? Ratio(static_cast<double>(c.won), static_cast<double>(st.reached))
@@ -349,7 +352,8 @@ StageId BiggestLeak(const std::vector<StageFunnel>& stages) {
 
 FunnelFigures Figures(const Machine& m, const FunnelAccumulator& acc,
                       const FunnelCounters& c, const LiveTally& live) {
-  const std::vector<uint64_t> reached = Reached(c);
+  const std::vector<uint64_t> reached = Reached(c.furthest);
+  const std::vector<uint64_t> reached_in_order = Reached(c.furthest_in_order);
   FunnelFigures f;
   const std::vector<StageFlow> flows = FlowByStage(m, acc, c, &f.flow);
   f.deals = c.deals;
@@ -383,7 +387,7 @@ FunnelFigures Figures(const Machine& m, const FunnelAccumulator& acc,
   f.weighted_pipeline = live.weighted_percent.value() / 100.0;
   for (int i = 0; i < m.num_stages(); ++i) {
     const StageId s = static_cast<StageId>(i);
-    f.stages.push_back(StageFigures(m, acc, c, live, flows[s], reached, s));
+    f.stages.push_back(StageFigures(m, acc, c, live, flows[s], reached, reached_in_order, s));
     f.accepted_steps += f.stages.back().activities;
   }
   f.biggest_leak = BiggestLeak(f.stages);
@@ -908,7 +912,7 @@ void CloseLines(const FunnelReport& report, std::string* out) {
   line(report.closed.label, report.closed);
 }
 
-std::string FunnelTable(const FunnelReport& report) {
+std::string FunnelTable(const FunnelReport& report, const FunnelTableOptions& options) {
   const FunnelFigures& f = report.total;
   std::string out = absl::StrFormat(
       "%s v%u funnel as of %s: %s deals%s, %s live, %s open%s\n\n", report.machine,
@@ -933,22 +937,31 @@ std::string FunnelTable(const FunnelReport& report) {
                         "- time in stage -");
   absl::StrAppendFormat(
       &out, "%-*s %9s %9s %9s %9s %8s %8s %9s %9s %9s %9s %9s %8s %8s\n", name_width,
-      "stage", "entered", "reached", "now", "stalled", "to next", "to won", "in",
+      "stage", "entered", options.in_order ? "reached*" : "reached", "now", "stalled",
+      options.in_order ? "to next*" : "to next", "to won", "in",
       "forward", "back", "lost", "side", "median", "p90");
   for (const StageFunnel& s : f.stages) {
     const bool timed = s.time_in_stage.count > 0;
     absl::StrAppendFormat(
         &out, "%-*s %9s %9s %9s %9s %8s %8s %9s %9s %9s %9s %9s %8s %8s%s\n",
         name_width, s.display_name, Thousands(s.entered),
-        s.kind == StageKind::kLost || s.side ? "-" : Thousands(s.reached),
+        s.kind == StageKind::kLost || s.side
+            ? "-"
+            : Thousands(options.in_order ? s.reached_in_order : s.reached),
         Thousands(s.now), Thousands(s.stalled),
-        s.next_stage == kNoStage ? "-" : Percent(s.conversion_to_next),
+        s.next_stage == kNoStage
+            ? "-"
+            : Percent(options.in_order ? s.conversion_to_next_in_order : s.conversion_to_next),
         Percent(s.conversion_to_won), Thousands(s.moves_in),
         Thousands(s.exits_forward), Thousands(s.exits_back),
         Thousands(s.exits_lost), Thousands(s.exits_side),
         timed ? Days(static_cast<double>(s.time_in_stage.median_seconds)) : "-",
         timed ? Days(static_cast<double>(s.time_in_stage.p90_seconds)) : "-",
         s.stage == f.biggest_leak ? "  <- biggest leak" : "");
+  }
+  if (options.in_order) {
+    absl::StrAppend(&out, "* in order: the cycles that went through every stage of the line "
+                          "before it, none skipped\n");
   }
   absl::StrAppend(&out, "\n", Overall(report, f), "\n", RepeatLine(f), LostLines(f, 8),
                   LostFromLine(f), RejectedLines(f, 12));
@@ -1034,6 +1047,8 @@ void ToProto(const FunnelFigures& f, v1::FunnelFigures* out) {
     st->set_win_probability(s.win_probability);
     st->set_entered(s.entered);
     st->set_reached(s.reached);
+    st->set_reached_in_order(s.reached_in_order);
+    st->set_conversion_to_next_in_order(s.conversion_to_next_in_order);
     st->set_stopped_lost(s.stopped_lost);
     st->set_stopped_open(s.stopped_open);
     st->set_stopped_side(s.stopped_side);
@@ -1237,6 +1252,7 @@ void JsonStage(const FunnelFigures& f, const StageFunnel& s, JsonWriter* w) {
   w->Field("win_probability", uint64_t{static_cast<uint32_t>(s.win_probability)});
   w->Field("entered", s.entered);
   w->Field("reached", s.reached);
+  w->Field("reached_in_order", s.reached_in_order);
   w->Field("moves_in", s.moves_in);
   w->Field("reentries", s.reentries);
   w->Field("exits_forward", s.exits_forward);
@@ -1251,6 +1267,7 @@ void JsonStage(const FunnelFigures& f, const StageFunnel& s, JsonWriter* w) {
   w->Field("next_stage", absl::string_view(
                              s.next_stage == kNoStage ? "" : f.stages[s.next_stage].id));
   w->Field("conversion_to_next", s.conversion_to_next);
+  w->Field("conversion_to_next_in_order", s.conversion_to_next_in_order);
   w->Field("conversion_to_won", s.conversion_to_won);
   w->Field("drop_rate", s.drop_rate);
   w->Key("time_in_stage");
@@ -1431,13 +1448,14 @@ std::string FunnelCsv(const FunnelReport& report) {
       "conversion_to_next,conversion_to_won,drop_rate,stays,"
       "mean_seconds,median_seconds,p90_seconds,activities,rejected,reached,"
       "stopped_lost,stopped_open,stopped_side,moves_in,reentries,exits_forward,"
-      "exits_back,exits_lost,exits_side,lost_from\r\n";
+      "exits_back,exits_lost,exits_side,lost_from,reached_in_order,"
+      "conversion_to_next_in_order\r\n";
   auto rows = [&out](absl::string_view cohort, const FunnelFigures& f) {
     for (const StageFunnel& s : f.stages) {
       absl::StrAppendFormat(
           &out,
           "%s,%s,%s,%u,%u,%u,%u,%u,%s,%.6f,%.6f,%u,%.1f,%d,%d,%u,%u,%u,%u,%u,%u,%u,%u,"
-          "%u,%u,%u,%u,%u\r\n",
+          "%u,%u,%u,%u,%u,%u,%s\r\n",
           CsvField(cohort), CsvField(s.id), StageKindName(s.kind), s.entered,
           s.moved_on, s.dropped, s.now, s.stalled,
           s.next_stage == kNoStage ? "" : absl::StrFormat("%.6f", s.conversion_to_next),
@@ -1445,7 +1463,10 @@ std::string FunnelCsv(const FunnelReport& report) {
           s.time_in_stage.mean_seconds, s.time_in_stage.median_seconds,
           s.time_in_stage.p90_seconds, s.activities, s.rejected, s.reached,
           s.stopped_lost, s.stopped_open, s.stopped_side, s.moves_in, s.reentries,
-          s.exits_forward, s.exits_back, s.exits_lost, s.exits_side, s.lost_from);
+          s.exits_forward, s.exits_back, s.exits_lost, s.exits_side, s.lost_from,
+          s.reached_in_order,
+          s.next_stage == kNoStage ? ""
+                                   : absl::StrFormat("%.6f", s.conversion_to_next_in_order));
     }
   };
   rows("all", report.total);

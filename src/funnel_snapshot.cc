@@ -199,7 +199,8 @@ absl::Status ReadFunnelColumns(ChunkReadContext* c) {
     if (!c->pipeline->Contains(d)) continue;
     SC_RETURN_IF_ERROR(ReadVisited(*c, d, k, width, &visited));
     const uint32_t flags = chunk.funnel_flags(static_cast<int>(k));
-    if (flags > (FunnelAccumulator::kWon | FunnelAccumulator::kLost)) {
+    if (flags > (FunnelAccumulator::kWon | FunnelAccumulator::kLost |
+                 FunnelAccumulator::kOutOfOrder)) {
       return c->Error(absl::StrCat("deal ", d, " has funnel outcome ", flags));
     }
     const uint32_t furthest = chunk.funnel_furthest(static_cast<int>(k));
@@ -281,6 +282,11 @@ void WriteCounters(const FunnelCounters& c, const FunnelAccumulator& acc,
   std::vector<uint64_t> furthest(c.stages.size(), 0);
   for (size_t p = 0; p < c.furthest.size(); ++p) furthest[acc.line()[p]] = c.furthest[p];
   for (uint64_t n : furthest) out->add_furthest(n);
+  std::fill(furthest.begin(), furthest.end(), 0);
+  for (size_t p = 0; p < c.furthest_in_order.size(); ++p) {
+    furthest[acc.line()[p]] = c.furthest_in_order[p];
+  }
+  for (uint64_t n : furthest) out->add_furthest_in_order(n);
 }
 
 // Reads one group's counters into `out`, through the mapping.
@@ -298,10 +304,21 @@ class CountersReader {
   absl::Status Read(const v1::FunnelCounters& c, absl::string_view group,
                     FunnelCounters* out) const {
     if (static_cast<uint32_t>(c.stages_size()) != stages_ ||
-        static_cast<uint32_t>(c.furthest_size()) != stages_) {
-      return in_(absl::StrCat("funnel counters of ", group, " cover ",
-                                       c.stages_size(), " stages and ", c.furthest_size(),
-                                       " furthest counts, not the header's ", stages_));
+        static_cast<uint32_t>(c.furthest_size()) != stages_ ||
+        static_cast<uint32_t>(c.furthest_in_order_size()) != stages_) {
+      return in_(absl::StrCat("funnel counters of ", group, " cover ", c.stages_size(),
+                              " stages, ", c.furthest_size(), " furthest counts and ",
+                              c.furthest_in_order_size(),
+                              " in order, not the header's ", stages_));
+    }
+    // Every cycle counted in order is counted among those that reached.
+    absl::uint128 reached = 0, in_order = 0;
+    for (uint64_t n : c.furthest()) reached += n;
+    for (uint64_t n : c.furthest_in_order()) in_order += n;
+    if (in_order > reached) {
+      return in_(absl::StrCat("funnel counters of ", group, " count more cycles in order (",
+                              absl::Uint128Low64(in_order), ") than in all (",
+                              absl::Uint128Low64(reached), ")"));
     }
     out->deals = c.deals();
     out->won = c.won();
@@ -314,11 +331,15 @@ class CountersReader {
     for (uint32_t s = 0; s < stages_; ++s) {
       SC_RETURN_IF_ERROR(ReadStage(c.stages(static_cast<int>(s)), s, group, out));
       const uint64_t n = c.furthest(static_cast<int>(s));
-      if (n == 0) continue;
+      const uint64_t in_order = c.furthest_in_order(static_cast<int>(s));
+      if (n == 0 && in_order == 0) continue;
       SC_ASSIGN_OR_RETURN(const StageId mapped, Stage(s));
       const uint8_t position = acc_.line_position(mapped);
       // A stage off the target machine's line is reached by no count.
-      if (position != FunnelAccumulator::kOffLine) out->furthest[position] += n;
+      if (position != FunnelAccumulator::kOffLine) {
+        out->furthest[position] += n;
+        out->furthest_in_order[position] += in_order;
+      }
     }
     SC_RETURN_IF_ERROR(ReadFlow(c, group, out));
     SC_RETURN_IF_ERROR(ReadHistogram(c.cycle_lengths(), absl::StrCat(group, ": cycle lengths"),

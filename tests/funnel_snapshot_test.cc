@@ -225,13 +225,19 @@ TEST(FunnelSnapshot, LossPeriodsMustBeCountedLosses) {
 }
 
 TEST_F(DamagedFunnel, AnUnknownOutcome) {
-  Chunk()->set_funnel_flags(0, 4);
-  ExpectDataLoss("deal 0 has funnel outcome 4");
+  Chunk()->set_funnel_flags(0, 8);  // 1 won, 2 lost, 4 out of order
+  ExpectDataLoss("deal 0 has funnel outcome 8");
 }
 
 TEST_F(DamagedFunnel, CountersThatDoNotFitTheHeader) {
   Funnel()->mutable_total()->mutable_stages()->RemoveLast();
   ExpectDataLoss("funnel counters of all deals cover 5 stages");
+  SetUp();
+  Funnel()->mutable_total()->mutable_furthest_in_order()->RemoveLast();
+  ExpectDataLoss("cover 6 stages, 6 furthest counts and 5 in order");
+  SetUp();
+  Funnel()->mutable_total()->set_furthest_in_order(0, 1u << 30);
+  ExpectDataLoss("count more cycles in order (");
   SetUp();
   Funnel()->mutable_total()->mutable_flow_to()->RemoveLast();
   ExpectDataLoss("funnel counters of all deals: the flow's columns differ in length");

@@ -197,6 +197,57 @@ TEST(Funnel, ConversionBetweenAnyTwoStagesOfTheLine) {
                         "\"conversion\": 0.6666666666666666}]"));
 }
 
+// In order, counted by hand on lead -> demo -> won with free forward moves:
+//   d0 lead, demo, won                  in order to won
+//   d1 lead, won (demo skipped)         in order to lead only
+//   d2 lead, demo, lead (back), demo, won   in order to won: moves back
+//                                       skip nothing
+//   d3 lead                             in order to lead
+//   d4 lead, lost                       in order to lead
+// reached: lead 5, demo 3, won 3; in order: lead 5, demo 2, won 2.
+TEST(Funnel, InOrderCountsOnlyCyclesThatSkippedNothing) {
+  auto m = Machine::FromTextProto(R"(name: "order" initial_stage: "lead"
+      stages { id: "lead" } stages { id: "demo" }
+      stages { id: "won" kind: WON } stages { id: "lost" kind: LOST } events { id: "call" }
+      transitions { from_any_open: true to_any_open: true }
+      transitions { from_any_open: true to_any_closed: true })");
+  ASSERT_TRUE(m.ok()) << m.status();
+  const StageId lead = 0, demo = 1, won = 2, lost = 3;
+  std::vector<StageRecord> moves = {{0, demo, 1}, {0, won, 2}, {1, won, 1},
+                                    {2, demo, 1}, {2, lead, 2}, {2, demo, 3},
+                                    {2, won, 4},  {4, lost, 1}};
+  auto p = *Pipeline::Create(*m, WithAnalytics());
+  for (int d = 0; d < 5; ++d) ASSERT_TRUE(p.Add(0).ok());
+  ASSERT_EQ(p.ApplyMoves(moves)->accepted, moves.size());
+  const FunnelReport report = *FunnelOf(p);
+  const FunnelFigures& f = report.total;
+  EXPECT_EQ((std::vector<uint64_t>{f.stages[lead].reached, f.stages[demo].reached,
+                                   f.stages[won].reached}),
+            (std::vector<uint64_t>{5, 3, 3}));
+  EXPECT_EQ((std::vector<uint64_t>{f.stages[lead].reached_in_order,
+                                   f.stages[demo].reached_in_order,
+                                   f.stages[won].reached_in_order}),
+            (std::vector<uint64_t>{5, 2, 2}));
+  EXPECT_DOUBLE_EQ(f.stages[lead].conversion_to_next_in_order, 2.0 / 5);
+  EXPECT_DOUBLE_EQ(f.stages[demo].conversion_to_next_in_order, 1.0);
+  FunnelTableOptions in_order;
+  in_order.in_order = true;
+  const std::string table = FunnelTable(report, in_order);
+  EXPECT_THAT(table, HasSubstr("reached*"));
+  EXPECT_THAT(table, HasSubstr("* in order: the cycles that went through every stage"));
+  EXPECT_THAT(FunnelTable(report), Not(HasSubstr("reached*")));
+  EXPECT_THAT(FunnelJson(report), HasSubstr("\"reached\": 3, \"reached_in_order\": 2,"));
+  // Kept through a snapshot: d3, still in order, goes on to demo after it.
+  std::string bytes;
+  ASSERT_TRUE(SavePipeline(p, SnapshotSink::Bytes(&bytes)).ok());
+  auto restored = *LoadPipeline(SnapshotSource::Bytes(bytes), *m);
+  ASSERT_TRUE(restored.MoveTo(3, demo, 5)->moved());
+  const FunnelFigures g = FunnelOf(restored)->total;
+  EXPECT_EQ(g.stages[lead].reached_in_order, 5u);
+  EXPECT_EQ(g.stages[demo].reached_in_order, 3u);
+  EXPECT_EQ(g.stages[won].reached_in_order, 2u);
+}
+
 TEST(Funnel, AsOfDefaultsToTheLatestTime) {
   Pipeline p = Build(WithAnalytics(), true);
   const auto report = FunnelOf(p);

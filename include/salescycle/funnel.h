@@ -54,6 +54,12 @@
 //   conversion to next   reached(next) / reached(stage), where next is the
 //                next stage on the line; never above 100%; for OPEN stages
 //                on the line only;
+//   in order     reached and conversion to next counting only the cycles
+//                that skipped no stage of the line (Mixpanel's and
+//                Amplitude's ordered funnel): a cycle is in order while its
+//                first stage on the line is the line's first and each new
+//                furthest stage is the next one; moves back are allowed;
+//                a deal created in a later entry stage is not in order;
 //   conversion between two stages of the line, from k to a later j:
 //                reached(j) / reached(k) (ConversionBetween; in JSON and
 //                protobuf for every such pair);
@@ -203,6 +209,11 @@ struct StageFunnel {
   // kNoStage and 0 when the stage is the last of the funnel order.
   StageId next_stage = kNoStage;
   double conversion_to_next = 0;
+  // In order (Mixpanel's and Amplitude's ordered funnel): reached by the
+  // cycles that entered every stage of the line before this one, none
+  // skipped; and reached_in_order(next) / reached_in_order(this).
+  uint64_t reached_in_order = 0;
+  double conversion_to_next_in_order = 0;
   double conversion_to_won = 0;
   double drop_rate = 0;  // dropped / entered
   DurationStats time_in_stage;
@@ -353,7 +364,11 @@ std::vector<StageId> FunnelLine(const FunnelFigures& figures);
 
 // A readable table for a terminal (stage rows, then the overall figures;
 // with cohorts, one line a cohort).
-std::string FunnelTable(const FunnelReport& report);
+struct FunnelTableOptions {
+  // The reached and to-next columns in order (marked "*", with a note).
+  bool in_order = false;
+};
+std::string FunnelTable(const FunnelReport& report, const FunnelTableOptions& options = {});
 // The report as salescycle.v1.FunnelReport (proto/salescycle/v1/funnel.proto):
 // serialized bytes, or its JSON.
 std::string FunnelProtoBytes(const FunnelReport& report);

@@ -34,6 +34,10 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv, int first,
       args.progress = false;
     } else if (absl::StartsWith(a, "--")) {
       const std::string name = a.substr(2);
+      if (std::find(known.begin(), known.end(), name + "!") != known.end()) {
+        args.switches.insert(name);
+        continue;
+      }
       if (std::find(known.begin(), known.end(), name) == known.end()) {
         return absl::InvalidArgumentError(absl::StrCat("unknown option ", a));
       }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,7 @@ struct Args {
   std::map<std::string, std::string> options;
   bool strict = false;
   std::optional<bool> progress;
+  std::set<std::string> switches;  // a command's own, without a value
 };
 
 // Prints why and a hint at --help; returns kUsage.
@@ -36,7 +38,8 @@ int Usage(const std::string& why);
 int Fail(const absl::Status& status);
 
 // argv[first..]: positional arguments, the `known` options (each with a
-// value) and the switches --strict, --progress, --no-progress.
+// value; a name ending in "!" is a switch without one, in `switches`) and
+// the switches --strict, --progress, --no-progress.
 absl::StatusOr<Args> ParseArgs(int argc, char** argv, int first,
                                const std::vector<std::string>& known);
 

@@ -109,6 +109,8 @@ report options:
   --by ATTRIBUTE                   the live deals by that attribute's value
                                    (a lead source, an owner, a region)
   --by-csv FILE                    also write that breakdown as CSV
+  --in-order                       the table's reached and to-next count only
+                                   cycles that skipped no stage of the line
   --closed-from DATE, --closed-to DATE
                                    the closes of [FROM, TO) only: each must
                                    start a period of --cohort (a Monday, a
@@ -527,10 +529,12 @@ absl::StatusOr<Pipeline> OpenForReport(const Args& args, const ReportRequest& r,
 // run.
 absl::Status WriteReport(Args& args, const std::string& format,
                          const FunnelReport& report, const Machine& machine) {
+  FunnelTableOptions table;
+  table.in_order = args.switches.count("in-order") > 0;
   const std::string text = format == "json"  ? FunnelJson(report)
                            : format == "csv" ? FunnelCsv(report)
                            : format == "svg" ? FunnelSvg(report)
-                                             : FunnelTable(report);
+                                             : FunnelTable(report, table);
   SC_RETURN_IF_ERROR(WriteOut(args, text));
   for (const auto& [flag, picture] :
        {std::pair<const char*, std::function<std::string()>>{
@@ -628,7 +632,7 @@ int Merge(int argc, char** argv) {
 int Report(int argc, char** argv) {
   auto args = ParseArgs(argc, argv, 2, {"format", "cohort", "value", "now", "out", "svg",
                                         "dot", "flow", "max-rejected", "by", "by-csv",
-                                        "closed-from", "closed-to", "state-out"});
+                                        "closed-from", "closed-to", "state-out", "in-order!"});
   if (!args.ok()) return Usage(std::string(args.status().message()));
   const auto& pos = args->positional;
   if (pos.empty() || pos.size() > 2) {
