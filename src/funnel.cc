@@ -92,16 +92,22 @@ namespace {
 // timestamps: their difference can pass int64 (the fuzzer found an entry at
 // the far past of a hostile event file), so it is taken in uint64, where it
 // fits whenever as_of > entered.
+// The time from `entered` to `as_of`, 0 if it is later; in 64 unsigned
+// bits, which hold any difference of two timestamps.
+uint64_t StaySeconds(Timestamp entered, Timestamp as_of) {
+  if (as_of <= entered) return 0;
+  return static_cast<uint64_t>(as_of) - static_cast<uint64_t>(entered);
+}
+
 bool StayedPast(Timestamp entered, Timestamp as_of, int64_t limit) {
-  if (as_of <= entered) return false;
-  return static_cast<uint64_t>(as_of) - static_cast<uint64_t>(entered) >
-         static_cast<uint64_t>(limit);
+  return StaySeconds(entered, as_of) > static_cast<uint64_t>(limit);
 }
 
 }  // namespace
 
 void LiveTally::Add(StageId s, const StageInfo& info, StageId furthest, bool is_stalled,
-                    bool won, std::optional<double> value) {
+                    bool won, std::optional<double> value, uint64_t stay_seconds) {
+  current_stay_seconds[s] += stay_seconds;
   const bool is_open = info.kind == StageKind::kOpen;
   if (furthest != kNoStage) {
     if (info.kind == StageKind::kLost) {
@@ -130,7 +136,8 @@ void LiveTally::Add(StageId s, const StageInfo& info, StageId furthest, bool is_
 
 namespace {
 
-void AddAll(std::vector<uint64_t>* to, const std::vector<uint64_t>& from) {
+template <typename T>
+void AddAll(std::vector<T>* to, const std::vector<T>& from) {
   if (to->size() < from.size()) to->resize(from.size(), 0);
   for (size_t i = 0; i < from.size(); ++i) (*to)[i] += from[i];
 }
@@ -143,6 +150,7 @@ void LiveTally::Merge(const LiveTally& other) {
   AddAll(&stopped_lost, other.stopped_lost);
   AddAll(&stopped_open, other.stopped_open);
   AddAll(&stopped_side, other.stopped_side);
+  AddAll(&current_stay_seconds, other.current_stay_seconds);
   for (const auto& [reason, n] : other.lost_by_reason) lost_by_reason[reason] += n;
   live += other.live;
   open += other.open;
@@ -319,6 +327,9 @@ StageFunnel StageFigures(const Machine& m, const FunnelAccumulator& acc,
               : Ratio(static_cast<double>(sc.won_after), static_cast<double>(sc.entered));
   st.drop_rate = Ratio(static_cast<double>(st.dropped), static_cast<double>(sc.entered));
   st.time_in_stage = Stats(sc.time_in_stage);
+  st.mean_cumulative_seconds =
+      Ratio(static_cast<double>(sc.time_in_stage.sum() + live.current_stay_seconds[s]),
+            static_cast<double>(sc.entered));
   st.activities = sc.activities;
   st.rejected = sc.rejected;
   st.lost_from = sc.lost_from;
@@ -520,9 +531,10 @@ void TallyLive(const Pipeline& pipeline, const FunnelAccumulator& acc,
     const uint8_t furthest = acc.furthest(d);
     const StageId furthest_stage =
         furthest == FunnelAccumulator::kOffLine ? kNoStage : acc.line()[furthest];
+    const uint64_t stay = StaySeconds(pipeline.entered_at(d), rep->as_of);
     for (LiveTally* t : tallies) {
       if (t == nullptr) continue;
-      t->Add(s, info, furthest_stage, stalled, won, v);
+      t->Add(s, info, furthest_stage, stalled, won, v, stay);
       if (info.kind == StageKind::kLost) {
         ++t->lost_by_reason[std::string(pipeline.LossReason(d))];
       }
@@ -934,16 +946,16 @@ std::string FunnelTable(const FunnelReport& report, const FunnelTableOptions& op
                                             : "  ---------------- cycles -------------",
                         "-- conversion ---",
                         "  -------------------- moves --------------------",
-                        "- time in stage -");
+                        "------ time in stage ------");
   absl::StrAppendFormat(
-      &out, "%-*s %9s %9s %9s %9s %8s %8s %9s %9s %9s %9s %9s %8s %8s\n", name_width,
+      &out, "%-*s %9s %9s %9s %9s %8s %8s %9s %9s %9s %9s %9s %8s %8s %9s\n", name_width,
       "stage", "entered", options.in_order ? "reached*" : "reached", "now", "stalled",
       options.in_order ? "to next*" : "to next", "to won", "in",
-      "forward", "back", "lost", "side", "median", "p90");
+      "forward", "back", "lost", "side", "median", "p90", "per cycle");
   for (const StageFunnel& s : f.stages) {
     const bool timed = s.time_in_stage.count > 0;
     absl::StrAppendFormat(
-        &out, "%-*s %9s %9s %9s %9s %8s %8s %9s %9s %9s %9s %9s %8s %8s%s\n",
+        &out, "%-*s %9s %9s %9s %9s %8s %8s %9s %9s %9s %9s %9s %8s %8s %9s%s\n",
         name_width, s.display_name, Thousands(s.entered),
         s.kind == StageKind::kLost || s.side
             ? "-"
@@ -957,6 +969,7 @@ std::string FunnelTable(const FunnelReport& report, const FunnelTableOptions& op
         Thousands(s.exits_lost), Thousands(s.exits_side),
         timed ? Days(static_cast<double>(s.time_in_stage.median_seconds)) : "-",
         timed ? Days(static_cast<double>(s.time_in_stage.p90_seconds)) : "-",
+        s.entered > 0 ? Days(s.mean_cumulative_seconds) : "-",
         s.stage == f.biggest_leak ? "  <- biggest leak" : "");
   }
   if (options.in_order) {
@@ -1048,6 +1061,7 @@ void ToProto(const FunnelFigures& f, v1::FunnelFigures* out) {
     st->set_entered(s.entered);
     st->set_reached(s.reached);
     st->set_reached_in_order(s.reached_in_order);
+    st->set_mean_cumulative_seconds(s.mean_cumulative_seconds);
     st->set_conversion_to_next_in_order(s.conversion_to_next_in_order);
     st->set_stopped_lost(s.stopped_lost);
     st->set_stopped_open(s.stopped_open);
@@ -1253,6 +1267,7 @@ void JsonStage(const FunnelFigures& f, const StageFunnel& s, JsonWriter* w) {
   w->Field("entered", s.entered);
   w->Field("reached", s.reached);
   w->Field("reached_in_order", s.reached_in_order);
+  w->Field("mean_cumulative_seconds", s.mean_cumulative_seconds);
   w->Field("moves_in", s.moves_in);
   w->Field("reentries", s.reentries);
   w->Field("exits_forward", s.exits_forward);
@@ -1449,13 +1464,13 @@ std::string FunnelCsv(const FunnelReport& report) {
       "mean_seconds,median_seconds,p90_seconds,activities,rejected,reached,"
       "stopped_lost,stopped_open,stopped_side,moves_in,reentries,exits_forward,"
       "exits_back,exits_lost,exits_side,lost_from,reached_in_order,"
-      "conversion_to_next_in_order\r\n";
+      "conversion_to_next_in_order,mean_cumulative_seconds\r\n";
   auto rows = [&out](absl::string_view cohort, const FunnelFigures& f) {
     for (const StageFunnel& s : f.stages) {
       absl::StrAppendFormat(
           &out,
           "%s,%s,%s,%u,%u,%u,%u,%u,%s,%.6f,%.6f,%u,%.1f,%d,%d,%u,%u,%u,%u,%u,%u,%u,%u,"
-          "%u,%u,%u,%u,%u,%u,%s\r\n",
+          "%u,%u,%u,%u,%u,%u,%s,%.1f\r\n",
           CsvField(cohort), CsvField(s.id), StageKindName(s.kind), s.entered,
           s.moved_on, s.dropped, s.now, s.stalled,
           s.next_stage == kNoStage ? "" : absl::StrFormat("%.6f", s.conversion_to_next),
@@ -1466,7 +1481,8 @@ std::string FunnelCsv(const FunnelReport& report) {
           s.exits_forward, s.exits_back, s.exits_lost, s.exits_side, s.lost_from,
           s.reached_in_order,
           s.next_stage == kNoStage ? ""
-                                   : absl::StrFormat("%.6f", s.conversion_to_next_in_order));
+                                   : absl::StrFormat("%.6f", s.conversion_to_next_in_order),
+          s.mean_cumulative_seconds);
     }
   };
   rows("all", report.total);

@@ -63,6 +63,9 @@ void WriteLive(const LiveTally& t, v1::FunnelLiveTally* out) {
   out->set_won_valued(t.won_valued);
   WriteInt128(t.open_value.raw(), out->mutable_open_value());
   out->set_open_valued(t.open_valued);
+  for (const absl::uint128 n : t.current_stay_seconds) {
+    WriteInt128(static_cast<absl::int128>(n), out->add_current_stay());
+  }
 }
 
 void WriteSegment(const std::string& value, bool set, const SegmentTally& t,
@@ -113,6 +116,16 @@ absl::Status ReadLive(const v1::FunnelLiveTally& in, size_t stages, absl::string
   out->won_valued = in.won_valued();
   out->open_value.set_raw(ReadInt128(in.open_value()));
   out->open_valued = in.open_valued();
+  if (static_cast<size_t>(in.current_stay_size()) != stages) {
+    return Corrupt(absl::StrCat(at, " has stays in ", in.current_stay_size(), " stages, not ",
+                                stages));
+  }
+  out->current_stay_seconds.clear();
+  for (const v1::Int128& n : in.current_stay()) {
+    const absl::int128 seconds = ReadInt128(n);
+    if (seconds < 0) return Corrupt(absl::StrCat(at, ": a negative stay"));
+    out->current_stay_seconds.push_back(static_cast<absl::uint128>(seconds));
+  }
   return absl::OkStatus();
 }
 

@@ -53,12 +53,15 @@ struct LiveTally {
   LiveTally() = default;
   explicit LiveTally(size_t stages)
       : now(stages, 0), stalled(stages, 0), stopped_lost(stages, 0),
-        stopped_open(stages, 0), stopped_side(stages, 0) {}
+        stopped_open(stages, 0), stopped_side(stages, 0), current_stay_seconds(stages, 0) {}
   std::vector<uint64_t> now;
   std::vector<uint64_t> stalled;
   // By the stage of a live deal's furthest position on the line: it is now
   // lost, still open (on the line, perhaps behind it), or in a side stage.
   std::vector<uint64_t> stopped_lost, stopped_open, stopped_side;
+  // By stage: the live deals' stays in it so far, from their entry to the
+  // report's time, summed (the cumulative time in stage counts them).
+  std::vector<absl::uint128> current_stay_seconds;
   absl::flat_hash_map<std::string, uint64_t> lost_by_reason;
   uint64_t live = 0;
   uint64_t open = 0;
@@ -73,7 +76,7 @@ struct LiveTally {
   // One live deal in stage `s`, whose furthest stage on the line is
   // `furthest` (kNoStage: none); `value` when its value attribute is set.
   void Add(StageId s, const StageInfo& info, StageId furthest, bool is_stalled,
-           bool won, std::optional<double> value);
+           bool won, std::optional<double> value, uint64_t stay_seconds);
   void Merge(const LiveTally& other);
 };
 

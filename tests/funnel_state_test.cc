@@ -236,6 +236,15 @@ TEST(FunnelState, DamagedBytesAreErrorsNamingWhat) {
   d.mutable_total()->mutable_now()->RemoveLast();
   expect(d, absl::StatusCode::kDataLoss, "the live deals of all deals has 5 stages, not 6");
   d = s;
+  d.mutable_total()->mutable_current_stay()->RemoveLast();
+  expect(d, absl::StatusCode::kDataLoss, "the live deals of all deals has stays in 5 stages");
+  d = s;
+  d.mutable_total()->mutable_current_stay(0)->set_high(-1);
+  expect(d, absl::StatusCode::kDataLoss, "the live deals of all deals: a negative stay");
+  d = s;
+  d.set_closed_from(5);
+  expect(d, absl::StatusCode::kDataLoss, "its close window: closed_from 1970-01-01 00:00:05");
+  d = s;
   d.mutable_cohorts()->RemoveLast();
   expect(d, absl::StatusCode::kDataLoss, "cohorts of live deals for");
   d = s;

@@ -167,6 +167,15 @@ TEST(Funnel, HandComputedFiguresOnlineThroughFireAndApply) {
     EXPECT_DOUBLE_EQ(demo.mean_seconds, 52.0 / 3);
     EXPECT_EQ(demo.median_seconds, 20);
     EXPECT_EQ(demo.p90_seconds, 30);
+    // Cumulative time in stage a cycle: completed stays plus the live
+    // deals' current ones up to 200 (d0 in won since 30, d1 lost since 50,
+    // d2 lost since 25, d3 a lead since 40, d4 won since 18), / entered:
+    // lead (61 + 160) / 5; demo 52 / 3; won (170 + 182) / 2; lost (d4's
+    // 5 + 150 + 175) / 3.
+    EXPECT_DOUBLE_EQ(f.stages[0].mean_cumulative_seconds, 221.0 / 5);
+    EXPECT_DOUBLE_EQ(f.stages[1].mean_cumulative_seconds, 52.0 / 3);
+    EXPECT_DOUBLE_EQ(f.stages[2].mean_cumulative_seconds, 176);
+    EXPECT_DOUBLE_EQ(f.stages[3].mean_cumulative_seconds, 110);
     // Cycles 30 (d0) and 18 (d4) seconds; values of the won: 1000 and 300.
     EXPECT_DOUBLE_EQ(f.average_cycle_days, 24.0 / 86400);
     EXPECT_DOUBLE_EQ(f.average_deal_value, 650);

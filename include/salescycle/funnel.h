@@ -67,6 +67,11 @@
 //                cycle reached every stage before its win); off the line,
 //                cycles that entered the stage and then won /
 //                entered(stage);
+//   cumulative time in stage   the time a cycle spent in the stage over
+//                all its visits (HubSpot's cumulative time in stage),
+//                averaged over the cycles that entered it: (completed stays
+//                + the live deals' current stays up to the report's time)
+//                / entered; a removed deal's unfinished stay is not in it;
 //   time in stage        completed stays (entry to exit), mean exact,
 //                median and 90th percentile within 1.6% (histograms of 32
 //                buckets per power of two; exact below 32 seconds);
@@ -217,6 +222,10 @@ struct StageFunnel {
   double conversion_to_won = 0;
   double drop_rate = 0;  // dropped / entered
   DurationStats time_in_stage;
+  // Cumulative time in stage (HubSpot's, per deal) averaged over the
+  // cycles that entered: every stay summed, the live deals' current stays
+  // up to the report's time included, / entered.
+  double mean_cumulative_seconds = 0;
   uint64_t activities = 0;  // steps accepted in the stage without a move
   uint64_t rejected = 0;    // steps refused in the stage
   // Deals whose first loss (before any win) was a move out of this stage.
