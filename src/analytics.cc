@@ -172,12 +172,14 @@ void FunnelAccumulator::Grow(DealIndex deal) {
   const size_t n = static_cast<size_t>(deal) + 1;
   created_.resize(n, 0);
   marks_.resize(n);
+  if (!activities_.empty()) activities_.resize(n, 0);
   visited_more_.resize(n * more_bytes_, 0);
   if (cohort_ != Cohort::kNone) cohort_of_.resize(n, kNoCohort);
 }
 
 void FunnelAccumulator::ClearMarks(DealIndex deal) {
   marks_[deal] = DealMarks();
+  if (deal < activities_.size()) activities_[deal] = 0;
   std::fill_n(visited_more_.begin() + static_cast<size_t>(deal) * more_bytes_, more_bytes_, 0);
 }
 
@@ -193,6 +195,11 @@ void FunnelAccumulator::ForEachVisited(DealIndex deal, F f) const {
       f(kMarkedStages + b * 8 + static_cast<size_t>(absl::countr_zero(bits)));
     }
   }
+}
+
+void FunnelAccumulator::RestoreActivities(DealIndex deal, uint32_t n) {
+  if (activities_.size() < created_.size()) activities_.resize(created_.size(), 0);
+  activities_[deal] = n;
 }
 
 void FunnelAccumulator::AppendVisited(DealIndex deal, std::string* out) const {
@@ -243,6 +250,8 @@ void FunnelAccumulator::OnNewCycle(DealIndex deal, Timestamp time) {
 
 void FunnelAccumulator::OnActivity(DealIndex deal, StageId stage, Timestamp time) {
   if (time > latest_) latest_ = time;
+  if (activities_.size() < created_.size()) activities_.resize(created_.size(), 0);
+  if (activities_[deal] != std::numeric_limits<uint32_t>::max()) ++activities_[deal];
   ++total_.stages[stage].activities;
   const uint32_t c = cohort_ == Cohort::kNone ? kNoCohort : cohort_of_[deal];
   if (c != kNoCohort) ++cohorts_[c].stages[stage].activities;
@@ -286,6 +295,7 @@ void FunnelAccumulator::Close(DealIndex deal, StageId from, StageId to, Timestam
       if (g == nullptr) continue;
       ++g->lost;
       g->loss_lengths.Add(length);
+      g->activities_lost += activities(deal);
       if (from != kNoStage) ++g->stages[from].lost_from;
     }
     return;
@@ -327,6 +337,7 @@ void FunnelAccumulator::Close(DealIndex deal, StageId from, StageId to, Timestam
       g->between_wins.Add(since_last);
     }
     ++g->won;
+    g->activities_won += activities(deal);
     if (was_lost) --g->lost;
     const Timestamp length = time - cycle_start(deal);
     g->cycle_seconds += length;
@@ -427,6 +438,8 @@ void FunnelCounters::Merge(const FunnelCounters& other) {
   repeat_buyers += other.repeat_buyers;
   between_wins.Merge(other.between_wins);
   loss_lengths.Merge(other.loss_lengths);
+  activities_won += other.activities_won;
+  activities_lost += other.activities_lost;
   cycle_lengths.Merge(other.cycle_lengths);
   for (size_t s = 0; s < stages.size() && s < other.stages.size(); ++s) {
     StageCounters& a = stages[s];
@@ -494,6 +507,7 @@ size_t FunnelAccumulator::MemoryUsage() const {
   for (const FunnelCounters& c : cohorts_) bytes += counters(c);
   return bytes + created_.capacity() * sizeof(Timestamp) +
          marks_.capacity() * sizeof(DealMarks) + visited_more_.capacity() +
+         activities_.capacity() * sizeof(uint32_t) +
          cohort_of_.capacity() * sizeof(uint32_t) +
          cycle_start_.capacity() * (sizeof(DealIndex) + sizeof(Timestamp) + 1);
 }

@@ -232,6 +232,9 @@ struct FunnelCounters {
   // A cycle's start to its first loss, for every cycle lost (counted at
   // losses only, so sparse).
   DurationHistogram loss_lengths;
+  // The activities cycles had by their win, and by their first loss.
+  uint64_t activities_won = 0;
+  uint64_t activities_lost = 0;
   // The cycle lengths themselves (addition to first win), for their median
   // and 90th percentile; counted at wins only, so sparse.
   DurationHistogram cycle_lengths;
@@ -365,6 +368,11 @@ class FunnelAccumulator {
     if (it == loss_period_.end()) return std::nullopt;
     return it->second;
   }
+  // The activities of the deal's current cycle so far.
+  uint32_t activities(DealIndex deal) const {
+    return deal < activities_.size() ? activities_[deal] : 0;
+  }
+  void RestoreActivities(DealIndex deal, uint32_t n);
   const absl::flat_hash_map<DealIndex, Timestamp>& loss_periods() const {
     return loss_period_;
   }
@@ -535,6 +543,9 @@ class FunnelAccumulator {
   const bool keeps_loss_periods_;
   absl::flat_hash_map<DealIndex, Timestamp> loss_period_;
   std::vector<DealMarks> marks_;
+  // Activities in the current cycle, by deal (saturating); empty until the
+  // first activity, so that a pipeline without them pays nothing.
+  std::vector<uint32_t> activities_;
   // Visited bits of the stages from kMarkedStages on, more_bytes_ a deal.
   std::vector<uint8_t> visited_more_;
   std::vector<uint32_t> cohort_of_;  // empty without cohorts: 4 bytes a deal saved

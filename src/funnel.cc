@@ -386,6 +386,10 @@ FunnelFigures Figures(const Machine& m, const FunnelAccumulator& acc,
   f.cycles_per_deal = Ratio(static_cast<double>(f.cycles), static_cast<double>(f.deals));
   f.time_between_wins = Stats(c.between_wins);
   f.time_to_loss = Stats(c.loss_lengths);
+  f.activities_per_won_cycle =
+      Ratio(static_cast<double>(c.activities_won), static_cast<double>(c.won));
+  f.activities_per_lost_cycle = Ratio(static_cast<double>(c.activities_lost),
+                                      static_cast<double>(c.loss_lengths.count()));
   f.average_deal_value =
       live.won_valued > 0
           ? live.won_value.value() / static_cast<double>(live.won_valued)
@@ -810,6 +814,32 @@ std::string LostLines(const FunnelFigures& f, size_t shown) {
   return out + "\n";
 }
 
+// "activities: 12,345 (Negotiation 4,321, ...); 6.2 a won cycle by its win,
+// 1.4 a lost one by its loss" on one line; "" when there were none.
+std::string ActivityLine(const FunnelFigures& f) {
+  uint64_t all = 0;
+  std::vector<const StageFunnel*> by_stage;
+  for (const StageFunnel& s : f.stages) {
+    if (s.activities == 0) continue;
+    all += s.activities;
+    by_stage.push_back(&s);
+  }
+  if (all == 0) return "";
+  std::stable_sort(by_stage.begin(), by_stage.end(),
+                   [](const StageFunnel* a, const StageFunnel* b) {
+                     return a->activities > b->activities;
+                   });
+  std::string out = absl::StrCat("activities: ", Thousands(all), " (");
+  for (size_t i = 0; i < by_stage.size() && i < 4; ++i) {
+    absl::StrAppend(&out, i ? ", " : "", by_stage[i]->display_name, " ",
+                    Thousands(by_stage[i]->activities));
+  }
+  absl::StrAppend(&out, by_stage.size() > 4 ? ", ...)" : ")");
+  absl::StrAppendFormat(&out, "; %.1f a won cycle by its win, %.1f a lost one by its loss\n",
+                        f.activities_per_won_cycle, f.activities_per_lost_cycle);
+  return out;
+}
+
 // "repeat purchases: 140 of 897 buyers won again (15.6%), ..." on one
 // line; "" for a pipeline where no deal started a second cycle.
 std::string RepeatLine(const FunnelFigures& f) {
@@ -976,7 +1006,7 @@ std::string FunnelTable(const FunnelReport& report, const FunnelTableOptions& op
     absl::StrAppend(&out, "* in order: the cycles that went through every stage of the line "
                           "before it, none skipped\n");
   }
-  absl::StrAppend(&out, "\n", Overall(report, f), "\n", RepeatLine(f), LostLines(f, 8),
+  absl::StrAppend(&out, "\n", Overall(report, f), "\n", RepeatLine(f), ActivityLine(f), LostLines(f, 8),
                   LostFromLine(f), RejectedLines(f, 12));
   if (!report.cohorts.empty()) {
     // A recent cohort has most of its deals still open: its win rate is
@@ -1040,6 +1070,8 @@ void ToProto(const FunnelFigures& f, v1::FunnelFigures* out) {
   out->set_cycles_per_deal(f.cycles_per_deal);
   ToProto(f.time_between_wins, out->mutable_time_between_wins());
   ToProto(f.time_to_loss, out->mutable_time_to_loss());
+  out->set_activities_per_won_cycle(f.activities_per_won_cycle);
+  out->set_activities_per_lost_cycle(f.activities_per_lost_cycle);
   ForEachConversion(f, [out](const StageFunnel& from, const StageFunnel& to, double c) {
     v1::Conversion* pc = out->add_conversions();
     pc->set_from(from.id);
@@ -1349,6 +1381,8 @@ void JsonFigures(const FunnelFigures& f, JsonWriter* w) {
   JsonDuration(f.time_between_wins, w);
   w->Key("time_to_loss");
   JsonDuration(f.time_to_loss, w);
+  w->Field("activities_per_won_cycle", f.activities_per_won_cycle);
+  w->Field("activities_per_lost_cycle", f.activities_per_lost_cycle);
   w->Key("conversions");
   w->Open('[');
   ForEachConversion(f, [w](const StageFunnel& from, const StageFunnel& to, double c) {

@@ -47,7 +47,7 @@ void WriteFunnelColumns(const ChunkWriteContext& c) {
     chunk->add_funnel_furthest(
         furthest == FunnelAccumulator::kOffLine ? 0 : uint32_t{acc->line()[furthest]} + 1);
   }
-  int64_t last = -1, last_win = -1, last_loss = -1;
+  int64_t last = -1, last_win = -1, last_loss = -1, last_activity = -1;
   for (size_t i = 0; i < c.n; ++i) {
     const DealIndex d = static_cast<DealIndex>(c.first + i);
     if (!c.pipeline.Contains(d)) continue;
@@ -63,6 +63,12 @@ void WriteFunnelColumns(const ChunkWriteContext& c) {
           static_cast<uint32_t>(static_cast<int64_t>(i) - last_loss));
       last_loss = static_cast<int64_t>(i);
       chunk->add_funnel_loss_periods(*period);
+    }
+    if (const uint32_t n = acc->activities(d); n > 0) {
+      chunk->add_funnel_activity_offset_deltas(
+          static_cast<uint32_t>(static_cast<int64_t>(i) - last_activity));
+      last_activity = static_cast<int64_t>(i);
+      chunk->add_funnel_activities(n);
     }
     if (const FunnelAccumulator::Wins* wins = acc->wins(d)) {
       chunk->add_funnel_win_offset_deltas(
@@ -81,7 +87,8 @@ bool HasFunnelColumns(const v1::PipelineChunk& chunk) {
          chunk.funnel_flags_size() > 0 || chunk.funnel_furthest_size() > 0 ||
          chunk.funnel_cycle_start_offset_deltas_size() > 0 ||
          chunk.funnel_win_offset_deltas_size() > 0 ||
-         chunk.funnel_loss_offset_deltas_size() > 0;
+         chunk.funnel_loss_offset_deltas_size() > 0 ||
+         chunk.funnel_activity_offset_deltas_size() > 0;
 }
 
 // The visited stages of the chunk's k-th live deal, mapped.
@@ -147,6 +154,12 @@ absl::Status ReadCycleStartsAndWins(const ChunkReadContext& c, FunnelAccumulator
     return c.Error(absl::StrCat(chunk.funnel_wins_size(), " win counts for ",
                                 chunk.funnel_last_win_before_entry_size(), " latest wins"));
   }
+  SC_RETURN_IF_ERROR(ForEachSparseDeal(
+      c, chunk.funnel_activity_offset_deltas(), chunk.funnel_activities_size(), "activity",
+      [&](DealIndex d, int k) {
+        acc->RestoreActivities(d, chunk.funnel_activities(k));
+        return absl::OkStatus();
+      }));
   SC_RETURN_IF_ERROR(ForEachSparseDeal(
       c, chunk.funnel_loss_offset_deltas(), chunk.funnel_loss_periods_size(), "loss period",
       [&](DealIndex d, int k) {
@@ -246,6 +259,8 @@ void WriteCounters(const FunnelCounters& c, const FunnelAccumulator& acc,
   out->set_new_cycles(c.new_cycles);
   out->set_repeat_wins(c.repeat_wins);
   out->set_repeat_buyers(c.repeat_buyers);
+  out->set_activities_won(c.activities_won);
+  out->set_activities_lost(c.activities_lost);
   WriteHistogram(c.between_wins, out->mutable_between_wins());
   WriteHistogram(c.loss_lengths, out->mutable_loss_lengths());
   out->set_moves(c.flow.Total());
@@ -328,6 +343,8 @@ class CountersReader {
     out->new_cycles = c.new_cycles();
     out->repeat_wins = c.repeat_wins();
     out->repeat_buyers = c.repeat_buyers();
+    out->activities_won = c.activities_won();
+    out->activities_lost = c.activities_lost();
     for (uint32_t s = 0; s < stages_; ++s) {
       SC_RETURN_IF_ERROR(ReadStage(c.stages(static_cast<int>(s)), s, group, out));
       const uint64_t n = c.furthest(static_cast<int>(s));

@@ -124,6 +124,10 @@ TEST_F(DamagedFunnel, AFunnelFrameTheHeaderDoesNotDeclare) {
     c->clear_funnel_win_offset_deltas();
     c->clear_funnel_last_win_before_entry();
     c->clear_funnel_wins();
+    c->clear_funnel_loss_offset_deltas();
+    c->clear_funnel_loss_periods();
+    c->clear_funnel_activity_offset_deltas();
+    c->clear_funnel_activities();
   }
   ExpectDataLoss("a funnel frame, but the header declares none");
 }
@@ -174,6 +178,15 @@ TEST_F(DamagedFunnel, Wins) {
   SetUp();
   Chunk()->set_funnel_win_offset_deltas(0, 100000);
   ExpectDataLoss("win offset 99999 is not a live deal");
+}
+
+TEST_F(DamagedFunnel, Activities) {
+  ASSERT_GT(Chunk()->funnel_activities_size(), 0);
+  Chunk()->mutable_funnel_activities()->RemoveLast();
+  ExpectDataLoss("activity offsets for");
+  SetUp();
+  Chunk()->set_funnel_activity_offset_deltas(0, 100000);
+  ExpectDataLoss("activity offset 99999 is not a live deal");
 }
 
 TEST_F(DamagedFunnel, ClosePeriods) {

@@ -599,7 +599,13 @@ TEST(FunnelRejections, CountedByStageEventAndReasonThroughEveryPath) {
     EXPECT_EQ(f.stages[3].rejected, 1u);  // lost
     EXPECT_EQ(f.stages[0].activities, 2u);  // d0's call and d2's first
     EXPECT_EQ(f.stages[1].activities, 1u);  // d2's second, in qualified
+    // d2 won after 2 calls; d1 was lost after none.
+    EXPECT_DOUBLE_EQ(f.activities_per_won_cycle, 2.0);
+    EXPECT_DOUBLE_EQ(f.activities_per_lost_cycle, 0.0);
   }
+  EXPECT_THAT(FunnelTable(reports[0]),
+              HasSubstr("activities: 3 (lead 2, qualified 1); 2.0 a won cycle by its win, "
+                        "0.0 a lost one by its loss\n"));
   const std::string table = FunnelTable(reports[0]);
   EXPECT_THAT(table, HasSubstr("rejected: 5 of 11 steps (45.5%)"));
   EXPECT_THAT(table, HasSubstr("lead                   qualify                      "
@@ -672,6 +678,29 @@ TEST(Funnel, MachinesPastSixteenStagesCountVisitsAboveThem) {
     saved.push_back(bytes);
   }
   EXPECT_EQ(saved[0], saved[1]);
+}
+
+// A deal's activities so far are kept in snapshots: three calls, two of
+// them before a restore, then a win: 3 a won cycle.
+TEST(FunnelActivities, ACyclesActivitiesSurviveARestore) {
+  auto p = *Pipeline::Create(Strict(), WithAnalytics());
+  ASSERT_TRUE(p.Add(0).ok());
+  ASSERT_TRUE(p.Add(0).ok());
+  ASSERT_TRUE(p.Set(0, 0, AttributeValue::Int64(9)).ok());
+  ASSERT_TRUE(p.Set(0, 1, AttributeValue::String("ana")).ok());
+  ASSERT_EQ(p.Fire(0, "call", 1)->outcome, Outcome::kActivity);
+  ASSERT_EQ(p.Fire(0, "call", 2)->outcome, Outcome::kActivity);
+  ASSERT_EQ(p.Fire(1, "call", 2)->outcome, Outcome::kActivity);
+  std::string bytes;
+  ASSERT_TRUE(SavePipeline(p, SnapshotSink::Bytes(&bytes)).ok());
+  auto restored = *LoadPipeline(SnapshotSource::Bytes(bytes), Strict());
+  ASSERT_EQ(restored.Fire(0, "call", 3)->outcome, Outcome::kActivity);
+  ASSERT_TRUE(restored.Fire(0, "qualify", 4)->moved());
+  ASSERT_TRUE(restored.Fire(0, "win", 5)->moved());
+  ASSERT_TRUE(restored.Fire(1, "lose", 5)->moved());
+  const FunnelFigures f = FunnelOf(restored)->total;
+  EXPECT_DOUBLE_EQ(f.activities_per_won_cycle, 3.0);
+  EXPECT_DOUBLE_EQ(f.activities_per_lost_cycle, 1.0);
 }
 
 TEST(FunnelRejections, MovesByStageAndRemovedDealsAreCountedToo) {

@@ -103,7 +103,9 @@
 //                (Mixpanel's and Amplitude's biggest drop-off); ties: the
 //                one where more deals stopped; none when every deal that
 //                reached a stage reached the next;
-//   activities   steps accepted in a stage without a move;
+//   activities   steps accepted in a stage without a move; by outcome,
+//                the activities a won cycle had by its win, and a lost one
+//                by its first loss, averaged over those cycles;
 //   lost by reason   live deals now in a LOST stage, by the reason their
 //                loss recorded (the stage's reason_attribute or event);
 //   lost from    cycles whose first loss (before any win) left this stage,
@@ -275,6 +277,10 @@ struct FunnelFigures {
   // A cycle's start to its first loss, over every cycle lost (one reopened
   // and won later too).
   DurationStats time_to_loss;
+  // Activities (steps accepted without a move) a won cycle had by its win,
+  // and a lost cycle by its first loss, on average.
+  double activities_per_won_cycle = 0;
+  double activities_per_lost_cycle = 0;
   double average_deal_value = 0;
   double sales_velocity_per_day = 0;
   double weighted_pipeline = 0;
