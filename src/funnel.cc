@@ -99,6 +99,11 @@ uint64_t StaySeconds(Timestamp entered, Timestamp as_of) {
   return static_cast<uint64_t>(as_of) - static_cast<uint64_t>(entered);
 }
 
+// Whether `t` is in [from, to); an unset bound does not bound.
+bool InWindow(Timestamp t, std::optional<Timestamp> from, std::optional<Timestamp> to) {
+  return (!from || t >= *from) && (!to || t < *to);
+}
+
 bool StayedPast(Timestamp entered, Timestamp as_of, int64_t limit) {
   return StaySeconds(entered, as_of) > static_cast<uint64_t>(limit);
 }
@@ -481,7 +486,7 @@ void TallySegments(const Pipeline& p, const FunnelAccumulator& acc, AttributeId 
   const size_t stages = static_cast<size_t>(m.num_stages());
   rep->unset.reached.assign(stages, 0);
   for (DealIndex d = 0; d < p.slot_count(); ++d) {
-    if (!p.Contains(d)) continue;
+    if (!p.Contains(d) || !InWindow(acc.added(d), rep->created_from, rep->created_to)) continue;
     SegmentTally* s = &rep->unset;
     if (p.IsSet(d, attribute)) {
       auto [it, added] = rep->segments.try_emplace(SegmentValue(*p.Get(d, attribute)));
@@ -548,17 +553,18 @@ void TallyLive(const Pipeline& pipeline, const FunnelAccumulator& acc,
 
 }  // namespace
 
-// The close window's bounds start periods of the cohorts' kind.
-absl::Status CheckCloseWindow(const FunnelAccumulator& acc, const FunnelOptions& options) {
-  if (!options.closed_from && !options.closed_to) return absl::OkStatus();
+// A window's bounds start periods of the cohorts' kind; `what` names it.
+absl::Status CheckWindow(const FunnelAccumulator& acc, const char* what, const char* from_name,
+                         std::optional<Timestamp> from, const char* to_name,
+                         std::optional<Timestamp> to) {
+  if (!from && !to) return absl::OkStatus();
   if (acc.cohort() == Cohort::kNone) {
-    return absl::FailedPreconditionError(
-        "a window on close time needs cohorts (PipelineOptions::analytics.cohort, "
-        "--cohort in the tool): its periods are theirs");
+    return absl::FailedPreconditionError(absl::StrCat(
+        "a window on ", what, " needs cohorts (PipelineOptions::analytics.cohort, "
+        "--cohort in the tool): its periods are theirs"));
   }
-  for (const auto& [name, bound] : {std::pair<const char*, std::optional<Timestamp>>{
-                                        "closed_from", options.closed_from},
-                                    {"closed_to", options.closed_to}}) {
+  for (const auto& [name, bound] :
+       {std::pair<const char*, std::optional<Timestamp>>{from_name, from}, {to_name, to}}) {
     if (bound && acc.CohortStart(*bound) != *bound) {
       const Timestamp start = acc.CohortStart(*bound);
       auto time = [](Timestamp t) {
@@ -570,15 +576,23 @@ absl::Status CheckCloseWindow(const FunnelAccumulator& acc, const FunnelOptions&
           acc.cohort() == Cohort::kWeek    ? "week"
           : acc.cohort() == Cohort::kMonth ? "month"
                                            : "quarter",
-          ", and the close periods are the cohorts': it falls in ",
+          ", and the periods are the cohorts': it falls in ",
           FunnelAccumulator::CohortLabel(acc.cohort(), start), ", which starts ", time(start)));
     }
   }
-  if (options.closed_from && options.closed_to && *options.closed_from >= *options.closed_to) {
-    return absl::InvalidArgumentError("closed_from must come before closed_to");
+  if (from && to && *from >= *to) {
+    return absl::InvalidArgumentError(absl::StrCat(from_name, " must come before ", to_name));
   }
   return absl::OkStatus();
 }
+
+absl::Status CheckWindows(const FunnelAccumulator& acc, const FunnelOptions& options) {
+  SC_RETURN_IF_ERROR(CheckWindow(acc, "close time", "closed_from", options.closed_from,
+                                 "closed_to", options.closed_to));
+  return CheckWindow(acc, "creation time", "created_from", options.created_from, "created_to",
+                     options.created_to);
+}
+
 
 absl::StatusOr<std::unique_ptr<FunnelStateRep>> CaptureRep(const Pipeline& pipeline,
                                                           const FunnelOptions& options) {
@@ -599,11 +613,13 @@ absl::StatusOr<std::unique_ptr<FunnelStateRep>> CaptureRep(const Pipeline& pipel
     replayed = FromHistory(pipeline, Cohort::kNone);
     acc = replayed.get();
   }
-  SC_RETURN_IF_ERROR(CheckCloseWindow(*acc, options));
+  SC_RETURN_IF_ERROR(CheckWindows(*acc, options));
   auto rep = std::make_unique<FunnelStateRep>();
   rep->machine = pipeline.machine_ptr();
   rep->closed_from = options.closed_from;
   rep->closed_to = options.closed_to;
+  rep->created_from = options.created_from;
+  rep->created_to = options.created_to;
   rep->counters = std::make_unique<FunnelAccumulator>(m, acc->cohort());
   rep->counters->MergeCounters(*acc);
   rep->as_of = options.now.value_or(acc->has_latest() ? acc->latest() : 0);
@@ -668,8 +684,23 @@ FunnelReport ReportOf(const FunnelStateRep& rep) {
   report.version = m.version();
   report.value_attribute = rep.value_attribute;
   report.as_of = rep.as_of;
-  report.total = Figures(m, acc, acc.total(), rep.total);
+  report.created_from = rep.created_from;
+  report.created_to = rep.created_to;
+  if (rep.created_from || rep.created_to) {
+    // The deals added in the window: its cohorts, merged.
+    FunnelCounters counters(static_cast<size_t>(m.num_stages()), acc.line().size());
+    LiveTally live(static_cast<size_t>(m.num_stages()));
+    for (size_t c = 0; c < rep.cohorts.size(); ++c) {
+      if (!InWindow(acc.cohort_starts()[c], rep.created_from, rep.created_to)) continue;
+      counters.Merge(acc.cohorts()[c]);
+      live.Merge(rep.cohorts[c]);
+    }
+    report.total = Figures(m, acc, counters, live);
+  } else {
+    report.total = Figures(m, acc, acc.total(), rep.total);
+  }
   for (size_t c = 0; c < rep.cohorts.size(); ++c) {
+    if (!InWindow(acc.cohort_starts()[c], rep.created_from, rep.created_to)) continue;
     FunnelCohort cohort;
     cohort.start = acc.cohort_starts()[c];
     cohort.label = FunnelAccumulator::CohortLabel(acc.cohort(), cohort.start);
@@ -683,7 +714,9 @@ FunnelReport ReportOf(const FunnelStateRep& rep) {
     report.breakdown =
         OrderSegments(rep.segments, rep.unset, static_cast<size_t>(m.num_stages()));
   }
-  Closes(acc, rep.closed_from, rep.closed_to, &report);
+  if (!rep.created_from && !rep.created_to) {
+    Closes(acc, rep.closed_from, rep.closed_to, &report);
+  }
   return report;
 }
 
@@ -956,9 +989,15 @@ void CloseLines(const FunnelReport& report, std::string* out) {
 
 std::string FunnelTable(const FunnelReport& report, const FunnelTableOptions& options) {
   const FunnelFigures& f = report.total;
+  std::string added;
+  if (report.created_from || report.created_to) {
+    added = absl::StrCat(
+        " added", report.created_from ? absl::StrCat(" from ", Date(*report.created_from)) : "",
+        report.created_to ? absl::StrCat(" to ", Date(*report.created_to - 86400)) : "");
+  }
   std::string out = absl::StrFormat(
-      "%s v%u funnel as of %s: %s deals%s, %s live, %s open%s\n\n", report.machine,
-      report.version, Date(report.as_of), Thousands(f.deals),
+      "%s v%u funnel as of %s: %s deals%s%s, %s live, %s open%s\n\n", report.machine,
+      report.version, Date(report.as_of), Thousands(f.deals), added,
       f.cycles == f.deals ? "" : absl::StrCat(" (", Thousands(f.cycles), " cycles)"),
       Thousands(f.live_deals), Thousands(f.open_deals),
       report.value_attribute.empty()
@@ -1168,6 +1207,8 @@ v1::FunnelReport ToProto(const FunnelReport& report) {
   for (const FunnelClosePeriod& p : report.closes) close_period(p, out.add_closes());
   close_period(report.closed, out.mutable_closed());
   out.set_close_window(report.close_window);
+  if (report.created_from) out.set_created_from(*report.created_from);
+  if (report.created_to) out.set_created_to(*report.created_to);
   for (const FunnelSegment& s : report.breakdown) {
     v1::FunnelSegment* ps = out.add_breakdown();
     ps->set_value(s.value);
@@ -1480,6 +1521,8 @@ std::string FunnelJson(const FunnelReport& report) {
   w.Key("closed");
   close_period(report.closed);
   w.Field("close_window", report.close_window);
+  if (report.created_from) w.Field("created_from", int64_t{*report.created_from});
+  if (report.created_to) w.Field("created_to", int64_t{*report.created_to});
   w.Close('}');
   return w.Take() + "\n";
 }

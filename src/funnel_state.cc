@@ -229,11 +229,15 @@ absl::StatusOr<std::unique_ptr<FunnelStateRep>> FromProto(
   rep->breakdown_attribute = s.breakdown_attribute();
   if (s.has_closed_from()) rep->closed_from = s.closed_from();
   if (s.has_closed_to()) rep->closed_to = s.closed_to();
-  FunnelOptions window;
-  window.closed_from = rep->closed_from;
-  window.closed_to = rep->closed_to;
-  if (const absl::Status bad = CheckCloseWindow(*rep->counters, window); !bad.ok()) {
-    return Corrupt(absl::StrCat("its close window: ", bad.message()));
+  if (s.has_created_from()) rep->created_from = s.created_from();
+  if (s.has_created_to()) rep->created_to = s.created_to();
+  FunnelOptions windows;
+  windows.closed_from = rep->closed_from;
+  windows.closed_to = rep->closed_to;
+  windows.created_from = rep->created_from;
+  windows.created_to = rep->created_to;
+  if (const absl::Status bad = CheckWindows(*rep->counters, windows); !bad.ok()) {
+    return Corrupt(absl::StrCat("its windows: ", bad.message()));
   }
   SC_RETURN_IF_ERROR(ReadSegments(s, stages, rep.get()));
   return rep;
@@ -277,12 +281,17 @@ absl::Status FunnelState::Merge(const FunnelState& other) {
   if (r.breakdown_attribute != o.breakdown_attribute) {
     return differ("breakdowns", r.breakdown_attribute, o.breakdown_attribute);
   }
+  auto window = [](std::optional<Timestamp> from, std::optional<Timestamp> to) {
+    return absl::StrCat("[", from ? absl::StrCat(*from) : "", ", ", to ? absl::StrCat(*to) : "",
+                        ")");
+  };
   if (r.closed_from != o.closed_from || r.closed_to != o.closed_to) {
-    auto window = [](const internal::FunnelStateRep& w) {
-      return absl::StrCat("[", w.closed_from ? absl::StrCat(*w.closed_from) : "", ", ",
-                          w.closed_to ? absl::StrCat(*w.closed_to) : "", ")");
-    };
-    return differ("close windows", window(r), window(o));
+    return differ("close windows", window(r.closed_from, r.closed_to),
+                  window(o.closed_from, o.closed_to));
+  }
+  if (r.created_from != o.created_from || r.created_to != o.created_to) {
+    return differ("creation windows", window(r.created_from, r.created_to),
+                  window(o.created_from, o.created_to));
   }
   r.counters->MergeCounters(*o.counters);
   r.total.Merge(o.total);
@@ -317,6 +326,8 @@ std::string FunnelState::Serialize() const {
   s.set_breakdown_attribute(r.breakdown_attribute);
   if (r.closed_from) s.set_closed_from(*r.closed_from);
   if (r.closed_to) s.set_closed_to(*r.closed_to);
+  if (r.created_from) s.set_created_from(*r.created_from);
+  if (r.created_to) s.set_created_to(*r.created_to);
   internal::WriteFunnelFrame(*r.counters, s.mutable_counters());
   internal::WriteLive(r.total, s.mutable_total());
   // In the order WriteFunnelFrame lists the cohorts' counters.

@@ -96,6 +96,7 @@ struct FunnelStateRep {
   std::string value_attribute;
   std::string breakdown_attribute;
   std::optional<Timestamp> closed_from, closed_to;  // FunnelOptions'
+  std::optional<Timestamp> created_from, created_to;
   LiveTally total;
   std::vector<LiveTally> cohorts;  // by counters->cohorts() index
   absl::flat_hash_map<std::string, SegmentTally> segments;
@@ -105,8 +106,8 @@ struct FunnelStateRep {
 // The state of `pipeline` as of options.now (funnel.cc); errors as FunnelOf.
 absl::StatusOr<std::unique_ptr<FunnelStateRep>> CaptureRep(const Pipeline& pipeline,
                                                           const FunnelOptions& options);
-// OK when options' close window fits the counters' cohorts (funnel.cc).
-absl::Status CheckCloseWindow(const FunnelAccumulator& acc, const FunnelOptions& options);
+// OK when options' windows fit the counters' cohorts (funnel.cc).
+absl::Status CheckWindows(const FunnelAccumulator& acc, const FunnelOptions& options);
 // The report a state makes (funnel.cc).
 FunnelReport ReportOf(const FunnelStateRep& rep);
 

@@ -243,7 +243,7 @@ TEST(FunnelState, DamagedBytesAreErrorsNamingWhat) {
   expect(d, absl::StatusCode::kDataLoss, "the live deals of all deals: a negative stay");
   d = s;
   d.set_closed_from(5);
-  expect(d, absl::StatusCode::kDataLoss, "its close window: closed_from 1970-01-01 00:00:05");
+  expect(d, absl::StatusCode::kDataLoss, "its windows: closed_from 1970-01-01 00:00:05");
   d = s;
   d.mutable_cohorts()->RemoveLast();
   expect(d, absl::StatusCode::kDataLoss, "cohorts of live deals for");

@@ -772,6 +772,31 @@ TEST(FunnelTable, ValueFiguresAndCohortsWithTheirOpenDeals) {
       "cohort         deals      open       won      lost  win rate      cycle       weighted\n"
       "2026-01            3         1         1         1     50.0%      10.0d        500,000\n"
       "2026-02            1         1         0         0         -          -            250\n"));
+  // A window on creation time: January's deals only (3: d0 won, d1 open at
+  // 50% of 1,000,000, d2 lost), and January's cohort row alone.
+  o.created_from = kJan1;
+  o.created_to = kJan1 + 31 * kDay;
+  const FunnelReport january = *FunnelOf(p, o);
+  EXPECT_EQ(january.total.deals, 3u);
+  EXPECT_EQ(january.total.open_deals, 1u);
+  EXPECT_EQ(january.total.won, 1u);
+  EXPECT_EQ(january.total.lost, 1u);
+  EXPECT_DOUBLE_EQ(january.total.weighted_pipeline, 500000);
+  ASSERT_EQ(january.cohorts.size(), 1u);
+  EXPECT_EQ(january.cohorts[0].label, "2026-01");
+  EXPECT_TRUE(january.closes.empty());  // closes count every deal: left out
+  EXPECT_THAT(FunnelTable(january),
+              HasSubstr("funnel as of 2026-02-01: 3 deals added from 2026-01-01 to 2026-01-31, "
+                        "3 live, 1 open"));
+  EXPECT_THAT(FunnelJson(january), HasSubstr("\"created_from\": 1767225600, "
+                                             "\"created_to\": 1769904000"));
+  o.created_to = kJan1 + 30 * kDay;
+  EXPECT_THAT(FunnelOf(p, o).status().message(),
+              HasSubstr("created_to 2026-01-31 00:00:00 UTC does not start a month"));
+  auto plain = *Pipeline::Create(*m, WithAnalytics());
+  o.created_to = kJan1 + 31 * kDay;
+  EXPECT_THAT(FunnelOf(plain, o).status().message(),
+              HasSubstr("a window on creation time needs cohorts"));
 }
 
 TEST(FunnelCsv, FieldsAreQuotedAsRfc4180Says) {
@@ -1277,7 +1302,7 @@ TEST(FunnelCloses, ByPeriodOfCloseTimeAndInAWindow) {
   window.closed_from = kFeb1 + kDay;
   EXPECT_THAT(FunnelOf(p, window).status().message(),
               HasSubstr("closed_from 2026-02-02 00:00:00 UTC does not start a month, and the "
-                        "close periods are the cohorts': it falls in 2026-02, which starts "
+                        "periods are the cohorts': it falls in 2026-02, which starts "
                         "2026-02-01 00:00:00 UTC"));
   window.closed_from = kMar1;
   EXPECT_EQ(FunnelOf(p, window).status().code(), absl::StatusCode::kInvalidArgument);

@@ -172,6 +172,13 @@ struct FunnelOptions {
   // are the cohorts', so a window needs cohorts. Default: every period.
   std::optional<Timestamp> closed_from;
   std::optional<Timestamp> closed_to;
+  // A window on creation time, [created_from, created_to) ("the deals
+  // added in Q1"): the report's total and breakdown cover the deals added
+  // in it (its cohorts, merged), and its cohorts are those in it. Bounds as
+  // above; needs cohorts. The closes, which count every deal by close
+  // time, are left out.
+  std::optional<Timestamp> created_from;
+  std::optional<Timestamp> created_to;
 };
 
 struct DurationStats {
@@ -357,6 +364,9 @@ struct FunnelReport {
   std::vector<FunnelClosePeriod> closes;
   FunnelClosePeriod closed;
   bool close_window = false;  // whether FunnelOptions set one
+  // FunnelOptions' window on creation time, when it set one.
+  std::optional<Timestamp> created_from;
+  std::optional<Timestamp> created_to;
 };
 
 // The funnel of `pipeline`. Errors: FailedPrecondition when the pipeline

@@ -115,6 +115,9 @@ report options:
                                    the closes of [FROM, TO) only: each must
                                    start a period of --cohort (a Monday, a
                                    month's or a quarter's first day)
+  --created-from DATE, --created-to DATE
+                                   the deals added in [FROM, TO) only (their
+                                   cohorts), bounds as above
   --state-out FILE                 also save the funnel state, to merge with
                                    other shards' (salescycle merge)
   --max-rejected SHARE             exit 4 when more than SHARE (0 to 1) of the
@@ -494,7 +497,9 @@ absl::StatusOr<ReportRequest> ParseReportOptions(Args& args) {
   for (const auto& [flag, bound] :
        {std::pair<const char*, std::optional<Timestamp>*>{"now", &r.funnel.now},
         {"closed-from", &r.funnel.closed_from},
-        {"closed-to", &r.funnel.closed_to}}) {
+        {"closed-to", &r.funnel.closed_to},
+        {"created-from", &r.funnel.created_from},
+        {"created-to", &r.funnel.created_to}}) {
     if (!args.options.count(flag)) continue;
     auto time = ParseTime(args.options[flag]);
     if (!time.ok()) {
@@ -581,7 +586,8 @@ absl::Status WriteFile(const std::string& path, const std::string& bytes) {
 // fixed in it.
 int ReportState(Args& args, const ReportRequest& request) {
   for (const char* fixed :
-       {"cohort", "value", "by", "now", "closed-from", "closed-to", "state-out"}) {
+       {"cohort", "value", "by", "now", "closed-from", "closed-to", "created-from", "created-to",
+        "state-out"}) {
     if (args.options.count(fixed)) {
       return Usage(absl::StrCat("--", fixed, " was fixed when the state was captured "
                                 "(report MACHINE EVENTS --state-out FILE takes it)"));
@@ -632,7 +638,8 @@ int Merge(int argc, char** argv) {
 int Report(int argc, char** argv) {
   auto args = ParseArgs(argc, argv, 2, {"format", "cohort", "value", "now", "out", "svg",
                                         "dot", "flow", "max-rejected", "by", "by-csv",
-                                        "closed-from", "closed-to", "state-out", "in-order!"});
+                                        "closed-from", "closed-to", "created-from", "created-to",
+                                        "state-out", "in-order!"});
   if (!args.ok()) return Usage(std::string(args.status().message()));
   const auto& pos = args->positional;
   if (pos.empty() || pos.size() > 2) {
