@@ -157,6 +157,15 @@ TEST(FunnelState, KeepsItsCloseWindow) {
   EXPECT_EQ(Formats(FunnelOf(*parsed)), Formats(report));
   EXPECT_THAT(state.Merge(*CaptureFunnel(p, Options())).message(),
               HasSubstr("funnel states of different close windows"));
+  // A creation window too: kept through bytes, and refused when it differs.
+  FunnelOptions first_half = Options();
+  first_half.created_to = kStart + 181 * kDay;  // 2026-07-01
+  auto added = *CaptureFunnel(p, first_half);
+  const FunnelReport half = FunnelOf(added);
+  EXPECT_EQ(half.total.deals, 181u);  // a deal a day from 2026-01-01
+  EXPECT_EQ(Formats(FunnelOf(*FunnelState::Parse(added.Serialize()))), Formats(half));
+  EXPECT_THAT(added.Merge(*CaptureFunnel(p, Options())).message(),
+              HasSubstr("funnel states of different creation windows"));
 }
 
 TEST(FunnelState, MergeRefusesStatesCapturedDifferentlyAndChangesNothing) {
