@@ -210,6 +210,29 @@ void FunnelAccumulator::AppendVisited(DealIndex deal, std::string* out) const {
   out->append(reinterpret_cast<const char*>(&visited_more_[deal * more_bytes_]), more_bytes_);
 }
 
+void FunnelAccumulator::Reserve(size_t deals) {
+  created_.reserve(deals);
+  marks_.reserve(deals);
+  visited_more_.reserve(deals * more_bytes_);
+  if (cohort_ != Cohort::kNone) cohort_of_.reserve(deals);
+}
+
+void FunnelAccumulator::SetAdded(DealIndex deal, Timestamp time) {
+  if (!has_created_base_) {
+    created_base_ = time;
+    has_created_base_ = true;
+  }
+  if (!created_far_.empty()) created_far_.erase(deal);  // a reused slot
+  // In 128 bits: the difference of any two timestamps.
+  const absl::int128 offset = absl::int128(time) - created_base_;
+  if (offset > std::numeric_limits<int32_t>::max() || offset <= kFarCreation) {
+    created_[deal] = kFarCreation;
+    created_far_[deal] = time;
+  } else {
+    created_[deal] = static_cast<int32_t>(offset);
+  }
+}
+
 void FunnelAccumulator::OnReject(DealIndex deal, const StepResult& step) {
   if (step.time > latest_) latest_ = step.time;
   const uint64_t key =
@@ -260,7 +283,7 @@ void FunnelAccumulator::OnActivity(DealIndex deal, StageId stage, Timestamp time
 void FunnelAccumulator::OnAdd(DealIndex deal, StageId stage, Timestamp time) {
   Grow(deal);
   if (time > latest_) latest_ = time;
-  created_[deal] = time;
+  SetAdded(deal, time);
   cycle_start_.erase(deal);  // a reused slot
   if (keeps_wins_) wins_.erase(deal);
   if (keeps_loss_periods_) loss_period_.erase(deal);
@@ -390,7 +413,7 @@ void FunnelAccumulator::RestoreDeal(DealIndex deal, Timestamp added,
                                     const std::vector<StageId>& visited,
                                     uint8_t flags, uint8_t furthest) {
   Grow(deal);
-  created_[deal] = added;
+  SetAdded(deal, added);
   ClearMarks(deal);
   DealMarks& marks = marks_[deal];
   for (StageId s : visited) Visit(deal, &marks, s);
@@ -505,7 +528,8 @@ size_t FunnelAccumulator::MemoryUsage() const {
     bytes += sizeof(start) + sizeof(c) + 4 * sizeof(void*) + c.cycle_lengths.MemoryUsage();
   }
   for (const FunnelCounters& c : cohorts_) bytes += counters(c);
-  return bytes + created_.capacity() * sizeof(Timestamp) +
+  return bytes + created_.capacity() * sizeof(int32_t) +
+         created_far_.capacity() * (sizeof(DealIndex) + sizeof(Timestamp) + 1) +
          marks_.capacity() * sizeof(DealMarks) + visited_more_.capacity() +
          activities_.capacity() * sizeof(uint32_t) +
          cohort_of_.capacity() * sizeof(uint32_t) +

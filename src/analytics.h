@@ -405,12 +405,19 @@ class FunnelAccumulator {
   // deal's state as saved (`visited` by stage id), the counters, the
   // counters of the cohort that starts at `start` (null when no cohort of
   // this kind starts then), and the latest time seen.
-  Timestamp added(DealIndex deal) const { return created_[deal]; }
+  Timestamp added(DealIndex deal) const {
+    const int32_t offset = created_[deal];
+    if (ABSL_PREDICT_TRUE(offset != kFarCreation)) return created_base_ + offset;
+    return created_far_.at(deal);
+  }
+  // Room for `deals` deals without reallocating (PipelineOptions'
+  // expected_deals): no growth slack in the per-deal columns.
+  void Reserve(size_t deals);
   // When the deal's current cycle started: its addition, or the move that
   // started its cycle.
   Timestamp cycle_start(DealIndex deal) const {
     const auto it = cycle_start_.find(deal);
-    return it == cycle_start_.end() ? created_[deal] : it->second;
+    return it == cycle_start_.end() ? added(deal) : it->second;
   }
   void RestoreCycleStart(DealIndex deal, Timestamp start) { cycle_start_[deal] = start; }
   // A deal's wins so far and the time of its latest, kept for the deals
@@ -534,7 +541,16 @@ class FunnelAccumulator {
   Timestamp latest_ = std::numeric_limits<Timestamp>::min();
 
   // Per deal.
-  std::vector<Timestamp> created_;  // added: the first cycle's start
+  // When each deal was added (its first cycle's start), as seconds from
+  // created_base_ (the first addition's time) in 32 bits: 4 bytes a deal
+  // instead of 8, for deals added within 68 years of the first; the rest
+  // are kFarCreation here and in created_far_.
+  static constexpr int32_t kFarCreation = std::numeric_limits<int32_t>::min();
+  void SetAdded(DealIndex deal, Timestamp time);
+  std::vector<int32_t> created_;
+  bool has_created_base_ = false;
+  Timestamp created_base_ = 0;
+  absl::flat_hash_map<DealIndex, Timestamp> created_far_;
   // Later cycles' starts, for the deals past their first cycle (few).
   absl::flat_hash_map<DealIndex, Timestamp> cycle_start_;
   const bool keeps_wins_;

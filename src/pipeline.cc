@@ -92,6 +92,7 @@ Pipeline::Pipeline(std::shared_ptr<const Machine> machine,
     if (machine_->keeps_loss_reasons()) loss_reason_.reserve(n);
     if (machine_->keeps_closed_from()) closed_from_.reserve(n);
     if (machine_->keeps_cycles()) cycle_.reserve(n);
+    if (analytics_ != nullptr) analytics_->Reserve(n);
     if (options.history_limit > 0) {
       history_.reserve(n * options.history_limit);
       history_count_.reserve(n);

@@ -334,13 +334,54 @@ TEST(Funnel, ADealPaysForCohortsOnlyWithCohorts) {
     PipelineOptions o = WithAnalytics(cohort);
     o.expected_deals = kDeals;
     auto p = *Pipeline::Create(Mini(), o);
-    const size_t empty = p.MemoryUsage();
     for (int d = 0; d < kDeals; ++d) ASSERT_TRUE(p.Add(0).ok());
-    bytes[cohort == Cohort::kNone ? 0 : 1] = p.MemoryUsage() - empty;
+    bytes[cohort == Cohort::kNone ? 0 : 1] = p.MemoryUsage();
   }
   const double difference = static_cast<double>(bytes[1] - bytes[0]) / kDeals;
   EXPECT_GE(difference, 4.0);
   EXPECT_LT(difference, 9.0);  // the index, and at most its vector's slack
+}
+
+// Addition times are kept in 32 bits from the first one: a deal added
+// further away than that (68 years) is kept apart, and counts the same.
+TEST(Funnel, DealsAddedFarApartKeepTheirAdditionTimes) {
+  constexpr Timestamp kFar = 3'000'000'000;  // 95 years on
+  for (Timestamp first : {Timestamp{0}, kFar}) {
+    auto p = *Pipeline::Create(Mini(), WithAnalytics());
+    ASSERT_TRUE(p.Add(first).ok());
+    ASSERT_TRUE(p.Add(kFar - first).ok());  // the other end
+    ASSERT_TRUE(p.Fire(0, "demo", first + 10).ok());
+    ASSERT_TRUE(p.Fire(0, "win", first + 40).ok());
+    ASSERT_TRUE(p.Fire(1, "demo", kFar - first + 5).ok());
+    ASSERT_TRUE(p.Fire(1, "win", kFar - first + 25).ok());
+    std::string bytes;
+    ASSERT_TRUE(SavePipeline(p, SnapshotSink::Bytes(&bytes)).ok());
+    Pipeline restored = *LoadPipeline(SnapshotSource::Bytes(bytes), Mini());
+    for (Pipeline* q : {&p, &restored}) {
+      const FunnelFigures f = FunnelOf(*q)->total;
+      EXPECT_EQ(f.cycle_length.count, 2u);
+      EXPECT_DOUBLE_EQ(f.cycle_length.mean_seconds, 32.5);  // 40 and 25 s
+    }
+  }
+}
+
+// Analytics' cost a deal, past its fixed part (the pipeline-wide dense
+// histograms and tables): 4 bytes of addition time and 4 of marks
+// (visited stages, furthest position, outcome), with the expected deals
+// reserved (no growth slack). The budget is 8.
+TEST(Funnel, AnalyticsCostEightBytesADeal) {
+  auto extra = [](size_t deals) {
+    size_t bytes[2];
+    for (bool on : {false, true}) {
+      PipelineOptions o = on ? WithAnalytics() : PipelineOptions();
+      o.expected_deals = deals;
+      auto p = *Pipeline::Create(Mini(), o);
+      for (size_t d = 0; d < deals; ++d) EXPECT_TRUE(p.Add(static_cast<Timestamp>(d)).ok());
+      bytes[on] = p.MemoryUsage();
+    }
+    return bytes[1] - bytes[0];
+  };
+  EXPECT_EQ(extra(1 << 17) - extra(1 << 16), 8u << 16);
 }
 
 TEST(Funnel, CohortsOfFewDealsCostLittle) {
