@@ -1536,7 +1536,7 @@ sc_status sc_pipeline_remove_observer(sc_pipeline_t* pipeline, uint64_t token,
 namespace {
 
 absl::Status CheckFunnelFormat(int32_t format) {
-  if (format < SC_FUNNEL_TABLE || format > SC_FUNNEL_PROTO) {
+  if (format < SC_FUNNEL_TABLE || format > SC_FUNNEL_TABLE_IN_ORDER) {
     return absl::InvalidArgumentError(
         absl::StrCat("format ", format, " is not one of SC_FUNNEL_*"));
   }
@@ -1551,8 +1551,34 @@ absl::Status GiveReport(uint8_t** out_data, size_t* out_len,
     case SC_FUNNEL_CSV: return Give(out_data, out_len, salescycle::FunnelCsv(report));
     case SC_FUNNEL_SVG: return Give(out_data, out_len, salescycle::FunnelSvg(report));
     case SC_FUNNEL_PROTO: return Give(out_data, out_len, salescycle::FunnelProtoBytes(report));
+    case SC_FUNNEL_TABLE_IN_ORDER: {
+      salescycle::FunnelTableOptions in_order;
+      in_order.in_order = true;
+      return Give(out_data, out_len, salescycle::FunnelTable(report, in_order));
+    }
     default: return Give(out_data, out_len, salescycle::FunnelTable(report));
   }
+}
+
+// The C options as FunnelOptions; NULL is the defaults.
+absl::StatusOr<salescycle::FunnelOptions> FunnelOptionsOf(const sc_funnel_options* in) {
+  salescycle::FunnelOptions out;
+  if (in == nullptr) return out;
+  // The fields this version reads end with created_to.
+  constexpr size_t kKnown = offsetof(sc_funnel_options, created_to) + sizeof(int64_t);
+  if (in->struct_size < kKnown) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "options.struct_size ", in->struct_size, " is smaller than this version's ", kKnown,
+        ": set it to sizeof(sc_funnel_options)"));
+  }
+  if (in->value_attribute != nullptr) out.value_attribute = in->value_attribute;
+  if (in->breakdown_attribute != nullptr) out.breakdown_attribute = in->breakdown_attribute;
+  if (in->has_now != 0) out.now = in->now;
+  if (in->has_closed_from != 0) out.closed_from = in->closed_from;
+  if (in->has_closed_to != 0) out.closed_to = in->closed_to;
+  if (in->has_created_from != 0) out.created_from = in->created_from;
+  if (in->has_created_to != 0) out.created_to = in->created_to;
+  return out;
 }
 
 }  // namespace
@@ -1572,6 +1598,34 @@ sc_status sc_pipeline_funnel(uint8_t** out_data, size_t* out_len,
     SC_ASSIGN_OR_RETURN(const salescycle::FunnelReport report,
                         salescycle::FunnelOf(pipeline->rep, options));
     return GiveReport(out_data, out_len, report, format);
+  });
+}
+
+sc_status sc_pipeline_funnel_with(uint8_t** out_data, size_t* out_len,
+                                  const sc_pipeline_t* pipeline, int32_t format,
+                                  const sc_funnel_options* options, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out_data);
+    SC_C_REQUIRE(out_len);
+    SC_C_REQUIRE(pipeline);
+    SC_RETURN_IF_ERROR(CheckFunnelFormat(format));
+    SC_ASSIGN_OR_RETURN(const salescycle::FunnelOptions o, FunnelOptionsOf(options));
+    SC_ASSIGN_OR_RETURN(const salescycle::FunnelReport report,
+                        salescycle::FunnelOf(pipeline->rep, o));
+    return GiveReport(out_data, out_len, report, format);
+  });
+}
+
+sc_status sc_funnel_state_capture_with(sc_funnel_state_t** out, const sc_pipeline_t* pipeline,
+                                       const sc_funnel_options* options, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    SC_C_REQUIRE(pipeline);
+    SC_ASSIGN_OR_RETURN(const salescycle::FunnelOptions o, FunnelOptionsOf(options));
+    SC_ASSIGN_OR_RETURN(salescycle::FunnelState state,
+                        salescycle::CaptureFunnel(pipeline->rep, o));
+    *out = new sc_funnel_state_t{std::move(state)};
+    return absl::OkStatus();
   });
 }
 

@@ -683,6 +683,52 @@ static void test_funnel(void) {
   EXPECT(SC_NOT_FOUND, "nope", sc_pipeline_funnel(&report, &len, p, 0, "nope", 0, 0, E));
   EXPECT(SC_INVALID_ARGUMENT, "not a number",
          sc_pipeline_funnel(&report, &len, p, 0, "decision_maker", 0, 0, E));
+  {
+    /* Every option: globex's deal closed (lost) on 2026-01-02, in January;
+     * a window of February holds no close; the deals added in January are
+     * both. */
+    sc_funnel_options o = SC_FUNNEL_OPTIONS_INIT;
+    sc_funnel_state_t* state = NULL;
+    OK(sc_pipeline_funnel_with(&report, &len, p, SC_FUNNEL_JSON, NULL, E));
+    CHECK(strstr((const char*)report, "\"closes\": [{\"label\": \"2026-01\"") != NULL);
+    sc_free(report);
+    o.breakdown_attribute = "decision_maker";
+    o.has_closed_from = 1;
+    o.closed_from = 1769904000; /* 2026-02-01 */
+    o.has_created_from = 1;
+    o.created_from = 1767225600; /* 2026-01-01 */
+    o.has_created_to = 1;
+    o.created_to = 1769904000;
+    OK(sc_pipeline_funnel_with(&report, &len, p, SC_FUNNEL_TABLE, &o, E));
+    CHECK(strstr((const char*)report, "2 deals added from 2026-01-01 to 2026-01-31") != NULL);
+    CHECK(strstr((const char*)report, "by decision_maker (live deals)") != NULL);
+    sc_free(report);
+    o.has_created_from = o.has_created_to = 0;
+    OK(sc_pipeline_funnel_with(&report, &len, p, SC_FUNNEL_JSON, &o, E));
+    CHECK(strstr((const char*)report, "\"closes\": [], \"closed\": {\"label\": "
+                                       "\"from 2026-02-01\"") != NULL);
+    sc_free(report);
+    OK(sc_pipeline_funnel_with(&report, &len, p, SC_FUNNEL_TABLE_IN_ORDER, NULL, E));
+    CHECK(strstr((const char*)report, "reached*") != NULL);
+    sc_free(report);
+    OK(sc_funnel_state_capture_with(&state, p, &o, E));
+    OK(sc_funnel_state_report(&report, &len, state, SC_FUNNEL_JSON, E));
+    CHECK(strstr((const char*)report, "\"close_window\": true") != NULL);
+    sc_free(report);
+    sc_funnel_state_destroy(state);
+    state = NULL;
+    o.closed_from = 1769904000 + 86400;
+    EXPECT(SC_INVALID_ARGUMENT, "does not start a month",
+           sc_pipeline_funnel_with(&report, &len, p, SC_FUNNEL_JSON, &o, E));
+    o.struct_size = 8;
+    EXPECT(SC_INVALID_ARGUMENT, "options.struct_size 8 is smaller",
+           sc_pipeline_funnel_with(&report, &len, p, SC_FUNNEL_JSON, &o, E));
+    EXPECT(SC_INVALID_ARGUMENT, "options.struct_size 8 is smaller",
+           sc_funnel_state_capture_with(&state, p, &o, E));
+    CHECK(state == NULL);
+    EXPECT(SC_INVALID_ARGUMENT, "pipeline is NULL",
+           sc_pipeline_funnel_with(&report, &len, NULL, SC_FUNNEL_JSON, NULL, E));
+  }
   OK(sc_pipeline_create(&plain, m, NULL, E));
   EXPECT(SC_FAILED_PRECONDITION, "analytics",
          sc_pipeline_funnel(&report, &len, plain, 0, NULL, 0, 0, E));

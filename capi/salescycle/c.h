@@ -576,6 +576,8 @@ SC_EXPORT sc_status sc_pipeline_remove_observer(sc_pipeline_t* pipeline,
 #define SC_FUNNEL_CSV 2   /* a row a stage (and cohort) */
 #define SC_FUNNEL_SVG 3   /* the funnel chart */
 #define SC_FUNNEL_PROTO 4 /* salescycle.v1.FunnelReport, serialized */
+/* The table with its reached and to-next columns in order (funnel.h). */
+#define SC_FUNNEL_TABLE_IN_ORDER 5
 /* `value_attribute` (NUL-terminated, may be NULL) names the deal value
  * attribute; `has_now` 0 judges stalled deals at the latest event, else at
  * `now`. *out_data: caller owns, free with sc_free (NUL-terminated too).
@@ -588,6 +590,38 @@ SC_EXPORT sc_status sc_pipeline_funnel(uint8_t** out_data, size_t* out_len,
                                        const char* value_attribute,
                                        uint8_t has_now, int64_t now,
                                        char** errmsg);
+
+/* What a funnel report or state covers (salescycle/funnel.h's
+ * FunnelOptions). Start from SC_FUNNEL_OPTIONS_INIT (all unset), then set
+ * what you need; `struct_size` lets a later version add fields after these
+ * without breaking callers built against this one. Strings are
+ * NUL-terminated, NULL for none; each has_* says whether its time is set.
+ * The windows' bounds must start periods of the pipeline's cohort kind. */
+typedef struct sc_funnel_options {
+  size_t struct_size;              /* sizeof(sc_funnel_options) */
+  const char* value_attribute;     /* the deal value attribute */
+  const char* breakdown_attribute; /* break the live deals down by it */
+  uint8_t has_now;
+  int64_t now;                     /* when stalled deals are judged */
+  uint8_t has_closed_from;
+  int64_t closed_from;             /* the closes of [from, to) */
+  uint8_t has_closed_to;
+  int64_t closed_to;
+  uint8_t has_created_from;
+  int64_t created_from;            /* the deals added in [from, to) */
+  uint8_t has_created_to;
+  int64_t created_to;
+} sc_funnel_options;
+#define SC_FUNNEL_OPTIONS_INIT {sizeof(sc_funnel_options), NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+
+/* sc_pipeline_funnel with every option; `options` NULL for the defaults.
+ * Errors: as sc_pipeline_funnel; SC_NOT_FOUND for the breakdown attribute;
+ * SC_INVALID_ARGUMENT for a struct_size too small or a window bound that
+ * does not start a period; SC_FAILED_PRECONDITION for a window without
+ * cohorts. */
+SC_EXPORT sc_status sc_pipeline_funnel_with(uint8_t** out_data, size_t* out_len,
+                                            const sc_pipeline_t* pipeline, int32_t format,
+                                            const sc_funnel_options* options, char** errmsg);
 
 /* ---- funnel states (salescycle/funnel_state.h): a pipeline's funnel as a
  * value that merges exactly across shards and travels as bytes. Like a
@@ -604,6 +638,12 @@ SC_EXPORT sc_status sc_funnel_state_capture(sc_funnel_state_t** out,
                                             const char* breakdown_attribute,
                                             uint8_t has_now, int64_t now,
                                             char** errmsg);
+/* sc_funnel_state_capture with every option (the windows are kept in the
+ * state); errors as sc_pipeline_funnel_with. */
+SC_EXPORT sc_status sc_funnel_state_capture_with(sc_funnel_state_t** out,
+                                                 const sc_pipeline_t* pipeline,
+                                                 const sc_funnel_options* options,
+                                                 char** errmsg);
 /* Adds `other`'s deals to `into`. Errors: SC_FAILED_PRECONDITION, changing
  * nothing, for states of other machines, moments, cohorts, value or
  * breakdown attributes, or `into` == `other`. */

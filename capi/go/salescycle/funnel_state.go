@@ -51,6 +51,21 @@ func (p *Pipeline) FunnelState(value, by string, now *int64) (*FunnelState, erro
 	return adoptFunnelState(out), nil
 }
 
+// FunnelStateWith captures the pipeline's funnel state with every option;
+// the options are part of the state (states captured differently do not
+// merge).
+func (p *Pipeline) FunnelStateWith(o FunnelOptions) (*FunnelState, error) {
+	opts, free := o.cOptions()
+	defer free()
+	var out *C.sc_funnel_state_t
+	if err := p.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
+		return C.sc_funnel_state_capture_with(&out, p.c(h), &opts, e)
+	}); err != nil {
+		return nil, err
+	}
+	return adoptFunnelState(out), nil
+}
+
 // ParseFunnelState reads Serialize's bytes onto m, the machine the state
 // was captured from (needed when it uses named guards), or, with m nil,
 // onto the machine the state carries. Bytes that are not a state are a

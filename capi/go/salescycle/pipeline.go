@@ -405,7 +405,65 @@ const (
 	FunnelCSV   FunnelFormat = 2 // a row a stage (and cohort)
 	FunnelSVG   FunnelFormat = 3 // the funnel chart
 	FunnelProto FunnelFormat = 4 // salescycle.v1.FunnelReport, serialized
+	// The table with its reached and to-next columns in order.
+	FunnelTableInOrder FunnelFormat = 5
 )
+
+// FunnelOptions says what a funnel report or state covers (funnel.h's
+// FunnelOptions). Times are Unix seconds; nil leaves one unset. The
+// windows' bounds must start periods of the pipeline's cohort kind.
+type FunnelOptions struct {
+	Value       string // the deal value attribute; "" for none
+	By          string // break the live deals down by this attribute
+	Now         *int64 // when stalled deals are judged (default: the latest event)
+	ClosedFrom  *int64 // the closes of [ClosedFrom, ClosedTo)
+	ClosedTo    *int64
+	CreatedFrom *int64 // the deals added in [CreatedFrom, CreatedTo)
+	CreatedTo   *int64
+}
+
+// cOptions is o as sc_funnel_options; free releases its strings.
+func (o FunnelOptions) cOptions() (opts C.sc_funnel_options, free func()) {
+	opts.struct_size = C.size_t(unsafe.Sizeof(opts))
+	var strs []*C.char
+	if o.Value != "" {
+		opts.value_attribute = C.CString(o.Value)
+		strs = append(strs, opts.value_attribute)
+	}
+	if o.By != "" {
+		opts.breakdown_attribute = C.CString(o.By)
+		strs = append(strs, opts.breakdown_attribute)
+	}
+	set := func(t *int64, has *C.uint8_t, at *C.int64_t) {
+		if t != nil {
+			*has, *at = 1, C.int64_t(*t)
+		}
+	}
+	set(o.Now, &opts.has_now, &opts.now)
+	set(o.ClosedFrom, &opts.has_closed_from, &opts.closed_from)
+	set(o.ClosedTo, &opts.has_closed_to, &opts.closed_to)
+	set(o.CreatedFrom, &opts.has_created_from, &opts.created_from)
+	set(o.CreatedTo, &opts.has_created_to, &opts.created_to)
+	return opts, func() {
+		for _, s := range strs {
+			C.free(unsafe.Pointer(s))
+		}
+	}
+}
+
+// FunnelWith reports the funnel with every option (see Funnel).
+func (p *Pipeline) FunnelWith(format FunnelFormat, o FunnelOptions) ([]byte, error) {
+	opts, free := o.cOptions()
+	defer free()
+	var data *C.uint8_t
+	var n C.size_t
+	if err := p.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
+		return C.sc_pipeline_funnel_with(&data, &n, p.c(h), C.int32_t(format), &opts, e)
+	}); err != nil {
+		return nil, err
+	}
+	return takeBytes(unsafe.Pointer(data), n), nil
+}
 
 // Funnel reports the funnel (include/salescycle/funnel.h defines every
 // figure). value names the deal value attribute ("" for none); now, when

@@ -607,6 +607,60 @@ func TestFunnel(t *testing.T) {
 	}
 }
 
+func TestFunnelSlices(t *testing.T) {
+	m := mustMachine(t)
+	p, err := NewPipeline(m, Analytics(MonthCohort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	jan, feb, mar := int64(1767225600), int64(1769904000), int64(1772323200)
+	// Deal 0 added in January, won in February; deals 1 and 2 added in
+	// February, 2 with a source.
+	for _, added := range []int64{jan, feb, feb + 5} {
+		p.Add(added)
+	}
+	p.Set(2, "source", "web")
+	p.Fire(0, "go", feb+10)
+	p.Set(0, "budget", int64(5000))
+	p.Fire(0, "win", feb+20)
+	data, err := p.FunnelWith(FunnelJSON, FunnelOptions{ClosedFrom: &feb, ClosedTo: &mar})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var closes struct {
+		Closes []struct {
+			Label string
+			Won   uint64
+		}
+		CloseWindow bool `json:"close_window"`
+	}
+	if err := json.Unmarshal(data, &closes); err != nil {
+		t.Fatal(err)
+	}
+	if len(closes.Closes) != 1 || closes.Closes[0].Label != "2026-02" || closes.Closes[0].Won != 1 ||
+		!closes.CloseWindow {
+		t.Fatalf("%+v", closes)
+	}
+	state, err := p.FunnelStateWith(FunnelOptions{CreatedFrom: &feb, By: "source"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer state.Close()
+	table, err := state.Report(FunnelTableInOrder)
+	if err != nil || !strings.Contains(string(table), "2 deals added from 2026-02-01") ||
+		!strings.Contains(string(table), "reached*") {
+		t.Fatalf("%v\n%s", err, table)
+	}
+	notAMonth := feb + 1
+	_, err = p.FunnelWith(FunnelJSON, FunnelOptions{ClosedFrom: &notAMonth})
+	wantCode(t, err, InvalidArgument, "does not start a month")
+	plain, _ := NewPipeline(m, Analytics(NoCohort))
+	defer plain.Close()
+	_, err = plain.FunnelWith(FunnelJSON, FunnelOptions{CreatedTo: &mar})
+	wantCode(t, err, FailedPrecondition, "needs cohorts")
+}
+
 func TestFunnelStatesOfShardsMergeIntoTheWhole(t *testing.T) {
 	m := mustMachine(t)
 	shard := func(deals []uint32) *Pipeline {

@@ -2,7 +2,7 @@
 batches of fixed-layout records."""
 import ctypes
 import json
-from ctypes import byref, c_int64, c_size_t, c_uint32, c_uint64, c_void_p
+from ctypes import addressof, byref, c_int64, c_size_t, c_uint32, c_uint64, c_void_p
 from typing import Dict, Iterable, Optional, Tuple, Union
 
 from . import _native
@@ -16,7 +16,6 @@ from .machine import AttributeValue, Id, Machine
 
 RECORD_SIZE = ctypes.sizeof(EventRecord)  # 16
 _COHORTS = {None: 0, "week": 1, "month": 2, "quarter": 3}
-_FUNNEL_FORMATS = {"table": 0, "json": 1, "csv": 2, "svg": 3, "proto": 4}
 
 
 def records(events: Iterable[Tuple[int, int, int]]) -> "ctypes.Array[EventRecord]":
@@ -257,34 +256,46 @@ class Pipeline(Stepping):
     # ---- the funnel
 
     def funnel(self, format: str = "table", *, value: Optional[str] = None,
-               now: Optional[int] = None) -> Union[str, bytes]:
+               now: Optional[int] = None, by: Optional[str] = None,
+               closed_from: Optional[int] = None, closed_to: Optional[int] = None,
+               created_from: Optional[int] = None, created_to: Optional[int] = None,
+               in_order: bool = False) -> Union[str, bytes]:
         """The funnel report (include/salescycle/funnel.h defines every
         figure) as "table", "json", "csv", "svg" (str) or "proto" (bytes of
         salescycle.v1.FunnelReport). `value` names the deal value attribute;
-        `now` is when stalled deals are judged (default: the latest event).
-        Raises FailedPreconditionError for a pipeline with neither
-        analytics nor history."""
-        if format not in _FUNNEL_FORMATS:
-            raise InvalidArgumentError("format is one of %s, not %r"
-                                       % (", ".join(_FUNNEL_FORMATS), format))
+        `now` is when stalled deals are judged (default: the latest event);
+        `by` breaks the live deals down by an attribute. The windows (Unix
+        seconds, each bound the start of a period of the pipeline's
+        cohorts) keep the closes of [closed_from, closed_to) and the deals
+        added in [created_from, created_to). `in_order` puts the in-order
+        figures in the table's reached and to-next columns. Raises
+        FailedPreconditionError for a pipeline with neither analytics nor
+        history, or a window without cohorts."""
+        fid = funnel_state.format_id(format, in_order)
+        o = funnel_state.options(value, by, now, closed_from, closed_to, created_from,
+                                 created_to)
         data, size = c_void_p(), c_size_t()
-        call(lib.sc_pipeline_funnel, byref(data), byref(size), self._handle,
-             _FUNNEL_FORMATS[format], None if value is None else encode(value),
-             0 if now is None else 1, 0 if now is None else now)
+        call(lib.sc_pipeline_funnel_with, byref(data), byref(size), self._handle, fid,
+             addressof(o))
         raw = _native.take_bytes(data, size.value)
         return raw if format == "proto" else raw.decode("utf-8")
 
-    def funnel_report(self, *, value: Optional[str] = None,
-                      now: Optional[int] = None) -> dict:
-        """The funnel report as a dict (the JSON form, parsed)."""
-        return json.loads(self.funnel("json", value=value, now=now))
+    def funnel_report(self, *, value: Optional[str] = None, now: Optional[int] = None,
+                      **slices) -> dict:
+        """The funnel report as a dict (the JSON form, parsed); `slices` as
+        funnel()'s by, closed_from, closed_to, created_from, created_to."""
+        return json.loads(self.funnel("json", value=value, now=now, **slices))
 
     def funnel_state(self, *, value: Optional[str] = None, by: Optional[str] = None,
-                     now: Optional[int] = None) -> FunnelState:
+                     now: Optional[int] = None, closed_from: Optional[int] = None,
+                     closed_to: Optional[int] = None, created_from: Optional[int] = None,
+                     created_to: Optional[int] = None) -> FunnelState:
         """The funnel's state as of `now` (a FunnelState: merge the states
-        of shards, serialize, report). `by` names an attribute to break the
-        live deals down by."""
-        return funnel_state.capture(self._handle, value, by, now)
+        of shards, serialize, report), with funnel()'s options: they are
+        part of the state (states captured differently do not merge)."""
+        return funnel_state.capture(
+            self._handle, funnel_state.options(value, by, now, closed_from, closed_to,
+                                               created_from, created_to))
 
     # ---- counts
 

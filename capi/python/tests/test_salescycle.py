@@ -496,6 +496,40 @@ class FunnelTest(unittest.TestCase):
         with self.assertRaises(sc.ClosedError):
             merged.serialize()
 
+    def test_funnel_slices(self):
+        m = sc.Machine.from_text(TINY)
+        jan, feb, mar = 1767225600, 1769904000, 1772323200
+        with sc.Pipeline(m, analytics=True, cohort="month") as p:
+            # Deal 0 added in January, won in February; deal 1 added in
+            # February, still open; deal 2 added in February, a source.
+            for d, added in enumerate((jan, feb, feb + 5)):
+                p.add(added)
+            p.set(2, "source", "web")
+            p.fire(0, "go", feb + 10)
+            p.set(0, "budget", 5000)
+            p.fire(0, "win", feb + 20)
+            closes = p.funnel_report(closed_from=feb, closed_to=mar)
+            self.assertEqual([(c["label"], c["won"]) for c in closes["closes"]],
+                             [("2026-02", 1)])
+            self.assertTrue(closes["close_window"])
+            added = p.funnel_report(created_from=feb, by="source")
+            self.assertEqual(added["total"]["deals"], 2)
+            self.assertEqual({s["value"]: s["deals"] for s in added["breakdown"]},
+                             {"web": 1, "(not set)": 1})
+            self.assertIn("reached*", p.funnel(in_order=True))
+            state = p.funnel_state(created_from=feb)
+            self.assertEqual(state.report_dict()["total"]["deals"], 2)
+            self.assertIn("reached*", state.report(in_order=True))
+            with self.assertRaises(sc.InvalidArgumentError):
+                p.funnel(closed_from=feb + 1)  # not a month's start
+            with self.assertRaises(sc.InvalidArgumentError):
+                p.funnel("json", in_order=True)
+            with self.assertRaises(sc.InvalidArgumentError):
+                p.funnel(created_from=True)
+        with sc.Pipeline(m, analytics=True) as p:
+            with self.assertRaises(sc.FailedPreconditionError):
+                p.funnel(closed_from=feb)
+
     def test_funnel_needs_analytics_or_history(self):
         m = sc.Machine.from_text(TINY)
         with sc.Pipeline(m) as p:
