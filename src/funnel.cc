@@ -1092,6 +1092,41 @@ void ToProto(const DurationStats& d, v1::DurationStats* out) {
   out->set_p90_seconds(d.p90_seconds);
 }
 
+void ToProto(const FunnelFigures& f, const StageFunnel& s, v1::StageFunnel* st) {
+  st->set_stage(s.id);
+  st->set_display_name(s.display_name);
+  st->set_kind(std::string(StageKindName(s.kind)));
+  st->set_win_probability(s.win_probability);
+  st->set_entered(s.entered);
+  st->set_reached(s.reached);
+  st->set_reached_in_order(s.reached_in_order);
+  st->set_mean_cumulative_seconds(s.mean_cumulative_seconds);
+  st->set_conversion_to_next_in_order(s.conversion_to_next_in_order);
+  st->set_stopped_lost(s.stopped_lost);
+  st->set_stopped_open(s.stopped_open);
+  st->set_stopped_side(s.stopped_side);
+  st->set_moves_in(s.moves_in);
+  st->set_reentries(s.reentries);
+  st->set_exits_forward(s.exits_forward);
+  st->set_exits_back(s.exits_back);
+  st->set_exits_lost(s.exits_lost);
+  st->set_exits_side(s.exits_side);
+  st->set_lost_from(s.lost_from);
+  st->set_moved_on(s.moved_on);
+  st->set_dropped(s.dropped);
+  st->set_now(s.now);
+  st->set_stalled(s.stalled);
+  if (s.next_stage != kNoStage) {
+    st->set_next_stage(f.stages[s.next_stage].id);
+    st->set_conversion_to_next(s.conversion_to_next);
+  }
+  st->set_conversion_to_won(s.conversion_to_won);
+  st->set_drop_rate(s.drop_rate);
+  ToProto(s.time_in_stage, st->mutable_time_in_stage());
+  st->set_activities(s.activities);
+  st->set_rejected(s.rejected);
+}
+
 void ToProto(const FunnelFigures& f, v1::FunnelFigures* out) {
   out->set_deals(f.deals);
   out->set_cycles(f.cycles);
@@ -1123,41 +1158,7 @@ void ToProto(const FunnelFigures& f, v1::FunnelFigures* out) {
   if (f.biggest_leak != kNoStage) {
     out->set_biggest_leak(f.stages[f.biggest_leak].id);
   }
-  for (const StageFunnel& s : f.stages) {
-    v1::StageFunnel* st = out->add_stages();
-    st->set_stage(s.id);
-    st->set_display_name(s.display_name);
-    st->set_kind(std::string(StageKindName(s.kind)));
-    st->set_win_probability(s.win_probability);
-    st->set_entered(s.entered);
-    st->set_reached(s.reached);
-    st->set_reached_in_order(s.reached_in_order);
-    st->set_mean_cumulative_seconds(s.mean_cumulative_seconds);
-    st->set_conversion_to_next_in_order(s.conversion_to_next_in_order);
-    st->set_stopped_lost(s.stopped_lost);
-    st->set_stopped_open(s.stopped_open);
-    st->set_stopped_side(s.stopped_side);
-    st->set_moves_in(s.moves_in);
-    st->set_reentries(s.reentries);
-    st->set_exits_forward(s.exits_forward);
-    st->set_exits_back(s.exits_back);
-    st->set_exits_lost(s.exits_lost);
-    st->set_exits_side(s.exits_side);
-    st->set_lost_from(s.lost_from);
-    st->set_moved_on(s.moved_on);
-    st->set_dropped(s.dropped);
-    st->set_now(s.now);
-    st->set_stalled(s.stalled);
-    if (s.next_stage != kNoStage) {
-      st->set_next_stage(f.stages[s.next_stage].id);
-      st->set_conversion_to_next(s.conversion_to_next);
-    }
-    st->set_conversion_to_won(s.conversion_to_won);
-    st->set_drop_rate(s.drop_rate);
-    ToProto(s.time_in_stage, st->mutable_time_in_stage());
-    st->set_activities(s.activities);
-    st->set_rejected(s.rejected);
-  }
+  for (const StageFunnel& s : f.stages) ToProto(f, s, out->add_stages());
   for (const FlowCount& flow : f.flow) {
     v1::Flow* pf = out->add_flow();
     pf->set_from(f.stages[flow.from].id);

@@ -1149,6 +1149,19 @@ TEST(FunnelBreakdown, ManyValuesFoldAndBytesStayJson) {
   EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &parsed).ok());
 }
 
+// lead -> won (win), won -> lead (repurchase, a new cycle), lead -> lost
+// (lose), lost -> lead (reactivate, a new cycle).
+absl::StatusOr<std::shared_ptr<const Machine>> CyclesMachine() {
+  return Machine::FromTextProto(R"(name: "cycles" initial_stage: "lead"
+      stages { id: "lead" } stages { id: "won" kind: WON } stages { id: "lost" kind: LOST }
+      events { id: "win" } events { id: "lose" } events { id: "repurchase" }
+      events { id: "reactivate" }
+      transitions { from_stage: "lead" event: "win" to: "won" }
+      transitions { from_stage: "lead" event: "lose" to: "lost" }
+      transitions { from_stage: "won" event: "repurchase" to: "lead" new_cycle: true }
+      transitions { from_stage: "lost" event: "reactivate" to: "lead" new_cycle: true })");
+}
+
 // Cycles, counted by hand. lead -> won (win), won -> lead (repurchase, a
 // new cycle), lead -> lost (lose), lost -> lead (reactivate, a new cycle).
 //   d0 added 0, win 10, repurchase 20, win 50   cycles 10 s and 30 s, won
@@ -1157,14 +1170,7 @@ TEST(FunnelBreakdown, ManyValuesFoldAndBytesStayJson) {
 // 3 deals, 5 cycles; won 2, lost 1 (win rate 2/3); reached lead 5, won 2;
 // entered lead 5, won 2, lost 1; cycle lengths 10 and 30 s.
 TEST(FunnelCycles, EveryCycleCountsAsADealDid) {
-  auto m = Machine::FromTextProto(R"(name: "cycles" initial_stage: "lead"
-      stages { id: "lead" } stages { id: "won" kind: WON } stages { id: "lost" kind: LOST }
-      events { id: "win" } events { id: "lose" } events { id: "repurchase" }
-      events { id: "reactivate" }
-      transitions { from_stage: "lead" event: "win" to: "won" }
-      transitions { from_stage: "lead" event: "lose" to: "lost" }
-      transitions { from_stage: "won" event: "repurchase" to: "lead" new_cycle: true }
-      transitions { from_stage: "lost" event: "reactivate" to: "lead" new_cycle: true })");
+  const absl::StatusOr<std::shared_ptr<const Machine>> m = CyclesMachine();
   ASSERT_TRUE(m.ok()) << m.status();
   PipelineOptions history;
   history.history_limit = 8;
@@ -1211,14 +1217,7 @@ TEST(FunnelCycles, EveryCycleCountsAsADealDid) {
 // 4 + 4 new = 8, 2.00 a deal; between wins 40 and 50 s (below 64 s the
 // histogram's buckets are 1 s wide: exact).
 TEST(FunnelCycles, RepeatPurchases) {
-  auto m = Machine::FromTextProto(R"(name: "repeat" initial_stage: "lead"
-      stages { id: "lead" } stages { id: "won" kind: WON } stages { id: "lost" kind: LOST }
-      events { id: "win" } events { id: "lose" } events { id: "repurchase" }
-      events { id: "reactivate" }
-      transitions { from_stage: "lead" event: "win" to: "won" }
-      transitions { from_stage: "lead" event: "lose" to: "lost" }
-      transitions { from_stage: "won" event: "repurchase" to: "lead" new_cycle: true }
-      transitions { from_stage: "lost" event: "reactivate" to: "lead" new_cycle: true })");
+  const absl::StatusOr<std::shared_ptr<const Machine>> m = CyclesMachine();
   ASSERT_TRUE(m.ok()) << m.status();
   using Step = std::tuple<DealIndex, const char*, Timestamp>;
   const std::vector<Step> steps = {
