@@ -102,8 +102,8 @@ absl::Status FileWriter::Open() {
   std::string pattern = path_ + ".tmp-XXXXXX";
   fd_ = ::mkstemp(pattern.data());
   if (fd_ < 0) {
-    return ErrnoError(absl::StrCat(path_, ": cannot create a temporary file"),
-                      errno);
+    return ErrnoError(
+        absl::StrCat(path_, ": cannot write ", what_, " (a temporary file beside it)"), errno);
   }
   temp_ = pattern;
   ::fchmod(fd_, 0644);
@@ -143,7 +143,7 @@ absl::Status FileWriter::Flush() {
     const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoError(absl::StrCat(path_, ": cannot write snapshot"), errno);
+      return ErrnoError(absl::StrCat(path_, ": cannot write ", what_), errno);
     }
     done += static_cast<size_t>(n);
   }

@@ -71,10 +71,12 @@ class StreamWriter : public FrameWriter {
 
 // Writes a temporary file beside the target, then fsyncs and renames it, so
 // the target is either the old file or the whole new one. Without Commit,
-// the temporary file is removed.
+// the temporary file is removed. `what` names the contents in errors
+// ("path: cannot write snapshot: No space left on device").
 class FileWriter : public FrameWriter {
  public:
-  explicit FileWriter(std::string path) : path_(std::move(path)) {}
+  explicit FileWriter(std::string path, std::string what = "snapshot")
+      : path_(std::move(path)), what_(std::move(what)) {}
   ~FileWriter() override;
   absl::Status Open();
   absl::Status Write(absl::string_view bytes) override;
@@ -84,6 +86,7 @@ class FileWriter : public FrameWriter {
   absl::Status Flush();
 
   std::string path_;
+  std::string what_;
   std::string temp_;
   int fd_ = -1;
   std::string buffer_;

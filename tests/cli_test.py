@@ -141,7 +141,23 @@ class Cli(unittest.TestCase):
             self.assertEqual(svg.returncode, 0, svg.stderr)
         run_ = run("render", B2B, "--out", "/no/such/dir/m.dot")
         self.assertEqual(run_.returncode, 1)
-        self.assertIn("/no/such/dir/m.dot: cannot write", run_.stderr)
+        self.assertIn("/no/such/dir/m.dot: cannot write the output (a temporary file beside "
+                      "it): No such file or directory", run_.stderr)
+
+    def test_writes_are_checked_and_whole(self):
+        # A full disk behind stdout is an error exit that says so (issue 15).
+        if os.path.exists("/dev/full"):
+            with open("/dev/full", "w") as full:
+                run_ = subprocess.run([CLI, "render", B2B], stdout=full,
+                                      stderr=subprocess.PIPE, text=True, timeout=120)
+            self.assertEqual(run_.returncode, 1)
+            self.assertIn("cannot write to stdout: No space left on device", run_.stderr)
+        # --out replaces a file whole, by a rename, and leaves nothing beside it.
+        out = self.write("m.dot", "an older, longer file " * 1000)
+        self.assertEqual(run("render", B2B, "--out", out).returncode, 0)
+        with open(out) as f:
+            self.assertTrue(f.read().startswith("digraph"))
+        self.assertEqual(sorted(os.listdir(self.dir.name)), ["m.dot"])
 
     def test_render_what_crms_add(self):
         # b2b: entry stages (dashed from the start), activities in the

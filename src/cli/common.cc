@@ -1,12 +1,15 @@
 #include "src/cli/common.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "src/snapshot_io.h"
+#include "src/status_macros.h"
 
 namespace salescycle {
 namespace cli {
@@ -55,14 +58,21 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv, int first,
 absl::Status WriteOut(const Args& args, const std::string& text) {
   const auto out = args.options.find("out");
   if (out == args.options.end()) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
+    // Checked, and flushed here: a full disk or a closed pipe behind stdout
+    // is an error exit, not a report that silently went nowhere.
+    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() ||
+        std::fflush(stdout) != 0) {
+      const int err = errno;
+      return absl::UnavailableError(absl::StrCat("cannot write to stdout: ",
+                                                 err != 0 ? std::strerror(err) : "write failed"));
+    }
     return absl::OkStatus();
   }
-  std::ofstream f(out->second, std::ios::binary | std::ios::trunc);
-  f << text;
-  f.close();
-  if (!f) return absl::UnavailableError(absl::StrCat(out->second, ": cannot write"));
-  return absl::OkStatus();
+  // Whole or not at all: a temporary file beside it, then a rename.
+  internal::FileWriter file(out->second, "the output");
+  SC_RETURN_IF_ERROR(file.Open());
+  SC_RETURN_IF_ERROR(file.Write(text));
+  return file.Commit();
 }
 
 absl::StatusOr<std::optional<double>> MaxRejected(const Args& args) {
