@@ -144,6 +144,17 @@ class Cli(unittest.TestCase):
         self.assertIn("/no/such/dir/m.dot: cannot write the output (a temporary file beside "
                       "it): No such file or directory", run_.stderr)
 
+    def test_what_is_saved_loads(self):
+        # One history limit for writing and reading (issue 15): a history
+        # past the old load default of 1024 saves and reads back.
+        events = self.write("ev.csv", EVENTS_CSV)
+        snapshot = os.path.join(self.dir.name, "deep.snap")
+        self.assertEqual(run("replay", B2B, events, "--history", "2000",
+                             "--snapshot-out", snapshot).returncode, 0)
+        report = run("report", B2B, snapshot)
+        self.assertEqual(report.returncode, 0, report.stderr)
+        self.assertIn("3 deals", report.stdout)
+
     def test_writes_are_checked_and_whole(self):
         # A full disk behind stdout is an error exit that says so (issue 15).
         if os.path.exists("/dev/full"):

@@ -49,7 +49,7 @@ TEST(Limits, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(limits.max_transitions, 1u << 20);
   EXPECT_EQ(limits.max_guard_depth, 32u);
   EXPECT_EQ(limits.max_string_length, 64u << 10);
-  EXPECT_EQ(limits.max_history_length, 1024u);
+  EXPECT_EQ(limits.max_history_length, kMaxHistoryLimit);  // what can be kept loads
   EXPECT_EQ(limits.max_snapshot_deals, uint64_t{1} << 28);
   EXPECT_EQ(limits.max_history_entries, uint64_t{1} << 26);
 }

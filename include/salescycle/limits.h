@@ -52,9 +52,11 @@ struct Limits {
   size_t max_string_length = size_t{64} << 10;
 
   // The history_limit a journey or pipeline snapshot may declare (each deal
-  // reserves that many 16-byte entries). Default: 1024; hard cap
-  // kMaxHistoryLimit.
-  size_t max_history_length = 1024;
+  // reserves that many 16-byte entries). Default and hard cap: 65536
+  // (kMaxHistoryLimit), the most a journey or pipeline may keep, so that
+  // whatever can be saved loads with the defaults; a pipeline's reservation
+  // is bounded by max_history_entries.
+  size_t max_history_length = size_t{1} << 16;
 
   // Deal slots a pipeline snapshot may declare. Checked against the header,
   // so also for a stream whose length is unknown. Default: 2^28 (a pipeline

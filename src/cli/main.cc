@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/numeric/int128.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/escaping.h"
@@ -31,6 +32,7 @@
 #include "salescycle/pipeline.h"
 #include "salescycle/render.h"
 #include "salescycle/snapshot.h"
+#include "salescycle/limits.h"
 #include "src/cli/common.h"
 #include "src/cli/events.h"
 #include "src/cli/simulate.h"
@@ -462,6 +464,16 @@ int Replay(int argc, char** argv) {
                 static_cast<unsigned long long>(p->StageCount(static_cast<StageId>(s))));
   }
   if (args->options.count("snapshot-out")) {
+    // Never write what loading refuses with its defaults.
+    const Limits defaults;
+    const absl::uint128 entries = absl::uint128(p->slot_count()) * options.history_limit;
+    if (entries > defaults.max_history_entries) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat(
+          "not saved: ", p->slot_count(), " deals x --history ", options.history_limit,
+          " are past the ", defaults.max_history_entries,
+          " history entries loading accepts (Limits::max_history_entries): give a smaller "
+          "--history")));
+    }
     const absl::Status saved =
         SavePipeline(*p, SnapshotSink::File(args->options["snapshot-out"]));
     if (!saved.ok()) return Fail(saved);

@@ -737,7 +737,8 @@ func TestFunnelStatesOfShardsMergeIntoTheWhole(t *testing.T) {
 
 func TestLimits(t *testing.T) {
 	d := DefaultLimits()
-	if d.Stages != 1024 || d.GuardDepth != 32 || d.SnapshotDeals != 1<<28 || d.HistoryEntries != 1<<26 {
+	if d.Stages != 1024 || d.GuardDepth != 32 || d.SnapshotDeals != 1<<28 || d.HistoryEntries != 1<<26 ||
+		d.HistoryLength != 1<<16 {
 		t.Fatalf("defaults: %+v", d)
 	}
 	small := DefaultLimits()

@@ -90,8 +90,10 @@ class MachineTest(unittest.TestCase):
 class LimitsTest(unittest.TestCase):
     def test_defaults_come_from_the_library(self):
         d = sc.Limits.defaults()
+        # A snapshot's history length: the most a pipeline may keep, so
+        # that whatever is saved loads with the defaults.
         self.assertEqual((d.stages, d.guard_depth, d.history_length),
-                         (1024, 32, 1024))
+                         (1024, 32, 65536))
         self.assertEqual(d.snapshot_deals, 2**28)
         self.assertIsNone(sc.Limits().stages)  # unset: the library's default
 
