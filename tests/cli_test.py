@@ -155,6 +155,15 @@ class Cli(unittest.TestCase):
         self.assertEqual(report.returncode, 0, report.stderr)
         self.assertIn("3 deals", report.stdout)
 
+    def test_a_missing_file_is_called_missing(self):
+        missing = os.path.join(self.dir.name, "nowhere.snap")
+        run_ = run("report", missing)
+        self.assertEqual(run_.returncode, 1)
+        self.assertIn(missing + ": cannot read: No such file or directory", run_.stderr)
+        not_one = run("report", self.write("notes.txt", "not a snapshot"))
+        self.assertEqual(not_one.returncode, 2)
+        self.assertIn("is not a snapshot: give MACHINE EVENTS", not_one.stderr)
+
     def test_writes_are_checked_and_whole(self):
         # A full disk behind stdout is an error exit that says so (issue 15).
         if os.path.exists("/dev/full"):

@@ -1,8 +1,10 @@
 // salescycle: validate and draw sales cycles, replay event files through
 // them, and report the funnel.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <tuple>
@@ -388,6 +390,18 @@ bool ShowProgress(const Args& args) {
   return args.progress.value_or(::isatty(2) != 0);
 }
 
+// OK if `path` opens for reading; else the reason, naming it.
+absl::Status Readable(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    const std::string message = absl::StrCat(path, ": cannot read: ", std::strerror(err));
+    return err == ENOENT ? absl::NotFoundError(message) : absl::UnavailableError(message);
+  }
+  ::close(fd);
+  return absl::OkStatus();
+}
+
 bool IsSnapshot(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   char magic[8] = {};
@@ -662,6 +676,8 @@ int Report(int argc, char** argv) {
   if (IsFunnelState(pos.back())) return ReportState(*args, *request);
   const bool from_snapshot = IsSnapshot(pos.back());
   if (pos.size() == 1 && !from_snapshot) {
+    // A file that is not there is not "not a snapshot": say what is wrong.
+    if (const absl::Status readable = Readable(pos[0]); !readable.ok()) return Fail(readable);
     return Usage(absl::StrCat(pos[0], " is not a snapshot: give MACHINE EVENTS"));
   }
   int code = kOk;

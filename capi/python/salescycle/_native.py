@@ -199,9 +199,14 @@ _INT_ARGS = {
 
 def check_ints(fn: Any, args: tuple) -> None:
     """Raises InvalidArgumentError for an int argument of `fn` that its C
-    type cannot hold."""
+    type cannot hold, and for a bool where it takes a number (a bool is an
+    int to Python: True would be deal 1 or the time 1); uint8_t arguments
+    are flags and take bools."""
     for i, low, high, type_name in _INT_ARGS.get(fn.__name__, ()):
         value = args[i]
+        if isinstance(value, bool) and type_name != "uint8_t":
+            raise InvalidArgumentError("%s: %r is a bool, not a number for its %s argument "
+                                       "(argument %d)" % (fn.__name__, value, type_name, i + 1))
         if isinstance(value, int) and not low <= value < high:
             raise InvalidArgumentError(
                 "%s: %d is out of range for its %s argument (argument %d)"

@@ -57,8 +57,9 @@ class Lifecycle(NamedTuple):
 
 _SETTERS = {AttributeType.INT64: "set_int64", AttributeType.DOUBLE: "set_double",
             AttributeType.BOOL: "set_bool", AttributeType.STRING: "set_string"}
-# The Python values each type takes (bool is an int, so a bool is not
-# refused for an int64; an int is accepted for a double).
+# The Python values each type takes (an int is accepted for a double; a
+# bool, though an int to Python, only for a bool: _set refuses it for a
+# number, so that True never lands as 1).
 _ACCEPTS = {AttributeType.INT64: (int,), AttributeType.DOUBLE: (int, float),
             AttributeType.BOOL: (bool,), AttributeType.STRING: (str, bytes)}
 _GETTERS = {AttributeType.INT64: ("get_int64", c_int64),
@@ -111,7 +112,8 @@ class Stepping(_native.Handle):
     def _set(self, deal: tuple, attribute: Id, value: AttributeValue) -> None:
         a = self._machine.attribute_id(attribute)
         kind = self._machine.attribute_type(a)
-        if not isinstance(value, _ACCEPTS[kind]):
+        if not isinstance(value, _ACCEPTS[kind]) or (
+                isinstance(value, bool) and kind != AttributeType.BOOL):
             raise InvalidArgumentError('attribute "%s" is %s, not %s' % (
                 self._machine.attributes[a], kind.name.lower(), type(value).__name__))
         if kind == AttributeType.STRING:
@@ -145,7 +147,8 @@ class Stepping(_native.Handle):
             # check_ints's checks, in bit operations for the hot path (a
             # negative or too wide id has bits past 32; an int64 shifted by
             # 63 is 0 or -1); check_ints words the error.
-            if (event | (deal[0] if deal else 0)) >> 32 or (time >> 63) not in (0, -1):
+            if ((event | (deal[0] if deal else 0)) >> 32 or (time >> 63) not in (0, -1)
+                    or time.__class__ is bool or event.__class__ is bool):
                 _native.check_ints(self._c_fire, (self._outcome_ref, self._handle,
                                                   *deal, event, time))
             self._callbacks.check(self._c_fire(self._outcome_ref, self._handle, *deal,

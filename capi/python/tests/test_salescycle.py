@@ -532,6 +532,22 @@ class FunnelTest(unittest.TestCase):
             with self.assertRaises(sc.FailedPreconditionError):
                 p.funnel(closed_from=feb)
 
+    def test_a_bool_is_not_a_number(self):
+        # True is an int to Python: it must not land as deal 1 or time 1
+        # (issue 15).
+        m = sc.Machine.from_text(TINY)
+        with sc.Pipeline(m) as p:
+            with self.assertRaisesRegex(sc.InvalidArgumentError, "True is a bool"):
+                p.add(True)
+            p.add(0)
+            with self.assertRaisesRegex(sc.InvalidArgumentError, "False is a bool"):
+                p.fire(0, 0, False)
+            with self.assertRaisesRegex(sc.InvalidArgumentError, "True is a bool"):
+                p.fire(True, "go", 5)
+            with self.assertRaisesRegex(sc.InvalidArgumentError, "is int64, not bool"):
+                p.set(0, "budget", True)
+            self.assertEqual(len(p), 1)
+
     def test_funnel_needs_analytics_or_history(self):
         m = sc.Machine.from_text(TINY)
         with sc.Pipeline(m) as p:
