@@ -270,11 +270,44 @@ absl::string_view View(const char* data, size_t len) {
   return data == nullptr ? absl::string_view() : absl::string_view(data, len);
 }
 
-// A string argument given as pointer + length: NULL only with length 0.
-absl::Status CheckString(const char* name, const char* data, size_t len) {
+// A buffer given as pointer + length: NULL only with length 0, and a
+// length that no buffer can have (past PTRDIFF_MAX, or running past the end
+// of the address space from `data`) refused before anything reads it: a
+// caller's SIZE_MAX is an error, not a read off the end of memory.
+absl::Status CheckBuffer(const char* name, const void* data, size_t len) {
   if (data == nullptr && len != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(name, " is NULL with length ", len));
+  }
+  if (len > static_cast<size_t>(PTRDIFF_MAX) ||
+      reinterpret_cast<uintptr_t>(data) > UINTPTR_MAX - len) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " has length ", len, ", which no buffer at that address has"));
+  }
+  return absl::OkStatus();
+}
+
+// `count` records of `size` bytes: a buffer, and a count whose bytes
+// do not overflow.
+absl::Status CheckRecords(const void* records, size_t count, size_t size) {
+  if (records == nullptr && count != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("records is NULL with count ", count));
+  }
+  if (count > SIZE_MAX / size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("records has count ", count, ", which no buffer holds"));
+  }
+  return CheckBuffer("records", records, count * size);
+}
+
+// A string argument (a name, a key, a string value): a buffer no longer
+// than Limits::max_string_length, the longest a snapshot takes back.
+absl::Status CheckString(const char* name, const char* data, size_t len) {
+  SC_RETURN_IF_ERROR(CheckBuffer(name, data, len));
+  const size_t longest = salescycle::Limits().max_string_length;
+  if (len > longest) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, " has length ", len, ", past Limits::max_string_length (", longest, ")"));
   }
   return absl::OkStatus();
 }
@@ -747,9 +780,7 @@ sc_status sc_machine_from_text(sc_machine_t** out, const char* text,
   return LoadMachine(__func__, out, options,
                      [&](const salescycle::CompileOptions& o)
                          -> absl::StatusOr<std::shared_ptr<const Machine>> {
-                       if (text == nullptr && text_len != 0) {
-                         return absl::InvalidArgumentError("text is NULL");
-                       }
+                       SC_RETURN_IF_ERROR(CheckBuffer("text", text, text_len));
                        return Machine::FromTextProto(View(text, text_len), o);
                      }, errmsg);
 }
@@ -761,9 +792,7 @@ sc_status sc_machine_from_json(sc_machine_t** out, const char* json,
   return LoadMachine(__func__, out, options,
                      [&](const salescycle::CompileOptions& o)
                          -> absl::StatusOr<std::shared_ptr<const Machine>> {
-                       if (json == nullptr && json_len != 0) {
-                         return absl::InvalidArgumentError("json is NULL");
-                       }
+                       SC_RETURN_IF_ERROR(CheckBuffer("json", json, json_len));
                        return Machine::FromJson(View(json, json_len), o);
                      }, errmsg);
 }
@@ -1370,10 +1399,7 @@ sc_status sc_pipeline_apply_moves(uint64_t* out_accepted,
                                   char** errmsg) {
   return Run(__func__, errmsg, [&]() -> absl::Status {
     SC_C_REQUIRE(pipeline);
-    if (records == nullptr && count != 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("records is NULL with count ", count));
-    }
+    SC_RETURN_IF_ERROR(CheckRecords(records, count, sizeof(sc_stage_record)));
     SC_RETURN_IF_ERROR(NotFromItsCallback(pipeline->observers));
     Stepping stepping(pipeline->rep.machine(), &pipeline->observers);
     const auto batch = absl::MakeConstSpan(
@@ -1428,10 +1454,7 @@ sc_status ApplyBatch(const char* fn, uint64_t* out_accepted,
                      uint32_t threads, char** errmsg) {
   return Run(fn, errmsg, [&]() -> absl::Status {
     SC_C_REQUIRE(pipeline);
-    if (records == nullptr && count != 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("records is NULL with count ", count));
-    }
+    SC_RETURN_IF_ERROR(CheckRecords(records, count, sizeof(sc_event_record)));
     SC_RETURN_IF_ERROR(NotFromItsCallback(pipeline->observers));
     Stepping stepping(pipeline->rep.machine(), &pipeline->observers);
     // The layouts are one (static_asserts above), and the records are only
@@ -1670,7 +1693,7 @@ sc_status sc_funnel_state_parse(sc_funnel_state_t** out, const sc_machine_t* mac
                                 const uint8_t* data, size_t len, char** errmsg) {
   return Run(__func__, errmsg, [&]() -> absl::Status {
     SC_C_REQUIRE(out);
-    if (data == nullptr && len > 0) return absl::InvalidArgumentError("data is NULL");
+    SC_RETURN_IF_ERROR(CheckBuffer("data", data, len));
     if (machine != nullptr) SC_RETURN_IF_ERROR(NamesAMachine(machine));
     const absl::string_view bytes(reinterpret_cast<const char*>(data),
                                   data == nullptr ? 0 : len);
@@ -1763,10 +1786,7 @@ sc_status sc_pipeline_load_with_limits(sc_pipeline_t** out,
   return LoadPipelineFrom(
       __func__, out, machine,
       [&]() -> absl::StatusOr<salescycle::SnapshotSource> {
-        if (data == nullptr && len != 0) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "data is NULL with length ", len));
-        }
+        SC_RETURN_IF_ERROR(CheckBuffer("data", data, len));
         return salescycle::SnapshotSource::Bytes(
             View(reinterpret_cast<const char*>(data), len));
       },
@@ -2027,10 +2047,7 @@ sc_status sc_journey_load_with_limits(sc_journey_t** out,
   return Run(__func__, errmsg, [&]() -> absl::Status {
     SC_C_REQUIRE(out);
     SC_RETURN_IF_ERROR(NamesAMachine(machine));
-    if (data == nullptr && len != 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("data is NULL with length ", len));
-    }
+    SC_RETURN_IF_ERROR(CheckBuffer("data", data, len));
     SC_ASSIGN_OR_RETURN(
         Journey journey,
         salescycle::RestoreJourney(

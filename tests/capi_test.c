@@ -1092,6 +1092,54 @@ static void test_sales_model(void) {
   sc_machine_destroy(m);
 }
 
+/* Lengths no buffer can have are errors, checked before anything is read
+ * (issue 15: SIZE_MAX and 2^40 used to crash). */
+static void test_lengths_are_checked(void) {
+  sc_machine_t* m = load("b2b.textproto");
+  sc_machine_t* parsed = NULL;
+  sc_pipeline_t* p = NULL;
+  sc_pipeline_t* loaded = NULL;
+  sc_journey_t* j = NULL;
+  sc_funnel_state_t* state = NULL;
+  uint32_t deal = 0, string_attribute = 0;
+  int32_t outcome = 0;
+  uint64_t accepted = 0, rejected = 0;
+  const char key[] = "acme";
+  const uint8_t bytes[8] = {0};
+  sc_event_record records[1];
+  current = "lengths";
+  memset(records, 0, sizeof records);
+  OK(sc_pipeline_create(&p, m, NULL, E));
+  EXPECT(SC_INVALID_ARGUMENT, "key has length 18446744073709551615, which no buffer",
+         sc_pipeline_add_with_key(&deal, p, key, SIZE_MAX, 0, E));
+  EXPECT(SC_INVALID_ARGUMENT, "key has length 1099511627776, past Limits::max_string_length",
+         sc_pipeline_add_with_key(&deal, p, key, (size_t)1 << 40, 0, E));
+  OK(sc_pipeline_add_with_key(&deal, p, key, 4, 0, E));
+  OK(sc_machine_find_attribute(&string_attribute, m, "decision_maker", 14, E));
+  EXPECT(SC_INVALID_ARGUMENT, "value has length 1099511627776",
+         sc_pipeline_set_string(p, deal, string_attribute, key, (size_t)1 << 40, E));
+  EXPECT(SC_INVALID_ARGUMENT, "event has length 18446744073709551615",
+         sc_pipeline_fire_by_name(&outcome, p, deal, "contact", SIZE_MAX, 1, E));
+  EXPECT(SC_INVALID_ARGUMENT, "text has length 18446744073709551615",
+         sc_machine_from_text(&parsed, "x", SIZE_MAX, NULL, E));
+  CHECK(parsed == NULL);
+  EXPECT(SC_INVALID_ARGUMENT, "data has length 18446744073709551615",
+         sc_pipeline_load(&loaded, m, bytes, SIZE_MAX, E));
+  CHECK(loaded == NULL);
+  EXPECT(SC_INVALID_ARGUMENT, "data has length 18446744073709551615",
+         sc_journey_load(&j, m, bytes, SIZE_MAX, E));
+  EXPECT(SC_INVALID_ARGUMENT, "data has length 18446744073709551615",
+         sc_funnel_state_parse(&state, m, bytes, SIZE_MAX, E));
+  EXPECT(SC_INVALID_ARGUMENT, "records has count 2305843009213693952",
+         sc_pipeline_apply(&accepted, &rejected, p, records, (size_t)1 << 61, E));
+  EXPECT(SC_INVALID_ARGUMENT, "records has length",
+         sc_pipeline_apply(&accepted, &rejected, p, records, SIZE_MAX / 16, E));
+  OK(sc_pipeline_size(&accepted, p, E));
+  CHECK(accepted == 1); /* nothing else was added */
+  sc_pipeline_destroy(p);
+  sc_machine_destroy(m);
+}
+
 int main(void) {
   test_version_and_status_names();
   test_machines();
@@ -1106,6 +1154,7 @@ int main(void) {
   test_limits();
   test_callbacks_may_only_read_their_handle();
   test_sales_model();
+  test_lengths_are_checked();
   sc_free(last_message);
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
