@@ -426,7 +426,13 @@ FunnelFigures Figures(const Machine& m, const FunnelAccumulator& acc,
 std::string SegmentValue(const AttributeValue& v) {
   switch (v.type()) {
     case AttributeType::kInt64: return absl::StrCat(v.int64_value());
-    case AttributeType::kDouble: return absl::StrCat(v.double_value());
+    case AttributeType::kDouble: {
+      // The shortest text that reads back as the same double: StrCat's six
+      // digits would put 93454.37 and 93454.41 in one segment.
+      char buffer[32];
+      const auto end = std::to_chars(buffer, buffer + sizeof buffer, v.double_value()).ptr;
+      return std::string(buffer, static_cast<size_t>(end - buffer));
+    }
     case AttributeType::kString: return v.string_value();
     case AttributeType::kBool: return v.bool_value() ? "true" : "false";
   }

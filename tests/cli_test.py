@@ -276,6 +276,36 @@ class Cli(unittest.TestCase):
         self.assertIn('bad.jsonl:5: attribute "budget": "1e+300" is not int64', run_.stderr)
         self.assertIn('bad.jsonl:6: time "4.5" is neither', run_.stderr)
 
+    def test_jsonl_numbers_are_exact_and_parsing_linear(self):
+        # Issue 15: ids past 2^53 went through a double (4 ids, 2 deals);
+        # decimals were rounded to 6 digits; nested arrays took quadratic
+        # time; a key given twice was taken silently.
+        rows = [{"deal": 2**53 + k, "time": 1767225600} for k in range(4)]
+        rows.append({"deal": 2**53 + 1, "event": "contact", "time": 1767225700,
+                     "set": {"deal_value": 93454.37, "decision_maker": "Jos\u00e9 \ud83d\ude00"}})
+        text = "\n".join(json.dumps(r) for r in rows) + "\n"
+        path = self.write("big.jsonl", text)
+        replay = run("replay", B2B, path)
+        self.assertEqual(replay.returncode, 0, replay.stderr)
+        self.assertIn("4 deals", replay.stdout)
+        by = run("report", B2B, path, "--by", "deal_value", "--format", "json")
+        self.assertEqual(by.returncode, 0, by.stderr)
+        self.assertIn("93454.37", [s["value"] for s in json.loads(by.stdout)["breakdown"]])
+        maker = json.loads(run("report", B2B, path, "--by", "decision_maker",
+                               "--format", "json").stdout)["breakdown"]
+        self.assertIn("Jos\u00e9 \U0001F600", [s["value"] for s in maker])
+        # 2 MB of nesting and arrays in a member nobody reads: one pass.
+        deep = '{"deal": "a", "time": 1, "notes": %s}' % ("[" * 60 + "1" + "]" * 60)
+        wide = '{"deal": "b", "time": 1, "notes": [%s]}' % ",".join(["[1, 2]"] * 250000)
+        too_deep = '{"deal": "c", "time": 1, "notes": %s}' % ("[" * 100000 + "]" * 100000)
+        twice = '{"deal": "d", "time": 1, "time": 2}'
+        path = self.write("shapes.jsonl", "\n".join([deep, wide, too_deep, twice]) + "\n")
+        shapes = run("replay", B2B, path)
+        self.assertEqual(shapes.returncode, 3)
+        self.assertIn("2 deals", shapes.stdout)
+        self.assertIn("shapes.jsonl:3: not a JSON object: nested deeper than 64", shapes.stderr)
+        self.assertIn('shapes.jsonl:4: not a JSON object: "time" given twice', shapes.stderr)
+
     def test_bad_headers_and_files(self):
         for header, message in (("deal,time", "the columns deal, time, and event or "
                                               "stage (or both) are required"),

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
+#include "src/cli/json_line.h"
 #include "src/status_macros.h"
 
 namespace salescycle {
@@ -232,60 +232,66 @@ absl::StatusOr<bool> EventReader::NextCsv(absl::string_view line, EventRow* row)
   return true;
 }
 
-absl::StatusOr<bool> EventReader::NextJson(absl::string_view line, EventRow* row) {
-  google::protobuf::Struct object;
-  const auto parsed =
-      google::protobuf::util::JsonStringToMessage(std::string(line), &object);
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not a JSON object: ", parsed.message().ToString()));
+namespace {
+
+// A JSON value as the text the CSV reader would have had: a number as
+// written when it is an integer literal (exact, however long: a deal id
+// past 2^53 stays itself), otherwise its double's shortest text (a time or
+// an int64 attribute then refuses "1.5"; "1e3" reads as 1000); true and
+// false as words; a string as it is.
+std::string JsonText(const JsonValue& v) {
+  if (v.kind != JsonValue::Kind::kNumber) return v.text;
+  if (v.text.find_first_of(".eE") == std::string::npos) return v.text;
+  double d;
+  if (!absl::SimpleAtod(v.text, &d)) return v.text;
+  if (std::isfinite(d) && d == std::trunc(d) && std::fabs(d) < 9.2e18) {
+    return absl::StrCat(static_cast<int64_t>(d));
   }
-  const auto& fields = object.fields();
-  auto text = [](const google::protobuf::Value& v) -> std::string {
-    if (v.kind_case() == google::protobuf::Value::kNumberValue) {
-      // An integer only when it is one and fits: otherwise the number's
-      // own text, which a time or an int64 attribute then refuses.
-      const double d = v.number_value();
-      if (std::isfinite(d) && d == std::trunc(d) && std::fabs(d) < 9.2e18) {
-        return absl::StrCat(static_cast<int64_t>(d));
-      }
-      return absl::StrCat(d);
-    }
-    if (v.kind_case() == google::protobuf::Value::kBoolValue) {
-      return v.bool_value() ? "true" : "false";
-    }
-    return v.string_value();
-  };
-  const auto deal = fields.find("deal");
-  const auto time = fields.find("time");
-  if (deal == fields.end() || time == fields.end()) {
+  return absl::StrCat(d);
+}
+
+const JsonValue* Member(const JsonValue& object, absl::string_view key) {
+  for (const auto& [name, value] : object.members) {
+    if (name == key) return &value;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+absl::StatusOr<bool> EventReader::NextJson(absl::string_view line, EventRow* row) {
+  SC_ASSIGN_OR_RETURN(const JsonValue object, ParseJsonObjectLine(line));
+  const JsonValue* deal = Member(object, "deal");
+  const JsonValue* time = Member(object, "time");
+  if (deal == nullptr || time == nullptr) {
     return absl::InvalidArgumentError("\"deal\" and \"time\" are required");
   }
-  json_deal_ = text(deal->second);
+  json_deal_ = JsonText(*deal);
   if (json_deal_.empty()) return absl::InvalidArgumentError("the deal is empty");
   row->deal = json_deal_;
-  SC_ASSIGN_OR_RETURN(row->time, ParseTime(text(time->second)));
-  const auto event = fields.find("event");
-  const auto stage = fields.find("stage");
-  SC_RETURN_IF_ERROR(ReadEventAndStage(
-      event == fields.end() ? "" : event->second.string_value(),
-      stage == fields.end() ? "" : stage->second.string_value(), row));
-  if (const auto set = fields.find("set"); set != fields.end()) {
-    if (set->second.kind_case() != google::protobuf::Value::kStructValue) {
+  SC_ASSIGN_OR_RETURN(row->time, ParseTime(JsonText(*time)));
+  const JsonValue* event = Member(object, "event");
+  const JsonValue* stage = Member(object, "stage");
+  auto name = [](const JsonValue* v) {
+    return v == nullptr || v->kind != JsonValue::Kind::kString ? std::string() : v->text;
+  };
+  SC_RETURN_IF_ERROR(ReadEventAndStage(name(event), name(stage), row));
+  if (const JsonValue* set = Member(object, "set")) {
+    if (set->kind != JsonValue::Kind::kObject) {
       return absl::InvalidArgumentError("\"set\" is not an object");
     }
-    for (const auto& [name, value] : set->second.struct_value().fields()) {
-      auto id = machine_->FindAttribute(name);
+    for (const auto& [attribute, value] : set->members) {
+      auto id = machine_->FindAttribute(attribute);
       if (!id.ok()) {
         return absl::InvalidArgumentError(
-            absl::StrCat("unknown attribute \"", name, "\""));
+            absl::StrCat("unknown attribute \"", attribute, "\""));
       }
-      const AttributeType type = machine_->attribute(*id).type;
-      std::string v = text(value);
-      if (type == AttributeType::kDouble &&
-          value.kind_case() == google::protobuf::Value::kNumberValue) {
-        v = absl::StrCat(value.number_value());
-      }
+      // A double attribute takes the number as written: exact.
+      const std::string v =
+          machine_->attribute(*id).type == AttributeType::kDouble &&
+                  value.kind == JsonValue::Kind::kNumber
+              ? value.text
+              : JsonText(value);
       SC_ASSIGN_OR_RETURN(AttributeValue parsed_value, Value(*id, v));
       row->set.emplace_back(*id, std::move(parsed_value));
     }
