@@ -30,8 +30,7 @@ int64_t DurationHistogram::Middle(size_t bucket) {
   return static_cast<int64_t>(lower + (Lower(bucket + 1) - lower) / 2);
 }
 
-void DurationHistogram::AddSparse(int64_t seconds) {
-  const uint64_t v = Clamp(seconds);
+void DurationHistogram::AddSparse(uint64_t v) {
   AddToSum(v);
   AddToBucket(Bucket(v), 1);
 }
@@ -313,7 +312,7 @@ void FunnelAccumulator::Close(DealIndex deal, StageId from, StageId to, Timestam
       ++close_periods_[period].lost;
       if (keeps_loss_periods_) loss_period_[deal] = period;
     }
-    const Timestamp length = time - cycle_start(deal);
+    const uint64_t length = Elapsed(cycle_start(deal), time);
     for (FunnelCounters* g : groups) {
       if (g == nullptr) continue;
       ++g->lost;
@@ -329,7 +328,7 @@ void FunnelAccumulator::Close(DealIndex deal, StageId from, StageId to, Timestam
   if (cohort_ != Cohort::kNone) {
     CloseCounters& period = close_periods_[CohortStart(time)];
     ++period.won;
-    period.cycle_lengths.Add(time - cycle_start(deal));
+    period.cycle_lengths.Add(Elapsed(cycle_start(deal), time));
     if (was_lost && keeps_loss_periods_) {
       const auto it = loss_period_.find(deal);
       if (it != loss_period_.end()) {
@@ -340,14 +339,14 @@ void FunnelAccumulator::Close(DealIndex deal, StageId from, StageId to, Timestam
   }
   // A deal that won an earlier cycle wins again: a repeat purchase.
   bool repeat = false, second = false;
-  Timestamp since_last = 0;
+  uint64_t since_last = 0;
   if (keeps_wins_) {
     auto [it, first] = wins_.try_emplace(deal, Wins{time, 1});
     if (!first) {
       Wins& w = it->second;
       repeat = true;
       second = w.count == 1;
-      since_last = time - w.last;
+      since_last = Elapsed(w.last, time);
       w.last = time;
       if (w.count != std::numeric_limits<uint32_t>::max()) ++w.count;
     }
@@ -362,10 +361,12 @@ void FunnelAccumulator::Close(DealIndex deal, StageId from, StageId to, Timestam
     ++g->won;
     g->activities_won += activities(deal);
     if (was_lost) --g->lost;
-    const Timestamp length = time - cycle_start(deal);
-    g->cycle_seconds += length;
+    // The exact sum takes the signed length (a win timed before its
+    // cycle's start counts negative there, as it always has); in 128 bits,
+    // so that no two timestamps overflow it.
+    g->cycle_seconds += absl::int128(time) - cycle_start(deal);
     ++g->cycles;
-    g->cycle_lengths.Add(length);
+    g->cycle_lengths.Add(Elapsed(cycle_start(deal), time));
     ForEachVisited(deal, [g](size_t stage) { ++g->stages[stage].won_after; });
   }
 }
@@ -382,6 +383,10 @@ Timestamp FunnelAccumulator::NextCohortStart(Timestamp start) const {
   // Past the longest week, month (31 days) or quarter (92 days) from a
   // start is in the next one, never the one after.
   const int64_t days = cohort_ == Cohort::kWeek ? 7 : cohort_ == Cohort::kMonth ? 31 : 92;
+  // The last period's end is the end of time.
+  if (start > std::numeric_limits<Timestamp>::max() - days * 86400) {
+    return std::numeric_limits<Timestamp>::max();
+  }
   return CohortStart(start + days * 86400);
 }
 
@@ -390,7 +395,11 @@ Timestamp FunnelAccumulator::CohortStart(Timestamp time) const {
     const int64_t day = FloorDiv(time, 86400);
     // 1970-01-01 was a Thursday: Monday-based, it is day 3 of its week.
     const int64_t monday = day - (((day + 3) % 7) + 7) % 7;
-    return monday * 86400;
+    // The first week's Monday is before the first second int64 holds: its
+    // start is that second.
+    const absl::int128 start = absl::int128(monday) * 86400;
+    return start < std::numeric_limits<Timestamp>::min() ? std::numeric_limits<Timestamp>::min()
+                                                         : static_cast<Timestamp>(start);
   }
   const absl::TimeZone utc = absl::UTCTimeZone();
   absl::CivilMonth month(absl::ToCivilSecond(absl::FromUnixSeconds(time), utc));

@@ -26,6 +26,13 @@
 namespace salescycle {
 namespace internal {
 
+// The seconds from `from` to `to`, 0 when `to` is not later. Unsigned: any
+// two timestamps, INT64_MIN to INT64_MAX, have a difference (a signed one
+// overflows there).
+inline uint64_t Elapsed(Timestamp from, Timestamp to) {
+  return to > from ? static_cast<uint64_t>(to) - static_cast<uint64_t>(from) : 0;
+}
+
 // Durations in log-linear buckets: exact below 32 seconds, then 32 buckets
 // per power of two, so a quantile read at a bucket's middle is within 1/64.
 //
@@ -41,7 +48,8 @@ class DurationHistogram {
   DurationHistogram() = default;
   explicit DurationHistogram(Dense) : dense_(kBuckets, 0) {}
 
-  void Add(int64_t seconds) {
+  // `seconds` from Elapsed: a negative stay is 0.
+  void Add(uint64_t seconds) {
     if (ABSL_PREDICT_TRUE(!dense_.empty())) {
       AddDense(seconds);
     } else {
@@ -49,8 +57,7 @@ class DurationHistogram {
     }
   }
   // Only for a histogram made with Dense{}.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE void AddDense(int64_t seconds) {
-    const uint64_t v = Clamp(seconds);
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void AddDense(uint64_t v) {
     ++dense_[Bucket(v)];
     AddToSum(v);
   }
@@ -83,9 +90,6 @@ class DurationHistogram {
  private:
   static constexpr size_t kBuckets = 32 + 59 * 32;  // up to 2^64
   static constexpr size_t kDenseAt = 64;
-  static uint64_t Clamp(int64_t seconds) {
-    return seconds < 0 ? 0 : static_cast<uint64_t>(seconds);
-  }
   static size_t Bucket(uint64_t v) {
     if (v < 32) return static_cast<size_t>(v);
     const int e = 63 - absl::countl_zero(v);  // >= 5
@@ -100,7 +104,7 @@ class DurationHistogram {
     sum_low_ += v;
     sum_high_ += sum_low_ < v;
   }
-  void AddSparse(int64_t seconds);
+  void AddSparse(uint64_t seconds);
   void AddToBucket(size_t bucket, uint64_t n);
 
   std::vector<uint64_t> dense_;  // kBuckets counts, or empty while sparse
@@ -460,9 +464,9 @@ class FunnelAccumulator {
     StageCounters& f = c->stages[from];
     c->flow.Add(from, to);
     if (kDense) {
-      f.time_in_stage.AddDense(time - since);
+      f.time_in_stage.AddDense(Elapsed(since, time));
     } else {
-      f.time_in_stage.Add(time - since);
+      f.time_in_stage.Add(Elapsed(since, time));
     }
   }
   // `from`: the stage the deal left (kNoStage: it was created in `to`).
