@@ -98,7 +98,26 @@ FileWriter::~FileWriter() {
   if (!temp_.empty()) ::unlink(temp_.c_str());
 }
 
+namespace {
+
+std::string DirectoryOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash + 1);
+}
+
+}  // namespace
+
 absl::Status FileWriter::Open() {
+#ifdef O_TMPFILE
+  // Mode 0666 less the umask, as for any new file.
+  fd_ = ::open(DirectoryOf(path_).c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+  if (fd_ >= 0) {
+    anonymous_ = true;
+    return absl::OkStatus();
+  }
+  // Not supported here (an older kernel, a filesystem without it): a named
+  // temporary, as below. Other errors (no such directory) show there too.
+#endif
   std::string pattern = path_ + ".tmp-XXXXXX";
   fd_ = ::mkstemp(pattern.data());
   if (fd_ < 0) {
@@ -115,9 +134,31 @@ absl::Status FileWriter::Write(absl::string_view bytes) {
   return buffer_.size() >= (1 << 20) ? Flush() : absl::OkStatus();
 }
 
+absl::Status FileWriter::LinkAnonymous() {
+  // A name that is not taken: linkat never replaces a file.
+  const std::string proc = absl::StrCat("/proc/self/fd/", fd_);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::string name = absl::StrCat(path_, ".tmp-", ::getpid(), "-", attempt);
+    int linked = ::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, name.c_str(), AT_SYMLINK_FOLLOW);
+    if (linked != 0 && errno == ENOENT) {  // no /proc: the descriptor itself
+      linked = ::linkat(fd_, "", AT_FDCWD, name.c_str(), AT_EMPTY_PATH);
+    }
+    if (linked == 0) {
+      temp_ = std::move(name);
+      anonymous_ = false;
+      return absl::OkStatus();
+    }
+    if (errno != EEXIST) {
+      return ErrnoError(absl::StrCat(path_, ": cannot write ", what_, " (naming it)"), errno);
+    }
+  }
+  return ErrnoError(absl::StrCat(path_, ": cannot write ", what_, " (naming it)"), EEXIST);
+}
+
 absl::Status FileWriter::Commit() {
   SC_RETURN_IF_ERROR(Flush());
-  if (::fsync(fd_) != 0) return ErrnoError(absl::StrCat(temp_, ": fsync"), errno);
+  if (::fsync(fd_) != 0) return ErrnoError(absl::StrCat(path_, ": fsync"), errno);
+  if (anonymous_) SC_RETURN_IF_ERROR(LinkAnonymous());
   const int fd = fd_;
   fd_ = -1;
   if (::close(fd) != 0) return ErrnoError(absl::StrCat(temp_, ": close"), errno);
@@ -126,10 +167,7 @@ absl::Status FileWriter::Commit() {
   }
   temp_.clear();
   // Make the rename itself durable.
-  const size_t slash = path_.rfind('/');
-  const std::string dir =
-      slash == std::string::npos ? "." : path_.substr(0, slash + 1);
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  const int dir_fd = ::open(DirectoryOf(path_).c_str(), O_RDONLY | O_DIRECTORY);
   if (dir_fd >= 0) {
     ::fsync(dir_fd);
     ::close(dir_fd);

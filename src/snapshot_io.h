@@ -71,8 +71,11 @@ class StreamWriter : public FrameWriter {
 
 // Writes a temporary file beside the target, then fsyncs and renames it, so
 // the target is either the old file or the whole new one. Without Commit,
-// the temporary file is removed. `what` names the contents in errors
-// ("path: cannot write snapshot: No space left on device").
+// the temporary file is removed. Where the filesystem allows (Linux's
+// O_TMPFILE), the temporary has no name until Commit links it, so a
+// process killed mid-save leaves nothing behind either. `what` names the
+// contents in errors ("path: cannot write snapshot: No space left on
+// device").
 class FileWriter : public FrameWriter {
  public:
   explicit FileWriter(std::string path, std::string what = "snapshot")
@@ -85,9 +88,13 @@ class FileWriter : public FrameWriter {
  private:
   absl::Status Flush();
 
+  // Gives the anonymous temporary a name beside the target, in temp_.
+  absl::Status LinkAnonymous();
+
   std::string path_;
   std::string what_;
-  std::string temp_;
+  std::string temp_;  // the temporary's name; empty while anonymous
+  bool anonymous_ = false;
   int fd_ = -1;
   std::string buffer_;
 };
