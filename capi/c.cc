@@ -1606,28 +1606,15 @@ absl::StatusOr<salescycle::FunnelOptions> FunnelOptionsOf(const sc_funnel_option
 
 }  // namespace
 
-sc_status sc_pipeline_funnel(uint8_t** out_data, size_t* out_len,
-                             const sc_pipeline_t* pipeline, int32_t format,
-                             const char* value_attribute, uint8_t has_now,
-                             int64_t now, char** errmsg) {
-  return Run(__func__, errmsg, [&]() -> absl::Status {
-    SC_C_REQUIRE(out_data);
-    SC_C_REQUIRE(out_len);
-    SC_C_REQUIRE(pipeline);
-    SC_RETURN_IF_ERROR(CheckFunnelFormat(format));
-    salescycle::FunnelOptions options;
-    if (value_attribute != nullptr) options.value_attribute = value_attribute;
-    if (has_now != 0) options.now = now;
-    SC_ASSIGN_OR_RETURN(const salescycle::FunnelReport report,
-                        salescycle::FunnelOf(pipeline->rep, options));
-    return GiveReport(out_data, out_len, report, format);
-  });
-}
+namespace {
 
-sc_status sc_pipeline_funnel_with(uint8_t** out_data, size_t* out_len,
-                                  const sc_pipeline_t* pipeline, int32_t format,
-                                  const sc_funnel_options* options, char** errmsg) {
-  return Run(__func__, errmsg, [&]() -> absl::Status {
+// The funnel calls, with or without sc_funnel_options: one body each, the
+// older functions' arguments put in an options struct. `fn` names the
+// caller in errors.
+sc_status PipelineFunnel(const char* fn, uint8_t** out_data, size_t* out_len,
+                         const sc_pipeline_t* pipeline, int32_t format,
+                         const sc_funnel_options* options, char** errmsg) {
+  return Run(fn, errmsg, [&]() -> absl::Status {
     SC_C_REQUIRE(out_data);
     SC_C_REQUIRE(out_len);
     SC_C_REQUIRE(pipeline);
@@ -1639,9 +1626,10 @@ sc_status sc_pipeline_funnel_with(uint8_t** out_data, size_t* out_len,
   });
 }
 
-sc_status sc_funnel_state_capture_with(sc_funnel_state_t** out, const sc_pipeline_t* pipeline,
-                                       const sc_funnel_options* options, char** errmsg) {
-  return Run(__func__, errmsg, [&]() -> absl::Status {
+sc_status CaptureFunnelState(const char* fn, sc_funnel_state_t** out,
+                             const sc_pipeline_t* pipeline, const sc_funnel_options* options,
+                             char** errmsg) {
+  return Run(fn, errmsg, [&]() -> absl::Status {
     SC_C_REQUIRE(out);
     SC_C_REQUIRE(pipeline);
     SC_ASSIGN_OR_RETURN(const salescycle::FunnelOptions o, FunnelOptionsOf(options));
@@ -1652,22 +1640,43 @@ sc_status sc_funnel_state_capture_with(sc_funnel_state_t** out, const sc_pipelin
   });
 }
 
+sc_funnel_options OptionsOf(const char* value_attribute, const char* breakdown_attribute,
+                            uint8_t has_now, int64_t now) {
+  sc_funnel_options o = SC_FUNNEL_OPTIONS_INIT;
+  o.value_attribute = value_attribute;
+  o.breakdown_attribute = breakdown_attribute;
+  o.has_now = has_now;
+  o.now = now;
+  return o;
+}
+
+}  // namespace
+
+sc_status sc_pipeline_funnel(uint8_t** out_data, size_t* out_len,
+                             const sc_pipeline_t* pipeline, int32_t format,
+                             const char* value_attribute, uint8_t has_now,
+                             int64_t now, char** errmsg) {
+  const sc_funnel_options o = OptionsOf(value_attribute, nullptr, has_now, now);
+  return PipelineFunnel(__func__, out_data, out_len, pipeline, format, &o, errmsg);
+}
+
+sc_status sc_pipeline_funnel_with(uint8_t** out_data, size_t* out_len,
+                                  const sc_pipeline_t* pipeline, int32_t format,
+                                  const sc_funnel_options* options, char** errmsg) {
+  return PipelineFunnel(__func__, out_data, out_len, pipeline, format, options, errmsg);
+}
+
+sc_status sc_funnel_state_capture_with(sc_funnel_state_t** out, const sc_pipeline_t* pipeline,
+                                       const sc_funnel_options* options, char** errmsg) {
+  return CaptureFunnelState(__func__, out, pipeline, options, errmsg);
+}
+
 sc_status sc_funnel_state_capture(sc_funnel_state_t** out, const sc_pipeline_t* pipeline,
                                   const char* value_attribute,
                                   const char* breakdown_attribute, uint8_t has_now,
                                   int64_t now, char** errmsg) {
-  return Run(__func__, errmsg, [&]() -> absl::Status {
-    SC_C_REQUIRE(out);
-    SC_C_REQUIRE(pipeline);
-    salescycle::FunnelOptions options;
-    if (value_attribute != nullptr) options.value_attribute = value_attribute;
-    if (breakdown_attribute != nullptr) options.breakdown_attribute = breakdown_attribute;
-    if (has_now != 0) options.now = now;
-    SC_ASSIGN_OR_RETURN(salescycle::FunnelState state,
-                        salescycle::CaptureFunnel(pipeline->rep, options));
-    *out = new sc_funnel_state_t{std::move(state)};
-    return absl::OkStatus();
-  });
+  const sc_funnel_options o = OptionsOf(value_attribute, breakdown_attribute, has_now, now);
+  return CaptureFunnelState(__func__, out, pipeline, &o, errmsg);
 }
 
 sc_status sc_funnel_state_merge(sc_funnel_state_t* into, const sc_funnel_state_t* other,

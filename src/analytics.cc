@@ -325,10 +325,13 @@ void FunnelAccumulator::Close(DealIndex deal, StageId from, StageId to, Timestam
   if ((flags & kWon) != 0) return;
   const bool was_lost = (flags & kLost) != 0;
   flags |= kWon;
+  // Looked up once: a deal past its first cycle has its start in a map.
+  const Timestamp start = cycle_start(deal);
+  const uint64_t length = Elapsed(start, time);
   if (cohort_ != Cohort::kNone) {
     CloseCounters& period = close_periods_[CohortStart(time)];
     ++period.won;
-    period.cycle_lengths.Add(Elapsed(cycle_start(deal), time));
+    period.cycle_lengths.Add(length);
     if (was_lost && keeps_loss_periods_) {
       const auto it = loss_period_.find(deal);
       if (it != loss_period_.end()) {
@@ -364,9 +367,8 @@ void FunnelAccumulator::Close(DealIndex deal, StageId from, StageId to, Timestam
     // The exact sum takes the signed length (a win timed before its
     // cycle's start counts negative there, as it always has); in 128 bits,
     // so that no two timestamps overflow it.
-    g->cycle_seconds += absl::int128(time) - cycle_start(deal);
-    ++g->cycles;
-    g->cycle_lengths.Add(Elapsed(cycle_start(deal), time));
+    g->cycle_seconds += absl::int128(time) - start;
+    g->cycle_lengths.Add(length);
     ForEachVisited(deal, [g](size_t stage) { ++g->stages[stage].won_after; });
   }
 }
@@ -464,7 +466,6 @@ void FunnelCounters::Merge(const FunnelCounters& other) {
   won += other.won;
   lost += other.lost;
   cycle_seconds += other.cycle_seconds;
-  cycles += other.cycles;
   new_cycles += other.new_cycles;
   repeat_wins += other.repeat_wins;
   repeat_buyers += other.repeat_buyers;

@@ -224,8 +224,7 @@ struct FunnelCounters {
   uint64_t lost = 0;  // lost and never won
   // Exact, so that the same counters give the same figures however they
   // were added up (a restored snapshot, merged states).
-  absl::int128 cycle_seconds = 0;
-  uint64_t cycles = 0;      // won cycles, whose lengths cycle_seconds sums
+  absl::int128 cycle_seconds = 0;  // the lengths of the `won` cycles
   uint64_t new_cycles = 0;  // cycles started by new_cycle moves
   // Repeat purchases: wins by deals that had won an earlier cycle, the
   // deals whose second win it was, and the time from a deal's previous win

@@ -380,7 +380,7 @@ FunnelFigures Figures(const Machine& m, const FunnelAccumulator& acc,
   f.lost = c.lost;
   f.win_rate = Ratio(static_cast<double>(c.won), static_cast<double>(c.won + c.lost));
   f.average_cycle_days =
-      Ratio(static_cast<double>(c.cycle_seconds), static_cast<double>(c.cycles)) /
+      Ratio(static_cast<double>(c.cycle_seconds), static_cast<double>(c.won)) /
       86400.0;
   f.cycle_length = Stats(c.cycle_lengths);
   f.repeat_wins = c.repeat_wins;
@@ -853,21 +853,31 @@ std::string LostLines(const FunnelFigures& f, size_t shown) {
   return out + "\n";
 }
 
+// The stages with a non-zero `count`, the most first (ties in stage order),
+// and the counts' sum in *total.
+std::vector<const StageFunnel*> StagesMostFirst(const FunnelFigures& f,
+                                                uint64_t StageFunnel::*count, uint64_t* total) {
+  *total = 0;
+  std::vector<const StageFunnel*> stages;
+  for (const StageFunnel& s : f.stages) {
+    if (s.*count == 0) continue;
+    *total += s.*count;
+    stages.push_back(&s);
+  }
+  std::stable_sort(stages.begin(), stages.end(),
+                   [count](const StageFunnel* a, const StageFunnel* b) {
+                     return a->*count > b->*count;
+                   });
+  return stages;
+}
+
 // "activities: 12,345 (Negotiation 4,321, ...); 6.2 a won cycle by its win,
 // 1.4 a lost one by its loss" on one line; "" when there were none.
 std::string ActivityLine(const FunnelFigures& f) {
-  uint64_t all = 0;
-  std::vector<const StageFunnel*> by_stage;
-  for (const StageFunnel& s : f.stages) {
-    if (s.activities == 0) continue;
-    all += s.activities;
-    by_stage.push_back(&s);
-  }
+  uint64_t all;
+  const std::vector<const StageFunnel*> by_stage =
+      StagesMostFirst(f, &StageFunnel::activities, &all);
   if (all == 0) return "";
-  std::stable_sort(by_stage.begin(), by_stage.end(),
-                   [](const StageFunnel* a, const StageFunnel* b) {
-                     return a->activities > b->activities;
-                   });
   std::string out = absl::StrCat("activities: ", Thousands(all), " (");
   for (size_t i = 0; i < by_stage.size() && i < 4; ++i) {
     absl::StrAppend(&out, i ? ", " : "", by_stage[i]->display_name, " ",
@@ -899,17 +909,9 @@ std::string RepeatLine(const FunnelFigures& f) {
 // "lost from (first losses): Qualification 1,474 (46.9%), ..." on one
 // line, the most first; "" when no deal was lost.
 std::string LostFromLine(const FunnelFigures& f) {
-  uint64_t lost = 0;
-  std::vector<const StageFunnel*> from;
-  for (const StageFunnel& s : f.stages) {
-    if (s.lost_from == 0) continue;
-    lost += s.lost_from;
-    from.push_back(&s);
-  }
+  uint64_t lost;
+  const std::vector<const StageFunnel*> from = StagesMostFirst(f, &StageFunnel::lost_from, &lost);
   if (from.empty()) return "";
-  std::stable_sort(from.begin(), from.end(), [](const StageFunnel* a, const StageFunnel* b) {
-    return a->lost_from > b->lost_from;
-  });
   std::string out = "lost from (first losses):";
   for (size_t i = 0; i < from.size(); ++i) {
     absl::StrAppend(&out, i ? ", " : " ", from[i]->display_name, " ",

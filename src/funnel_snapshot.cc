@@ -255,7 +255,6 @@ void WriteCounters(const FunnelCounters& c, const FunnelAccumulator& acc,
   out->set_lost(c.lost);
   out->set_cycle_seconds_low(absl::Uint128Low64(static_cast<absl::uint128>(c.cycle_seconds)));
   out->set_cycle_seconds_high(absl::Int128High64(c.cycle_seconds));
-  out->set_cycles(c.cycles);
   out->set_new_cycles(c.new_cycles);
   out->set_repeat_wins(c.repeat_wins);
   out->set_repeat_buyers(c.repeat_buyers);
@@ -339,7 +338,6 @@ class CountersReader {
     out->won = c.won();
     out->lost = c.lost();
     out->cycle_seconds = absl::MakeInt128(c.cycle_seconds_high(), c.cycle_seconds_low());
-    out->cycles = c.cycles();
     out->new_cycles = c.new_cycles();
     out->repeat_wins = c.repeat_wins();
     out->repeat_buyers = c.repeat_buyers();

@@ -39,6 +39,9 @@ GO_EXCLUDED = {
     "sc_pipeline_fire_by_name": NAMES_CACHED + " (Fire looks the id up, then fires)",
     "sc_journey_fire_by_name": NAMES_CACHED + " (Fire looks the id up, then fires)",
     "sc_pipeline_stage_count": "StageCounts returns every stage's in one call",
+    "sc_pipeline_funnel": "Funnel calls FunnelWith (sc_pipeline_funnel_with), which takes every option",
+    "sc_funnel_state_capture": ("FunnelState calls FunnelStateWith "
+                                "(sc_funnel_state_capture_with), which takes every option"),
 }
 
 

@@ -29,26 +29,7 @@ func adoptFunnelState(ptr *C.sc_funnel_state_t) *FunnelState {
 // ("" for none); now, when not nil, is when stalled deals are judged
 // (default: the latest event).
 func (p *Pipeline) FunnelState(value, by string, now *int64) (*FunnelState, error) {
-	var cvalue, cby *C.char
-	if value != "" {
-		cvalue = C.CString(value)
-		defer C.free(unsafe.Pointer(cvalue))
-	}
-	if by != "" {
-		cby = C.CString(by)
-		defer C.free(unsafe.Pointer(cby))
-	}
-	hasNow, at := C.uint8_t(0), C.int64_t(0)
-	if now != nil {
-		hasNow, at = 1, C.int64_t(*now)
-	}
-	var out *C.sc_funnel_state_t
-	if err := p.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
-		return C.sc_funnel_state_capture(&out, p.c(h), cvalue, cby, hasNow, at, e)
-	}); err != nil {
-		return nil, err
-	}
-	return adoptFunnelState(out), nil
+	return p.FunnelStateWith(FunnelOptions{Value: value, By: by, Now: now})
 }
 
 // FunnelStateWith captures the pipeline's funnel state with every option;

@@ -471,21 +471,5 @@ func (p *Pipeline) FunnelWith(format FunnelFormat, o FunnelOptions) ([]byte, err
 // A pipeline with neither analytics nor history is a FailedPrecondition
 // *Error.
 func (p *Pipeline) Funnel(format FunnelFormat, value string, now *int64) ([]byte, error) {
-	var cvalue *C.char
-	if value != "" {
-		cvalue = C.CString(value)
-		defer C.free(unsafe.Pointer(cvalue))
-	}
-	hasNow, at := C.uint8_t(0), C.int64_t(0)
-	if now != nil {
-		hasNow, at = 1, C.int64_t(*now)
-	}
-	var data *C.uint8_t
-	var n C.size_t
-	if err := p.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
-		return C.sc_pipeline_funnel(&data, &n, p.c(h), C.int32_t(format), cvalue, hasNow, at, e)
-	}); err != nil {
-		return nil, err
-	}
-	return takeBytes(unsafe.Pointer(data), n), nil
+	return p.FunnelWith(format, FunnelOptions{Value: value, Now: now})
 }
