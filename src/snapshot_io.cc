@@ -15,6 +15,7 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/stubs/logging.h"
 #include "src/crc32.h"
+#include "src/io_hooks.h"
 #include "src/snapshot_format.h"
 #include "src/status_macros.h"
 
@@ -157,7 +158,7 @@ absl::Status FileWriter::LinkAnonymous() {
 
 absl::Status FileWriter::Commit() {
   SC_RETURN_IF_ERROR(Flush());
-  if (::fsync(fd_) != 0) return ErrnoError(absl::StrCat(path_, ": fsync"), errno);
+  SC_RETURN_IF_ERROR(SyncFile(fd_, path_));
   if (anonymous_) SC_RETURN_IF_ERROR(LinkAnonymous());
   const int fd = fd_;
   fd_ = -1;
@@ -166,25 +167,13 @@ absl::Status FileWriter::Commit() {
     return ErrnoError(absl::StrCat(path_, ": cannot replace"), errno);
   }
   temp_.clear();
-  // Make the rename itself durable.
-  const int dir_fd = ::open(DirectoryOf(path_).c_str(), O_RDONLY | O_DIRECTORY);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
-  return absl::OkStatus();
+  // Make the rename itself durable: until the directory is synced, a crash
+  // can bring the old file back.
+  return SyncDirectory(DirectoryOf(path_));
 }
 
 absl::Status FileWriter::Flush() {
-  size_t done = 0;
-  while (done < buffer_.size()) {
-    const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError(absl::StrCat(path_, ": cannot write ", what_), errno);
-    }
-    done += static_cast<size_t>(n);
-  }
+  SC_RETURN_IF_ERROR(WriteAll(fd_, buffer_, absl::StrCat(path_, ": cannot write ", what_)));
   buffer_.clear();
   return absl::OkStatus();
 }
