@@ -56,6 +56,8 @@ def counts(stdout):
     """The stage lines of `replay`'s output, as a dict of non-zero counts."""
     out = {}
     for line in stdout.splitlines()[1:]:
+        if not line.startswith("  "):
+            continue
         stage, n = line.split()
         if int(n):
             out[stage] = int(n)
@@ -143,6 +145,52 @@ class Cli(unittest.TestCase):
         self.assertEqual(run_.returncode, 1)
         self.assertIn("/no/such/dir/m.dot: cannot write the output (a temporary file beside "
                       "it): No such file or directory", run_.stderr)
+
+    def test_replay_into_a_journal(self):
+        # issue 15: the rows go into a durable pipeline; a second replay
+        # recovers it and goes on; a torn tail is dropped and said; damage
+        # before the end is refused, saying where.
+        events = self.write("ev.csv", EVENTS_CSV)
+        journal = os.path.join(self.dir.name, "db")
+        first = run("replay", B2B, events, "--journal", journal)
+        self.assertEqual(first.returncode, 0, first.stderr)
+        lines = first.stdout.splitlines()
+        self.assertEqual(lines[0], "journal %s: new" % journal)
+        self.assertEqual(counts("\n".join(lines[1:])), counts(run("replay", B2B, events).stdout))
+        self.assertEqual(sorted(os.listdir(journal)), ["LOCK", "journal-1", "snapshot-1"])
+        more = self.write("more.csv", "deal,event,time\nhooli,contact,2026-03-01\n")
+        snapshot = os.path.join(self.dir.name, "after.snap")
+        second = run("replay", B2B, more, "--journal", journal, "--sync", "write",
+                     "--snapshot-out", snapshot)
+        self.assertEqual(second.returncode, 0, second.stderr)
+        self.assertRegex(second.stdout.splitlines()[0],
+                         r"^journal .*: recovered snapshot-1 \(0 deals\) and \d+ journaled "
+                         r"changes$")
+        self.assertIn("4 deals", second.stdout)
+        report = run("report", B2B, snapshot)
+        self.assertEqual(report.returncode, 0, report.stderr)
+        self.assertIn("4 deals", report.stdout)
+        path = os.path.join(journal, "journal-1")
+        size = os.path.getsize(path)
+        with open(path, "r+b") as f:
+            f.truncate(size - 3)
+        torn = run("replay", B2B, more, "--journal", journal, "--sync", "5")
+        self.assertEqual(torn.returncode, 0, torn.stderr)
+        self.assertIn("a torn tail of", torn.stdout.splitlines()[0])
+        self.assertIn("cut short at offset", torn.stdout.splitlines()[0])
+        with open(path, "r+b") as f:
+            f.seek(40)
+            byte = f.read(1)
+            f.seek(40)
+            f.write(bytes([byte[0] ^ 0xFF]))
+        damaged = run("replay", B2B, more, "--journal", journal)
+        self.assertEqual(damaged.returncode, 1)
+        self.assertIn("journal-1: a checksum mismatch", damaged.stderr)
+        self.assertIn("at offset 16 (record 1;", damaged.stderr)
+        bad = run("replay", B2B, more, "--journal", journal, "--sync", "0")
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("--sync is write, none or the milliseconds", bad.stderr)
+        self.assertEqual(run("replay", B2B, more, "--sync", "none").returncode, 2)
 
     def test_what_is_saved_loads(self):
         # One history limit for writing and reading (issue 15): a history

@@ -27,6 +27,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/str_cat.h"
+#include "salescycle/durable.h"
 #include "salescycle/funnel.h"
 #include "salescycle/funnel_state.h"
 #include "salescycle/journey.h"
@@ -79,12 +80,18 @@ commands:
                                    --range (default: log-uniform, 1-100000)
   replay MACHINE EVENTS [--snapshot-out FILE [--cohort week|month|quarter]]
          [--history N] [--now TIME] [--strict]
+         [--journal DIR [--sync write|none|MS]]
                                    apply an event file (CSV or JSONL) in
                                    time, firing the machine's timeouts
                                    between rows, and print what happened;
                                    the snapshot keeps the funnel (by cohort
                                    with --cohort) and N steps of history a
-                                   deal (default 0)
+                                   deal (default 0). With --journal, into
+                                   the durable pipeline in DIR (made if
+                                   new, recovered if not), every change
+                                   journaled, all synced before the exit;
+                                   --sync write syncs each change, MS every
+                                   MS milliseconds (default: none)
   report MACHINE EVENTS [options]  replay, then report the funnel
   report [MACHINE] STATE [--format ...] [--out FILE]
                                    report a saved funnel state (it carries
@@ -200,9 +207,31 @@ struct ReplayStats {
 // stage go in batches of their own kind, flushed when the kind changes; a
 // row that sets attributes flushes first, so that every step sees the
 // attributes of the rows before it.
+//
+// P is a Pipeline, or a DurablePipeline (replay --journal), whose changes
+// are the same calls, journaled.
+std::optional<DealIndex> IndexOfKey(const Pipeline& p, absl::string_view key) {
+  return p.IndexOfKey(key);
+}
+std::optional<DealIndex> IndexOfKey(const DurablePipeline& p, absl::string_view key) {
+  std::optional<DealIndex> found;
+  p.Read([&](const Pipeline& pipeline) { found = pipeline.IndexOfKey(key); });
+  return found;
+}
+const Machine& MachineOf(const Pipeline& p) { return p.machine(); }
+const Machine& MachineOf(const DurablePipeline& p) {
+  const Machine* m = nullptr;
+  p.Read([&](const Pipeline& pipeline) { m = &pipeline.machine(); });
+  return *m;
+}
+// DurablePipeline's AdvanceTo can fail (the journal): the rows stop there.
+absl::StatusOr<int64_t> Advance(Pipeline* p, Timestamp now) { return p->AdvanceTo(now); }
+absl::StatusOr<int64_t> Advance(DurablePipeline* p, Timestamp now) { return p->AdvanceTo(now); }
+
+template <typename P>
 class RowApplier {
  public:
-  RowApplier(Pipeline* p, ReplayStats* stats) : p_(p), stats_(stats) {}
+  RowApplier(P* p, ReplayStats* stats) : p_(p), stats_(stats) {}
 
   // Applies one parsed row. A problem with the row itself (a value the
   // attribute refuses) goes to `*bad`; the returned error is fatal.
@@ -210,7 +239,7 @@ class RowApplier {
     stats_->clock = std::max(stats_->clock, row->time);
     DealIndex deal;
     bool created_here = false;
-    if (const std::optional<DealIndex> found = p_->IndexOfKey(row->deal)) {
+    if (const std::optional<DealIndex> found = IndexOfKey(*p_, row->deal)) {
       deal = *found;
     } else {
       // A deal's first stage-history row is its creation in that stage
@@ -234,10 +263,16 @@ class RowApplier {
       SC_RETURN_IF_ERROR(Flush());
       // What fell due before this row happened before its values were set.
       if (row->time != std::numeric_limits<Timestamp>::min()) {
-        stats_->timeouts += static_cast<uint64_t>(p_->AdvanceTo(row->time - 1));
+        SC_ASSIGN_OR_RETURN(const int64_t fired, Advance(p_, row->time - 1));
+        stats_->timeouts += static_cast<uint64_t>(fired);
       }
       for (auto& [attribute, value] : row->set) {
         if (bad->ok()) *bad = p_->Set(deal, attribute, std::move(value));
+      }
+      // Refused values are the row's fault; the journal's failure is not.
+      if (absl::IsResourceExhausted(*bad) || absl::IsUnavailable(*bad) ||
+          absl::IsDataLoss(*bad)) {
+        return *bad;
       }
     }
     if (!bad->ok()) return absl::OkStatus();
@@ -269,7 +304,8 @@ class RowApplier {
   // After the last row: what is due by `now` fires.
   absl::Status Finish(Timestamp now) {
     SC_RETURN_IF_ERROR(Flush());
-    stats_->timeouts += static_cast<uint64_t>(p_->AdvanceTo(now));
+    SC_ASSIGN_OR_RETURN(const int64_t fired, Advance(p_, now));
+    stats_->timeouts += static_cast<uint64_t>(fired);
     return absl::OkStatus();
   }
 
@@ -280,7 +316,7 @@ class RowApplier {
     stats_->timeouts += r.timeouts_fired;
   }
 
-  Pipeline* p_;
+  P* p_;
   ReplayStats* stats_;
   std::vector<EventRecord> events_;
   std::vector<StageRecord> moves_;
@@ -331,14 +367,15 @@ absl::StatusOr<EventReader> OpenEvents(const std::string& path,
 // not applied; nullopt: as of the last row). Bad rows are reported on
 // stderr with their line (the first ten, then a count); with `strict` the
 // first one is an error.
-absl::Status ReplayEvents(const std::string& path, Pipeline* p, bool strict,
+template <typename P>
+absl::Status ReplayEvents(const std::string& path, P* p, bool strict,
                           bool progress, std::optional<Timestamp> now,
                           ReplayStats* stats) {
   SC_ASSIGN_OR_RETURN(const internal::FileBytes file,
                       internal::FileBytes::Open(path));
   const absl::string_view text = file.view();
-  SC_ASSIGN_OR_RETURN(EventReader reader, OpenEvents(path, p->machine(), text));
-  RowApplier applier(p, stats);
+  SC_ASSIGN_OR_RETURN(EventReader reader, OpenEvents(path, MachineOf(*p), text));
+  RowApplier<P> applier(p, stats);
   ProgressLine line(progress);
   constexpr int kShownBadRows = 10;
   EventRow row;
@@ -420,9 +457,85 @@ absl::StatusOr<Cohort> ParseCohort(Args& args) {
       absl::StrCat("--cohort is week, month or quarter, not \"", c, "\""));
 }
 
+// The lines replay prints after the rows: totals, then deals by stage.
+void PrintReplaySummary(const Pipeline& p, const ReplayStats& stats, double seconds,
+                        std::optional<Timestamp> now) {
+  std::printf("%s%llu rows: %llu accepted, %llu rejected, %llu bad rows; "
+              "%llu deals; %llu timeouts fired (%.0f rows/s)\n",
+              AsOf(now, stats).c_str(),
+              static_cast<unsigned long long>(stats.rows),
+              static_cast<unsigned long long>(stats.accepted),
+              static_cast<unsigned long long>(stats.rejected),
+              static_cast<unsigned long long>(stats.bad_rows),
+              static_cast<unsigned long long>(p.size()),
+              static_cast<unsigned long long>(stats.timeouts),
+              seconds > 0 ? static_cast<double>(stats.rows) / seconds : 0.0);
+  const Machine& machine = p.machine();
+  for (int s = 0; s < machine.num_stages(); ++s) {
+    std::printf("  %-24s %8llu\n", machine.stage(static_cast<StageId>(s)).id.c_str(),
+                static_cast<unsigned long long>(p.StageCount(static_cast<StageId>(s))));
+  }
+}
+
+// --snapshot-out, never writing what loading refuses with its defaults.
+absl::Status SaveReplaySnapshot(const Pipeline& p, const std::string& path) {
+  const Limits defaults;
+  const size_t history = p.options().history_limit;
+  const absl::uint128 entries = absl::uint128(p.slot_count()) * history;
+  if (entries > defaults.max_history_entries) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "not saved: ", p.slot_count(), " deals x --history ", history,
+        " are past the ", defaults.max_history_entries,
+        " history entries loading accepts (Limits::max_history_entries): give a smaller "
+        "--history"));
+  }
+  return SavePipeline(p, SnapshotSink::File(path));
+}
+
+// What a row of the replay prints about the journal it opened.
+std::string RecoveryLine(const DurablePipeline& db) {
+  const RecoveryReport& r = db.recovery();
+  if (r.created) return absl::StrCat("journal ", db.dir(), ": new\n");
+  std::string line = absl::StrCat("journal ", db.dir(), ": recovered snapshot-", r.snapshot, " (",
+                                  r.deals_in_snapshot, " deals) and ", r.changes_replayed,
+                                  " journaled changes");
+  if (r.torn_tail) {
+    absl::StrAppend(&line, "; a torn tail of ", r.bytes_dropped, " bytes dropped (",
+                    r.stopped_at, ")");
+  }
+  return line + "\n";
+}
+
+// --sync for --journal: none (the default), write (every write), or a
+// number of milliseconds between syncs. A replay acknowledges nothing to
+// anyone until it exits, and it syncs before it exits: syncing each batch
+// would only make it slower (5k rows/s against 250k on the sample), so
+// `write` is there to measure what a host that acknowledges each change
+// pays.
+absl::Status ParseSync(Args& args, DurableOptions* d) {
+  d->sync = SyncPolicy::kNone;
+  if (!args.options.count("sync")) return absl::OkStatus();
+  const std::string& v = args.options["sync"];
+  int ms;
+  if (v == "write") {
+    d->sync = SyncPolicy::kEveryWrite;
+  } else if (v == "none") {
+    d->sync = SyncPolicy::kNone;
+  } else if (absl::SimpleAtoi(v, &ms) && ms >= 1 && ms <= 60000) {
+    d->sync = SyncPolicy::kInterval;
+    d->sync_interval_ms = ms;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--sync is write, none or the milliseconds between syncs (1 to 60000), not \"", v,
+        "\""));
+  }
+  return absl::OkStatus();
+}
+
 int Replay(int argc, char** argv) {
   auto args = ParseArgs(argc, argv, 2,
-                        {"snapshot-out", "history", "now", "max-rejected", "cohort"});
+                        {"snapshot-out", "history", "now", "max-rejected", "cohort",
+                         "journal", "sync"});
   if (!args.ok()) return Usage(std::string(args.status().message()));
   if (args->positional.size() != 2) return Usage("replay takes MACHINE EVENTS");
   const auto max_rejected = MaxRejected(*args);
@@ -433,10 +546,16 @@ int Replay(int argc, char** argv) {
     if (!parsed.ok()) return Usage(absl::StrCat("--now: ", parsed.status().message()));
     now = *parsed;
   }
+  const bool journaled = args->options.count("journal") > 0;
+  DurableOptions durable;
+  if (const absl::Status sync = ParseSync(*args, &durable); !sync.ok()) {
+    return Usage(std::string(sync.message()));
+  }
+  if (args->options.count("sync") && !journaled) return Usage("--sync is for --journal");
   PipelineOptions options;
   // The snapshot keeps the funnel, so that `report SNAPSHOT` says what
-  // `report MACHINE EVENTS` says.
-  options.analytics.enabled = args->options.count("snapshot-out") > 0;
+  // `report MACHINE EVENTS` says; so does a journal's.
+  options.analytics.enabled = args->options.count("snapshot-out") > 0 || journaled;
   const auto cohort = ParseCohort(*args);
   if (!cohort.ok()) return Usage(std::string(cohort.status().message()));
   if (*cohort != Cohort::kNone && !options.analytics.enabled) {
@@ -453,45 +572,38 @@ int Replay(int argc, char** argv) {
   }
   auto m = Machine::FromFile(args->positional[0]);
   if (!m.ok()) return Fail(m.status());
-  auto p = Pipeline::Create(*m, options);
-  if (!p.ok()) return Fail(p.status());
   ReplayStats stats;
   const auto start = std::chrono::steady_clock::now();
-  const absl::Status replayed = ReplayEvents(
-      args->positional[1], &*p, args->strict, ShowProgress(*args), now, &stats);
-  if (!replayed.ok()) return Fail(replayed);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("%s%llu rows: %llu accepted, %llu rejected, %llu bad rows; "
-              "%llu deals; %llu timeouts fired (%.0f rows/s)\n",
-              AsOf(now, stats).c_str(),
-              static_cast<unsigned long long>(stats.rows),
-              static_cast<unsigned long long>(stats.accepted),
-              static_cast<unsigned long long>(stats.rejected),
-              static_cast<unsigned long long>(stats.bad_rows),
-              static_cast<unsigned long long>(p->size()),
-              static_cast<unsigned long long>(stats.timeouts),
-              seconds > 0 ? static_cast<double>(stats.rows) / seconds : 0.0);
-  const Machine& machine = **m;
-  for (int s = 0; s < machine.num_stages(); ++s) {
-    std::printf("  %-24s %8llu\n", machine.stage(static_cast<StageId>(s)).id.c_str(),
-                static_cast<unsigned long long>(p->StageCount(static_cast<StageId>(s))));
-  }
-  if (args->options.count("snapshot-out")) {
-    // Never write what loading refuses with its defaults.
-    const Limits defaults;
-    const absl::uint128 entries = absl::uint128(p->slot_count()) * options.history_limit;
-    if (entries > defaults.max_history_entries) {
-      return Fail(absl::InvalidArgumentError(absl::StrCat(
-          "not saved: ", p->slot_count(), " deals x --history ", options.history_limit,
-          " are past the ", defaults.max_history_entries,
-          " history entries loading accepts (Limits::max_history_entries): give a smaller "
-          "--history")));
+  absl::Status done;
+  const auto finish = [&](const Pipeline& p) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    PrintReplaySummary(p, stats, seconds, now);
+    if (args->options.count("snapshot-out")) {
+      done = SaveReplaySnapshot(p, args->options["snapshot-out"]);
     }
-    const absl::Status saved =
-        SavePipeline(*p, SnapshotSink::File(args->options["snapshot-out"]));
-    if (!saved.ok()) return Fail(saved);
+  };
+  if (journaled) {
+    // Into a durable pipeline: what the directory holds, then the rows,
+    // each journaled (a snapshot taken then keeps its own options).
+    durable.pipeline = options;
+    auto db = DurablePipeline::Open(*m, args->options["journal"], durable);
+    if (!db.ok()) return Fail(db.status());
+    std::printf("%s", RecoveryLine(**db).c_str());
+    const absl::Status replayed = ReplayEvents(args->positional[1], db->get(), args->strict,
+                                               ShowProgress(*args), now, &stats);
+    if (!replayed.ok()) return Fail(replayed);
+    (*db)->Read(finish);
+    if (done.ok()) done = (*db)->Sync();
+  } else {
+    auto p = Pipeline::Create(*m, options);
+    if (!p.ok()) return Fail(p.status());
+    const absl::Status replayed = ReplayEvents(args->positional[1], &*p, args->strict,
+                                               ShowProgress(*args), now, &stats);
+    if (!replayed.ok()) return Fail(replayed);
+    finish(*p);
   }
+  if (!done.ok()) return Fail(done);
   return CheckRejected(*max_rejected, stats.rejected, stats.accepted,
                        stats.bad_rows > 0 ? kBadRows : kOk);
 }
