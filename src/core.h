@@ -427,10 +427,14 @@ inline void RemoveObserver(std::vector<Observer*>* list, Observer* observer) {
 // By index, over the observers there were when the step was made: an
 // observer that (against observer.h) registers another would otherwise
 // leave this loop walking freed memory.
-inline void Notify(const std::vector<Observer*>& list, const StepResult& step) {
+template <typename F>
+void ForEachObserver(const std::vector<Observer*>& list, F call) {
   const size_t n = list.size();
-  for (size_t i = 0; i < n && i < list.size(); ++i) {
-    Observer* o = list[i];
+  for (size_t i = 0; i < n && i < list.size(); ++i) call(list[i]);
+}
+
+inline void Notify(const std::vector<Observer*>& list, const StepResult& step) {
+  ForEachObserver(list, [&](Observer* o) {
     if (step.moved()) {
       o->OnTransition(step);
     } else if (step.outcome == Outcome::kActivity) {
@@ -438,7 +442,7 @@ inline void Notify(const std::vector<Observer*>& list, const StepResult& step) {
     } else {
       o->OnRejection(step);
     }
-  }
+  });
 }
 
 // A bounded history kept as a ring of `limit` entries; `count` is the number

@@ -163,8 +163,16 @@ absl::StatusOr<DealIndex> Pipeline::NewDeal(Timestamp time,
   return deal;
 }
 
+void Pipeline::NotifyAdded(DealIndex deal) const {
+  internal::ForEachObserver(observers_, [&](Observer* o) {
+    o->OnAdd(deal, stage_[deal], entered_at_[deal]);
+  });
+}
+
 absl::StatusOr<DealIndex> Pipeline::Add(Timestamp time, StageId entry_stage) {
-  return NewDeal(time, entry_stage);
+  SC_ASSIGN_OR_RETURN(const DealIndex deal, NewDeal(time, entry_stage));
+  NotifyAdded(deal);
+  return deal;
 }
 
 absl::StatusOr<DealIndex> Pipeline::AddWithId(uint64_t id, Timestamp time,
@@ -177,6 +185,7 @@ absl::StatusOr<DealIndex> Pipeline::AddWithId(uint64_t id, Timestamp time,
   SC_ASSIGN_OR_RETURN(const DealIndex deal, NewDeal(time, entry_stage));
   deal_by_id_.emplace(id, deal);
   id_of_deal_.emplace(deal, id);
+  NotifyAdded(deal);
   return deal;
 }
 
@@ -193,6 +202,7 @@ absl::StatusOr<DealIndex> Pipeline::AddWithKey(absl::string_view key,
   SC_ASSIGN_OR_RETURN(const DealIndex deal, NewDeal(time, entry_stage));
   deal_by_key_.emplace(std::string(key), deal);
   key_of_deal_.emplace(deal, std::string(key));
+  NotifyAdded(deal);
   return deal;
 }
 
@@ -220,6 +230,7 @@ absl::Status Pipeline::Remove(DealIndex deal) {
   free_slots_.push_back(deal);
   std::push_heap(free_slots_.begin(), free_slots_.end(), std::greater<>());
   --live_;
+  internal::ForEachObserver(observers_, [&](Observer* o) { o->OnRemove(deal); });
   return absl::OkStatus();
 }
 
@@ -275,6 +286,7 @@ absl::Status Pipeline::Set(DealIndex deal, AttributeId id,
     scalars_[slot][deal] = internal::ScalarBits(value);
   }
   set_bits_[id][deal >> 6] |= uint64_t{1} << (deal & 63);
+  internal::ForEachObserver(observers_, [&](Observer* o) { o->OnSet(deal, id, value); });
   return absl::OkStatus();
 }
 

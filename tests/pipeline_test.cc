@@ -235,6 +235,46 @@ TEST(Pipeline, ObserversGetTheDealAndCanBeRemoved) {
   EXPECT_THAT(log.lines, ElementsAre("1:0>1@5", "0:0>2@6", "0:!no_transition@7"));
 }
 
+// The changes that are not steps reach observers too (issue 15), so that a
+// host can keep its own log or index from the callbacks alone.
+class ChangeLog : public Observer {
+ public:
+  const Pipeline* p = nullptr;
+  std::vector<std::string> lines;
+  void OnAdd(DealIndex deal, StageId stage, Timestamp time) override {
+    lines.push_back(absl::StrCat("+", deal, " in ", stage, "@", time, " key ",
+                                 p->KeyOf(deal).value_or("-"), " id ",
+                                 p->IdOf(deal).value_or(0)));
+  }
+  void OnRemove(DealIndex deal) override {
+    lines.push_back(absl::StrCat("-", deal, p->Contains(deal) ? " still there" : ""));
+  }
+  void OnSet(DealIndex deal, AttributeId id, const AttributeValue& value) override {
+    lines.push_back(absl::StrCat(deal, ".", id, "=", value.DebugString()));
+  }
+};
+
+TEST(Pipeline, ObserversSeeAddsRemovalsAndAttributeChanges) {
+  auto p = *Pipeline::Create(*Machine::FromFile(SC_MACHINES_DIR "/b2b.textproto"));
+  ChangeLog log;
+  log.p = &p;
+  p.AddObserver(&log);
+  ASSERT_TRUE(p.Add(10).ok());
+  ASSERT_TRUE(p.AddWithKey("acme", 11, 1).ok());
+  ASSERT_TRUE(p.AddWithId(77, 12).ok());
+  ASSERT_TRUE(p.Set(1, 0, AttributeValue::Int64(50000)).ok());
+  ASSERT_TRUE(p.Remove(0).ok());
+  ASSERT_TRUE(p.AddWithKey("globex", 13).ok());  // takes slot 0 again
+  // What fails is not a change and is not seen.
+  EXPECT_FALSE(p.AddWithKey("acme", 14).ok());
+  EXPECT_FALSE(p.Set(1, 0, AttributeValue::String("x")).ok());
+  EXPECT_FALSE(p.Remove(0 + 5).ok());
+  EXPECT_FALSE(p.Add(15, 0 + 9).ok());
+  EXPECT_THAT(log.lines, ElementsAre("+0 in 0@10 key - id 0", "+1 in 1@11 key acme id 0",
+                                     "+2 in 0@12 key - id 77", "1.0=50000", "-0",
+                                     "+0 in 0@13 key globex id 0"));
+}
+
 TEST(Pipeline, HistoryPerDeal) {
   PipelineOptions options;
   options.history_limit = 2;

@@ -9,7 +9,9 @@
 #ifndef SALESCYCLE_OBSERVER_H_
 #define SALESCYCLE_OBSERVER_H_
 
+#include "salescycle/attribute.h"
 #include "salescycle/step.h"
+#include "salescycle/types.h"
 
 namespace salescycle {
 
@@ -23,6 +25,25 @@ class Observer {
   virtual void OnActivity(const StepResult& step) { (void)step; }
   // An event, move or reopen was rejected (any other outcome).
   virtual void OnRejection(const StepResult& step) { (void)step; }
+
+  // The changes that are not steps, so that a host can keep its own log or
+  // index of a pipeline from its observers alone (Pipeline only: a Journey
+  // has one deal, and its attributes are set by its caller's own calls).
+  // A deal was added in `stage` at `time`; its id or key is the pipeline's
+  // by now (Pipeline::IdOf, KeyOf).
+  virtual void OnAdd(DealIndex deal, StageId stage, Timestamp time) {
+    (void)deal;
+    (void)stage;
+    (void)time;
+  }
+  // A deal was removed: its slot (and DealIndex) may go to the next add.
+  virtual void OnRemove(DealIndex deal) { (void)deal; }
+  // An attribute of a deal was set to `value`.
+  virtual void OnSet(DealIndex deal, AttributeId id, const AttributeValue& value) {
+    (void)deal;
+    (void)id;
+    (void)value;
+  }
 };
 
 }  // namespace salescycle

@@ -302,6 +302,7 @@ class Pipeline {
   Pipeline(std::shared_ptr<const Machine> machine,
            const PipelineOptions& options);
   absl::StatusOr<DealIndex> NewDeal(Timestamp time, StageId entry_stage);
+  void NotifyAdded(DealIndex deal) const;
   absl::Status CheckEntryStage(StageId stage) const;
   // What a step changes beyond the stage columns (Core::Bookkeep: loss
   // reasons, closed-from stages, cycles, activity times, the timeout bit),
