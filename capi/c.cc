@@ -15,6 +15,7 @@
 #include <limits>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -24,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "salescycle/durable.h"
 #include "salescycle/funnel.h"
 #include "salescycle/funnel_state.h"
 #include "salescycle/journey.h"
@@ -202,7 +204,17 @@ absl::Status NotFromItsCallback(const Observers& observers) {
 }  // namespace
 
 struct sc_pipeline_t {
-  Pipeline rep;
+  explicit sc_pipeline_t(Pipeline pipeline) : own(std::move(pipeline)), rep(*own) {}
+  // A read-only view of a pipeline owned elsewhere: a durable pipeline's,
+  // for the length of sc_durable_read. Marked as stepping, so that a call
+  // that would change it (const cast away) is refused as from a callback:
+  // a change there would bypass the journal.
+  explicit sc_pipeline_t(const Pipeline* borrowed)
+      : rep(const_cast<Pipeline&>(*borrowed)) {
+    observers.stepping = 1;
+  }
+  std::optional<Pipeline> own;
+  Pipeline& rep;
   Observers observers;
 };
 
@@ -1040,7 +1052,7 @@ sc_status sc_pipeline_create(sc_pipeline_t** out, const sc_machine_t* machine,
         Pipeline::Create(machine->rep, options != nullptr
                                            ? options->rep
                                            : salescycle::PipelineOptions()));
-    *out = new sc_pipeline_t{std::move(pipeline), Observers()};
+    *out = new sc_pipeline_t(std::move(pipeline));
     return absl::OkStatus();
   });
 }
@@ -1769,7 +1781,7 @@ sc_status LoadPipelineFrom(const char* fn, sc_pipeline_t** out,
     options.limits = LimitsOrDefaults(limits);
     SC_ASSIGN_OR_RETURN(Pipeline pipeline,
                         salescycle::LoadPipeline(source, machine->rep, options));
-    *out = new sc_pipeline_t{std::move(pipeline), Observers()};
+    *out = new sc_pipeline_t(std::move(pipeline));
     return absl::OkStatus();
   });
 }
@@ -2067,3 +2079,335 @@ sc_status sc_journey_load_with_limits(sc_journey_t** out,
   });
 }
 
+
+// ---- durable pipelines
+
+struct sc_durable_options_t {
+  salescycle::DurableOptions rep;
+};
+
+struct sc_durable_t {
+  std::shared_ptr<const Machine> machine;
+  std::unique_ptr<salescycle::DurablePipeline> rep;
+};
+
+sc_status sc_durable_options_create(sc_durable_options_t** out, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    *out = new sc_durable_options_t();
+    return absl::OkStatus();
+  });
+}
+
+void sc_durable_options_destroy(sc_durable_options_t* options) { delete options; }
+
+sc_status sc_durable_options_set_sync(sc_durable_options_t* options, int32_t policy,
+                                      int32_t interval_ms, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(options);
+    if (policy < SC_SYNC_EVERY_WRITE || policy > SC_SYNC_NONE) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "policy ", policy, " is none of SC_SYNC_EVERY_WRITE, SC_SYNC_INTERVAL, SC_SYNC_NONE"));
+    }
+    if (policy == SC_SYNC_INTERVAL && (interval_ms < 1 || interval_ms > 60000)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("interval_ms is ", interval_ms, ": 1 to 60000 with SC_SYNC_INTERVAL"));
+    }
+    options->rep.sync = static_cast<salescycle::SyncPolicy>(policy);
+    options->rep.sync_interval_ms = policy == SC_SYNC_INTERVAL ? interval_ms : 1;
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_durable_options_set_checkpoint_after_bytes(sc_durable_options_t* options,
+                                                        uint64_t bytes, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(options);
+    options->rep.checkpoint_after_bytes = bytes;
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_durable_options_set_salvage(sc_durable_options_t* options, uint8_t salvage,
+                                         char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(options);
+    options->rep.salvage_damaged_journal = salvage != 0;
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_durable_options_set_pipeline(sc_durable_options_t* options,
+                                          const sc_options_t* pipeline, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(options);
+    SC_C_REQUIRE(pipeline);
+    options->rep.pipeline = pipeline->rep;
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_durable_open(sc_durable_t** out, const sc_machine_t* machine, const char* dir,
+                          size_t dir_len, const sc_durable_options_t* options,
+                          char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    SC_RETURN_IF_ERROR(NamesAMachine(machine));
+    SC_RETURN_IF_ERROR(CheckString("dir", dir, dir_len));
+    const std::string path(dir, dir_len);
+    if (path.empty() || path.find('\0') != std::string::npos) {
+      return absl::InvalidArgumentError("dir is empty or holds a NUL byte");
+    }
+    // Recovery replays the journal through the machine's named guards,
+    // which need the step scope a live change has.
+    Observers none;
+    Stepping stepping(*machine->rep, &none);
+    SC_ASSIGN_OR_RETURN(auto durable,
+                        salescycle::DurablePipeline::Open(
+                            machine->rep, path,
+                            options != nullptr ? options->rep : salescycle::DurableOptions()));
+    // A guard that failed while the journal was replayed may have decided
+    // otherwise than when the change was made: the state is not to be
+    // trusted, so the handle is not given out.
+    SC_RETURN_IF_ERROR(stepping.Finish());
+    *out = new sc_durable_t{machine->rep, std::move(durable)};
+    return absl::OkStatus();
+  });
+}
+
+void sc_durable_destroy(sc_durable_t* durable) { delete durable; }
+
+namespace {
+
+using salescycle::DurablePipeline;
+
+absl::Status NamesADurable(const sc_durable_t* durable) {
+  if (durable == nullptr || durable->rep == nullptr) {
+    return absl::InvalidArgumentError("durable is NULL");
+  }
+  return absl::OkStatus();
+}
+
+// A change: `change(durable pipeline, machine)` once the handle is checked,
+// in a step scope, so that named guards see their machine and a failed one
+// is SC_ABORTED. The scope is the calling thread's: in a group commit the
+// leader's thread applies the changes queued behind it, so a guard that
+// fails there is reported to the leader's call (durable.h's threads).
+template <typename ChangeFn>
+sc_status DurableChange(const char* fn, sc_durable_t* durable, char** errmsg,
+                        ChangeFn&& change) {
+  return Run(fn, errmsg, [&]() -> absl::Status {
+    SC_RETURN_IF_ERROR(NamesADurable(durable));
+    Observers none;
+    Stepping stepping(*durable->machine, &none);
+    SC_RETURN_IF_ERROR(change(*durable->rep, *durable->machine));
+    return stepping.Finish();
+  });
+}
+
+// A step: the outcome written as sc_pipeline_fire writes it.
+template <typename StepFn>
+sc_status DurableStep(const char* fn, int32_t* out_outcome, sc_durable_t* durable,
+                      char** errmsg, StepFn&& step) {
+  return DurableChange(fn, durable, errmsg,
+                       [&](DurablePipeline& d, const Machine& m) -> absl::Status {
+                         SC_C_REQUIRE(out_outcome);
+                         SC_ASSIGN_OR_RETURN(const StepResult result, step(d, m));
+                         *out_outcome = static_cast<int32_t>(result.outcome);
+                         return absl::OkStatus();
+                       });
+}
+
+// An add: the entry stage checked as sc_pipeline_add_in_stage checks it.
+template <typename AddFn>
+sc_status DurableAdd(const char* fn, uint32_t* out, sc_durable_t* durable, uint32_t stage,
+                     char** errmsg, AddFn&& add) {
+  return DurableChange(fn, durable, errmsg,
+                       [&](DurablePipeline& d, const Machine& m) -> absl::Status {
+                         SC_C_REQUIRE(out);
+                         SC_RETURN_IF_ERROR(CheckEntryStageId(stage, m));
+                         SC_ASSIGN_OR_RETURN(*out, add(d, EntryStage(stage)));
+                         return absl::OkStatus();
+                       });
+}
+
+template <typename ValueFn>
+sc_status DurableSet(const char* fn, sc_durable_t* durable, uint32_t deal, uint32_t attribute,
+                     char** errmsg, ValueFn&& value) {
+  return DurableChange(fn, durable, errmsg,
+                       [&](DurablePipeline& d, const Machine& m) -> absl::Status {
+                         SC_RETURN_IF_ERROR(CheckId("attribute", attribute,
+                                                    m.num_attributes(), m));
+                         SC_ASSIGN_OR_RETURN(AttributeValue v, value());
+                         return d.Set(deal, static_cast<AttributeId>(attribute), std::move(v));
+                       });
+}
+
+template <typename Record, typename ApplyFn>
+sc_status DurableBatch(const char* fn, uint64_t* out_accepted, uint64_t* out_rejected,
+                       sc_durable_t* durable, const Record* records, size_t count,
+                       char** errmsg, ApplyFn&& apply) {
+  return DurableChange(fn, durable, errmsg,
+                       [&](DurablePipeline& d, const Machine&) -> absl::Status {
+                         SC_RETURN_IF_ERROR(CheckRecords(records, count, sizeof(Record)));
+                         SC_ASSIGN_OR_RETURN(const salescycle::BatchResult result,
+                                             apply(d, count));
+                         if (out_accepted != nullptr) *out_accepted = result.accepted;
+                         if (out_rejected != nullptr) *out_rejected = result.rejected;
+                         return absl::OkStatus();
+                       });
+}
+
+}  // namespace
+
+sc_status sc_durable_recovery(uint64_t* out_snapshot, uint64_t* out_changes,
+                              uint64_t* out_bytes_dropped, uint8_t* out_torn_tail,
+                              uint8_t* out_salvaged, const sc_durable_t* durable,
+                              char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_RETURN_IF_ERROR(NamesADurable(durable));
+    const salescycle::RecoveryReport& r = durable->rep->recovery();
+    if (out_snapshot != nullptr) *out_snapshot = r.snapshot;
+    if (out_changes != nullptr) *out_changes = r.changes_replayed;
+    if (out_bytes_dropped != nullptr) *out_bytes_dropped = r.bytes_dropped;
+    if (out_torn_tail != nullptr) *out_torn_tail = r.torn_tail ? 1 : 0;
+    if (out_salvaged != nullptr) *out_salvaged = r.salvaged ? 1 : 0;
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_durable_recovery_message(const char** out_data, size_t* out_len,
+                                      const sc_durable_t* durable, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out_data);
+    SC_C_REQUIRE(out_len);
+    SC_RETURN_IF_ERROR(NamesADurable(durable));
+    const std::string& message = durable->rep->recovery().stopped_at;
+    *out_data = message.c_str();
+    *out_len = message.size();
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_durable_add(uint32_t* out, sc_durable_t* durable, uint32_t stage, int64_t time,
+                         char** errmsg) {
+  return DurableAdd(__func__, out, durable, stage, errmsg,
+                    [&](DurablePipeline& d, StageId entry) { return d.Add(time, entry); });
+}
+
+sc_status sc_durable_add_with_id(uint32_t* out, sc_durable_t* durable, uint64_t id,
+                                 uint32_t stage, int64_t time, char** errmsg) {
+  return DurableAdd(__func__, out, durable, stage, errmsg, [&](DurablePipeline& d, StageId entry) {
+    return d.AddWithId(id, time, entry);
+  });
+}
+
+sc_status sc_durable_add_with_key(uint32_t* out, sc_durable_t* durable, const char* key,
+                                  size_t key_len, uint32_t stage, int64_t time,
+                                  char** errmsg) {
+  return DurableAdd(__func__, out, durable, stage, errmsg,
+                    [&](DurablePipeline& d, StageId entry) -> absl::StatusOr<uint32_t> {
+                      SC_RETURN_IF_ERROR(CheckString("key", key, key_len));
+                      return d.AddWithKey(View(key, key_len), time, entry);
+                    });
+}
+
+sc_status sc_durable_remove(sc_durable_t* durable, uint32_t deal, char** errmsg) {
+  return DurableChange(__func__, durable, errmsg,
+                       [&](DurablePipeline& d, const Machine&) { return d.Remove(deal); });
+}
+
+sc_status sc_durable_set_int64(sc_durable_t* durable, uint32_t deal, uint32_t attribute,
+                               int64_t value, char** errmsg) {
+  return DurableSet(__func__, durable, deal, attribute, errmsg, Int64Value(value));
+}
+sc_status sc_durable_set_double(sc_durable_t* durable, uint32_t deal, uint32_t attribute,
+                                double value, char** errmsg) {
+  return DurableSet(__func__, durable, deal, attribute, errmsg, DoubleValue(value));
+}
+sc_status sc_durable_set_bool(sc_durable_t* durable, uint32_t deal, uint32_t attribute,
+                              uint8_t value, char** errmsg) {
+  return DurableSet(__func__, durable, deal, attribute, errmsg, BoolValue(value));
+}
+sc_status sc_durable_set_string(sc_durable_t* durable, uint32_t deal, uint32_t attribute,
+                                const char* value, size_t value_len, char** errmsg) {
+  return DurableSet(__func__, durable, deal, attribute, errmsg, StringValue(value, value_len));
+}
+
+sc_status sc_durable_fire(int32_t* out_outcome, sc_durable_t* durable, uint32_t deal,
+                          uint32_t event, int64_t time, char** errmsg) {
+  return DurableStep(__func__, out_outcome, durable, errmsg,
+                     [&](DurablePipeline& d, const Machine& m) -> absl::StatusOr<StepResult> {
+                       SC_RETURN_IF_ERROR(CheckId("event", event, m.num_events(), m));
+                       return d.Fire(deal, static_cast<EventId>(event), time);
+                     });
+}
+
+sc_status sc_durable_move_to(int32_t* out_outcome, sc_durable_t* durable, uint32_t deal,
+                             uint32_t stage, int64_t time, char** errmsg) {
+  return DurableStep(__func__, out_outcome, durable, errmsg,
+                     [&](DurablePipeline& d, const Machine& m) -> absl::StatusOr<StepResult> {
+                       SC_RETURN_IF_ERROR(CheckId("stage", stage, m.num_stages(), m));
+                       return d.MoveTo(deal, static_cast<StageId>(stage), time);
+                     });
+}
+
+sc_status sc_durable_reopen(int32_t* out_outcome, sc_durable_t* durable, uint32_t deal,
+                            int64_t time, char** errmsg) {
+  return DurableStep(__func__, out_outcome, durable, errmsg,
+                     [&](DurablePipeline& d, const Machine&) { return d.Reopen(deal, time); });
+}
+
+sc_status sc_durable_apply(uint64_t* out_accepted, uint64_t* out_rejected,
+                           sc_durable_t* durable, const sc_event_record* records,
+                           size_t count, uint8_t timed, char** errmsg) {
+  return DurableBatch(__func__, out_accepted, out_rejected, durable, records, count, errmsg,
+                      [&](DurablePipeline& d, size_t n) {
+                        const auto batch = absl::MakeConstSpan(
+                            reinterpret_cast<const salescycle::EventRecord*>(records), n);
+                        return timed != 0 ? d.ApplyTimed(batch) : d.Apply(batch);
+                      });
+}
+
+sc_status sc_durable_apply_moves(uint64_t* out_accepted, uint64_t* out_rejected,
+                                 sc_durable_t* durable, const sc_stage_record* records,
+                                 size_t count, uint8_t timed, char** errmsg) {
+  return DurableBatch(__func__, out_accepted, out_rejected, durable, records, count, errmsg,
+                      [&](DurablePipeline& d, size_t n) {
+                        const auto batch = absl::MakeConstSpan(
+                            reinterpret_cast<const salescycle::StageRecord*>(records), n);
+                        return timed != 0 ? d.ApplyMovesTimed(batch) : d.ApplyMoves(batch);
+                      });
+}
+
+sc_status sc_durable_advance_to(uint64_t* out_fired, sc_durable_t* durable, int64_t now,
+                                char** errmsg) {
+  return DurableChange(__func__, durable, errmsg,
+                       [&](DurablePipeline& d, const Machine&) -> absl::Status {
+                         SC_ASSIGN_OR_RETURN(const int64_t fired, d.AdvanceTo(now));
+                         if (out_fired != nullptr) *out_fired = static_cast<uint64_t>(fired);
+                         return absl::OkStatus();
+                       });
+}
+
+sc_status sc_durable_sync(sc_durable_t* durable, char** errmsg) {
+  return DurableChange(__func__, durable, errmsg,
+                       [&](DurablePipeline& d, const Machine&) { return d.Sync(); });
+}
+
+sc_status sc_durable_checkpoint(sc_durable_t* durable, char** errmsg) {
+  return DurableChange(__func__, durable, errmsg,
+                       [&](DurablePipeline& d, const Machine&) { return d.Checkpoint(); });
+}
+
+sc_status sc_durable_read(const sc_durable_t* durable, sc_read_fn fn, void* user_data,
+                          char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_RETURN_IF_ERROR(NamesADurable(durable));
+    SC_C_REQUIRE(fn);
+    return durable->rep->Read([&](const Pipeline& p) {
+      const sc_pipeline_t view(&p);
+      fn(&view, user_data);
+    });
+  });
+}

@@ -286,7 +286,20 @@ absl::Status DurablePipeline::CheckpointLocked() {
   return absl::OkStatus();
 }
 
+namespace {
+
+absl::Status NotFromARead(const std::atomic<std::thread::id>& reader) {
+  if (reader.load(std::memory_order_relaxed) != std::this_thread::get_id()) {
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(
+      "a durable pipeline's call from inside its own Read or Update (it would wait for itself)");
+}
+
+}  // namespace
+
 absl::Status DurablePipeline::Commit(Writer* w) {
+  SC_RETURN_IF_ERROR(NotFromARead(reader_));
   absl::MutexLock lock(&mu_);
   writers_.push_back(w);
   while (!w->done && w != writers_.front()) w->cv.Wait(&mu_);
@@ -383,25 +396,27 @@ absl::Status DurablePipeline::Checkpoint() {
   return Commit(&w);
 }
 
-void DurablePipeline::Read(absl::FunctionRef<void(const Pipeline&)> fn) const {
+absl::Status DurablePipeline::Read(absl::FunctionRef<void(const Pipeline&)> fn) const {
+  SC_RETURN_IF_ERROR(NotFromARead(reader_));
   absl::MutexLock lock(&mu_);
+  reader_.store(std::this_thread::get_id(), std::memory_order_relaxed);
   fn(pipeline_);
+  reader_.store(std::thread::id(), std::memory_order_relaxed);
+  return absl::OkStatus();
 }
 
-void DurablePipeline::Update(absl::FunctionRef<void(Pipeline&)> fn) {
+absl::Status DurablePipeline::Update(absl::FunctionRef<void(Pipeline&)> fn) {
+  SC_RETURN_IF_ERROR(NotFromARead(reader_));
   absl::MutexLock lock(&mu_);
+  reader_.store(std::this_thread::get_id(), std::memory_order_relaxed);
   fn(pipeline_);
+  reader_.store(std::thread::id(), std::memory_order_relaxed);
+  return absl::OkStatus();
 }
 
-uint64_t DurablePipeline::journal_number() const {
-  absl::MutexLock lock(&mu_);
-  return published_number_;
-}
+uint64_t DurablePipeline::journal_number() const { return published_number_.load(); }
 
-uint64_t DurablePipeline::journal_bytes() const {
-  absl::MutexLock lock(&mu_);
-  return published_bytes_;
-}
+uint64_t DurablePipeline::journal_bytes() const { return published_bytes_.load(); }
 
 // ---- the changes
 

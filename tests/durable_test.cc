@@ -137,7 +137,7 @@ std::string Bytes(const Pipeline& p) {
 
 std::string Bytes(const DurablePipeline& db) {
   std::string out;
-  db.Read([&](const Pipeline& p) { out = Bytes(p); });
+  EXPECT_TRUE(db.Read([&](const Pipeline& p) { out = Bytes(p); }).ok());
   return out;
 }
 
@@ -186,7 +186,7 @@ TEST(Durable, EveryKindOfChangeSurvivesAReopenExactly) {
   EXPECT_FALSE((*db)->recovery().torn_tail);
   EXPECT_TRUE(SameState(Bytes(**db), Reference(kChanges)));
   size_t live = 0;
-  (*db)->Read([&](const Pipeline& p) { live = p.size(); });
+  ASSERT_TRUE((*db)->Read([&](const Pipeline& p) { live = p.size(); }).ok());
   EXPECT_GT(live, 100u);  // the changes did add deals, and moved some
 }
 
@@ -427,6 +427,32 @@ TEST(Durable, OneOpenAtATime) {
   EXPECT_TRUE(DurablePipeline::Open(B2b(), tmp.Sub("db"), Durable()).ok());
 }
 
+// A call from inside Read would wait for itself: it is refused instead.
+TEST(Durable, ACallFromInsideAReadIsRefusedNotADeadlock) {
+  TempDir tmp;
+  auto db = *DurablePipeline::Open(B2b(), tmp.Sub("db"), Durable());
+  absl::Status nested_change, nested_read, nested_sync;
+  ASSERT_TRUE(db->Read([&](const Pipeline&) {
+                  nested_change = db->Add(kStart).status();
+                  nested_read = db->Read([](const Pipeline&) {});
+                  nested_sync = db->Sync();
+                  EXPECT_EQ(db->journal_number(), 1u);  // takes no lock
+                }).ok());
+  for (const absl::Status& s : {nested_change, nested_read, nested_sync}) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+    EXPECT_THAT(s.message(), HasSubstr("from inside its own Read"));
+  }
+  // Another thread's change waits for the read instead, and goes through.
+  std::thread other;
+  ASSERT_TRUE(db->Read([&](const Pipeline&) {
+                  other = std::thread([&] { EXPECT_TRUE(db->Add(kStart).ok()); });
+                }).ok());
+  other.join();
+  size_t live = 0;
+  ASSERT_TRUE(db->Read([&](const Pipeline& p) { live = p.size(); }).ok());
+  EXPECT_EQ(live, 1u);
+}
+
 TEST(Durable, BadArgumentsAreRefused) {
   TempDir tmp;
   EXPECT_EQ(DurablePipeline::Open(nullptr, tmp.Sub("db")).status().code(),
@@ -552,7 +578,7 @@ TEST(DurableFaults, AFailedSyncIsRefusedAndSticks) {
   EXPECT_EQ(added.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(added.status().message(), HasSubstr("fsync: Input/output error"));
   size_t live = 0;
-  db->Read([&](const Pipeline& p) { live = p.size(); });
+  ASSERT_TRUE(db->Read([&](const Pipeline& p) { live = p.size(); }).ok());
   EXPECT_EQ(live, 1u);
   EXPECT_FALSE(db->Add(kStart).ok());
 }
@@ -600,12 +626,14 @@ TEST(DurableFaults, WritersWaitingOnASyncShareTheNext) {
   // Each of the 400 acknowledged writes was synced, in fewer syncs.
   EXPECT_LT(faults.syncs, kThreads * kEach * 3 / 4);
   auto db = *DurablePipeline::Open(B2b(), tmp.Sub("db"), Durable());
-  db->Read([&](const Pipeline& p) {
-    EXPECT_EQ(p.size(), size_t{kThreads * kEach});
-    for (int t = 0; t < kThreads; ++t) {
-      for (int k = 0; k < kEach; ++k) EXPECT_TRUE(p.IndexOfKey(absl::StrCat(t, "-", k)));
-    }
-  });
+  ASSERT_TRUE(db->Read([&](const Pipeline& p) {
+                  EXPECT_EQ(p.size(), size_t{kThreads * kEach});
+                  for (int t = 0; t < kThreads; ++t) {
+                    for (int k = 0; k < kEach; ++k) {
+                      EXPECT_TRUE(p.IndexOfKey(absl::StrCat(t, "-", k)));
+                    }
+                  }
+                }).ok());
 }
 
 TEST(DurableFaults, TheIntervalPolicySyncsInTheBackground) {

@@ -121,6 +121,8 @@ typedef struct sc_options_t sc_options_t;
 typedef struct sc_pipeline_t sc_pipeline_t;
 typedef struct sc_journey_t sc_journey_t;
 typedef struct sc_funnel_state_t sc_funnel_state_t;
+typedef struct sc_durable_t sc_durable_t;
+typedef struct sc_durable_options_t sc_durable_options_t;
 /* A deal's attributes as a named guard sees them, during the guard call. */
 typedef struct sc_deal_view_t sc_deal_view_t;
 
@@ -701,6 +703,117 @@ SC_EXPORT sc_status sc_pipeline_load_with_limits(sc_pipeline_t** out,
 SC_EXPORT sc_status sc_pipeline_load_file_with_limits(
     sc_pipeline_t** out, const sc_machine_t* machine, const char* path,
     const sc_limits_t* limits, char** errmsg);
+
+/* ---- durable pipelines: a pipeline in a directory, every change journaled
+ * before it is applied (salescycle/durable.h says the promise, the files
+ * and recovery). Unlike a pipeline, a durable pipeline may be used from
+ * any number of threads at once: writers are serialized, and those that
+ * arrive while one waits for the disk share its next write and sync. */
+
+#define SC_SYNC_EVERY_WRITE 0 /* fdatasync before a change returns */
+#define SC_SYNC_INTERVAL 1    /* a background sync every interval_ms */
+#define SC_SYNC_NONE 2        /* the system writes back when it likes */
+
+/* Defaults: SC_SYNC_EVERY_WRITE, a checkpoint after 256 MiB of journal,
+ * damage refused (not salvaged), the default pipeline options. */
+SC_EXPORT sc_status sc_durable_options_create(sc_durable_options_t** out, char** errmsg);
+SC_EXPORT void sc_durable_options_destroy(sc_durable_options_t* options);
+/* Errors: SC_INVALID_ARGUMENT for an unknown policy, or an interval outside
+ * 1..60000 ms with SC_SYNC_INTERVAL. */
+SC_EXPORT sc_status sc_durable_options_set_sync(sc_durable_options_t* options,
+                                                int32_t policy, int32_t interval_ms,
+                                                char** errmsg);
+/* 0: only sc_durable_checkpoint checkpoints. */
+SC_EXPORT sc_status sc_durable_options_set_checkpoint_after_bytes(
+    sc_durable_options_t* options, uint64_t bytes, char** errmsg);
+/* 1: keep the changes before a damaged journal record (see durable.h). */
+SC_EXPORT sc_status sc_durable_options_set_salvage(sc_durable_options_t* options,
+                                                   uint8_t salvage, char** errmsg);
+/* For a directory with no pipeline yet (an existing one keeps its own). */
+SC_EXPORT sc_status sc_durable_options_set_pipeline(sc_durable_options_t* options,
+                                                    const sc_options_t* pipeline,
+                                                    char** errmsg);
+
+/* Opens (or creates) the durable pipeline in the directory `dir`
+ * (`dir_len` bytes), recovering it; `options` may be NULL. Errors:
+ * SC_FAILED_PRECONDITION when it is open elsewhere or is another machine's;
+ * SC_DATA_LOSS for a damaged snapshot or journal, naming file and offset;
+ * SC_NOT_FOUND, SC_PERMISSION_DENIED etc. naming the path. */
+SC_EXPORT sc_status sc_durable_open(sc_durable_t** out, const sc_machine_t* machine,
+                                    const char* dir, size_t dir_len,
+                                    const sc_durable_options_t* options, char** errmsg);
+/* Syncs what was written, then closes; its errors are lost: call
+ * sc_durable_sync first to see them. No call may run on it meanwhile. */
+SC_EXPORT void sc_durable_destroy(sc_durable_t* durable);
+/* What the open found: the snapshot's number, the journaled changes
+ * replayed after it, the bytes dropped from the journal's end, whether
+ * they were a torn tail or a salvage. Any out may be NULL. */
+SC_EXPORT sc_status sc_durable_recovery(uint64_t* out_snapshot, uint64_t* out_changes,
+                                        uint64_t* out_bytes_dropped, uint8_t* out_torn_tail,
+                                        uint8_t* out_salvaged, const sc_durable_t* durable,
+                                        char** errmsg);
+/* Where the journal's read stopped, for a torn tail or a salvage ("" else).
+ * *out_data: borrowed, valid until the handle is destroyed. */
+SC_EXPORT sc_status sc_durable_recovery_message(const char** out_data, size_t* out_len,
+                                                const sc_durable_t* durable, char** errmsg);
+
+/* The changes, as the sc_pipeline_ calls of the same names (stage SC_NONE:
+ * the initial one), each journaled. Errors: theirs; or the journal's (a
+ * full disk is SC_RESOURCE_EXHAUSTED, an I/O error SC_UNAVAILABLE): the
+ * change was not applied, and every later change fails alike until the
+ * handle is opened again. */
+SC_EXPORT sc_status sc_durable_add(uint32_t* out, sc_durable_t* durable, uint32_t stage,
+                                   int64_t time, char** errmsg);
+SC_EXPORT sc_status sc_durable_add_with_id(uint32_t* out, sc_durable_t* durable,
+                                           uint64_t id, uint32_t stage, int64_t time,
+                                           char** errmsg);
+SC_EXPORT sc_status sc_durable_add_with_key(uint32_t* out, sc_durable_t* durable,
+                                            const char* key, size_t key_len,
+                                            uint32_t stage, int64_t time, char** errmsg);
+SC_EXPORT sc_status sc_durable_remove(sc_durable_t* durable, uint32_t deal, char** errmsg);
+SC_EXPORT sc_status sc_durable_set_int64(sc_durable_t* durable, uint32_t deal,
+                                         uint32_t attribute, int64_t value, char** errmsg);
+SC_EXPORT sc_status sc_durable_set_double(sc_durable_t* durable, uint32_t deal,
+                                          uint32_t attribute, double value, char** errmsg);
+SC_EXPORT sc_status sc_durable_set_bool(sc_durable_t* durable, uint32_t deal,
+                                        uint32_t attribute, uint8_t value, char** errmsg);
+SC_EXPORT sc_status sc_durable_set_string(sc_durable_t* durable, uint32_t deal,
+                                          uint32_t attribute, const char* value,
+                                          size_t value_len, char** errmsg);
+SC_EXPORT sc_status sc_durable_fire(int32_t* out_outcome, sc_durable_t* durable,
+                                    uint32_t deal, uint32_t event, int64_t time,
+                                    char** errmsg);
+SC_EXPORT sc_status sc_durable_move_to(int32_t* out_outcome, sc_durable_t* durable,
+                                       uint32_t deal, uint32_t stage, int64_t time,
+                                       char** errmsg);
+SC_EXPORT sc_status sc_durable_reopen(int32_t* out_outcome, sc_durable_t* durable,
+                                      uint32_t deal, int64_t time, char** errmsg);
+/* A batch is one journal record, all or nothing. `timed`: 1 fires the
+ * timeouts due between records (Pipeline::ApplyTimed), 0 does not. Either
+ * out may be NULL. Errors: as sc_pipeline_apply; SC_INVALID_ARGUMENT past
+ * 2^27 records. */
+SC_EXPORT sc_status sc_durable_apply(uint64_t* out_accepted, uint64_t* out_rejected,
+                                     sc_durable_t* durable, const sc_event_record* records,
+                                     size_t count, uint8_t timed, char** errmsg);
+SC_EXPORT sc_status sc_durable_apply_moves(uint64_t* out_accepted, uint64_t* out_rejected,
+                                           sc_durable_t* durable,
+                                           const sc_stage_record* records, size_t count,
+                                           uint8_t timed, char** errmsg);
+SC_EXPORT sc_status sc_durable_advance_to(uint64_t* out_fired, sc_durable_t* durable,
+                                          int64_t now, char** errmsg);
+/* Syncs everything written so far. */
+SC_EXPORT sc_status sc_durable_sync(sc_durable_t* durable, char** errmsg);
+/* Writes a new snapshot atomically and starts a new journal. */
+SC_EXPORT sc_status sc_durable_checkpoint(sc_durable_t* durable, char** errmsg);
+
+/* Calls `fn(pipeline, user_data)` with a read-only view of the pipeline
+ * while no change is applied: every sc_pipeline_ read (stage, find, counts,
+ * funnel, save) works on it, until fn returns. A call that would change it
+ * returns SC_FAILED_PRECONDITION; fn must not call sc_durable_ functions of
+ * the same handle (it would wait for itself). */
+typedef void (*sc_read_fn)(const sc_pipeline_t* pipeline, void* user_data);
+SC_EXPORT sc_status sc_durable_read(const sc_durable_t* durable, sc_read_fn fn,
+                                    void* user_data, char** errmsg);
 
 /* ---- journeys: one deal as a value */
 

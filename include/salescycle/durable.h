@@ -40,6 +40,7 @@
 #ifndef SALESCYCLE_DURABLE_H_
 #define SALESCYCLE_DURABLE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -170,15 +171,18 @@ class DurablePipeline {
   [[nodiscard]] absl::Status Checkpoint();
 
   // ---- reading
-  // Calls `fn` with the pipeline while no change is applied. `fn` must not
-  // call this object's methods (it would wait for itself).
-  void Read(absl::FunctionRef<void(const Pipeline&)> fn) const;
+  // Calls `fn` with the pipeline while no change is applied.
+  // Errors: FailedPrecondition, `fn` not called, from inside a Read or
+  // Update on the same thread (it would wait for itself); a change from
+  // there fails the same way.
+  [[nodiscard]] absl::Status Read(absl::FunctionRef<void(const Pipeline&)> fn) const;
   // As Read, for what changes no deal: registering observers (observer.h).
   // A change made through the Pipeline here would not be journaled: don't.
-  void Update(absl::FunctionRef<void(Pipeline&)> fn);
+  [[nodiscard]] absl::Status Update(absl::FunctionRef<void(Pipeline&)> fn);
 
   const RecoveryReport& recovery() const { return recovery_; }
   const std::string& dir() const { return dir_; }
+  const Machine& machine() const { return *machine_; }
   // The current journal's number and length (for tests and monitoring).
   uint64_t journal_number() const;
   uint64_t journal_bytes() const;
@@ -212,11 +216,15 @@ class DurablePipeline {
   uint64_t number_ = 0;
   uint64_t next_checkpoint_at_;
   std::string framed_;  // the group's records, reused
-  // journal_number() and journal_bytes(), for other threads.
-  uint64_t published_number_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t published_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // journal_number() and journal_bytes(), for any thread (from inside a
+  // Read too: they take no lock).
+  std::atomic<uint64_t> published_number_{0};
+  std::atomic<uint64_t> published_bytes_{0};
   absl::CondVar sync_wakeup_;
   std::thread syncer_;
+  // The thread inside Read or Update, if any: a call from it would wait
+  // for itself, and is refused instead.
+  mutable std::atomic<std::thread::id> reader_{};
 };
 
 }  // namespace salescycle

@@ -159,3 +159,27 @@ func (v DealView) String(name string) (string, error) {
 	}
 	return C.GoStringN(data, C.int(n)), nil
 }
+
+// readState is what one DurablePipeline.Read hands its C callback: the
+// function to call with the lent view, and what it returned or panicked.
+type readState struct {
+	fn      func(*Pipeline) error
+	machine *Machine
+	err     error
+	cause   interface{}
+}
+
+//export scGoRead
+func scGoRead(view *C.sc_pipeline_t, userData unsafe.Pointer) {
+	r := cgo.Handle(uintptr(userData)).Value().(*readState)
+	// The view is the library's, lent for this call: never destroyed here
+	// (no finalizer; lent marks it), and closed when the call returns.
+	p := &Pipeline{stepper{ptr: unsafe.Pointer(view), machine: r.machine, lent: true}}
+	defer func() {
+		p.ptr = nil
+		if c := recover(); c != nil {
+			r.cause = c
+		}
+	}()
+	r.err = r.fn(p)
+}

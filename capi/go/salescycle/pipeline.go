@@ -131,6 +131,9 @@ func (p *Pipeline) Close() error {
 	if err := p.closable(); err != nil {
 		return err
 	}
+	if p.lent {
+		return &Error{Code: FailedPrecondition, Message: "Close of the pipeline a DurablePipeline.Read lends: it ends with the read"}
+	}
 	if p.ptr != nil {
 		C.sc_pipeline_destroy((*C.sc_pipeline_t)(p.ptr))
 		p.release()

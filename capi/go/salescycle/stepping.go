@@ -108,6 +108,7 @@ type stepper struct {
 	machine   *Machine // keeps the named guards alive
 	state     callbackState
 	observers map[uint64]cgo.Handle
+	lent      bool // a DurablePipeline's view: the library's to destroy
 }
 
 // do runs a call on the handle, turning a failed callback into a
@@ -137,48 +138,73 @@ func (s *stepper) attribute(name string) (C.uint32_t, AttributeType, error) {
 	return C.uint32_t(id), s.machine.types[id], nil
 }
 
+// attributeValue is a Go value checked against its attribute's type, in the
+// form the C setters take.
+type attributeValue struct {
+	t AttributeType
+	i int64
+	f float64
+	b C.uint8_t
+	s string
+}
+
+func checkValue(name string, t AttributeType, value interface{}) (attributeValue, error) {
+	v := attributeValue{t: t}
+	wrong := &Error{Code: InvalidArgument, Message: fmt.Sprintf("attribute %q takes %s, not %T", name, [...]string{"int64", "float64", "string", "bool"}[t], value)}
+	switch x := value.(type) {
+	case int64, int, int32:
+		if t != Int64Attribute {
+			return v, wrong
+		}
+		v.i = toInt64(x)
+	case float64, float32:
+		if t != DoubleAttribute {
+			return v, wrong
+		}
+		v.f = toFloat64(x)
+	case bool:
+		if t != BoolAttribute {
+			return v, wrong
+		}
+		if x {
+			v.b = 1
+		}
+	case string:
+		if t != StringAttribute {
+			return v, wrong
+		}
+		v.s = x
+	default:
+		return v, wrong
+	}
+	return v, nil
+}
+
 func (s *stepper) set(deal uint32, name string, value interface{}) error {
 	a, t, err := s.attribute(name)
 	if err != nil {
 		return err
 	}
-	d := C.uint32_t(deal)
-	wrong := &Error{Code: InvalidArgument, Message: fmt.Sprintf("attribute %q takes %s, not %T", name, [...]string{"int64", "float64", "string", "bool"}[t], value)}
-	switch v := value.(type) {
-	case int64, int, int32:
-		if t != Int64Attribute {
-			return wrong
-		}
-		i := toInt64(v)
-		return s.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
-			return C.go_set_int64(s.journey, h, d, a, C.int64_t(i), e)
-		})
-	case float64, float32:
-		if t != DoubleAttribute {
-			return wrong
-		}
-		f := toFloat64(v)
-		return s.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
-			return C.go_set_double(s.journey, h, d, a, C.double(f), e)
-		})
-	case bool:
-		if t != BoolAttribute {
-			return wrong
-		}
-		b := C.uint8_t(0)
-		if v {
-			b = 1
-		}
-		return s.do(func(h unsafe.Pointer, e **C.char) C.sc_status { return C.go_set_bool(s.journey, h, d, a, b, e) })
-	case string:
-		if t != StringAttribute {
-			return wrong
-		}
-		data, n := cBytes(v)
-		defer C.free(unsafe.Pointer(data))
-		return s.do(func(h unsafe.Pointer, e **C.char) C.sc_status { return C.go_set_string(s.journey, h, d, a, data, n, e) })
+	v, err := checkValue(name, t, value)
+	if err != nil {
+		return err
 	}
-	return wrong
+	d := C.uint32_t(deal)
+	switch t {
+	case Int64Attribute:
+		return s.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
+			return C.go_set_int64(s.journey, h, d, a, C.int64_t(v.i), e)
+		})
+	case DoubleAttribute:
+		return s.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
+			return C.go_set_double(s.journey, h, d, a, C.double(v.f), e)
+		})
+	case BoolAttribute:
+		return s.do(func(h unsafe.Pointer, e **C.char) C.sc_status { return C.go_set_bool(s.journey, h, d, a, v.b, e) })
+	}
+	data, n := cBytes(v.s)
+	defer C.free(unsafe.Pointer(data))
+	return s.do(func(h unsafe.Pointer, e **C.char) C.sc_status { return C.go_set_string(s.journey, h, d, a, data, n, e) })
 }
 
 func toInt64(v interface{}) int64 {

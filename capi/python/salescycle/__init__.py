@@ -13,6 +13,7 @@ on the system's library path, in that order.
 """
 from ._native import EventRecord, StageRecord
 from ._stepping import Lifecycle, Outcome, Step
+from .durable import DurablePipeline, Recovery
 from .errors import (AbortedError, AlreadyExistsError, CallbackError,
                      ClosedError, DataLossError, Error, FailedPreconditionError,
                      InternalError, InvalidArgumentError, NotFoundError,
@@ -35,9 +36,9 @@ def library_version() -> str:
 
 __all__ = [
     "AbortedError", "AlreadyExistsError", "AttributeType", "CallbackError",
-    "ClosedError", "DataLossError", "DealView", "Error", "EventRecord",
+    "ClosedError", "DataLossError", "DealView", "DurablePipeline", "Error", "EventRecord",
     "FailedPreconditionError", "FunnelState", "InternalError", "InvalidArgumentError",
     "Journey", "Lifecycle", "Limits", "Machine", "NotFoundError", "Outcome", "PermissionDeniedError",
-    "Pipeline", "RECORD_SIZE", "ResourceExhaustedError", "StageKind", "StageRecord",
+    "Pipeline", "RECORD_SIZE", "Recovery", "ResourceExhaustedError", "StageKind", "StageRecord",
     "Step", "UnavailableError", "library_version", "records", "stage_records",
 ]

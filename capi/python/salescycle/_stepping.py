@@ -67,6 +67,19 @@ _GETTERS = {AttributeType.INT64: ("get_int64", c_int64),
             AttributeType.BOOL: ("get_bool", c_uint8)}
 
 
+def checked_attribute(machine: Machine, attribute: Id,
+                      value: AttributeValue) -> Tuple[int, AttributeType]:
+    """The attribute's id and type, once `value` is one it takes; else
+    InvalidArgumentError naming both types."""
+    a = machine.attribute_id(attribute)
+    kind = machine.attribute_type(a)
+    if not isinstance(value, _ACCEPTS[kind]) or (
+            isinstance(value, bool) and kind != AttributeType.BOOL):
+        raise InvalidArgumentError('attribute "%s" is %s, not %s' % (
+            machine.attributes[a], kind.name.lower(), type(value).__name__))
+    return a, kind
+
+
 class Stepping(_native.Handle):
     """Base of Pipeline and Journey. `deal` arguments are tuples: (index,)
     for a pipeline, () for a journey."""
@@ -110,12 +123,7 @@ class Stepping(_native.Handle):
         callbacks.check(fn(*args, callbacks.err_ref))
 
     def _set(self, deal: tuple, attribute: Id, value: AttributeValue) -> None:
-        a = self._machine.attribute_id(attribute)
-        kind = self._machine.attribute_type(a)
-        if not isinstance(value, _ACCEPTS[kind]) or (
-                isinstance(value, bool) and kind != AttributeType.BOOL):
-            raise InvalidArgumentError('attribute "%s" is %s, not %s' % (
-                self._machine.attributes[a], kind.name.lower(), type(value).__name__))
+        a, kind = checked_attribute(self._machine, attribute, value)
         if kind == AttributeType.STRING:
             data = encode(value)
             self._call("set_string", self._handle, *deal, a, data, len(data))

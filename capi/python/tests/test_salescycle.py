@@ -709,6 +709,120 @@ class SalesModelTest(unittest.TestCase):
             sc.Journey(self.m, 0, stage="proposal")
 
 
+class DurableTest(unittest.TestCase):
+    """DurablePipeline (issue 15): changes survive a close and a reopen,
+    reads through a lent view, many threads at once, and misuse refused."""
+
+    def setUp(self):
+        self.m = machine("b2b.textproto")
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = os.path.join(self.tmp.name, "db")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_changes_survive_a_reopen(self):
+        with sc.DurablePipeline(self.m, self.dir, analytics=True) as db:
+            self.assertEqual(db.recovery, sc.Recovery(0, 0, 0, False, False, ""))
+            acme = db.add(1767225600, key="acme")
+            db.add(1767225600, id=42, stage="qualification")
+            db.set(acme, "budget", 50000)
+            db.set(acme, "decision_maker", "CFO")
+            self.assertEqual(db.fire(acme, "contact", 1767225700), sc.Outcome.MOVED)
+            self.assertEqual(db.fire(acme, "win", 1767225800), sc.Outcome.NO_TRANSITION)
+            self.assertEqual(db.apply_batch(pack([(acme, self.m.event_id("qualify"),
+                                                   1767225900)]), timed=True), (1, 0))
+            self.assertEqual(db.move_to(acme, "lost", 1767226000), sc.Outcome.MOVED)
+            self.assertEqual(db.reopen(acme, 1767226100), sc.Outcome.MOVED)
+            self.assertEqual(db.advance_to(1767226200), 0)
+            db.sync()
+            before = db.read(lambda p: p.save())
+        with sc.DurablePipeline(self.m, self.dir) as db:
+            self.assertEqual(db.recovery.changes, 10)
+            self.assertFalse(db.recovery.torn_tail)
+            self.assertEqual(db.read(lambda p: p.save()), before)
+            self.assertEqual(db.read(lambda p: p.find(key="acme")), 0)
+            self.assertEqual(db.read(lambda p: p.get(0, "decision_maker")), "CFO")
+            db.checkpoint()
+        with sc.DurablePipeline(self.m, self.dir) as db:
+            self.assertEqual(db.recovery.snapshot, 2)
+            self.assertEqual(db.recovery.changes, 0)
+            self.assertEqual(db.read(lambda p: p.save()), before)
+
+    def test_errors_are_the_pipelines_and_the_journals(self):
+        with sc.DurablePipeline(self.m, self.dir, sync="none") as db:
+            db.add(0, key="acme")
+            with self.assertRaises(sc.AlreadyExistsError):
+                db.add(0, key="acme")
+            with self.assertRaises(sc.NotFoundError):
+                db.remove(7)
+            with self.assertRaises(sc.InvalidArgumentError):
+                db.set(0, "budget", True)  # a bool is not an int64
+            with self.assertRaises(sc.InvalidArgumentError):
+                db.fire(2 ** 32, "contact", 0)
+            with self.assertRaises(sc.FailedPreconditionError):
+                sc.DurablePipeline(self.m, self.dir)  # open here already
+        with self.assertRaises(sc.InvalidArgumentError):
+            sc.DurablePipeline(self.m, self.dir, sync="sometimes")
+        with self.assertRaises(sc.InvalidArgumentError):
+            sc.DurablePipeline(self.m, self.dir, sync=0)
+        with open(os.path.join(self.dir, "journal-1"), "r+b") as f:
+            f.seek(20)
+            f.write(b"\xff")
+        with self.assertRaises(sc.DataLossError) as raised:
+            sc.DurablePipeline(self.m, self.dir)
+        self.assertIn("journal-1: a checksum mismatch", str(raised.exception))
+        self.assertIn("at offset 16 (record 1;", str(raised.exception))
+        with sc.DurablePipeline(self.m, self.dir, salvage=True) as db:
+            self.assertTrue(db.recovery.salvaged)
+            self.assertIn("checksum mismatch", db.recovery.stopped_at)
+            self.assertEqual(db.read(len), 0)
+
+    def test_the_view_is_read_only_and_ends_with_the_read(self):
+        with sc.DurablePipeline(self.m, self.dir, sync="none") as db:
+            deal = db.add(0)
+            kept = []
+            with self.assertRaises(sc.FailedPreconditionError):
+                db.read(lambda p: p.fire(deal, "contact", 1))  # not journaled: refused
+            with self.assertRaises(sc.FailedPreconditionError):
+                db.read(lambda p: db.add(1))  # would wait for itself
+            with self.assertRaises(ZeroDivisionError):
+                db.read(lambda p: 1 / 0)
+            db.read(kept.append)
+            with self.assertRaises(sc.ClosedError):
+                kept[0].stage_counts()
+            self.assertEqual(db.read(lambda p: p.stage_of(deal))[0], self.m.initial_stage)
+
+    def test_many_threads_and_a_close_under_way(self):
+        db = sc.DurablePipeline(self.m, self.dir, sync=1)
+        errors = []
+
+        def writer(t):
+            try:
+                for k in range(200):
+                    db.add(k, key="%d-%d" % (t, k))
+            except sc.ClosedError:
+                pass  # the close below came first: refused, never a crash
+            except BaseException as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=writer, args=(t,)) for t in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads[:2]:
+            t.join()
+        db.close()  # waits for the calls under way; later ones raise ClosedError
+        for t in threads[2:]:
+            t.join()
+        self.assertEqual(errors, [])
+        with self.assertRaises(sc.ClosedError):
+            db.add(0)
+        with sc.DurablePipeline(self.m, self.dir) as again:
+            added = again.recovery.changes
+            self.assertGreaterEqual(added, 400)
+            self.assertEqual(again.read(len), added)
+
+
 class VersionTest(unittest.TestCase):
     def test_versions_agree(self):
         self.assertEqual(sc.library_version(), sc.__version__)

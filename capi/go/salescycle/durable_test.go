@@ -1,0 +1,190 @@
+package salescycle
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"testing"
+)
+
+// DurablePipeline (issue 15): changes survive a close and a reopen, reads
+// through a lent view, many goroutines at once, misuse refused.
+
+func TestDurableChangesSurviveAReopen(t *testing.T) {
+	m := mustMachine(t)
+	dir := filepath.Join(t.TempDir(), "db")
+	d, err := OpenDurable(m, dir, WithPipeline(Analytics(NoCohort)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := d.Recovery(); err != nil || !reflect.DeepEqual(r, Recovery{}) {
+		t.Fatalf("a new directory's recovery: %+v, %v", r, err)
+	}
+	acme, err := d.AddWithKey("acme", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.AddWithID(42, "", 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, set := range []struct {
+		name  string
+		value interface{}
+	}{{"budget", int64(5000)}, {"source", "referral"}, {"value", 12.5}, {"hot", true}} {
+		if err := d.Set(acme, set.name, set.value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o, err := d.Fire(acme, "go", 10); err != nil || o != Moved {
+		t.Fatalf("Fire: %v, %v", o, err)
+	}
+	if a, r, err := d.Apply([]EventRecord{{Deal: acme, Event: 2, Time: 11}, {Deal: 1, Event: 1, Time: 12}}, true); err != nil || a != 1 || r != 1 {
+		t.Fatalf("Apply: %d, %d, %v", a, r, err)
+	}
+	if _, err := d.MoveTo(acme, "b", 13); err != nil {
+		t.Fatal(err)
+	}
+	if fired, err := d.AdvanceTo(1000); err != nil || fired != 1 {
+		t.Fatalf("AdvanceTo: %d, %v", fired, err) // deal 1 times out of a
+	}
+	var before []byte
+	if err := d.Read(func(p *Pipeline) (err error) { before, err = p.Save(); return }); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Add("", 0); err != ErrClosed {
+		t.Fatalf("after Close: %v", err)
+	}
+	d, err = OpenDurable(m, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	r, err := d.Recovery()
+	if err != nil || r.Changes != 10 || r.TornTail {
+		t.Fatalf("recovery: %+v, %v", r, err)
+	}
+	var after []byte
+	var source interface{}
+	if err := d.Read(func(p *Pipeline) (err error) {
+		if after, err = p.Save(); err != nil {
+			return err
+		}
+		source, err = p.Get(acme, "source")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(before, after) || source != "referral" {
+		t.Fatalf("the state after a reopen differs (source %v)", source)
+	}
+	if err := d.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "snapshot-2")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDurableMisuseIsAnError(t *testing.T) {
+	m := mustMachine(t)
+	dir := filepath.Join(t.TempDir(), "db")
+	d, err := OpenDurable(m, dir, Sync(SyncNone, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deal, _ := d.Add("", 0)
+	_, err = OpenDurable(m, dir)
+	wantCode(t, err, FailedPrecondition, "open elsewhere")
+	wantCode(t, d.Set(deal, "budget", true), InvalidArgument, "takes int64, not bool")
+	var kept *Pipeline
+	err = d.Read(func(p *Pipeline) error {
+		kept = p
+		_, err := p.Fire(deal, "go", 1)
+		wantCode(t, err, FailedPrecondition, "")
+		_, err = d.Add("", 1)
+		wantCode(t, err, FailedPrecondition, "from inside its own Read")
+		wantCode(t, p.Close(), FailedPrecondition, "ends with the read")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kept.StageCounts(); err != ErrClosed {
+		t.Fatalf("the view after the read: %v", err)
+	}
+	var ce *CallbackError
+	if err := d.Read(func(p *Pipeline) error { panic("boom") }); !asCallbackError(err, &ce) || ce.Cause != "boom" {
+		t.Fatalf("a panicking read: %v", err)
+	}
+	d.Close()
+	_, err = OpenDurable(m, dir, Sync(SyncInterval, 0))
+	wantCode(t, err, InvalidArgument, "interval_ms is 0")
+	journal := filepath.Join(dir, "journal-1")
+	data, _ := os.ReadFile(journal)
+	data[20] ^= 0xFF
+	os.WriteFile(journal, data, 0o644)
+	_, err = OpenDurable(m, dir)
+	wantCode(t, err, DataLoss, "at offset 16 (record 1;")
+	d, err = OpenDurable(m, dir, Salvage())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := d.Recovery(); !r.Salvaged || r.Changes != 0 {
+		t.Fatalf("salvaged: %+v", r)
+	}
+	d.Close()
+}
+
+func asCallbackError(err error, out **CallbackError) bool {
+	ce, ok := err.(*CallbackError)
+	*out = ce
+	return ok
+}
+
+func TestDurableFromManyGoroutinesAndACloseUnderWay(t *testing.T) {
+	m := mustMachine(t)
+	dir := filepath.Join(t.TempDir(), "db")
+	d, err := OpenDurable(m, dir, Sync(SyncInterval, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failures []error
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for k := 0; k < 200; k++ {
+				if _, err := d.AddWithKey(string(rune('a'+g))+string(rune('0'+k%10))+string(rune('A'+k/10)), "", int64(k)); err != nil {
+					if err != ErrClosed {
+						mu.Lock()
+						failures = append(failures, err)
+						mu.Unlock()
+					}
+					return
+				}
+			}
+		}(g)
+	}
+	d.Close() // while the goroutines write: they get ErrClosed, never a crash
+	wg.Wait()
+	if len(failures) > 0 {
+		t.Fatal(failures)
+	}
+	d, err = OpenDurable(m, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	r, _ := d.Recovery()
+	var n int
+	d.Read(func(p *Pipeline) error { n = p.Len(); return nil })
+	if uint64(n) != r.Changes {
+		t.Fatalf("%d deals from %d journaled adds", n, r.Changes)
+	}
+}
