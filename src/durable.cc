@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <set>
 #include <utility>
@@ -16,7 +17,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
-#include "absl/time/time.h"
 #include "src/io_hooks.h"
 #include "src/journal.h"
 #include "src/snapshot_io.h"
@@ -37,7 +37,7 @@ struct DurablePipeline::Writer {
   ChangeResult* result = nullptr;  // kChange: what applying it returned
   absl::Status status;             // the journal's verdict
   bool done = false;
-  absl::CondVar cv;
+  std::condition_variable cv;
 };
 
 namespace {
@@ -159,10 +159,10 @@ DurablePipeline::DurablePipeline(std::shared_ptr<const Machine> machine, std::st
 
 DurablePipeline::~DurablePipeline() {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     closing_ = true;
-    sync_wakeup_.Signal();
   }
+  sync_wakeup_.notify_one();
   if (syncer_.joinable()) syncer_.join();
   // Nothing acknowledged is lost by a clean close, whatever the policy.
   if (journal_ != nullptr) (void)Sync();
@@ -173,7 +173,7 @@ DurablePipeline::~DurablePipeline() {
 // The latest snapshot, then its journal. Runs before the object is shared,
 // but takes the lock the members are guarded by all the same.
 absl::Status DurablePipeline::Recover() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   SC_ASSIGN_OR_RETURN(const Listing listing, List(dir_));
   for (const std::string& name : listing.temporaries) {
     ::unlink(absl::StrCat(dir_, "/", name).c_str());
@@ -300,11 +300,11 @@ absl::Status NotFromARead(const std::atomic<std::thread::id>& reader) {
 
 absl::Status DurablePipeline::Commit(Writer* w) {
   SC_RETURN_IF_ERROR(NotFromARead(reader_));
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   writers_.push_back(w);
-  while (!w->done && w != writers_.front()) w->cv.Wait(&mu_);
+  while (!w->done && w != writers_.front()) w->cv.wait(lock);
   if (w->done) return w->status;
-  LeadGroup(w);
+  LeadGroup(w, lock);
   return w->status;
 }
 
@@ -314,7 +314,7 @@ absl::Status DurablePipeline::Commit(Writer* w) {
 // that writers queue up and readers read meanwhile (the pipeline does not
 // change: only the leader changes it, and it is writing); then the group is
 // applied in journal order under the lock.
-void DurablePipeline::LeadGroup(Writer* leader) {
+void DurablePipeline::LeadGroup(Writer* leader, std::unique_lock<std::mutex>& lock) {
   std::vector<Writer*> group;
   framed_.clear();
   bool sync = options_.sync == SyncPolicy::kEveryWrite;
@@ -331,10 +331,10 @@ void DurablePipeline::LeadGroup(Writer* leader) {
     status = CheckpointLocked();
   } else if (status.ok()) {
     const bool sync_needed = sync && (!framed_.empty() || unsynced_);
-    mu_.Unlock();
+    lock.unlock();
     if (!framed_.empty()) status = journal_->Append(framed_);
     if (status.ok() && sync_needed) status = journal_->Sync();
-    mu_.Lock();
+    lock.lock();
     if (!status.ok()) {
       // Part of the group may be on disk: which part, only a reopen, reading
       // the journal back, can tell. Until then nothing more is accepted.
@@ -359,9 +359,9 @@ void DurablePipeline::LeadGroup(Writer* leader) {
     writers_.pop_front();
     w->status = status;
     w->done = true;
-    if (w != leader) w->cv.Signal();
+    if (w != leader) w->cv.notify_one();
   }
-  if (!writers_.empty()) writers_.front()->cv.Signal();
+  if (!writers_.empty()) writers_.front()->cv.notify_one();
 }
 
 absl::Status DurablePipeline::Change(std::string body, ChangeResult* result) {
@@ -374,16 +374,15 @@ absl::Status DurablePipeline::Change(std::string body, ChangeResult* result) {
 // The only timing in the library: when to sync, which decides no state.
 // The wait is on a monotonic clock, never on the caller's timestamps.
 void DurablePipeline::SyncLoop() {
-  mu_.Lock();
+  std::unique_lock<std::mutex> lock(mu_);
   while (!closing_) {
-    sync_wakeup_.WaitWithTimeout(&mu_, absl::Milliseconds(options_.sync_interval_ms));
+    sync_wakeup_.wait_for(lock, std::chrono::milliseconds(options_.sync_interval_ms));
     if (closing_ || !unsynced_) continue;
-    mu_.Unlock();
+    lock.unlock();
     Writer w(Writer::kSync);
     (void)Commit(&w);  // a failure is sticky: the next write reports it
-    mu_.Lock();
+    lock.lock();
   }
-  mu_.Unlock();
 }
 
 absl::Status DurablePipeline::Sync() {
@@ -398,7 +397,7 @@ absl::Status DurablePipeline::Checkpoint() {
 
 absl::Status DurablePipeline::Read(absl::FunctionRef<void(const Pipeline&)> fn) const {
   SC_RETURN_IF_ERROR(NotFromARead(reader_));
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   reader_.store(std::this_thread::get_id(), std::memory_order_relaxed);
   fn(pipeline_);
   reader_.store(std::thread::id(), std::memory_order_relaxed);
@@ -407,7 +406,7 @@ absl::Status DurablePipeline::Read(absl::FunctionRef<void(const Pipeline&)> fn) 
 
 absl::Status DurablePipeline::Update(absl::FunctionRef<void(Pipeline&)> fn) {
   SC_RETURN_IF_ERROR(NotFromARead(reader_));
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   reader_.store(std::this_thread::get_id(), std::memory_order_relaxed);
   fn(pipeline_);
   reader_.store(std::thread::id(), std::memory_order_relaxed);

@@ -1,8 +1,10 @@
 #include "src/file_util.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <new>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -61,7 +63,7 @@ absl::StatusOr<std::string> ReadFile(const std::string& path,
   return contents;
 }
 
-absl::StatusOr<FileBytes> FileBytes::Open(const std::string& path) {
+absl::StatusOr<FileBytes> FileBytes::Open(const std::string& path, size_t max_bytes) {
   auto error = [&path](int err) { return ReadError(path, err); };
   // One open for both ways: a FIFO opened twice would lose what its writer
   // sent to the first.
@@ -69,7 +71,12 @@ absl::StatusOr<FileBytes> FileBytes::Open(const std::string& path) {
   if (fd < 0) return error(errno);
   FileBytes bytes;
   struct stat st;
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return error(err);
+  }
+  if (S_ISREG(st.st_mode) && st.st_size > 0) {
     void* mapped = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ,
                           MAP_PRIVATE, fd, 0);
     if (mapped != MAP_FAILED) {
@@ -80,12 +87,31 @@ absl::StatusOr<FileBytes> FileBytes::Open(const std::string& path) {
       return bytes;
     }
   }
-  // Not mappable (a pipe, an empty or special file): read it.
+  // Not mappable (a pipe, an empty or special file): read it, up to
+  // max_bytes, so that an endless input (/dev/zero, a pipe that never
+  // closes) is an error that says so, not every byte of memory and an
+  // uncaught std::bad_alloc. A character device (a terminal, /dev/null,
+  // /dev/zero) holds no export of gigabytes: it gets kMaxDeviceBytes.
+  if (S_ISCHR(st.st_mode)) max_bytes = std::min(max_bytes, kMaxDeviceBytes);
   char buffer[1 << 16];
   while (true) {
     const ssize_t n = ::read(fd, buffer, sizeof buffer);
     if (n > 0) {
-      bytes.read_.append(buffer, static_cast<size_t>(n));
+      if (bytes.read_.size() + static_cast<size_t>(n) > max_bytes) {
+        ::close(fd);
+        return absl::ResourceExhaustedError(absl::StrCat(
+            path, ": more than ", max_bytes,
+            " bytes from a pipe or device, which is read into memory: write it to a file "
+            "(a file is mapped, not read) or give a smaller input"));
+      }
+      try {
+        bytes.read_.append(buffer, static_cast<size_t>(n));
+      } catch (const std::bad_alloc&) {
+        ::close(fd);
+        return absl::ResourceExhaustedError(absl::StrCat(
+            path, ": out of memory after ", bytes.read_.size(),
+            " bytes from a pipe or device: write it to a file (a file is mapped, not read)"));
+      }
     } else if (n == 0) {
       break;
     } else if (errno != EINTR) {

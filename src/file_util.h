@@ -21,11 +21,18 @@ absl::StatusOr<std::string> ReadFile(
 
 // A whole file's bytes for reading: a regular file is mapped read-only, so
 // that an event file of gigabytes costs page cache the kernel can reclaim,
-// not heap; anything else (a pipe, /dev/stdin) is read into memory.
-// Errors: as ReadFile.
+// not heap; anything else (a pipe, /dev/stdin) is read into memory, at most
+// `max_bytes` of it. A mapped file that another process truncates meanwhile
+// raises SIGBUS where its missing pages are read: a program that maps what
+// others may write handles it (the tool does: src/cli/main.cc).
+// Errors: as ReadFile; ResourceExhausted past max_bytes from a pipe or
+// device, or when memory runs out reading one.
 class FileBytes {
  public:
-  static absl::StatusOr<FileBytes> Open(const std::string& path);
+  static constexpr size_t kMaxReadBytes = size_t{4} << 30;     // a pipe
+  static constexpr size_t kMaxDeviceBytes = size_t{64} << 20;  // a character device
+  static absl::StatusOr<FileBytes> Open(const std::string& path,
+                                        size_t max_bytes = kMaxReadBytes);
   FileBytes(FileBytes&& other) noexcept;
   FileBytes& operator=(FileBytes&& other) noexcept;
   FileBytes(const FileBytes&) = delete;

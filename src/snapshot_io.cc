@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -108,7 +111,57 @@ std::string DirectoryOf(const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+// The process's umask, read without changing it (umask(2) can only set it,
+// and setting it back is a window in which another thread's files get the
+// wrong mode).
+mode_t CurrentUmask() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    unsigned mask;
+    if (std::sscanf(line.c_str(), "Umask: %o", &mask) == 1) return static_cast<mode_t>(mask);
+  }
+  return 022;  // the usual one, where /proc is not mounted
+}
+
+}  // namespace
+
+// What replacing `path_` means (issue 15 found a save over a symlink
+// replacing the link, over a device node replacing the device, and a 0600
+// file coming back 0644): a symlink is written through, so its target gets
+// the new contents and the link stays (as editors and `cp` do); anything
+// that is not a regular file (a device, a FIFO, a directory, a socket) is
+// refused and left alone; an existing file keeps its permission bits; a new
+// one gets 0666 less the umask.
+absl::Status FileWriter::ResolveTarget() {
+  struct stat st;
+  if (::lstat(path_.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    char* real = ::realpath(path_.c_str(), nullptr);
+    if (real == nullptr) {
+      return ErrnoError(absl::StrCat(path_, ": cannot write ", what_,
+                                     " through the symlink (its target)"),
+                        errno);
+    }
+    path_ = real;
+    std::free(real);
+  }
+  if (::stat(path_.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();  // a new file
+    return ErrnoError(absl::StrCat(path_, ": cannot write ", what_), errno);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path_, ": cannot write ", what_,
+        ": not a regular file (a device, FIFO, socket or directory is never replaced)"));
+  }
+  keep_mode_ = st.st_mode & 07777;
+  return absl::OkStatus();
+}
+
 absl::Status FileWriter::Open() {
+  SC_RETURN_IF_ERROR(ResolveTarget());
 #ifdef O_TMPFILE
   // Mode 0666 less the umask, as for any new file.
   fd_ = ::open(DirectoryOf(path_).c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
@@ -126,7 +179,8 @@ absl::Status FileWriter::Open() {
         absl::StrCat(path_, ": cannot write ", what_, " (a temporary file beside it)"), errno);
   }
   temp_ = pattern;
-  ::fchmod(fd_, 0644);
+  // mkstemp makes it 0600: the mode a new file would get instead.
+  ::fchmod(fd_, 0666 & ~CurrentUmask());
   return absl::OkStatus();
 }
 
@@ -158,6 +212,9 @@ absl::Status FileWriter::LinkAnonymous() {
 
 absl::Status FileWriter::Commit() {
   SC_RETURN_IF_ERROR(Flush());
+  if (keep_mode_ && ::fchmod(fd_, *keep_mode_) != 0) {
+    return ErrnoError(absl::StrCat(path_, ": cannot keep the file's mode"), errno);
+  }
   SC_RETURN_IF_ERROR(SyncFile(fd_, path_));
   if (anonymous_) SC_RETURN_IF_ERROR(LinkAnonymous());
   const int fd = fd_;

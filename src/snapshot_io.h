@@ -5,6 +5,8 @@
 #ifndef SALESCYCLE_SRC_SNAPSHOT_IO_H_
 #define SALESCYCLE_SRC_SNAPSHOT_IO_H_
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <istream>
 #include <optional>
@@ -73,9 +75,11 @@ class StreamWriter : public FrameWriter {
 // the target is either the old file or the whole new one. Without Commit,
 // the temporary file is removed. Where the filesystem allows (Linux's
 // O_TMPFILE), the temporary has no name until Commit links it, so a
-// process killed mid-save leaves nothing behind either. `what` names the
-// contents in errors ("path: cannot write snapshot: No space left on
-// device").
+// process killed mid-save leaves nothing behind either. A symlink is
+// written through (its target replaced, the link kept); what is not a
+// regular file is refused; an existing file keeps its mode, a new one gets
+// 0666 less the umask. `what` names the contents in errors ("path: cannot
+// write snapshot: No space left on device").
 class FileWriter : public FrameWriter {
  public:
   explicit FileWriter(std::string path, std::string what = "snapshot")
@@ -90,11 +94,14 @@ class FileWriter : public FrameWriter {
 
   // Gives the anonymous temporary a name beside the target, in temp_.
   absl::Status LinkAnonymous();
+  // Follows a symlink, refuses what is not a regular file, notes the mode.
+  absl::Status ResolveTarget();
 
   std::string path_;
   std::string what_;
   std::string temp_;  // the temporary's name; empty while anonymous
   bool anonymous_ = false;
+  std::optional<mode_t> keep_mode_;  // an existing target's permission bits
   int fd_ = -1;
   std::string buffer_;
 };

@@ -428,7 +428,7 @@ TEST(Durable, OneOpenAtATime) {
 }
 
 // A call from inside Read would wait for itself: it is refused instead.
-TEST(Durable, ACallFromInsideAReadIsRefusedNotADeadlock) {
+TEST(Durable, ACallFromInsideAReadIsRefusedAndOtherThreadsWait) {
   TempDir tmp;
   auto db = *DurablePipeline::Open(B2b(), tmp.Sub("db"), Durable());
   absl::Status nested_change, nested_read, nested_sync;
@@ -604,7 +604,7 @@ TEST(DurableFaults, AFailedCheckpointKeepsTheJournalGoing) {
   EXPECT_TRUE(SameState(Bytes(*db), Reference(100)));
 }
 
-TEST(DurableFaults, WritersWaitingOnASyncShareTheNext) {
+TEST(DurableFaults, WritersOnManyThreadsShareOneSync) {
   TempDir tmp;
   Faults faults;
   faults.sync_sleep_ms = 5;  // a slow disk: others queue meanwhile
@@ -636,7 +636,7 @@ TEST(DurableFaults, WritersWaitingOnASyncShareTheNext) {
                 }).ok());
 }
 
-TEST(DurableFaults, TheIntervalPolicySyncsInTheBackground) {
+TEST(DurableFaults, TheIntervalPolicySyncsOnABackgroundThread) {
   TempDir tmp;
   Faults faults;
   Installed installed(&faults);

@@ -23,7 +23,7 @@ sc_run(${CMAKE_COMMAND} -S ${SC_SOURCE_DIR} -B ${SC_WORK_DIR} -G ${SC_GENERATOR}
     -DSC_BUILD_BENCHMARKS=ON -DSC_NESTED_CHECKS=OFF -DSC_SHARED_DIR=${SC_SHARED_DIR})
 if(SC_SANITIZE STREQUAL "thread")
   sc_run(${CMAKE_COMMAND} --build ${SC_WORK_DIR} --target pipeline_test funnel_test
-      capi_threads_test)
+      capi_threads_test durable_test)
   set(select -R "Thread|Parallel")
 else()
   sc_run(${CMAKE_COMMAND} --build ${SC_WORK_DIR})

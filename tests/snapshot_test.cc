@@ -283,8 +283,8 @@ TEST(PipelineSnapshot, AFailedFileSaveLeavesThePreviousFileAndNoTemporary) {
   const std::string path = dir + "/pipeline.scps";
   Pipeline small = RandomPipeline(m, 0, 10, 1);
   ASSERT_TRUE(SavePipeline(small, SnapshotSink::File(path)).ok());
-  // A directory where the file's temporary should be renamed to: the rename
-  // fails after everything was written.
+  // A directory at the target: refused (it is not a regular file), and
+  // left as it was.
   const std::string blocked = dir + "/blocked";
   mkdir(blocked.c_str(), 0755);
   const absl::Status failed = SavePipeline(small, SnapshotSink::File(blocked));
@@ -297,6 +297,54 @@ TEST(PipelineSnapshot, AFailedFileSaveLeavesThePreviousFileAndNoTemporary) {
   auto still = LoadPipeline(SnapshotSource::File(path), m);
   ASSERT_TRUE(still.ok()) << still.status();
   EXPECT_EQ(Dump(*still), Dump(small));
+}
+
+// What a save replaces (issue 15: a symlink was replaced instead of its
+// target, a device node replaced, a 0600 file saved as 0644): a symlink is
+// written through, a FIFO (as a device) is refused and left alone, an
+// existing file keeps its mode, a new one honours the umask.
+TEST(PipelineSnapshot, ASaveReplacesRegularFilesOnlyAndKeepsTheirMode) {
+  auto m = LoadTemplate("cycle9.textproto");
+  const std::string dir = absl::StrCat(::testing::TempDir(), "/replace-", getpid());
+  mkdir(dir.c_str(), 0755);
+  const Pipeline small = RandomPipeline(m, 0, 10, 1);
+  const std::string target = dir + "/real.scps";
+  const std::string link = dir + "/link.scps";
+  ASSERT_TRUE(SavePipeline(small, SnapshotSink::File(target)).ok());
+  ASSERT_EQ(::symlink("real.scps", link.c_str()), 0);
+  ASSERT_EQ(::chmod(target.c_str(), 0600), 0);
+  const Pipeline bigger = RandomPipeline(m, 0, 50, 2);
+  ASSERT_TRUE(SavePipeline(bigger, SnapshotSink::File(link)).ok());
+  struct stat st;
+  ASSERT_EQ(::lstat(link.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode)) << "the link was replaced";
+  ASSERT_EQ(::stat(target.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u) << "the file's mode was not kept";
+  auto through = LoadPipeline(SnapshotSource::File(target), m);
+  ASSERT_TRUE(through.ok()) << through.status();
+  EXPECT_EQ(Dump(*through), Dump(bigger));
+
+  const std::string fifo = dir + "/fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  const absl::Status refused = SavePipeline(small, SnapshotSink::File(fifo));
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.message(), HasSubstr("not a regular file"));
+  ASSERT_EQ(::lstat(fifo.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+
+  const mode_t old_mask = ::umask(027);
+  const absl::Status fresh = SavePipeline(small, SnapshotSink::File(dir + "/new.scps"));
+  ::umask(old_mask);
+  ASSERT_TRUE(fresh.ok()) << fresh;
+  ASSERT_EQ(::stat((dir + "/new.scps").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+
+  const std::string dangling = dir + "/dangling.scps";
+  ASSERT_EQ(::symlink("nowhere/x.scps", dangling.c_str()), 0);
+  EXPECT_THAT(SavePipeline(small, SnapshotSink::File(dangling)).message(),
+              HasSubstr("through the symlink"));
+  EXPECT_EQ(FilesIn(dir), (std::vector<std::string>{"dangling.scps", "fifo", "link.scps",
+                                                    "new.scps", "real.scps"}));
 }
 
 // A process killed mid-save (issue 15: 31 of 60 saves killed with SIGKILL

@@ -41,9 +41,11 @@
 #define SALESCYCLE_DURABLE_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -51,7 +53,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "salescycle/machine.h"
 #include "salescycle/options.h"
@@ -193,8 +194,9 @@ class DurablePipeline {
                   const DurableOptions& options, Pipeline pipeline, int lock_fd);
   absl::Status Recover();
   absl::Status Commit(Writer* writer);
-  void LeadGroup(Writer* leader) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status CheckpointLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // With `lock` held on entry and exit; released while the journal is written.
+  void LeadGroup(Writer* leader, std::unique_lock<std::mutex>& lock);
+  absl::Status CheckpointLocked();  // mu_ held
   void SyncLoop();
   absl::Status Change(std::string body, internal::ChangeResult* result);
 
@@ -204,12 +206,16 @@ class DurablePipeline {
   const int lock_fd_;
   RecoveryReport recovery_;
 
-  mutable absl::Mutex mu_;
-  Pipeline pipeline_ ABSL_GUARDED_BY(mu_);
-  std::deque<Writer*> writers_ ABSL_GUARDED_BY(mu_);
-  absl::Status error_ ABSL_GUARDED_BY(mu_);  // sticky: the journal failed
-  bool unsynced_ ABSL_GUARDED_BY(mu_) = false;
-  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  // std::mutex rather than absl::Mutex: ThreadSanitizer sees std::mutex
+  // (through pthread), not a prebuilt Abseil's own locking, and the
+  // concurrency tests run under it. Guarded by mu_: pipeline_, writers_,
+  // error_, unsynced_, closing_.
+  mutable std::mutex mu_;
+  Pipeline pipeline_;
+  std::deque<Writer*> writers_;
+  absl::Status error_;  // sticky: the journal failed
+  bool unsynced_ = false;
+  bool closing_ = false;
   // The journal and what goes with it belong to the group's leader (one
   // thread at a time, with or without mu_ held).
   std::unique_ptr<internal::JournalWriter> journal_;
@@ -220,7 +226,7 @@ class DurablePipeline {
   // Read too: they take no lock).
   std::atomic<uint64_t> published_number_{0};
   std::atomic<uint64_t> published_bytes_{0};
-  absl::CondVar sync_wakeup_;
+  std::condition_variable sync_wakeup_;
   std::thread syncer_;
   // The thread inside Read or Update, if any: a call from it would wait
   // for itself, and is refused instead.

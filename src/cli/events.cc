@@ -15,17 +15,28 @@
 namespace salescycle {
 namespace cli {
 
+namespace {
+
+absl::StatusOr<Timestamp> InRange(absl::string_view text, Timestamp t) {
+  if (t >= kFirstTime && t <= kLastTime) return t;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "time \"", text, "\" is outside the times the tool reads (years 1 to 9999 UTC: ",
+      kFirstTime, " to ", kLastTime, " epoch seconds)"));
+}
+
+}  // namespace
+
 absl::StatusOr<Timestamp> ParseTime(absl::string_view text) {
   text = absl::StripAsciiWhitespace(text);
   int64_t seconds;
-  if (absl::SimpleAtoi(text, &seconds)) return seconds;
+  if (absl::SimpleAtoi(text, &seconds)) return InRange(text, seconds);
   absl::Time t;
   std::string error;
   const std::string s(text);
   for (const char* format : {absl::RFC3339_full, "%Y-%m-%dT%H:%M:%E*S",
                              "%Y-%m-%d %H:%M:%E*S", "%Y-%m-%d"}) {
     if (absl::ParseTime(format, s, absl::UTCTimeZone(), &t, &error)) {
-      return absl::ToUnixSeconds(t);
+      return InRange(text, absl::ToUnixSeconds(t));
     }
   }
   return absl::InvalidArgumentError(absl::StrCat(

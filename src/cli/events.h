@@ -38,8 +38,17 @@ struct EventRow {
   std::vector<std::pair<AttributeId, AttributeValue>> set;
 };
 
+// The times the tool reads, in event files and flags: years 1 to 9999 UTC,
+// as ISO 8601 writes them (issue 15). The library takes any int64 and its
+// figures stay right at the ends of int64, but a time outside these is a
+// typo or a unit mix-up (milliseconds for seconds), and calendar periods
+// and dates past them cannot be printed.
+inline constexpr Timestamp kFirstTime = -62135596800;  // 0001-01-01T00:00:00Z
+inline constexpr Timestamp kLastTime = 253402300799;   // 9999-12-31T23:59:59Z
+
 // Parses "1767225600", "2026-01-01", "2026-01-01T09:30:00",
-// "2026-01-01T09:30:00Z" or with an offset. Errors: InvalidArgument.
+// "2026-01-01T09:30:00Z" or with an offset. Errors: InvalidArgument, for a
+// time outside kFirstTime..kLastTime too.
 absl::StatusOr<Timestamp> ParseTime(absl::string_view text);
 
 // Reads rows of CSV or JSONL text against a machine. Bad rows are errors

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <csignal>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -367,12 +368,8 @@ absl::StatusOr<EventReader> OpenEvents(const std::string& path,
 // stderr with their line (the first ten, then a count); with `strict` the
 // first one is an error.
 template <typename P>
-absl::Status ReplayEvents(const std::string& path, P* p, bool strict,
-                          bool progress, std::optional<Timestamp> now,
-                          ReplayStats* stats) {
-  SC_ASSIGN_OR_RETURN(const internal::FileBytes file,
-                      internal::FileBytes::Open(path));
-  const absl::string_view text = file.view();
+absl::Status ReplayText(const std::string& path, absl::string_view text, P* p, bool strict,
+                        bool progress, std::optional<Timestamp> now, ReplayStats* stats) {
   SC_ASSIGN_OR_RETURN(EventReader reader, OpenEvents(path, p->machine(), text));
   RowApplier<P> applier(p, stats);
   ProgressLine line(progress);
@@ -411,6 +408,39 @@ absl::Status ReplayEvents(const std::string& path, P* p, bool strict,
   return absl::OkStatus();
 }
 
+// The event file being read, for the SIGBUS handler's message: a mapped
+// file that another process truncates (logrotate's copytruncate) raises
+// SIGBUS where its lost pages are read. Set before the mapping is read.
+char g_mapped_input[4096];
+
+void NoteMappedInput(const std::string& path) {
+  const size_t n = std::min(path.size(), sizeof g_mapped_input - 1);
+  std::memcpy(g_mapped_input, path.data(), n);
+  g_mapped_input[n] = '\0';
+}
+
+// Only async-signal-safe calls: write(2) and _exit(2).
+extern "C" void OnMappedInputShrank(int) {
+  const auto say = [](const char* text) {
+    ssize_t ignored = ::write(2, text, std::strlen(text));
+    (void)ignored;
+  };
+  say("salescycle: ");
+  say(g_mapped_input[0] != '\0' ? g_mapped_input : "the input");
+  say(": the file shrank while it was read (truncated by another process, as "
+      "logrotate's copytruncate does): stopped there, the rows after it not read and "
+      "nothing saved\n");
+  ::_exit(1);
+}
+
+template <typename P>
+absl::Status ReplayEvents(const std::string& path, P* p, bool strict, bool progress,
+                          std::optional<Timestamp> now, ReplayStats* stats) {
+  SC_ASSIGN_OR_RETURN(const internal::FileBytes file, internal::FileBytes::Open(path));
+  NoteMappedInput(path);
+  return ReplayText(path, file.view(), p, strict, progress, now, stats);
+}
+
 // "as of 2026-06-30T00:00:00Z: 120 rows after it not applied", for the
 // first line of the output; "" without --now.
 std::string AsOf(std::optional<Timestamp> now, const ReplayStats& stats) {
@@ -426,23 +456,18 @@ bool ShowProgress(const Args& args) {
   return args.progress.value_or(::isatty(2) != 0);
 }
 
-// OK if `path` opens for reading; else the reason, naming it.
-absl::Status Readable(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
-    const std::string message = absl::StrCat(path, ": cannot read: ", std::strerror(err));
-    return err == ENOENT ? absl::NotFoundError(message) : absl::UnavailableError(message);
-  }
-  ::close(fd);
-  return absl::OkStatus();
-}
 
-bool IsSnapshot(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  char magic[8] = {};
-  f.read(magic, sizeof magic);
-  return f.gcount() == 8 && std::memcmp(magic, "SCPIPE\r\n", 8) == 0;
+// Inputs are told apart by their first bytes, read once with the rest (a
+// FIFO or a pipe has no second reading: sniffing it apart lost them).
+bool IsSnapshot(absl::string_view input) { return absl::StartsWith(input, "SCPIPE\r\n"); }
+bool IsFunnelState(absl::string_view input) { return absl::StartsWith(input, "SCFSTATE"); }
+
+// A load's error, with the input's name in front (loading from bytes read
+// once, the library cannot name the file).
+template <typename T>
+absl::StatusOr<T> Named(const std::string& path, absl::StatusOr<T> loaded) {
+  if (loaded.ok()) return loaded;
+  return absl::Status(loaded.status().code(), absl::StrCat(path, ": ", loaded.status().message()));
 }
 
 // --cohort; kNone without it. InvalidArgument is a usage error.
@@ -650,17 +675,18 @@ absl::StatusOr<ReportRequest> ParseReportOptions(Args& args) {
 // The pipeline to report on: a snapshot (with or without MACHINE), or
 // MACHINE EVENTS replayed. `*code` becomes kBadRows for bad rows.
 absl::StatusOr<Pipeline> OpenForReport(const Args& args, const ReportRequest& r,
-                                       int* code) {
+                                       absl::string_view input, int* code) {
   const auto& pos = args.positional;
+  const bool snapshot = IsSnapshot(input);
   if (pos.size() == 1) {
-    return LoadPipeline(SnapshotSource::File(pos[0]));  // it carries its machine
+    return Named(pos[0], LoadPipeline(SnapshotSource::Bytes(input)));  // it carries its machine
   }
   SC_ASSIGN_OR_RETURN(auto m, Machine::FromFile(pos[0]));
-  if (IsSnapshot(pos[1])) return LoadPipeline(SnapshotSource::File(pos[1]), m);
+  if (snapshot) return Named(pos[1], LoadPipeline(SnapshotSource::Bytes(input), m));
   SC_ASSIGN_OR_RETURN(Pipeline p, Pipeline::Create(m, r.options));
   ReplayStats stats;
-  SC_RETURN_IF_ERROR(ReplayEvents(pos[1], &p, args.strict, ShowProgress(args),
-                                  r.funnel.now, &stats));
+  SC_RETURN_IF_ERROR(ReplayText(pos[1], input, &p, args.strict, ShowProgress(args),
+                                r.funnel.now, &stats));
   if (stats.bad_rows > 0) *code = kBadRows;
   // The report says "as of" itself; what --now left out goes beside it.
   if (r.funnel.now) std::fprintf(stderr, "%s", AsOf(r.funnel.now, stats).c_str());
@@ -692,18 +718,10 @@ absl::Status WriteReport(Args& args, const std::string& format,
   return absl::OkStatus();
 }
 
-bool IsFunnelState(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  char magic[8];
-  f.read(magic, sizeof magic);
-  return f.gcount() == 8 && std::memcmp(magic, "SCFSTATE", 8) == 0;
-}
-
 // A saved funnel state, read with the file's name in any error, onto
 // `machine` (null: the one it carries).
-absl::StatusOr<FunnelState> ReadFunnelState(const std::string& path,
-                                            std::shared_ptr<const Machine> machine) {
-  SC_ASSIGN_OR_RETURN(const std::string bytes, internal::ReadFile(path));
+absl::StatusOr<FunnelState> ParseFunnelState(const std::string& path, absl::string_view bytes,
+                                             std::shared_ptr<const Machine> machine) {
   auto state = machine == nullptr ? FunnelState::Parse(bytes)
                                   : FunnelState::Parse(bytes, std::move(machine));
   if (!state.ok()) {
@@ -711,6 +729,12 @@ absl::StatusOr<FunnelState> ReadFunnelState(const std::string& path,
                         absl::StrCat(path, ": ", state.status().message()));
   }
   return state;
+}
+
+absl::StatusOr<FunnelState> ReadFunnelState(const std::string& path,
+                                            std::shared_ptr<const Machine> machine) {
+  SC_ASSIGN_OR_RETURN(const std::string bytes, internal::ReadFile(path));
+  return ParseFunnelState(path, bytes, std::move(machine));
 }
 
 absl::Status WriteFile(const std::string& path, const std::string& bytes) {
@@ -721,7 +745,7 @@ absl::Status WriteFile(const std::string& path, const std::string& bytes) {
 
 // `report STATE`: the state's own report; what it was captured with is
 // fixed in it.
-int ReportState(Args& args, const ReportRequest& request) {
+int ReportState(Args& args, const ReportRequest& request, absl::string_view input) {
   for (const char* fixed :
        {"cohort", "value", "by", "now", "closed-from", "closed-to", "created-from", "created-to",
         "state-out"}) {
@@ -736,7 +760,7 @@ int ReportState(Args& args, const ReportRequest& request) {
     if (!m.ok()) return Fail(m.status());
     machine = *m;
   }
-  auto state = ReadFunnelState(args.positional.back(), machine);
+  auto state = ParseFunnelState(args.positional.back(), input, machine);
   if (!state.ok()) return Fail(state.status());
   const FunnelReport report = FunnelOf(*state);
   const absl::Status written = WriteReport(args, request.format, report, state->machine());
@@ -784,15 +808,17 @@ int Report(int argc, char** argv) {
   }
   const auto request = ParseReportOptions(*args);
   if (!request.ok()) return Usage(std::string(request.status().message()));
-  if (IsFunnelState(pos.back())) return ReportState(*args, *request);
-  const bool from_snapshot = IsSnapshot(pos.back());
+  // Read once, whatever it turns out to be (a missing file says so here).
+  auto input = internal::FileBytes::Open(pos.back());
+  if (!input.ok()) return Fail(input.status());
+  NoteMappedInput(pos.back());
+  if (IsFunnelState(input->view())) return ReportState(*args, *request, input->view());
+  const bool from_snapshot = IsSnapshot(input->view());
   if (pos.size() == 1 && !from_snapshot) {
-    // A file that is not there is not "not a snapshot": say what is wrong.
-    if (const absl::Status readable = Readable(pos[0]); !readable.ok()) return Fail(readable);
     return Usage(absl::StrCat(pos[0], " is not a snapshot: give MACHINE EVENTS"));
   }
   int code = kOk;
-  auto p = OpenForReport(*args, *request, &code);
+  auto p = OpenForReport(*args, *request, input->view(), &code);
   if (!p.ok()) return Fail(p.status());
   const Cohort wanted = request->options.analytics.cohort;
   if (from_snapshot && wanted != Cohort::kNone &&
@@ -816,6 +842,9 @@ int Report(int argc, char** argv) {
 }
 
 int Main(int argc, char** argv) {
+  struct sigaction shrank = {};
+  shrank.sa_handler = OnMappedInputShrank;
+  ::sigaction(SIGBUS, &shrank, nullptr);
   if (argc < 2) return Usage("no command");
   const std::string command = argv[1];
   if (command == "--help" || command == "-h" || command == "help") {
