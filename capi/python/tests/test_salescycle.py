@@ -228,7 +228,7 @@ class PipelineTest(unittest.TestCase):
         self.assertEqual(self.p.stage_of(d), (0, 0))
         self.assertEqual(len(self.p), 1)
 
-    def test_apply_batch_takes_any_buffer_in_place(self):
+    def test_apply_batch_takes_any_buffer(self):
         recs = [(0, 0, 1), (1, 0, 2), (0, 1, 3), (1, 2, 4)]
         packed = pack(recs)
         expected = (3, 1)
@@ -245,6 +245,47 @@ class PipelineTest(unittest.TestCase):
                 p.add(0), p.add(0)
                 self.assertEqual(p.apply_batch(buffer), expected)
                 self.assertEqual(p.stage_counts(), {"a": 1, "b": 1, "c": 0})
+
+    def test_a_batch_written_by_another_thread_is_read_as_it_was(self):
+        # issue 15: a thread rewriting the buffer during apply_batch (the
+        # GIL is released in the C call) crashed the process. Any buffer
+        # but bytes is copied first: what the call applies is what the
+        # batch held when it was called.
+        from salescycle.pipeline import _record_pointer
+        buffer = bytearray(pack([(0, 0, 1), (1, 0, 2)]))
+        (keep, pointer), count = _record_pointer(buffer)
+        buffer[:] = pack([(2 ** 32 - 1, 2 ** 32 - 1, 0)] * 2)  # as a racing thread would
+        self.assertEqual(count, 2)
+        self.assertEqual(ctypes.string_at(pointer.value, 32), pack([(0, 0, 1), (1, 0, 2)]))
+        immutable = pack([(0, 0, 1)])
+        (kept, _), _ = _record_pointer(immutable)
+        self.assertIs(kept, immutable)  # bytes: read in place
+
+        # And for real: a writer thread flipping every record to an index
+        # out of range while batches are applied.
+        with sc.Pipeline(self.m) as p:
+            for _ in range(1000):
+                p.add(0)
+            good = pack([(d, 0, 1) for d in range(1000)] * 50)
+            bad = pack([(2 ** 32 - 2, 2 ** 31, 1)] * 50000)
+            shared = bytearray(good)
+            stop = threading.Event()
+
+            def rewrite():
+                while not stop.is_set():
+                    shared[:] = bad
+                    shared[:] = good
+            writer = threading.Thread(target=rewrite)
+            writer.start()
+            try:
+                for _ in range(50):
+                    try:
+                        p.apply_batch(shared)
+                    except sc.InvalidArgumentError:
+                        pass  # the copy caught the bad records: refused whole
+            finally:
+                stop.set()
+                writer.join()
 
     def test_apply_batch_with_numpy_when_present(self):
         try:
