@@ -71,6 +71,21 @@ class Cli(unittest.TestCase):
     def tearDown(self):
         self.dir.cleanup()
 
+    def through_fifo(self, *args):
+        """Runs the tool with EVENTS_CSV written into a FIFO named by the
+        last argument (in the test's directory), in its place."""
+        fifo = os.path.join(self.dir.name, args[-1])
+        os.mkfifo(fifo)
+
+        def feed():
+            with open(fifo, "w") as f:
+                f.write(EVENTS_CSV)
+        writer = threading.Thread(target=feed)
+        writer.start()
+        result = run(*args[:-1], fifo)
+        writer.join()
+        return result
+
     def write(self, name, text):
         path = os.path.join(self.dir.name, name)
         with open(path, "w") as f:
@@ -171,16 +186,7 @@ class Cli(unittest.TestCase):
         events = self.write("ev.csv", EVENTS_CSV)
         expected = run("report", B2B, events)
         self.assertEqual(expected.returncode, 0, expected.stderr)
-        fifo = os.path.join(self.dir.name, "fifo")
-        os.mkfifo(fifo)
-
-        def feed():
-            with open(fifo, "w") as f:
-                f.write(EVENTS_CSV)
-        writer = threading.Thread(target=feed)
-        writer.start()
-        through_fifo = run("report", B2B, fifo)
-        writer.join()
+        through_fifo = self.through_fifo("report", B2B, "fifo")
         self.assertEqual(through_fifo.returncode, 0, through_fifo.stderr)
         self.assertEqual(through_fifo.stdout, expected.stdout)
         zero = run("replay", B2B, "/dev/zero")
@@ -338,17 +344,7 @@ class Cli(unittest.TestCase):
 
     def test_replay_reads_pipes_and_empty_files(self):
         # Regular files are mapped; a pipe cannot be, and is read instead.
-        fifo = os.path.join(self.dir.name, "piped.csv")
-        os.mkfifo(fifo)
-
-        def feed():
-            with open(fifo, "w") as f:
-                f.write(EVENTS_CSV)
-
-        writer = threading.Thread(target=feed)
-        writer.start()
-        piped = run("replay", B2B, fifo)
-        writer.join()
+        piped = self.through_fifo("replay", B2B, "piped.csv")
         self.assertEqual(piped.returncode, 0, piped.stderr)
         self.assertEqual(counts(piped.stdout), STAGE_COUNTS)
         empty = run("replay", B2B, self.write("empty.csv", ""))

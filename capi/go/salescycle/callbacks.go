@@ -9,14 +9,20 @@ import "C"
 import (
 	"runtime/cgo"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"unsafe"
 )
 
 // callbackState holds what an observer of one handle panicked with, until
 // the call that ran it returns.
 type callbackState struct {
-	cause   interface{}
-	running int // observers of the handle running now
+	cause interface{}
+	// Observers of the handle running now, and the OS thread they run on
+	// (the thread of the call that runs them): stepper.lock lets a call
+	// from there through. Atomic: other goroutines read them.
+	running atomic.Int32
+	thread  atomic.Int64
 }
 
 type observer struct {
@@ -32,9 +38,10 @@ func scGoObserver(userData unsafe.Pointer, deal, from, to, event C.uint32_t,
 	if outcome != C.SC_OUTCOME_MOVED {
 		fn = o.onRejection
 	}
-	o.state.running++
+	o.state.thread.Store(int64(syscall.Gettid()))
+	o.state.running.Add(1)
 	defer func() {
-		o.state.running--
+		o.state.running.Add(-1)
 		if r := recover(); r != nil {
 			if o.state.cause == nil {
 				o.state.cause = r

@@ -188,3 +188,80 @@ func TestDurableFromManyGoroutinesAndACloseUnderWay(t *testing.T) {
 		t.Fatalf("%d deals from %d journaled adds", n, r.Changes)
 	}
 }
+
+// issue 15: two goroutines on one Pipeline crashed the process, and a Close
+// from another goroutine freed it under a call. Calls now take turns, Close
+// waits for the one under way, and an observer may still read its pipeline
+// from inside the call that runs it.
+func TestPipelineFromManyGoroutinesAndACloseUnderWay(t *testing.T) {
+	m := mustMachine(t)
+	p, err := NewPipeline(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen int
+	if _, err := p.AddObserver(func(Step) {
+		if n := p.Len(); n > 0 { // a read of its own pipeline: goes through
+			seen++
+		}
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failures []error
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; k < 2000; k++ {
+				deal, err := p.Add(int64(k))
+				if err == nil {
+					_, err = p.Fire(deal, "go", int64(k+1))
+				}
+				if err != nil {
+					if err != ErrClosed {
+						mu.Lock()
+						failures = append(failures, err)
+						mu.Unlock()
+					}
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(failures) > 0 {
+		t.Fatal(failures)
+	}
+	if n := p.Len(); n != 8000 {
+		t.Fatalf("%d deals from 8000 adds on 4 goroutines", n)
+	}
+	if seen != 8000 {
+		t.Fatalf("the observer read its pipeline %d times, not 8000", seen)
+	}
+	// A Close from another goroutine while others call: never a crash.
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				if _, err := p.Add(0); err != nil {
+					if err != ErrClosed {
+						mu.Lock()
+						failures = append(failures, err)
+						mu.Unlock()
+					}
+					return
+				}
+			}
+		}()
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if len(failures) > 0 {
+		t.Fatal(failures)
+	}
+}

@@ -72,6 +72,9 @@ func LoadJourney(m *Machine, data []byte, opts ...LoadOption) (*Journey, error) 
 // Close destroys the journey. Idempotent. From one of the journey's own
 // observers it returns a FailedPrecondition *Error and leaves it open.
 func (j *Journey) Close() error {
+	// Waits for a call under way on another goroutine (an observer's
+	// Close, inside the call, is refused by closable).
+	defer j.lock()()
 	if err := j.closable(); err != nil {
 		return err
 	}

@@ -128,6 +128,9 @@ func LoadPipelineFile(m *Machine, path string, opts ...LoadOption) (*Pipeline, e
 // Close destroys the pipeline. Idempotent. From one of the pipeline's own
 // observers it returns a FailedPrecondition *Error and leaves it open.
 func (p *Pipeline) Close() error {
+	// Waits for a call under way on another goroutine (an observer's
+	// Close, inside the call, is refused by closable).
+	defer p.lock()()
 	if err := p.closable(); err != nil {
 		return err
 	}

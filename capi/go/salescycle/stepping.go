@@ -98,6 +98,8 @@ import "C"
 import (
 	"fmt"
 	"runtime/cgo"
+	"sync"
+	"syscall"
 	"unsafe"
 )
 
@@ -109,11 +111,37 @@ type stepper struct {
 	state     callbackState
 	observers map[uint64]cgo.Handle
 	lent      bool // a DurablePipeline's view: the library's to destroy
+	mu        sync.Mutex
+}
+
+// lock takes the handle for one call and returns what releases it. A
+// pipeline or journey is one writer at a time in C, and two goroutines
+// calling one at once crashed the process, or a Close from another
+// goroutine freed it under a call (issue 15): calls from other goroutines
+// now wait their turn. A call from one of the handle's own observers runs
+// inside the call that holds the lock, on its OS thread (a cgo callback and
+// the calls it makes stay on the thread of the C call): it goes through, and
+// the library lets it read and refuses changes. Uncontended, a TryLock.
+func (s *stepper) lock() func() {
+	if s.mu.TryLock() {
+		return s.mu.Unlock
+	}
+	if s.state.running.Load() > 0 && s.state.thread.Load() == int64(syscall.Gettid()) {
+		return func() {}
+	}
+	s.mu.Lock()
+	return s.mu.Unlock
 }
 
 // do runs a call on the handle, turning a failed callback into a
 // *CallbackError that carries what the callback panicked with or returned.
 func (s *stepper) do(fn func(h unsafe.Pointer, e **C.char) C.sc_status) error {
+	defer s.lock()()
+	return s.doLocked(fn)
+}
+
+// doLocked is do, for a caller that holds the lock.
+func (s *stepper) doLocked(fn func(h unsafe.Pointer, e **C.char) C.sc_status) error {
 	if s.ptr == nil {
 		return ErrClosed
 	}
@@ -346,6 +374,7 @@ func (s *stepper) AdvanceTo(now int64) (uint64, error) {
 // rejection (either may be nil), on the goroutine that applies the event. A panicking observer does not undo the step: the call returns a
 // *CallbackError. It returns a token for RemoveObserver.
 func (s *stepper) AddObserver(onTransition, onRejection func(Step)) (uint64, error) {
+	defer s.lock()()
 	if s.ptr == nil {
 		return 0, ErrClosed
 	}
@@ -358,7 +387,7 @@ func (s *stepper) AddObserver(onTransition, onRejection func(Step)) (uint64, err
 	if onRejection != nil {
 		reject = 1
 	}
-	err := s.do(func(p unsafe.Pointer, e **C.char) C.sc_status {
+	err := s.doLocked(func(p unsafe.Pointer, e **C.char) C.sc_status {
 		return C.go_add_observer(s.journey, &token, p, move, reject, C.uintptr_t(h), e)
 	})
 	if err != nil {
@@ -375,7 +404,8 @@ func (s *stepper) AddObserver(onTransition, onRejection func(Step)) (uint64, err
 // RemoveObserver unregisters an observer; a token that is not registered
 // is a NotFound *Error.
 func (s *stepper) RemoveObserver(token uint64) error {
-	err := s.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
+	defer s.lock()()
+	err := s.doLocked(func(h unsafe.Pointer, e **C.char) C.sc_status {
 		return C.go_remove_observer(s.journey, h, C.uint64_t(token), e)
 	})
 	if err == nil {
@@ -389,7 +419,7 @@ func (s *stepper) RemoveObserver(token uint64) error {
 // own observers, whose call still uses it (the library refuses every other
 // change from there too).
 func (s *stepper) closable() error {
-	if s.state.running > 0 {
+	if s.state.running.Load() > 0 {
 		return &Error{Code: FailedPrecondition,
 			Message: "Close from an observer of the same handle; close it after the call that runs the observer returns"}
 	}

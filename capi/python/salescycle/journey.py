@@ -4,14 +4,16 @@ from typing import Optional
 
 from . import _native
 from ._native import call, lib
-from ._stepping import Lifecycle, Outcome, Stepping
+from ._stepping import Lifecycle, Outcome, Stepping, serialized
 from .limits import Limits
 from .machine import AttributeValue, Id, Machine
 
 
+@serialized
 class Journey(Stepping):
     """One deal: its stage, the time it entered it, its attributes and, if
-    asked for, a bounded history. Not thread-safe: one thread at a time."""
+    asked for, a bounded history. Calls from several threads run one at a
+    time (a lock)."""
 
     _prefix = "sc_journey_"
     _destroy = lib.sc_journey_destroy

@@ -7,7 +7,7 @@ from typing import Dict, Iterable, Optional, Tuple, Union
 
 from . import _native
 from ._native import EventRecord, StageRecord, call, encode, lib
-from ._stepping import Lifecycle, Outcome, Stepping
+from ._stepping import Lifecycle, Outcome, Stepping, serialized
 from . import funnel_state
 from .errors import InvalidArgumentError
 from .funnel_state import FunnelState
@@ -69,11 +69,14 @@ def _record_pointer(batch) -> Tuple[object, int]:
     return (keep, pointer), size // RECORD_SIZE
 
 
+@serialized
 class Pipeline(Stepping):
     """Many deals of one machine in compact columns, addressed by a dense
     deal index and optionally by an external id (an int) or key (a str).
 
-    Not thread-safe: use a pipeline from one thread at a time.
+    Calls from several threads are safe and run one at a time (a lock);
+    close() waits for the call under way. DurablePipeline lets writers on
+    many threads share its journal's syncs.
     """
 
     _prefix = "sc_pipeline_"

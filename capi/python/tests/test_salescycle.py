@@ -246,6 +246,54 @@ class PipelineTest(unittest.TestCase):
                 self.assertEqual(p.apply_batch(buffer), expected)
                 self.assertEqual(p.stage_counts(), {"a": 1, "b": 1, "c": 0})
 
+    def test_many_threads_on_one_pipeline_and_a_close_under_way(self):
+        # issue 15: two threads on one pipeline crashed, or failed with a
+        # misleading "called from a callback" and lost 210k of 400k deals;
+        # a close from another thread during a call freed the handle under
+        # it. Calls are serialized now, and close() waits for the one under way.
+        p = sc.Pipeline(self.m)
+        seen = []
+        p.add_observer(lambda step: seen.append(len(p)))  # reads its handle
+        errors = []
+
+        def work(n):
+            try:
+                for k in range(n):
+                    deal = p.add(k)
+                    p.fire(deal, 0, k + 1)
+                    p.apply_batch(pack([(deal, 1, k + 2)]))
+            except sc.ClosedError:
+                pass  # the close below came first
+            except BaseException as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=work, args=(2000,)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        threads[0].join()
+        self.assertEqual(errors, [])
+        total = len(p)
+        self.assertGreaterEqual(total, 2000)
+        closer = threading.Thread(target=p.close)
+        closer.start()
+        closer.join()
+        for t in threads[1:]:
+            t.join()
+        self.assertEqual(errors, [])
+        with self.assertRaises(sc.ClosedError):
+            len(p)
+        self.assertGreater(len(seen), 0)
+
+        q = sc.Pipeline(self.m)
+        workers = [threading.Thread(target=lambda: [q.add(0) for _ in range(5000)])
+                   for _ in range(4)]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+        self.assertEqual(len(q), 20000)  # none lost
+        q.close()
+
     def test_a_batch_written_by_another_thread_is_read_as_it_was(self):
         # issue 15: a thread rewriting the buffer during apply_batch (the
         # GIL is released in the C call) crashed the process. Any buffer
