@@ -142,12 +142,23 @@ class CObserver : public salescycle::Observer {
  public:
   CObserver(uint64_t token, sc_observer_fn on_transition,
             sc_observer_fn on_rejection, void* user_data,
-            CallbackFailure* failure)
+            CallbackFailure* failure, sc_change_fn on_change = nullptr)
       : token_(token),
         on_transition_(on_transition),
         on_rejection_(on_rejection),
+        on_change_(on_change),
         user_data_(user_data),
         failure_(failure) {}
+
+  void OnAdd(salescycle::DealIndex deal, StageId stage, salescycle::Timestamp time) override {
+    Change(SC_CHANGE_ADD, deal, stage, time);
+  }
+  void OnRemove(salescycle::DealIndex deal) override {
+    Change(SC_CHANGE_REMOVE, deal, SC_NONE, 0);
+  }
+  void OnSet(salescycle::DealIndex deal, AttributeId id, const AttributeValue&) override {
+    Change(SC_CHANGE_SET, deal, id, 0);
+  }
 
   void OnTransition(const StepResult& step) override {
     Call(on_transition_, step);
@@ -175,9 +186,16 @@ class CObserver : public salescycle::Observer {
     if (rc != 0) failure_->Record("observer", rc);
   }
 
+  void Change(int32_t kind, uint32_t deal, uint32_t id, int64_t time) {
+    if (on_change_ == nullptr || failure_->failed) return;
+    const int32_t rc = on_change_(user_data_, kind, deal, id, time);
+    if (rc != 0) failure_->Record("change observer", rc);
+  }
+
   uint64_t token_;
   sc_observer_fn on_transition_;
   sc_observer_fn on_rejection_;
+  sc_change_fn on_change_;
   void* user_data_;
   CallbackFailure* failure_;
 };
@@ -405,6 +423,7 @@ class Stepping {
 struct PipelineDeal {
   sc_pipeline_t* handle;
   uint32_t deal;
+  Observers* mutable_observers() const { return &handle->observers; }
   const Machine& machine() const { return handle->rep.machine(); }
   const Observers& observers() const { return handle->observers; }
   absl::Status Set(AttributeId id, AttributeValue v) const {
@@ -421,6 +440,7 @@ struct PipelineDeal {
 
 struct JourneyDeal {
   sc_journey_t* handle;
+  Observers* mutable_observers() const { return &handle->observers; }
   const Machine& machine() const { return handle->rep.machine(); }
   const Observers& observers() const { return handle->observers; }
   absl::Status Set(AttributeId id, AttributeValue v) const {
@@ -447,7 +467,10 @@ sc_status SetValue(const char* fn, const void* handle, Deal deal,
     SC_ASSIGN_OR_RETURN(AttributeId id,
                         CheckAttribute(deal.machine(), attribute, type));
     SC_ASSIGN_OR_RETURN(AttributeValue value, make());
-    return deal.Set(id, std::move(value));
+    // A change observer runs inside: it may read, and its failure is ours.
+    Stepping stepping(deal.machine(), deal.mutable_observers());
+    SC_RETURN_IF_ERROR(deal.Set(id, std::move(value)));
+    return stepping.Finish();
   });
 }
 
@@ -493,7 +516,7 @@ template <typename Rep>
 sc_status AddObserver(const char* fn, uint64_t* out_token, Rep* rep,
                       Observers* observers, sc_observer_fn on_transition,
                       sc_observer_fn on_rejection, void* user_data,
-                      char** errmsg) {
+                      char** errmsg, sc_change_fn on_change = nullptr) {
   return Run(fn, errmsg, [&]() -> absl::Status {
     if (rep == nullptr || out_token == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -502,7 +525,7 @@ sc_status AddObserver(const char* fn, uint64_t* out_token, Rep* rep,
     SC_RETURN_IF_ERROR(NotFromItsCallback(*observers));
     const uint64_t token = observers->next_token++;
     observers->list.push_back(std::make_unique<CObserver>(
-        token, on_transition, on_rejection, user_data, &observers->failure));
+        token, on_transition, on_rejection, user_data, &observers->failure, on_change));
     rep->AddObserver(observers->list.back().get());
     *out_token = token;
     return absl::OkStatus();
@@ -1087,8 +1110,10 @@ sc_status AddDeal(const char* fn, uint32_t* out, sc_pipeline_t* pipeline,
     SC_C_REQUIRE(pipeline);
     SC_RETURN_IF_ERROR(NotFromItsCallback(pipeline->observers));
     SC_RETURN_IF_ERROR(CheckEntryStageId(stage, pipeline->rep.machine()));
-    SC_ASSIGN_OR_RETURN(*out, add(EntryStage(stage)));
-    return absl::OkStatus();
+    Stepping stepping(pipeline->rep.machine(), &pipeline->observers);
+    SC_ASSIGN_OR_RETURN(const uint32_t deal, add(EntryStage(stage)));
+    *out = deal;  // the deal is added even when a change observer failed
+    return stepping.Finish();
   });
 }
 
@@ -1158,7 +1183,9 @@ sc_status sc_pipeline_remove(sc_pipeline_t* pipeline, uint32_t deal,
   return Run(__func__, errmsg, [&]() -> absl::Status {
     SC_C_REQUIRE(pipeline);
     SC_RETURN_IF_ERROR(NotFromItsCallback(pipeline->observers));
-    return pipeline->rep.Remove(deal);
+    Stepping stepping(pipeline->rep.machine(), &pipeline->observers);
+    SC_RETURN_IF_ERROR(pipeline->rep.Remove(deal));
+    return stepping.Finish();
   });
 }
 
@@ -1559,6 +1586,17 @@ sc_status sc_pipeline_add_observer(uint64_t* out_token, sc_pipeline_t* pipeline,
                      pipeline != nullptr ? &pipeline->rep : nullptr,
                      pipeline != nullptr ? &pipeline->observers : nullptr,
                      on_transition, on_rejection, user_data, errmsg);
+}
+
+sc_status sc_pipeline_add_change_observer(uint64_t* out_token, sc_pipeline_t* pipeline,
+                                          sc_change_fn on_change, void* user_data,
+                                          char** errmsg) {
+  if (on_change == nullptr) {
+    return Report(absl::StatusCode::kInvalidArgument, __func__, "on_change is NULL", errmsg);
+  }
+  return AddObserver(__func__, out_token, pipeline != nullptr ? &pipeline->rep : nullptr,
+                     pipeline != nullptr ? &pipeline->observers : nullptr, nullptr, nullptr,
+                     user_data, errmsg, on_change);
 }
 
 sc_status sc_pipeline_remove_observer(sc_pipeline_t* pipeline, uint64_t token,

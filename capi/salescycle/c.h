@@ -332,6 +332,19 @@ typedef int32_t (*sc_observer_fn)(void* user_data, uint32_t deal,
                                   uint32_t from, uint32_t to, uint32_t event,
                                   int64_t time, int32_t outcome);
 
+/* The changes of a pipeline that are not steps, for a host that keeps its
+ * own log or index of it (observer.h's OnAdd, OnRemove, OnSet):
+ * SC_CHANGE_ADD: `deal` was added in stage `id` at `time` (its id or key is
+ * the pipeline's by then); SC_CHANGE_REMOVE: `deal` was removed (`id`
+ * SC_NONE, `time` 0); SC_CHANGE_SET: attribute `id` of `deal` was set (read
+ * the value with sc_pipeline_get_*; `time` 0). What fails is not a change
+ * and is not seen. The return and the rules are sc_observer_fn's. */
+#define SC_CHANGE_ADD 0
+#define SC_CHANGE_REMOVE 1
+#define SC_CHANGE_SET 2
+typedef int32_t (*sc_change_fn)(void* user_data, int32_t kind, uint32_t deal,
+                                uint32_t id, int64_t time);
+
 /* ---- batch records: the one fixed layout of the API
  *
  *   offset 0  uint32_t deal   a deal index of the pipeline
@@ -378,7 +391,8 @@ SC_EXPORT void sc_pipeline_destroy(sc_pipeline_t* pipeline);
  * past 2^32 - 1 deals. The _in_stage forms create it in `stage`, one of the
  * machine's entry stages (SC_NONE: the initial stage); its creation is its
  * entry into that stage and no stage before it. Errors: also
- * SC_INVALID_ARGUMENT for a stage that is not an entry stage. */
+ * SC_INVALID_ARGUMENT for a stage that is not an entry stage; SC_ABORTED
+ * when a change observer failed (the deal is added, and *out written). */
 SC_EXPORT sc_status sc_pipeline_add(uint32_t* out, sc_pipeline_t* pipeline,
                                     int64_t time, char** errmsg);
 SC_EXPORT sc_status sc_pipeline_add_with_id(uint32_t* out,
@@ -571,6 +585,12 @@ SC_EXPORT sc_status sc_pipeline_add_observer(uint64_t* out_token,
                                              sc_observer_fn on_rejection,
                                              void* user_data, char** errmsg);
 /* Errors: SC_NOT_FOUND for a token that is not registered. */
+/* Registers `on_change` (see sc_change_fn); sc_pipeline_remove_observer
+ * removes it by its token. */
+SC_EXPORT sc_status sc_pipeline_add_change_observer(uint64_t* out_token,
+                                                    sc_pipeline_t* pipeline,
+                                                    sc_change_fn on_change,
+                                                    void* user_data, char** errmsg);
 SC_EXPORT sc_status sc_pipeline_remove_observer(sc_pipeline_t* pipeline,
                                                 uint64_t token, char** errmsg);
 

@@ -32,25 +32,34 @@ type observer struct {
 
 //export scGoObserver
 func scGoObserver(userData unsafe.Pointer, deal, from, to, event C.uint32_t,
-	time C.int64_t, outcome C.int32_t) (rc C.int32_t) {
+	time C.int64_t, outcome C.int32_t) C.int32_t {
 	o := cgo.Handle(uintptr(userData)).Value().(*observer)
 	fn := o.onTransition
 	if outcome != C.SC_OUTCOME_MOVED {
 		fn = o.onRejection
 	}
-	o.state.thread.Store(int64(syscall.Gettid()))
-	o.state.running.Add(1)
+	return o.state.run(func() {
+		fn(Step{Deal: uint32(deal), From: uint32(from), To: uint32(to),
+			Event: uint32(event), Time: int64(time), Outcome: Outcome(outcome)})
+	})
+}
+
+// run calls an observer of the handle: marked running on this OS thread (so
+// that its reads of the handle go through stepper.lock), and a panic kept
+// for the call that ran it, the library told by a non-zero return.
+func (s *callbackState) run(fn func()) (rc C.int32_t) {
+	s.thread.Store(int64(syscall.Gettid()))
+	s.running.Add(1)
 	defer func() {
-		o.state.running.Add(-1)
+		s.running.Add(-1)
 		if r := recover(); r != nil {
-			if o.state.cause == nil {
-				o.state.cause = r
+			if s.cause == nil {
+				s.cause = r
 			}
 			rc = 1
 		}
 	}()
-	fn(Step{Deal: uint32(deal), From: uint32(from), To: uint32(to),
-		Event: uint32(event), Time: int64(time), Outcome: Outcome(outcome)})
+	fn()
 	return 0
 }
 
@@ -189,4 +198,17 @@ func scGoRead(view *C.sc_pipeline_t, userData unsafe.Pointer) {
 		}
 	}()
 	r.err = r.fn(p)
+}
+
+type changeObserver struct {
+	fn    func(Change)
+	state *callbackState
+}
+
+//export scGoChange
+func scGoChange(userData unsafe.Pointer, kind C.int32_t, deal, id C.uint32_t, time C.int64_t) C.int32_t {
+	o := cgo.Handle(uintptr(userData)).Value().(*changeObserver)
+	return o.state.run(func() {
+		o.fn(Change{Kind: ChangeKind(kind), Deal: uint32(deal), ID: uint32(id), Time: int64(time)})
+	})
 }

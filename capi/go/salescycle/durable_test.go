@@ -265,3 +265,46 @@ func TestPipelineFromManyGoroutinesAndACloseUnderWay(t *testing.T) {
 		t.Fatal(failures)
 	}
 }
+
+// issue 15: observers saw only steps; a host could not keep its own log.
+func TestChangeObserversSeeAddsRemovalsAndSets(t *testing.T) {
+	m := mustMachine(t)
+	p, err := NewPipeline(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var changes []Change
+	token, err := p.AddChangeObserver(func(c Change) { changes = append(changes, c) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	acme, _ := p.AddWithKey("acme", 10)
+	if err := p.Set(acme, "budget", int64(5000)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.AddWithKey("acme", 11); err == nil {
+		t.Fatal("a key in use was added")
+	}
+	if err := p.Remove(acme); err != nil {
+		t.Fatal(err)
+	}
+	budget, _ := m.AttributeID("budget")
+	want := []Change{{ChangeAdd, 0, 0, 10}, {ChangeSet, 0, budget, 0}, {ChangeRemove, 0, NoID, 0}}
+	if !reflect.DeepEqual(changes, want) {
+		t.Fatalf("changes %+v, want %+v", changes, want)
+	}
+	if err := p.RemoveObserver(token); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.AddChangeObserver(func(Change) { panic("index full") }); err != nil {
+		t.Fatal(err)
+	}
+	var ce *CallbackError
+	if _, err := p.Add(12); !asCallbackError(err, &ce) || ce.Cause != "index full" {
+		t.Fatalf("a panicking change observer: %v", err)
+	}
+	if p.Len() != 1 {
+		t.Fatalf("the add does not stand: %d deals", p.Len())
+	}
+}

@@ -1,12 +1,26 @@
 package salescycle
 
-// #include <stdlib.h>
-// #include "salescycle/c.h"
+/*
+#include <stdint.h>
+#include <stdlib.h>
+#include "salescycle/c.h"
+
+extern int32_t scGoChange(void*, int32_t, uint32_t, uint32_t, int64_t);
+
+// The observer's user data is a cgo.Handle, converted here so that Go never
+// turns an integer into a pointer.
+static sc_status go_add_change_observer(uint64_t* token, sc_pipeline_t* p,
+                                        uintptr_t handle, char** e) {
+  return sc_pipeline_add_change_observer(token, p, (sc_change_fn)scGoChange,
+                                         (void*)handle, e);
+}
+*/
 import "C"
 
 import (
 	"fmt"
 	"runtime"
+	"runtime/cgo"
 	"unsafe"
 )
 
@@ -478,4 +492,52 @@ func (p *Pipeline) FunnelWith(format FunnelFormat, o FunnelOptions) ([]byte, err
 // *Error.
 func (p *Pipeline) Funnel(format FunnelFormat, value string, now *int64) ([]byte, error) {
 	return p.FunnelWith(format, FunnelOptions{Value: value, Now: now})
+}
+
+// ChangeKind says what a Change is.
+type ChangeKind int32
+
+const (
+	ChangeAdd    ChangeKind = C.SC_CHANGE_ADD
+	ChangeRemove ChangeKind = C.SC_CHANGE_REMOVE
+	ChangeSet    ChangeKind = C.SC_CHANGE_SET
+)
+
+// Change is a change of a pipeline that is not a step: an add (ID: the
+// stage the deal was added in, Time: when), a removal (ID: NoID), or an
+// attribute set (ID: the attribute; read the value with Get).
+type Change struct {
+	Kind ChangeKind
+	Deal uint32
+	ID   uint32
+	Time int64
+}
+
+// NoID is a Change's ID when there is none (a removal).
+const NoID = uint32(C.SC_NONE)
+
+// AddChangeObserver calls onChange after every add, removal and attribute
+// set, on the goroutine that made it, so that a host can keep its own log or
+// index. It may read the pipeline, not change it; a panic does not undo the
+// change: the call returns a *CallbackError. RemoveObserver removes it by
+// the token returned.
+func (p *Pipeline) AddChangeObserver(onChange func(Change)) (uint64, error) {
+	defer p.lock()()
+	if onChange == nil {
+		return 0, &Error{Code: InvalidArgument, Message: "AddChangeObserver: onChange is nil"}
+	}
+	h := cgo.NewHandle(&changeObserver{fn: onChange, state: &p.state})
+	var token C.uint64_t
+	err := p.doLocked(func(ptr unsafe.Pointer, e **C.char) C.sc_status {
+		return C.go_add_change_observer(&token, p.c(ptr), C.uintptr_t(h), e)
+	})
+	if err != nil {
+		h.Delete()
+		return 0, err
+	}
+	if p.observers == nil {
+		p.observers = map[uint64]cgo.Handle{}
+	}
+	p.observers[uint64(token)] = h
+	return uint64(token), nil
 }

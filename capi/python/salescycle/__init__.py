@@ -23,7 +23,7 @@ from .funnel_state import FunnelState
 from .journey import Journey
 from .limits import Limits
 from .machine import AttributeType, DealView, Machine, StageKind
-from .pipeline import RECORD_SIZE, Pipeline, records, stage_records
+from .pipeline import RECORD_SIZE, Change, Pipeline, records, stage_records
 
 __version__ = "0.1.0"
 
@@ -35,7 +35,7 @@ def library_version() -> str:
 
 
 __all__ = [
-    "AbortedError", "AlreadyExistsError", "AttributeType", "CallbackError",
+    "AbortedError", "AlreadyExistsError", "AttributeType", "CallbackError", "Change",
     "ClosedError", "DataLossError", "DealView", "DurablePipeline", "Error", "EventRecord",
     "FailedPreconditionError", "FunnelState", "InternalError", "InvalidArgumentError",
     "Journey", "Lifecycle", "Limits", "Machine", "NotFoundError", "Outcome", "PermissionDeniedError",

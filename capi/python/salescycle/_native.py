@@ -39,6 +39,7 @@ OBSERVER = CFUNCTYPE(c_int32, c_void_p, c_uint32, c_uint32, c_uint32,
                      c_uint32, c_int64, c_int32)
 GUARD = CFUNCTYPE(c_int32, c_void_p, c_void_p, POINTER(c_uint8))
 READ = CFUNCTYPE(None, c_void_p, c_void_p)  # sc_read_fn
+CHANGE = CFUNCTYPE(c_int32, c_void_p, c_int32, c_uint32, c_uint32, c_int64)  # sc_change_fn
 
 _P = c_void_p  # an opaque handle
 _PP = POINTER(c_void_p)
@@ -171,6 +172,7 @@ _PROTOTYPES = {
     "sc_pipeline_stage_count": (_S, [POINTER(c_uint64), _P, c_uint32, _E]),
     "sc_pipeline_stage_counts": (_S, [POINTER(c_uint64), c_size_t, _P, _E]),
     "sc_pipeline_add_observer": (_S, [POINTER(c_uint64), _P, OBSERVER, OBSERVER, c_void_p, _E]),
+    "sc_pipeline_add_change_observer": (_S, [POINTER(c_uint64), _P, CHANGE, c_void_p, _E]),
     "sc_pipeline_remove_observer": (_S, [_P, c_uint64, _E]),
     "sc_pipeline_save": (_S, [POINTER(c_void_p), POINTER(c_size_t), _P, _E]),
     "sc_pipeline_save_file": (_S, [_P, c_char_p, _E]),
@@ -391,6 +393,21 @@ class CallbackState:
         self.err = c_void_p()
         self.err_ref = byref(self.err)
         self.running = 0  # observers of the handle running now
+
+    def run(self, fn: Callable[..., None], *args: Any) -> int:
+        """Calls an observer of the handle from the library: 0, or 1 after
+        keeping what it raised for the call that ran it (never let an
+        exception into C)."""
+        self.running += 1
+        try:
+            fn(*args)
+            return 0
+        except BaseException as e:
+            if self.exc is None:
+                self.exc = e
+            return 1
+        finally:
+            self.running -= 1
 
     def check(self, status: int) -> None:
         """Raises for a failed status: a failure caused by a Python callback

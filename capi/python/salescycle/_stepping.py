@@ -250,17 +250,9 @@ class Stepping(_native.Handle):
                 return _native.OBSERVER()  # NULL
 
             def trampoline(_user_data, deal, from_stage, to_stage, event, time, outcome):
-                callbacks.running += 1
-                try:
-                    fn(Step(None if deal == NONE else deal, from_stage, to_stage,
-                            None if event == NONE else event, time, Outcome(outcome)))
-                    return 0
-                except BaseException as e:  # never let an exception into C
-                    if callbacks.exc is None:
-                        callbacks.exc = e
-                    return 1
-                finally:
-                    callbacks.running -= 1
+                return callbacks.run(lambda: fn(Step(
+                    None if deal == NONE else deal, from_stage, to_stage,
+                    None if event == NONE else event, time, Outcome(outcome))))
             return _native.OBSERVER(trampoline)
 
         c_transition, c_rejection = wrap(on_transition), wrap(on_rejection)

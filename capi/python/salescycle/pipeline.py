@@ -3,10 +3,10 @@ batches of fixed-layout records."""
 import ctypes
 import json
 from ctypes import addressof, byref, c_int64, c_size_t, c_uint32, c_uint64, c_void_p
-from typing import Dict, Iterable, Optional, Tuple, Union
+from typing import Callable, Dict, Iterable, NamedTuple, Optional, Tuple, Union
 
 from . import _native
-from ._native import EventRecord, StageRecord, call, encode, lib
+from ._native import NONE, EventRecord, StageRecord, call, encode, lib
 from ._stepping import Lifecycle, Outcome, Stepping, serialized
 from . import funnel_state
 from .errors import InvalidArgumentError
@@ -67,6 +67,19 @@ def _record_pointer(batch) -> Tuple[object, int]:
             "apply_batch: %d bytes is not a whole number of %d-byte records"
             % (size, RECORD_SIZE))
     return (keep, pointer), size // RECORD_SIZE
+
+
+_CHANGE_KINDS = ("add", "remove", "set")  # SC_CHANGE_*
+
+
+class Change(NamedTuple):
+    """A change that is not a step: kind "add" (`id`: the stage the deal
+    was added in, `time`: when), "remove" (`id` None) or "set" (`id`: the
+    attribute set; read the value with get())."""
+    kind: str
+    deal: int
+    id: Optional[int]
+    time: int
 
 
 @serialized
@@ -136,28 +149,48 @@ class Pipeline(Stepping):
         if id is not None and key is not None:
             raise InvalidArgumentError("add: give an id or a key, not both")
         handle = self._handle
+        # Through _call, so that a change observer's exception is raised as
+        # CallbackError (the deal is added all the same).
         if stage is None:  # the initial stage
             if id is not None:
-                call(lib.sc_pipeline_add_with_id, byref(out), handle, id, time)
+                self._call("add_with_id", byref(out), handle, id, time)
             elif key is not None:
                 data = encode(key)
-                call(lib.sc_pipeline_add_with_key, byref(out), handle, data, len(data), time)
+                self._call("add_with_key", byref(out), handle, data, len(data), time)
             else:
-                call(lib.sc_pipeline_add, byref(out), handle, time)
+                self._call("add", byref(out), handle, time)
             return out.value
         entry = self._machine.stage_id(stage)
         if id is not None:
-            call(lib.sc_pipeline_add_with_id_in_stage, byref(out), handle, id, entry, time)
+            self._call("add_with_id_in_stage", byref(out), handle, id, entry, time)
         elif key is not None:
             data = encode(key)
-            call(lib.sc_pipeline_add_with_key_in_stage, byref(out), handle, data,
-                 len(data), entry, time)
+            self._call("add_with_key_in_stage", byref(out), handle, data, len(data), entry, time)
         else:
-            call(lib.sc_pipeline_add_in_stage, byref(out), handle, entry, time)
+            self._call("add_in_stage", byref(out), handle, entry, time)
         return out.value
 
     def remove(self, deal: int) -> None:
-        call(lib.sc_pipeline_remove, self._handle, deal)
+        self._call("remove", self._handle, deal)
+
+    def add_change_observer(self, on_change: Callable[[Change], None]) -> int:
+        """Calls `on_change(change)` after every add, removal and attribute
+        set (a Change: kind "add", "remove" or "set", the deal, the stage it
+        was added in or the attribute set, the time of an add), on the
+        thread that made it, so that a host can keep its own log or index.
+        It may read the pipeline, not change it; an exception does not undo
+        the change: the call raises CallbackError from it. Returns a token
+        for remove_observer."""
+        callbacks = self._callbacks
+
+        def trampoline(_user_data, kind, deal, id, time):
+            return callbacks.run(lambda: on_change(
+                Change(_CHANGE_KINDS[kind], deal, None if id == NONE else id, time)))
+        c_change = _native.CHANGE(trampoline)
+        token = c_uint64()
+        self._call("add_change_observer", byref(token), self._handle, c_change, None)
+        self._observers[token.value] = (c_change, None)
+        return token.value
 
     def find(self, *, id: Optional[int] = None, key: Optional[str] = None) -> int:
         """The index of the deal with this id or key; NotFoundError if none."""

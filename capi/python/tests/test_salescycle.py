@@ -246,6 +246,34 @@ class PipelineTest(unittest.TestCase):
                 self.assertEqual(p.apply_batch(buffer), expected)
                 self.assertEqual(p.stage_counts(), {"a": 1, "b": 1, "c": 0})
 
+    def test_change_observers_see_adds_removals_and_sets(self):
+        # issue 15: observers saw only steps, so a host could not keep its
+        # own log from them.
+        with sc.Pipeline(self.m) as p:
+            changes = []
+            token = p.add_change_observer(changes.append)
+            acme = p.add(10, key="acme")
+            p.set(acme, "budget", 5000)
+            with self.assertRaises(sc.AlreadyExistsError):
+                p.add(11, key="acme")  # what fails is not seen
+            p.remove(acme)
+            p.add(12)
+            self.assertEqual(changes, [
+                sc.Change("add", 0, self.m.initial_stage, 10),
+                sc.Change("set", 0, self.m.attribute_id("budget"), 0),
+                sc.Change("remove", 0, None, 0),
+                sc.Change("add", 0, self.m.initial_stage, 12),
+            ])
+
+            def fail(change):
+                raise KeyError("host index full")
+            p.remove_observer(token)
+            p.add_change_observer(fail)
+            with self.assertRaises(sc.CallbackError) as raised:
+                p.add(13)
+            self.assertIsInstance(raised.exception.__cause__, KeyError)
+            self.assertEqual(len(p), 2)  # the add stands
+
     def test_many_threads_on_one_pipeline_and_a_close_under_way(self):
         # issue 15: two threads on one pipeline crashed, or failed with a
         # misleading "called from a callback" and lost 210k of 400k deals;
