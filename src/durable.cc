@@ -192,6 +192,14 @@ absl::Status DurablePipeline::Recover() {
   }
   number_ = *listing.snapshots.rbegin();
   recovery_.snapshot = number_;
+  if (!listing.journals.empty() && *listing.journals.rbegin() > number_) {
+    // A checkpoint writes its snapshot before its journal, so a newer
+    // journal than snapshot was not left by one: changes would be skipped.
+    return absl::DataLossError(absl::StrCat(
+        dir_, ": ", FileName("journal", *listing.journals.rbegin()),
+        " is newer than the newest snapshot (", FileName("snapshot", number_),
+        "): its changes follow a snapshot that is missing"));
+  }
   const std::string snapshot_path = absl::StrCat(dir_, "/", FileName("snapshot", number_));
   // The snapshot's own options (history, analytics) win over
   // options_.pipeline, which are for a new directory.

@@ -347,6 +347,13 @@ TEST(Durable, NotAJournalIsRefused) {
   db = DurablePipeline::Open(B2b(), dir, Durable());
   EXPECT_EQ(db.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(db.status().message(), HasSubstr("has no snapshot to follow"));
+  // A journal newer than the newest snapshot: its snapshot went missing.
+  const std::string other = tmp.Sub("other");
+  WriteChanges(other, 3);
+  ASSERT_TRUE(internal::JournalWriter::Create(other + "/journal-2", 2).ok());
+  db = DurablePipeline::Open(B2b(), other, Durable());
+  EXPECT_EQ(db.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(db.status().message(), HasSubstr("journal-2 is newer than the newest snapshot"));
 }
 
 TEST(Durable, CheckpointStartsAFreshPair) {
