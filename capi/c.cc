@@ -1503,7 +1503,7 @@ sc_status ApplyBatch(const char* fn, uint64_t* out_accepted,
     SC_ASSIGN_OR_RETURN(
         salescycle::BatchResult result,
         threads == 0
-            ? pipeline->rep.Apply(batch)
+            ? pipeline->rep.ApplySharedBuffer(batch)
             : pipeline->rep.ApplyParallel(
                   batch, static_cast<int>(std::min<uint32_t>(threads, 1u << 20))));
     if (out_accepted != nullptr) *out_accepted = result.accepted;

@@ -453,6 +453,27 @@ absl::Status BadRecord(size_t i, DealIndex deal, size_t slots,
 
 }  // namespace
 
+// A record of a batch in a buffer another thread may write during the call
+// (a Python thread, the GIL released; a Go goroutine): read once, into
+// registers (the empty asm "changes" the copied fields, so the compiler
+// cannot tell them from the buffer's and never reads the buffer again in
+// their place), then checked again where it is used. The batch was checked
+// whole before any record was applied; a record changed since then is at
+// worst refused, never an index out of bounds (issue 15 crashed 3 runs of 3
+// so). Apply trusts its buffer (memcpy's contract) and costs nothing for it;
+// ApplySharedBuffer, which the C API calls, pays about 14%
+// (bench/RESULTS.md).
+inline EventRecord ReadOnce(const EventRecord& r) {
+  EventRecord copy = r;
+  asm("" : "+r"(copy.deal), "+r"(copy.event));
+  return copy;
+}
+inline StageRecord ReadOnce(const StageRecord& r) {
+  StageRecord copy = r;
+  asm("" : "+r"(copy.deal), "+r"(copy.stage));
+  return copy;
+}
+
 absl::Status Pipeline::CheckMoves(absl::Span<const StageRecord> records) const {
   const size_t slots = stage_.size();
   const size_t stages = static_cast<size_t>(machine_->num_stages());
@@ -479,10 +500,14 @@ BatchResult Pipeline::StepInOrder(absl::Span<const Rec> records, bool timed,
                                   Decide&& decide) {
   BatchResult result;
   if (timed) EnsureTimers();
-  for (const Rec& r : records) {
+  for (const Rec& in_buffer : records) {
+    // Read once and checked again, whoever calls (this path is not the
+    // fast one): see ReadOnce.
+    const Rec r = ReadOnce(in_buffer);
     if (timed && r.time != std::numeric_limits<Timestamp>::min()) {
       result.timeouts_fired += static_cast<uint64_t>(FireDue(r.time - 1));
     }
+    if (ABSL_PREDICT_FALSE(!InRange(r))) continue;  // counted as rejected below
     StepResult step = decide(r);
     step.deal = r.deal;
     Record(r.deal, step);
@@ -526,6 +551,9 @@ struct Pipeline::HotColumns {
   // a closed-from stage, a cycle): only then does a slow move need
   // Bookkeep. Tested once a slow step, in a register.
   bool moves_keep_more;
+  // The bounds a shared buffer's records are checked against again.
+  uint32_t slots;
+  uint32_t events;
 };
 
 // One record of the hot loops below: no observers and no history, so a
@@ -535,10 +563,12 @@ struct Pipeline::HotColumns {
 // bits. Stage counts change through `counts` (stage_counts_), or not at all
 // when it is null: the caller then recounts the stage column afterwards.
 // Returns whether the deal moved.
-template <bool kTrackTimeouts, bool kAnalytics>
+template <bool kTrackTimeouts, bool kAnalytics, bool kShared>
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Pipeline::StepUnobserved(
     const HotColumns& hot, const EventRecord& r, uint64_t* counts) {
   const DealIndex deal = r.deal;
+  // kShared: `r` is ReadOnce's copy, checked again here.
+  if (kShared && ABSL_PREDICT_FALSE(deal >= hot.slots || r.event >= hot.events)) return false;
   const StageId from = hot.stage[deal];
   const EventId event = static_cast<EventId>(r.event);
   const uint32_t cell = hot.table.Lookup(from, event);
@@ -591,11 +621,24 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Pipeline::StepUnobserved(
 Pipeline::HotColumns Pipeline::Hot() {
   const Machine& m = *machine_;
   return HotColumns{Core::HotTable(m), stage_.data(), entered_at_.data(),
-                    m.keeps_loss_reasons() || m.keeps_closed_from() ||
-                        m.keeps_cycles()};
+                    m.keeps_loss_reasons() || m.keeps_closed_from() || m.keeps_cycles(),
+                    static_cast<uint32_t>(stage_.size()),
+                    static_cast<uint32_t>(m.num_events())};
 }
 
-template <bool kTrackTimeouts, bool kAnalytics>
+// The record the loops step: read once and checked again for a shared
+// buffer (ReadOnce), the caller's own otherwise.
+template <bool kShared>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline auto Take(const EventRecord& r)
+    -> std::conditional_t<kShared, EventRecord, const EventRecord&> {
+  if constexpr (kShared) {
+    return ReadOnce(r);
+  } else {
+    return r;
+  }
+}
+
+template <bool kTrackTimeouts, bool kAnalytics, bool kShared>
 uint64_t Pipeline::ApplyUnobserved(absl::Span<const EventRecord> records,
                                    uint64_t* counts) {
   const HotColumns hot = Hot();
@@ -615,8 +658,9 @@ uint64_t Pipeline::ApplyUnobserved(absl::Span<const EventRecord> records,
         __builtin_prefetch(hot.entered_at + ahead);
         analytics_->Prefetch(ahead);
       }
-      latest = std::max(latest, records[i].time);
-      accepted += StepUnobserved<kTrackTimeouts, kAnalytics>(hot, records[i], counts);
+      const auto& r = Take<kShared>(records[i]);
+      latest = std::max(latest, r.time);
+      accepted += StepUnobserved<kTrackTimeouts, kAnalytics, kShared>(hot, r, counts);
     }
     analytics_->EndBatch(latest);
     return accepted;
@@ -627,11 +671,13 @@ uint64_t Pipeline::ApplyUnobserved(absl::Span<const EventRecord> records,
   // event (8-10% of cycle9's throughput with 1M deals).
   if (counts == nullptr) {
     for (const EventRecord& r : records) {
-      accepted += StepUnobserved<kTrackTimeouts, kAnalytics>(hot, r, nullptr);
+      accepted +=
+          StepUnobserved<kTrackTimeouts, kAnalytics, kShared>(hot, Take<kShared>(r), nullptr);
     }
   } else {
     for (const EventRecord& r : records) {
-      accepted += StepUnobserved<kTrackTimeouts, kAnalytics>(hot, r, counts);
+      accepted +=
+          StepUnobserved<kTrackTimeouts, kAnalytics, kShared>(hot, Take<kShared>(r), counts);
     }
   }
   return accepted;
@@ -658,12 +704,18 @@ uint64_t Pipeline::ApplyOwned(absl::Span<const EventRecord> records,
     while (mine != 0) {
       const int k = absl::countr_zero(mine);
       mine &= mine - 1;
-      accepted += StepUnobserved<kTrackTimeouts, false>(hot, r[g + k], nullptr);
+      // Read again and checked against this share: a record rewritten
+      // meanwhile must not step another thread's deal (see ReadOnce).
+      const EventRecord record = ReadOnce(r[g + k]);
+      if (ABSL_PREDICT_TRUE(record.deal - lo < span)) {
+        accepted += StepUnobserved<kTrackTimeouts, false, true>(hot, record, nullptr);
+      }
     }
   }
   for (; g < n; ++g) {
-    if (r[g].deal - lo < span) {
-      accepted += StepUnobserved<kTrackTimeouts, false>(hot, r[g], nullptr);
+    const EventRecord record = ReadOnce(r[g]);
+    if (record.deal - lo < span) {
+      accepted += StepUnobserved<kTrackTimeouts, false, true>(hot, record, nullptr);
     }
   }
   return accepted;
@@ -671,7 +723,9 @@ uint64_t Pipeline::ApplyOwned(absl::Span<const EventRecord> records,
 
 uint64_t Pipeline::ApplyRecorded(absl::Span<const EventRecord> records) {
   uint64_t accepted = 0;
-  for (const EventRecord& r : records) {
+  for (const EventRecord& in_buffer : records) {
+    const EventRecord r = ReadOnce(in_buffer);  // observers' path: checked always
+    if (ABSL_PREDICT_FALSE(!InRange(r))) continue;
     StepResult step =
         Core::Decide(*machine_, stage_[r.deal], static_cast<EventId>(r.event),
                      r.time, PipelineAttributes(*this, r.deal));
@@ -717,8 +771,17 @@ absl::Status Pipeline::CheckBatch(absl::Span<const EventRecord> records) const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<BatchResult> Pipeline::Apply(
+absl::StatusOr<BatchResult> Pipeline::Apply(absl::Span<const EventRecord> records) {
+  return ApplyBatch<false>(records);
+}
+
+absl::StatusOr<BatchResult> Pipeline::ApplySharedBuffer(
     absl::Span<const EventRecord> records) {
+  return ApplyBatch<true>(records);
+}
+
+template <bool kShared>
+absl::StatusOr<BatchResult> Pipeline::ApplyBatch(absl::Span<const EventRecord> records) {
   SC_RETURN_IF_ERROR(CheckBatch(records));
   BatchResult result;
   if (!observers_.empty() || options_.history_limit > 0) {
@@ -733,10 +796,10 @@ absl::StatusOr<BatchResult> Pipeline::Apply(
     const bool timeouts = machine_->has_timeouts();
     const bool analytics = analytics_ != nullptr;
     result.accepted =
-        timeouts ? (analytics ? ApplyUnobserved<true, true>(records, counts)
-                              : ApplyUnobserved<true, false>(records, counts))
-                 : (analytics ? ApplyUnobserved<false, true>(records, counts)
-                              : ApplyUnobserved<false, false>(records, counts));
+        timeouts ? (analytics ? ApplyUnobserved<true, true, kShared>(records, counts)
+                              : ApplyUnobserved<true, false, kShared>(records, counts))
+                 : (analytics ? ApplyUnobserved<false, true, kShared>(records, counts)
+                              : ApplyUnobserved<false, false, kShared>(records, counts));
     if (recount) RecountStages();
   }
   result.rejected = records.size() - result.accepted;
@@ -833,7 +896,7 @@ absl::StatusOr<BatchResult> Pipeline::ApplyParallel(
         kMaxApplyThreads));
   }
   threads = ParallelThreads(records.size(), threads);
-  if (threads == 1) return Apply(records);
+  if (threads == 1) return ApplySharedBuffer(records);  // checked as ApplyOwned is
   const size_t slots = stage_.size();
   // Thread t owns a contiguous share of the slots, cut at multiples of 64
   // so that no two threads write one word of the timeout bits. First the

@@ -528,9 +528,10 @@ SC_EXPORT sc_status sc_pipeline_reopen(int32_t* out_outcome,
                                        sc_pipeline_t* pipeline, uint32_t deal,
                                        int64_t time, char** errmsg);
 /* Applies `count` records in order, straight from the caller's array (no
- * copy), which it reads twice (once to check, once to apply): no thread may
- * write it during the call, as for memcpy's arguments (Python's package
- * copies a buffer other threads could write). All are checked first: a deal index past the pipeline's slots or an
+ * copy). Another thread may write the array during the call (a Python
+ * thread, the GIL released): each record is read once where it is applied
+ * and checked again, so that is never a crash; a record rewritten since
+ * the check is refused or applied as it then reads. All are checked first: a deal index past the pipeline's slots or an
  * event out of range fails the whole batch with SC_INVALID_ARGUMENT naming
  * the record, and nothing is applied. A record for a removed deal is
  * rejected, not an error. Either out may be NULL. */

@@ -41,16 +41,13 @@ def stage_records(moves: Iterable[Tuple[int, int, int]]) -> "ctypes.Array[StageR
 
 
 def _record_pointer(batch) -> Tuple[object, int]:
-    """A pointer to the batch's records, and their count. The first element
-    keeps whatever the pointer points into alive.
-
-    Only bytes are read in place. Any other buffer is copied first: the
-    library checks a batch whole, then applies it, reading it twice, and
-    the C call releases the GIL, so another Python thread could write a
-    bytearray or a numpy array in between (issue 15: 3 crashes in 3 runs).
-    In C and C++ that would be the caller's data race; from Python it must
-    not crash. A copy costs about 1.6 ns a record (a fifth of applying it)."""
-    if isinstance(batch, bytes):  # immutable: nobody can write it meanwhile
+    """A pointer to the batch's records without copying them, and their
+    count. The first element keeps whatever the pointer points into alive.
+    Another Python thread may write a writable buffer during the C call (it
+    releases the GIL): the library reads each record once where it applies
+    it and checks it again (sc_pipeline_apply, Pipeline::ApplySharedBuffer),
+    so that is never a crash."""
+    if isinstance(batch, bytes):
         size = len(batch)
         keep, pointer = batch, ctypes.cast(ctypes.c_char_p(batch), c_void_p)
     else:
@@ -60,7 +57,11 @@ def _record_pointer(batch) -> Tuple[object, int]:
         size = view.nbytes
         if size == 0:
             return None, 0
-        keep = (ctypes.c_char * size).from_buffer_copy(view)
+        if view.readonly:
+            # ctypes maps only writable buffers; a read-only one is copied.
+            keep = (ctypes.c_char * size).from_buffer_copy(view)
+        else:
+            keep = (ctypes.c_char * size).from_buffer(view.cast("B"))
         pointer = ctypes.cast(keep, c_void_p)
     if size % RECORD_SIZE:
         raise InvalidArgumentError(
@@ -271,8 +272,7 @@ class Pipeline(Stepping):
         Python loop, and returns (accepted, rejected). `batch` is any
         contiguous buffer of EventRecord layout: bytes, bytearray,
         memoryview, array.array, a ctypes array (see records()), or a numpy
-        array; bytes are read in place, any other buffer is copied first (see
-        _record_pointer: another thread could write it during the call). A record with a
+        array; writable buffers and bytes are read in place. A record with a
         deal index past the pipeline's slots or an unknown event fails the
         whole batch with InvalidArgumentError, and nothing is applied."""
         keep, count = _record_pointer(batch)
