@@ -595,12 +595,18 @@ TEST(DurableFaults, AFailedCheckpointKeepsTheJournalGoing) {
   const std::string dir = tmp.Sub("db");
   auto db = *DurablePipeline::Open(B2b(), dir, Durable());
   for (uint64_t i = 0; i < 60; ++i) RandomChange(*db, i);
-  Faults faults;
-  faults.fail_at = 1;  // the snapshot's first write
-  {
+  // The snapshot's first write fails with a full disk, then with EIO, then
+  // its sync fails.
+  for (const int err : {ENOSPC, EIO, 0}) {
+    SCOPED_TRACE(err);
+    Faults faults;
+    faults.fail_at = err != 0 ? 1 : 0;
+    faults.err = err;
+    faults.fail_syncs = err == 0;
     Installed installed(&faults);
     const absl::Status s = db->Checkpoint();
-    EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_EQ(s.code(), err == ENOSPC ? absl::StatusCode::kResourceExhausted
+                                      : absl::StatusCode::kUnavailable);
     EXPECT_THAT(s.message(), HasSubstr("snapshot-2"));
   }
   EXPECT_EQ(db->journal_number(), 1u);
@@ -702,7 +708,9 @@ void CrashTrials(SyncPolicy sync, int trials) {
       RunChild(dir, sync, pipe_fds[1]);
     }
     ::close(pipe_fds[1]);
-    std::this_thread::sleep_for(std::chrono::microseconds(2000 + rng() % 30000));
+    // Up to a quarter of a second: a child recovers what its elders wrote,
+    // then applies hundreds to thousands of changes before it is killed.
+    std::this_thread::sleep_for(std::chrono::microseconds(2000 + rng() % 250000));
     ::kill(pid, SIGKILL);
     int status = 0;
     ::waitpid(pid, &status, 0);
@@ -733,6 +741,10 @@ int CrashTrialCount(int quick) {
 
 TEST(DurableCrash, KilledWhileWritingWithSyncEveryWriteLosesNothingAcknowledged) {
   CrashTrials(SyncPolicy::kEveryWrite, CrashTrialCount(4));
+}
+
+TEST(DurableCrash, KilledWhileWritingWithIntervalSyncLosesNothingAcknowledged) {
+  CrashTrials(SyncPolicy::kInterval, CrashTrialCount(2));
 }
 
 TEST(DurableCrash, KilledWhileWritingWithoutSyncLosesNothingAcknowledged) {
