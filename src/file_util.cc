@@ -67,7 +67,9 @@ absl::StatusOr<FileBytes> FileBytes::Open(const std::string& path, size_t max_by
   auto error = [&path](int err) { return ReadError(path, err); };
   // One open for both ways: a FIFO opened twice would lose what its writer
   // sent to the first.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // "-" is stdin, as for every tool that reads files.
+  const int fd = path == "-" ? ::fcntl(0, F_DUPFD_CLOEXEC, 0)
+                             : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return error(errno);
   FileBytes bytes;
   struct stat st;

@@ -25,8 +25,8 @@ absl::StatusOr<std::string> ReadFile(
 // `max_bytes` of it. A mapped file that another process truncates meanwhile
 // raises SIGBUS where its missing pages are read: a program that maps what
 // others may write handles it (the tool does: src/cli/main.cc).
-// Errors: as ReadFile; ResourceExhausted past max_bytes from a pipe or
-// device, or when memory runs out reading one.
+// "-" is stdin. Errors: as ReadFile; ResourceExhausted past max_bytes from
+// a pipe or device, or when memory runs out reading one.
 class FileBytes {
  public:
   static constexpr size_t kMaxReadBytes = size_t{4} << 30;     // a pipe

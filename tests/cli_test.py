@@ -217,6 +217,48 @@ class Cli(unittest.TestCase):
         self.assertIn(big + ": the file shrank while it was read (truncated by another "
                       "process", err)
 
+    def test_command_line_conventions(self):
+        # issue 16: --version; CMD --help; --opt=value and --; a repeated
+        # option refused; "-" for stdin and stdout.
+        version = run("--version")
+        self.assertEqual(version.returncode, 0)
+        self.assertRegex(version.stdout, r"^salescycle \d+\.\d+\.\d+\n$")
+        replay_help = run("replay", "--help")
+        self.assertEqual(replay_help.returncode, 0)
+        self.assertIn("replay MACHINE EVENTS", replay_help.stdout)
+        self.assertIn("Event files:", replay_help.stdout)
+        self.assertNotIn("simulate MACHINE", replay_help.stdout)
+        self.assertNotIn("report options:", replay_help.stdout)
+        self.assertIn("report options:", run("report", "-h").stdout)
+        events = self.write("ev.csv", EVENTS_CSV)
+        expected = run("report", B2B, events, "--format", "json")
+        self.assertEqual(expected.returncode, 0, expected.stderr)
+        self.assertEqual(run("report", B2B, events, "--format=json").stdout, expected.stdout)
+        twice = run("report", B2B, events, "--format", "json", "--format=csv")
+        self.assertEqual(twice.returncode, 2)
+        self.assertIn("--format is given twice", twice.stderr)
+        self.assertIn("--strict takes no value", run("replay", B2B, events, "--strict=yes").stderr)
+        self.assertIn("unknown option -f", run("report", B2B, events, "-f", "json").stderr)
+        with open(events) as stdin:
+            piped = subprocess.run([CLI, "report", B2B, "-", "--format", "json", "--out", "-"],
+                                   stdin=stdin, capture_output=True, text=True, timeout=120)
+        self.assertEqual(piped.returncode, 0, piped.stderr)
+        self.assertEqual(piped.stdout, expected.stdout)
+        self.assertFalse(os.path.exists("-"))  # --out - is stdout, not a file named "-"
+        jsonl = subprocess.run([CLI, "replay", B2B, "-"], input=EVENTS_JSONL,
+                               capture_output=True, text=True, timeout=120)
+        self.assertEqual(jsonl.returncode, 0, jsonl.stderr)  # JSON Lines told by its first line
+        self.assertEqual(counts(jsonl.stdout), STAGE_COUNTS)
+        self.write("-leading.csv", EVENTS_CSV)
+        # After --, a name starting with - is a file.
+        after = subprocess.run([CLI, "replay", B2B, "--", "-leading.csv"], cwd=self.dir.name,
+                               capture_output=True, text=True, timeout=120)
+        self.assertEqual(after.returncode, 0, after.stderr)
+        self.assertEqual(counts(after.stdout), STAGE_COUNTS)
+        before = subprocess.run([CLI, "replay", B2B, "-leading.csv"], cwd=self.dir.name,
+                                capture_output=True, text=True, timeout=120)
+        self.assertEqual(before.returncode, 2)  # an option, unknown
+
     def test_replay_into_a_journal(self):
         # issue 15: the rows go into a durable pipeline; a second replay
         # recovers it and goes on; a torn tail is dropped and said; damage

@@ -27,29 +27,51 @@ int Fail(const absl::Status& status) {
 absl::StatusOr<Args> ParseArgs(int argc, char** argv, int first,
                                const std::vector<std::string>& known) {
   Args args;
+  bool options_end = false;  // after "--", everything is positional
   for (int i = first; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--strict") {
-      args.strict = true;
-    } else if (a == "--progress") {
-      args.progress = true;
-    } else if (a == "--no-progress") {
-      args.progress = false;
-    } else if (absl::StartsWith(a, "--")) {
-      const std::string name = a.substr(2);
-      if (std::find(known.begin(), known.end(), name + "!") != known.end()) {
+    if (options_end || a == "-" || !absl::StartsWith(a, "-")) {
+      args.positional.push_back(a);  // "-": stdin (or stdout for --out)
+      continue;
+    }
+    if (a == "--") {
+      options_end = true;
+      continue;
+    }
+    if (!absl::StartsWith(a, "--")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown option ", a, " (options are long: --name or --name=value)"));
+    }
+    // --name=value or --name value.
+    const size_t eq = a.find('=');
+    const std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+    std::optional<std::string> value;
+    if (eq != std::string::npos) value = a.substr(eq + 1);
+    const bool common_switch =
+        name == "strict" || name == "progress" || name == "no-progress";
+    const bool own_switch =
+        std::find(known.begin(), known.end(), name + "!") != known.end();
+    if (common_switch || own_switch) {
+      if (value) return absl::InvalidArgumentError(absl::StrCat("--", name, " takes no value"));
+      if (name == "strict") {
+        args.strict = true;
+      } else if (name == "progress" || name == "no-progress") {
+        args.progress = name == "progress";
+      } else {
         args.switches.insert(name);
-        continue;
       }
-      if (std::find(known.begin(), known.end(), name) == known.end()) {
-        return absl::InvalidArgumentError(absl::StrCat("unknown option ", a));
-      }
-      if (i + 1 >= argc) {
-        return absl::InvalidArgumentError(absl::StrCat(a, " needs a value"));
-      }
-      args.options[name] = argv[++i];
-    } else {
-      args.positional.push_back(a);
+      continue;
+    }
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown option --", name));
+    }
+    if (!value) {
+      if (i + 1 >= argc) return absl::InvalidArgumentError(absl::StrCat(a, " needs a value"));
+      value = argv[++i];
+    }
+    // The last of two would win silently: say so instead.
+    if (!args.options.emplace(name, *value).second) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, " is given twice"));
     }
   }
   return args;
@@ -57,7 +79,7 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv, int first,
 
 absl::Status WriteOut(const Args& args, const std::string& text) {
   const auto out = args.options.find("out");
-  if (out == args.options.end()) {
+  if (out == args.options.end() || out->second == "-") {  // "-": stdout
     // Checked, and flushed here: a full disk or a closed pipe behind stdout
     // is an error exit, not a report that silently went nowhere.
     if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() ||

@@ -38,12 +38,15 @@ int Usage(const std::string& why);
 int Fail(const absl::Status& status);
 
 // argv[first..]: positional arguments, the `known` options (each with a
-// value; a name ending in "!" is a switch without one, in `switches`) and
-// the switches --strict, --progress, --no-progress.
+// value, as --name value or --name=value; a name ending in "!" is a switch
+// without one, in `switches`) and the switches --strict, --progress,
+// --no-progress. "--" ends the options; "-" is a positional argument (stdin).
+// InvalidArgument for an unknown option, a short one, a value missing or
+// given to a switch, an option given twice.
 absl::StatusOr<Args> ParseArgs(int argc, char** argv, int first,
                                const std::vector<std::string>& known);
 
-// `text` to --out FILE, or to stdout.
+// `text` to --out FILE, or to stdout (no --out, or --out -).
 absl::Status WriteOut(const Args& args, const std::string& text);
 
 // --max-rejected SHARE (0 to 1), if given. InvalidArgument for anything else.

@@ -38,6 +38,7 @@
 #include "salescycle/render.h"
 #include "salescycle/snapshot.h"
 #include "salescycle/limits.h"
+#include "salescycle/version.h"
 #include "src/cli/common.h"
 #include "src/cli/events.h"
 #include "src/cli/simulate.h"
@@ -145,7 +146,8 @@ report options:
 
 Event files: CSV with a header (deal, time, event or stage or both, and
 attribute columns) or JSON Lines ({"deal","event"|"stage","time",
-"set":{...}}), chosen by the file's extension (.csv, .jsonl). A row names
+"set":{...}}), chosen by the file's extension (.csv, .jsonl; without one,
+as stdin "-", by whether the first line is a JSON object). A row names
 an event, or a stage (a CRM's stage history: a move by stage; the deal's
 own stage is an update), or neither (it only sets attributes). A deal's
 first row creates it: in the initial stage, or in the stage it names,
@@ -351,10 +353,14 @@ class ProgressLine {
 absl::StatusOr<EventReader> OpenEvents(const std::string& path,
                                        const Machine& machine,
                                        absl::string_view text) {
-  const auto format =
-      absl::EndsWith(path, ".jsonl") || absl::EndsWith(path, ".json")
-          ? EventReader::Format::kJsonl
-          : EventReader::Format::kCsv;
+  // By the extension; without one (stdin, a FIFO), a JSON object first
+  // is JSON Lines, anything else CSV.
+  const bool csv_named = absl::EndsWith(path, ".csv");
+  const bool jsonl_named = absl::EndsWith(path, ".jsonl") || absl::EndsWith(path, ".json");
+  const auto format = jsonl_named || (!csv_named && absl::StartsWith(
+                                                         absl::StripLeadingAsciiWhitespace(text), "{"))
+                          ? EventReader::Format::kJsonl
+                          : EventReader::Format::kCsv;
   auto reader = EventReader::Create(machine, text, format);
   if (!reader.ok()) {
     return absl::InvalidArgumentError(
@@ -841,6 +847,46 @@ int Report(int argc, char** argv) {
                        report.total.accepted_steps, code);
 }
 
+// The sections of kUsageText after the commands: from `title` (a line of
+// its own) to the next blank line followed by an unindented one.
+std::string UsageSection(absl::string_view title) {
+  const absl::string_view text = kUsageText;
+  const size_t start = text.find(absl::StrCat("\n", title, "\n"));
+  if (start == absl::string_view::npos) return "";
+  size_t end = start + 1;
+  while (true) {
+    end = text.find("\n\n", end);
+    if (end == absl::string_view::npos) return std::string(text.substr(start + 1));
+    if (end + 2 < text.size() && text[end + 2] != ' ') break;
+    end += 2;
+  }
+  return std::string(text.substr(start + 1, end - start));
+}
+
+// `salescycle CMD --help`: CMD's own lines of the help (its usage blocks),
+// then the sections that concern it, and the exit codes.
+std::string CommandHelp(const std::string& command) {
+  std::string out = "usage:\n";
+  bool in_block = false;
+  for (absl::string_view line : absl::StrSplit(kUsageText, '\n')) {
+    // A command's block starts "  CMD" and goes on with deeper indentation.
+    const bool starts_block = absl::StartsWith(line, "  ") && line.size() > 2 && line[2] != ' ';
+    if (starts_block) {
+      absl::string_view rest = line.substr(2);
+      in_block = absl::ConsumePrefix(&rest, command) && (rest.empty() || rest[0] == ' ');
+    } else if (!absl::StartsWith(line, "   ")) {
+      in_block = false;
+    }
+    if (in_block) absl::StrAppend(&out, line, "\n");
+  }
+  if (command == "report") absl::StrAppend(&out, "\n", UsageSection("report options:"));
+  if (command == "replay" || command == "report") {
+    absl::StrAppend(&out, "\n", UsageSection("Event files: CSV with a header (deal, time, event or stage or both, and"));
+  }
+  absl::StrAppend(&out, "\n", UsageSection("exit codes:"));
+  return out;
+}
+
 int Main(int argc, char** argv) {
   struct sigaction shrank = {};
   shrank.sa_handler = OnMappedInputShrank;
@@ -851,17 +897,22 @@ int Main(int argc, char** argv) {
     std::fputs(kUsageText, stdout);
     return kOk;
   }
-  for (int i = 2; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
-      std::fputs(kUsageText, stdout);
-      return kOk;
-    }
+  if (command == "--version") {
+    std::printf("salescycle %s\n", SC_VERSION_STRING);
+    return kOk;
   }
   const std::map<std::string, std::function<int(int, char**)>> commands = {
       {"validate", Validate}, {"render", Render}, {"simulate", Simulate},
       {"replay", Replay},     {"report", Report},     {"merge", Merge}};
   const auto it = commands.find(command);
   if (it == commands.end()) return Usage(absl::StrCat("unknown command \"", command, "\""));
+  for (int i = 2; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--") == 0) break;  // what follows is positional
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      std::fputs(CommandHelp(command).c_str(), stdout);
+      return kOk;
+    }
+  }
   return it->second(argc, argv);
 }
 
