@@ -397,6 +397,12 @@ absl::StatusOr<JournalEnd> ReadJournal(
   end.file_size = static_cast<uint64_t>(st.st_size);
   char header[kJournalHeaderBytes];
   SC_ASSIGN_OR_RETURN(const size_t got, ReadAt(fd.get(), 0, header, sizeof header, path));
+  if (got >= sizeof header && std::memcmp(header, kJournalMagic, 4) == 0 &&
+      std::memcmp(header, kJournalMagic, 8) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": a journal of format \"", absl::string_view(header, 8),
+        "\", which this library (SCJL0001) does not read: a newer release wrote it"));
+  }
   if (got < sizeof header || std::memcmp(header, kJournalMagic, 8) != 0) {
     return absl::DataLossError(absl::StrCat(path, ": not a salescycle journal (no SCJL0001 header)"));
   }

@@ -339,6 +339,15 @@ TEST(Durable, NotAJournalIsRefused) {
   TempDir tmp;
   const std::string dir = tmp.Sub("db");
   WriteChanges(dir, 3);
+  {
+    // A newer release's journal is refused as such, not called garbage.
+    std::fstream f(dir + "/journal-1", std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(7);
+    f.put('2');
+  }
+  auto newer = DurablePipeline::Open(B2b(), dir, Durable());
+  EXPECT_EQ(newer.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(newer.status().message(), HasSubstr("format \"SCJL0002\""));
   std::ofstream(dir + "/journal-1", std::ios::binary) << "GARBAGE GARBAGE GARBAGE";
   auto db = DurablePipeline::Open(B2b(), dir, Durable());
   EXPECT_EQ(db.status().code(), absl::StatusCode::kDataLoss);

@@ -15,7 +15,7 @@ from ._native import EventRecord, StageRecord
 from ._stepping import Lifecycle, Outcome, Step
 from .durable import DurablePipeline, Recovery
 from .errors import (AbortedError, AlreadyExistsError, CallbackError,
-                     ClosedError, DataLossError, Error, FailedPreconditionError,
+                     ClosedError, DataLossError, Error, FailedPreconditionError, FileMissingError,
                      InternalError, InvalidArgumentError, NotFoundError,
                      PermissionDeniedError, ResourceExhaustedError,
                      UnavailableError)
@@ -37,7 +37,7 @@ def library_version() -> str:
 __all__ = [
     "AbortedError", "AlreadyExistsError", "AttributeType", "CallbackError", "Change",
     "ClosedError", "DataLossError", "DealView", "DurablePipeline", "Error", "EventRecord",
-    "FailedPreconditionError", "FunnelState", "InternalError", "InvalidArgumentError",
+    "FailedPreconditionError", "FileMissingError", "FunnelState", "InternalError", "InvalidArgumentError",
     "Journey", "Lifecycle", "Limits", "Machine", "NotFoundError", "Outcome", "PermissionDeniedError",
     "Pipeline", "RECORD_SIZE", "Recovery", "ResourceExhaustedError", "StageKind", "StageRecord",
     "Step", "UnavailableError", "library_version", "records", "stage_records",

@@ -7,7 +7,16 @@ what was wrong) and its numeric code::
         pipeline.fire(deal, "presnt", now)
     except salescycle.NotFoundError as e:
         print(e.code, e)   # 5 sc_pipeline_fire_by_name: ... "presnt"
+
+Each class also derives from the built-in exception a Python caller would
+catch for it, so that code that knows nothing of salescycle still handles
+it (issue 16): a bad argument, bad bytes or a taken key is a ValueError,
+something not found a KeyError, a refused permission a PermissionError, an
+I/O failure an OSError, a missing file a FileNotFoundError, a closed
+handle a ValueError (as a closed file's).
 """
+import errno
+import os
 from typing import Dict, Optional, Type
 
 
@@ -21,20 +30,29 @@ class Error(Exception):
         if code is not None:
             self.code = code
 
+    def __str__(self) -> str:
+        # The message as given: KeyError's own str() would quote it.
+        return str(self.args[0]) if self.args else ""
 
-class InvalidArgumentError(Error):
+
+class InvalidArgumentError(Error, ValueError):
     code = 3
 
 
-class NotFoundError(Error):
+class NotFoundError(Error, KeyError):
     code = 5
 
 
-class AlreadyExistsError(Error):
+class FileMissingError(NotFoundError, FileNotFoundError):
+    """A file that is not there: a NotFoundError, and the FileNotFoundError
+    (an OSError) Python code expects for one."""
+
+
+class AlreadyExistsError(Error, ValueError):
     code = 6
 
 
-class PermissionDeniedError(Error):
+class PermissionDeniedError(Error, PermissionError):
     code = 7
 
 
@@ -59,15 +77,15 @@ class InternalError(Error):
     code = 13
 
 
-class UnavailableError(Error):
+class UnavailableError(Error, OSError):
     code = 14
 
 
-class DataLossError(Error):
+class DataLossError(Error, ValueError):
     code = 15
 
 
-class ClosedError(Error):
+class ClosedError(Error, ValueError):
     """A handle was used after close()."""
 
 
@@ -80,8 +98,15 @@ _BY_CODE: Dict[int, Type[Error]] = {
 }
 
 
+_NO_SUCH_FILE = os.strerror(errno.ENOENT)
+
+
 def error_for(code: int, message: str) -> Error:
     """The exception for a C status code (Error itself for codes without a
-    class of their own)."""
+    class of their own). The library words a missing file as errno does."""
+    if code == NotFoundError.code and message.endswith(_NO_SUCH_FILE):
+        error = FileMissingError(message)
+        error.errno, error.strerror = errno.ENOENT, _NO_SUCH_FILE
+        return error
     cls = _BY_CODE.get(code)
     return cls(message) if cls is not None else Error(message, code)

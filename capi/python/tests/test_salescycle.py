@@ -928,6 +928,30 @@ class DurableTest(unittest.TestCase):
             self.assertEqual(again.read(len), added)
 
 
+class ErrorsTest(unittest.TestCase):
+    def test_errors_are_the_builtins_a_caller_catches(self):
+        # issue 16: code that knows nothing of salescycle still handles them.
+        m = sc.Machine.from_text(TINY)
+        with sc.Pipeline(m) as p:
+            with self.assertRaises(KeyError) as missing:
+                p.find(key="nobody")
+            self.assertIsInstance(missing.exception, sc.NotFoundError)
+            self.assertNotIn("'", str(missing.exception)[:1])  # not quoted as KeyError does
+            with self.assertRaises(ValueError):
+                p.fire(0, 99, 0)
+            p.add(0, key="acme")
+            with self.assertRaises(ValueError):
+                p.add(0, key="acme")
+        with self.assertRaises(ValueError):
+            p.stage_counts()  # closed, as a closed file's
+        with self.assertRaises(ValueError):
+            sc.Pipeline.load(m, b"not a snapshot")
+        with self.assertRaises(FileNotFoundError) as gone:
+            sc.Machine.from_file("/nonexistent/dir/m.textproto")
+        self.assertIsInstance(gone.exception, sc.NotFoundError)
+        self.assertIn("/nonexistent/dir/m.textproto", str(gone.exception))
+
+
 class VersionTest(unittest.TestCase):
     def test_versions_agree(self):
         self.assertEqual(sc.library_version(), sc.__version__)
