@@ -259,6 +259,40 @@ class Cli(unittest.TestCase):
                                 capture_output=True, text=True, timeout=120)
         self.assertEqual(before.returncode, 2)  # an option, unknown
 
+    def test_csv_as_rfc_4180_has_it(self):
+        # issue 16: quoted line breaks (CRM notes; simulate writes them),
+        # a byte order mark, CRLF and CR-only line ends, and a column given
+        # twice.
+        noted = ("deal,event,time,decision_maker\n"
+                 "acme,,2026-01-01,\"CFO,\nsays \"\"call me\"\"\"\n"
+                 "acme,contact,2026-01-02,\n"
+                 "acme,nonsense,2026-01-03,\n")
+        run_ = run("replay", B2B, self.write("noted.csv", noted))
+        self.assertEqual(run_.returncode, 3, run_.stderr)
+        self.assertIn("3 rows: 1 accepted", run_.stdout)
+        # The bad row is on line 5: the quoted field spans lines 2 and 3.
+        self.assertIn('noted.csv:5: unknown event "nonsense"', run_.stderr)
+        expected = run("report", B2B, self.write("plain.csv", EVENTS_CSV), "--format", "json")
+        self.assertEqual(expected.returncode, 0, expected.stderr)
+        for name, text in (("bom.csv", "\ufeff" + EVENTS_CSV),
+                           ("crlf.csv", EVENTS_CSV.replace("\n", "\r\n")),
+                           ("cr.csv", EVENTS_CSV.replace("\n", "\r"))):
+            with self.subTest(name):
+                path = os.path.join(self.dir.name, name)
+                with open(path, "w", encoding="utf-8", newline="") as f:
+                    f.write(text)
+                got = run("report", B2B, path, "--format", "json")
+                self.assertEqual(got.returncode, 0, got.stderr)
+                self.assertEqual(got.stdout, expected.stdout)
+        twice = run("replay", B2B, self.write("twice.csv", "deal,time,event,budget,budget\n"))
+        self.assertEqual(twice.returncode, 1)
+        self.assertIn('column "budget" is given twice (columns 4 and 5)', twice.stderr)
+        # simulate's own CSV, with line breaks in quoted values, reads back.
+        sim = os.path.join(self.dir.name, "sim.csv")
+        self.assertEqual(run("simulate", B2B, "--deals", "50", "--out", sim).returncode, 0)
+        back = run("replay", B2B, sim, "--strict")
+        self.assertEqual(back.returncode, 0, back.stderr)
+
     def test_replay_into_a_journal(self):
         # issue 15: the rows go into a durable pipeline; a second replay
         # recovers it and goes on; a torn tail is dropped and said; damage

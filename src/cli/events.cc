@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "google/protobuf/struct.pb.h"
 #include "src/cli/json_line.h"
@@ -43,9 +45,14 @@ absl::StatusOr<Timestamp> ParseTime(absl::string_view text) {
       "time \"", text, "\" is neither epoch seconds nor ISO 8601"));
 }
 
+// What the first bytes of an export may hold: the UTF-8 byte order mark
+// (Excel writes one), which is no part of the first column's name.
+constexpr absl::string_view kUtf8Bom = "\xEF\xBB\xBF";
+
 absl::StatusOr<EventReader> EventReader::Create(const Machine& machine,
                                                 absl::string_view text,
                                                 Format format) {
+  absl::ConsumePrefix(&text, kUtf8Bom);
   EventReader reader(machine, text, format);
   if (format == Format::kCsv) SC_RETURN_IF_ERROR(reader.ReadHeader());
   return reader;
@@ -53,15 +60,45 @@ absl::StatusOr<EventReader> EventReader::Create(const Machine& machine,
 
 namespace {
 
-// The next line of `text` from `*offset` (without its end of line).
-absl::string_view NextLine(absl::string_view text, size_t* offset) {
-  const size_t end = text.find('\n', *offset);
-  const size_t stop = end == absl::string_view::npos ? text.size() : end;
-  absl::string_view line = text.substr(*offset, stop - *offset);
-  *offset = stop == text.size() ? stop : stop + 1;
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  return line;
+// The next record of `text` from `*offset`, without its end: a line ends
+// at \n, \r\n or a lone \r (old Mac exports), and, in CSV, a line end
+// inside a quoted field belongs to the field (RFC 4180: notes written by a
+// CRM, or `simulate` itself). `*lines` gets the lines the record spans.
+absl::string_view NextRecord(absl::string_view text, size_t* offset, bool csv,
+                             int64_t* lines) {
+  const size_t start = *offset;
+  size_t i = start;
+  *lines = 1;
+  bool quoted = false;
+  size_t end = text.size();
+  while (i < text.size()) {
+    if (quoted) {
+      const size_t close = text.find('"', i);
+      const size_t stop = close == absl::string_view::npos ? text.size() : close;
+      *lines += std::count(text.begin() + i, text.begin() + stop, '\n');
+      if (close == absl::string_view::npos) break;  // unclosed: SplitCsv says so
+      quoted = false;
+      i = close + 1;
+      continue;
+    }
+    const size_t hit = text.find_first_of(csv ? absl::string_view("\"\r\n", 3) : "\r\n", i);
+    if (hit == absl::string_view::npos) break;
+    if (text[hit] == '"') {
+      quoted = true;
+      i = hit + 1;
+      continue;
+    }
+    end = hit;
+    break;
+  }
+  *offset = end;
+  if (end < text.size()) {
+    *offset = end + (text[end] == '\r' && end + 1 < text.size() && text[end + 1] == '\n' ? 2 : 1);
+  }
+  return text.substr(start, end - start);
 }
+
+
 
 // Splits a CSV line into fields. Unquoted fields point into the line;
 // quoted ones are unquoted into `storage`.
@@ -122,10 +159,19 @@ absl::Status EventReader::ReadHeader() {
   if (offset_ >= text_.size()) {
     return absl::InvalidArgumentError("the file is empty: no header row");
   }
-  ++line_;
-  SC_RETURN_IF_ERROR(SplitCsv(NextLine(text_, &offset_), &views_, &fields_));
+  int64_t lines;
+  const absl::string_view header = NextRecord(text_, &offset_, true, &lines);
+  line_ += lines;
+  SC_RETURN_IF_ERROR(SplitCsv(header, &views_, &fields_));
+  std::map<std::string, size_t> columns;  // name -> its first column
   for (size_t c = 0; c < views_.size(); ++c) {
     const std::string name(absl::StripAsciiWhitespace(views_[c]));
+    // Two columns of one name: which would win is a guess, so none does.
+    if (const auto [it, added] = columns.emplace(name, c); !added) {
+      return absl::InvalidArgumentError(absl::StrCat("header: column \"", name,
+                                                     "\" is given twice (columns ", it->second + 1,
+                                                     " and ", c + 1, ")"));
+    }
     AttributeId attribute = kNoAttribute;
     if (name == "deal") {
       deal_column_ = static_cast<int>(c);
@@ -184,9 +230,13 @@ absl::StatusOr<AttributeValue> EventReader::Value(AttributeId id,
 
 absl::StatusOr<bool> EventReader::Next(EventRow* row) {
   while (offset_ < text_.size()) {
-    ++line_;
-    const absl::string_view line = NextLine(text_, &offset_);
+    int64_t lines;
+    const absl::string_view line = NextRecord(text_, &offset_, format_ == Format::kCsv, &lines);
+    ++line_;  // a record's line is its first
+    const int64_t first = line_;
+    line_ += lines - 1;
     if (absl::StripAsciiWhitespace(line).empty()) continue;
+    record_line_ = first;
     row->set.clear();
     return format_ == Format::kCsv ? NextCsv(line, row) : NextJson(line, row);
   }

@@ -67,8 +67,9 @@ class EventReader {
   // error naming what is wrong (the caller adds the line number); the
   // reader has moved past it.
   absl::StatusOr<bool> Next(EventRow* row);
-  // The line the last row came from (1-based), and how far the reader is.
-  int64_t line() const { return line_; }
+  // The line the last row started on (1-based: a CSV row with line breaks
+  // in a quoted field spans several), and how far the reader is.
+  int64_t line() const { return record_line_; }
   size_t offset() const { return offset_; }
 
  private:
@@ -83,7 +84,8 @@ class EventReader {
   absl::string_view text_;
   Format format_;
   size_t offset_ = 0;
-  int64_t line_ = 0;
+  int64_t line_ = 0;         // the lines read so far
+  int64_t record_line_ = 0;  // where the last row started
   // The row's event and stage cells (either may be empty), as ids.
   absl::Status ReadEventAndStage(absl::string_view event,
                                  absl::string_view stage, EventRow* row) const;
