@@ -517,6 +517,14 @@ class Cli(unittest.TestCase):
         self.assertIn(b"\rreplay: 9 rows (100%)", run_.stderr)
         with open(snapshot, "rb") as f:
             self.assertEqual(f.read(8), b"SCPIPE\r\n")
+        # simulate too (issue 16), and neither shows it when asked not to.
+        sim = subprocess.run([CLI, "simulate", B2B, "--deals", "30", "--progress"],
+                             capture_output=True)
+        self.assertEqual(sim.returncode, 0)
+        self.assertIn(b"\rsimulate: 30 deals (100%)\n", sim.stderr)
+        quiet = subprocess.run([CLI, "simulate", B2B, "--deals", "30", "--no-progress"],
+                               capture_output=True)
+        self.assertNotIn(b"\r", quiet.stderr)
 
     # ---- simulate
 

@@ -1,5 +1,7 @@
 #include "src/cli/common.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -18,6 +20,8 @@ int Usage(const std::string& why) {
   std::fprintf(stderr, "salescycle: %s\n(salescycle --help for usage)\n", why.c_str());
   return kUsage;
 }
+
+bool ShowProgress(const Args& args) { return args.progress.value_or(::isatty(2) != 0); }
 
 int Fail(const absl::Status& status) {
   std::fprintf(stderr, "salescycle: %s\n", std::string(status.message()).c_str());

@@ -3,7 +3,9 @@
 #ifndef SALESCYCLE_SRC_CLI_COMMON_H_
 #define SALESCYCLE_SRC_CLI_COMMON_H_
 
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <optional>
@@ -45,6 +47,37 @@ int Fail(const absl::Status& status);
 // given to a switch, an option given twice.
 absl::StatusOr<Args> ParseArgs(int argc, char** argv, int first,
                                const std::vector<std::string>& known);
+
+// Whether to show progress: --progress, --no-progress, else whether stderr
+// is a terminal.
+bool ShowProgress(const Args& args);
+
+// "WHAT: N UNIT (P%)" on stderr, redrawn at most every 100 ms, for the
+// commands that can take long (replay, report on events, simulate).
+class ProgressLine {
+ public:
+  ProgressLine(const char* what, const char* unit, bool on) : what_(what), unit_(unit), on_(on) {}
+  // `count` done, `fraction` of the whole (0 to 1).
+  void Update(uint64_t count, double fraction) {
+    if (!on_ || (count & 0xFFF) != 0) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_shown_ <= std::chrono::milliseconds(100)) return;
+    last_shown_ = now;
+    std::fprintf(stderr, "\r%s: %llu %s (%.0f%%)", what_, static_cast<unsigned long long>(count),
+                 unit_, 100.0 * fraction);
+  }
+  void Done(uint64_t count) {
+    if (!on_) return;
+    std::fprintf(stderr, "\r%s: %llu %s (100%%)\n", what_, static_cast<unsigned long long>(count),
+                 unit_);
+  }
+
+ private:
+  const char* what_;
+  const char* unit_;
+  bool on_;
+  std::chrono::steady_clock::time_point last_shown_ = std::chrono::steady_clock::now();
+};
 
 // `text` to --out FILE, or to stdout (no --out, or --out -).
 absl::Status WriteOut(const Args& args, const std::string& text);

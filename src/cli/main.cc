@@ -324,32 +324,6 @@ class RowApplier {
   std::vector<StageRecord> moves_;
 };
 
-// "replay: N rows (P%)" on stderr, at most every 100 ms.
-class ProgressLine {
- public:
-  explicit ProgressLine(bool on) : on_(on) {}
-  void Update(uint64_t rows, size_t offset, size_t size) {
-    if (!on_ || (rows & 0xFFFF) != 0) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_shown_ <= std::chrono::milliseconds(100)) return;
-    last_shown_ = now;
-    std::fprintf(stderr, "\rreplay: %llu rows (%.0f%%)",
-                 static_cast<unsigned long long>(rows),
-                 100.0 * static_cast<double>(offset) /
-                     static_cast<double>(std::max<size_t>(size, 1)));
-  }
-  void Done(uint64_t rows) {
-    if (!on_) return;
-    std::fprintf(stderr, "\rreplay: %llu rows (100%%)\n",
-                 static_cast<unsigned long long>(rows));
-  }
-
- private:
-  bool on_;
-  std::chrono::steady_clock::time_point last_shown_ =
-      std::chrono::steady_clock::now();
-};
-
 absl::StatusOr<EventReader> OpenEvents(const std::string& path,
                                        const Machine& machine,
                                        absl::string_view text) {
@@ -378,7 +352,7 @@ absl::Status ReplayText(const std::string& path, absl::string_view text, P* p, b
                         bool progress, std::optional<Timestamp> now, ReplayStats* stats) {
   SC_ASSIGN_OR_RETURN(EventReader reader, OpenEvents(path, p->machine(), text));
   RowApplier<P> applier(p, stats);
-  ProgressLine line(progress);
+  ProgressLine line("replay", "rows", progress);
   constexpr int kShownBadRows = 10;
   EventRow row;
   while (true) {
@@ -403,7 +377,8 @@ absl::Status ReplayText(const std::string& path, absl::string_view text, P* p, b
         std::fprintf(stderr, "%s\n", message.c_str());
       }
     }
-    line.Update(stats->rows, reader.offset(), text.size());
+    line.Update(stats->rows, static_cast<double>(reader.offset()) /
+                                 static_cast<double>(std::max<size_t>(text.size(), 1)));
   }
   SC_RETURN_IF_ERROR(applier.Finish(now.value_or(stats->clock)));
   line.Done(stats->rows);
@@ -458,9 +433,6 @@ std::string AsOf(std::optional<Timestamp> now, const ReplayStats& stats) {
                       " rows after it not applied\n");
 }
 
-bool ShowProgress(const Args& args) {
-  return args.progress.value_or(::isatty(2) != 0);
-}
 
 
 // Inputs are told apart by their first bytes, read once with the rest (a

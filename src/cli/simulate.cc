@@ -677,10 +677,13 @@ int Simulate(int argc, char** argv) {
   }
   Simulator simulator(*machine, options);
   std::vector<SimRow> rows;
+  ProgressLine line("simulate", "deals", ShowProgress(*args));
   for (uint32_t d = 0; d < static_cast<uint32_t>(options.deals); ++d) {
     const absl::Status dealt = simulator.Deal(d, &rows);
     if (!dealt.ok()) return Fail(dealt);
+    line.Update(d + 1, static_cast<double>(d + 1) / static_cast<double>(options.deals));
   }
+  line.Done(static_cast<uint64_t>(options.deals));
   std::sort(rows.begin(), rows.end(), [](const SimRow& a, const SimRow& b) {
     return std::tie(a.time, a.deal, a.seq) < std::tie(b.time, b.deal, b.seq);
   });
