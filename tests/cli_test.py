@@ -293,6 +293,27 @@ class Cli(unittest.TestCase):
         back = run("replay", B2B, sim, "--strict")
         self.assertEqual(back.returncode, 0, back.stderr)
 
+    def test_bash_completion_reads_the_tools_own_help(self):
+        # issue 16: bash completion, installed; it asks the tool, so it
+        # cannot go out of date.
+        completion = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
+                                  "src", "cli", "salescycle.bash-completion")
+        if not shutil.which("bash"):
+            self.skipTest("no bash")
+
+        def complete(*words):
+            script = ('source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); '
+                      '_salescycle; printf "%s\\n" "${COMPREPLY[@]}"')
+            env = dict(os.environ, PATH=os.path.dirname(CLI) + os.pathsep + os.environ["PATH"])
+            out = subprocess.run(["bash", "-c", script, "bash", completion, *words],
+                                 capture_output=True, text=True, env=env, timeout=60)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            return sorted(out.stdout.split())
+
+        self.assertEqual(complete("salescycle", "re"), ["render", "replay", "report"])
+        self.assertIn("--journal", complete("salescycle", "replay", "--j"))
+        self.assertEqual(complete("salescycle", "merge", "--m"), ["--machine"])
+
     def test_replay_into_a_journal(self):
         # issue 15: the rows go into a durable pipeline; a second replay
         # recovers it and goes on; a torn tail is dropped and said; damage

@@ -5,7 +5,9 @@ include(${CMAKE_CURRENT_LIST_DIR}/run.cmake)
 sc_run(${CMAKE_COMMAND} --install ${SC_BUILD_DIR} --prefix ${SC_WORK_DIR}/prefix)
 # What the README says to read snapshots with, and the license, installed.
 foreach(installed share/salescycle/proto/salescycle/v1/snapshot.proto
-                  share/doc/salescycle/LICENSE share/doc/salescycle/CHANGELOG.md)
+                  share/doc/salescycle/LICENSE share/doc/salescycle/CHANGELOG.md
+                  share/man/man1/salescycle.1
+                  share/bash-completion/completions/salescycle)
   if(NOT EXISTS ${SC_WORK_DIR}/prefix/${installed})
     message(FATAL_ERROR "cmake --install left out ${installed}")
   endif()
