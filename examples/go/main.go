@@ -3,8 +3,8 @@
 //
 //	go run . ../machines/b2b.textproto
 //
-// (with CGO_CFLAGS and CGO_LDFLAGS pointing at the C header and library, as
-// the salescycle package's documentation says).
+// (pkg-config finds the library: after `cmake --install` to /usr/local with
+// nothing set, to another prefix with PKG_CONFIG_PATH=PREFIX/lib/pkgconfig).
 package main
 
 import (

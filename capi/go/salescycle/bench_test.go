@@ -39,7 +39,7 @@ func readWorkload(b *testing.B) (uint32, []EventRecord) {
 }
 
 func freshPipeline(b *testing.B, journeys uint32) (*Machine, *Pipeline) {
-	m, err := MachineFromFile(filepath.Join(os.Getenv("SC_MACHINES_DIR"), "cycle9.textproto"))
+	m, err := MachineFromFile(filepath.Join("testdata", "cycle9.textproto"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,18 +2,22 @@
 // over libsalescycle_c, the library's stable C API.
 //
 // A Machine is a compiled cycle, immutable and safe for concurrent use. A
-// Pipeline holds many deals of one machine; a Journey is one deal. Neither
-// is safe for concurrent use. Every handle has Close, which is idempotent;
-// a finalizer closes handles that are dropped without it, and using a
-// closed handle returns ErrClosed. Errors are *Error values carrying the C
+// Pipeline holds many deals of one machine; a Journey is one deal. Each
+// takes one call at a time: calls from several goroutines wait their turn
+// (a DurablePipeline lets them share its journal's syncs). Every handle has
+// Close, which is idempotent; a finalizer closes handles that are dropped
+// without it, and using a closed handle returns ErrClosed. Errors are *Error values carrying the C
 // library's status code and message.
 //
-// Build with the C header and library on the cgo paths, e.g.
-//
-//	CGO_CFLAGS="-I capi -I build/include" CGO_LDFLAGS="-L build/capi" go build
+// The package finds libsalescycle_c through pkg-config (salescycle_c.pc,
+// which `cmake --install` puts in PREFIX/lib/pkgconfig): after an install
+// to /usr/local a program builds and runs with no environment variables;
+// for another prefix, PKG_CONFIG_PATH=PREFIX/lib/pkgconfig. Require the
+// module (salescycle.dev/salescycle) with a replace directive to this
+// directory, as the README shows.
 package salescycle
 
-// #cgo LDFLAGS: -lsalescycle_c
+// #cgo pkg-config: salescycle_c
 // #include <stdlib.h>
 // #include "salescycle/c.h"
 import "C"

@@ -13,7 +13,7 @@ import (
 
 // tests/data/tiny.textproto, with its budget guard as the named guard "big".
 var tiny = func() string {
-	data, err := os.ReadFile(filepath.Join(os.Getenv("SC_TEST_DATA_DIR"), "tiny.textproto"))
+	data, err := os.ReadFile(filepath.Join("testdata", "tiny.textproto"))
 	if err != nil {
 		panic(err)
 	}
@@ -96,7 +96,7 @@ func TestMachines(t *testing.T) {
 	if !errors.Is(err, &Error{Code: NotFound}) {
 		t.Fatal("errors.Is does not match on the code")
 	}
-	b2b, err := MachineFromFile(filepath.Join(os.Getenv("SC_MACHINES_DIR"), "b2b.textproto"))
+	b2b, err := MachineFromFile(filepath.Join("testdata", "b2b.textproto"))
 	if err != nil || len(b2b.Stages()) != 10 {
 		t.Fatal(err)
 	}
@@ -747,7 +747,7 @@ func TestLimits(t *testing.T) {
 	wantCode(t, err, InvalidArgument, "declares 3 stages, past Limits::max_stages (2)")
 	small = DefaultLimits()
 	small.SpecBytes = 10
-	_, err = MachineFromFile(filepath.Join(os.Getenv("SC_TEST_DATA_DIR"), "tiny.textproto"),
+	_, err = MachineFromFile(filepath.Join("testdata", "tiny.textproto"),
 		WithNamedGuard("big", big), WithLimits(small))
 	wantCode(t, err, InvalidArgument, "past Limits::max_spec_bytes (10)")
 
@@ -827,7 +827,7 @@ func TestObserversMayReadButNotChangeTheirPipeline(t *testing.T) {
 // reasons, reopening and repeat purchases.
 func crmMachine(t *testing.T) *Machine {
 	t.Helper()
-	m, err := MachineFromFile(filepath.Join(os.Getenv("SC_TEST_DATA_DIR"), "crm.textproto"))
+	m, err := MachineFromFile(filepath.Join("testdata", "crm.textproto"))
 	if err != nil {
 		t.Fatal(err)
 	}
