@@ -4,6 +4,8 @@ import contextlib
 import ctypes
 import ctypes.util
 import os
+import subprocess
+import sys
 import threading
 from ctypes import (CFUNCTYPE, POINTER, byref, c_char_p, c_double, c_int32,
                     c_int64, c_size_t, c_uint8, c_uint32, c_uint64, c_void_p)
@@ -247,15 +249,54 @@ def check_ints(fn: Any, args: tuple) -> None:
                 % (fn.__name__, value, type_name, i + 1))
 
 
+_LIBRARY = "libsalescycle_c.so.%d" % ABI_MAJOR
+
+
+def _candidates():
+    """Where the C library may be, in order: $SALESCYCLE_LIBRARY; beside
+    this package (one the install carried); the system's library path
+    (ldconfig's cache); the libdir pkg-config names (what `cmake --install`
+    wrote, ldconfig run or not); the usual install prefixes."""
+    named = os.environ.get("SALESCYCLE_LIBRARY")
+    if named:
+        yield named
+        return
+    yield os.path.join(os.path.dirname(os.path.abspath(__file__)), _LIBRARY)
+    found = ctypes.util.find_library("salescycle_c")
+    if found:
+        yield found
+    try:
+        libdir = subprocess.run(["pkg-config", "--variable=libdir", "salescycle_c"],
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+        if libdir:
+            yield os.path.join(libdir, _LIBRARY)
+    except (OSError, subprocess.SubprocessError):
+        pass  # no pkg-config here
+    for prefix in (sys.prefix, "/usr/local", "/usr"):
+        yield os.path.join(prefix, "lib", _LIBRARY)
+
+
 def _load() -> ctypes.CDLL:
-    path = os.environ.get("SALESCYCLE_LIBRARY")
-    if not path:
-        here = os.path.dirname(os.path.abspath(__file__))
-        beside = os.path.join(here, "libsalescycle_c.so.%d" % ABI_MAJOR)
-        path = beside if os.path.exists(beside) else (
-            ctypes.util.find_library("salescycle_c") or
-            "libsalescycle_c.so.%d" % ABI_MAJOR)
-    lib = ctypes.CDLL(path)
+    tried = []
+    lib = None
+    for path in _candidates():
+        if path in tried:
+            continue
+        tried.append(path)
+        if os.sep in path and not os.path.exists(path):
+            continue
+        try:
+            lib = ctypes.CDLL(path)
+            break
+        except OSError as e:
+            if os.environ.get("SALESCYCLE_LIBRARY"):
+                raise ImportError("$SALESCYCLE_LIBRARY=%s: %s" % (path, e)) from e
+    if lib is None:
+        raise ImportError(
+            "salescycle needs %s (the C library) and found it nowhere: looked in %s. "
+            "Install it (cmake --install build, as root for /usr/local), or set "
+            "SALESCYCLE_LIBRARY to its path, or copy it and libsalescycle.so.%d beside "
+            "this package" % (_LIBRARY, ", ".join(tried), ABI_MAJOR))
     for name, (restype, argtypes) in _PROTOTYPES.items():
         fn = getattr(lib, name)
         fn.restype = restype
