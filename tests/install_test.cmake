@@ -40,11 +40,16 @@ if(SC_GO)
   set(module ${SC_WORK_DIR}/go_consumer)
   file(MAKE_DIRECTORY ${module})
   file(COPY ${SC_SOURCE_DIR}/examples/go/main.go DESTINATION ${module})
-  # How a program requires the module: salescycle.dev/salescycle, replaced
-  # by the package's directory (README, From C, Python and Go).
-  file(WRITE ${module}/go.mod "module consumer\n\ngo 1.19\n\n"
-       "require salescycle.dev/salescycle v0.0.0\n\n"
-       "replace salescycle.dev/salescycle => ${SC_SOURCE_DIR}/capi/go/salescycle\n")
+  # How a program requires the module: the README's lines as written (From
+  # C, Python and Go), the checkout's path in place of /path/to/salescycle.
+  file(READ ${SC_SOURCE_DIR}/README.md readme)
+  string(REGEX MATCH "```\n(require salescycle\\.dev/salescycle [^\n]*\n\nreplace [^\n]*\n)```"
+         found "${readme}")
+  if(NOT found)
+    message(FATAL_ERROR "README.md shows no require/replace block for the Go module")
+  endif()
+  string(REPLACE "/path/to/salescycle" "${SC_SOURCE_DIR}" requirement "${CMAKE_MATCH_1}")
+  file(WRITE ${module}/go.mod "module consumer\n\ngo 1.19\n\n${requirement}")
   set(ENV{GOCACHE} ${SC_WORK_DIR}/go/cache)
   set(ENV{GOPATH} ${SC_WORK_DIR}/go/path)
   set(ENV{GOPROXY} off)
