@@ -1557,6 +1557,95 @@ sc_status sc_pipeline_stage_count(uint64_t* out, const sc_pipeline_t* pipeline,
   });
 }
 
+sc_status sc_pipeline_deals_in_stage(uint32_t* out, size_t capacity, size_t* out_count,
+                                     const sc_pipeline_t* pipeline, uint32_t stage,
+                                     char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out_count);
+    SC_C_REQUIRE(pipeline);
+    SC_RETURN_IF_ERROR(CheckRecords(out, capacity, sizeof(uint32_t)));
+    const Machine& m = pipeline->rep.machine();
+    SC_RETURN_IF_ERROR(CheckId("stage", stage, m.num_stages(), m));
+    const auto s = static_cast<salescycle::StageId>(stage);
+    const uint64_t count = pipeline->rep.StageCount(s);
+    if (capacity > 0 || out != nullptr) {
+      if (capacity < count) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            count, " deals are in stage \"", m.stage(s).id, "\"; the buffer holds ", capacity));
+      }
+      size_t n = 0;
+      pipeline->rep.ForEachDealInStage(s, [&](salescycle::DealIndex deal) { out[n++] = deal; });
+    }
+    *out_count = static_cast<size_t>(count);
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_pipeline_slot_count(uint64_t* out, const sc_pipeline_t* pipeline, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    SC_C_REQUIRE(pipeline);
+    *out = pipeline->rep.slot_count();
+    return absl::OkStatus();
+  });
+}
+
+namespace {
+
+// One value a slot into out[0 .. slots): `value(deal, live)`.
+template <typename T, typename ValueFn>
+absl::Status FillColumn(T* out, size_t capacity, const sc_pipeline_t* pipeline,
+                        ValueFn&& value) {
+  SC_C_REQUIRE(out);
+  SC_C_REQUIRE(pipeline);
+  SC_RETURN_IF_ERROR(CheckRecords(out, capacity, sizeof(T)));
+  const Pipeline& p = pipeline->rep;
+  const size_t slots = p.slot_count();
+  if (capacity < slots) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the buffer holds ", capacity, " values; the pipeline has ", slots, " slots"));
+  }
+  for (size_t d = 0; d < slots; ++d) {
+    const auto deal = static_cast<salescycle::DealIndex>(d);
+    out[d] = value(deal, p.Contains(deal));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+sc_status sc_pipeline_stage_column(uint32_t* out, size_t capacity, const sc_pipeline_t* pipeline,
+                                   char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    return FillColumn(out, capacity, pipeline, [&](salescycle::DealIndex d, bool live) {
+      return live ? uint32_t{pipeline->rep.stage(d)} : uint32_t{SC_NONE};
+    });
+  });
+}
+
+sc_status sc_pipeline_entered_at_column(int64_t* out, size_t capacity,
+                                        const sc_pipeline_t* pipeline, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    return FillColumn(out, capacity, pipeline, [&](salescycle::DealIndex d, bool live) {
+      return live ? pipeline->rep.entered_at(d) : int64_t{0};
+    });
+  });
+}
+
+sc_status sc_pipeline_id_column(uint64_t* out, uint8_t* out_has_id, size_t capacity,
+                                const sc_pipeline_t* pipeline, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out_has_id);
+    SC_RETURN_IF_ERROR(CheckRecords(out_has_id, capacity, 1));
+    SC_RETURN_IF_ERROR(FillColumn(out, capacity, pipeline, [&](salescycle::DealIndex d, bool) {
+      const std::optional<uint64_t> id = pipeline->rep.IdOf(d);
+      out_has_id[d] = id ? 1 : 0;
+      return id.value_or(0);
+    }));
+    return absl::OkStatus();
+  });
+}
+
 sc_status sc_pipeline_stage_counts(uint64_t* out, size_t capacity,
                                    const sc_pipeline_t* pipeline,
                                    char** errmsg) {

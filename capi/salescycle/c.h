@@ -572,6 +572,32 @@ SC_EXPORT sc_status sc_pipeline_advance_to(uint64_t* out_fired,
 SC_EXPORT sc_status sc_pipeline_stage_count(uint64_t* out,
                                             const sc_pipeline_t* pipeline,
                                             uint32_t stage, char** errmsg);
+/* Bulk reads, for callers that want columns rather than a call a deal
+ * (Python fills numpy arrays or array.array with them, Go slices). The
+ * live deals in `stage`, in index order: *out_count gets how many; they
+ * are written into out[0 .. count) when `capacity` is enough (out may be
+ * NULL with capacity 0, to ask the count). Errors: SC_INVALID_ARGUMENT for
+ * a stage out of range, or a buffer that is too small (nothing written). */
+SC_EXPORT sc_status sc_pipeline_deals_in_stage(uint32_t* out, size_t capacity,
+                                               size_t* out_count,
+                                               const sc_pipeline_t* pipeline,
+                                               uint32_t stage, char** errmsg);
+/* Slots, live or removed: every deal index is below this. */
+SC_EXPORT sc_status sc_pipeline_slot_count(uint64_t* out, const sc_pipeline_t* pipeline,
+                                           char** errmsg);
+/* One value a slot, into out[0 .. slot count): the stage (SC_NONE for a
+ * removed slot); the time the deal entered it (0 for a removed slot); the
+ * external id (0, and out_has_id 0, for a deal without one or a removed
+ * slot). Errors: SC_INVALID_ARGUMENT when `capacity` is below the slot
+ * count (nothing written). */
+SC_EXPORT sc_status sc_pipeline_stage_column(uint32_t* out, size_t capacity,
+                                             const sc_pipeline_t* pipeline, char** errmsg);
+SC_EXPORT sc_status sc_pipeline_entered_at_column(int64_t* out, size_t capacity,
+                                                  const sc_pipeline_t* pipeline,
+                                                  char** errmsg);
+SC_EXPORT sc_status sc_pipeline_id_column(uint64_t* out, uint8_t* out_has_id,
+                                          size_t capacity, const sc_pipeline_t* pipeline,
+                                          char** errmsg);
 /* Live deals in every stage, into out[0 .. num_stages). Errors:
  * SC_INVALID_ARGUMENT when `capacity` is less than the number of stages. */
 SC_EXPORT sc_status sc_pipeline_stage_counts(uint64_t* out, size_t capacity,

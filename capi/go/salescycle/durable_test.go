@@ -308,3 +308,40 @@ func TestChangeObserversSeeAddsRemovalsAndSets(t *testing.T) {
 		t.Fatalf("the add does not stand: %d deals", p.Len())
 	}
 }
+
+// issue 16: the deals in a stage and the columns, whole, in one call each.
+func TestColumnsComeOutWhole(t *testing.T) {
+	m := mustMachine(t)
+	p, err := NewPipeline(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	a, _ := p.AddWithID(7, 10)
+	b, _ := p.Add(11)
+	c, _ := p.AddWithID(9, 12)
+	if _, err := p.Fire(b, "go", 20); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Remove(c); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := p.DealsInStage("a"); err != nil || !reflect.DeepEqual(got, []uint32{a}) {
+		t.Fatalf("DealsInStage(a) = %v, %v", got, err)
+	}
+	if got, _ := p.DealsInStage("c"); len(got) != 0 {
+		t.Fatalf("DealsInStage(c) = %v", got)
+	}
+	stageA, _ := m.StageID("a")
+	stageB, _ := m.StageID("b")
+	if got, err := p.StageColumn(); err != nil || !reflect.DeepEqual(got, []uint32{stageA, stageB, NoID}) {
+		t.Fatalf("StageColumn = %v, %v", got, err)
+	}
+	if got, err := p.EnteredAtColumn(); err != nil || !reflect.DeepEqual(got, []int64{10, 20, 0}) {
+		t.Fatalf("EnteredAtColumn = %v, %v", got, err)
+	}
+	ids, has, err := p.IDColumn()
+	if err != nil || !reflect.DeepEqual(ids, []uint64{7, 0, 0}) || !reflect.DeepEqual(has, []bool{true, false, false}) {
+		t.Fatalf("IDColumn = %v, %v, %v", ids, has, err)
+	}
+}

@@ -396,6 +396,75 @@ func (p *Pipeline) StageCounts() ([]uint64, error) {
 	return counts, err
 }
 
+// DealsInStage returns the live deals in stage, in index order, in one C
+// call (a slice, not a call a deal).
+func (p *Pipeline) DealsInStage(stage string) ([]uint32, error) {
+	s, err := p.machine.StageID(stage)
+	if err != nil {
+		return nil, err
+	}
+	var deals []uint32
+	// The count, then the deals, under one lock: no change in between.
+	err = p.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
+		var n C.size_t
+		if st := C.sc_pipeline_deals_in_stage(nil, 0, &n, p.c(h), C.uint32_t(s), e); st != C.SC_OK || n == 0 {
+			deals = []uint32{}
+			return st
+		}
+		deals = make([]uint32, int(n))
+		return C.sc_pipeline_deals_in_stage((*C.uint32_t)(unsafe.Pointer(&deals[0])), n, &n, p.c(h), C.uint32_t(s), e)
+	})
+	return deals, err
+}
+
+// column fills one value a slot with fill(first element, slots), the slot
+// count read in the same call.
+func column[T any](p *Pipeline, fill func(h *C.sc_pipeline_t, out *T, n C.size_t, e **C.char) C.sc_status) ([]T, error) {
+	var out []T
+	err := p.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
+		var n C.uint64_t
+		if st := C.sc_pipeline_slot_count(&n, p.c(h), e); st != C.SC_OK || n == 0 {
+			out = []T{}
+			return st
+		}
+		out = make([]T, int(n))
+		return fill(p.c(h), &out[0], C.size_t(n), e)
+	})
+	return out, err
+}
+
+// StageColumn returns every slot's stage id, indexed by deal (NoID for a
+// removed slot).
+func (p *Pipeline) StageColumn() ([]uint32, error) {
+	return column(p, func(h *C.sc_pipeline_t, out *uint32, n C.size_t, e **C.char) C.sc_status {
+		return C.sc_pipeline_stage_column((*C.uint32_t)(unsafe.Pointer(out)), n, h, e)
+	})
+}
+
+// EnteredAtColumn returns the time every deal entered its stage, indexed by
+// deal (0 for a removed slot).
+func (p *Pipeline) EnteredAtColumn() ([]int64, error) {
+	return column(p, func(h *C.sc_pipeline_t, out *int64, n C.size_t, e **C.char) C.sc_status {
+		return C.sc_pipeline_entered_at_column((*C.int64_t)(unsafe.Pointer(out)), n, h, e)
+	})
+}
+
+// IDColumn returns every deal's external id and whether it has one, indexed
+// by deal.
+func (p *Pipeline) IDColumn() (ids []uint64, hasID []bool, err error) {
+	var has []uint8
+	ids, err = column(p, func(h *C.sc_pipeline_t, out *uint64, n C.size_t, e **C.char) C.sc_status {
+		has = make([]uint8, int(n))
+		return C.sc_pipeline_id_column((*C.uint64_t)(unsafe.Pointer(out)),
+			(*C.uint8_t)(unsafe.Pointer(&has[0])), n, h, e)
+	})
+	hasID = make([]bool, len(has))
+	for i, b := range has {
+		hasID[i] = b != 0
+	}
+	return ids, hasID, err
+}
+
 // Save returns the pipeline as a snapshot.
 func (p *Pipeline) Save() ([]byte, error) {
 	var data *C.uint8_t

@@ -1,5 +1,6 @@
 """Pipeline: many deals of one machine, moved one event at a time or in
 batches of fixed-layout records."""
+import array
 import ctypes
 import json
 from ctypes import addressof, byref, c_int64, c_size_t, c_uint32, c_uint64, c_void_p
@@ -38,6 +39,23 @@ def stage_records(moves: Iterable[Tuple[int, int, int]]) -> "ctypes.Array[StageR
     for i, (deal, stage, time) in enumerate(items):
         array[i].deal, array[i].stage, array[i].time = deal, stage, time
     return array
+
+
+def _column(code: str, dtype: str, n: int, use_numpy: Optional[bool]):
+    """An array of `n` zeros for a column, and a pointer to its first
+    element: numpy's when numpy is wanted (or, for None, importable),
+    array.array's otherwise."""
+    if use_numpy is not False:
+        try:
+            import numpy  # optional: only where it is installed
+        except ImportError:
+            if use_numpy:
+                raise
+        else:
+            out = numpy.zeros(n, dtype=dtype)
+            return out, c_void_p(out.ctypes.data)
+    out = array.array(code, bytes(n * array.array(code).itemsize))
+    return out, c_void_p(out.buffer_info()[0])
 
 
 def _record_pointer(batch) -> Tuple[object, int]:
@@ -351,6 +369,54 @@ class Pipeline(Stepping):
         counts = (c_uint64 * len(names))()
         call(lib.sc_pipeline_stage_counts, counts, len(names), self._handle)
         return dict(zip(names, counts))
+
+    # ---- columns: one C call fills an array, no Python loop. A numpy
+    # array where numpy is installed (numpy=None: if it imports), else an
+    # array.array; the package itself needs only the standard library.
+
+    def deals_in_stage(self, stage: Id, *, numpy: Optional[bool] = None):
+        """The live deals in `stage`, in index order (uint32)."""
+        s = self._machine.stage_id(stage)
+        count = c_size_t()
+        call(lib.sc_pipeline_deals_in_stage, None, 0, byref(count), self._handle, s)
+        out, pointer = _column("I", "uint32", count.value, numpy)
+        if count.value:
+            call(lib.sc_pipeline_deals_in_stage, pointer, count.value, byref(count),
+                 self._handle, s)
+        return out
+
+    def _slots(self) -> int:
+        out = c_uint64()
+        call(lib.sc_pipeline_slot_count, byref(out), self._handle)
+        return out.value
+
+    def stage_column(self, *, numpy: Optional[bool] = None):
+        """The stage id of every slot (uint32; NONE, 2**32 - 1, for a
+        removed slot), indexed by deal."""
+        n = self._slots()
+        out, pointer = _column("I", "uint32", n, numpy)
+        if n:
+            call(lib.sc_pipeline_stage_column, pointer, n, self._handle)
+        return out
+
+    def entered_at_column(self, *, numpy: Optional[bool] = None):
+        """The time every deal entered its stage (int64; 0 for a removed
+        slot), indexed by deal."""
+        n = self._slots()
+        out, pointer = _column("q", "int64", n, numpy)
+        if n:
+            call(lib.sc_pipeline_entered_at_column, pointer, n, self._handle)
+        return out
+
+    def id_column(self, *, numpy: Optional[bool] = None):
+        """(ids, has_id): every deal's external id (uint64; 0 where it has
+        none) and whether it has one (uint8), indexed by deal."""
+        n = self._slots()
+        ids, ids_pointer = _column("Q", "uint64", n, numpy)
+        has, has_pointer = _column("B", "uint8", n, numpy)
+        if n:
+            call(lib.sc_pipeline_id_column, ids_pointer, has_pointer, n, self._handle)
+        return ids, has
 
     def __repr__(self) -> str:
         if self.closed:

@@ -246,6 +246,35 @@ class PipelineTest(unittest.TestCase):
                 self.assertEqual(p.apply_batch(buffer), expected)
                 self.assertEqual(p.stage_counts(), {"a": 1, "b": 1, "c": 0})
 
+    def test_columns_come_out_as_arrays(self):
+        # issue 16: one stage_of call a deal cost 1 us each; the deals in a
+        # stage and the stage, entered-at and id columns come out whole.
+        with sc.Pipeline(self.m) as p:
+            a = p.add(10, id=7)
+            b = p.add(11)
+            c = p.add(12, id=9)
+            p.fire(b, "go", 20)
+            p.remove(c)
+            for use_numpy in (False, None):
+                with self.subTest(numpy=use_numpy):
+                    self.assertEqual(list(p.deals_in_stage("a", numpy=use_numpy)), [a])
+                    self.assertEqual(list(p.deals_in_stage("b", numpy=use_numpy)), [b])
+                    self.assertEqual(list(p.deals_in_stage("c", numpy=use_numpy)), [])
+                    self.assertEqual(list(p.stage_column(numpy=use_numpy)),
+                                     [self.m.stage_id("a"), self.m.stage_id("b"), 2 ** 32 - 1])
+                    self.assertEqual(list(p.entered_at_column(numpy=use_numpy)), [10, 20, 0])
+                    ids, has = p.id_column(numpy=use_numpy)
+                    self.assertEqual(list(ids), [7, 0, 0])
+                    self.assertEqual(list(has), [1, 0, 0])
+            self.assertIsInstance(p.stage_column(numpy=False), array.array)
+            try:
+                import numpy
+            except ImportError:
+                return
+            column = p.entered_at_column()
+            self.assertIsInstance(column, numpy.ndarray)
+            self.assertEqual(column.dtype, numpy.int64)
+
     def test_change_observers_see_adds_removals_and_sets(self):
         # issue 15: observers saw only steps, so a host could not keep its
         # own log from them.
