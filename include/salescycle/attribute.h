@@ -14,15 +14,16 @@
 
 #include "absl/strings/string_view.h"
 #include "salescycle/types.h"
+#include "salescycle/visibility.h"
 
 namespace salescycle {
 
 enum class AttributeType : uint8_t { kInt64, kDouble, kString, kBool };
 
 // "int64", "double", "string" or "bool".
-absl::string_view AttributeTypeName(AttributeType type);
+SC_API absl::string_view AttributeTypeName(AttributeType type);
 
-class AttributeValue {
+class SC_API AttributeValue {
  public:
   // An int64 zero.
   AttributeValue() = default;

@@ -58,6 +58,7 @@
 #include "salescycle/options.h"
 #include "salescycle/pipeline.h"
 #include "salescycle/snapshot.h"
+#include "salescycle/visibility.h"
 
 namespace salescycle {
 
@@ -119,7 +120,7 @@ struct RecoveryReport {
   bool created = false;  // the directory held no pipeline: a new one was made
 };
 
-class DurablePipeline {
+class SC_API DurablePipeline {
  public:
   // Opens (or creates) the durable pipeline in `dir`, recovering it.
   // Errors: InvalidArgument for a null machine or options out of range;

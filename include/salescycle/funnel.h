@@ -151,6 +151,7 @@
 #include "salescycle/options.h"
 #include "salescycle/pipeline.h"
 #include "salescycle/types.h"
+#include "salescycle/visibility.h"
 
 namespace salescycle {
 
@@ -373,18 +374,18 @@ struct FunnelReport {
 // has neither analytics nor history; NotFound for a value or breakdown
 // attribute the machine lacks; InvalidArgument for a value attribute that
 // is not a number.
-[[nodiscard]] absl::StatusOr<FunnelReport> FunnelOf(
+[[nodiscard]] SC_API absl::StatusOr<FunnelReport> FunnelOf(
     const Pipeline& pipeline, const FunnelOptions& options = {});
 
 // The stages of the funnel line in its order (funnel line, above).
-std::vector<StageId> FunnelLine(const FunnelFigures& figures);
+SC_API std::vector<StageId> FunnelLine(const FunnelFigures& figures);
 // Of the cycles that reached `from`, the share that reached `to`, a later
 // stage of the funnel line: reached(to) / reached(from), since every cycle
 // that reached `to` reached `from` (who had an intro call and got to a
 // demo; who saw a demo and won). 0 when no cycle reached `from`. Errors:
 // InvalidArgument naming the stage that is out of range or off the line,
 // or when `to` does not come after `from`.
-[[nodiscard]] absl::StatusOr<double> ConversionBetween(const FunnelFigures& figures,
+[[nodiscard]] SC_API absl::StatusOr<double> ConversionBetween(const FunnelFigures& figures,
                                                        StageId from, StageId to);
 
 // A readable table for a terminal (stage rows, then the overall figures;
@@ -393,24 +394,24 @@ struct FunnelTableOptions {
   // The reached and to-next columns in order (marked "*", with a note).
   bool in_order = false;
 };
-std::string FunnelTable(const FunnelReport& report, const FunnelTableOptions& options = {});
+SC_API std::string FunnelTable(const FunnelReport& report, const FunnelTableOptions& options = {});
 // The report as salescycle.v1.FunnelReport (proto/salescycle/v1/funnel.proto):
 // serialized bytes, or its JSON.
-std::string FunnelProtoBytes(const FunnelReport& report);
-std::string FunnelJson(const FunnelReport& report);
+SC_API std::string FunnelProtoBytes(const FunnelReport& report);
+SC_API std::string FunnelJson(const FunnelReport& report);
 // One CSV row a stage (and a stage of each cohort), with a header row.
-std::string FunnelCsv(const FunnelReport& report);
+SC_API std::string FunnelCsv(const FunnelReport& report);
 // The breakdown as CSV: a row a value (the report's order), with a header
 // row: value, set, other, deals, open, won, lost, win_rate,
 // weighted_pipeline, then reached:STAGE for each stage of the funnel line.
 // Only the header without a breakdown.
-std::string FunnelBreakdownCsv(const FunnelReport& report);
+SC_API std::string FunnelBreakdownCsv(const FunnelReport& report);
 // The funnel as an SVG chart: a bar a stage of the funnel line, as wide as
 // the deals that reached it (so it never widens), the conversion between
 // bars, the biggest leak in red, and below the bars the deals now off the
 // line (lost, side stages) and the rejected steps. Standalone (no scripts,
 // no external fonts or styles).
-std::string FunnelSvg(const FunnelReport& report);
+SC_API std::string FunnelSvg(const FunnelReport& report);
 
 }  // namespace salescycle
 

@@ -32,6 +32,7 @@
 #include "salescycle/limits.h"
 #include "salescycle/machine.h"
 #include "salescycle/pipeline.h"
+#include "salescycle/visibility.h"
 
 namespace salescycle {
 
@@ -40,7 +41,7 @@ struct FunnelStateRep;
 class FunnelStateAccess;
 }  // namespace internal
 
-class FunnelState {
+class SC_API FunnelState {
  public:
   FunnelState(FunnelState&&) noexcept;
   FunnelState& operator=(FunnelState&&) noexcept;
@@ -78,12 +79,12 @@ class FunnelState {
 };
 
 // The pipeline's funnel state as of options.now. Errors: as FunnelOf.
-[[nodiscard]] absl::StatusOr<FunnelState> CaptureFunnel(const Pipeline& pipeline,
+[[nodiscard]] SC_API absl::StatusOr<FunnelState> CaptureFunnel(const Pipeline& pipeline,
                                                         const FunnelOptions& options = {});
 
 // The report of a state: what FunnelOf gave for the pipeline it was
 // captured from, or for all the deals of the states merged into it.
-FunnelReport FunnelOf(const FunnelState& state);
+SC_API FunnelReport FunnelOf(const FunnelState& state);
 
 }  // namespace salescycle
 

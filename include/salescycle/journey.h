@@ -22,6 +22,7 @@
 #include "salescycle/options.h"
 #include "salescycle/step.h"
 #include "salescycle/types.h"
+#include "salescycle/visibility.h"
 
 namespace salescycle {
 
@@ -29,7 +30,7 @@ namespace internal {
 class JourneyInternal;
 }  // namespace internal
 
-class Journey {
+class SC_API Journey {
  public:
   // A journey in options.entry_stage (default: the machine's initial
   // stage), entered and last active at `start`, in its first cycle, with

@@ -31,6 +31,7 @@
 #include "salescycle/options.h"
 #include "salescycle/step.h"
 #include "salescycle/types.h"
+#include "salescycle/visibility.h"
 
 namespace salescycle {
 
@@ -43,7 +44,7 @@ struct Program;
 enum class StageKind : uint8_t { kOpen, kWon, kLost };
 
 // "open", "won", "lost".
-absl::string_view StageKindName(StageKind kind);
+SC_API absl::string_view StageKindName(StageKind kind);
 
 // What a stage's stall limit and timeout count from (machine.proto's
 // Stage.StallClock): the deal's entry into the stage, or the later of that
@@ -112,7 +113,7 @@ struct TimeoutInfo {
   StageId enter_stage = kNoStage;
 };
 
-class Machine {
+class SC_API Machine {
  public:
   // Parse and compile a MachineSpec.
   // On success: the compiled machine. On failure: InvalidArgument naming the

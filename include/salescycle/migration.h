@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "salescycle/attribute.h"
+#include "salescycle/visibility.h"
 
 namespace salescycle {
 
@@ -31,7 +32,7 @@ class MigrationLoader;
 struct NameMapper;
 }  // namespace internal
 
-class Migration {
+class SC_API Migration {
  public:
   // Parse and check a Migration. Errors: InvalidArgument naming the source
   // and the element (an empty name, a version that does not move forward, a

@@ -12,10 +12,11 @@
 #include "salescycle/attribute.h"
 #include "salescycle/step.h"
 #include "salescycle/types.h"
+#include "salescycle/visibility.h"
 
 namespace salescycle {
 
-class Observer {
+class SC_API Observer {
  public:
   virtual ~Observer() = default;
   // A deal moved (step.outcome == Outcome::kMoved).

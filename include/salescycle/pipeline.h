@@ -37,6 +37,7 @@
 #include "salescycle/options.h"
 #include "salescycle/step.h"
 #include "salescycle/types.h"
+#include "salescycle/visibility.h"
 
 namespace salescycle {
 
@@ -76,7 +77,7 @@ struct BatchResult {
   uint64_t timeouts_fired = 0;
 };
 
-class Pipeline {
+class SC_API Pipeline {
  public:
   // An empty pipeline. On failure: InvalidArgument if `machine` is null.
   [[nodiscard]] static absl::StatusOr<Pipeline> Create(

@@ -16,14 +16,15 @@
 
 #include "salescycle/funnel.h"
 #include "salescycle/machine.h"
+#include "salescycle/visibility.h"
 
 namespace salescycle {
 
 // A `digraph` for Graphviz (`dot -Tsvg`).
-std::string MachineToDot(const Machine& machine);
+SC_API std::string MachineToDot(const Machine& machine);
 
 // A `stateDiagram-v2` for Mermaid (GitHub renders it in Markdown).
-std::string MachineToMermaid(const Machine& machine);
+SC_API std::string MachineToMermaid(const Machine& machine);
 
 // The flow of a report's deals (FunnelFigures::flow) as a `digraph`: a
 // node a stage, with its live deals; an edge a pair deals moved between,
@@ -31,7 +32,7 @@ std::string MachineToMermaid(const Machine& machine);
 // moves to LOST red, forward on the funnel line blue, back on it orange,
 // and any other move (to a side stage, back onto the line from off it)
 // grey.
-std::string FunnelFlowToDot(const FunnelReport& report);
+SC_API std::string FunnelFlowToDot(const FunnelReport& report);
 
 }  // namespace salescycle
 

@@ -32,6 +32,7 @@
 #include "salescycle/machine.h"
 #include "salescycle/migration.h"
 #include "salescycle/pipeline.h"
+#include "salescycle/visibility.h"
 
 namespace salescycle {
 
@@ -55,7 +56,7 @@ struct RestoreOptions {
 // The journey as bytes: "SCJN", the CRC-32 (IEEE, as zlib.crc32) of the
 // rest as a u32 little endian, then a serialized salescycle.v1.JourneySnapshot.
 // Deal strings are kept as bytes, whatever their encoding.
-std::string SnapshotJourney(const Journey& journey);
+SC_API std::string SnapshotJourney(const Journey& journey);
 
 // Also reads snapshots from before the checksum (the bare message, which
 // starts with the byte 0x08), unchecked.
@@ -66,7 +67,7 @@ std::string SnapshotJourney(const Journey& journey);
 // names a stage the machine lacks, or an attribute of another type;
 // InvalidArgument for a null machine, a snapshot of a newer format version,
 // or a history limit or string past options.limits.
-[[nodiscard]] absl::StatusOr<Journey> RestoreJourney(
+[[nodiscard]] SC_API absl::StatusOr<Journey> RestoreJourney(
     absl::string_view bytes, std::shared_ptr<const Machine> machine,
     const RestoreOptions& options = {});
 
@@ -118,7 +119,7 @@ class SnapshotSource {
 // Errors: Unavailable / PermissionDenied etc. naming the path for a file
 // that cannot be written (the previous file is left as it was), DataLoss for
 // a stream that fails.
-[[nodiscard]] absl::Status SavePipeline(const Pipeline& pipeline,
+[[nodiscard]] SC_API absl::Status SavePipeline(const Pipeline& pipeline,
                                         const SnapshotSink& sink);
 
 // A new pipeline of `machine` holding the snapshot's deals, at their
@@ -129,7 +130,7 @@ class SnapshotSource {
 // count, history limit or string past options.limits (refused before
 // anything sized by it is allocated);
 // FailedPrecondition as for RestoreJourney; NotFound etc. naming the path.
-[[nodiscard]] absl::StatusOr<Pipeline> LoadPipeline(
+[[nodiscard]] SC_API absl::StatusOr<Pipeline> LoadPipeline(
     const SnapshotSource& source, std::shared_ptr<const Machine> machine,
     const RestoreOptions& options = {});
 
@@ -139,14 +140,14 @@ class SnapshotSource {
 // caller can give: load with the machine then); FailedPrecondition for a
 // snapshot that carries no spec. Only options.limits applies (the machine is
 // the snapshot's own: there is nothing to migrate).
-[[nodiscard]] absl::StatusOr<Pipeline> LoadPipeline(
+[[nodiscard]] SC_API absl::StatusOr<Pipeline> LoadPipeline(
     const SnapshotSource& source, const RestoreOptions& options = {});
 
 // Replaces the deals of `*pipeline` (onto its own machine) with the
 // snapshot's; its observers stay registered. All or nothing: on any error
 // `*pipeline` is left exactly as it was. Errors: as LoadPipeline;
 // InvalidArgument for a null pipeline.
-[[nodiscard]] absl::Status LoadPipelineInto(const SnapshotSource& source,
+[[nodiscard]] SC_API absl::Status LoadPipelineInto(const SnapshotSource& source,
                                             Pipeline* pipeline,
                                             const RestoreOptions& options = {});
 

@@ -9,6 +9,7 @@
 
 #include "absl/strings/string_view.h"
 #include "salescycle/types.h"
+#include "salescycle/visibility.h"
 
 namespace salescycle {
 
@@ -32,7 +33,7 @@ enum class Outcome : uint8_t {
 
 // "moved", "no_transition", "guard_failed", "missing_attribute", "no_deal",
 // "activity", "not_reopenable".
-absl::string_view OutcomeName(Outcome outcome);
+SC_API absl::string_view OutcomeName(Outcome outcome);
 
 // Rejections are results, not errors: a rejected event is ordinary in a sales
 // cycle and the hot path must not allocate an error message for it.
