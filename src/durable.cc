@@ -404,12 +404,8 @@ absl::Status DurablePipeline::Checkpoint() {
 }
 
 absl::Status DurablePipeline::Read(absl::FunctionRef<void(const Pipeline&)> fn) const {
-  SC_RETURN_IF_ERROR(NotFromARead(reader_));
-  std::lock_guard<std::mutex> lock(mu_);
-  reader_.store(std::this_thread::get_id(), std::memory_order_relaxed);
-  fn(pipeline_);
-  reader_.store(std::thread::id(), std::memory_order_relaxed);
-  return absl::OkStatus();
+  // Update's lock and re-entry check; `fn` sees the pipeline const.
+  return const_cast<DurablePipeline*>(this)->Update([&](Pipeline& p) { fn(p); });
 }
 
 absl::Status DurablePipeline::Update(absl::FunctionRef<void(Pipeline&)> fn) {

@@ -71,7 +71,7 @@ class _View(Pipeline):
     _destroy = staticmethod(lambda pointer: None)
 
 
-class DurablePipeline:
+class DurablePipeline(_native.Handle):
     """A pipeline in `directory` (made if missing; its parent must exist),
     recovered from what the directory holds.
 
@@ -104,8 +104,8 @@ class DurablePipeline:
         else:
             raise InvalidArgumentError(
                 'sync is "write", "none" or the milliseconds between syncs, not %r' % (sync,))
+        super().__init__(None)  # set once the directory is open
         self._machine = machine
-        self._ptr: Optional[c_void_p] = None
         self._calls = 0
         self._idle = threading.Condition()
         self._reading = threading.local()
@@ -159,22 +159,6 @@ class DurablePipeline:
                 self._idle.wait()
         if ptr is not None:
             lib.sc_durable_destroy(ptr)
-
-    @property
-    def closed(self) -> bool:
-        return self._ptr is None
-
-    def __enter__(self) -> "DurablePipeline":
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: the library may be gone
-            pass
 
     @property
     def machine(self) -> Machine:
