@@ -87,13 +87,21 @@ class PipInstall(unittest.TestCase):
         # its .pc files are; installed to /usr/local it needs nothing.
         self.check(python, clean_env(PKG_CONFIG_PATH=os.path.join(self.prefix, "lib",
                                                                    "pkgconfig")))
-        # With no library anywhere, the error says what to do.
+
+    def test_no_library_anywhere_is_an_error_that_says_what_to_do(self):
+        import ctypes.util
+        system = [p for p in ("/usr/local/lib", "/usr/lib", sys.prefix + "/lib")
+                  if os.path.exists(os.path.join(p, LIBRARIES[0]))]
+        if system or ctypes.util.find_library("salescycle_c"):
+            self.skipTest("this machine has the library installed system-wide (%s): the "
+                          "package finds it" % (system or "ldconfig"))
+        python = self.install("missing", carry=False)
         missing = subprocess.run([python, "-c", "import salescycle"], capture_output=True,
                                  text=True, cwd=self.tmp.name,
                                  env=clean_env(PKG_CONFIG_PATH=self.tmp.name))
-        if missing.returncode != 0:
-            self.assertIn("cmake --install build", missing.stderr)
-            self.assertIn("SALESCYCLE_LIBRARY", missing.stderr)
+        self.assertNotEqual(missing.returncode, 0)
+        self.assertIn("cmake --install build", missing.stderr)
+        self.assertIn("SALESCYCLE_LIBRARY", missing.stderr)
 
 
     def test_the_readme_python_block_runs_as_written(self):
