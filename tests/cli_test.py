@@ -125,6 +125,12 @@ class Cli(unittest.TestCase):
         ok = run("validate", B2B)
         self.assertEqual(ok.returncode, 0)
         self.assertIn("ok: b2b v1, 10 stages, 17 events, 8 attributes", ok.stdout)
+        one = self.write("one.textproto", 'name: "one" initial_stage: "a" stages { id: "a" }'
+                         ' stages { id: "b" } events { id: "go" }'
+                         ' transitions { from_stage: "a" event: "go" to: "b" }'
+                         ' attributes { name: "v" type: DOUBLE }')
+        self.assertIn("ok: one v0, 2 stages, 1 event, 1 attribute, 1 transition\n",
+                      run("validate", one).stdout)
         bad = self.write("bad.textproto", 'name: "x" initial_stage: "a" stages { id: "a" }'
                          ' events { id: "go" } transitions { from_stage: "a" event: "gone" to: "a" }')
         run_ = run("validate", bad)

@@ -1,4 +1,5 @@
-/* salescycle's C API: the library's only stable ABI, for C programs and for
+/** \file
+ * salescycle's C API: the library's only stable ABI, for C programs and for
  * the Python (ctypes) and Go (cgo) packages under capi/.
  *
  * Conventions
@@ -72,114 +73,147 @@ extern "C" {
 #endif
 
 /* ---- status codes: absl::StatusCode's values */
+/** What a call did: SC_OK or an error code (convention 1). */
 typedef int32_t sc_status;
-#define SC_OK 0
-#define SC_CANCELLED 1
-#define SC_UNKNOWN 2
-#define SC_INVALID_ARGUMENT 3
-#define SC_DEADLINE_EXCEEDED 4
-#define SC_NOT_FOUND 5
-#define SC_ALREADY_EXISTS 6
-#define SC_PERMISSION_DENIED 7
-#define SC_RESOURCE_EXHAUSTED 8
-#define SC_FAILED_PRECONDITION 9
-#define SC_ABORTED 10
-#define SC_OUT_OF_RANGE 11
-#define SC_UNIMPLEMENTED 12
-#define SC_INTERNAL 13
-#define SC_UNAVAILABLE 14
-#define SC_DATA_LOSS 15
-#define SC_UNAUTHENTICATED 16
+/** @name Status codes
+ * absl::StatusCode's values and meanings; each call says which it returns.
+ * @{ */
+#define SC_OK 0 /**< success */
+#define SC_CANCELLED 1 /**< not returned by this version */
+#define SC_UNKNOWN 2 /**< not returned by this version */
+#define SC_INVALID_ARGUMENT 3 /**< an argument is wrong whatever the state (a bad spec, an id out of range) */
+#define SC_DEADLINE_EXCEEDED 4 /**< not returned by this version */
+#define SC_NOT_FOUND 5 /**< a name, deal, id, key or file does not exist */
+#define SC_ALREADY_EXISTS 6 /**< an id, key or name is taken */
+#define SC_PERMISSION_DENIED 7 /**< a file or directory the process may not read or write */
+#define SC_RESOURCE_EXHAUSTED 8 /**< out of memory, slots, or past a limit */
+#define SC_FAILED_PRECONDITION 9 /**< not in this state: a change from inside a callback, data of another machine, a directory open elsewhere */
+#define SC_ABORTED 10 /**< a callback or named guard failed */
+#define SC_OUT_OF_RANGE 11 /**< not returned by this version */
+#define SC_UNIMPLEMENTED 12 /**< not returned by this version */
+#define SC_INTERNAL 13 /**< a bug in the library: please report it */
+#define SC_UNAVAILABLE 14 /**< an I/O error other than a missing or forbidden file (errno's text in the message) */
+#define SC_DATA_LOSS 15 /**< damaged data: a snapshot, journal or funnel state */
+#define SC_UNAUTHENTICATED 16 /**< not returned by this version */
+/** @} */
 
-/* What a step did (Outcome in salescycle/step.h). */
-#define SC_OUTCOME_MOVED 0
-#define SC_OUTCOME_NO_TRANSITION 1
-#define SC_OUTCOME_GUARD_FAILED 2
-#define SC_OUTCOME_MISSING_ATTRIBUTE 3
-#define SC_OUTCOME_NO_DEAL 4 /* a batch record for a removed deal */
-/* Accepted without a move: an activity, or a move by stage to the deal's own
+/** @name Outcomes
+ * What a step did (Outcome in salescycle/step.h).
+ * @{ */
+#define SC_OUTCOME_MOVED 0 /**< the deal moved */
+#define SC_OUTCOME_NO_TRANSITION 1 /**< the stage has no rule for the event */
+#define SC_OUTCOME_GUARD_FAILED 2 /**< the rule's guard did not hold */
+#define SC_OUTCOME_MISSING_ATTRIBUTE 3 /**< the target stage needs an unset attribute */
+#define SC_OUTCOME_NO_DEAL 4 /**< a batch record for a removed deal */
+/** Accepted without a move: an activity, or a move by stage to the deal's own
  * stage (an update). */
 #define SC_OUTCOME_ACTIVITY 5
-#define SC_OUTCOME_NOT_REOPENABLE 6 /* a reopen of a deal that cannot be */
+#define SC_OUTCOME_NOT_REOPENABLE 6 /**< a reopen of a deal that cannot be */
+/** @} */
 
-#define SC_STAGE_OPEN 0
-#define SC_STAGE_WON 1
-#define SC_STAGE_LOST 2
+/** @name Stage kinds
+ * StageKind in salescycle/machine.h.
+ * @{ */
+#define SC_STAGE_OPEN 0 /**< a deal in it is still being worked */
+#define SC_STAGE_WON 1  /**< a closed-won stage */
+#define SC_STAGE_LOST 2 /**< a closed-lost stage */
+/** @} */
 
-#define SC_ATTRIBUTE_INT64 0
-#define SC_ATTRIBUTE_DOUBLE 1
-#define SC_ATTRIBUTE_STRING 2
-#define SC_ATTRIBUTE_BOOL 3
+/** @name Attribute types
+ * AttributeType in salescycle/attribute.h.
+ * @{ */
+#define SC_ATTRIBUTE_INT64 0  /**< int64_t */
+#define SC_ATTRIBUTE_DOUBLE 1 /**< double */
+#define SC_ATTRIBUTE_STRING 2 /**< bytes (pointer + length) */
+#define SC_ATTRIBUTE_BOOL 3   /**< uint8_t, 0 or 1 */
+/** @} */
 
+/** "No id": no stage, event, attribute or deal (convention 5). */
 #define SC_NONE UINT32_C(0xFFFFFFFF)
 
 /* ---- handles */
+/** A compiled machine (salescycle/machine.h); immutable, any thread. */
 typedef struct sc_machine_t sc_machine_t;
+/** How a spec compiles: named guards, limits, source name. */
 typedef struct sc_compile_options_t sc_compile_options_t;
+/** Bounds on an untrusted spec or snapshot (salescycle/limits.h). */
 typedef struct sc_limits_t sc_limits_t;
+/** What a pipeline or journey keeps (salescycle/options.h). */
 typedef struct sc_options_t sc_options_t;
+/** Many deals of one machine (salescycle/pipeline.h). */
 typedef struct sc_pipeline_t sc_pipeline_t;
+/** One deal as a value (salescycle/journey.h). */
 typedef struct sc_journey_t sc_journey_t;
+/** A funnel as a mergeable value (salescycle/funnel_state.h). */
 typedef struct sc_funnel_state_t sc_funnel_state_t;
+/** A pipeline kept in a directory, every change journaled
+ * (salescycle/durable.h). */
 typedef struct sc_durable_t sc_durable_t;
+/** How a durable pipeline opens and syncs. */
 typedef struct sc_durable_options_t sc_durable_options_t;
-/* A deal's attributes as a named guard sees them, during the guard call. */
+/** A deal's attributes as a named guard sees them, during the guard call. */
 typedef struct sc_deal_view_t sc_deal_view_t;
 
 /* ---- the library */
 
-/* The library's version, as SC_VERSION_NUMBER: 1.2.3 is 10203. */
+/** The library's version, as SC_VERSION_NUMBER: 1.2.3 is 10203. */
 SC_EXPORT uint32_t sc_version_number(void);
-/* "1.2.3". Static storage. */
+/** "1.2.3". Static storage. */
 SC_EXPORT const char* sc_version_string(void);
-/* "OK", "INVALID_ARGUMENT", ...; "UNKNOWN_STATUS" for other values. Static
+/** "OK", "INVALID_ARGUMENT", ...; "UNKNOWN_STATUS" for other values. Static
  * storage. */
 SC_EXPORT const char* sc_status_name(sc_status status);
-/* Frees what the library returned as "caller owns". NULL is fine. */
+/** Frees what the library returned as "caller owns". NULL is fine. */
 SC_EXPORT void sc_free(void* ptr);
 
-/* ---- limits: what an untrusted spec or snapshot may ask for
- *
+/* ---- limits: what an untrusted spec or snapshot may ask for */
+/** @name Limits
  * salescycle/limits.h says what each bounds and why. Input past a limit is
  * refused with SC_INVALID_ARGUMENT naming the limit, before anything sized
- * by it is allocated. A value past a hard cap acts as the cap. */
-#define SC_LIMIT_SPEC_BYTES 0       /* default 4 MiB */
-#define SC_LIMIT_STAGES 1           /* 1024; hard cap 65534 */
-#define SC_LIMIT_EVENTS 2           /* 1024; hard cap 65534 */
-#define SC_LIMIT_ATTRIBUTES 3       /* 1024; hard cap 65534 */
-#define SC_LIMIT_TRANSITIONS 4      /* 2^20, once per stage each leaves */
-#define SC_LIMIT_GUARD_DEPTH 5      /* 32; hard cap 40 */
-#define SC_LIMIT_STRING_LENGTH 6    /* 64 KiB */
-#define SC_LIMIT_HISTORY_LENGTH 7   /* 1024; hard cap 65536 */
-#define SC_LIMIT_SNAPSHOT_DEALS 8   /* 2^28; hard cap 2^32 - 2 */
-#define SC_LIMIT_HISTORY_ENTRIES 9  /* 2^26: slots x history length */
+ * by it is allocated. A value past a hard cap acts as the cap.
+ * @{ */
+#define SC_LIMIT_SPEC_BYTES 0       /**< default 4 MiB */
+#define SC_LIMIT_STAGES 1           /**< 1024; hard cap 65534 */
+#define SC_LIMIT_EVENTS 2           /**< 1024; hard cap 65534 */
+#define SC_LIMIT_ATTRIBUTES 3       /**< 1024; hard cap 65534 */
+#define SC_LIMIT_TRANSITIONS 4      /**< 2^20, once per stage each leaves */
+#define SC_LIMIT_GUARD_DEPTH 5      /**< 32; hard cap 40 */
+#define SC_LIMIT_STRING_LENGTH 6    /**< 64 KiB */
+#define SC_LIMIT_HISTORY_LENGTH 7   /**< 1024; hard cap 65536 */
+#define SC_LIMIT_SNAPSHOT_DEALS 8   /**< 2^28; hard cap 2^32 - 2 */
+#define SC_LIMIT_HISTORY_ENTRIES 9  /**< 2^26: slots x history length */
+/** @} */
 
-/* The defaults. NULL only when memory is exhausted. */
+/** The defaults. NULL only when memory is exhausted. */
 SC_EXPORT sc_limits_t* sc_limits_create(void);
+/** Frees `limits`; NULL is a no-op. */
 SC_EXPORT void sc_limits_destroy(sc_limits_t* limits);
-/* Errors: SC_INVALID_ARGUMENT for NULL or a `limit` that is not one of
- * SC_LIMIT_*. */
+/** Sets (get: reads) one SC_LIMIT_*. Errors: SC_INVALID_ARGUMENT for NULL
+ * or a `limit` that is not one of SC_LIMIT_*. @{ */
 SC_EXPORT sc_status sc_limits_set(sc_limits_t* limits, int32_t limit,
                                   uint64_t value, char** errmsg);
 SC_EXPORT sc_status sc_limits_get(uint64_t* out, const sc_limits_t* limits,
                                   int32_t limit, char** errmsg);
+/** @} */
 
 /* ---- compile options: named guards, limits and the name errors use */
 
-/* NULL only when memory is exhausted. */
+/** NULL only when memory is exhausted. */
 SC_EXPORT sc_compile_options_t* sc_compile_options_create(void);
+/** Frees `options`; NULL is a no-op. Machines compiled with them keep what
+ * they need. */
 SC_EXPORT void sc_compile_options_destroy(sc_compile_options_t* options);
-/* Named in error messages instead of "<text>", "<json>" or the path. */
+/** Named in error messages instead of "<text>", "<json>" or the path. */
 SC_EXPORT sc_status sc_compile_options_set_source_name(
     sc_compile_options_t* options, const char* name, size_t name_len,
     char** errmsg);
 
-/* Copies `limits` (default: sc_limits_create's). */
+/** Copies `limits` (default: sc_limits_create's). */
 SC_EXPORT sc_status sc_compile_options_set_limits(sc_compile_options_t* options,
                                                   const sc_limits_t* limits,
                                                   char** errmsg);
 
-/* A named guard: a rule a declarative guard cannot say. Set *out_holds to 1
+/** A named guard: a rule a declarative guard cannot say. Set *out_holds to 1
  * when the guard holds and return 0. A non-zero return is a failure: the
  * guard counts as not holding, and the fire / apply / advance call that
  * asked returns SC_ABORTED naming the guard and the code. It may be called
@@ -187,7 +221,7 @@ SC_EXPORT sc_status sc_compile_options_set_limits(sc_compile_options_t* options,
  * change, the pipeline or journey being stepped (convention 7). */
 typedef int32_t (*sc_guard_fn)(void* user_data, const sc_deal_view_t* deal,
                                uint8_t* out_holds);
-/* Registers `fn` under `name` (a spec refers to it as `guard { named: "..."
+/** Registers `fn` under `name` (a spec refers to it as `guard { named: "..."
  * }`). `user_data` must stay valid while any machine compiled with these
  * options lives. Errors: SC_INVALID_ARGUMENT for NULL or an empty name,
  * SC_ALREADY_EXISTS for a name registered twice. */
@@ -195,10 +229,10 @@ SC_EXPORT sc_status sc_compile_options_add_named_guard(
     sc_compile_options_t* options, const char* name, size_t name_len,
     sc_guard_fn fn, void* user_data, char** errmsg);
 
-/* Reads of the deal a guard is deciding on. An attribute that was never set
+/** Reads of the deal a guard is deciding on. An attribute that was never set
  * reads as its declared default. Errors: SC_INVALID_ARGUMENT for an id out
  * of range or an attribute of another type. A string is borrowed for the
- * duration of the guard call. */
+ * duration of the guard call. @{ */
 SC_EXPORT sc_status sc_deal_view_is_set(uint8_t* out, const sc_deal_view_t* deal,
                                         uint32_t attribute, char** errmsg);
 SC_EXPORT sc_status sc_deal_view_get_int64(int64_t* out,
@@ -214,13 +248,15 @@ SC_EXPORT sc_status sc_deal_view_get_string(const char** out_data,
                                             size_t* out_len,
                                             const sc_deal_view_t* deal,
                                             uint32_t attribute, char** errmsg);
+/** @} */
 
 /* ---- machines: compiled, immutable, shared by threads */
 
-/* Parse and compile a MachineSpec (proto/salescycle/v1/machine.proto) in
+/** Parse and compile a MachineSpec (proto/salescycle/v1/machine.proto) in
  * protobuf text format or JSON; a file ending in ".json" is read as JSON.
  * `options` may be NULL. Errors: SC_INVALID_ARGUMENT naming the source and
- * the offending element; SC_NOT_FOUND etc. for a file that cannot be read. */
+ * the offending element; SC_NOT_FOUND etc. for a file that cannot be read.
+ * *out: free with sc_machine_destroy. @{ */
 SC_EXPORT sc_status sc_machine_from_text(sc_machine_t** out, const char* text,
                                          size_t text_len,
                                          const sc_compile_options_t* options,
@@ -232,28 +268,31 @@ SC_EXPORT sc_status sc_machine_from_json(sc_machine_t** out, const char* json,
 SC_EXPORT sc_status sc_machine_from_file(sc_machine_t** out, const char* path,
                                          const sc_compile_options_t* options,
                                          char** errmsg);
-/* Pipelines and journeys keep their machine alive: a machine handle may be
+/** @} */
+/** Pipelines and journeys keep their machine alive: a machine handle may be
  * destroyed while they are in use. */
 SC_EXPORT void sc_machine_destroy(sc_machine_t* machine);
 
-/* Borrowed, NUL-terminated, valid until the machine is destroyed. */
+/** Borrowed, NUL-terminated, valid until the machine is destroyed. */
 SC_EXPORT sc_status sc_machine_name(const char** out,
                                     const sc_machine_t* machine,
                                     char** errmsg);
+/** The spec's version. */
 SC_EXPORT sc_status sc_machine_version(uint32_t* out,
                                        const sc_machine_t* machine,
                                        char** errmsg);
-/* Machine::fingerprint(): equal for machines that behave the same. */
+/** Machine::fingerprint(): equal for machines that behave the same. */
 SC_EXPORT sc_status sc_machine_fingerprint(uint64_t* out,
                                            const sc_machine_t* machine,
                                            char** errmsg);
-/* The whole machine as compiled, in JSON (Machine::SpecJson): every stage,
+/** The whole machine as compiled, in JSON (Machine::SpecJson): every stage,
  * event, attribute, transition and timeout with all their fields, in id
  * order, as salescycle.v1.MachineSpec's JSON mapping (64-bit integers are
  * strings). *out_data: caller owns (NUL-terminated; free with sc_free). */
 SC_EXPORT sc_status sc_machine_spec_json(char** out_data, size_t* out_len,
                                          const sc_machine_t* machine,
                                          char** errmsg);
+/** How many stages, events, attributes: ids run from 0 below these. @{ */
 SC_EXPORT sc_status sc_machine_num_stages(uint32_t* out,
                                           const sc_machine_t* machine,
                                           char** errmsg);
@@ -263,10 +302,12 @@ SC_EXPORT sc_status sc_machine_num_events(uint32_t* out,
 SC_EXPORT sc_status sc_machine_num_attributes(uint32_t* out,
                                               const sc_machine_t* machine,
                                               char** errmsg);
+/** @} */
+/** The stage a deal is added in when none is named. */
 SC_EXPORT sc_status sc_machine_initial_stage(uint32_t* out,
                                              const sc_machine_t* machine,
                                              char** errmsg);
-/* Ids by name. Errors: SC_NOT_FOUND naming the machine and the name. */
+/** Ids by name. Errors: SC_NOT_FOUND naming the machine and the name. @{ */
 SC_EXPORT sc_status sc_machine_find_stage(uint32_t* out,
                                           const sc_machine_t* machine,
                                           const char* name, size_t name_len,
@@ -279,8 +320,9 @@ SC_EXPORT sc_status sc_machine_find_attribute(uint32_t* out,
                                               const sc_machine_t* machine,
                                               const char* name,
                                               size_t name_len, char** errmsg);
-/* Names by id: borrowed, NUL-terminated, valid until the machine is
- * destroyed. Errors: SC_INVALID_ARGUMENT for an id out of range. */
+/** @} */
+/** Names by id: borrowed, NUL-terminated, valid until the machine is
+ * destroyed. Errors: SC_INVALID_ARGUMENT for an id out of range. @{ */
 SC_EXPORT sc_status sc_machine_stage_name(const char** out,
                                           const sc_machine_t* machine,
                                           uint32_t stage, char** errmsg);
@@ -291,11 +333,12 @@ SC_EXPORT sc_status sc_machine_attribute_name(const char** out,
                                               const sc_machine_t* machine,
                                               uint32_t attribute,
                                               char** errmsg);
-/* SC_STAGE_OPEN, SC_STAGE_WON or SC_STAGE_LOST. */
+/** @} */
+/** SC_STAGE_OPEN, SC_STAGE_WON or SC_STAGE_LOST. */
 SC_EXPORT sc_status sc_machine_stage_kind(int32_t* out,
                                           const sc_machine_t* machine,
                                           uint32_t stage, char** errmsg);
-/* SC_ATTRIBUTE_INT64, _DOUBLE, _STRING or _BOOL. */
+/** SC_ATTRIBUTE_INT64, _DOUBLE, _STRING or _BOOL. */
 SC_EXPORT sc_status sc_machine_attribute_type(int32_t* out,
                                               const sc_machine_t* machine,
                                               uint32_t attribute,
@@ -303,21 +346,22 @@ SC_EXPORT sc_status sc_machine_attribute_type(int32_t* out,
 
 /* ---- options of pipelines and journeys */
 
-/* Defaults: history_limit 0 (no history), expected_deals 0. NULL only when
+/** Defaults: history_limit 0 (no history), expected_deals 0. NULL only when
  * memory is exhausted. */
 SC_EXPORT sc_options_t* sc_options_create(void);
+/** Frees `options`; NULL is a no-op. */
 SC_EXPORT void sc_options_destroy(sc_options_t* options);
-/* Steps remembered per deal, at most 65536. */
+/** Steps remembered per deal, at most 65536. */
 SC_EXPORT sc_status sc_options_set_history_limit(sc_options_t* options,
                                                  uint32_t limit, char** errmsg);
-/* Deals a pipeline reserves room for up front (journeys ignore it). */
+/** Deals a pipeline reserves room for up front (journeys ignore it). */
 SC_EXPORT sc_status sc_options_set_expected_deals(sc_options_t* options,
                                                   uint64_t deals,
                                                   char** errmsg);
 
 /* ---- observers */
 
-/* Called after every step of a pipeline or journey it is registered with:
+/** Called after every step of a pipeline or journey it is registered with:
  * on_transition for accepted steps (moves, and activities: outcome
  * SC_OUTCOME_ACTIVITY, `to` equals `from`), on_rejection for the others.
  * `deal` is the deal's index (SC_NONE for a journey), `event` SC_NONE for a
@@ -332,18 +376,22 @@ typedef int32_t (*sc_observer_fn)(void* user_data, uint32_t deal,
                                   uint32_t from, uint32_t to, uint32_t event,
                                   int64_t time, int32_t outcome);
 
-/* The changes of a pipeline that are not steps, for a host that keeps its
+/** The changes of a pipeline that are not steps, for a host that keeps its
  * own log or index of it (observer.h's OnAdd, OnRemove, OnSet):
  * SC_CHANGE_ADD: `deal` was added in stage `id` at `time` (its id or key is
  * the pipeline's by then); SC_CHANGE_REMOVE: `deal` was removed (`id`
  * SC_NONE, `time` 0); SC_CHANGE_SET: attribute `id` of `deal` was set (read
  * the value with sc_pipeline_get_*; `time` 0). What fails is not a change
  * and is not seen. The return and the rules are sc_observer_fn's. */
-#define SC_CHANGE_ADD 0
-#define SC_CHANGE_REMOVE 1
-#define SC_CHANGE_SET 2
 typedef int32_t (*sc_change_fn)(void* user_data, int32_t kind, uint32_t deal,
                                 uint32_t id, int64_t time);
+/** @name Change kinds
+ * sc_change_fn's `kind`.
+ * @{ */
+#define SC_CHANGE_ADD 0    /**< a deal was added */
+#define SC_CHANGE_REMOVE 1 /**< a deal was removed */
+#define SC_CHANGE_SET 2    /**< an attribute of a deal was set */
+/** @} */
 
 /* ---- batch records: the one fixed layout of the API
  *
@@ -352,47 +400,54 @@ typedef int32_t (*sc_change_fn)(void* user_data, int32_t kind, uint32_t deal,
  *   offset 8  int64_t  time   seconds
  *   size 16, alignment 8, no padding, native byte order
  */
+/** One event for one deal, as the batch calls take them: 16 bytes, no
+ * padding, native byte order (EventRecord in salescycle/pipeline.h). */
 typedef struct sc_event_record {
-  uint32_t deal;
-  uint32_t event;
-  int64_t time;
+  uint32_t deal;  /**< a deal index of the pipeline (offset 0) */
+  uint32_t event; /**< an event id (offset 4) */
+  int64_t time;   /**< seconds (offset 8) */
 } sc_event_record;
 
-/* A move by stage, the same layout with a stage id where the event id is. */
+/** A move by stage, the same layout with a stage id where the event id is. */
 typedef struct sc_stage_record {
-  uint32_t deal;
-  uint32_t stage;
-  int64_t time;
+  uint32_t deal;  /**< a deal index of the pipeline */
+  uint32_t stage; /**< the stage the deal was in from `time` */
+  int64_t time;   /**< seconds */
 } sc_stage_record;
 
-/* Funnel analytics (salescycle/funnel.h): keep the counters online as events
+/** @name Cohorts
+ * How sc_options_set_analytics groups deals into cohorts.
+ * @{ */
+#define SC_COHORT_NONE 0    /**< no cohorts */
+#define SC_COHORT_WEEK 1    /**< the UTC ISO 8601 week a deal was added in */
+#define SC_COHORT_MONTH 2   /**< the UTC month */
+#define SC_COHORT_QUARTER 3 /**< the UTC calendar quarter */
+/** @} */
+/** Funnel analytics (salescycle/funnel.h): keep the counters online as events
  * are applied. `cohort` is SC_COHORT_NONE, _WEEK, _MONTH or _QUARTER (the
  * UTC week, month or calendar quarter a deal was added in). Pipelines
  * only. */
-#define SC_COHORT_NONE 0
-#define SC_COHORT_WEEK 1
-#define SC_COHORT_MONTH 2
-#define SC_COHORT_QUARTER 3
 SC_EXPORT sc_status sc_options_set_analytics(sc_options_t* options,
                                              uint8_t enabled, int32_t cohort,
                                              char** errmsg);
 
 /* ---- pipelines: many deals of one machine */
 
-/* `options` may be NULL. */
+/** `options` may be NULL. */
 SC_EXPORT sc_status sc_pipeline_create(sc_pipeline_t** out,
                                        const sc_machine_t* machine,
                                        const sc_options_t* options,
                                        char** errmsg);
+/** Frees `pipeline`; NULL is a no-op. */
 SC_EXPORT void sc_pipeline_destroy(sc_pipeline_t* pipeline);
 
-/* A new deal in the initial stage, entered at `time`; *out is its index.
+/** A new deal in the initial stage, entered at `time`; *out is its index.
  * Errors: SC_ALREADY_EXISTS for an id or key in use, SC_RESOURCE_EXHAUSTED
  * past 2^32 - 1 deals. The _in_stage forms create it in `stage`, one of the
  * machine's entry stages (SC_NONE: the initial stage); its creation is its
  * entry into that stage and no stage before it. Errors: also
  * SC_INVALID_ARGUMENT for a stage that is not an entry stage; SC_ABORTED
- * when a change observer failed (the deal is added, and *out written). */
+ * when a change observer failed (the deal is added, and *out written). @{ */
 SC_EXPORT sc_status sc_pipeline_add(uint32_t* out, sc_pipeline_t* pipeline,
                                     int64_t time, char** errmsg);
 SC_EXPORT sc_status sc_pipeline_add_with_id(uint32_t* out,
@@ -416,10 +471,11 @@ SC_EXPORT sc_status sc_pipeline_add_with_id_in_stage(uint32_t* out,
 SC_EXPORT sc_status sc_pipeline_add_with_key_in_stage(
     uint32_t* out, sc_pipeline_t* pipeline, const char* key, size_t key_len,
     uint32_t stage, int64_t time, char** errmsg);
-/* Errors: SC_NOT_FOUND for a deal that is not live. */
+/** @} */
+/** Errors: SC_NOT_FOUND for a deal that is not live. */
 SC_EXPORT sc_status sc_pipeline_remove(sc_pipeline_t* pipeline, uint32_t deal,
                                        char** errmsg);
-/* Errors: SC_NOT_FOUND naming the id or key. */
+/** Errors: SC_NOT_FOUND naming the id or key. @{ */
 SC_EXPORT sc_status sc_pipeline_find_by_id(uint32_t* out,
                                            const sc_pipeline_t* pipeline,
                                            uint64_t id, char** errmsg);
@@ -427,18 +483,19 @@ SC_EXPORT sc_status sc_pipeline_find_by_key(uint32_t* out,
                                             const sc_pipeline_t* pipeline,
                                             const char* key, size_t key_len,
                                             char** errmsg);
-/* Live deals. */
+/** @} */
+/** Live deals. */
 SC_EXPORT sc_status sc_pipeline_size(uint64_t* out,
                                      const sc_pipeline_t* pipeline,
                                      char** errmsg);
-/* The deal's stage and the time it entered it (either out may be NULL).
+/** The deal's stage and the time it entered it (either out may be NULL).
  * Errors: SC_NOT_FOUND for a deal that is not live. */
 SC_EXPORT sc_status sc_pipeline_deal_stage(uint32_t* out_stage,
                                            int64_t* out_entered_at,
                                            const sc_pipeline_t* pipeline,
                                            uint32_t deal, char** errmsg);
 
-/* What the deal keeps beyond its stage (salescycle/pipeline.h); any out may
+/** What the deal keeps beyond its stage (salescycle/pipeline.h); any out may
  * be NULL: its last activity time (its entry time when the machine keeps
  * none), the open stage it was last closed from (SC_NONE: none), its cycle
  * (1 for the first). Errors: SC_NOT_FOUND for a deal that is not live. */
@@ -447,15 +504,15 @@ SC_EXPORT sc_status sc_pipeline_deal_lifecycle(int64_t* out_last_activity,
                                                uint32_t* out_cycle,
                                                const sc_pipeline_t* pipeline,
                                                uint32_t deal, char** errmsg);
-/* The reason recorded when the deal entered the LOST stage it is in ("" when
+/** The reason recorded when the deal entered the LOST stage it is in ("" when
  * none). *out_data: caller owns (NUL-terminated; free with sc_free). */
 SC_EXPORT sc_status sc_pipeline_loss_reason(char** out_data, size_t* out_len,
                                             const sc_pipeline_t* pipeline,
                                             uint32_t deal, char** errmsg);
 
-/* Attributes. Errors: SC_NOT_FOUND for a deal that is not live,
+/** Attributes. Errors: SC_NOT_FOUND for a deal that is not live,
  * SC_INVALID_ARGUMENT for an id out of range or another type. A get of an
- * unset attribute gives its declared default. */
+ * unset attribute gives its declared default. @{ */
 SC_EXPORT sc_status sc_pipeline_set_int64(sc_pipeline_t* pipeline,
                                           uint32_t deal, uint32_t attribute,
                                           int64_t value, char** errmsg);
@@ -485,16 +542,17 @@ SC_EXPORT sc_status sc_pipeline_get_bool(uint8_t* out,
                                          const sc_pipeline_t* pipeline,
                                          uint32_t deal, uint32_t attribute,
                                          char** errmsg);
-/* *out_data: caller owns (NUL-terminated; free with sc_free). */
+/** @} */
+/** *out_data: caller owns (NUL-terminated; free with sc_free). */
 SC_EXPORT sc_status sc_pipeline_get_string(char** out_data, size_t* out_len,
                                            const sc_pipeline_t* pipeline,
                                            uint32_t deal, uint32_t attribute,
                                            char** errmsg);
 
-/* Fires one event. A rejection is an outcome (*out_outcome), not an error.
+/** Fires one event. A rejection is an outcome (*out_outcome), not an error.
  * Errors: SC_NOT_FOUND for a deal that is not live or an unknown event
  * name, SC_INVALID_ARGUMENT for an event id out of range; SC_ABORTED when a
- * callback failed (the step stands). */
+ * callback failed (the step stands). @{ */
 SC_EXPORT sc_status sc_pipeline_fire(int32_t* out_outcome,
                                      sc_pipeline_t* pipeline, uint32_t deal,
                                      uint32_t event, int64_t time,
@@ -504,13 +562,14 @@ SC_EXPORT sc_status sc_pipeline_fire_by_name(int32_t* out_outcome,
                                              uint32_t deal, const char* event,
                                              size_t event_len, int64_t time,
                                              char** errmsg);
-/* Moves the deal to `stage` by stage: the first declared transition between
+/** @} */
+/** Moves the deal to `stage` by stage: the first declared transition between
  * the two stages whose guard holds, then the target's required attributes.
  * Naming the deal's own stage records an activity (SC_OUTCOME_ACTIVITY), never
  * a move; with no declared transition, naming the stage a deal in a
  * reopenable closed stage was closed from reopens it. Errors: SC_NOT_FOUND
  * for a deal that is not live or an unknown stage name, SC_INVALID_ARGUMENT
- * for a stage out of range; SC_ABORTED as for sc_pipeline_fire. */
+ * for a stage out of range; SC_ABORTED as for sc_pipeline_fire. @{ */
 SC_EXPORT sc_status sc_pipeline_move_to(int32_t* out_outcome,
                                         sc_pipeline_t* pipeline, uint32_t deal,
                                         uint32_t stage, int64_t time,
@@ -521,13 +580,14 @@ SC_EXPORT sc_status sc_pipeline_move_to_by_name(int32_t* out_outcome,
                                                 const char* stage,
                                                 size_t stage_len, int64_t time,
                                                 char** errmsg);
-/* Reopens a deal in a reopenable WON or LOST stage into the stage it was
+/** @} */
+/** Reopens a deal in a reopenable WON or LOST stage into the stage it was
  * closed from, in the same cycle; anything else is SC_OUTCOME_NOT_REOPENABLE.
  * Errors: as sc_pipeline_move_to. */
 SC_EXPORT sc_status sc_pipeline_reopen(int32_t* out_outcome,
                                        sc_pipeline_t* pipeline, uint32_t deal,
                                        int64_t time, char** errmsg);
-/* Applies `count` records in order, straight from the caller's array (no
+/** Applies `count` records in order, straight from the caller's array (no
  * copy). Another thread may write the array during the call (a Python
  * thread, the GIL released): each record is read once where it is applied
  * and checked again, so that is never a crash; a record rewritten since
@@ -540,7 +600,7 @@ SC_EXPORT sc_status sc_pipeline_apply(uint64_t* out_accepted,
                                       sc_pipeline_t* pipeline,
                                       const sc_event_record* records,
                                       size_t count, char** errmsg);
-/* sc_pipeline_apply split across up to `threads` threads by deal, with
+/** sc_pipeline_apply split across up to `threads` threads by deal, with
  * exactly its result (Pipeline::ApplyParallel). It uses fewer threads where
  * more do not pay (a small batch or pipeline, a machine with no guard or
  * required attribute), and one where the result could differ (named
@@ -554,7 +614,7 @@ SC_EXPORT sc_status sc_pipeline_apply_parallel(uint64_t* out_accepted,
                                                const sc_event_record* records,
                                                size_t count, uint32_t threads,
                                                char** errmsg);
-/* Moves by stage (a stage-history export: "deal D was in stage S from time
+/** Moves by stage (a stage-history export: "deal D was in stage S from time
  * T"), in order, as sc_pipeline_apply applies events: all checked first (a
  * deal past the pipeline's slots or a stage out of range fails the batch,
  * nothing applied). Accepted counts moves and updates. */
@@ -563,16 +623,16 @@ SC_EXPORT sc_status sc_pipeline_apply_moves(uint64_t* out_accepted,
                                             sc_pipeline_t* pipeline,
                                             const sc_stage_record* records,
                                             size_t count, char** errmsg);
-/* Fires every timeout due at or before `now`, in due order. */
+/** Fires every timeout due at or before `now`, in due order. */
 SC_EXPORT sc_status sc_pipeline_advance_to(uint64_t* out_fired,
                                            sc_pipeline_t* pipeline,
                                            int64_t now, char** errmsg);
-/* Live deals in one stage. Errors: SC_INVALID_ARGUMENT for a stage out of
+/** Live deals in one stage. Errors: SC_INVALID_ARGUMENT for a stage out of
  * range. */
 SC_EXPORT sc_status sc_pipeline_stage_count(uint64_t* out,
                                             const sc_pipeline_t* pipeline,
                                             uint32_t stage, char** errmsg);
-/* Bulk reads, for callers that want columns rather than a call a deal
+/** Bulk reads, for callers that want columns rather than a call a deal
  * (Python fills numpy arrays or array.array with them, Go slices). The
  * live deals in `stage`, in index order: *out_count gets how many; they
  * are written into out[0 .. count) when `capacity` is enough (out may be
@@ -582,14 +642,14 @@ SC_EXPORT sc_status sc_pipeline_deals_in_stage(uint32_t* out, size_t capacity,
                                                size_t* out_count,
                                                const sc_pipeline_t* pipeline,
                                                uint32_t stage, char** errmsg);
-/* Slots, live or removed: every deal index is below this. */
+/** Slots, live or removed: every deal index is below this. */
 SC_EXPORT sc_status sc_pipeline_slot_count(uint64_t* out, const sc_pipeline_t* pipeline,
                                            char** errmsg);
-/* One value a slot, into out[0 .. slot count): the stage (SC_NONE for a
+/** One value a slot, into out[0 .. slot count): the stage (SC_NONE for a
  * removed slot); the time the deal entered it (0 for a removed slot); the
  * external id (0, and out_has_id 0, for a deal without one or a removed
  * slot). Errors: SC_INVALID_ARGUMENT when `capacity` is below the slot
- * count (nothing written). */
+ * count (nothing written). @{ */
 SC_EXPORT sc_status sc_pipeline_stage_column(uint32_t* out, size_t capacity,
                                              const sc_pipeline_t* pipeline, char** errmsg);
 SC_EXPORT sc_status sc_pipeline_entered_at_column(int64_t* out, size_t capacity,
@@ -598,38 +658,43 @@ SC_EXPORT sc_status sc_pipeline_entered_at_column(int64_t* out, size_t capacity,
 SC_EXPORT sc_status sc_pipeline_id_column(uint64_t* out, uint8_t* out_has_id,
                                           size_t capacity, const sc_pipeline_t* pipeline,
                                           char** errmsg);
-/* Live deals in every stage, into out[0 .. num_stages). Errors:
+/** @} */
+/** Live deals in every stage, into out[0 .. num_stages). Errors:
  * SC_INVALID_ARGUMENT when `capacity` is less than the number of stages. */
 SC_EXPORT sc_status sc_pipeline_stage_counts(uint64_t* out, size_t capacity,
                                              const sc_pipeline_t* pipeline,
                                              char** errmsg);
 
-/* Registers an observer; either function may be NULL. *out_token names it
+/** Registers an observer; either function may be NULL. *out_token names it
  * for sc_pipeline_remove_observer. */
 SC_EXPORT sc_status sc_pipeline_add_observer(uint64_t* out_token,
                                              sc_pipeline_t* pipeline,
                                              sc_observer_fn on_transition,
                                              sc_observer_fn on_rejection,
                                              void* user_data, char** errmsg);
-/* Errors: SC_NOT_FOUND for a token that is not registered. */
-/* Registers `on_change` (see sc_change_fn); sc_pipeline_remove_observer
+/** Registers `on_change` (see sc_change_fn); sc_pipeline_remove_observer
  * removes it by its token. */
 SC_EXPORT sc_status sc_pipeline_add_change_observer(uint64_t* out_token,
                                                     sc_pipeline_t* pipeline,
                                                     sc_change_fn on_change,
                                                     void* user_data, char** errmsg);
+/** Removes an observer or change observer by its token. Errors:
+ * SC_NOT_FOUND for a token that is not registered. */
 SC_EXPORT sc_status sc_pipeline_remove_observer(sc_pipeline_t* pipeline,
                                                 uint64_t token, char** errmsg);
 
-/* The funnel report (salescycle/funnel.h) in one of these formats: */
-#define SC_FUNNEL_TABLE 0 /* a readable table */
-#define SC_FUNNEL_JSON 1  /* salescycle.v1.FunnelReport as JSON */
-#define SC_FUNNEL_CSV 2   /* a row a stage (and cohort) */
-#define SC_FUNNEL_SVG 3   /* the funnel chart */
-#define SC_FUNNEL_PROTO 4 /* salescycle.v1.FunnelReport, serialized */
-/* The table with its reached and to-next columns in order (funnel.h). */
+/** @name Funnel formats
+ * The funnel report (salescycle/funnel.h) in one of these formats.
+ * @{ */
+#define SC_FUNNEL_TABLE 0 /**< a readable table */
+#define SC_FUNNEL_JSON 1  /**< salescycle.v1.FunnelReport as JSON */
+#define SC_FUNNEL_CSV 2   /**< a row a stage (and cohort) */
+#define SC_FUNNEL_SVG 3   /**< the funnel chart */
+#define SC_FUNNEL_PROTO 4 /**< salescycle.v1.FunnelReport, serialized */
+/** The table with its reached and to-next columns in order (funnel.h). */
 #define SC_FUNNEL_TABLE_IN_ORDER 5
-/* `value_attribute` (NUL-terminated, may be NULL) names the deal value
+/** @} */
+/** `value_attribute` (NUL-terminated, may be NULL) names the deal value
  * attribute; `has_now` 0 judges stalled deals at the latest event, else at
  * `now`. *out_data: caller owns, free with sc_free (NUL-terminated too).
  * Errors: SC_FAILED_PRECONDITION for a pipeline with neither analytics nor
@@ -642,30 +707,31 @@ SC_EXPORT sc_status sc_pipeline_funnel(uint8_t** out_data, size_t* out_len,
                                        uint8_t has_now, int64_t now,
                                        char** errmsg);
 
-/* What a funnel report or state covers (salescycle/funnel.h's
+/** What a funnel report or state covers (salescycle/funnel.h's
  * FunnelOptions). Start from SC_FUNNEL_OPTIONS_INIT (all unset), then set
  * what you need; `struct_size` lets a later version add fields after these
  * without breaking callers built against this one. Strings are
  * NUL-terminated, NULL for none; each has_* says whether its time is set.
  * The windows' bounds must start periods of the pipeline's cohort kind. */
 typedef struct sc_funnel_options {
-  size_t struct_size;              /* sizeof(sc_funnel_options) */
-  const char* value_attribute;     /* the deal value attribute */
-  const char* breakdown_attribute; /* break the live deals down by it */
-  uint8_t has_now;
-  int64_t now;                     /* when stalled deals are judged */
-  uint8_t has_closed_from;
-  int64_t closed_from;             /* the closes of [from, to) */
-  uint8_t has_closed_to;
-  int64_t closed_to;
-  uint8_t has_created_from;
-  int64_t created_from;            /* the deals added in [from, to) */
-  uint8_t has_created_to;
-  int64_t created_to;
+  size_t struct_size;              /**< sizeof(sc_funnel_options) */
+  const char* value_attribute;     /**< the deal value attribute */
+  const char* breakdown_attribute; /**< break the live deals down by it */
+  uint8_t has_now;                 /**< 1: `now` is set */
+  int64_t now;                     /**< when stalled deals are judged (else the latest event) */
+  uint8_t has_closed_from;         /**< 1: `closed_from` is set */
+  int64_t closed_from;             /**< the closes of [closed_from, closed_to) */
+  uint8_t has_closed_to;           /**< 1: `closed_to` is set */
+  int64_t closed_to;               /**< the window's end, excluded */
+  uint8_t has_created_from;        /**< 1: `created_from` is set */
+  int64_t created_from;            /**< the deals added in [created_from, created_to) */
+  uint8_t has_created_to;          /**< 1: `created_to` is set */
+  int64_t created_to;              /**< the window's end, excluded */
 } sc_funnel_options;
+/** Every option unset: `sc_funnel_options o = SC_FUNNEL_OPTIONS_INIT;` */
 #define SC_FUNNEL_OPTIONS_INIT {sizeof(sc_funnel_options), NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 
-/* sc_pipeline_funnel with every option; `options` NULL for the defaults.
+/** sc_pipeline_funnel with every option; `options` NULL for the defaults.
  * Errors: as sc_pipeline_funnel; SC_NOT_FOUND for the breakdown attribute;
  * SC_INVALID_ARGUMENT for a struct_size too small or a window bound that
  * does not start a period; SC_FAILED_PRECONDITION for a window without
@@ -679,7 +745,7 @@ SC_EXPORT sc_status sc_pipeline_funnel_with(uint8_t** out_data, size_t* out_len,
  * pipeline, a state needs external synchronization: one writer (merge) at
  * a time. */
 
-/* The pipeline's funnel state as of `now` (has_now 0: the latest event),
+/** The pipeline's funnel state as of `now` (has_now 0: the latest event),
  * with the value and breakdown attributes named (each may be NULL).
  * *out: free with sc_funnel_state_destroy. Errors: as sc_pipeline_funnel,
  * and SC_NOT_FOUND for the breakdown attribute. */
@@ -689,23 +755,23 @@ SC_EXPORT sc_status sc_funnel_state_capture(sc_funnel_state_t** out,
                                             const char* breakdown_attribute,
                                             uint8_t has_now, int64_t now,
                                             char** errmsg);
-/* sc_funnel_state_capture with every option (the windows are kept in the
+/** sc_funnel_state_capture with every option (the windows are kept in the
  * state); errors as sc_pipeline_funnel_with. */
 SC_EXPORT sc_status sc_funnel_state_capture_with(sc_funnel_state_t** out,
                                                  const sc_pipeline_t* pipeline,
                                                  const sc_funnel_options* options,
                                                  char** errmsg);
-/* Adds `other`'s deals to `into`. Errors: SC_FAILED_PRECONDITION, changing
+/** Adds `other`'s deals to `into`. Errors: SC_FAILED_PRECONDITION, changing
  * nothing, for states of other machines, moments, cohorts, value or
  * breakdown attributes, or `into` == `other`. */
 SC_EXPORT sc_status sc_funnel_state_merge(sc_funnel_state_t* into,
                                           const sc_funnel_state_t* other,
                                           char** errmsg);
-/* The state's bytes. *out_data: caller owns, free with sc_free. */
+/** The state's bytes. *out_data: caller owns, free with sc_free. */
 SC_EXPORT sc_status sc_funnel_state_serialize(uint8_t** out_data, size_t* out_len,
                                               const sc_funnel_state_t* state,
                                               char** errmsg);
-/* A state from its bytes, onto `machine` (the one it was captured from),
+/** A state from its bytes, onto `machine` (the one it was captured from),
  * or with `machine` NULL onto the machine it carries (which cannot hold
  * named guards). Errors: SC_DATA_LOSS naming what is wrong;
  * SC_INVALID_ARGUMENT for a newer format or a carried spec with named
@@ -714,27 +780,27 @@ SC_EXPORT sc_status sc_funnel_state_parse(sc_funnel_state_t** out,
                                           const sc_machine_t* machine,
                                           const uint8_t* data, size_t len,
                                           char** errmsg);
-/* The state's report, in an SC_FUNNEL_* format (as sc_pipeline_funnel). */
+/** The state's report, in an SC_FUNNEL_* format (as sc_pipeline_funnel). */
 SC_EXPORT sc_status sc_funnel_state_report(uint8_t** out_data, size_t* out_len,
                                            const sc_funnel_state_t* state,
                                            int32_t format, char** errmsg);
-/* NULL is a no-op. */
+/** NULL is a no-op. */
 SC_EXPORT void sc_funnel_state_destroy(sc_funnel_state_t* state);
 
-/* A pipeline snapshot (see salescycle/snapshot.h). *out_data: caller owns,
+/** A pipeline snapshot (see salescycle/snapshot.h). *out_data: caller owns,
  * free with sc_free. */
 SC_EXPORT sc_status sc_pipeline_save(uint8_t** out_data, size_t* out_len,
                                      const sc_pipeline_t* pipeline,
                                      char** errmsg);
-/* Written to a temporary file and renamed over `path`: a failed save leaves
+/** Written to a temporary file and renamed over `path`: a failed save leaves
  * the previous file intact. */
 SC_EXPORT sc_status sc_pipeline_save_file(const sc_pipeline_t* pipeline,
                                           const char* path, char** errmsg);
-/* A new pipeline of `machine` from a snapshot, within the default limits.
+/** A new pipeline of `machine` from a snapshot, within the default limits.
  * Errors: SC_DATA_LOSS for bad bytes (naming the frame and offset),
  * SC_FAILED_PRECONDITION for a snapshot of another machine or version,
  * SC_INVALID_ARGUMENT for a newer format or a declared size, history limit
- * or string past the limits. */
+ * or string past the limits. @{ */
 SC_EXPORT sc_status sc_pipeline_load(sc_pipeline_t** out,
                                      const sc_machine_t* machine,
                                      const uint8_t* data, size_t len,
@@ -742,7 +808,8 @@ SC_EXPORT sc_status sc_pipeline_load(sc_pipeline_t** out,
 SC_EXPORT sc_status sc_pipeline_load_file(sc_pipeline_t** out,
                                           const sc_machine_t* machine,
                                           const char* path, char** errmsg);
-/* As the two above, within `limits` (NULL: the defaults). */
+/** @} */
+/** As the two above, within `limits` (NULL: the defaults). @{ */
 SC_EXPORT sc_status sc_pipeline_load_with_limits(sc_pipeline_t** out,
                                                  const sc_machine_t* machine,
                                                  const uint8_t* data,
@@ -752,6 +819,7 @@ SC_EXPORT sc_status sc_pipeline_load_with_limits(sc_pipeline_t** out,
 SC_EXPORT sc_status sc_pipeline_load_file_with_limits(
     sc_pipeline_t** out, const sc_machine_t* machine, const char* path,
     const sc_limits_t* limits, char** errmsg);
+/** @} */
 
 /* ---- durable pipelines: a pipeline in a directory, every change journaled
  * before it is applied (salescycle/durable.h says the promise, the files
@@ -759,31 +827,37 @@ SC_EXPORT sc_status sc_pipeline_load_file_with_limits(
  * any number of threads at once: writers are serialized, and those that
  * arrive while one waits for the disk share its next write and sync. */
 
-#define SC_SYNC_EVERY_WRITE 0 /* fdatasync before a change returns */
-#define SC_SYNC_INTERVAL 1    /* a background sync every interval_ms */
-#define SC_SYNC_NONE 2        /* the system writes back when it likes */
+/** @name Sync policies
+ * When a durable pipeline's journal reaches the disk (SyncPolicy in
+ * salescycle/durable.h).
+ * @{ */
+#define SC_SYNC_EVERY_WRITE 0 /**< fdatasync before a change returns */
+#define SC_SYNC_INTERVAL 1    /**< a background sync every interval_ms */
+#define SC_SYNC_NONE 2        /**< the system writes back when it likes */
+/** @} */
 
-/* Defaults: SC_SYNC_EVERY_WRITE, a checkpoint after 256 MiB of journal,
+/** Defaults: SC_SYNC_EVERY_WRITE, a checkpoint after 256 MiB of journal,
  * damage refused (not salvaged), the default pipeline options. */
 SC_EXPORT sc_status sc_durable_options_create(sc_durable_options_t** out, char** errmsg);
+/** Frees `options`; NULL is a no-op. */
 SC_EXPORT void sc_durable_options_destroy(sc_durable_options_t* options);
-/* Errors: SC_INVALID_ARGUMENT for an unknown policy, or an interval outside
+/** Errors: SC_INVALID_ARGUMENT for an unknown policy, or an interval outside
  * 1..60000 ms with SC_SYNC_INTERVAL. */
 SC_EXPORT sc_status sc_durable_options_set_sync(sc_durable_options_t* options,
                                                 int32_t policy, int32_t interval_ms,
                                                 char** errmsg);
-/* 0: only sc_durable_checkpoint checkpoints. */
+/** 0: only sc_durable_checkpoint checkpoints. */
 SC_EXPORT sc_status sc_durable_options_set_checkpoint_after_bytes(
     sc_durable_options_t* options, uint64_t bytes, char** errmsg);
-/* 1: keep the changes before a damaged journal record (see durable.h). */
+/** 1: keep the changes before a damaged journal record (see durable.h). */
 SC_EXPORT sc_status sc_durable_options_set_salvage(sc_durable_options_t* options,
                                                    uint8_t salvage, char** errmsg);
-/* For a directory with no pipeline yet (an existing one keeps its own). */
+/** For a directory with no pipeline yet (an existing one keeps its own). */
 SC_EXPORT sc_status sc_durable_options_set_pipeline(sc_durable_options_t* options,
                                                     const sc_options_t* pipeline,
                                                     char** errmsg);
 
-/* Opens (or creates) the durable pipeline in the directory `dir`
+/** Opens (or creates) the durable pipeline in the directory `dir`
  * (`dir_len` bytes), recovering it; `options` may be NULL. Errors:
  * SC_FAILED_PRECONDITION when it is open elsewhere or is another machine's;
  * SC_DATA_LOSS for a damaged snapshot or journal, naming file and offset;
@@ -791,26 +865,26 @@ SC_EXPORT sc_status sc_durable_options_set_pipeline(sc_durable_options_t* option
 SC_EXPORT sc_status sc_durable_open(sc_durable_t** out, const sc_machine_t* machine,
                                     const char* dir, size_t dir_len,
                                     const sc_durable_options_t* options, char** errmsg);
-/* Syncs what was written, then closes; its errors are lost: call
+/** Syncs what was written, then closes; its errors are lost: call
  * sc_durable_sync first to see them. No call may run on it meanwhile. */
 SC_EXPORT void sc_durable_destroy(sc_durable_t* durable);
-/* What the open found: the snapshot's number, the journaled changes
+/** What the open found: the snapshot's number, the journaled changes
  * replayed after it, the bytes dropped from the journal's end, whether
  * they were a torn tail or a salvage. Any out may be NULL. */
 SC_EXPORT sc_status sc_durable_recovery(uint64_t* out_snapshot, uint64_t* out_changes,
                                         uint64_t* out_bytes_dropped, uint8_t* out_torn_tail,
                                         uint8_t* out_salvaged, const sc_durable_t* durable,
                                         char** errmsg);
-/* Where the journal's read stopped, for a torn tail or a salvage ("" else).
+/** Where the journal's read stopped, for a torn tail or a salvage ("" else).
  * *out_data: borrowed, valid until the handle is destroyed. */
 SC_EXPORT sc_status sc_durable_recovery_message(const char** out_data, size_t* out_len,
                                                 const sc_durable_t* durable, char** errmsg);
 
-/* The changes, as the sc_pipeline_ calls of the same names (stage SC_NONE:
+/** The changes, as the sc_pipeline_ calls of the same names (stage SC_NONE:
  * the initial one), each journaled. Errors: theirs; or the journal's (a
  * full disk is SC_RESOURCE_EXHAUSTED, an I/O error SC_UNAVAILABLE): the
  * change was not applied, and every later change fails alike until the
- * handle is opened again. */
+ * handle is opened again. @{ */
 SC_EXPORT sc_status sc_durable_add(uint32_t* out, sc_durable_t* durable, uint32_t stage,
                                    int64_t time, char** errmsg);
 SC_EXPORT sc_status sc_durable_add_with_id(uint32_t* out, sc_durable_t* durable,
@@ -837,10 +911,11 @@ SC_EXPORT sc_status sc_durable_move_to(int32_t* out_outcome, sc_durable_t* durab
                                        char** errmsg);
 SC_EXPORT sc_status sc_durable_reopen(int32_t* out_outcome, sc_durable_t* durable,
                                       uint32_t deal, int64_t time, char** errmsg);
-/* A batch is one journal record, all or nothing. `timed`: 1 fires the
+/** @} */
+/** A batch is one journal record, all or nothing. `timed`: 1 fires the
  * timeouts due between records (Pipeline::ApplyTimed), 0 does not. Either
  * out may be NULL. Errors: as sc_pipeline_apply; SC_INVALID_ARGUMENT past
- * 2^27 records. */
+ * 2^27 records. @{ */
 SC_EXPORT sc_status sc_durable_apply(uint64_t* out_accepted, uint64_t* out_rejected,
                                      sc_durable_t* durable, const sc_event_record* records,
                                      size_t count, uint8_t timed, char** errmsg);
@@ -848,48 +923,55 @@ SC_EXPORT sc_status sc_durable_apply_moves(uint64_t* out_accepted, uint64_t* out
                                            sc_durable_t* durable,
                                            const sc_stage_record* records, size_t count,
                                            uint8_t timed, char** errmsg);
+/** @} */
+/** As sc_pipeline_advance_to, journaled. */
 SC_EXPORT sc_status sc_durable_advance_to(uint64_t* out_fired, sc_durable_t* durable,
                                           int64_t now, char** errmsg);
-/* Syncs everything written so far. */
+/** Syncs everything written so far. */
 SC_EXPORT sc_status sc_durable_sync(sc_durable_t* durable, char** errmsg);
-/* Writes a new snapshot atomically and starts a new journal. */
+/** Writes a new snapshot atomically and starts a new journal. */
 SC_EXPORT sc_status sc_durable_checkpoint(sc_durable_t* durable, char** errmsg);
 
-/* Calls `fn(pipeline, user_data)` with a read-only view of the pipeline
+/** Calls `fn(pipeline, user_data)` with a read-only view of the pipeline
  * while no change is applied: every sc_pipeline_ read (stage, find, counts,
  * funnel, save) works on it, until fn returns. A call that would change it
  * returns SC_FAILED_PRECONDITION; fn must not call sc_durable_ functions of
  * the same handle (it would wait for itself). */
 typedef void (*sc_read_fn)(const sc_pipeline_t* pipeline, void* user_data);
+/** Runs `fn` as sc_read_fn says. Errors: SC_FAILED_PRECONDITION from
+ * inside another read of the same handle. */
 SC_EXPORT sc_status sc_durable_read(const sc_durable_t* durable, sc_read_fn fn,
                                     void* user_data, char** errmsg);
 
 /* ---- journeys: one deal as a value */
 
-/* A journey in the initial stage, entered at `start`. `options` may be NULL
+/** A journey in the initial stage, entered at `start`. `options` may be NULL
  * (only its history limit applies). */
 SC_EXPORT sc_status sc_journey_create(sc_journey_t** out,
                                       const sc_machine_t* machine,
                                       int64_t start,
                                       const sc_options_t* options,
                                       char** errmsg);
-/* In `stage`, one of the machine's entry stages (SC_NONE: the initial one).
+/** In `stage`, one of the machine's entry stages (SC_NONE: the initial one).
  * Errors: SC_INVALID_ARGUMENT for a stage that is not an entry stage. */
 SC_EXPORT sc_status sc_journey_create_in_stage(sc_journey_t** out,
                                                const sc_machine_t* machine,
                                                uint32_t stage, int64_t start,
                                                const sc_options_t* options,
                                                char** errmsg);
-/* An independent copy of the journey's state (observers are not copied). */
+/** An independent copy of the journey's state (observers are not copied). */
 SC_EXPORT sc_status sc_journey_clone(sc_journey_t** out,
                                      const sc_journey_t* journey,
                                      char** errmsg);
+/** Frees `journey`; NULL is a no-op. */
 SC_EXPORT void sc_journey_destroy(sc_journey_t* journey);
+/** The journey's stage and the time it entered it (either out may be
+ * NULL). */
 SC_EXPORT sc_status sc_journey_stage(uint32_t* out_stage,
                                      int64_t* out_entered_at,
                                      const sc_journey_t* journey,
                                      char** errmsg);
-/* As sc_pipeline_fire. */
+/** As sc_pipeline_fire. @{ */
 SC_EXPORT sc_status sc_journey_fire(int32_t* out_outcome,
                                     sc_journey_t* journey, uint32_t event,
                                     int64_t time, char** errmsg);
@@ -898,8 +980,9 @@ SC_EXPORT sc_status sc_journey_fire_by_name(int32_t* out_outcome,
                                             const char* event,
                                             size_t event_len, int64_t time,
                                             char** errmsg);
-/* As sc_pipeline_move_to, _move_to_by_name, _reopen, _deal_lifecycle and
- * _loss_reason. */
+/** @} */
+/** As sc_pipeline_move_to, _move_to_by_name, _reopen, _deal_lifecycle and
+ * _loss_reason. @{ */
 SC_EXPORT sc_status sc_journey_move_to(int32_t* out_outcome,
                                        sc_journey_t* journey, uint32_t stage,
                                        int64_t time, char** errmsg);
@@ -919,10 +1002,12 @@ SC_EXPORT sc_status sc_journey_lifecycle(int64_t* out_last_activity,
 SC_EXPORT sc_status sc_journey_loss_reason(char** out_data, size_t* out_len,
                                            const sc_journey_t* journey,
                                            char** errmsg);
+/** @} */
+/** As sc_pipeline_advance_to. */
 SC_EXPORT sc_status sc_journey_advance_to(uint64_t* out_fired,
                                           sc_journey_t* journey, int64_t now,
                                           char** errmsg);
-/* Attributes, as for pipelines. */
+/** Attributes, as for pipelines. @{ */
 SC_EXPORT sc_status sc_journey_set_int64(sc_journey_t* journey,
                                          uint32_t attribute, int64_t value,
                                          char** errmsg);
@@ -948,10 +1033,13 @@ SC_EXPORT sc_status sc_journey_get_double(double* out,
 SC_EXPORT sc_status sc_journey_get_bool(uint8_t* out,
                                         const sc_journey_t* journey,
                                         uint32_t attribute, char** errmsg);
-/* *out_data: caller owns (NUL-terminated; free with sc_free). */
+/** @} */
+/** *out_data: caller owns (NUL-terminated; free with sc_free). */
 SC_EXPORT sc_status sc_journey_get_string(char** out_data, size_t* out_len,
                                           const sc_journey_t* journey,
                                           uint32_t attribute, char** errmsg);
+/** As sc_pipeline_add_observer and sc_pipeline_remove_observer (`deal` is
+ * SC_NONE in the callbacks). @{ */
 SC_EXPORT sc_status sc_journey_add_observer(uint64_t* out_token,
                                             sc_journey_t* journey,
                                             sc_observer_fn on_transition,
@@ -959,16 +1047,17 @@ SC_EXPORT sc_status sc_journey_add_observer(uint64_t* out_token,
                                             void* user_data, char** errmsg);
 SC_EXPORT sc_status sc_journey_remove_observer(sc_journey_t* journey,
                                                uint64_t token, char** errmsg);
-/* A journey snapshot. *out_data: caller owns, free with sc_free. */
+/** @} */
+/** A journey snapshot. *out_data: caller owns, free with sc_free. */
 SC_EXPORT sc_status sc_journey_save(uint8_t** out_data, size_t* out_len,
                                     const sc_journey_t* journey,
                                     char** errmsg);
-/* Errors as sc_pipeline_load. */
+/** Errors as sc_pipeline_load. */
 SC_EXPORT sc_status sc_journey_load(sc_journey_t** out,
                                     const sc_machine_t* machine,
                                     const uint8_t* data, size_t len,
                                     char** errmsg);
-/* Within `limits` (NULL: the defaults). */
+/** Within `limits` (NULL: the defaults). */
 SC_EXPORT sc_status sc_journey_load_with_limits(sc_journey_t** out,
                                                 const sc_machine_t* machine,
                                                 const uint8_t* data, size_t len,

@@ -1,13 +1,14 @@
-// How snapshots of one version of a machine are restored onto the next.
-//
-// A CRM keeps deals for years while its sales cycle is edited under them. A
-// Migration (proto/salescycle/v1/migration.proto) says what changed between
-// version N and N+1 of a machine, by name: stages renamed, merged or split,
-// events and attributes renamed, attributes dropped or added with a value.
-// Give the migrations to RestoreOptions and a snapshot of an older version
-// restores onto the current machine.
-//
-// A Migration is immutable once loaded and safe to share between threads.
+/// \file
+/// How snapshots of one version of a machine are restored onto the next.
+///
+/// A CRM keeps deals for years while its sales cycle is edited under them. A
+/// Migration (proto/salescycle/v1/migration.proto) says what changed between
+/// version N and N+1 of a machine, by name: stages renamed, merged or split,
+/// events and attributes renamed, attributes dropped or added with a value.
+/// Give the migrations to RestoreOptions and a snapshot of an older version
+/// restores onto the current machine.
+///
+/// A Migration is immutable once loaded and safe to share between threads.
 #ifndef SALESCYCLE_MIGRATION_H_
 #define SALESCYCLE_MIGRATION_H_
 
@@ -32,24 +33,30 @@ class MigrationLoader;
 struct NameMapper;
 }  // namespace internal
 
+/// What changed between version N and N+1 of a machine, by name.
 class SC_API Migration {
  public:
-  // Parse and check a Migration. Errors: InvalidArgument naming the source
-  // and the element (an empty name, a version that does not move forward, a
-  // name renamed twice, an attribute both dropped and added...); for files,
-  // NotFound etc. naming the path. A path ending in ".json" is read as JSON.
+  /// Parse and check a Migration. Errors: InvalidArgument naming the source
+  /// and the element (an empty name, a version that does not move forward, a
+  /// name renamed twice, an attribute both dropped and added...); for files,
+  /// NotFound etc. naming the path. A path ending in ".json" is read as JSON.
+  /// @{
   [[nodiscard]] static absl::StatusOr<std::shared_ptr<const Migration>>
   FromTextProto(absl::string_view text, absl::string_view source_name = "");
   [[nodiscard]] static absl::StatusOr<std::shared_ptr<const Migration>>
   FromJson(absl::string_view json, absl::string_view source_name = "");
   [[nodiscard]] static absl::StatusOr<std::shared_ptr<const Migration>>
   FromFile(const std::string& path);
+  ///@}
 
   Migration(const Migration&) = delete;
   Migration& operator=(const Migration&) = delete;
 
+  /// The name of the machine it migrates.
   const std::string& machine() const { return machine_; }
+  /// The version it migrates from.
   uint32_t from_version() const { return from_version_; }
+  /// The version it migrates to: later than from_version().
   uint32_t to_version() const { return to_version_; }
 
  private:

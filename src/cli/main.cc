@@ -170,10 +170,15 @@ int Validate(int argc, char** argv) {
   if (args->positional.size() != 1) return Usage("validate takes one MACHINE");
   auto m = Machine::FromFile(args->positional[0]);
   if (!m.ok()) return Fail(m.status());
-  std::printf("%s: ok: %s v%u, %d stages, %d events, %d attributes, %zu transitions\n",
-              args->positional[0].c_str(), (*m)->name().c_str(), (*m)->version(),
-              (*m)->num_stages(), (*m)->num_events(), (*m)->num_attributes(),
-              (*m)->transitions().size());
+  // "1 attribute", not "1 attributes": a one-attribute machine is common.
+  auto count = [](size_t n, const char* noun) {
+    return absl::StrCat(n, " ", noun, n == 1 ? "" : "s");
+  };
+  std::printf("%s: ok: %s v%u, %s, %s, %s, %s\n", args->positional[0].c_str(),
+              (*m)->name().c_str(), (*m)->version(), count((*m)->num_stages(), "stage").c_str(),
+              count((*m)->num_events(), "event").c_str(),
+              count((*m)->num_attributes(), "attribute").c_str(),
+              count((*m)->transitions().size(), "transition").c_str());
   return kOk;
 }
 
