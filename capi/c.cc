@@ -33,6 +33,7 @@
 #include "salescycle/machine.h"
 #include "salescycle/observer.h"
 #include "salescycle/options.h"
+#include "salescycle/partition.h"
 #include "salescycle/pipeline.h"
 #include "salescycle/snapshot.h"
 #include "salescycle/version.h"
@@ -2536,5 +2537,97 @@ sc_status sc_durable_read(const sc_durable_t* durable, sc_read_fn fn, void* user
       const sc_pipeline_t view(&p);
       fn(&view, user_data);
     });
+  });
+}
+
+// ---- partitioning
+
+static_assert(SC_MAX_KEY_GROUPS == salescycle::kMaxKeyGroups, "");
+
+sc_status sc_key_hash(uint32_t* out, const char* key, size_t key_len, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    SC_RETURN_IF_ERROR(CheckBuffer("key", key, key_len));
+    *out = salescycle::KeyHash(View(key, key_len));
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_id_hash(uint32_t* out, uint64_t id, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    *out = salescycle::IdHash(id);
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_key_groups(uint32_t* out, const uint8_t* data, size_t data_len,
+                        const uint64_t* offsets, size_t count, uint32_t num_groups,
+                        char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_ASSIGN_OR_RETURN(const salescycle::KeyGroups groups,
+                        salescycle::KeyGroups::Create(num_groups));
+    SC_RETURN_IF_ERROR(CheckBuffer("data", data, data_len));
+    if (count == SIZE_MAX || count + 1 > SIZE_MAX / sizeof(uint64_t)) {
+      return absl::InvalidArgumentError(absl::StrCat("count ", count, " is more than any buffer holds"));
+    }
+    if (offsets == nullptr) return absl::InvalidArgumentError("offsets is NULL");
+    if (out == nullptr && count != 0) return absl::InvalidArgumentError("out is NULL");
+    // Copied first, so each offset is read once: checked and used alike
+    // even if another thread rewrites the caller's array meanwhile.
+    std::vector<uint64_t> bounds(offsets, offsets + count + 1);
+    for (size_t i = 0; i <= count; ++i) {
+      const uint64_t previous = i == 0 ? 0 : bounds[i - 1];
+      if (bounds[i] < previous || bounds[i] > data_len) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "offsets[", i, "] is ", bounds[i], "; the offsets must not decrease and stay within ",
+            data_len, " bytes of data"));
+      }
+    }
+    const char* bytes = reinterpret_cast<const char*>(data);
+    for (size_t i = 0; i < count; ++i) {
+      out[i] = groups.GroupOfKey(View(bytes + bounds[i], bounds[i + 1] - bounds[i]));
+    }
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_id_groups(uint32_t* out, const uint64_t* ids, size_t count, uint32_t num_groups,
+                       char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_ASSIGN_OR_RETURN(const salescycle::KeyGroups groups,
+                        salescycle::KeyGroups::Create(num_groups));
+    if (count > SIZE_MAX / sizeof(uint64_t)) {
+      return absl::InvalidArgumentError(absl::StrCat("count ", count, " is more than any buffer holds"));
+    }
+    SC_RETURN_IF_ERROR(CheckBuffer("ids", ids, count * sizeof(uint64_t)));
+    if (out == nullptr && count != 0) return absl::InvalidArgumentError("out is NULL");
+    for (size_t i = 0; i < count; ++i) out[i] = groups.GroupOfId(ids[i]);
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_key_group_owner(uint32_t* out, uint32_t group, uint32_t num_groups,
+                             uint32_t owners, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    SC_ASSIGN_OR_RETURN(const salescycle::KeyGroups groups,
+                        salescycle::KeyGroups::Create(num_groups));
+    SC_ASSIGN_OR_RETURN(*out, groups.OwnerOf(group, owners));
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_key_group_range(uint32_t* out_first, uint32_t* out_end, uint32_t owner,
+                             uint32_t owners, uint32_t num_groups, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out_first);
+    SC_C_REQUIRE(out_end);
+    SC_ASSIGN_OR_RETURN(const salescycle::KeyGroups groups,
+                        salescycle::KeyGroups::Create(num_groups));
+    SC_ASSIGN_OR_RETURN(const salescycle::KeyGroupRange range, groups.RangeOf(owner, owners));
+    *out_first = range.first;
+    *out_end = range.end;
+    return absl::OkStatus();
   });
 }

@@ -1228,6 +1228,52 @@ static void test_durable(void) {
   CHECK(system(command) == 0);
 }
 
+/* Partitioning: a few of tests/data/partition_vectors.json's values (the
+ * Python and Go tests check all of them through this API), the batch forms
+ * against the single ones, and bad arguments. */
+static void test_partitioning(void) {
+  const char* keys = "helloacme-2026-renewal";
+  const uint64_t offsets[3] = {0, 5, 22};
+  const uint64_t bad_offsets[3] = {0, 6, 5};
+  const uint64_t ids[2] = {42, 0};
+  uint32_t hash = 0, groups[2] = {0, 0}, owner = 0, first = 0, end = 0;
+  current = "partitioning";
+  OK(sc_key_hash(&hash, "hello", 5, E));
+  CHECK(hash == 0x248BFA47u); /* MurmurHash3's published value */
+  OK(sc_key_hash(&hash, NULL, 0, E));
+  CHECK(hash == 0);
+  OK(sc_id_hash(&hash, 42, E));
+  CHECK(hash == 1871679806u);
+  OK(sc_key_groups(groups, (const uint8_t*)keys, 22, offsets, 2, 4096, E));
+  CHECK(groups[0] == 584 && groups[1] == 3293);
+  OK(sc_id_groups(groups, ids, 2, 32768, E));
+  CHECK(groups[0] == 14279);
+  OK(sc_key_groups(NULL, NULL, 0, offsets, 0, 1, E)); /* no keys: nothing to write */
+  OK(sc_key_group_owner(&owner, 9, 10, 4, E));
+  CHECK(owner == 3);
+  OK(sc_key_group_range(&first, &end, 1, 3, 7, E));
+  CHECK(first == 3 && end == 5);
+
+  EXPECT(SC_INVALID_ARGUMENT, "key is NULL with length 3", sc_key_hash(&hash, NULL, 3, E));
+  groups[0] = 7;
+  EXPECT(SC_INVALID_ARGUMENT, "offsets[2] is 5; the offsets must not decrease",
+         sc_key_groups(groups, (const uint8_t*)keys, 22, bad_offsets, 2, 16, E));
+  CHECK(groups[0] == 7); /* nothing written */
+  EXPECT(SC_INVALID_ARGUMENT, "offsets[2] is 22; the offsets must not decrease and stay within 21",
+         sc_key_groups(groups, (const uint8_t*)keys, 21, offsets, 2, 16, E));
+  EXPECT(SC_INVALID_ARGUMENT, "offsets is NULL",
+         sc_key_groups(groups, (const uint8_t*)keys, 22, NULL, 2, 16, E));
+  EXPECT(SC_INVALID_ARGUMENT, "0 groups; a deployment has 1 to 32768",
+         sc_key_groups(groups, (const uint8_t*)keys, 22, offsets, 2, 0, E));
+  EXPECT(SC_INVALID_ARGUMENT, "32769 groups",
+         sc_id_groups(groups, ids, 2, SC_MAX_KEY_GROUPS + 1, E));
+  EXPECT(SC_INVALID_ARGUMENT, "ids is NULL with length 16", sc_id_groups(groups, NULL, 2, 16, E));
+  EXPECT(SC_INVALID_ARGUMENT, "group 10 of 10", sc_key_group_owner(&owner, 10, 10, 4, E));
+  EXPECT(SC_INVALID_ARGUMENT, "11 owners of 10 groups", sc_key_group_owner(&owner, 1, 10, 11, E));
+  EXPECT(SC_INVALID_ARGUMENT, "owner 3 of 3", sc_key_group_range(&first, &end, 3, 3, 7, E));
+  EXPECT(SC_INVALID_ARGUMENT, "out_end is NULL", sc_key_group_range(&first, NULL, 0, 1, 7, E));
+}
+
 int main(void) {
   test_version_and_status_names();
   test_machines();
@@ -1244,6 +1290,7 @@ int main(void) {
   test_sales_model();
   test_lengths_are_checked();
   test_durable();
+  test_partitioning();
   sc_free(last_message);
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

@@ -1064,6 +1064,44 @@ SC_EXPORT sc_status sc_journey_load_with_limits(sc_journey_t** out,
                                                 const sc_limits_t* limits,
                                                 char** errmsg);
 
+/* ---- partitioning (salescycle/partition.h): which shard owns a deal,
+ * the same in every language and process. A key or id hashes (frozen:
+ * MurmurHash3 x86_32, seed 0) to one of num_groups key groups; owner o of
+ * `owners` holds a contiguous range of groups. */
+
+/** The most key groups a deployment can have. */
+#define SC_MAX_KEY_GROUPS 32768
+
+/** The frozen hash of a key's bytes, and of an id's 8 bytes (little
+ * endian). Errors: SC_INVALID_ARGUMENT for a NULL key with a length. @{ */
+SC_EXPORT sc_status sc_key_hash(uint32_t* out, const char* key, size_t key_len,
+                                char** errmsg);
+SC_EXPORT sc_status sc_id_hash(uint32_t* out, uint64_t id, char** errmsg);
+/** @} */
+/** The key groups of `count` keys, into out[0 .. count): key i is the bytes
+ * data[offsets[i] .. offsets[i + 1]) (offsets holds count + 1 entries,
+ * nondecreasing, the last at most data_len: Arrow's layout of a string
+ * column). The offsets are read once, so another thread writing them
+ * during the call is never a crash. Errors: SC_INVALID_ARGUMENT for
+ * num_groups outside 1..SC_MAX_KEY_GROUPS or an offset out of order or past
+ * data_len, naming its index (nothing written). */
+SC_EXPORT sc_status sc_key_groups(uint32_t* out, const uint8_t* data, size_t data_len,
+                                  const uint64_t* offsets, size_t count,
+                                  uint32_t num_groups, char** errmsg);
+/** The key groups of `count` ids, into out[0 .. count). Errors: as
+ * sc_key_groups. */
+SC_EXPORT sc_status sc_id_groups(uint32_t* out, const uint64_t* ids, size_t count,
+                                 uint32_t num_groups, char** errmsg);
+/** Which of `owners` holds `group`. Errors: SC_INVALID_ARGUMENT for
+ * num_groups out of range, owners outside 1..num_groups or a group past
+ * it. */
+SC_EXPORT sc_status sc_key_group_owner(uint32_t* out, uint32_t group, uint32_t num_groups,
+                                       uint32_t owners, char** errmsg);
+/** The groups [*out_first, *out_end) owner `owner` of `owners` holds.
+ * Errors: as sc_key_group_owner, and for owner >= owners. */
+SC_EXPORT sc_status sc_key_group_range(uint32_t* out_first, uint32_t* out_end, uint32_t owner,
+                                       uint32_t owners, uint32_t num_groups, char** errmsg);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

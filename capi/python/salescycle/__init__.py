@@ -23,6 +23,7 @@ from .funnel_state import FunnelState
 from .journey import Journey
 from .limits import Limits
 from .machine import AttributeType, DealView, Machine, StageKind
+from .partition import MAX_KEY_GROUPS, KeyGroups, id_hash, key_hash
 from .pipeline import RECORD_SIZE, Change, Pipeline, records, stage_records
 
 __version__ = "0.1.0"
@@ -38,7 +39,8 @@ __all__ = [
     "AbortedError", "AlreadyExistsError", "AttributeType", "CallbackError", "Change",
     "ClosedError", "DataLossError", "DealView", "DurablePipeline", "Error", "EventRecord",
     "FailedPreconditionError", "FileMissingError", "FunnelState", "InternalError", "InvalidArgumentError",
-    "Journey", "Lifecycle", "Limits", "Machine", "NotFoundError", "Outcome", "PermissionDeniedError",
+    "Journey", "KeyGroups", "Lifecycle", "Limits", "MAX_KEY_GROUPS", "Machine", "NotFoundError", "Outcome", "PermissionDeniedError",
     "Pipeline", "RECORD_SIZE", "Recovery", "ResourceExhaustedError", "StageKind", "StageRecord",
-    "Step", "UnavailableError", "library_version", "records", "stage_records",
+    "Step", "UnavailableError", "id_hash", "key_hash", "library_version", "records",
+    "stage_records",
 ]

@@ -1,5 +1,6 @@
 """Loading libsalescycle_c and calling it: prototypes, the error
 convention, and the handle base class. Private to the package."""
+import array
 import contextlib
 import ctypes
 import ctypes.util
@@ -130,6 +131,13 @@ _PROTOTYPES = {
                                     c_size_t, c_uint8, _E]),
     "sc_durable_advance_to": (_S, [POINTER(c_uint64), _P, c_int64, _E]),
     "sc_durable_sync": (_S, [_P, _E]),
+    "sc_key_hash": (_S, [POINTER(c_uint32), c_char_p, c_size_t, _E]),
+    "sc_id_hash": (_S, [POINTER(c_uint32), c_uint64, _E]),
+    "sc_key_groups": (_S, [c_void_p, c_char_p, c_size_t, c_void_p, c_size_t, c_uint32, _E]),
+    "sc_id_groups": (_S, [c_void_p, c_void_p, c_size_t, c_uint32, _E]),
+    "sc_key_group_owner": (_S, [POINTER(c_uint32), c_uint32, c_uint32, c_uint32, _E]),
+    "sc_key_group_range": (_S, [POINTER(c_uint32), POINTER(c_uint32), c_uint32, c_uint32,
+                                c_uint32, _E]),
     "sc_durable_checkpoint": (_S, [_P, _E]),
     "sc_durable_read": (_S, [_P, c_void_p, c_void_p, _E]),
     "sc_pipeline_create": (_S, [_PP, _P, _P, _E]),
@@ -348,7 +356,14 @@ def encode(text) -> bytes:
     # Keys and string attributes are bytes to the library. A str is sent as
     # UTF-8, with surrogateescape so that a str read back from bytes that
     # were not UTF-8 (see decode) goes back as the same bytes.
-    return text.encode("utf-8", "surrogateescape") if isinstance(text, str) else bytes(text)
+    if isinstance(text, str):
+        return text.encode("utf-8", "surrogateescape")
+    # bytes(5) is five zero bytes: an int key or name would silently be
+    # another one. Only what is already bytes is taken as bytes.
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        return bytes(text)
+    raise InvalidArgumentError("%r is a %s; a key, name, path or string value is str or bytes"
+                               % (text, type(text).__name__))
 
 
 def decode(data: bytes) -> str:
@@ -468,3 +483,20 @@ class CallbackState:
         if cause is not None and status == ABORTED:
             raise CallbackError(str(error)) from cause
         raise error
+
+
+def column(code: str, dtype: str, n: int, use_numpy: Optional[bool]):
+    """An array of `n` zeros for a column, and a pointer to its first
+    element: numpy's when numpy is wanted (or, for None, importable),
+    array.array's otherwise."""
+    if use_numpy is not False:
+        try:
+            import numpy  # optional: only where it is installed
+        except ImportError:
+            if use_numpy:
+                raise
+        else:
+            out = numpy.zeros(n, dtype=dtype)
+            return out, c_void_p(out.ctypes.data)
+    out = array.array(code, bytes(n * array.array(code).itemsize))
+    return out, c_void_p(out.buffer_info()[0])

@@ -1,13 +1,12 @@
 """Pipeline: many deals of one machine, moved one event at a time or in
 batches of fixed-layout records."""
-import array
 import ctypes
 import json
 from ctypes import addressof, byref, c_int64, c_size_t, c_uint32, c_uint64, c_void_p
 from typing import Callable, Dict, Iterable, NamedTuple, Optional, Tuple, Union
 
 from . import _native
-from ._native import NONE, EventRecord, StageRecord, call, encode, lib
+from ._native import NONE, EventRecord, StageRecord, call, column, encode, lib
 from ._stepping import Lifecycle, Outcome, Stepping, serialized
 from . import funnel_state
 from .errors import InvalidArgumentError
@@ -39,23 +38,6 @@ def stage_records(moves: Iterable[Tuple[int, int, int]]) -> "ctypes.Array[StageR
     for i, (deal, stage, time) in enumerate(items):
         array[i].deal, array[i].stage, array[i].time = deal, stage, time
     return array
-
-
-def _column(code: str, dtype: str, n: int, use_numpy: Optional[bool]):
-    """An array of `n` zeros for a column, and a pointer to its first
-    element: numpy's when numpy is wanted (or, for None, importable),
-    array.array's otherwise."""
-    if use_numpy is not False:
-        try:
-            import numpy  # optional: only where it is installed
-        except ImportError:
-            if use_numpy:
-                raise
-        else:
-            out = numpy.zeros(n, dtype=dtype)
-            return out, c_void_p(out.ctypes.data)
-    out = array.array(code, bytes(n * array.array(code).itemsize))
-    return out, c_void_p(out.buffer_info()[0])
 
 
 def _record_pointer(batch) -> Tuple[object, int]:
@@ -379,7 +361,7 @@ class Pipeline(Stepping):
         s = self._machine.stage_id(stage)
         count = c_size_t()
         call(lib.sc_pipeline_deals_in_stage, None, 0, byref(count), self._handle, s)
-        out, pointer = _column("I", "uint32", count.value, numpy)
+        out, pointer = column("I", "uint32", count.value, numpy)
         if count.value:
             call(lib.sc_pipeline_deals_in_stage, pointer, count.value, byref(count),
                  self._handle, s)
@@ -394,7 +376,7 @@ class Pipeline(Stepping):
         """The stage id of every slot (uint32; NONE, 2**32 - 1, for a
         removed slot), indexed by deal."""
         n = self._slots()
-        out, pointer = _column("I", "uint32", n, numpy)
+        out, pointer = column("I", "uint32", n, numpy)
         if n:
             call(lib.sc_pipeline_stage_column, pointer, n, self._handle)
         return out
@@ -403,7 +385,7 @@ class Pipeline(Stepping):
         """The time every deal entered its stage (int64; 0 for a removed
         slot), indexed by deal."""
         n = self._slots()
-        out, pointer = _column("q", "int64", n, numpy)
+        out, pointer = column("q", "int64", n, numpy)
         if n:
             call(lib.sc_pipeline_entered_at_column, pointer, n, self._handle)
         return out
@@ -412,8 +394,8 @@ class Pipeline(Stepping):
         """(ids, has_id): every deal's external id (uint64; 0 where it has
         none) and whether it has one (uint8), indexed by deal."""
         n = self._slots()
-        ids, ids_pointer = _column("Q", "uint64", n, numpy)
-        has, has_pointer = _column("B", "uint8", n, numpy)
+        ids, ids_pointer = column("Q", "uint64", n, numpy)
+        has, has_pointer = column("B", "uint8", n, numpy)
         if n:
             call(lib.sc_pipeline_id_column, ids_pointer, has_pointer, n, self._handle)
         return ids, has

@@ -988,5 +988,70 @@ class VersionTest(unittest.TestCase):
         self.assertEqual(sc.RECORD_SIZE, 16)
 
 
+class PartitionTest(unittest.TestCase):
+    """tests/data/partition_vectors.json, which C++ and Go check too: the
+    same key lands in the same group in every language."""
+
+    @classmethod
+    def setUpClass(cls):
+        import json
+        with open(os.path.join(os.environ["SC_TEST_DATA_DIR"], "partition_vectors.json")) as f:
+            cls.v = json.load(f)
+
+    def test_keys_and_ids_match_the_vectors(self):
+        groups = [sc.KeyGroups(n) for n in self.v["num_groups"]]
+        keys = [bytes.fromhex(k["hex"]) for k in self.v["keys"]]
+        for key, want in zip(keys, self.v["keys"]):
+            self.assertEqual(sc.key_hash(key), want["hash"], key)
+            if "text" in want:  # a str hashes as its UTF-8 bytes
+                self.assertEqual(sc.key_hash(want["text"]), want["hash"])
+            self.assertEqual([g.of_key(key) for g in groups], want["groups"], key)
+        for i, g in enumerate(groups):  # the batch form, in one call
+            self.assertEqual(list(g.of_keys(keys, numpy=False)),
+                             [k["groups"][i] for k in self.v["keys"]])
+        ids = [int(e["id"]) for e in self.v["ids"]]
+        for id_, want in zip(ids, self.v["ids"]):
+            self.assertEqual(sc.id_hash(id_), want["hash"])
+            self.assertEqual([g.of_id(id_) for g in groups], want["groups"])
+        for i, g in enumerate(groups):
+            want = [e["groups"][i] for e in self.v["ids"]]
+            self.assertEqual(list(g.of_ids(ids, numpy=False)), want)
+            self.assertEqual(list(g.of_ids(array.array("Q", ids), numpy=False)), want)
+        for r in self.v["ranges"]:
+            g = sc.KeyGroups(r["num_groups"])
+            self.assertEqual(g.range_of(r["owner"], r["owners"]), range(r["first"], r["end"]))
+            self.assertEqual(g.owner_of(r["first"], r["owners"]), r["owner"])
+
+    def test_numpy_in_and_out(self):
+        try:
+            import numpy
+        except ImportError:
+            self.skipTest("numpy is not installed for this interpreter")
+        g = sc.KeyGroups(4096)
+        ids = numpy.array([int(e["id"]) for e in self.v["ids"]], dtype=numpy.uint64)
+        out = g.of_ids(ids)
+        self.assertEqual(out.dtype, numpy.uint32)
+        self.assertEqual(out.tolist(), [e["groups"][3] for e in self.v["ids"]])
+        self.assertEqual(g.of_keys(["hello"]).tolist(), [584])
+
+    def test_bad_arguments_are_errors(self):
+        with self.assertRaisesRegex(sc.InvalidArgumentError, "0 groups; a deployment has 1 to"):
+            sc.KeyGroups(0)
+        with self.assertRaises(sc.InvalidArgumentError):
+            sc.KeyGroups(sc.MAX_KEY_GROUPS + 1)
+        g = sc.KeyGroups(10)
+        with self.assertRaisesRegex(sc.InvalidArgumentError, "group 10 of 10"):
+            g.owner_of(10, 2)
+        with self.assertRaisesRegex(sc.InvalidArgumentError, "owner 2 of 2"):
+            g.range_of(2, 2)
+        with self.assertRaisesRegex(sc.InvalidArgumentError, "ids: each is an int"):
+            g.of_ids([-1])
+        # An int is not a key: bytes(5) would be five zero bytes.
+        with self.assertRaisesRegex(sc.InvalidArgumentError, "5 is a int; a key"):
+            g.of_key(5)
+        with self.assertRaisesRegex(sc.InvalidArgumentError, "is a int; a key"):
+            sc.Pipeline(machine("b2b.textproto")).add(1, key=7)
+
+
 if __name__ == "__main__":
     unittest.main()

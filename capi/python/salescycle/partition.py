@@ -1,0 +1,117 @@
+"""Partitioning (include/salescycle/partition.h): which shard owns a deal,
+decided the same way in every language and process.
+
+A key (str, as UTF-8, or bytes) or a 64-bit id hashes, by a frozen hash
+(MurmurHash3 x86_32, seed 0) computed by the C library, to one of a fixed
+number of key groups; owner `o` of `owners` holds a contiguous range of
+groups. Unlike Python's hash(), which is salted per process, the same key
+lands in the same group in every process, and in C, C++ and Go too.
+
+    groups = salescycle.KeyGroups(4096)
+    groups.of_key("acme-2026-renewal")          # 3293
+    groups.of_keys(keys)                         # one C call for them all
+    groups.range_of(owner=1, owners=3)           # range(1366, 2731)
+"""
+import array
+import ctypes
+from ctypes import byref, c_uint32, c_void_p
+from typing import Iterable, Optional, Tuple, Union
+
+from ._native import call, column, encode, lib
+from .errors import InvalidArgumentError
+
+MAX_KEY_GROUPS = 32768
+Key = Union[str, bytes]
+
+
+def key_hash(key: Key) -> int:
+    """The frozen hash of a key's bytes (a str is hashed as UTF-8)."""
+    data = encode(key)
+    out = c_uint32()
+    call(lib.sc_key_hash, byref(out), data, len(data))
+    return out.value
+
+
+def id_hash(id: int) -> int:
+    """The frozen hash of a 64-bit id (its 8 bytes, little endian)."""
+    out = c_uint32()
+    call(lib.sc_id_hash, byref(out), id)
+    return out.value
+
+
+class KeyGroups:
+    """A fixed number of key groups (1 to MAX_KEY_GROUPS), and how they map
+    to owners. InvalidArgumentError for a number out of range."""
+
+    def __init__(self, num_groups: int):
+        if isinstance(num_groups, bool) or not isinstance(num_groups, int):
+            raise TypeError("num_groups is an int, not %r" % (num_groups,))
+        self.num_groups = num_groups
+        self.owner_of(0, 1)  # the library checks the number
+
+    def of_key(self, key: Key) -> int:
+        """The group of one key."""
+        return int(self.of_keys([key], numpy=False)[0])
+
+    def of_id(self, id: int) -> int:
+        """The group of one id."""
+        return int(self.of_ids([id], numpy=False)[0])
+
+    def of_keys(self, keys: Iterable[Key], *, numpy: Optional[bool] = None):
+        """The groups of many keys (uint32: numpy's array where numpy
+        imports, or with numpy=False an array.array), in one C call."""
+        encoded = [encode(k) for k in keys]
+        offsets = array.array("Q", [0])
+        total = 0
+        for data in encoded:
+            total += len(data)
+            offsets.append(total)
+        data = b"".join(encoded)
+        out, pointer = column("I", "uint32", len(encoded), numpy)
+        call(lib.sc_key_groups, pointer, data, len(data),
+             c_void_p(offsets.buffer_info()[0]), len(encoded), self.num_groups)
+        return out
+
+    def of_ids(self, ids, *, numpy: Optional[bool] = None):
+        """The groups of many ids: any iterable of ints, or a buffer of
+        uint64 (a numpy array, array.array("Q")) read without a copy."""
+        keep, address, count = _uint64_ids(ids)
+        out, pointer = column("I", "uint32", count, numpy)
+        call(lib.sc_id_groups, pointer, c_void_p(address), count, self.num_groups)
+        del keep  # alive until the call returned
+        return out
+
+    def owner_of(self, group: int, owners: int) -> int:
+        """Which of `owners` holds `group`."""
+        out = c_uint32()
+        call(lib.sc_key_group_owner, byref(out), group, self.num_groups, owners)
+        return out.value
+
+    def range_of(self, owner: int, owners: int) -> range:
+        """The groups owner `owner` of `owners` holds."""
+        first, end = c_uint32(), c_uint32()
+        call(lib.sc_key_group_range, byref(first), byref(end), owner, owners, self.num_groups)
+        return range(first.value, end.value)
+
+    def __repr__(self) -> str:
+        return "salescycle.KeyGroups(%d)" % self.num_groups
+
+
+def _uint64_ids(ids) -> Tuple[object, Optional[int], int]:
+    """`ids` as contiguous uint64: (what keeps the memory alive, its
+    address or None when empty, the count). A writable uint64 buffer (a
+    numpy array, array.array("Q")) is used in place; anything else is
+    copied, and an id that is not an int in 0 .. 2**64 - 1 is an error."""
+    try:
+        view = memoryview(ids)
+    except TypeError:
+        view = None
+    if (view is not None and view.ndim == 1 and view.itemsize == 8 and view.c_contiguous
+            and view.format in ("Q", "<Q", "=Q", "L", "<L", "=L") and not view.readonly):
+        address = ctypes.addressof(ctypes.c_char.from_buffer(view)) if len(view) else None
+        return view, address, len(view)
+    try:
+        copy = array.array("Q", ids)
+    except (OverflowError, TypeError) as e:
+        raise InvalidArgumentError("ids: each is an int from 0 to 2**64 - 1 (%s)" % e) from None
+    return copy, (copy.buffer_info()[0] if copy else None), len(copy)
