@@ -37,6 +37,7 @@
 #include "salescycle/pipeline.h"
 #include "salescycle/snapshot.h"
 #include "salescycle/version.h"
+#include "src/pipeline_internal.h"
 #include "src/status_macros.h"
 
 using salescycle::AttributeId;
@@ -1541,6 +1542,112 @@ sc_status sc_pipeline_apply_parallel(uint64_t* out_accepted,
                     pipeline, records, count, threads, errmsg);
 }
 
+namespace {
+
+// The outs of the batches at offsets.
+void GiveBatch(const salescycle::BatchResult& result, uint64_t* out_accepted,
+               uint64_t* out_rejected, uint64_t* out_skipped) {
+  if (out_accepted != nullptr) *out_accepted = result.accepted;
+  if (out_rejected != nullptr) *out_rejected = result.rejected;
+  if (out_skipped != nullptr) *out_skipped = result.skipped;
+}
+
+salescycle::ApplyMode ModeOf(uint8_t timed) {
+  return timed != 0 ? salescycle::ApplyMode::kTimed : salescycle::ApplyMode::kInOrder;
+}
+
+// A batch at offsets on a pipeline: `apply(source, batch)` with the records
+// as the core's type.
+template <typename Record, typename Apply>
+sc_status PipelineBatchAt(const char* fn, uint64_t* out_accepted, uint64_t* out_rejected,
+                          uint64_t* out_skipped, sc_pipeline_t* pipeline, const char* source,
+                          size_t source_len, const Record* records, size_t count,
+                          char** errmsg, Apply&& apply) {
+  return Run(fn, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(pipeline);
+    SC_RETURN_IF_ERROR(CheckBuffer("source", source, source_len));
+    SC_RETURN_IF_ERROR(CheckRecords(records, count, sizeof(Record)));
+    SC_RETURN_IF_ERROR(NotFromItsCallback(pipeline->observers));
+    Stepping stepping(pipeline->rep.machine(), &pipeline->observers);
+    SC_ASSIGN_OR_RETURN(const salescycle::BatchResult result,
+                        apply(View(source, source_len), count));
+    GiveBatch(result, out_accepted, out_rejected, out_skipped);
+    return stepping.Finish();
+  });
+}
+
+}  // namespace
+
+sc_status sc_pipeline_apply_at(uint64_t* out_accepted, uint64_t* out_rejected,
+                               uint64_t* out_skipped, sc_pipeline_t* pipeline,
+                               const char* source, size_t source_len, uint64_t first_offset,
+                               const sc_event_record* records, size_t count, uint8_t timed,
+                               char** errmsg) {
+  return PipelineBatchAt(
+      __func__, out_accepted, out_rejected, out_skipped, pipeline, source, source_len, records,
+      count, errmsg, [&](absl::string_view name, size_t n) {
+        return salescycle::internal::PipelineInternal::ApplyAtShared(
+            &pipeline->rep, name, first_offset,
+            absl::MakeConstSpan(reinterpret_cast<const salescycle::EventRecord*>(records), n),
+            ModeOf(timed));
+      });
+}
+
+sc_status sc_pipeline_apply_moves_at(uint64_t* out_accepted, uint64_t* out_rejected,
+                                     uint64_t* out_skipped, sc_pipeline_t* pipeline,
+                                     const char* source, size_t source_len,
+                                     uint64_t first_offset, const sc_stage_record* records,
+                                     size_t count, uint8_t timed, char** errmsg) {
+  return PipelineBatchAt(
+      __func__, out_accepted, out_rejected, out_skipped, pipeline, source, source_len, records,
+      count, errmsg, [&](absl::string_view name, size_t n) {
+        return pipeline->rep.ApplyMovesAt(
+            name, first_offset,
+            absl::MakeConstSpan(reinterpret_cast<const salescycle::StageRecord*>(records), n),
+            ModeOf(timed));
+      });
+}
+
+sc_status sc_pipeline_position(uint64_t* out, const sc_pipeline_t* pipeline, const char* source,
+                               size_t source_len, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    SC_C_REQUIRE(pipeline);
+    SC_RETURN_IF_ERROR(CheckBuffer("source", source, source_len));
+    *out = pipeline->rep.Position(View(source, source_len));
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_pipeline_positions_json(char** out_data, size_t* out_len,
+                                     const sc_pipeline_t* pipeline, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out_data);
+    SC_C_REQUIRE(out_len);
+    SC_C_REQUIRE(pipeline);
+    // Source names are UTF-8 (ApplyAt checks), so escaping '"', '\\' and
+    // control characters makes them JSON strings.
+    std::string json = "{";
+    for (const auto& [source, next] : pipeline->rep.Positions()) {
+      if (json.size() > 1) json += ", ";
+      json += '"';
+      for (const char c : source) {
+        if (c == '"' || c == '\\') {
+          json += '\\';
+          json += c;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppend(&json, "\\u00", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
+        } else {
+          json += c;
+        }
+      }
+      absl::StrAppend(&json, "\": ", next);
+    }
+    json += "}";
+    return Give(out_data, out_len, json);
+  });
+}
+
 sc_status sc_pipeline_advance_to(uint64_t* out_fired, sc_pipeline_t* pipeline,
                                  int64_t now, char** errmsg) {
   return AdvanceTo(__func__, out_fired, pipeline, now, errmsg);
@@ -2495,6 +2602,57 @@ sc_status sc_durable_apply(uint64_t* out_accepted, uint64_t* out_rejected,
                             reinterpret_cast<const salescycle::EventRecord*>(records), n);
                         return timed != 0 ? d.ApplyTimed(batch) : d.Apply(batch);
                       });
+}
+
+namespace {
+
+// A batch at offsets on a durable pipeline: `apply(d, source, batch)` with
+// the records as the core's type.
+template <typename CoreRecord, typename Record, typename Apply>
+sc_status DurableBatchAt(const char* fn, uint64_t* out_accepted, uint64_t* out_rejected,
+                         uint64_t* out_skipped, sc_durable_t* durable, const char* source,
+                         size_t source_len, const Record* records, size_t count, char** errmsg,
+                         Apply&& apply) {
+  uint64_t skipped = 0;
+  const sc_status status = DurableBatch(
+      fn, out_accepted, out_rejected, durable, records, count, errmsg,
+      [&](DurablePipeline& d, size_t n) -> absl::StatusOr<salescycle::BatchResult> {
+        SC_RETURN_IF_ERROR(CheckBuffer("source", source, source_len));
+        SC_ASSIGN_OR_RETURN(
+            const salescycle::BatchResult result,
+            apply(d, View(source, source_len),
+                  absl::MakeConstSpan(reinterpret_cast<const CoreRecord*>(records), n)));
+        skipped = result.skipped;
+        return result;
+      });
+  if (status == SC_OK && out_skipped != nullptr) *out_skipped = skipped;
+  return status;
+}
+
+}  // namespace
+
+sc_status sc_durable_apply_at(uint64_t* out_accepted, uint64_t* out_rejected,
+                              uint64_t* out_skipped, sc_durable_t* durable, const char* source,
+                              size_t source_len, uint64_t first_offset,
+                              const sc_event_record* records, size_t count, uint8_t timed,
+                              char** errmsg) {
+  return DurableBatchAt<salescycle::EventRecord>(
+      __func__, out_accepted, out_rejected, out_skipped, durable, source, source_len, records,
+      count, errmsg, [&](DurablePipeline& d, absl::string_view name, auto batch) {
+        return d.ApplyAt(name, first_offset, batch, ModeOf(timed));
+      });
+}
+
+sc_status sc_durable_apply_moves_at(uint64_t* out_accepted, uint64_t* out_rejected,
+                                    uint64_t* out_skipped, sc_durable_t* durable,
+                                    const char* source, size_t source_len, uint64_t first_offset,
+                                    const sc_stage_record* records, size_t count, uint8_t timed,
+                                    char** errmsg) {
+  return DurableBatchAt<salescycle::StageRecord>(
+      __func__, out_accepted, out_rejected, out_skipped, durable, source, source_len, records,
+      count, errmsg, [&](DurablePipeline& d, absl::string_view name, auto batch) {
+        return d.ApplyMovesAt(name, first_offset, batch, ModeOf(timed));
+      });
 }
 
 sc_status sc_durable_apply_moves(uint64_t* out_accepted, uint64_t* out_rejected,

@@ -19,6 +19,7 @@
 #include "absl/strings/strip.h"
 #include "src/io_hooks.h"
 #include "src/journal.h"
+#include "src/pipeline_internal.h"
 #include "src/snapshot_io.h"
 #include "src/status_macros.h"
 
@@ -558,6 +559,38 @@ absl::StatusOr<BatchResult> DurablePipeline::ApplyMovesTimed(
   ChangeResult r;
   absl::Status s = Change(BatchBody(ChangeType::kApplyMovesTimed, records), &r);
   return Returned(s, r, r.batch);
+}
+
+absl::StatusOr<BatchResult> DurablePipeline::ApplyAtOffset(uint8_t flags,
+                                                           absl::string_view source,
+                                                           uint64_t first_offset,
+                                                           const void* records, size_t count) {
+  SC_RETURN_IF_ERROR(CheckBatchSize(count));
+  // Checked before it is journaled, as a batch's size is: a source name
+  // the pipeline refuses would be journaled only to fail again at recovery.
+  SC_RETURN_IF_ERROR(internal::CheckSourceName(source));
+  std::string body;
+  internal::EncodeBatchAt(flags, source, first_offset, records, count, &body);
+  ChangeResult r;
+  absl::Status s = Change(std::move(body), &r);
+  return Returned(s, r, r.batch);
+}
+
+absl::StatusOr<BatchResult> DurablePipeline::ApplyAt(absl::string_view source,
+                                                     uint64_t first_offset,
+                                                     absl::Span<const EventRecord> records,
+                                                     ApplyMode mode) {
+  return ApplyAtOffset(mode == ApplyMode::kTimed ? internal::kAtTimed : 0, source, first_offset,
+                       records.data(), records.size());
+}
+
+absl::StatusOr<BatchResult> DurablePipeline::ApplyMovesAt(absl::string_view source,
+                                                          uint64_t first_offset,
+                                                          absl::Span<const StageRecord> records,
+                                                          ApplyMode mode) {
+  return ApplyAtOffset(
+      internal::kAtMoves | (mode == ApplyMode::kTimed ? internal::kAtTimed : 0), source,
+      first_offset, records.data(), records.size());
 }
 
 absl::StatusOr<int64_t> DurablePipeline::AdvanceTo(Timestamp now) {

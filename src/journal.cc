@@ -128,6 +128,21 @@ absl::Status ApplyBatch(ChangeType type, absl::string_view records, Pipeline* p,
   return absl::OkStatus();
 }
 
+absl::Status ApplyBatchAt(uint8_t flags, absl::string_view source, uint64_t first_offset,
+                          absl::string_view records, Pipeline* p, ChangeResult* result) {
+  thread_local std::vector<EventRecord> events;
+  thread_local std::vector<StageRecord> moves;
+  const ApplyMode mode = (flags & kAtTimed) ? ApplyMode::kTimed : ApplyMode::kInOrder;
+  if (flags & kAtMoves) {
+    SC_RETURN_IF_ERROR(DecodeRecords(records, &moves));
+    Take(p->ApplyMovesAt(source, first_offset, moves, mode), &result->status, &result->batch);
+  } else {
+    SC_RETURN_IF_ERROR(DecodeRecords(records, &events));
+    Take(p->ApplyAt(source, first_offset, events, mode), &result->status, &result->batch);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<AttributeValue> DecodeValue(Fields* f) {
   const uint8_t type = f->U8();
   switch (static_cast<AttributeType>(type)) {
@@ -190,6 +205,15 @@ void EncodeStep(ChangeType type, DealIndex deal, uint32_t what, Timestamp time,
 
 void EncodeBatch(ChangeType type, const void* records, size_t count, std::string* out) {
   Put8(static_cast<uint8_t>(type), out);
+  out->append(static_cast<const char*>(records), count * 16);
+}
+
+void EncodeBatchAt(uint8_t flags, absl::string_view source, uint64_t first_offset,
+                   const void* records, size_t count, std::string* out) {
+  Put8(static_cast<uint8_t>(ChangeType::kApplyAt), out);
+  Put8(flags, out);
+  Put64(first_offset, out);
+  PutBytes(source, out);
   out->append(static_cast<const char*>(records), count * 16);
 }
 
@@ -262,6 +286,17 @@ absl::Status ApplyChange(absl::string_view body, Pipeline* p, ChangeResult* resu
     case ChangeType::kApplyTimed:
     case ChangeType::kApplyMovesTimed:
       return ApplyBatch(type, f.Rest(), p, result);
+    case ChangeType::kApplyAt: {
+      const uint8_t flags = f.U8();
+      const uint64_t first_offset = f.U64();
+      const absl::string_view source = f.Bytes();
+      const absl::string_view records = f.Rest();  // whole records: DecodeRecords checks
+      if (!f.Done()) break;
+      if (flags > (kAtTimed | kAtMoves)) {
+        return NotAChange(absl::StrCat("batch flags ", static_cast<int>(flags), " are unknown"));
+      }
+      return ApplyBatchAt(flags, source, first_offset, records, p, result);
+    }
     case ChangeType::kAdvanceTo: {
       const Timestamp now = f.I64();
       if (!f.Done()) break;

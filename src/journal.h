@@ -49,7 +49,12 @@ enum class ChangeType : uint8_t {
   kApplyTimed = 11,
   kApplyMovesTimed = 12,
   kAdvanceTo = 13,   // now
+  kApplyAt = 14,     // flags (kAtTimed, kAtMoves), first offset, source, records
 };
+
+// kApplyAt's flags.
+inline constexpr uint8_t kAtTimed = 1;  // ApplyMode::kTimed
+inline constexpr uint8_t kAtMoves = 2;  // StageRecords, for ApplyMovesAt
 
 // Bodies (the type byte and the fields), appended to `out`.
 void EncodeAdd(ChangeType type, uint64_t id, absl::string_view key,
@@ -64,6 +69,9 @@ void EncodeStep(ChangeType type, DealIndex deal, uint32_t what, Timestamp time,
 // (StageRecords): both 16 bytes a record, copied as they lie in memory.
 void EncodeBatch(ChangeType type, const void* records, size_t count, std::string* out);
 void EncodeAdvance(Timestamp now, std::string* out);
+// kApplyAt: a batch at offsets of an input (Pipeline::ApplyAt, ApplyMovesAt).
+void EncodeBatchAt(uint8_t flags, absl::string_view source, uint64_t first_offset,
+                   const void* records, size_t count, std::string* out);
 
 // What a change returned: the status, and the value of its kind.
 struct ChangeResult {

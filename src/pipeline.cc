@@ -16,6 +16,7 @@
 #include "src/core.h"
 #include "src/pipeline_internal.h"
 #include "src/timer_queue.h"
+#include "src/utf8.h"
 #include "src/status_macros.h"
 
 namespace salescycle {
@@ -1038,6 +1039,69 @@ void Pipeline::AddObserver(Observer* observer) {
 
 void Pipeline::RemoveObserver(Observer* observer) {
   internal::RemoveObserver(&observers_, observer);
+}
+
+// ---- input positions
+
+namespace internal {
+
+absl::Status CheckSourceName(absl::string_view source) {
+  if (source.empty() || source.size() > kMaxSourceNameBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "an input source is named by 1 to ", kMaxSourceNameBytes, " bytes, not ", source.size()));
+  }
+  if (const size_t valid = ValidUtf8Prefix(source); valid != source.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "input source \"", absl::CHexEscape(source), "\" is not UTF-8 at byte ", valid));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace internal
+
+absl::StatusOr<uint64_t> Pipeline::AlreadyApplied(absl::string_view source,
+                                                  uint64_t first_offset, size_t count) const {
+  SC_RETURN_IF_ERROR(internal::CheckSourceName(source));
+  if (count > std::numeric_limits<uint64_t>::max() - first_offset) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "input \"", source, "\": ", count, " records from offset ", first_offset,
+        " run past offset 2^64 - 1"));
+  }
+  const uint64_t next = Position(source);
+  return next <= first_offset ? 0 : std::min<uint64_t>(next - first_offset, count);
+}
+
+void Pipeline::AdvancePosition(absl::string_view source, uint64_t next) {
+  auto [it, inserted] = positions_.try_emplace(source, next);
+  if (!inserted) it->second = std::max(it->second, next);
+}
+
+absl::StatusOr<BatchResult> Pipeline::ApplyAt(absl::string_view source, uint64_t first_offset,
+                                              absl::Span<const EventRecord> records,
+                                              ApplyMode mode) {
+  return ApplyFromOffset(source, first_offset, records, [&](absl::Span<const EventRecord> rest) {
+    return mode == ApplyMode::kTimed ? ApplyTimed(rest) : Apply(rest);
+  });
+}
+
+absl::StatusOr<BatchResult> Pipeline::ApplyMovesAt(absl::string_view source,
+                                                   uint64_t first_offset,
+                                                   absl::Span<const StageRecord> records,
+                                                   ApplyMode mode) {
+  return ApplyFromOffset(source, first_offset, records, [&](absl::Span<const StageRecord> rest) {
+    return mode == ApplyMode::kTimed ? ApplyMovesTimed(rest) : ApplyMoves(rest);
+  });
+}
+
+uint64_t Pipeline::Position(absl::string_view source) const {
+  auto it = positions_.find(source);
+  return it == positions_.end() ? 0 : it->second;
+}
+
+std::vector<std::pair<std::string, uint64_t>> Pipeline::Positions() const {
+  std::vector<std::pair<std::string, uint64_t>> out(positions_.begin(), positions_.end());
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace salescycle

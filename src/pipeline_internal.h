@@ -15,11 +15,19 @@
 
 #include "absl/base/attributes.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "salescycle/pipeline.h"
 #include "salescycle/step.h"
+#include "src/status_macros.h"
 
 namespace salescycle {
 namespace internal {
+
+// OkStatus for a name ApplyAt takes as an input source: UTF-8, 1 to
+// kMaxSourceNameBytes bytes; InvalidArgument saying what is wrong otherwise.
+absl::Status CheckSourceName(absl::string_view source);
 
 class PipelineInternal {
  public:
@@ -136,6 +144,28 @@ class PipelineInternal {
   static void FinishLoad(Pipeline* p) { p->RebuildFromStages(); }
 
   // `loaded` replaces `*target`, whose observers stay registered.
+  // A snapshot's input position, checked as ApplyAt checks a source.
+  static absl::Status RestorePosition(Pipeline* p, absl::string_view source, uint64_t next) {
+    if (absl::Status s = CheckSourceName(source); !s.ok()) return s;
+    if (!p->positions_.emplace(source, next).second) {
+      return absl::InvalidArgumentError(absl::StrCat("source \"", source, "\" appears twice"));
+    }
+    return absl::OkStatus();
+  }
+  // ApplyAt for the C API, whose caller's array another thread may write
+  // meanwhile: untimed batches (and timed ones of a machine without
+  // timeouts, which ApplyTimed hands to Apply) through ApplySharedBuffer.
+  static absl::StatusOr<BatchResult> ApplyAtShared(Pipeline* p, absl::string_view source,
+                                                   uint64_t first_offset,
+                                                   absl::Span<const EventRecord> records,
+                                                   ApplyMode mode) {
+    return p->ApplyFromOffset(source, first_offset, records,
+                              [&](absl::Span<const EventRecord> rest) {
+                                return mode == ApplyMode::kTimed && p->machine().has_timeouts()
+                                           ? p->ApplyTimed(rest)
+                                           : p->ApplySharedBuffer(rest);
+                              });
+  }
   static void ReplaceKeepingObservers(Pipeline* target, Pipeline loaded) {
     loaded.observers_ = std::move(target->observers_);
     *target = std::move(loaded);
@@ -143,6 +173,20 @@ class PipelineInternal {
 };
 
 }  // namespace internal
+
+// Defined here, not in pipeline.cc, for PipelineInternal::ApplyAtShared.
+template <typename BatchRecord, typename ApplyRest>
+absl::StatusOr<BatchResult> Pipeline::ApplyFromOffset(absl::string_view source,
+                                                      uint64_t first_offset,
+                                                      absl::Span<const BatchRecord> records,
+                                                      ApplyRest apply_rest) {
+  SC_ASSIGN_OR_RETURN(const uint64_t skip, AlreadyApplied(source, first_offset, records.size()));
+  SC_ASSIGN_OR_RETURN(BatchResult result, apply_rest(records.subspan(static_cast<size_t>(skip))));
+  result.skipped = skip;
+  AdvancePosition(source, first_offset + records.size());
+  return result;
+}
+
 }  // namespace salescycle
 
 #endif  // SALESCYCLE_SRC_PIPELINE_INTERNAL_H_

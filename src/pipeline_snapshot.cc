@@ -57,7 +57,10 @@ v1::PipelineHeader Header(const Pipeline& p,
   const Machine& m = p.machine();
   v1::PipelineHeader h;
   const FunnelAccumulator* funnel = PI::analytics(p);
-  h.set_format_version(funnel != nullptr ? kFormatVersion : kFormatVersionWithoutFunnel);
+  const auto positions = p.Positions();
+  h.set_format_version(!positions.empty() ? kFormatVersion
+                       : funnel != nullptr ? kFormatVersionWithFunnel
+                                           : kFormatVersionWithoutFunnel);
   h.mutable_machine()->set_name(m.name());
   h.mutable_machine()->set_version(m.version());
   h.mutable_machine()->set_fingerprint(m.fingerprint());
@@ -75,6 +78,11 @@ v1::PipelineHeader Header(const Pipeline& p,
   for (const std::string& reason : reasons) h.add_loss_reasons(reason);
   if (funnel != nullptr) {
     h.mutable_funnel()->set_cohort(static_cast<uint32_t>(funnel->cohort()));
+  }
+  for (const auto& [source, next] : positions) {  // sorted: same state, same bytes
+    v1::SourcePosition* position = h.add_positions();
+    position->set_source(source);
+    position->set_next_offset(next);
   }
   return h;
 }
@@ -348,6 +356,12 @@ absl::StatusOr<Pipeline> Load(ByteSource* source, const std::string& name,
   }
   SC_ASSIGN_OR_RETURN(Pipeline p, Pipeline::Create(machine, pipeline_options));
   SC_RETURN_IF_ERROR(ReadBody(&in, header, map, options.limits, &p));
+  for (const v1::SourcePosition& position : header.positions()) {
+    if (absl::Status s = PI::RestorePosition(&p, position.source(), position.next_offset());
+        !s.ok()) {
+      return in.DataLoss(absl::StrCat("input position: ", s.message()));
+    }
+  }
   for (const auto& [id, value] : map.added) {
     for (DealIndex d = 0; d < p.slot_count(); ++d) {
       if (p.Contains(d)) SC_RETURN_IF_ERROR(p.Set(d, id, value));

@@ -28,7 +28,12 @@ namespace internal {
 // 3: a pipeline's funnel state. Only a pipeline that keeps its funnel is
 // written as 3; everything else is written as 2, byte for byte as before,
 // so that readers of 2 read it.
-inline constexpr uint32_t kFormatVersion = 3;
+// 4: a pipeline's input positions (Pipeline::ApplyAt). Only a pipeline that
+// has some is written as 4, so that readers of 3 and 2 read the rest; a
+// reader of 3 refuses a 4 rather than drop the positions, which would make
+// a replay apply records twice.
+inline constexpr uint32_t kFormatVersion = 4;
+inline constexpr uint32_t kFormatVersionWithFunnel = 3;
 inline constexpr uint32_t kFormatVersionWithoutFunnel = 2;
 
 // ---- pipeline snapshots: magic, then frames of

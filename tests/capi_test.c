@@ -1274,6 +1274,78 @@ static void test_partitioning(void) {
   EXPECT(SC_INVALID_ARGUMENT, "out_end is NULL", sc_key_group_range(&first, NULL, 0, 1, 7, E));
 }
 
+/* Input positions: a batch applied twice is applied once; positions are in
+ * snapshots and in a durable pipeline's journal. */
+static void test_positions(void) {
+  sc_machine_t* m = load("b2b.textproto");
+  sc_pipeline_t* p = NULL;
+  sc_pipeline_t* loaded = NULL;
+  sc_durable_t* d = NULL;
+  uint32_t deal = 0, contact = id_of(sc_machine_find_event, m, "contact");
+  uint64_t accepted = 9, rejected = 9, skipped = 9, position = 9;
+  sc_event_record batch[3];
+  sc_stage_record move;
+  uint8_t* snapshot = NULL;
+  char* json = NULL;
+  size_t len = 0, i;
+  char path[1024], command[1100];
+  current = "positions";
+  OK(sc_pipeline_create(&p, m, NULL, E));
+  for (i = 0; i < 3; ++i) {
+    OK(sc_pipeline_add(&deal, p, 100, E));
+    batch[i].deal = deal;
+    batch[i].event = contact;
+    batch[i].time = 200 + (int64_t)i;
+  }
+  OK(sc_pipeline_apply_at(&accepted, &rejected, &skipped, p, "in.csv", 6, 0, batch, 3, 0, E));
+  CHECK(accepted == 3 && rejected == 0 && skipped == 0);
+  OK(sc_pipeline_apply_at(&accepted, &rejected, &skipped, p, "in.csv", 6, 1, batch + 1, 2, 1, E));
+  CHECK(accepted == 0 && rejected == 0 && skipped == 2);
+  OK(sc_pipeline_position(&position, p, "in.csv", 6, E));
+  CHECK(position == 3);
+  move.deal = 0;
+  move.stage = 0;
+  move.time = 300;
+  OK(sc_pipeline_apply_moves_at(NULL, NULL, &skipped, p, "other \"x\"", 9, 7, &move, 1, 0, E));
+  CHECK(skipped == 0);
+  OK(sc_pipeline_positions_json(&json, &len, p, E));
+  CHECK(json != NULL && strcmp(json, "{\"in.csv\": 3, \"other \\\"x\\\"\": 8}") == 0);
+  sc_free(json);
+  OK(sc_pipeline_save(&snapshot, &len, p, E));
+  OK(sc_pipeline_load(&loaded, m, snapshot, len, E));
+  OK(sc_pipeline_position(&position, loaded, "in.csv", 6, E));
+  CHECK(position == 3);
+  EXPECT(SC_INVALID_ARGUMENT, "named by 1 to 1024 bytes, not 0",
+         sc_pipeline_apply_at(NULL, NULL, NULL, p, "", 0, 0, batch, 3, 0, E));
+  EXPECT(SC_INVALID_ARGUMENT, "source is NULL with length 2",
+         sc_pipeline_apply_at(NULL, NULL, NULL, p, NULL, 2, 0, batch, 3, 0, E));
+  EXPECT(SC_INVALID_ARGUMENT, "run past offset 2^64 - 1",
+         sc_pipeline_apply_at(NULL, NULL, NULL, p, "x", 1, UINT64_MAX, batch, 3, 0, E));
+
+  /* Journaled: a reopen recovers the position, and a replay skips. */
+  snprintf(path, sizeof path, "%s/capi_positions_db", SC_TEMP_DIR);
+  snprintf(command, sizeof command, "rm -rf '%s'", path);
+  CHECK(system(command) == 0);
+  OK(sc_durable_open(&d, m, path, strlen(path), NULL, E));
+  for (i = 0; i < 3; ++i) OK(sc_durable_add(&deal, d, SC_NONE, 100, E));
+  OK(sc_durable_apply_at(&accepted, NULL, &skipped, d, "in.csv", 6, 0, batch, 3, 0, E));
+  CHECK(accepted == 3 && skipped == 0);
+  OK(sc_durable_apply_moves_at(NULL, NULL, &skipped, d, "in.csv", 6, 2, &move, 1, 0, E));
+  CHECK(skipped == 1);
+  sc_durable_destroy(d);
+  d = NULL;
+  OK(sc_durable_open(&d, m, path, strlen(path), NULL, E));
+  OK(sc_durable_apply_at(&accepted, NULL, &skipped, d, "in.csv", 6, 0, batch, 3, 1, E));
+  CHECK(accepted == 0 && skipped == 3);
+  EXPECT(SC_INVALID_ARGUMENT, "is not UTF-8",
+         sc_durable_apply_at(NULL, NULL, NULL, d, "\xff", 1, 0, batch, 3, 0, E));
+  sc_durable_destroy(d);
+  sc_free(snapshot);
+  sc_pipeline_destroy(loaded);
+  sc_pipeline_destroy(p);
+  sc_machine_destroy(m);
+}
+
 int main(void) {
   test_version_and_status_names();
   test_machines();
@@ -1291,6 +1363,7 @@ int main(void) {
   test_lengths_are_checked();
   test_durable();
   test_partitioning();
+  test_positions();
   sc_free(last_message);
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

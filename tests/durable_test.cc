@@ -108,14 +108,23 @@ void RandomChange(P& p, uint64_t i) {
       events.push_back({d, static_cast<uint32_t>(rng() % m.num_events()), t + k});
       moves.push_back({d, static_cast<uint32_t>(rng() % m.num_stages()), t + k});
     }
-    if (kind < 83) {
+    // Batches at offsets of three inputs, overlapping one another now and
+    // then (their first records skipped), and with gaps.
+    const std::string source = absl::StrCat("input-", i % 3);
+    const uint64_t offset = i * 2 - std::min<uint64_t>(i * 2, rng() % 12);
+    const ApplyMode mode = rng() % 2 ? ApplyMode::kTimed : ApplyMode::kInOrder;
+    if (kind < 81) {
       (void)p.Apply(events);
-    } else if (kind < 88) {
+    } else if (kind < 85) {
       (void)p.ApplyTimed(events);
-    } else if (kind < 92) {
+    } else if (kind < 88) {
       (void)p.ApplyMoves(moves);
-    } else {
+    } else if (kind < 90) {
       (void)p.ApplyMovesTimed(moves);
+    } else if (kind < 93) {
+      (void)p.ApplyAt(source, offset, events, mode);
+    } else {
+      (void)p.ApplyMovesAt(source, offset, moves, mode);
     }
   } else {
     (void)p.AdvanceTo(t + 86400 * static_cast<Timestamp>(rng() % 40));

@@ -22,6 +22,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/base/internal/endian.h"
@@ -548,11 +549,30 @@ TEST_F(BadSnapshot, WrongMagic) {
 
 TEST_F(BadSnapshot, NewerFormatVersion) {
   auto frames = Frames();
-  frames[0].mutable_header()->set_format_version(4);
+  frames[0].mutable_header()->set_format_version(5);
   const absl::Status s = Load(Encode(frames));
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(),
-              HasSubstr("format version 4 is newer than this library reads (3)"));
+              HasSubstr("format version 5 is newer than this library reads (4)"));
+}
+
+TEST_F(BadSnapshot, BadInputPositionsAreDataLoss) {
+  for (const auto& [first, second, message] :
+       {std::tuple<std::string, std::string, std::string>{"in", "in", "source \"in\" appears twice"},
+        {"in", "", "named by 1 to 1024 bytes, not 0"},
+        // protobuf refuses to parse a string field that is not UTF-8
+        {"in", "\xff", "frame 0 at offset 8"}}) {
+    auto frames = Frames();
+    frames[0].mutable_header()->set_format_version(4);
+    for (const std::string& source : {first, second}) {
+      auto* position = frames[0].mutable_header()->add_positions();
+      position->set_source(source);
+      position->set_next_offset(7);
+    }
+    const absl::Status s = Load(Encode(frames));
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << message;
+    EXPECT_THAT(s.message(), HasSubstr(message));
+  }
 }
 
 TEST_F(BadSnapshot, ChecksumMismatch) {

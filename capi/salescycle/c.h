@@ -623,6 +623,37 @@ SC_EXPORT sc_status sc_pipeline_apply_moves(uint64_t* out_accepted,
                                             sc_pipeline_t* pipeline,
                                             const sc_stage_record* records,
                                             size_t count, char** errmsg);
+/** Applies `count` records at offsets first_offset, first_offset + 1, ...
+ * of the input `source` (source_len bytes of UTF-8, 1 to 1024: a file, a
+ * Kafka partition, a shard's stream), as Pipeline::ApplyAt: records at
+ * offsets applied before from the same source are passed over
+ * (*out_skipped), the rest applied as sc_pipeline_apply applies them
+ * (`timed` 1: firing the timeouts due between records first), and the
+ * source's position becomes first_offset + count. Positions are saved in
+ * snapshots, so a replay after a restore applies each record exactly once.
+ * Any out may be NULL. Errors: as sc_pipeline_apply; SC_INVALID_ARGUMENT
+ * for a bad source name or offsets past 2^64 - 1 (nothing applied, the
+ * position unchanged). @{ */
+SC_EXPORT sc_status sc_pipeline_apply_at(uint64_t* out_accepted, uint64_t* out_rejected,
+                                         uint64_t* out_skipped, sc_pipeline_t* pipeline,
+                                         const char* source, size_t source_len,
+                                         uint64_t first_offset, const sc_event_record* records,
+                                         size_t count, uint8_t timed, char** errmsg);
+SC_EXPORT sc_status sc_pipeline_apply_moves_at(uint64_t* out_accepted, uint64_t* out_rejected,
+                                               uint64_t* out_skipped, sc_pipeline_t* pipeline,
+                                               const char* source, size_t source_len,
+                                               uint64_t first_offset,
+                                               const sc_stage_record* records, size_t count,
+                                               uint8_t timed, char** errmsg);
+/** @} */
+/** The first offset of `source` not applied yet (0 for a source never
+ * applied from). */
+SC_EXPORT sc_status sc_pipeline_position(uint64_t* out, const sc_pipeline_t* pipeline,
+                                         const char* source, size_t source_len, char** errmsg);
+/** Every source's position as a JSON object, {"source": offset, ...}, by
+ * name. *out_data: caller owns (NUL-terminated; free with sc_free). */
+SC_EXPORT sc_status sc_pipeline_positions_json(char** out_data, size_t* out_len,
+                                               const sc_pipeline_t* pipeline, char** errmsg);
 /** Fires every timeout due at or before `now`, in due order. */
 SC_EXPORT sc_status sc_pipeline_advance_to(uint64_t* out_fired,
                                            sc_pipeline_t* pipeline,
@@ -923,6 +954,20 @@ SC_EXPORT sc_status sc_durable_apply_moves(uint64_t* out_accepted, uint64_t* out
                                            sc_durable_t* durable,
                                            const sc_stage_record* records, size_t count,
                                            uint8_t timed, char** errmsg);
+/** @} */
+/** As sc_pipeline_apply_at and sc_pipeline_apply_moves_at, journaled: the
+ * positions are recovered with the deals. Errors: as sc_durable_apply. @{ */
+SC_EXPORT sc_status sc_durable_apply_at(uint64_t* out_accepted, uint64_t* out_rejected,
+                                        uint64_t* out_skipped, sc_durable_t* durable,
+                                        const char* source, size_t source_len,
+                                        uint64_t first_offset, const sc_event_record* records,
+                                        size_t count, uint8_t timed, char** errmsg);
+SC_EXPORT sc_status sc_durable_apply_moves_at(uint64_t* out_accepted, uint64_t* out_rejected,
+                                              uint64_t* out_skipped, sc_durable_t* durable,
+                                              const char* source, size_t source_len,
+                                              uint64_t first_offset,
+                                              const sc_stage_record* records, size_t count,
+                                              uint8_t timed, char** errmsg);
 /** @} */
 /** As sc_pipeline_advance_to, journaled. */
 SC_EXPORT sc_status sc_durable_advance_to(uint64_t* out_fired, sc_durable_t* durable,

@@ -178,6 +178,17 @@ class SC_API DurablePipeline {
   [[nodiscard]] absl::StatusOr<BatchResult> ApplyMovesTimed(
       absl::Span<const StageRecord> records);
   ///@}
+  /// Pipeline::ApplyAt and ApplyMovesAt, journaled: the input positions are
+  /// recovered with the deals, so a replay of an input after a crash
+  /// applies each record exactly once. Errors: as Apply's. @{
+  [[nodiscard]] absl::StatusOr<BatchResult> ApplyAt(absl::string_view source,
+                                                    uint64_t first_offset,
+                                                    absl::Span<const EventRecord> records,
+                                                    ApplyMode mode = ApplyMode::kInOrder);
+  [[nodiscard]] absl::StatusOr<BatchResult> ApplyMovesAt(
+      absl::string_view source, uint64_t first_offset, absl::Span<const StageRecord> records,
+      ApplyMode mode = ApplyMode::kInOrder);
+  ///@}
 
   // ---- durability
   /// Syncs everything written so far (for kInterval and kNone).
@@ -213,6 +224,10 @@ class SC_API DurablePipeline {
                   const DurableOptions& options, Pipeline pipeline, int lock_fd);
   absl::Status Recover();
   absl::Status Commit(Writer* writer);
+  // ApplyAt and ApplyMovesAt: `flags` as the journal's kApplyAt takes them.
+  absl::StatusOr<BatchResult> ApplyAtOffset(uint8_t flags, absl::string_view source,
+                                            uint64_t first_offset, const void* records,
+                                            size_t count);
   // With `lock` held on entry and exit; released while the journal is written.
   void LeadGroup(Writer* leader, std::unique_lock<std::mutex>& lock);
   absl::Status CheckpointLocked();  // mu_ held

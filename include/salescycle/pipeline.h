@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -78,7 +79,19 @@ struct BatchResult {
   int threads = 1;
   /// ApplyTimed and ApplyMovesTimed: the timeouts that fired between records.
   uint64_t timeouts_fired = 0;
+  /// ApplyAt and ApplyMovesAt: records at offsets applied before, passed
+  /// over (neither accepted nor rejected).
+  uint64_t skipped = 0;
 };
+
+/// How ApplyAt and ApplyMovesAt apply the records they do not skip.
+enum class ApplyMode : uint8_t {
+  kInOrder,  ///< as Apply and ApplyMoves
+  kTimed,    ///< as ApplyTimed and ApplyMovesTimed
+};
+
+/// The longest input source name ApplyAt takes, in bytes.
+inline constexpr size_t kMaxSourceNameBytes = 1024;
 
 /// Many deals of one machine, in columns, moved in batches.
 class SC_API Pipeline {
@@ -307,6 +320,35 @@ class SC_API Pipeline {
       absl::Span<const StageRecord> records);
   ///@}
 
+  // ---- input positions: exactly-once replay
+  /// Applies `records` as Apply (ApplyTimed with ApplyMode::kTimed) does,
+  /// the record at index i being at offset first_offset + i of the input
+  /// `source` (a file, a Kafka partition, a shard's stream: any name, UTF-8,
+  /// 1 to kMaxSourceNameBytes bytes). Records at offsets below
+  /// Position(source), applied before, are passed over and counted in
+  /// BatchResult::skipped; the rest are applied, all or nothing as Apply's,
+  /// and then Position(source) is first_offset + records.size() (it never
+  /// goes back). Positions are saved in snapshots with the deals, so a
+  /// replay of an input from any earlier offset after a restore applies
+  /// each record exactly once. Offsets may jump forward: a gap is not an
+  /// error (a compacted topic, rows that were not events).
+  /// Errors: as Apply; InvalidArgument for a source name that is empty, too
+  /// long or not UTF-8, or offsets past 2^64 - 1.
+  [[nodiscard]] absl::StatusOr<BatchResult> ApplyAt(absl::string_view source,
+                                                    uint64_t first_offset,
+                                                    absl::Span<const EventRecord> records,
+                                                    ApplyMode mode = ApplyMode::kInOrder);
+  /// ApplyAt for moves by stage (ApplyMoves, ApplyMovesTimed); sources and
+  /// positions are shared with ApplyAt's.
+  [[nodiscard]] absl::StatusOr<BatchResult> ApplyMovesAt(
+      absl::string_view source, uint64_t first_offset, absl::Span<const StageRecord> records,
+      ApplyMode mode = ApplyMode::kInOrder);
+  /// The first offset of `source` not applied yet: 0 for a source never
+  /// applied from.
+  uint64_t Position(absl::string_view source) const;
+  /// Every source's position, by name.
+  std::vector<std::pair<std::string, uint64_t>> Positions() const;
+
   /// Fires every timeout that fell due at or before `now`, in order of due
   /// time, then of DealIndex, each at its due time; a deal cascades through
   /// at most 64 timeouts per call. Returns the number fired. See
@@ -411,6 +453,15 @@ class SC_API Pipeline {
   void InvalidateTimers();
   // Fires what is due at or before `now`; the queue must be kept.
   int64_t FireDue(Timestamp now);
+  // ApplyAt's bookkeeping: how many of the `count` records from
+  // `first_offset` were applied before, and the position after them.
+  absl::StatusOr<uint64_t> AlreadyApplied(absl::string_view source, uint64_t first_offset,
+                                          size_t count) const;
+  void AdvancePosition(absl::string_view source, uint64_t next);
+  template <typename BatchRecord, typename ApplyRest>
+  absl::StatusOr<BatchResult> ApplyFromOffset(absl::string_view source, uint64_t first_offset,
+                                              absl::Span<const BatchRecord> records,
+                                              ApplyRest apply_rest);
 
   std::shared_ptr<const Machine> machine_;
   PipelineOptions options_;
@@ -442,6 +493,9 @@ class SC_API Pipeline {
   absl::flat_hash_map<DealIndex, uint64_t> id_of_deal_;
   absl::flat_hash_map<std::string, DealIndex> deal_by_key_;
   absl::flat_hash_map<DealIndex, std::string> key_of_deal_;
+
+  // Input positions (ApplyAt): the first offset not applied, by source.
+  absl::flat_hash_map<std::string, uint64_t> positions_;
 
   std::vector<Observer*> observers_;
   // Pending timeouts; null until a timed call or AdvanceTo needs them.

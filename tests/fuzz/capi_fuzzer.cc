@@ -58,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     uint64_t a = 0, r = 0;
     uint8_t* bytes = nullptr;
     size_t len = 0;
-    switch (in.Byte() % 18) {
+    switch (in.Byte() % 19) {
       case 0: sc_pipeline_add(&deal, p, in.Time(), &err); break;
       case 1: sc_pipeline_add_with_id(&deal, p, in.U32() % 16, in.Time(), &err); break;
       case 2: sc_pipeline_remove(p, in.U32() % 64, &err); break;
@@ -129,6 +129,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         static const char* const kReasons[] = {"Price", "", "No decision"};
         const char* v = kReasons[in.Byte() % 3];
         sc_pipeline_set_string(p, in.U32() % 64, in.Byte() % 9, v, std::strlen(v), &err);
+        break;
+      }
+      case 18: {
+        // Partitioning with offsets, counts and group numbers out of order
+        // or past the data: a status, never a read past `keys`.
+        static const uint8_t keys[16] = {'a', 'c', 'm', 'e', 0, 0xff, 'x'};
+        uint64_t offsets[5];
+        uint32_t groups[4], first = 0, end = 0;
+        const size_t count = in.Byte() % 5;
+        for (size_t i = 0; i <= count; ++i) offsets[i] = in.Byte() % 20;
+        const uint32_t num_groups = in.U32() % 40000;
+        sc_key_groups(groups, keys, in.Byte() % 17, offsets, count, num_groups, &err);
+        sc_key_group_owner(&first, in.U32() % 40000, num_groups, in.U32() % 40000, &err);
+        sc_key_group_range(&first, &end, in.U32() % 40000, in.U32() % 40000, num_groups, &err);
         break;
       }
       case 11: {

@@ -242,6 +242,19 @@ class DurablePipeline(_native.Handle):
     def apply_moves(self, batch, *, timed: bool = False) -> Tuple[int, int]:
         return self._batch(lib.sc_durable_apply_moves, batch, timed)
 
+    def apply_at(self, source: str, offset: int, batch, *, timed: bool = False,
+                 moves: bool = False) -> Tuple[int, int, int]:
+        """As Pipeline.apply_at, one journal record: the positions are
+        recovered with the deals. Returns (accepted, rejected, skipped)."""
+        keep, count = _record_pointer(batch)
+        pointer = keep[1] if keep else None
+        name = encode(source)
+        accepted, rejected, skipped = c_uint64(), c_uint64(), c_uint64()
+        fn = lib.sc_durable_apply_moves_at if moves else lib.sc_durable_apply_at
+        self._run(lambda h: call(fn, byref(accepted), byref(rejected), byref(skipped), h, name,
+                                 len(name), offset, pointer, count, 1 if timed else 0))
+        return accepted.value, rejected.value, skipped.value
+
     def advance_to(self, now: int) -> int:
         out = c_uint64()
         self._run(lambda h: call(lib.sc_durable_advance_to, byref(out), h, now))

@@ -281,6 +281,37 @@ class Pipeline(Stepping):
                    keep[1] if keep else None, count)
         return accepted.value, rejected.value
 
+    def apply_at(self, source: str, offset: int, batch, *, timed: bool = False,
+                 moves: bool = False) -> Tuple[int, int, int]:
+        """Applies a batch (as apply_batch, or with moves=True as
+        apply_moves) whose records are at offsets offset, offset + 1, ...
+        of the input `source` (any name: a file, a Kafka partition, a
+        shard's stream); returns (accepted, rejected, skipped). Records at
+        offsets applied before from `source` are skipped, so a replay of an
+        input after a restore (positions are saved in snapshots) applies
+        each record exactly once. `timed` fires the timeouts due between
+        records first."""
+        keep, count = _record_pointer(batch)
+        name = encode(source)
+        accepted, rejected, skipped = c_uint64(), c_uint64(), c_uint64()
+        self._call("apply_moves_at" if moves else "apply_at", byref(accepted), byref(rejected),
+                   byref(skipped), self._handle, name, len(name), offset,
+                   keep[1] if keep else None, count, 1 if timed else 0)
+        return accepted.value, rejected.value, skipped.value
+
+    def position(self, source: str) -> int:
+        """The first offset of `source` not applied yet (0 if never)."""
+        name = encode(source)
+        out = c_uint64()
+        call(lib.sc_pipeline_position, byref(out), self._handle, name, len(name))
+        return out.value
+
+    def positions(self) -> Dict[str, int]:
+        """Every input source's position, by name."""
+        data, size = c_void_p(), c_size_t()
+        call(lib.sc_pipeline_positions_json, byref(data), byref(size), self._handle)
+        return json.loads(_native.take_bytes(data, size.value).decode("utf-8"))
+
     def apply_parallel(self, batch, threads: int) -> Tuple[int, int, int]:
         """apply_batch split across up to `threads` (1 to 64) threads by
         deal, with exactly its result; returns (accepted, rejected, threads
