@@ -43,6 +43,7 @@
 using salescycle::AttributeId;
 using salescycle::AttributeReader;
 using salescycle::AttributeType;
+using salescycle::DealIndex;
 using salescycle::AttributeValue;
 using salescycle::EventId;
 using salescycle::Journey;
@@ -2719,33 +2720,56 @@ sc_status sc_id_hash(uint32_t* out, uint64_t id, char** errmsg) {
   });
 }
 
+namespace {
+
+// A column of `count` byte strings in Arrow's layout (c.h, sc_key_groups):
+// the offsets copied first, so that each is read once, checked and used
+// alike even if another thread rewrites the caller's array meanwhile.
+class KeyColumn {
+ public:
+  static absl::StatusOr<KeyColumn> Read(const uint8_t* data, size_t data_len,
+                                        const uint64_t* offsets, size_t count) {
+    SC_RETURN_IF_ERROR(CheckBuffer("data", data, data_len));
+    if (count >= SIZE_MAX / sizeof(uint64_t)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("count ", count, " is more than any buffer holds"));
+    }
+    if (offsets == nullptr) return absl::InvalidArgumentError("offsets is NULL");
+    KeyColumn column(reinterpret_cast<const char*>(data), offsets, count);
+    for (size_t i = 0; i <= count; ++i) {
+      const uint64_t previous = i == 0 ? 0 : column.bounds_[i - 1];
+      if (column.bounds_[i] < previous || column.bounds_[i] > data_len) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("offsets[", i, "] is ", column.bounds_[i],
+                         "; the offsets must not decrease and stay within ", data_len,
+                         " bytes of data"));
+      }
+    }
+    return column;
+  }
+  size_t size() const { return bounds_.size() - 1; }
+  absl::string_view operator[](size_t i) const {
+    return View(bytes_ + bounds_[i], static_cast<size_t>(bounds_[i + 1] - bounds_[i]));
+  }
+
+ private:
+  KeyColumn(const char* bytes, const uint64_t* offsets, size_t count)
+      : bytes_(bytes), bounds_(offsets, offsets + count + 1) {}
+  const char* bytes_;
+  std::vector<uint64_t> bounds_;
+};
+
+}  // namespace
+
 sc_status sc_key_groups(uint32_t* out, const uint8_t* data, size_t data_len,
                         const uint64_t* offsets, size_t count, uint32_t num_groups,
                         char** errmsg) {
   return Run(__func__, errmsg, [&]() -> absl::Status {
     SC_ASSIGN_OR_RETURN(const salescycle::KeyGroups groups,
                         salescycle::KeyGroups::Create(num_groups));
-    SC_RETURN_IF_ERROR(CheckBuffer("data", data, data_len));
-    if (count == SIZE_MAX || count + 1 > SIZE_MAX / sizeof(uint64_t)) {
-      return absl::InvalidArgumentError(absl::StrCat("count ", count, " is more than any buffer holds"));
-    }
-    if (offsets == nullptr) return absl::InvalidArgumentError("offsets is NULL");
+    SC_ASSIGN_OR_RETURN(const KeyColumn keys, KeyColumn::Read(data, data_len, offsets, count));
     if (out == nullptr && count != 0) return absl::InvalidArgumentError("out is NULL");
-    // Copied first, so each offset is read once: checked and used alike
-    // even if another thread rewrites the caller's array meanwhile.
-    std::vector<uint64_t> bounds(offsets, offsets + count + 1);
-    for (size_t i = 0; i <= count; ++i) {
-      const uint64_t previous = i == 0 ? 0 : bounds[i - 1];
-      if (bounds[i] < previous || bounds[i] > data_len) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "offsets[", i, "] is ", bounds[i], "; the offsets must not decrease and stay within ",
-            data_len, " bytes of data"));
-      }
-    }
-    const char* bytes = reinterpret_cast<const char*>(data);
-    for (size_t i = 0; i < count; ++i) {
-      out[i] = groups.GroupOfKey(View(bytes + bounds[i], bounds[i + 1] - bounds[i]));
-    }
+    for (size_t i = 0; i < count; ++i) out[i] = groups.GroupOfKey(keys[i]);
     return absl::OkStatus();
   });
 }
@@ -2787,5 +2811,155 @@ sc_status sc_key_group_range(uint32_t* out_first, uint32_t* out_end, uint32_t ow
     *out_first = range.first;
     *out_end = range.end;
     return absl::OkStatus();
+  });
+}
+
+// ---- bulk: many deals a call
+
+sc_status sc_pipeline_find_keys(uint32_t* out, const sc_pipeline_t* pipeline,
+                                const uint8_t* data, size_t data_len, const uint64_t* offsets,
+                                size_t count, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(pipeline);
+    SC_ASSIGN_OR_RETURN(const KeyColumn keys, KeyColumn::Read(data, data_len, offsets, count));
+    if (out == nullptr && count != 0) return absl::InvalidArgumentError("out is NULL");
+    for (size_t i = 0; i < count; ++i) {
+      out[i] = pipeline->rep.IndexOfKey(keys[i]).value_or(SC_NONE);
+    }
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_pipeline_add_keys(uint32_t* out, uint64_t* out_added, sc_pipeline_t* pipeline,
+                               const uint8_t* data, size_t data_len, const uint64_t* offsets,
+                               size_t count, const int64_t* times, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(pipeline);
+    SC_ASSIGN_OR_RETURN(const KeyColumn keys, KeyColumn::Read(data, data_len, offsets, count));
+    if (count > SIZE_MAX / sizeof(int64_t)) {
+      return absl::InvalidArgumentError(absl::StrCat("count ", count, " is more than any buffer holds"));
+    }
+    SC_RETURN_IF_ERROR(CheckBuffer("times", times, count * sizeof(int64_t)));
+    if (out == nullptr && count != 0) return absl::InvalidArgumentError("out is NULL");
+    SC_RETURN_IF_ERROR(NotFromItsCallback(pipeline->observers));
+    Stepping stepping(pipeline->rep.machine(), &pipeline->observers);
+    uint64_t added = 0;
+    for (size_t i = 0; i < count; ++i) {
+      if (const std::optional<DealIndex> found = pipeline->rep.IndexOfKey(keys[i])) {
+        out[i] = *found;
+        continue;
+      }
+      absl::StatusOr<DealIndex> deal = pipeline->rep.AddWithKey(keys[i], times[i]);
+      if (!deal.ok()) {
+        return absl::Status(deal.status().code(),
+                            absl::StrCat("key ", i, ": ", deal.status().message(), " (", added,
+                                         " keys before it were added)"));
+      }
+      out[i] = *deal;
+      ++added;
+    }
+    if (out_added != nullptr) *out_added = added;
+    return stepping.Finish();
+  });
+}
+
+namespace {
+
+// Sets attribute `attribute` (of `type`) of deals[i] to value(i), i <
+// count, after checking the attribute and every deal: nothing is set when
+// one is wrong.
+template <typename Value>
+sc_status SetColumn(const char* fn, sc_pipeline_t* pipeline, uint32_t attribute,
+                    AttributeType type, const uint32_t* deals, size_t count, char** errmsg,
+                    Value&& value) {
+  return Run(fn, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(pipeline);
+    SC_ASSIGN_OR_RETURN(const AttributeId id,
+                        CheckAttribute(pipeline->rep.machine(), attribute, type));
+    if (count > SIZE_MAX / sizeof(uint32_t)) {
+      return absl::InvalidArgumentError(absl::StrCat("count ", count, " is more than any buffer holds"));
+    }
+    SC_RETURN_IF_ERROR(CheckBuffer("deals", deals, count * sizeof(uint32_t)));
+    // Copied, so that each deal is read once: checked and set alike.
+    const std::vector<uint32_t> targets(deals, deals + count);
+    for (size_t i = 0; i < count; ++i) {
+      if (!pipeline->rep.Contains(targets[i])) {
+        return absl::NotFoundError(absl::StrCat("deals[", i, "]: deal ", targets[i], " is not live"));
+      }
+    }
+    SC_RETURN_IF_ERROR(NotFromItsCallback(pipeline->observers));
+    Stepping stepping(pipeline->rep.machine(), &pipeline->observers);
+    for (size_t i = 0; i < count; ++i) {
+      SC_RETURN_IF_ERROR(pipeline->rep.Set(targets[i], id, value(i)));
+    }
+    return stepping.Finish();
+  });
+}
+
+}  // namespace
+
+sc_status sc_pipeline_set_int64_column(sc_pipeline_t* pipeline, uint32_t attribute,
+                                       const uint32_t* deals, const int64_t* values,
+                                       size_t count, char** errmsg) {
+  if (values == nullptr && count != 0) {
+    return Report(absl::StatusCode::kInvalidArgument, __func__, "values is NULL", errmsg);
+  }
+  return SetColumn(__func__, pipeline, attribute, AttributeType::kInt64, deals, count, errmsg,
+                   [&](size_t i) { return AttributeValue::Int64(values[i]); });
+}
+
+sc_status sc_pipeline_set_double_column(sc_pipeline_t* pipeline, uint32_t attribute,
+                                        const uint32_t* deals, const double* values,
+                                        size_t count, char** errmsg) {
+  if (values == nullptr && count != 0) {
+    return Report(absl::StatusCode::kInvalidArgument, __func__, "values is NULL", errmsg);
+  }
+  return SetColumn(__func__, pipeline, attribute, AttributeType::kDouble, deals, count, errmsg,
+                   [&](size_t i) { return AttributeValue::Double(values[i]); });
+}
+
+sc_status sc_pipeline_set_bool_column(sc_pipeline_t* pipeline, uint32_t attribute,
+                                      const uint32_t* deals, const uint8_t* values, size_t count,
+                                      char** errmsg) {
+  if (values == nullptr && count != 0) {
+    return Report(absl::StatusCode::kInvalidArgument, __func__, "values is NULL", errmsg);
+  }
+  return SetColumn(__func__, pipeline, attribute, AttributeType::kBool, deals, count, errmsg,
+                   [&](size_t i) { return AttributeValue::Bool(values[i] != 0); });
+}
+
+sc_status sc_pipeline_set_string_column(sc_pipeline_t* pipeline, uint32_t attribute,
+                                        const uint32_t* deals, const uint8_t* data,
+                                        size_t data_len, const uint64_t* offsets, size_t count,
+                                        char** errmsg) {
+  absl::StatusOr<KeyColumn> values = KeyColumn::Read(data, data_len, offsets, count);
+  if (!values.ok()) {
+    return Report(values.status().code(), __func__, values.status().message(), errmsg);
+  }
+  return SetColumn(__func__, pipeline, attribute, AttributeType::kString, deals, count, errmsg,
+                   [&](size_t i) { return AttributeValue::String(std::string((*values)[i])); });
+}
+
+sc_status sc_pipeline_apply_columns(uint64_t* out_accepted, uint64_t* out_rejected,
+                                    sc_pipeline_t* pipeline, const uint32_t* deals,
+                                    const uint32_t* events, const int64_t* times, size_t count,
+                                    char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(pipeline);
+    if (count > SIZE_MAX / sizeof(int64_t)) {
+      return absl::InvalidArgumentError(absl::StrCat("count ", count, " is more than any buffer holds"));
+    }
+    SC_RETURN_IF_ERROR(CheckBuffer("deals", deals, count * sizeof(uint32_t)));
+    SC_RETURN_IF_ERROR(CheckBuffer("events", events, count * sizeof(uint32_t)));
+    SC_RETURN_IF_ERROR(CheckBuffer("times", times, count * sizeof(int64_t)));
+    SC_RETURN_IF_ERROR(NotFromItsCallback(pipeline->observers));
+    // Gathered into records (read once each), which Apply then checks.
+    std::vector<salescycle::EventRecord> records(count);
+    for (size_t i = 0; i < count; ++i) records[i] = {deals[i], events[i], times[i]};
+    Stepping stepping(pipeline->rep.machine(), &pipeline->observers);
+    SC_ASSIGN_OR_RETURN(const salescycle::BatchResult result, pipeline->rep.Apply(records));
+    if (out_accepted != nullptr) *out_accepted = result.accepted;
+    if (out_rejected != nullptr) *out_rejected = result.rejected;
+    return stepping.Finish();
   });
 }

@@ -166,6 +166,15 @@ class PipelineInternal {
                                            : p->ApplySharedBuffer(rest);
                               });
   }
+  // Apply's check of a batch, alone (ShardedPipeline checks every shard's
+  // batch before applying any), and ApplyAt's count of records to skip.
+  static absl::Status CheckBatch(const Pipeline& p, absl::Span<const EventRecord> records) {
+    return p.CheckBatch(records);
+  }
+  static absl::StatusOr<uint64_t> AlreadyApplied(const Pipeline& p, absl::string_view source,
+                                                 uint64_t first_offset, size_t count) {
+    return p.AlreadyApplied(source, first_offset, count);
+  }
   static void ReplaceKeepingObservers(Pipeline* target, Pipeline loaded) {
     loaded.observers_ = std::move(target->observers_);
     *target = std::move(loaded);

@@ -1346,6 +1346,59 @@ static void test_positions(void) {
   sc_machine_destroy(m);
 }
 
+/* Bulk calls: keys found and added, attribute columns, records as columns. */
+static void test_bulk(void) {
+  sc_machine_t* m = load("b2b.textproto");
+  sc_pipeline_t* p = NULL;
+  const char* keys = "acmeglobexacme";
+  const uint64_t offsets[4] = {0, 4, 10, 14};
+  const int64_t times[3] = {5, 6, 7};
+  const int64_t budgets[3] = {100, 200, 300};
+  const uint8_t flags[3] = {1, 0, 1};
+  const char* names = "CFOCEO";
+  const uint64_t name_offsets[3] = {0, 3, 6};
+  const uint64_t find_offsets[3] = {0, 6, 10};
+  uint32_t deals[3] = {7, 7, 7}, found[3], bad[2], budget, value, authority, maker;
+  uint32_t events[2], two[2];
+  int64_t got = 0, event_times[2] = {10, 11};
+  uint64_t added = 9, accepted = 0, rejected = 0;
+  current = "bulk";
+  budget = id_of(sc_machine_find_attribute, m, "budget");
+  value = id_of(sc_machine_find_attribute, m, "deal_value");
+  authority = id_of(sc_machine_find_attribute, m, "authority");
+  maker = id_of(sc_machine_find_attribute, m, "decision_maker");
+  OK(sc_pipeline_create(&p, m, NULL, E));
+  OK(sc_pipeline_add_keys(deals, &added, p, (const uint8_t*)keys, 14, offsets, 3, times, E));
+  CHECK(added == 2 && deals[0] == deals[2] && deals[0] != deals[1]);
+  OK(sc_pipeline_find_keys(found, p, (const uint8_t*)"globexnone", 10, find_offsets, 2, E));
+  CHECK(found[0] == deals[1] && found[1] == SC_NONE);
+  OK(sc_pipeline_set_int64_column(p, budget, deals, budgets, 3, E));
+  OK(sc_pipeline_get_int64(&got, p, deals[0], budget, E));
+  CHECK(got == 300); /* deals[0] and deals[2] are one deal: the last value */
+  OK(sc_pipeline_set_bool_column(p, authority, deals, flags, 3, E));
+  OK(sc_pipeline_set_string_column(p, maker, deals, (const uint8_t*)names, 6, name_offsets, 2, E));
+  bad[0] = deals[1];
+  bad[1] = 42;
+  EXPECT(SC_NOT_FOUND, "deals[1]: deal 42 is not live",
+         sc_pipeline_set_int64_column(p, budget, bad, budgets, 2, E));
+  OK(sc_pipeline_get_int64(&got, p, deals[1], budget, E));
+  CHECK(got == 200); /* nothing was set */
+  EXPECT(SC_INVALID_ARGUMENT, "is double, not int64",
+         sc_pipeline_set_int64_column(p, value, deals, budgets, 3, E));
+  EXPECT(SC_INVALID_ARGUMENT, "values is NULL",
+         sc_pipeline_set_double_column(p, value, deals, NULL, 3, E));
+  events[0] = id_of(sc_machine_find_event, m, "contact");
+  events[1] = id_of(sc_machine_find_event, m, "win");
+  two[0] = deals[0];
+  two[1] = deals[1];
+  OK(sc_pipeline_apply_columns(&accepted, &rejected, p, two, events, event_times, 2, E));
+  CHECK(accepted == 1 && rejected == 1);
+  EXPECT(SC_INVALID_ARGUMENT, "times is NULL with length 16",
+         sc_pipeline_apply_columns(NULL, NULL, p, two, events, NULL, 2, E));
+  sc_pipeline_destroy(p);
+  sc_machine_destroy(m);
+}
+
 int main(void) {
   test_version_and_status_names();
   test_machines();
@@ -1364,6 +1417,7 @@ int main(void) {
   test_durable();
   test_partitioning();
   test_positions();
+  test_bulk();
   sc_free(last_message);
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

@@ -50,12 +50,6 @@ struct Fixture {
   }
 };
 
-std::string Bytes(const Pipeline& p) {
-  std::string out;
-  EXPECT_TRUE(SavePipeline(p, SnapshotSink::Bytes(&out)).ok());
-  return out;
-}
-
 // The deals and the funnel, positions aside (they differ by design between
 // a pipeline fed at offsets and one fed by Apply).
 std::string StateBytes(const Pipeline& p) {
@@ -79,13 +73,13 @@ TEST(Positions, ABatchAppliedTwiceIsAppliedOnce) {
   EXPECT_EQ(first->skipped, 0u);
   EXPECT_EQ(first->accepted + first->rejected, 1000u);
   EXPECT_EQ(p.Position("events.csv"), 1000u);
-  const std::string after_first = Bytes(p);
+  const std::string after_first = SnapshotBytes(p);
 
   auto again = p.ApplyAt("events.csv", 0, f.stream);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->skipped, 1000u);
   EXPECT_EQ(again->accepted + again->rejected, 0u);
-  EXPECT_EQ(Bytes(p), after_first);  // nothing changed, not even the funnel
+  EXPECT_EQ(SnapshotBytes(p), after_first);  // nothing changed, not even the funnel
   EXPECT_EQ(StateBytes(p), StateBytes(once));
 }
 
@@ -144,11 +138,11 @@ TEST(Positions, AFailedBatchAppliesNothingAndKeepsThePosition) {
   ASSERT_TRUE(p.ApplyAt("s", 0, f.Slice(0, 5)).ok());
   std::vector<EventRecord> bad(f.stream.begin() + 5, f.stream.end());
   bad[3].deal = kDeals + 7;  // past the slots: the whole batch fails
-  const std::string before = Bytes(p);
+  const std::string before = SnapshotBytes(p);
   auto r = p.ApplyAt("s", 5, bad);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(p.Position("s"), 5u);
-  EXPECT_EQ(Bytes(p), before);
+  EXPECT_EQ(SnapshotBytes(p), before);
 }
 
 TEST(Positions, BadSourcesAndOffsetsAreErrors) {
@@ -174,13 +168,13 @@ TEST(Positions, AReplayAfterARestoreIsExactlyOnce) {
   for (size_t at = 0; at < f.stream.size(); at += 250) {
     ASSERT_TRUE(whole.ApplyAt("in", at, f.Slice(at, std::min(at + 250, f.stream.size()))).ok());
   }
-  const std::string expected = Bytes(whole);
+  const std::string expected = SnapshotBytes(whole);
   for (size_t cut : {0, 250, 1250, 2750, 3000}) {
     Pipeline p = f.Empty();
     for (size_t at = 0; at < cut; at += 250) {
       ASSERT_TRUE(p.ApplyAt("in", at, f.Slice(at, at + 250)).ok());
     }
-    const std::string saved = Bytes(p);
+    const std::string saved = SnapshotBytes(p);
     auto restored = LoadPipeline(SnapshotSource::Bytes(saved), f.machine);
     ASSERT_TRUE(restored.ok()) << restored.status();
     EXPECT_EQ(restored->Position("in"), cut);
@@ -191,16 +185,16 @@ TEST(Positions, AReplayAfterARestoreIsExactlyOnce) {
       skipped += r->skipped;
     }
     EXPECT_EQ(skipped, cut);
-    EXPECT_EQ(Bytes(*restored), expected) << "cut at " << cut;
+    EXPECT_EQ(SnapshotBytes(*restored), expected) << "cut at " << cut;
   }
 }
 
 TEST(Positions, OnlyAPipelineWithPositionsIsWrittenAsFormat4) {
   Fixture f(10);
   Pipeline p = f.Empty();
-  const std::string without = Bytes(p);
+  const std::string without = SnapshotBytes(p);
   ASSERT_TRUE(p.ApplyAt("s", 0, f.stream).ok());
-  const std::string with = Bytes(p);
+  const std::string with = SnapshotBytes(p);
   // The header frame's first field is format_version (tag 0x08 inside the
   // header message): found by loading is enough to tell the two apart.
   auto version_of = [](const std::string& bytes) {

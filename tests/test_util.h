@@ -10,6 +10,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "salescycle/machine.h"
+#include "salescycle/pipeline.h"
+#include "salescycle/snapshot.h"
 
 namespace salescycle {
 
@@ -100,6 +102,13 @@ inline std::shared_ptr<const Machine> LoadTemplate(const std::string& file) {
   auto m = Machine::FromFile(absl::StrCat(SC_MACHINES_DIR, "/", file));
   EXPECT_TRUE(m.ok()) << m.status();
   return m.ok() ? *m : nullptr;
+}
+
+// A pipeline's snapshot bytes: equal bytes, equal state.
+inline std::string SnapshotBytes(const Pipeline& p) {
+  std::string out;
+  EXPECT_TRUE(SavePipeline(p, SnapshotSink::Bytes(&out)).ok());
+  return out;
 }
 
 // cycle9's fingerprint, pinned (see MachineFingerprint.IsStableAcrossBuilds).

@@ -1147,6 +1147,54 @@ SC_EXPORT sc_status sc_key_group_owner(uint32_t* out, uint32_t group, uint32_t n
 SC_EXPORT sc_status sc_key_group_range(uint32_t* out_first, uint32_t* out_end, uint32_t owner,
                                        uint32_t owners, uint32_t num_groups, char** errmsg);
 
+/* ---- bulk: many deals a call, for callers whose per-call cost is high
+ * (Python, Go). Keys and strings come as columns in Arrow's layout:
+ * `count` byte strings, string i being data[offsets[i] .. offsets[i + 1])
+ * (offsets holds count + 1 entries, nondecreasing, the last at most
+ * data_len; read once). */
+
+/** The deal of each key, or SC_NONE for a key no live deal has: a miss is
+ * not an error. Errors: SC_INVALID_ARGUMENT for bad offsets, naming the
+ * index. */
+SC_EXPORT sc_status sc_pipeline_find_keys(uint32_t* out, const sc_pipeline_t* pipeline,
+                                          const uint8_t* data, size_t data_len,
+                                          const uint64_t* offsets, size_t count, char** errmsg);
+/** The deal of each key, adding the keys no live deal has (in the initial
+ * stage, at times[i]); *out_added (may be NULL) gets how many were added. A
+ * key given twice is added once, at its first time. Errors: as
+ * sc_pipeline_find_keys; SC_RESOURCE_EXHAUSTED past 2^32 - 1 deals, naming
+ * the key and how many were added before it (they stay); SC_ABORTED when a
+ * change observer failed (every deal is added, and out written). */
+SC_EXPORT sc_status sc_pipeline_add_keys(uint32_t* out, uint64_t* out_added,
+                                         sc_pipeline_t* pipeline, const uint8_t* data,
+                                         size_t data_len, const uint64_t* offsets, size_t count,
+                                         const int64_t* times, char** errmsg);
+/** Sets attribute `attribute` of deals[i] to values[i], i < count, in one
+ * call (strings as a column). All or nothing: the attribute's type and
+ * every deal are checked first. Errors: SC_INVALID_ARGUMENT for an
+ * attribute out of range or of another type; SC_NOT_FOUND naming the first
+ * deal that is not live; SC_ABORTED when a change observer failed. @{ */
+SC_EXPORT sc_status sc_pipeline_set_int64_column(sc_pipeline_t* pipeline, uint32_t attribute,
+                                                 const uint32_t* deals, const int64_t* values,
+                                                 size_t count, char** errmsg);
+SC_EXPORT sc_status sc_pipeline_set_double_column(sc_pipeline_t* pipeline, uint32_t attribute,
+                                                  const uint32_t* deals, const double* values,
+                                                  size_t count, char** errmsg);
+SC_EXPORT sc_status sc_pipeline_set_bool_column(sc_pipeline_t* pipeline, uint32_t attribute,
+                                                const uint32_t* deals, const uint8_t* values,
+                                                size_t count, char** errmsg);
+SC_EXPORT sc_status sc_pipeline_set_string_column(sc_pipeline_t* pipeline, uint32_t attribute,
+                                                  const uint32_t* deals, const uint8_t* data,
+                                                  size_t data_len, const uint64_t* offsets,
+                                                  size_t count, char** errmsg);
+/** @} */
+/** sc_pipeline_apply with the records given as three columns: deals[i],
+ * events[i], times[i]. Errors: as sc_pipeline_apply. */
+SC_EXPORT sc_status sc_pipeline_apply_columns(uint64_t* out_accepted, uint64_t* out_rejected,
+                                              sc_pipeline_t* pipeline, const uint32_t* deals,
+                                              const uint32_t* events, const int64_t* times,
+                                              size_t count, char** errmsg);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

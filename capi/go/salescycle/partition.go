@@ -67,16 +67,7 @@ func (g KeyGroups) OfID(id uint64) (uint32, error) {
 
 // OfKeys returns the groups of many keys, in one C call; errors as OfKey's.
 func (g KeyGroups) OfKeys(keys []string) ([]uint32, error) {
-	offsets := make([]uint64, len(keys)+1)
-	total := 0
-	for i, k := range keys {
-		total += len(k)
-		offsets[i+1] = uint64(total)
-	}
-	data := make([]byte, 0, total)
-	for _, k := range keys {
-		data = append(data, k...)
-	}
+	data, offsets := keyColumn(keys)
 	out := make([]uint32, len(keys)+1) // never empty: &out[0] is valid
 	d, n := bytesArg(data)
 	err := call(func(e **C.char) C.sc_status {
@@ -132,4 +123,20 @@ func mustOK(err error) {
 	if err != nil {
 		panic("salescycle: " + err.Error())
 	}
+}
+
+// keyColumn lays keys out as the C column calls take them (Arrow's layout):
+// one buffer, and len(keys)+1 offsets into it.
+func keyColumn(keys []string) (data []byte, offsets []uint64) {
+	offsets = make([]uint64, len(keys)+1)
+	total := 0
+	for i, k := range keys {
+		total += len(k)
+		offsets[i+1] = uint64(total)
+	}
+	data = make([]byte, 0, total)
+	for _, k := range keys {
+		data = append(data, k...)
+	}
+	return data, offsets
 }

@@ -2,6 +2,7 @@
 convention, and the handle base class. Private to the package."""
 import array
 import contextlib
+import itertools
 import ctypes
 import ctypes.util
 import os
@@ -10,7 +11,7 @@ import sys
 import threading
 from ctypes import (CFUNCTYPE, POINTER, byref, c_char_p, c_double, c_int32,
                     c_int64, c_size_t, c_uint8, c_uint32, c_uint64, c_void_p)
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
 from .errors import CallbackError, ClosedError, InvalidArgumentError, error_for
 
@@ -143,6 +144,16 @@ _PROTOTYPES = {
     "sc_durable_apply_moves_at": (_S, [POINTER(c_uint64), POINTER(c_uint64), POINTER(c_uint64),
                                        _P, c_char_p, c_size_t, c_uint64, c_void_p, c_size_t,
                                        c_uint8, _E]),
+    "sc_pipeline_find_keys": (_S, [c_void_p, _P, c_char_p, c_size_t, c_void_p, c_size_t, _E]),
+    "sc_pipeline_add_keys": (_S, [c_void_p, POINTER(c_uint64), _P, c_char_p, c_size_t, c_void_p,
+                                  c_size_t, c_void_p, _E]),
+    "sc_pipeline_set_int64_column": (_S, [_P, c_uint32, c_void_p, c_void_p, c_size_t, _E]),
+    "sc_pipeline_set_double_column": (_S, [_P, c_uint32, c_void_p, c_void_p, c_size_t, _E]),
+    "sc_pipeline_set_bool_column": (_S, [_P, c_uint32, c_void_p, c_void_p, c_size_t, _E]),
+    "sc_pipeline_set_string_column": (_S, [_P, c_uint32, c_void_p, c_char_p, c_size_t, c_void_p,
+                                           c_size_t, _E]),
+    "sc_pipeline_apply_columns": (_S, [POINTER(c_uint64), POINTER(c_uint64), _P, c_void_p,
+                                       c_void_p, c_void_p, c_size_t, _E]),
     "sc_key_hash": (_S, [POINTER(c_uint32), c_char_p, c_size_t, _E]),
     "sc_id_hash": (_S, [POINTER(c_uint32), c_uint64, _E]),
     "sc_key_groups": (_S, [c_void_p, c_char_p, c_size_t, c_void_p, c_size_t, c_uint32, _E]),
@@ -512,3 +523,50 @@ def column(code: str, dtype: str, n: int, use_numpy: Optional[bool]):
             return out, c_void_p(out.ctypes.data)
     out = array.array(code, bytes(n * array.array(code).itemsize))
     return out, c_void_p(out.buffer_info()[0])
+
+
+def key_column(keys) -> Tuple[bytes, "array.array"]:
+    """`keys` (str, as UTF-8, or bytes) as one buffer and the offsets of
+    Arrow's layout (count + 1 entries), as the C column calls take them."""
+    if not isinstance(keys, (list, tuple)):
+        keys = list(keys)
+    # The common case at C speed: every key a str and the whole ASCII (one
+    # byte a character), so the offsets are the running sum of the lengths.
+    if all(type(k) is str for k in keys):
+        text = "".join(keys)
+        if text.isascii():
+            offsets = array.array("Q", [0])
+            offsets.extend(itertools.accumulate(map(len, keys)))
+            return text.encode("ascii"), offsets
+    encoded = [encode(k) for k in keys]
+    offsets = array.array("Q", [0])
+    offsets.extend(itertools.accumulate(map(len, encoded)))
+    return b"".join(encoded), offsets
+
+
+# Buffer formats by array.array type code, for columns given as numpy
+# arrays or array.array: the ones each code may come as.
+_FORMATS = {"I": ("I", "<I", "=I"), "Q": ("Q", "<Q", "=Q", "L", "<L", "=L"),
+            "q": ("q", "<q", "=q", "l", "<l", "=l"), "d": ("d", "<d", "=d"),
+            "B": ("B", "<B", "=B", "?")}
+
+
+def typed_column(values, code: str, what: str) -> Tuple[object, Optional[int], int]:
+    """`values` as a contiguous C array of `code` (an array.array type
+    code): (what keeps it alive, its address or None when empty, count). A
+    writable buffer of that type (a numpy array, an array.array) is used in
+    place; anything else is copied, and a value the type cannot hold is an
+    InvalidArgumentError naming `what`."""
+    try:
+        view = memoryview(values)
+    except TypeError:
+        view = None
+    if (view is not None and view.ndim == 1 and view.c_contiguous and not view.readonly
+            and view.itemsize == array.array(code).itemsize and view.format in _FORMATS[code]):
+        address = ctypes.addressof(ctypes.c_char.from_buffer(view)) if len(view) else None
+        return view, address, len(view)
+    try:
+        copy = array.array(code, values)
+    except (OverflowError, TypeError) as e:
+        raise InvalidArgumentError("%s: %s" % (what, e)) from None
+    return copy, (copy.buffer_info()[0] if copy else None), len(copy)

@@ -12,13 +12,10 @@ lands in the same group in every process, and in C, C++ and Go too.
     groups.of_keys(keys)                         # one C call for them all
     groups.range_of(owner=1, owners=3)           # range(1366, 2731)
 """
-import array
-import ctypes
 from ctypes import byref, c_uint32, c_void_p
-from typing import Iterable, Optional, Tuple, Union
+from typing import Iterable, Optional, Union
 
-from ._native import call, column, encode, lib
-from .errors import InvalidArgumentError
+from ._native import call, column, encode, key_column, lib, typed_column
 
 MAX_KEY_GROUPS = 32768
 Key = Union[str, bytes]
@@ -60,22 +57,17 @@ class KeyGroups:
     def of_keys(self, keys: Iterable[Key], *, numpy: Optional[bool] = None):
         """The groups of many keys (uint32: numpy's array where numpy
         imports, or with numpy=False an array.array), in one C call."""
-        encoded = [encode(k) for k in keys]
-        offsets = array.array("Q", [0])
-        total = 0
-        for data in encoded:
-            total += len(data)
-            offsets.append(total)
-        data = b"".join(encoded)
-        out, pointer = column("I", "uint32", len(encoded), numpy)
+        data, offsets = key_column(keys)
+        count = len(offsets) - 1
+        out, pointer = column("I", "uint32", count, numpy)
         call(lib.sc_key_groups, pointer, data, len(data),
-             c_void_p(offsets.buffer_info()[0]), len(encoded), self.num_groups)
+             c_void_p(offsets.buffer_info()[0]), count, self.num_groups)
         return out
 
     def of_ids(self, ids, *, numpy: Optional[bool] = None):
         """The groups of many ids: any iterable of ints, or a buffer of
         uint64 (a numpy array, array.array("Q")) read without a copy."""
-        keep, address, count = _uint64_ids(ids)
+        keep, address, count = typed_column(ids, "Q", "ids: each is an int from 0 to 2**64 - 1")
         out, pointer = column("I", "uint32", count, numpy)
         call(lib.sc_id_groups, pointer, c_void_p(address), count, self.num_groups)
         del keep  # alive until the call returned
@@ -95,23 +87,3 @@ class KeyGroups:
 
     def __repr__(self) -> str:
         return "salescycle.KeyGroups(%d)" % self.num_groups
-
-
-def _uint64_ids(ids) -> Tuple[object, Optional[int], int]:
-    """`ids` as contiguous uint64: (what keeps the memory alive, its
-    address or None when empty, the count). A writable uint64 buffer (a
-    numpy array, array.array("Q")) is used in place; anything else is
-    copied, and an id that is not an int in 0 .. 2**64 - 1 is an error."""
-    try:
-        view = memoryview(ids)
-    except TypeError:
-        view = None
-    if (view is not None and view.ndim == 1 and view.itemsize == 8 and view.c_contiguous
-            and view.format in ("Q", "<Q", "=Q", "L", "<L", "=L") and not view.readonly):
-        address = ctypes.addressof(ctypes.c_char.from_buffer(view)) if len(view) else None
-        return view, address, len(view)
-    try:
-        copy = array.array("Q", ids)
-    except (OverflowError, TypeError) as e:
-        raise InvalidArgumentError("ids: each is an int from 0 to 2**64 - 1 (%s)" % e) from None
-    return copy, (copy.buffer_info()[0] if copy else None), len(copy)

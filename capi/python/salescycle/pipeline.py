@@ -1,5 +1,6 @@
 """Pipeline: many deals of one machine, moved one event at a time or in
 batches of fixed-layout records."""
+import array
 import ctypes
 import json
 from ctypes import addressof, byref, c_int64, c_size_t, c_uint32, c_uint64, c_void_p
@@ -12,7 +13,7 @@ from . import funnel_state
 from .errors import InvalidArgumentError
 from .funnel_state import FunnelState
 from .limits import Limits
-from .machine import AttributeValue, Id, Machine
+from .machine import AttributeType, AttributeValue, Id, Machine
 
 RECORD_SIZE = ctypes.sizeof(EventRecord)  # 16
 _COHORTS = {None: 0, "week": 1, "month": 2, "quarter": 3}
@@ -28,6 +29,22 @@ def records(events: Iterable[Tuple[int, int, int]]) -> "ctypes.Array[EventRecord
     for i, (deal, event, time) in enumerate(items):
         array[i].deal, array[i].event, array[i].time = deal, event, time
     return array
+
+
+def _bool_value(v) -> int:
+    # A bool column takes bools (and 0 and 1): a 2 is not "true".
+    if v is True or v is False or v in (0, 1):
+        return int(v)
+    raise InvalidArgumentError("a bool column takes True, False, 0 or 1, not %r" % (v,))
+
+
+# By attribute type: the array.array code of a value column, the C call,
+# what a bad value is named.
+_COLUMN_TYPES = {
+    AttributeType.INT64: ("q", "set_int64_column", "values: each is an int64"),
+    AttributeType.DOUBLE: ("d", "set_double_column", "values: each is a number"),
+    AttributeType.BOOL: ("B", "set_bool_column", "values: each is a bool"),
+}
 
 
 def stage_records(moves: Iterable[Tuple[int, int, int]]) -> "ctypes.Array[StageRecord]":
@@ -311,6 +328,78 @@ class Pipeline(Stepping):
         data, size = c_void_p(), c_size_t()
         call(lib.sc_pipeline_positions_json, byref(data), byref(size), self._handle)
         return json.loads(_native.take_bytes(data, size.value).decode("utf-8"))
+
+    # ---- bulk: many deals a call (one C call each, no Python loop in C)
+
+    def find_keys(self, keys: Iterable[Union[str, bytes]], *, numpy: Optional[bool] = None):
+        """The deal of each key (uint32; NONE, 2**32 - 1, for a key no live
+        deal has: a miss is not an exception), in one C call."""
+        data, offsets = _native.key_column(keys)
+        count = len(offsets) - 1
+        out, pointer = column("I", "uint32", count, numpy)
+        call(lib.sc_pipeline_find_keys, pointer, self._handle, data, len(data),
+             c_void_p(offsets.buffer_info()[0]), count)
+        return out
+
+    def add_keys(self, keys: Iterable[Union[str, bytes]], times, *,
+                 numpy: Optional[bool] = None):
+        """The deal of each key, adding those no live deal has (in the
+        initial stage at times[i]; `times` may be one int for all), in one C
+        call. Returns (deals, how many were added)."""
+        data, offsets = _native.key_column(keys)
+        count = len(offsets) - 1
+        if isinstance(times, int):
+            times = array.array("q", [times]) * count
+        keep, address, n = _native.typed_column(times, "q", "times: each is an int64")
+        if n != count:
+            raise InvalidArgumentError("add_keys: %d keys and %d times" % (count, n))
+        out, pointer = column("I", "uint32", count, numpy)
+        added = c_uint64()
+        self._call("add_keys", pointer, byref(added), self._handle, data, len(data),
+                   c_void_p(offsets.buffer_info()[0]), count, c_void_p(address))
+        del keep
+        return out, added.value
+
+    def set_column(self, attribute: Id, deals, values) -> None:
+        """Sets `attribute` of deals[i] to values[i] for every i, in one C
+        call; all or nothing (the type and every deal are checked first).
+        Numbers may come as a numpy array or array.array, read in place."""
+        a = self._machine.attribute_id(attribute)
+        kind = self._machine.attribute_type(a)
+        keep_deals, deal_address, count = _native.typed_column(
+            deals, "I", "deals: each is a deal index (uint32)")
+        if kind == AttributeType.STRING:
+            data, offsets = _native.key_column(values)
+            if len(offsets) - 1 != count:
+                raise InvalidArgumentError("set_column: %d deals and %d values"
+                                           % (count, len(offsets) - 1))
+            self._call("set_string_column", self._handle, a, c_void_p(deal_address), data,
+                       len(data), c_void_p(offsets.buffer_info()[0]), count)
+            return
+        code, verb, what = _COLUMN_TYPES[kind]
+        if kind == AttributeType.BOOL:
+            values = [_bool_value(v) for v in values]
+        keep_values, value_address, n = _native.typed_column(values, code, what)
+        if n != count:
+            raise InvalidArgumentError("set_column: %d deals and %d values" % (count, n))
+        self._call(verb, self._handle, a, c_void_p(deal_address), c_void_p(value_address), count)
+        del keep_deals, keep_values
+
+    def apply_columns(self, deals, events, times) -> Tuple[int, int]:
+        """apply_batch with the records as three columns (deal indexes,
+        event ids, times: sequences, numpy arrays or array.array), in one C
+        call; returns (accepted, rejected)."""
+        keep_d, d, count = _native.typed_column(deals, "I", "deals: each is a uint32")
+        keep_e, e, n_events = _native.typed_column(events, "I", "events: each is a uint32")
+        keep_t, tm, n_times = _native.typed_column(times, "q", "times: each is an int64")
+        if not count == n_events == n_times:
+            raise InvalidArgumentError("apply_columns: %d deals, %d events and %d times"
+                                       % (count, n_events, n_times))
+        accepted, rejected = c_uint64(), c_uint64()
+        self._call("apply_columns", byref(accepted), byref(rejected), self._handle,
+                   c_void_p(d), c_void_p(e), c_void_p(tm), count)
+        del keep_d, keep_e, keep_t
+        return accepted.value, rejected.value
 
     def apply_parallel(self, batch, threads: int) -> Tuple[int, int, int]:
         """apply_batch split across up to `threads` (1 to 64) threads by

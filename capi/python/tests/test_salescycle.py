@@ -1102,5 +1102,59 @@ class PositionsTest(unittest.TestCase):
                 self.assertEqual(db.read(lambda p: p.positions()), {"in": 3})
 
 
+class BulkTest(unittest.TestCase):
+    """Many deals a call (issue 17): keys looked up or added, attribute
+    columns, records as columns; one C call each."""
+
+    def setUp(self):
+        self.m = machine("b2b.textproto")
+        self.p = sc.Pipeline(self.m)
+
+    def test_keys_found_and_added_in_one_call(self):
+        acme = self.p.add(5, key="acme")
+        deals, added = self.p.add_keys(["globex", "acme", "initech", "globex"], 10,
+                                       numpy=False)
+        self.assertEqual(added, 2)  # globex once, initech
+        self.assertEqual(deals[1], acme)
+        self.assertEqual(deals[0], deals[3])
+        self.assertEqual(self.p.find(key="initech"), deals[2])
+        found = self.p.find_keys(["initech", "nobody", b"acme"], numpy=False)
+        self.assertEqual(list(found), [deals[2], 2**32 - 1, acme])  # a miss is NONE
+        deals, added = self.p.add_keys(["a", "b"], array.array("q", [7, 8]), numpy=False)
+        self.assertEqual(added, 2)
+        self.assertEqual(self.p.stage_of(deals[1])[1], 8)
+        with self.assertRaisesRegex(sc.InvalidArgumentError, "2 keys and 1 times"):
+            self.p.add_keys(["c", "d"], [1])
+
+    def test_columns_set_all_or_nothing(self):
+        deals, _ = self.p.add_keys(["a", "b", "c"], 1, numpy=False)
+        self.p.set_column("budget", deals, [100, 200, 300])
+        self.p.set_column("deal_value", deals, array.array("d", [1.5, 2.5, 3.5]))
+        self.p.set_column("authority", deals, [True, False, 1])
+        self.p.set_column("decision_maker", deals, ["CFO", "CEO", b"CTO"])
+        self.assertEqual([self.p.get(d, "budget") for d in deals], [100, 200, 300])
+        self.assertEqual(self.p.get(deals[2], "deal_value"), 3.5)
+        self.assertEqual([self.p.get(d, "authority") for d in deals], [True, False, True])
+        self.assertEqual(self.p.get(deals[1], "decision_maker"), "CEO")
+        with self.assertRaisesRegex(sc.NotFoundError, r"deals\[1\]: deal 99 is not live"):
+            self.p.set_column("budget", [deals[0], 99], [5, 6])
+        self.assertEqual(self.p.get(deals[0], "budget"), 100)  # nothing set
+        with self.assertRaisesRegex(sc.InvalidArgumentError, "a bool column takes"):
+            self.p.set_column("authority", deals, [True, 2, False])
+        with self.assertRaisesRegex(sc.InvalidArgumentError, "3 deals and 2 values"):
+            self.p.set_column("budget", deals, [1, 2])
+
+    def test_records_as_columns(self):
+        deals, _ = self.p.add_keys(["a", "b"], 1, numpy=False)
+        contact = self.m.event_id("contact")
+        win = self.m.event_id("win")
+        self.assertEqual(self.p.apply_columns(deals, [contact, win], [10, 11]), (1, 1))
+        self.assertEqual(self.p.stage_of(deals[0])[0], self.m.stage_id("initial_contact"))
+        with self.assertRaisesRegex(sc.InvalidArgumentError, "2 deals, 1 events and 2 times"):
+            self.p.apply_columns(deals, [contact], [1, 2])
+        with self.assertRaisesRegex(sc.InvalidArgumentError, r"records\[0\]: deal 77 is out of range"):
+            self.p.apply_columns([77], [contact], [12])
+
+
 if __name__ == "__main__":
     unittest.main()
