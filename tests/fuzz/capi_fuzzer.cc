@@ -143,6 +143,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         sc_key_groups(groups, keys, in.Byte() % 17, offsets, count, num_groups, &err);
         sc_key_group_owner(&first, in.U32() % 40000, num_groups, in.U32() % 40000, &err);
         sc_key_group_range(&first, &end, in.U32() % 40000, in.U32() % 40000, num_groups, &err);
+        // The bulk calls take the same columns, and deals that may be gone.
+        uint32_t deals[4];
+        const int64_t times[4] = {in.Time(), in.Time(), in.Time(), in.Time()};
+        const uint32_t events[4] = {in.Byte() % 13u, in.Byte() % 13u, 0, 1};
+        if (sc_pipeline_add_keys(deals, nullptr, p, keys, in.Byte() % 17, offsets, count, times,
+                                 &err) == SC_OK) {
+          sc_pipeline_set_int64_column(p, in.Byte() % 9, deals, times, count, &err);
+          sc_pipeline_set_string_column(p, in.Byte() % 9, deals, keys, in.Byte() % 17, offsets,
+                                        count, &err);
+          sc_pipeline_apply_columns(&a, &r, p, deals, events, times, count, &err);
+        }
+        sc_pipeline_find_keys(deals, p, keys, in.Byte() % 17, offsets, count, &err);
         break;
       }
       case 11: {
