@@ -37,6 +37,9 @@
 #include "salescycle/pipeline.h"
 #include "salescycle/snapshot.h"
 #include "salescycle/version.h"
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
+#include "src/cli/rows.h"
 #include "src/pipeline_internal.h"
 #include "src/status_macros.h"
 
@@ -2960,6 +2963,60 @@ sc_status sc_pipeline_apply_columns(uint64_t* out_accepted, uint64_t* out_reject
     SC_ASSIGN_OR_RETURN(const salescycle::BatchResult result, pipeline->rep.Apply(records));
     if (out_accepted != nullptr) *out_accepted = result.accepted;
     if (out_rejected != nullptr) *out_rejected = result.rejected;
+    return stepping.Finish();
+  });
+}
+
+// ---- whole event files
+
+sc_status sc_pipeline_ingest(uint64_t* out_counts, size_t capacity, char** out_first_bad,
+                             sc_pipeline_t* pipeline, const char* text, size_t text_len,
+                             int32_t format, uint8_t strict, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(pipeline);
+    SC_RETURN_IF_ERROR(CheckBuffer("text", text, text_len));
+    if (out_counts == nullptr && capacity != 0) {
+      return absl::InvalidArgumentError("out_counts is NULL with a capacity");
+    }
+    if (format < SC_ROWS_AUTO || format > SC_ROWS_JSONL) {
+      return absl::InvalidArgumentError(absl::StrCat("format ", format, " is not an SC_ROWS_*"));
+    }
+    SC_RETURN_IF_ERROR(NotFromItsCallback(pipeline->observers));
+    const absl::string_view rows = View(text, text_len);
+    using salescycle::cli::EventReader;
+    const bool jsonl =
+        format == SC_ROWS_JSONL ||
+        (format == SC_ROWS_AUTO &&
+         absl::StartsWith(absl::StripLeadingAsciiWhitespace(rows), "{"));
+    absl::StatusOr<EventReader> reader = EventReader::Create(
+        pipeline->rep.machine(), rows,
+        jsonl ? EventReader::Format::kJsonl : EventReader::Format::kCsv);
+    if (!reader.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("line 1: ", reader.status().message()));
+    }
+    Stepping stepping(pipeline->rep.machine(), &pipeline->observers);
+    salescycle::cli::ReplayStats stats;
+    std::string first_bad;
+    const absl::Status applied = salescycle::cli::ApplyRows(
+        &*reader, rows.size(), &pipeline->rep, std::nullopt, &stats,
+        [&](int64_t line, absl::string_view bad) -> absl::Status {
+          const std::string message = absl::StrCat(line, ": ", bad);
+          if (strict != 0) return absl::InvalidArgumentError(absl::StrCat("line ", message));
+          if (first_bad.empty()) first_bad = message;
+          return absl::OkStatus();
+        },
+        [](double) {});
+    SC_RETURN_IF_ERROR(applied);
+    const uint64_t counts[SC_INGEST_COUNTS] = {stats.rows,     stats.bad_rows, stats.accepted,
+                                               stats.rejected, stats.added,    stats.timeouts};
+    for (size_t i = 0; i < capacity && i < SC_INGEST_COUNTS; ++i) out_counts[i] = counts[i];
+    if (out_first_bad != nullptr) {
+      *out_first_bad = nullptr;
+      if (!first_bad.empty()) {
+        size_t ignored = 0;
+        SC_RETURN_IF_ERROR(Give(out_first_bad, &ignored, first_bad));
+      }
+    }
     return stepping.Finish();
   });
 }

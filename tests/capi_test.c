@@ -1399,6 +1399,30 @@ static void test_bulk(void) {
   sc_machine_destroy(m);
 }
 
+/* A whole event file in one call, as the tool's replay reads it. */
+static void test_ingest(void) {
+  sc_machine_t* m = load("b2b.textproto");
+  sc_pipeline_t* p = NULL;
+  const char* text = "deal,time,event\nacme,100,contact\nglobex,101,nope\nacme,102,qualify\n";
+  uint64_t counts[SC_INGEST_COUNTS + 1];
+  char* bad = NULL;
+  current = "ingest";
+  memset(counts, 0xff, sizeof counts);
+  OK(sc_pipeline_create(&p, m, NULL, E));
+  OK(sc_pipeline_ingest(counts, SC_INGEST_COUNTS, &bad, p, text, strlen(text), SC_ROWS_AUTO, 0, E));
+  CHECK(counts[SC_INGEST_ROWS] == 3 && counts[SC_INGEST_BAD_ROWS] == 1);
+  CHECK(counts[SC_INGEST_ACCEPTED] == 2 && counts[SC_INGEST_ADDED] == 1);
+  CHECK(counts[SC_INGEST_COUNTS] == UINT64_MAX); /* past capacity: not written */
+  CHECK(bad != NULL && strncmp(bad, "3: ", 3) == 0);
+  sc_free(bad);
+  EXPECT(SC_INVALID_ARGUMENT, "line 3: ",
+         sc_pipeline_ingest(NULL, 0, NULL, p, text, strlen(text), SC_ROWS_CSV, 1, E));
+  EXPECT(SC_INVALID_ARGUMENT, "format 7", sc_pipeline_ingest(NULL, 0, NULL, p, text, 3, 7, 0, E));
+  EXPECT(SC_INVALID_ARGUMENT, "text is NULL", sc_pipeline_ingest(NULL, 0, NULL, p, NULL, 5, 0, 0, E));
+  sc_pipeline_destroy(p);
+  sc_machine_destroy(m);
+}
+
 int main(void) {
   test_version_and_status_names();
   test_machines();
@@ -1418,6 +1442,7 @@ int main(void) {
   test_partitioning();
   test_positions();
   test_bulk();
+  test_ingest();
   sc_free(last_message);
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

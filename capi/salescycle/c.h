@@ -1195,6 +1195,43 @@ SC_EXPORT sc_status sc_pipeline_apply_columns(uint64_t* out_accepted, uint64_t* 
                                               const uint32_t* events, const int64_t* times,
                                               size_t count, char** errmsg);
 
+/** @name Row formats
+ * sc_pipeline_ingest's `format`.
+ * @{ */
+#define SC_ROWS_AUTO 0  /**< JSON Lines when the text starts with a JSON object, else CSV */
+#define SC_ROWS_CSV 1   /**< CSV with a header (RFC 4180) */
+#define SC_ROWS_JSONL 2 /**< JSON Lines */
+/** @} */
+/** @name Ingest counts
+ * Where sc_pipeline_ingest writes each count in `out_counts`.
+ * @{ */
+#define SC_INGEST_ROWS 0     /**< rows read */
+#define SC_INGEST_BAD_ROWS 1 /**< rows skipped as bad */
+#define SC_INGEST_ACCEPTED 2 /**< steps accepted (moves, activities) */
+#define SC_INGEST_REJECTED 3 /**< steps rejected */
+#define SC_INGEST_ADDED 4    /**< deals added (a deal's first row) */
+#define SC_INGEST_TIMEOUTS 5 /**< timeouts fired between rows and at the end */
+#define SC_INGEST_COUNTS 6   /**< how many counts there are */
+/** @} */
+/** Applies the rows of an event file's text to the pipeline exactly as
+ * `salescycle replay` applies a file (README, The salescycle tool): CSV
+ * with a header (deal, time, event or stage, attribute columns) or JSON
+ * Lines; a deal's first row adds it (by key); rows in time, the machine's
+ * timeouts firing between them and, at the end, up to the last row's time.
+ * One call for a whole file: the way from Python or Go that costs what
+ * the tool costs. A bad row is skipped and counted; *out_first_bad
+ * (may be NULL) gets "LINE: what is wrong" of the first one (caller owns,
+ * free with sc_free; NULL when none). With `strict` 1 the first bad row
+ * stops the call with SC_INVALID_ARGUMENT naming it (the rows before it
+ * applied). out_counts[SC_INGEST_*] get the counts, as many as `capacity`
+ * holds (out_counts may be NULL with capacity 0). Errors:
+ * SC_INVALID_ARGUMENT for a CSV header that lacks a column or names an
+ * attribute the machine lacks, or an unknown format. */
+SC_EXPORT sc_status sc_pipeline_ingest(uint64_t* out_counts, size_t capacity,
+                                       char** out_first_bad, sc_pipeline_t* pipeline,
+                                       const char* text, size_t text_len, int32_t format,
+                                       uint8_t strict, char** errmsg);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

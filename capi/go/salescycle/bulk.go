@@ -145,3 +145,44 @@ func (p *Pipeline) ApplyColumns(deals, events []uint32, times []int64) (accepted
 	runtime.KeepAlive(times)
 	return uint64(a), uint64(r), err
 }
+
+// RowFormat is an event file's format, for Ingest.
+type RowFormat int32
+
+const (
+	RowsAuto  RowFormat = C.SC_ROWS_AUTO  // JSON Lines when the text starts with a JSON object, else CSV
+	RowsCSV   RowFormat = C.SC_ROWS_CSV   // CSV with a header
+	RowsJSONL RowFormat = C.SC_ROWS_JSONL // JSON Lines
+)
+
+// Ingested is what Ingest did (the tool's replay summary).
+type Ingested struct {
+	Rows, BadRows, Accepted, Rejected, Added, Timeouts uint64
+	// FirstBad is "LINE: what is wrong" of the first bad row, "" for none.
+	FirstBad string
+}
+
+// Ingest applies an event file's rows exactly as `salescycle replay` does,
+// in one C call: a deal's first row adds it, rows apply in time with the
+// machine's timeouts between them. Bad rows are skipped and counted, or
+// with strict the first is an InvalidArgument error naming its line.
+func (p *Pipeline) Ingest(data []byte, format RowFormat, strict bool) (Ingested, error) {
+	var counts [C.SC_INGEST_COUNTS]C.uint64_t
+	var bad *C.char
+	text := (*C.char)(first(data))
+	err := p.do(func(h unsafe.Pointer, e **C.char) C.sc_status {
+		return C.sc_pipeline_ingest(&counts[0], C.size_t(len(counts)), &bad, p.c(h), text,
+			C.size_t(len(data)), C.int32_t(format), flag(strict), e)
+	})
+	runtime.KeepAlive(data)
+	if err != nil {
+		return Ingested{}, err
+	}
+	out := Ingested{uint64(counts[0]), uint64(counts[1]), uint64(counts[2]), uint64(counts[3]),
+		uint64(counts[4]), uint64(counts[5]), ""}
+	if bad != nil {
+		out.FirstBad = C.GoString(bad)
+		C.sc_free(unsafe.Pointer(bad))
+	}
+	return out, nil
+}

@@ -65,3 +65,29 @@ func TestBulk(t *testing.T) {
 		t.Error("columns of different lengths were applied")
 	}
 }
+
+func TestIngest(t *testing.T) {
+	m := mustMachine(t)
+	p, err := NewPipeline(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	text := []byte("deal,time,event\nacme,100,go\nglobex,101,nope\nacme,102,win\n")
+	got, err := p.Ingest(text, RowsAuto, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Rows != 3 || got.BadRows != 1 || got.Accepted != 1 || got.Rejected != 1 || got.Added != 1 ||
+		!strings.HasPrefix(got.FirstBad, "3: ") {
+		t.Errorf("Ingest = %+v", got)
+	}
+	q, _ := NewPipeline(m)
+	defer q.Close()
+	if _, err := q.Ingest(text, RowsCSV, true); err == nil || !strings.Contains(err.Error(), "line 3: ") {
+		t.Errorf("strict: %v", err)
+	}
+	if _, err := q.Ingest(text, RowFormat(9), false); err == nil {
+		t.Error("format 9 was read")
+	}
+}

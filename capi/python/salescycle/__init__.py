@@ -24,7 +24,7 @@ from .journey import Journey
 from .limits import Limits
 from .machine import AttributeType, DealView, Machine, StageKind
 from .partition import MAX_KEY_GROUPS, KeyGroups, id_hash, key_hash
-from .pipeline import RECORD_SIZE, Change, Pipeline, records, stage_records
+from .pipeline import RECORD_SIZE, Change, Ingested, Pipeline, records, stage_records
 
 __version__ = "0.1.0"
 
@@ -38,7 +38,7 @@ def library_version() -> str:
 __all__ = [
     "AbortedError", "AlreadyExistsError", "AttributeType", "CallbackError", "Change",
     "ClosedError", "DataLossError", "DealView", "DurablePipeline", "Error", "EventRecord",
-    "FailedPreconditionError", "FileMissingError", "FunnelState", "InternalError", "InvalidArgumentError",
+    "FailedPreconditionError", "FileMissingError", "FunnelState", "Ingested", "InternalError", "InvalidArgumentError",
     "Journey", "KeyGroups", "Lifecycle", "Limits", "MAX_KEY_GROUPS", "Machine", "NotFoundError", "Outcome", "PermissionDeniedError",
     "Pipeline", "RECORD_SIZE", "Recovery", "ResourceExhaustedError", "StageKind", "StageRecord",
     "Step", "UnavailableError", "id_hash", "key_hash", "library_version", "records",

@@ -154,6 +154,8 @@ _PROTOTYPES = {
                                            c_size_t, _E]),
     "sc_pipeline_apply_columns": (_S, [POINTER(c_uint64), POINTER(c_uint64), _P, c_void_p,
                                        c_void_p, c_void_p, c_size_t, _E]),
+    "sc_pipeline_ingest": (_S, [c_void_p, c_size_t, POINTER(c_void_p), _P, c_char_p, c_size_t,
+                                c_int32, c_uint8, _E]),
     "sc_key_hash": (_S, [POINTER(c_uint32), c_char_p, c_size_t, _E]),
     "sc_id_hash": (_S, [POINTER(c_uint32), c_uint64, _E]),
     "sc_key_groups": (_S, [c_void_p, c_char_p, c_size_t, c_void_p, c_size_t, c_uint32, _E]),

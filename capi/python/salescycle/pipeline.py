@@ -47,6 +47,20 @@ _COLUMN_TYPES = {
 }
 
 
+_ROW_FORMATS = {"auto": 0, "csv": 1, "jsonl": 2}
+
+
+class Ingested(NamedTuple):
+    """What Pipeline.ingest did (the tool's replay summary)."""
+    rows: int
+    bad_rows: int
+    accepted: int
+    rejected: int
+    added: int
+    timeouts: int
+    first_bad: Optional[str]
+
+
 def stage_records(moves: Iterable[Tuple[int, int, int]]) -> "ctypes.Array[StageRecord]":
     """A batch of moves by stage built from (deal, stage id, time) tuples,
     for apply_moves; any buffer of the same 16-byte layout will do too."""
@@ -400,6 +414,38 @@ class Pipeline(Stepping):
                    c_void_p(d), c_void_p(e), c_void_p(tm), count)
         del keep_d, keep_e, keep_t
         return accepted.value, rejected.value
+
+    def ingest(self, data: Union[bytes, bytearray, memoryview], *, format: str = "auto",
+               strict: bool = False) -> "Ingested":
+        """Applies an event file's rows (CSV with a header, or JSON Lines;
+        "auto": JSON Lines when it starts with a JSON object) exactly as
+        `salescycle replay` does, in one C call: a deal's first row adds it,
+        rows apply in time with the machine's timeouts between them. Bad
+        rows are skipped and counted (the first one's "LINE: what" in
+        first_bad), or with strict=True the first raises
+        InvalidArgumentError naming its line."""
+        if format not in _ROW_FORMATS:
+            raise InvalidArgumentError('format is "auto", "csv" or "jsonl", not %r' % (format,))
+        data = bytes(data) if not isinstance(data, bytes) else data
+        counts = (c_uint64 * 6)()
+        first_bad = c_void_p()
+        self._call("ingest", counts, 6, byref(first_bad), self._handle, data, len(data),
+                   _ROW_FORMATS[format], 1 if strict else 0)
+        bad = None
+        if first_bad.value:  # NUL-terminated, freed by take_bytes
+            size = len(ctypes.string_at(first_bad.value))
+            bad = _native.take_bytes(first_bad, size).decode("utf-8", "replace")
+        return Ingested(*counts, bad)
+
+    def ingest_file(self, path, *, format: str = "auto", strict: bool = False) -> "Ingested":
+        """ingest() of the file at `path` (format "auto" goes by the
+        extension, .csv or .jsonl, then by the content)."""
+        if format == "auto":
+            name = str(path)
+            format = ("csv" if name.endswith(".csv") else
+                      "jsonl" if name.endswith((".jsonl", ".json")) else "auto")
+        with open(path, "rb") as f:
+            return self.ingest(f.read(), format=format, strict=strict)
 
     def apply_parallel(self, batch, threads: int) -> Tuple[int, int, int]:
         """apply_batch split across up to `threads` (1 to 64) threads by

@@ -1156,5 +1156,38 @@ class BulkTest(unittest.TestCase):
             self.p.apply_columns([77], [contact], [12])
 
 
+class IngestTest(unittest.TestCase):
+    """Pipeline.ingest: an event file in one C call, as `salescycle replay`."""
+
+    def test_the_sample_as_the_tool_replays_it(self):
+        m = machine("b2b.textproto")
+        p = sc.Pipeline(m, analytics=True)
+        sample = os.path.join(os.environ["SC_MACHINES_DIR"], "..", "data", "b2b_2026.csv")
+        got = p.ingest_file(sample)
+        # `salescycle replay b2b.textproto b2b_2026.csv` prints these counts.
+        self.assertEqual(got, sc.Ingested(102729, 0, 83743, 6993, 5000, 547, None))
+        self.assertEqual(p.stage_counts()["prospecting"], 162)
+        self.assertEqual(p.stage_counts()["initial_contact"], 85)
+
+    def test_bad_rows_are_counted_or_stop_the_call(self):
+        m = machine("b2b.textproto")
+        p = sc.Pipeline(m)
+        text = (b"deal,time,event,budget\n"
+                b"acme,100,contact,\n"
+                b"globex,101,no_such_event,\n"
+                b"acme,102,qualify,5000\n")
+        got = p.ingest(text)
+        self.assertEqual((got.rows, got.bad_rows, got.accepted, got.added), (3, 1, 2, 1))  # a bad row adds no deal
+        self.assertRegex(got.first_bad, '^3: .*no_such_event')
+        with self.assertRaisesRegex(sc.InvalidArgumentError, "line 3: .*no_such_event"):
+            sc.Pipeline(m).ingest(text, strict=True)
+        jsonl = b'{"deal": "acme", "event": "contact", "time": 5}\n'
+        self.assertEqual(sc.Pipeline(m).ingest(jsonl).accepted, 1)
+        with self.assertRaisesRegex(sc.InvalidArgumentError, "line 1: .*"):
+            sc.Pipeline(m).ingest(b"who,when\nacme,1\n", format="csv")
+        with self.assertRaisesRegex(sc.InvalidArgumentError, "format is"):
+            p.ingest(text, format="xml")
+
+
 if __name__ == "__main__":
     unittest.main()
