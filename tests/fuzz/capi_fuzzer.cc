@@ -2,6 +2,7 @@
 // that are often wrong: every call must return a status, never crash or
 // leak, and a destroyed handle is never used (the harness keeps that rule,
 // as the API documents it).
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -58,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     uint64_t a = 0, r = 0;
     uint8_t* bytes = nullptr;
     size_t len = 0;
-    switch (in.Byte() % 19) {
+    switch (in.Byte() % 20) {
       case 0: sc_pipeline_add(&deal, p, in.Time(), &err); break;
       case 1: sc_pipeline_add_with_id(&deal, p, in.U32() % 16, in.Time(), &err); break;
       case 2: sc_pipeline_remove(p, in.U32() % 64, &err); break;
@@ -155,6 +156,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           sc_pipeline_apply_columns(&a, &r, p, deals, events, times, count, &err);
         }
         sc_pipeline_find_keys(deals, p, keys, in.Byte() % 17, offsets, count, &err);
+        break;
+      }
+      case 19: {
+        // An event file's text: the tool's reader behind the C API.
+        const int32_t format = in.Byte() % 4;
+        const uint8_t strict = in.Byte() & 1;
+        const size_t n = std::min<size_t>(in.Byte(), in.size);
+        const char* text = reinterpret_cast<const char*>(in.data);
+        uint64_t counts[SC_INGEST_COUNTS];
+        char* bad = nullptr;
+        if (sc_pipeline_ingest(counts, SC_INGEST_COUNTS, &bad, p, text, n, format, strict,
+                               &err) == SC_OK) {
+          sc_free(bad);
+        }
+        in.data += n;
+        in.size -= n;
         break;
       }
       case 11: {
