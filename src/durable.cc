@@ -569,10 +569,28 @@ absl::StatusOr<BatchResult> DurablePipeline::ApplyAtOffset(uint8_t flags,
   // Checked before it is journaled, as a batch's size is: a source name
   // the pipeline refuses would be journaled only to fail again at recovery.
   SC_RETURN_IF_ERROR(internal::CheckSourceName(source));
+  // Records at offsets already applied are not journaled again: a replay
+  // of a whole input after a restore would otherwise write all of it to
+  // the journal once more. The position read here can only be behind the
+  // one the change meets (positions never go back; another writer may
+  // advance it meanwhile), and ApplyAt skips whatever it still finds
+  // applied, so trimming by it never changes the result.
+  uint64_t applied = 0;
+  SC_RETURN_IF_ERROR(Read([&](const Pipeline& p) { applied = p.Position(source); }));
+  const size_t skip = applied > first_offset
+                          ? static_cast<size_t>(std::min<uint64_t>(applied - first_offset, count))
+                          : 0;
+  if (skip > 0 && skip == count) {
+    BatchResult all_applied;  // nothing to change: nothing to journal
+    all_applied.skipped = skip;
+    return all_applied;
+  }
   std::string body;
-  internal::EncodeBatchAt(flags, source, first_offset, records, count, &body);
+  internal::EncodeBatchAt(flags, source, first_offset + skip,
+                          static_cast<const char*>(records) + skip * 16, count - skip, &body);
   ChangeResult r;
   absl::Status s = Change(std::move(body), &r);
+  r.batch.skipped += skip;
   return Returned(s, r, r.batch);
 }
 

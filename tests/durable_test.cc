@@ -374,6 +374,34 @@ TEST(Durable, NotAJournalIsRefused) {
   EXPECT_THAT(db.status().message(), HasSubstr("journal-2 is newer than the newest snapshot"));
 }
 
+// A replay of an input after a restore journals only what it applies.
+TEST(Durable, RecordsAppliedBeforeAreNotJournaledAgain) {
+  TempDir tmp;
+  auto db = DurablePipeline::Open(B2b(), tmp.Sub("db"), Durable(SyncPolicy::kNone));
+  ASSERT_TRUE(db.ok()) << db.status();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE((*db)->Add(kStart).ok());
+  std::vector<EventRecord> input;
+  for (int i = 0; i < 200; ++i) input.push_back({static_cast<DealIndex>(i % 10), 0, kStart + i});
+  const auto span = absl::MakeConstSpan(input);
+  ASSERT_TRUE((*db)->ApplyAt("in", 0, span.subspan(0, 100)).ok());
+  const uint64_t after_first = (*db)->journal_bytes();
+  auto again = (*db)->ApplyAt("in", 0, span.subspan(0, 100));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->skipped, 100u);
+  EXPECT_EQ((*db)->journal_bytes(), after_first);  // nothing written
+  auto overlap = (*db)->ApplyAt("in", 50, span.subspan(50, 150));
+  ASSERT_TRUE(overlap.ok());
+  EXPECT_EQ(overlap->skipped, 50u);
+  EXPECT_EQ(overlap->accepted + overlap->rejected, 100u);
+  // One record: its header and 100 records of 16 bytes, not 150.
+  EXPECT_LT((*db)->journal_bytes() - after_first, 100u * 16 + 64);
+  const std::string before = Bytes(**db);
+  db->reset();
+  auto reopened = DurablePipeline::Open(B2b(), tmp.Sub("db"), Durable(SyncPolicy::kNone));
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_TRUE(SameState(Bytes(**reopened), before));
+}
+
 TEST(Durable, CheckpointStartsAFreshPair) {
   TempDir tmp;
   const std::string dir = tmp.Sub("db");

@@ -415,7 +415,7 @@ class Pipeline(Stepping):
         del keep_d, keep_e, keep_t
         return accepted.value, rejected.value
 
-    def ingest(self, data: Union[bytes, bytearray, memoryview], *, format: str = "auto",
+    def ingest(self, data: Union[str, bytes, bytearray, memoryview], *, format: str = "auto",
                strict: bool = False) -> "Ingested":
         """Applies an event file's rows (CSV with a header, or JSON Lines;
         "auto": JSON Lines when it starts with a JSON object) exactly as
@@ -426,7 +426,10 @@ class Pipeline(Stepping):
         InvalidArgumentError naming its line."""
         if format not in _ROW_FORMATS:
             raise InvalidArgumentError('format is "auto", "csv" or "jsonl", not %r' % (format,))
-        data = bytes(data) if not isinstance(data, bytes) else data
+        if isinstance(data, str):
+            data = data.encode("utf-8")  # text given as str: the file's UTF-8
+        elif not isinstance(data, bytes):
+            data = bytes(data)
         counts = (c_uint64 * 6)()
         first_bad = c_void_p()
         self._call("ingest", counts, 6, byref(first_bad), self._handle, data, len(data),

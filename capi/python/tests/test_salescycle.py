@@ -1183,6 +1183,7 @@ class IngestTest(unittest.TestCase):
             sc.Pipeline(m).ingest(text, strict=True)
         jsonl = b'{"deal": "acme", "event": "contact", "time": 5}\n'
         self.assertEqual(sc.Pipeline(m).ingest(jsonl).accepted, 1)
+        self.assertEqual(sc.Pipeline(m).ingest(jsonl.decode()).accepted, 1)  # str: UTF-8
         with self.assertRaisesRegex(sc.InvalidArgumentError, "line 1: .*"):
             sc.Pipeline(m).ingest(b"who,when\nacme,1\n", format="csv")
         with self.assertRaisesRegex(sc.InvalidArgumentError, "format is"):
