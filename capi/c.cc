@@ -3007,8 +3007,11 @@ sc_status sc_pipeline_ingest(uint64_t* out_counts, size_t capacity, char** out_f
         },
         [](double) {});
     SC_RETURN_IF_ERROR(applied);
+    const uint64_t last_time =
+        stats.rows > stats.bad_rows ? static_cast<uint64_t>(stats.clock) : 0;
     const uint64_t counts[SC_INGEST_COUNTS] = {stats.rows,     stats.bad_rows, stats.accepted,
-                                               stats.rejected, stats.added,    stats.timeouts};
+                                               stats.rejected, stats.added,    stats.timeouts,
+                                               last_time};
     for (size_t i = 0; i < capacity && i < SC_INGEST_COUNTS; ++i) out_counts[i] = counts[i];
     if (out_first_bad != nullptr) {
       *out_first_bad = nullptr;

@@ -1412,6 +1412,7 @@ static void test_ingest(void) {
   OK(sc_pipeline_ingest(counts, SC_INGEST_COUNTS, &bad, p, text, strlen(text), SC_ROWS_AUTO, 0, E));
   CHECK(counts[SC_INGEST_ROWS] == 3 && counts[SC_INGEST_BAD_ROWS] == 1);
   CHECK(counts[SC_INGEST_ACCEPTED] == 2 && counts[SC_INGEST_ADDED] == 1);
+  CHECK(counts[SC_INGEST_LAST_TIME] == 102);
   CHECK(counts[SC_INGEST_COUNTS] == UINT64_MAX); /* past capacity: not written */
   CHECK(bad != NULL && strncmp(bad, "3: ", 3) == 0);
   sc_free(bad);

@@ -1211,7 +1211,8 @@ SC_EXPORT sc_status sc_pipeline_apply_columns(uint64_t* out_accepted, uint64_t* 
 #define SC_INGEST_REJECTED 3 /**< steps rejected */
 #define SC_INGEST_ADDED 4    /**< deals added (a deal's first row) */
 #define SC_INGEST_TIMEOUTS 5 /**< timeouts fired between rows and at the end */
-#define SC_INGEST_COUNTS 6   /**< how many counts there are */
+#define SC_INGEST_LAST_TIME 6 /**< the latest row's time (int64_t's bits; 0 with no rows) */
+#define SC_INGEST_COUNTS 7   /**< how many counts there are */
 /** @} */
 /** Applies the rows of an event file's text to the pipeline exactly as
  * `salescycle replay` applies a file (README, The salescycle tool): CSV

@@ -158,6 +158,8 @@ const (
 // Ingested is what Ingest did (the tool's replay summary).
 type Ingested struct {
 	Rows, BadRows, Accepted, Rejected, Added, Timeouts uint64
+	// LastTime is the latest row's time (0 when no row applied).
+	LastTime int64
 	// FirstBad is "LINE: what is wrong" of the first bad row, "" for none.
 	FirstBad string
 }
@@ -179,7 +181,7 @@ func (p *Pipeline) Ingest(data []byte, format RowFormat, strict bool) (Ingested,
 		return Ingested{}, err
 	}
 	out := Ingested{uint64(counts[0]), uint64(counts[1]), uint64(counts[2]), uint64(counts[3]),
-		uint64(counts[4]), uint64(counts[5]), ""}
+		uint64(counts[4]), uint64(counts[5]), int64(counts[6]), ""}
 	if bad != nil {
 		out.FirstBad = C.GoString(bad)
 		C.sc_free(unsafe.Pointer(bad))

@@ -79,7 +79,7 @@ func TestIngest(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.Rows != 3 || got.BadRows != 1 || got.Accepted != 1 || got.Rejected != 1 || got.Added != 1 ||
-		!strings.HasPrefix(got.FirstBad, "3: ") {
+		got.LastTime != 102 || !strings.HasPrefix(got.FirstBad, "3: ") {
 		t.Errorf("Ingest = %+v", got)
 	}
 	q, _ := NewPipeline(m)

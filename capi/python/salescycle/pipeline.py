@@ -58,6 +58,7 @@ class Ingested(NamedTuple):
     rejected: int
     added: int
     timeouts: int
+    last_time: Optional[int]  # the latest row's time; None when no row applied
     first_bad: Optional[str]
 
 
@@ -430,15 +431,16 @@ class Pipeline(Stepping):
             data = data.encode("utf-8")  # text given as str: the file's UTF-8
         elif not isinstance(data, bytes):
             data = bytes(data)
-        counts = (c_uint64 * 6)()
+        counts = (c_uint64 * 7)()
         first_bad = c_void_p()
-        self._call("ingest", counts, 6, byref(first_bad), self._handle, data, len(data),
+        self._call("ingest", counts, 7, byref(first_bad), self._handle, data, len(data),
                    _ROW_FORMATS[format], 1 if strict else 0)
         bad = None
         if first_bad.value:  # NUL-terminated, freed by take_bytes
             size = len(ctypes.string_at(first_bad.value))
             bad = _native.take_bytes(first_bad, size).decode("utf-8", "replace")
-        return Ingested(*counts, bad)
+        last = ctypes.c_int64(counts[6]).value if counts[0] > counts[1] else None
+        return Ingested(*counts[:6], last, bad)
 
     def ingest_file(self, path, *, format: str = "auto", strict: bool = False) -> "Ingested":
         """ingest() of the file at `path` (format "auto" goes by the
