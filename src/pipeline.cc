@@ -14,6 +14,7 @@
 #include "src/attribute_codec.h"
 #include "src/analytics.h"
 #include "src/core.h"
+#include "src/key_index.h"
 #include "src/pipeline_internal.h"
 #include "src/timer_queue.h"
 #include "src/utf8.h"
@@ -193,16 +194,17 @@ absl::StatusOr<DealIndex> Pipeline::AddWithId(uint64_t id, Timestamp time,
 absl::StatusOr<DealIndex> Pipeline::AddWithKey(absl::string_view key,
                                                Timestamp time,
                                                StageId entry_stage) {
-  auto found = deal_by_key_.find(key);
-  if (found != deal_by_key_.end()) {
+  if (const std::optional<DealIndex> found = IndexOfKey(key)) {
     return absl::AlreadyExistsError(absl::StrCat("deal key \"",
                                                  absl::CEscape(key),
                                                  "\" is taken by deal ",
-                                                 found->second));
+                                                 *found));
   }
   SC_ASSIGN_OR_RETURN(const DealIndex deal, NewDeal(time, entry_stage));
-  deal_by_key_.emplace(std::string(key), deal);
-  key_of_deal_.emplace(deal, std::string(key));
+  if (keys_ == nullptr) keys_ = std::make_unique<internal::KeyIndex>();
+  const bool inserted = keys_->Insert(key, deal);  // not taken: looked up above
+  assert(inserted);
+  (void)inserted;
   NotifyAdded(deal);
   return deal;
 }
@@ -224,10 +226,7 @@ absl::Status Pipeline::Remove(DealIndex deal) {
     deal_by_id_.erase(it->second);
     id_of_deal_.erase(it);
   }
-  if (auto it = key_of_deal_.find(deal); it != key_of_deal_.end()) {
-    deal_by_key_.erase(it->second);
-    key_of_deal_.erase(it);
-  }
+  if (keys_ != nullptr) keys_->Erase(deal);
   free_slots_.push_back(deal);
   std::push_heap(free_slots_.begin(), free_slots_.end(), std::greater<>());
   --live_;
@@ -253,9 +252,8 @@ absl::StatusOr<DealIndex> Pipeline::FindByKey(absl::string_view key) const {
 }
 
 std::optional<DealIndex> Pipeline::IndexOfKey(absl::string_view key) const {
-  const auto it = deal_by_key_.find(key);
-  if (it == deal_by_key_.end()) return std::nullopt;
-  return it->second;
+  if (keys_ == nullptr) return std::nullopt;
+  return keys_->Find(key);
 }
 
 std::optional<uint64_t> Pipeline::IdOf(DealIndex deal) const {
@@ -265,9 +263,10 @@ std::optional<uint64_t> Pipeline::IdOf(DealIndex deal) const {
 }
 
 std::optional<std::string> Pipeline::KeyOf(DealIndex deal) const {
-  auto it = key_of_deal_.find(deal);
-  if (it == key_of_deal_.end()) return std::nullopt;
-  return it->second;
+  if (keys_ == nullptr || !Contains(deal)) return std::nullopt;
+  const std::optional<absl::string_view> key = keys_->KeyOf(deal);
+  if (!key) return std::nullopt;
+  return std::string(*key);
 }
 
 std::vector<HistoryEntry> Pipeline::History(DealIndex deal) const {

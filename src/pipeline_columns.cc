@@ -295,12 +295,11 @@ absl::Status ReadIds(ChunkReadContext* c) {
 }
 
 void WriteKeys(const ChunkWriteContext& c) {
-  const auto& keys = PI::keys(c.pipeline);
-  if (keys.empty()) return;
+  if (!PI::has_keys(c.pipeline)) return;
   WriteOffsets(
-      c, [&](DealIndex d) { return keys.contains(d); },
+      c, [&](DealIndex d) { return PI::key_of(c.pipeline, d).has_value(); },
       c.chunk->mutable_key_offset_deltas(),
-      [&](DealIndex d) { c.chunk->add_keys(keys.at(d)); });
+      [&](DealIndex d) { c.chunk->add_keys(std::string(*PI::key_of(c.pipeline, d))); });
 }
 
 absl::Status CheckKeys(const ChunkReadContext& c) {

@@ -20,6 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "salescycle/pipeline.h"
 #include "salescycle/step.h"
+#include "src/key_index.h"
 #include "src/status_macros.h"
 
 namespace salescycle {
@@ -60,9 +61,12 @@ class PipelineInternal {
   static const absl::flat_hash_map<DealIndex, uint64_t>& ids(const Pipeline& p) {
     return p.id_of_deal_;
   }
-  static const absl::flat_hash_map<DealIndex, std::string>& keys(
-      const Pipeline& p) {
-    return p.key_of_deal_;
+  // Whether any deal has a key, and `deal`'s (valid until the next key
+  // is given or taken away).
+  static bool has_keys(const Pipeline& p) { return p.keys_ != nullptr && !p.keys_->empty(); }
+  static std::optional<absl::string_view> key_of(const Pipeline& p, DealIndex deal) {
+    if (p.keys_ == nullptr) return std::nullopt;
+    return p.keys_->KeyOf(deal);
   }
   // The interned loss reasons; [0] is "" (none).
   static const std::vector<std::string>& reasons(const Pipeline& p) {
@@ -111,9 +115,8 @@ class PipelineInternal {
   }
   ABSL_MUST_USE_RESULT static bool AddKey(Pipeline* p, DealIndex deal,
                                           const std::string& key) {
-    if (!p->deal_by_key_.emplace(key, deal).second) return false;
-    p->key_of_deal_.emplace(deal, key);
-    return true;
+    if (p->keys_ == nullptr) p->keys_ = std::make_unique<KeyIndex>();
+    return p->keys_->Insert(key, deal);
   }
   static void SetTimeoutConsumed(Pipeline* p, DealIndex deal,
                                  bool consumed = true) {

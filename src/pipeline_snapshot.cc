@@ -91,16 +91,18 @@ v1::PipelineHeader Header(const Pipeline& p,
 // strings would pass kChunkStringBytes (but at least one slot).
 size_t ChunkLength(const Pipeline& p, size_t first) {
   const size_t most = std::min(kChunkSlots, p.slot_count() - first);
-  const auto& keys = PI::keys(p);
+  const bool keys = PI::has_keys(p);
   const size_t string_slots = PI::string_slots(p);
-  if (string_slots == 0 && keys.empty()) return most;
+  if (string_slots == 0 && !keys) return most;
   size_t bytes = 0;
   for (size_t n = 0; n < most; ++n) {
     const DealIndex d = static_cast<DealIndex>(first + n);
     for (size_t s = 0; s < string_slots; ++s) {
       bytes += PI::string_value(p, static_cast<uint16_t>(s), d).size();
     }
-    if (auto key = keys.find(d); key != keys.end()) bytes += key->second.size();
+    if (keys) {
+      if (const std::optional<absl::string_view> key = PI::key_of(p, d)) bytes += key->size();
+    }
     if (bytes > kChunkStringBytes) return std::max<size_t>(n, 1);
   }
   return most;

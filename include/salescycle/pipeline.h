@@ -5,8 +5,9 @@
 /// external id: a uint64 (AddWithId) or a string key (AddWithKey). Each deal
 /// costs, with history off: 2 bytes of stage, 8 of stage-entry time, 8 per
 /// int64/double/bool attribute (string attributes hold a std::string), and
-/// 1 bit per attribute plus 1 bit of timeout state; external ids live in
-/// hash maps beside the columns. A machine that uses them adds (machine.h,
+/// 1 bit per attribute plus 1 bit of timeout state; 64-bit ids live in
+/// hash maps beside the columns, string keys once each in an arena with an
+/// index (about 35 bytes a deal beside an 18-byte key's own bytes). A machine that uses them adds (machine.h,
 /// Machine::keeps_*): 8 bytes of last activity time, 4 of loss reason (an
 /// index into the pipeline's list of reasons), 2 of the stage a deal was
 /// closed from, 4 of cycle number. Stage counts are kept current on every
@@ -46,6 +47,7 @@ namespace salescycle {
 namespace internal {
 class PipelineInternal;
 class FunnelAccumulator;
+class KeyIndex;
 class TimerQueue;
 }  // namespace internal
 
@@ -491,8 +493,8 @@ class SC_API Pipeline {
 
   absl::flat_hash_map<uint64_t, DealIndex> deal_by_id_;
   absl::flat_hash_map<DealIndex, uint64_t> id_of_deal_;
-  absl::flat_hash_map<std::string, DealIndex> deal_by_key_;
-  absl::flat_hash_map<DealIndex, std::string> key_of_deal_;
+  // Deal keys (src/key_index.h); null until the first key is given.
+  std::unique_ptr<internal::KeyIndex> keys_;
 
   // Input positions (ApplyAt): the first offset not applied, by source.
   absl::flat_hash_map<std::string, uint64_t> positions_;

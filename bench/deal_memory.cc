@@ -1,0 +1,69 @@
+// Bytes a deal costs while deals are added (issue 17): peak RSS and
+// Pipeline::MemoryUsage over N deals added one by one with no size hint,
+// each with one numeric attribute set, funnel tracking on, addressed by
+// index, by 64-bit id or by an 18-character key.
+//
+//   build/bench/deal_memory DEALS index|id|key
+//
+// Peak RSS is the process's high-water mark (getrusage) after the adds,
+// less the one before: what a host must provision, growth spikes included.
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "salescycle/machine.h"
+#include "salescycle/pipeline.h"
+
+namespace {
+
+long PeakKb() {
+  rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: deal_memory DEALS index|id|key\n");
+    return 2;
+  }
+  const long deals = std::atol(argv[1]);
+  const std::string kind = argv[2];
+  auto machine = salescycle::Machine::FromTextProto(R"(
+    name: "memory" initial_stage: "lead"
+    stages { id: "lead" } stages { id: "won" kind: WON }
+    events { id: "win" }
+    transitions { from_stage: "lead" event: "win" to: "won" }
+    attributes { name: "value" type: DOUBLE })");
+  if (!machine.ok()) return 1;
+  salescycle::PipelineOptions options;
+  options.analytics.enabled = true;
+  auto p = salescycle::Pipeline::Create(*machine, options);
+  if (!p.ok()) return 1;
+  // The keys are made one at a time, as a CRM's rows arrive: 18 characters.
+  char key[32];
+  const long before = PeakKb();
+  for (long i = 0; i < deals; ++i) {
+    absl::StatusOr<salescycle::DealIndex> d;
+    if (kind == "key") {
+      std::snprintf(key, sizeof key, "deal-%013ld", i);
+      d = p->AddWithKey(key, 1767225600 + i);
+    } else if (kind == "id") {
+      d = p->AddWithId(static_cast<uint64_t>(i) * 7919, 1767225600 + i);
+    } else {
+      d = p->Add(1767225600 + i);
+    }
+    if (!d.ok() || !p->Set(*d, 0, salescycle::AttributeValue::Double(i)).ok()) return 1;
+  }
+  const long after = PeakKb();
+  std::printf("%ld deals by %s: peak RSS %.1f bytes a deal, MemoryUsage %.1f bytes a deal\n",
+              deals, kind.c_str(), (after - before) * 1024.0 / deals,
+              static_cast<double>(p->MemoryUsage()) / deals);
+  return 0;
+}

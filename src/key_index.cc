@@ -1,0 +1,95 @@
+#include "src/key_index.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace salescycle {
+namespace internal {
+namespace {
+
+// Blocks of 1 MiB: few enough that their list stays small, small enough
+// that the last one's unused part is nothing beside a million keys.
+constexpr size_t kBlockBytes = size_t{1} << 20;
+constexpr size_t kMaxLengthBytes = 10;  // a varint of 64 bits
+
+}  // namespace
+
+KeyIndex::KeyIndex() : deals_(0, Hash{this}, Eq{this}) {}
+
+absl::string_view KeyIndex::Key(DealIndex deal) const {
+  const uint64_t place = Place(deal) - 1;
+  const Block& block = blocks_[place >> 32];
+  const char* p = block.bytes.get() + (place & 0xFFFFFFFF);
+  // The length, LEB128: 7 bits a byte, low first.
+  uint64_t length = 0;
+  for (int shift = 0;; shift += 7) {
+    const auto byte = static_cast<unsigned char>(*p++);
+    length |= static_cast<uint64_t>(byte & 0x7F) << shift;
+    if ((byte & 0x80) == 0) break;
+  }
+  return absl::string_view(p, static_cast<size_t>(length));
+}
+
+uint64_t KeyIndex::Append(absl::string_view key) {
+  const size_t need = key.size() + kMaxLengthBytes;
+  if (blocks_.empty() || blocks_.back().size - blocks_.back().used < need) {
+    Block block;
+    block.size = std::max(kBlockBytes, need);
+    block.bytes = std::make_unique<char[]>(block.size);
+    blocks_.push_back(std::move(block));
+  }
+  Block& block = blocks_.back();
+  const uint64_t place = (uint64_t{blocks_.size() - 1} << 32) | block.used;
+  char* p = block.bytes.get() + block.used;
+  uint64_t length = key.size();
+  do {
+    const auto byte = static_cast<unsigned char>(length & 0x7F);
+    length >>= 7;
+    *p++ = static_cast<char>(length != 0 ? (byte | 0x80) : byte);
+  } while (length != 0);
+  if (!key.empty()) std::memcpy(p, key.data(), key.size());
+  block.used = static_cast<size_t>(p - block.bytes.get()) + key.size();
+  return place;
+}
+
+std::optional<DealIndex> KeyIndex::Find(absl::string_view key) const {
+  const auto it = deals_.find(key);
+  if (it == deals_.end()) return std::nullopt;
+  return *it;
+}
+
+uint64_t& KeyIndex::MutablePlace(DealIndex deal) {
+  const size_t chunk = deal >> kPlaceChunkBits;
+  while (places_.size() <= chunk) {
+    places_.push_back(std::make_unique<uint64_t[]>(kPlaceChunk));  // zeros: no key
+  }
+  return places_[chunk][deal & (kPlaceChunk - 1)];
+}
+
+bool KeyIndex::Insert(absl::string_view key, DealIndex deal) {
+  if (deals_.find(key) != deals_.end()) return false;
+  MutablePlace(deal) = Append(key) + 1;
+  deals_.insert(deal);
+  return true;
+}
+
+void KeyIndex::Erase(DealIndex deal) {
+  if (Place(deal) == 0) return;
+  deals_.erase(deal);  // hashes the key: before the place is cleared
+  MutablePlace(deal) = 0;
+}
+
+std::optional<absl::string_view> KeyIndex::KeyOf(DealIndex deal) const {
+  if (Place(deal) == 0) return std::nullopt;
+  return Key(deal);
+}
+
+size_t KeyIndex::MemoryUsage() const {
+  size_t bytes = places_.size() * kPlaceChunk * sizeof(uint64_t) +
+                 deals_.capacity() * (sizeof(DealIndex) + 1);
+  for (const Block& block : blocks_) bytes += block.size;
+  return bytes;
+}
+
+}  // namespace internal
+}  // namespace salescycle

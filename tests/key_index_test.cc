@@ -1,0 +1,63 @@
+// The deal key index (src/key_index.h): keys stored once in an arena of
+// blocks, found through a set of deal indexes.
+#include "src/key_index.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace salescycle {
+namespace internal {
+namespace {
+
+TEST(KeyIndex, FindsKeysOfEveryLengthAndByte) {
+  KeyIndex index;
+  const std::string huge(3 << 20, 'x');  // past a block: a block of its own
+  const std::string bytes("a\0\xff\x80", 4);
+  const std::string long_length(300, 'y');  // a two-byte length
+  ASSERT_TRUE(index.Insert("", 0));
+  ASSERT_TRUE(index.Insert(huge, 1));
+  ASSERT_TRUE(index.Insert(bytes, 70000));  // a slot in another chunk
+  ASSERT_TRUE(index.Insert(long_length, 3));
+  EXPECT_EQ(index.Find(""), 0u);
+  EXPECT_EQ(index.Find(huge), 1u);
+  EXPECT_EQ(index.Find(bytes), 70000u);
+  EXPECT_EQ(index.Find(long_length), 3u);
+  EXPECT_EQ(*index.KeyOf(1), huge);
+  EXPECT_EQ(*index.KeyOf(70000), bytes);
+  EXPECT_EQ(*index.KeyOf(3), long_length);
+  EXPECT_FALSE(index.KeyOf(2).has_value());
+  EXPECT_FALSE(index.KeyOf(999999).has_value());
+  EXPECT_FALSE(index.Insert(bytes, 5));  // taken
+  EXPECT_EQ(index.size(), 4u);
+}
+
+TEST(KeyIndex, ManyKeysErasedAndGivenAgain) {
+  KeyIndex index;
+  const int n = 200000;
+  for (int i = 0; i < n; ++i) ASSERT_TRUE(index.Insert(absl::StrCat("deal-", i), i));
+  for (int i = 0; i < n; i += 2) index.Erase(i);
+  index.Erase(n + 5);  // none: nothing happens
+  for (int i = 0; i < n; ++i) {
+    const std::string key = absl::StrCat("deal-", i);
+    if (i % 2 == 0) {
+      ASSERT_FALSE(index.Find(key).has_value()) << key;
+      ASSERT_FALSE(index.KeyOf(i).has_value());
+    } else {
+      ASSERT_EQ(index.Find(key), static_cast<DealIndex>(i)) << key;
+      ASSERT_EQ(*index.KeyOf(i), key);
+    }
+  }
+  // A removed deal's key goes to another slot; its old slot takes a new key.
+  ASSERT_TRUE(index.Insert("deal-0", n));
+  ASSERT_TRUE(index.Insert("fresh", 0));
+  EXPECT_EQ(index.Find("deal-0"), static_cast<DealIndex>(n));
+  EXPECT_EQ(*index.KeyOf(0), "fresh");
+  EXPECT_EQ(index.size(), static_cast<size_t>(n / 2 + 2));
+  EXPECT_GT(index.MemoryUsage(), 0u);
+}
+
+}  // namespace
+}  // namespace internal
+}  // namespace salescycle
