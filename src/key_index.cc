@@ -67,7 +67,9 @@ uint64_t& KeyIndex::MutablePlace(DealIndex deal) {
 }
 
 bool KeyIndex::Insert(absl::string_view key, DealIndex deal) {
-  if (deals_.find(key) != deals_.end()) return false;
+  // A deal has one key: a second would leave the set hashing a stale one
+  // (a damaged snapshot could ask for it).
+  if (Place(deal) != 0 || deals_.find(key) != deals_.end()) return false;
   MutablePlace(deal) = Append(key) + 1;
   deals_.insert(deal);
   return true;
@@ -89,6 +91,38 @@ size_t KeyIndex::MemoryUsage() const {
                  deals_.capacity() * (sizeof(DealIndex) + 1);
   for (const Block& block : blocks_) bytes += block.size;
   return bytes;
+}
+
+IdIndex::IdIndex() : deals_(0, Hash{this}, Eq{this}) {}
+
+std::optional<DealIndex> IdIndex::Find(uint64_t id) const {
+  const auto it = deals_.find(Id{id});
+  if (it == deals_.end()) return std::nullopt;
+  return *it;
+}
+
+bool IdIndex::Insert(uint64_t id, DealIndex deal) {
+  if (Has(deal) || deals_.find(Id{id}) != deals_.end()) return false;  // as KeyIndex's
+  const size_t chunk = Chunk(deal);
+  while (ids_.size() <= chunk) {
+    ids_.push_back(std::make_unique<uint64_t[]>(size_t{1} << kChunkBits));
+    has_.push_back(std::make_unique<uint64_t[]>((size_t{1} << kChunkBits) / 64));  // zeros
+  }
+  ids_[chunk][Slot(deal)] = id;
+  has_[chunk][Slot(deal) >> 6] |= uint64_t{1} << (deal & 63);
+  deals_.insert(deal);
+  return true;
+}
+
+void IdIndex::Erase(DealIndex deal) {
+  if (!Has(deal)) return;
+  deals_.erase(deal);  // hashes the id: before it is marked gone
+  has_[Chunk(deal)][Slot(deal) >> 6] &= ~(uint64_t{1} << (deal & 63));
+}
+
+std::optional<uint64_t> IdIndex::IdOf(DealIndex deal) const {
+  if (!Has(deal)) return std::nullopt;
+  return ids_[Chunk(deal)][Slot(deal)];
 }
 
 }  // namespace internal

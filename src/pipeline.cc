@@ -179,14 +179,17 @@ absl::StatusOr<DealIndex> Pipeline::Add(Timestamp time, StageId entry_stage) {
 
 absl::StatusOr<DealIndex> Pipeline::AddWithId(uint64_t id, Timestamp time,
                                               StageId entry_stage) {
-  auto found = deal_by_id_.find(id);
-  if (found != deal_by_id_.end()) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("deal id ", id, " is taken by deal ", found->second));
+  if (ids_ != nullptr) {
+    if (const std::optional<DealIndex> found = ids_->Find(id)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("deal id ", id, " is taken by deal ", *found));
+    }
   }
   SC_ASSIGN_OR_RETURN(const DealIndex deal, NewDeal(time, entry_stage));
-  deal_by_id_.emplace(id, deal);
-  id_of_deal_.emplace(deal, id);
+  if (ids_ == nullptr) ids_ = std::make_unique<internal::IdIndex>();
+  const bool inserted = ids_->Insert(id, deal);  // not taken: looked up above
+  assert(inserted);
+  (void)inserted;
   NotifyAdded(deal);
   return deal;
 }
@@ -222,10 +225,7 @@ absl::Status Pipeline::Remove(DealIndex deal) {
   --stage_counts_[stage_[deal]];
   stage_[deal] = removed_stage_;
   for (auto& column : strings_) std::string().swap(column[deal]);
-  if (auto it = id_of_deal_.find(deal); it != id_of_deal_.end()) {
-    deal_by_id_.erase(it->second);
-    id_of_deal_.erase(it);
-  }
+  if (ids_ != nullptr) ids_->Erase(deal);
   if (keys_ != nullptr) keys_->Erase(deal);
   free_slots_.push_back(deal);
   std::push_heap(free_slots_.begin(), free_slots_.end(), std::greater<>());
@@ -235,11 +235,9 @@ absl::Status Pipeline::Remove(DealIndex deal) {
 }
 
 absl::StatusOr<DealIndex> Pipeline::FindById(uint64_t id) const {
-  auto it = deal_by_id_.find(id);
-  if (it == deal_by_id_.end()) {
-    return absl::NotFoundError(absl::StrCat("no deal with id ", id));
-  }
-  return it->second;
+  const std::optional<DealIndex> deal = ids_ == nullptr ? std::nullopt : ids_->Find(id);
+  if (!deal) return absl::NotFoundError(absl::StrCat("no deal with id ", id));
+  return *deal;
 }
 
 absl::StatusOr<DealIndex> Pipeline::FindByKey(absl::string_view key) const {
@@ -257,9 +255,8 @@ std::optional<DealIndex> Pipeline::IndexOfKey(absl::string_view key) const {
 }
 
 std::optional<uint64_t> Pipeline::IdOf(DealIndex deal) const {
-  auto it = id_of_deal_.find(deal);
-  if (it == id_of_deal_.end()) return std::nullopt;
-  return it->second;
+  if (ids_ == nullptr || !Contains(deal)) return std::nullopt;
+  return ids_->IdOf(deal);
 }
 
 std::optional<std::string> Pipeline::KeyOf(DealIndex deal) const {

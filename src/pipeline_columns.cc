@@ -272,12 +272,11 @@ absl::Status ReadAttributes(ChunkReadContext* c) {
 // ---- external ids and keys: sparse columns, each unique in the pipeline.
 
 void WriteIds(const ChunkWriteContext& c) {
-  const auto& ids = PI::ids(c.pipeline);
-  if (ids.empty()) return;
+  if (!PI::has_ids(c.pipeline)) return;
   WriteOffsets(
-      c, [&](DealIndex d) { return ids.contains(d); },
+      c, [&](DealIndex d) { return PI::id_of(c.pipeline, d).has_value(); },
       c.chunk->mutable_id_offset_deltas(),
-      [&](DealIndex d) { c.chunk->add_ids(ids.at(d)); });
+      [&](DealIndex d) { c.chunk->add_ids(*PI::id_of(c.pipeline, d)); });
 }
 
 absl::Status ReadIds(ChunkReadContext* c) {

@@ -58,8 +58,11 @@ class PipelineInternal {
     return p.strings_[slot][deal];
   }
   static size_t string_slots(const Pipeline& p) { return p.strings_.size(); }
-  static const absl::flat_hash_map<DealIndex, uint64_t>& ids(const Pipeline& p) {
-    return p.id_of_deal_;
+  // Whether any deal has an id, and `deal`'s.
+  static bool has_ids(const Pipeline& p) { return p.ids_ != nullptr && !p.ids_->empty(); }
+  static std::optional<uint64_t> id_of(const Pipeline& p, DealIndex deal) {
+    if (p.ids_ == nullptr) return std::nullopt;
+    return p.ids_->IdOf(deal);
   }
   // Whether any deal has a key, and `deal`'s (valid until the next key
   // is given or taken away).
@@ -109,9 +112,8 @@ class PipelineInternal {
   // False when the id or key is another deal's already.
   ABSL_MUST_USE_RESULT static bool AddId(Pipeline* p, DealIndex deal,
                                          uint64_t id) {
-    if (!p->deal_by_id_.emplace(id, deal).second) return false;
-    p->id_of_deal_.emplace(deal, id);
-    return true;
+    if (p->ids_ == nullptr) p->ids_ = std::make_unique<IdIndex>();
+    return p->ids_->Insert(id, deal);
   }
   ABSL_MUST_USE_RESULT static bool AddKey(Pipeline* p, DealIndex deal,
                                           const std::string& key) {

@@ -1,5 +1,6 @@
-// The deal key index (src/key_index.h): keys stored once in an arena of
-// blocks, found through a set of deal indexes.
+// The deal key and id indexes (src/key_index.h): keys stored once in an
+// arena of blocks, ids in a chunked column, found through sets of deal
+// indexes.
 #include "src/key_index.h"
 
 #include <string>
@@ -30,6 +31,8 @@ TEST(KeyIndex, FindsKeysOfEveryLengthAndByte) {
   EXPECT_FALSE(index.KeyOf(2).has_value());
   EXPECT_FALSE(index.KeyOf(999999).has_value());
   EXPECT_FALSE(index.Insert(bytes, 5));  // taken
+  EXPECT_FALSE(index.Insert("other", 3));  // deal 3 has a key
+  EXPECT_EQ(*index.KeyOf(3), long_length);
   EXPECT_EQ(index.size(), 4u);
 }
 
@@ -56,6 +59,35 @@ TEST(KeyIndex, ManyKeysErasedAndGivenAgain) {
   EXPECT_EQ(*index.KeyOf(0), "fresh");
   EXPECT_EQ(index.size(), static_cast<size_t>(n / 2 + 2));
   EXPECT_GT(index.MemoryUsage(), 0u);
+}
+
+TEST(IdIndex, EveryIdOnceAndErasedOnes) {
+  IdIndex index;
+  EXPECT_TRUE(index.empty());
+  ASSERT_TRUE(index.Insert(0, 5));  // 0 is an id like any other
+  ASSERT_TRUE(index.Insert(~uint64_t{0}, 70000));  // another chunk
+  EXPECT_FALSE(index.Insert(0, 6));
+  EXPECT_FALSE(index.Insert(9, 5));  // deal 5 has an id
+  EXPECT_EQ(index.IdOf(5), uint64_t{0});
+  EXPECT_EQ(index.Find(0), 5u);
+  EXPECT_EQ(index.Find(~uint64_t{0}), 70000u);
+  EXPECT_EQ(index.IdOf(5), uint64_t{0});
+  EXPECT_FALSE(index.IdOf(6).has_value());
+  EXPECT_FALSE(index.IdOf(1u << 30).has_value());
+  const int n = 150000;
+  for (int i = 0; i < n; ++i) ASSERT_TRUE(index.Insert(uint64_t{1} << 40 | i, 100000 + i));
+  for (int i = 0; i < n; i += 3) index.Erase(100000 + i);
+  for (int i = 0; i < n; ++i) {
+    const auto found = index.Find(uint64_t{1} << 40 | i);
+    if (i % 3 == 0) {
+      ASSERT_FALSE(found.has_value()) << i;
+      ASSERT_FALSE(index.IdOf(100000 + i).has_value());
+    } else {
+      ASSERT_EQ(found, static_cast<DealIndex>(100000 + i)) << i;
+    }
+  }
+  ASSERT_TRUE(index.Insert(uint64_t{1} << 40, 100000));  // an erased id, to its old slot
+  EXPECT_EQ(index.IdOf(100000), uint64_t{1} << 40);
 }
 
 }  // namespace

@@ -5,9 +5,10 @@
 /// external id: a uint64 (AddWithId) or a string key (AddWithKey). Each deal
 /// costs, with history off: 2 bytes of stage, 8 of stage-entry time, 8 per
 /// int64/double/bool attribute (string attributes hold a std::string), and
-/// 1 bit per attribute plus 1 bit of timeout state; 64-bit ids live in
-/// hash maps beside the columns, string keys once each in an arena with an
-/// index (about 35 bytes a deal beside an 18-byte key's own bytes). A machine that uses them adds (machine.h,
+/// 1 bit per attribute plus 1 bit of timeout state; 64-bit ids and string
+/// keys each once, in a column (keys: an arena) with an index beside it
+/// (about 20 bytes a deal for an id; about 35 beside an 18-byte key's own
+/// bytes). A machine that uses them adds (machine.h,
 /// Machine::keeps_*): 8 bytes of last activity time, 4 of loss reason (an
 /// index into the pipeline's list of reasons), 2 of the stage a deal was
 /// closed from, 4 of cycle number. Stage counts are kept current on every
@@ -47,6 +48,7 @@ namespace salescycle {
 namespace internal {
 class PipelineInternal;
 class FunnelAccumulator;
+class IdIndex;
 class KeyIndex;
 class TimerQueue;
 }  // namespace internal
@@ -491,8 +493,8 @@ class SC_API Pipeline {
   absl::flat_hash_map<std::string, uint32_t> reason_ids_;
   std::vector<uint64_t> stage_counts_;  // num_stages + 1 (removed row)
 
-  absl::flat_hash_map<uint64_t, DealIndex> deal_by_id_;
-  absl::flat_hash_map<DealIndex, uint64_t> id_of_deal_;
+  // Deal ids (src/key_index.h); null until the first id is given.
+  std::unique_ptr<internal::IdIndex> ids_;
   // Deal keys (src/key_index.h); null until the first key is given.
   std::unique_ptr<internal::KeyIndex> keys_;
 
