@@ -56,6 +56,11 @@ class ApiReference(unittest.TestCase):
                 self.assertTrue(os.path.exists(os.path.join(out, "html", page)), page)
             with open(os.path.join(out, "html", "classsalescycle_1_1Pipeline.html")) as f:
                 self.assertIn("ApplyParallel", f.read())
+            # A comment's markers never show: Doxygen leaves them in a
+            # \verbatim block of /// comments (use \code{.txt}).
+            for page in glob.glob(os.path.join(out, "html", "*8h.html")):
+                with open(page) as f:
+                    self.assertNotIn("///", f.read(), page)
 
     @unittest.skipIf(DOXYGEN is None, "doxygen is not installed (apt-get install doxygen)")
     def test_an_undocumented_declaration_fails_it(self):

@@ -18,7 +18,7 @@
 /// new_cycle transitions has one cycle a deal, and "cycles" below reads
 /// "deals".
 ///
-/// \verbatim
+/// \code{.txt}
 /// Definitions (every count is of cycles, not events, unless it says moves;
 /// "live deals" are the deals as they are now, in their current cycle):
 ///   entered      cycles that entered the stage (a deal added to the
@@ -117,7 +117,7 @@
 ///                (no transition, guard failed, missing attribute, not
 ///                reopenable, a removed deal), and in all; rejected share =
 ///                rejected / (accepted + rejected steps).
-/// \endverbatim
+/// \endcode
 /// A breakdown groups the live deals by the value of an attribute: per
 /// value, its deals, those open now, those whose current cycle won or was
 /// lost, win rate, weighted pipeline and reached per stage of the line, as

@@ -11,10 +11,10 @@
 /// Loading: a MachineSpec (proto/salescycle/v1/machine.proto) in protobuf text
 /// format or JSON, from a string or a file. Every error names the source and
 /// the offending element, e.g.
-/// \verbatim
+/// \code{.txt}
 ///   b2b.textproto: transitions[4] (qualification --present--> presentation):
 ///   unknown event "presnt"
-/// \endverbatim
+/// \endcode
 #ifndef SALESCYCLE_MACHINE_H_
 #define SALESCYCLE_MACHINE_H_
 

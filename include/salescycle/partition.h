@@ -19,12 +19,12 @@
 /// It will not change within a major version (CHANGELOG.md): a change would
 /// move every deal to another group.
 ///
-/// \verbatim
+/// \code{.txt}
 ///   group(hash) = (hash * num_groups) >> 32      (a 64-bit product)
-///   owner(group) = group * owners / num_groups   (Flink's)
+///   owner(group) = group * owners / num_groups   (as Flink)
 ///   range(owner) = [ceil(owner * num_groups / owners),
 ///                   ceil((owner + 1) * num_groups / owners))
-/// \endverbatim
+/// \endcode
 ///
 /// so owner(g) is o exactly for g in range(o), and the ranges of 0 ..
 /// owners - 1 cover 0 .. num_groups - 1 in order.
