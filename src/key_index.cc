@@ -86,13 +86,6 @@ std::optional<absl::string_view> KeyIndex::KeyOf(DealIndex deal) const {
   return Key(deal);
 }
 
-size_t KeyIndex::MemoryUsage() const {
-  size_t bytes = places_.size() * kPlaceChunk * sizeof(uint64_t) +
-                 deals_.capacity() * (sizeof(DealIndex) + 1);
-  for (const Block& block : blocks_) bytes += block.size;
-  return bytes;
-}
-
 IdIndex::IdIndex() : deals_(0, Hash{this}, Eq{this}) {}
 
 std::optional<DealIndex> IdIndex::Find(uint64_t id) const {

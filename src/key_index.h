@@ -45,8 +45,6 @@ class KeyIndex {
   std::optional<absl::string_view> KeyOf(DealIndex deal) const;
   bool empty() const { return deals_.empty(); }
   size_t size() const { return deals_.size(); }
-  // Arena, column and set, as capacity.
-  size_t MemoryUsage() const;
 
  private:
   // The set's hash and equality, by deal (reading its key) or by key.

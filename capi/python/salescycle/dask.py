@@ -42,11 +42,9 @@ class ShardActor:
     are in its range. Created by ShardedCluster; its methods run on the
     worker."""
 
-    def __init__(self, spec_text: str, shard: int, shards: int, num_groups: int,
-                 analytics: bool, cohort: Optional[str], snapshot_path: Optional[str] = None):
+    def __init__(self, spec_text: str, analytics: bool, cohort: Optional[str],
+                 snapshot_path: Optional[str] = None):
         self.machine = Machine.from_text(spec_text)
-        self.shard = shard
-        self.groups = KeyGroups(num_groups).range_of(shard, shards)
         if snapshot_path is None:
             self.pipeline = Pipeline(self.machine, analytics=analytics, cohort=cohort)
         else:
@@ -117,8 +115,10 @@ class ShardedCluster:
         self.shards = shards
         self.num_groups = num_groups
         workers = sorted(client.scheduler_info()["workers"])
-        futures = [client.submit(ShardActor, machine_text, i, shards, num_groups, analytics,
-                                 cohort, None if _snapshots is None else _snapshots[i],
+        # Which groups a shard owns is the client's business (partition_csv
+        # writes each shard's rows); the actor only holds the pipeline.
+        futures = [client.submit(ShardActor, machine_text, analytics, cohort,
+                                 None if _snapshots is None else _snapshots[i],
                                  actor=True, workers=[workers[i % len(workers)]])
                    for i in range(shards)]
         self.actors = [f.result() for f in futures]
