@@ -451,6 +451,35 @@ void FunnelAccumulator::MergeCounters(const FunnelAccumulator& other) {
   }
 }
 
+void FunnelAccumulator::ShareLive(const FunnelAccumulator& source, DealIndex deal, int sign) {
+  // Counters are unsigned: adding the all-ones word takes one away.
+  const uint64_t step = sign > 0 ? 1 : ~uint64_t{0};
+  const DealMarks& marks = source.marks_[deal];
+  const uint32_t c = source.cohort_of(deal);
+  FunnelCounters* groups[2] = {
+      &total_, c == kNoCohort ? nullptr : &cohorts_[CohortIndex(source.cohort_starts_[c])]};
+  const bool lost = (marks.flags & (kWon | kLost)) == kLost;
+  for (FunnelCounters* g : groups) {
+    if (g == nullptr) continue;
+    if (marks.furthest != kOffLine) {
+      g->furthest[marks.furthest] += step;
+      if ((marks.flags & kOutOfOrder) == 0) g->furthest_in_order[marks.furthest] += step;
+    }
+    // A cycle out of order stays counted in order where it got to in
+    // order: no later move takes that back, but it goes with the deal, so
+    // that no part counts more cycles in order than cycles.
+    if (const unsigned mark = marks.flags >> kInOrderShift; mark != 0) {
+      g->furthest_in_order[mark - 1] += step;
+    }
+    if (lost) g->lost += step;
+  }
+  if (lost) {
+    if (const std::optional<Timestamp> period = source.loss_period(deal)) {
+      close_periods_[*period].lost += step;
+    }
+  }
+}
+
 CloseCounters* FunnelAccumulator::RestoreClosePeriod(Timestamp start) {
   if (cohort_ == Cohort::kNone || CohortStart(start) != start) return nullptr;
   return &close_periods_[start];

@@ -276,7 +276,9 @@ struct CloseCounters {
 struct DealMarks {
   uint16_t visited = 0;  // stages below kMarkedStages: bit s
   uint8_t furthest = 0xFF;  // a line position, or FunnelAccumulator::kOffLine
-  uint8_t flags = 0;     // FunnelAccumulator::kWon, kLost
+  // FunnelAccumulator::kWon, kLost, kOutOfOrder; above them, for a cycle
+  // out of order, 1 + the position it was counted in order at (0: none).
+  uint8_t flags = 0;
 };
 constexpr StageId kMarkedStages = 16;
 
@@ -286,6 +288,13 @@ class FunnelAccumulator {
   static constexpr uint8_t kLost = 2;
   // The cycle skipped a stage of the line: it no longer counts in order.
   static constexpr uint8_t kOutOfOrder = 4;
+  // The flags' bits above the three: where a cycle out of order stays
+  // counted in order, so that a part of a pipeline (SavePipelinePart) can
+  // take that count with the deal. 31 positions fit; a cycle that went out
+  // of order further along a longer line keeps none (its count stays where
+  // it was made when the deal moves).
+  static constexpr unsigned kInOrderShift = 3;
+  static constexpr uint8_t kMaxInOrderMark = 31;
   static constexpr uint32_t kNoCohort = std::numeric_limits<uint32_t>::max();
 
   FunnelAccumulator(const Machine& machine, Cohort cohort);
@@ -453,6 +462,14 @@ class FunnelAccumulator {
   // Adds the counters (not the per-deal state) of an accumulator of the
   // same machine and cohort kind.
   void MergeCounters(const FunnelAccumulator& other);
+  // Splitting a pipeline into parts (SavePipelinePart): the counters a
+  // live deal of `source` holds that a later move of the deal takes back
+  // (its cycle's furthest position on the line, in order or not, and a
+  // loss its cycle can still turn into a win), added to these counters
+  // (`sign` 1) or taken from them (-1). They go where the deal goes, so
+  // that each part's counters stay whole (none below zero when the deal
+  // moves on) and the parts' sum is the source's.
+  void ShareLive(const FunnelAccumulator& source, DealIndex deal, int sign);
   void RestoreLatest(Timestamp latest) { latest_ = latest; }
 
  private:
@@ -496,7 +513,10 @@ class FunnelAccumulator {
       }
     }
     marks->furthest = position;
-    if (!in_order) marks->flags |= kOutOfOrder;
+    if (!in_order && (marks->flags & kOutOfOrder) == 0) {
+      const unsigned mark = furthest == kOffLine || furthest >= kMaxInOrderMark ? 0 : furthest + 1u;
+      marks->flags = static_cast<uint8_t>(marks->flags | kOutOfOrder | (mark << kInOrderShift));
+    }
   }
   // Marks `stage` visited in the deal's current cycle; false if it was.
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool Visit(DealIndex deal, DealMarks* marks,

@@ -38,7 +38,7 @@ void WriteFunnelColumns(const ChunkWriteContext& c) {
   v1::PipelineChunk* chunk = c.chunk;
   std::string* visited = chunk->mutable_funnel_visited();
   for (size_t i = 0; i < c.n; ++i) {
-    const DealIndex d = static_cast<DealIndex>(c.first + i);
+    const DealIndex d = c.Deal(i);
     if (!c.pipeline.Contains(d)) continue;
     chunk->add_funnel_added_before_entry(EncodeDelta(c.pipeline.entered_at(d), acc->added(d)));
     acc->AppendVisited(d, visited);
@@ -49,7 +49,7 @@ void WriteFunnelColumns(const ChunkWriteContext& c) {
   }
   int64_t last = -1, last_win = -1, last_loss = -1, last_activity = -1;
   for (size_t i = 0; i < c.n; ++i) {
-    const DealIndex d = static_cast<DealIndex>(c.first + i);
+    const DealIndex d = c.Deal(i);
     if (!c.pipeline.Contains(d)) continue;
     const Timestamp entered_at = c.pipeline.entered_at(d);
     if (acc->cycle_start(d) != acc->added(d)) {
@@ -212,8 +212,11 @@ absl::Status ReadFunnelColumns(ChunkReadContext* c) {
     if (!c->pipeline->Contains(d)) continue;
     SC_RETURN_IF_ERROR(ReadVisited(*c, d, k, width, &visited));
     const uint32_t flags = chunk.funnel_flags(static_cast<int>(k));
-    if (flags > (FunnelAccumulator::kWon | FunnelAccumulator::kLost |
-                 FunnelAccumulator::kOutOfOrder)) {
+    // The outcome bits, and above them where a cycle out of order stays
+    // counted in order (FunnelAccumulator::kInOrderShift): a line position.
+    const uint32_t in_order_mark = flags >> FunnelAccumulator::kInOrderShift;
+    if (flags > 0xFF || (in_order_mark != 0 && ((flags & FunnelAccumulator::kOutOfOrder) == 0 ||
+                                                in_order_mark > acc->line().size()))) {
       return c->Error(absl::StrCat("deal ", d, " has funnel outcome ", flags));
     }
     const uint32_t furthest = chunk.funnel_furthest(static_cast<int>(k));

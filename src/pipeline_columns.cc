@@ -41,7 +41,7 @@ void WriteOffsets(const ChunkWriteContext& c, Has&& has,
                   RepeatedField<uint32_t>* out, Each&& each) {
   int64_t last = -1;
   for (size_t i = 0; i < c.n; ++i) {
-    const DealIndex d = Slot(c.first, i);
+    const DealIndex d = c.Deal(i);
     if (!c.pipeline.Contains(d) || !has(d)) continue;
     out->Add(static_cast<uint32_t>(static_cast<int64_t>(i) - last));
     last = static_cast<int64_t>(i);
@@ -92,7 +92,7 @@ void WriteStages(const ChunkWriteContext& c) {
   auto* out = c.chunk->mutable_stages();
   out->Reserve(static_cast<int>(c.n));
   for (size_t i = 0; i < c.n; ++i) {
-    const DealIndex d = Slot(c.first, i);
+    const DealIndex d = c.Deal(i);
     out->AddAlreadyReserved(EncodeSlotStage(
         c.pipeline.Contains(d) ? std::optional<StageId>(c.pipeline.stage(d))
                                : std::nullopt,
@@ -124,7 +124,7 @@ void WriteEnteredAt(const ChunkWriteContext& c) {
   out->Reserve(static_cast<int>(c.n));
   int64_t previous = 0;
   for (size_t i = 0; i < c.n; ++i) {
-    const DealIndex d = Slot(c.first, i);
+    const DealIndex d = c.Deal(i);
     if (!c.pipeline.Contains(d)) continue;
     out->AddAlreadyReserved(EncodeDelta(c.pipeline.entered_at(d), previous));
     previous = c.pipeline.entered_at(d);
@@ -347,7 +347,7 @@ void WriteHistory(const ChunkWriteContext& c) {
   v1::PipelineChunk* out = c.chunk;
   int64_t previous_time = 0;
   for (size_t i = 0; i < c.n; ++i) {
-    const DealIndex d = Slot(c.first, i);
+    const DealIndex d = c.Deal(i);
     if (!p.Contains(d)) continue;
     out->add_history_counts(PI::history_count(p, d));
     for (const HistoryEntry& e : p.History(d)) {

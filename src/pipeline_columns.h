@@ -23,7 +23,9 @@
 namespace salescycle {
 namespace internal {
 
-// Slots [first, first + n) of `pipeline`, being written into `chunk`.
+// Slots [first, first + n) of the snapshot, being written into `chunk`:
+// the pipeline's own slots, or, for a part of it (SavePipelinePart), the
+// deals of the part in its order, numbered from 0.
 struct ChunkWriteContext {
   const Pipeline& pipeline;
   size_t first;
@@ -31,6 +33,13 @@ struct ChunkWriteContext {
   v1::PipelineChunk* chunk;
   // The pipeline's loss reason ids as the snapshot numbers them.
   const std::vector<uint32_t>& reason_ids;
+  // The part's deals (all live), or null for every slot of the pipeline.
+  const std::vector<DealIndex>* part = nullptr;
+
+  // The pipeline's deal in the chunk's slot i.
+  DealIndex Deal(size_t i) const {
+    return part == nullptr ? static_cast<DealIndex>(first + i) : (*part)[first + i];
+  }
 };
 
 // Chunk `index` being read into `pipeline`, whose slots [first, first + n)

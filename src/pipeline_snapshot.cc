@@ -36,13 +36,28 @@ using PI = PipelineInternal;
 // in the order the deals first use them, so that the same state gives the
 // same bytes however the pipeline came to intern them. `*renumber` maps the
 // pipeline's reason ids to the snapshot's.
-std::vector<std::string> SnapshotReasons(const Pipeline& p,
+// What a snapshot holds: every slot of the pipeline, or a part of its deals
+// (SavePipelinePart), which come back numbered from 0 in the part's order.
+struct Scope {
+  const Pipeline& p;
+  const std::vector<DealIndex>* part;  // null: every slot
+
+  size_t slots() const { return part == nullptr ? p.slot_count() : part->size(); }
+  size_t deals() const { return part == nullptr ? p.size() : part->size(); }
+  DealIndex deal(size_t i) const {
+    return part == nullptr ? static_cast<DealIndex>(i) : (*part)[i];
+  }
+};
+
+std::vector<std::string> SnapshotReasons(const Scope& scope,
                                          std::vector<uint32_t>* renumber) {
+  const Pipeline& p = scope.p;
   const std::vector<std::string>& reasons = PI::reasons(p);
   renumber->assign(reasons.size(), 0);
   std::vector<std::string> out;
   if (!p.machine().keeps_loss_reasons()) return out;
-  for (DealIndex d = 0; d < p.slot_count(); ++d) {
+  for (size_t i = 0; i < scope.slots(); ++i) {
+    const DealIndex d = scope.deal(i);
     if (!p.Contains(d)) continue;
     const uint32_t id = PI::loss_reason_id(p, d);
     if (id == 0 || (*renumber)[id] != 0) continue;
@@ -52,12 +67,16 @@ std::vector<std::string> SnapshotReasons(const Pipeline& p,
   return out;
 }
 
-v1::PipelineHeader Header(const Pipeline& p,
+// `positions`: the pipeline's input positions, which a part carries only
+// with the counters.
+v1::PipelineHeader Header(const Scope& scope, bool positions_too,
                           const std::vector<std::string>& reasons) {
+  const Pipeline& p = scope.p;
   const Machine& m = p.machine();
   v1::PipelineHeader h;
   const FunnelAccumulator* funnel = PI::analytics(p);
-  const auto positions = p.Positions();
+  const auto positions =
+      positions_too ? p.Positions() : std::vector<std::pair<std::string, uint64_t>>();
   h.set_format_version(!positions.empty() ? kFormatVersion
                        : funnel != nullptr ? kFormatVersionWithFunnel
                                            : kFormatVersionWithoutFunnel);
@@ -71,8 +90,8 @@ v1::PipelineHeader Header(const Pipeline& p,
     d->set_name(m.attribute(a).name);
     d->set_type(ToProto(m.attribute(a).type));
   }
-  h.set_slot_count(p.slot_count());
-  h.set_deal_count(p.size());
+  h.set_slot_count(scope.slots());
+  h.set_deal_count(scope.deals());
   h.set_history_limit(static_cast<uint32_t>(PI::history_limit(p)));
   h.set_machine_spec(m.spec_text());
   for (const std::string& reason : reasons) h.add_loss_reasons(reason);
@@ -89,14 +108,15 @@ v1::PipelineHeader Header(const Pipeline& p,
 
 // Slots in the chunk from `first`: kChunkSlots, or fewer where the chunk's
 // strings would pass kChunkStringBytes (but at least one slot).
-size_t ChunkLength(const Pipeline& p, size_t first) {
-  const size_t most = std::min(kChunkSlots, p.slot_count() - first);
+size_t ChunkLength(const Scope& scope, size_t first) {
+  const Pipeline& p = scope.p;
+  const size_t most = std::min(kChunkSlots, scope.slots() - first);
   const bool keys = PI::has_keys(p);
   const size_t string_slots = PI::string_slots(p);
   if (string_slots == 0 && !keys) return most;
   size_t bytes = 0;
   for (size_t n = 0; n < most; ++n) {
-    const DealIndex d = static_cast<DealIndex>(first + n);
+    const DealIndex d = scope.deal(first + n);
     for (size_t s = 0; s < string_slots; ++s) {
       bytes += PI::string_value(p, static_cast<uint16_t>(s), d).size();
     }
@@ -108,34 +128,71 @@ size_t ChunkLength(const Pipeline& p, size_t first) {
   return most;
 }
 
-absl::Status Save(const Pipeline& p, FrameWriter* w) {
+// The funnel counters of a part: with `counted`, the pipeline's, less what
+// its other live deals hold that a move takes back (they go with those
+// deals); without, only what the part's own deals hold. The parts of one
+// split, one of them counted, add up to the pipeline's counters.
+FunnelAccumulator PartCounters(const Pipeline& p, const FunnelAccumulator& whole,
+                               const std::vector<DealIndex>& part, bool counted) {
+  FunnelAccumulator out(p.machine(), whole.cohort());
+  if (!counted) {
+    // The latest time seen, which merging takes the largest of, is the
+    // pipeline's whichever part has the counters.
+    if (whole.has_latest()) out.RestoreLatest(whole.latest());
+    for (const DealIndex d : part) out.ShareLive(whole, d, 1);
+    return out;
+  }
+  out.MergeCounters(whole);
+  std::vector<bool> in_part(p.slot_count(), false);
+  for (const DealIndex d : part) in_part[d] = true;
+  for (DealIndex d = 0; d < p.slot_count(); ++d) {
+    if (p.Contains(d) && !in_part[d]) out.ShareLive(whole, d, -1);
+  }
+  return out;
+}
+
+// `part`: null for the whole pipeline, else the deals of a part (live, each
+// once), with or without the counters (`counted`).
+absl::Status Save(const Pipeline& p, FrameWriter* w,
+                  const std::vector<DealIndex>* part = nullptr, bool counted = true) {
+  const Scope scope{p, part};
   SC_RETURN_IF_ERROR(
       w->Write(absl::string_view(kPipelineMagic, sizeof kPipelineMagic)));
   v1::PipelineFrame frame;
   std::vector<uint32_t> reason_ids;
-  *frame.mutable_header() = Header(p, SnapshotReasons(p, &reason_ids));
+  *frame.mutable_header() = Header(scope, counted, SnapshotReasons(scope, &reason_ids));
   SC_RETURN_IF_ERROR(w->WriteFrame(frame));
   uint64_t chunks = 0;
-  for (size_t first = 0; first < p.slot_count(); ++chunks) {
-    const size_t n = ChunkLength(p, first);
+  for (size_t first = 0; first < scope.slots(); ++chunks) {
+    const size_t n = ChunkLength(scope, first);
     v1::PipelineChunk* chunk = frame.mutable_chunk();
     chunk->Clear();
     chunk->set_first_slot(first);
-    const ChunkWriteContext context{p, first, n, chunk, reason_ids};
+    const ChunkWriteContext context{p, first, n, chunk, reason_ids, part};
     for (const ChunkColumn& column : ChunkColumns()) column.write(context);
     SC_RETURN_IF_ERROR(w->WriteFrame(frame));
     first += n;
   }
   if (const FunnelAccumulator* funnel = PI::analytics(p); funnel != nullptr) {
-    WriteFunnelFrame(*funnel, frame.mutable_funnel());
+    if (part == nullptr) {
+      WriteFunnelFrame(*funnel, frame.mutable_funnel());
+    } else {
+      WriteFunnelFrame(PartCounters(p, *funnel, *part, counted), frame.mutable_funnel());
+    }
     SC_RETURN_IF_ERROR(w->WriteFrame(frame));
   }
   v1::PipelineTrailer* t = frame.mutable_trailer();
-  t->set_slot_count(p.slot_count());
-  t->set_deal_count(p.size());
+  t->set_slot_count(scope.slots());
+  t->set_deal_count(scope.deals());
   t->set_chunk_count(chunks);
-  for (int s = 0; s < p.machine().num_stages(); ++s) {
-    t->add_stage_counts(p.StageCount(static_cast<StageId>(s)));
+  if (part == nullptr) {
+    for (int s = 0; s < p.machine().num_stages(); ++s) {
+      t->add_stage_counts(p.StageCount(static_cast<StageId>(s)));
+    }
+  } else {
+    std::vector<uint64_t> counts(p.machine().num_stages(), 0);
+    for (const DealIndex d : *part) ++counts[p.stage(d)];
+    for (const uint64_t n : counts) t->add_stage_counts(n);
   }
   return w->WriteFrame(frame);
 }
@@ -221,20 +278,22 @@ absl::StatusOr<std::shared_ptr<const Machine>> CarriedMachine(
   return Machine::FromTextProto(header.machine_spec(), compile);
 }
 
+// `base`: the slots `p` held before this snapshot's (LoadPipelines appends
+// each snapshot's slots after the ones before).
 absl::Status ReadChunk(const v1::PipelineChunk& chunk,
                        const v1::PipelineHeader& header, const NameMapping& map,
-                       const Limits& limits, uint64_t index, Pipeline* p) {
+                       const Limits& limits, uint64_t index, size_t base, Pipeline* p) {
   ChunkReadContext c{chunk, header, map, limits, index, p->slot_count(),
                      static_cast<size_t>(chunk.stages_size()), p};
   for (const ChunkColumn& column : ChunkColumns()) {
     if (column.check != nullptr) SC_RETURN_IF_ERROR(column.check(c));
   }
-  if (chunk.first_slot() != c.first) {
+  if (chunk.first_slot() != c.first - base) {
     return c.Error(absl::StrCat("starts at slot ", chunk.first_slot(),
-                                ", expected ", c.first));
+                                ", expected ", c.first - base));
   }
-  if (c.n == 0 || c.first + c.n > header.slot_count()) {
-    return c.Error(absl::StrCat("holds ", c.n, " slots from slot ", c.first,
+  if (c.n == 0 || c.first - base + c.n > header.slot_count()) {
+    return c.Error(absl::StrCat("holds ", c.n, " slots from slot ", c.first - base,
                                 " of ", header.slot_count()));
   }
   PI::AppendEmptySlots(p, c.n);
@@ -244,20 +303,35 @@ absl::Status ReadChunk(const v1::PipelineChunk& chunk,
   return absl::OkStatus();
 }
 
+// What `p` held before a snapshot was appended to it: the trailer's
+// totals are checked against what the snapshot added.
+struct Before {
+  size_t slots = 0;
+  size_t deals = 0;
+  std::vector<uint64_t> stage_counts;
+
+  explicit Before(const Pipeline& p)
+      : slots(p.slot_count()), deals(p.size()), stage_counts(p.machine().num_stages()) {
+    for (int s = 0; s < p.machine().num_stages(); ++s) {
+      stage_counts[s] = p.StageCount(static_cast<StageId>(s));
+    }
+  }
+};
+
 // The trailer's totals against the header's and what was read.
 absl::Status CheckTotals(const v1::PipelineTrailer& trailer,
                          const v1::PipelineHeader& header, uint64_t chunks,
                          const NameMapping& map, const FrameReader& in,
-                         const Pipeline& p) {
-  if (trailer.slot_count() != header.slot_count() ||
-      p.slot_count() != header.slot_count() ||
-      trailer.deal_count() != header.deal_count() ||
-      p.size() != header.deal_count() || trailer.chunk_count() != chunks) {
+                         const Before& before, const Pipeline& p) {
+  const size_t slots = p.slot_count() - before.slots, deals = p.size() - before.deals;
+  if (trailer.slot_count() != header.slot_count() || slots != header.slot_count() ||
+      trailer.deal_count() != header.deal_count() || deals != header.deal_count() ||
+      trailer.chunk_count() != chunks) {
     return in.DataLoss(absl::StrCat(
         "totals do not add up: header ", header.slot_count(), " slots / ",
         header.deal_count(), " deals, trailer ", trailer.slot_count(), " / ",
         trailer.deal_count(), " in ", trailer.chunk_count(), " chunks, read ",
-        p.slot_count(), " / ", p.size(), " in ", chunks));
+        slots, " / ", deals, " in ", chunks));
   }
   if (trailer.stage_counts_size() != header.stages_size()) {
     return in.DataLoss("the trailer's stage counts do not match the stages");
@@ -270,9 +344,10 @@ absl::Status CheckTotals(const v1::PipelineTrailer& trailer,
     expected[map.stages[s]] += trailer.stage_counts(s);
   }
   for (int s = 0; s < machine.num_stages(); ++s) {
-    if (expected[s] != p.StageCount(static_cast<StageId>(s))) {
+    const uint64_t read = p.StageCount(static_cast<StageId>(s)) - before.stage_counts[s];
+    if (expected[s] != read) {
       return in.DataLoss(absl::StrCat("stage \"", machine.stage(s).id,
-                                      "\" holds ", p.StageCount(s),
+                                      "\" holds ", read,
                                       " deals; the trailer says ", expected[s]));
     }
   }
@@ -280,9 +355,12 @@ absl::Status CheckTotals(const v1::PipelineTrailer& trailer,
 }
 
 // Chunks until the trailer, then the totals and the end of the input.
+// `appended`: `p` held deals of earlier snapshots (LoadPipelines), whose
+// funnel counters this snapshot's add to.
 absl::Status ReadBody(FrameReader* in, const v1::PipelineHeader& header,
-                      const NameMapping& map, const Limits& limits,
+                      const NameMapping& map, const Limits& limits, bool appended,
                       Pipeline* p) {
+  const Before before(*p);
   v1::PipelineFrame frame;
   uint64_t chunks = 0;
   while (true) {
@@ -293,16 +371,21 @@ absl::Status ReadBody(FrameReader* in, const v1::PipelineHeader& header,
     }
     if (!frame.has_chunk()) break;
     SC_RETURN_IF_ERROR(
-        ReadChunk(frame.chunk(), header, map, limits, chunks++, p));
+        ReadChunk(frame.chunk(), header, map, limits, chunks++, before.slots, p));
   }
   if (header.has_funnel()) {
     if (!frame.has_funnel()) {
       return in->DataLoss("the header declares a funnel, but no funnel frame follows the chunks");
     }
-    SC_RETURN_IF_ERROR(
-        ReadFunnelFrame(frame.funnel(), header, map,
-                        [in](absl::string_view what) { return in->DataLoss(what); },
-                        PI::mutable_analytics(p)));
+    const DataLossError data_loss = [in](absl::string_view what) { return in->DataLoss(what); };
+    FunnelAccumulator* funnel = PI::mutable_analytics(p);
+    if (!appended) {
+      SC_RETURN_IF_ERROR(ReadFunnelFrame(frame.funnel(), header, map, data_loss, funnel));
+    } else {
+      FunnelAccumulator counters(p->machine(), funnel->cohort());
+      SC_RETURN_IF_ERROR(ReadFunnelFrame(frame.funnel(), header, map, data_loss, &counters));
+      funnel->MergeCounters(counters);
+    }
     SC_ASSIGN_OR_RETURN(const bool more, in->Next(&frame));
     if (!more) {
       return in->DataLoss("truncated: the input ends after the funnel, before the trailer");
@@ -314,16 +397,36 @@ absl::Status ReadBody(FrameReader* in, const v1::PipelineHeader& header,
   }
   if (!frame.has_trailer()) return in->DataLoss("a second header");
   PI::FinishLoad(p);
-  SC_RETURN_IF_ERROR(CheckTotals(frame.trailer(), header, chunks, map, *in, *p));
+  SC_RETURN_IF_ERROR(CheckTotals(frame.trailer(), header, chunks, map, *in, before, *p));
   SC_ASSIGN_OR_RETURN(const bool at_end, in->AtEnd());
   if (!at_end) return in->DataLoss("bytes follow the trailer");
   return absl::OkStatus();
 }
 
-// A null `machine` means the one the snapshot carries.
-absl::StatusOr<Pipeline> Load(ByteSource* source, const std::string& name,
-                              std::shared_ptr<const Machine> machine,
-                              const RestoreOptions& options) {
+// The pipeline options a snapshot's header asks for.
+absl::StatusOr<PipelineOptions> OptionsOf(const v1::PipelineHeader& header,
+                                          const FrameReader& in) {
+  PipelineOptions options;
+  options.history_limit = header.history_limit();
+  if (header.has_funnel()) {
+    // The funnel comes back as it was saved, with the cohorts it kept.
+    if (header.funnel().cohort() > static_cast<uint32_t>(Cohort::kQuarter)) {
+      return in.DataLoss(
+          absl::StrCat("the funnel's cohort kind ", header.funnel().cohort(), " is unknown"));
+    }
+    options.analytics.enabled = true;
+    options.analytics.cohort = static_cast<Cohort>(header.funnel().cohort());
+  }
+  return options;
+}
+
+// Reads one snapshot: into a new pipeline when `*p` holds none (a null
+// `machine` then means the one the snapshot carries), else appended to
+// `*p` (LoadPipelines), whose machine it is mapped onto and whose history
+// limit and funnel cohorts it must have.
+absl::Status Load(ByteSource* source, const std::string& name,
+                  std::shared_ptr<const Machine> machine,
+                  const RestoreOptions& options, std::optional<Pipeline>* p) {
   FrameReader in(source, name);
   SC_RETURN_IF_ERROR(in.ReadMagic(
       absl::string_view(kPipelineMagic, sizeof kPipelineMagic),
@@ -335,41 +438,60 @@ absl::StatusOr<Pipeline> Load(ByteSource* source, const std::string& name,
   }
   const v1::PipelineHeader header = std::move(*frame.mutable_header());
   SC_RETURN_IF_ERROR(CheckDeclaredSizes(header, in, options.limits, name));
-  if (machine == nullptr) {
+  const bool appended = p->has_value();
+  if (appended) {
+    machine = (*p)->machine_ptr();
+  } else if (machine == nullptr) {
     SC_ASSIGN_OR_RETURN(machine, CarriedMachine(header, name, options.limits));
   }
   SC_ASSIGN_OR_RETURN(const NameMapping map,
                       MapNames(header, in, *machine, options));
-  PipelineOptions pipeline_options;
-  pipeline_options.history_limit = header.history_limit();
-  if (header.has_funnel()) {
-    // The funnel comes back as it was saved, with the cohorts it kept.
-    if (header.funnel().cohort() > static_cast<uint32_t>(Cohort::kQuarter)) {
-      return in.DataLoss(
-          absl::StrCat("the funnel's cohort kind ", header.funnel().cohort(), " is unknown"));
+  SC_ASSIGN_OR_RETURN(PipelineOptions pipeline_options, OptionsOf(header, in));
+  if (appended) {
+    const Pipeline& into = **p;
+    const FunnelAccumulator* funnel = PI::analytics(into);
+    const bool same_funnel =
+        pipeline_options.analytics.enabled == (funnel != nullptr) &&
+        (funnel == nullptr || pipeline_options.analytics.cohort == funnel->cohort());
+    if (pipeline_options.history_limit != PI::history_limit(into) || !same_funnel) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          name, ": cannot join a pipeline with ",
+          pipeline_options.history_limit, " history entries a deal and ",
+          pipeline_options.analytics.enabled ? "funnel tracking" : "no funnel tracking",
+          " to the snapshots before it, with ", PI::history_limit(into), " and ",
+          funnel != nullptr ? "funnel tracking" : "none",
+          " (the funnels' cohort kinds must match too)"));
     }
-    pipeline_options.analytics.enabled = true;
-    pipeline_options.analytics.cohort = static_cast<Cohort>(header.funnel().cohort());
+    const uint64_t max_slots = std::min<uint64_t>(options.limits.max_snapshot_deals, kNoDeal - 1);
+    if (into.slot_count() + header.slot_count() > max_slots) {
+      return LimitError(name,
+                        absl::StrCat("brings the slots to ", into.slot_count() + header.slot_count()),
+                        "max_snapshot_deals", max_slots);
+    }
+  } else {
+    // Reserve exactly when the declared size is known to be honest
+    // (bounded by the input's size); otherwise grow as chunks arrive.
+    if (in.Remaining() || header.slot_count() <= (1u << 20)) {
+      pipeline_options.expected_deals = header.slot_count();
+    }
+    SC_ASSIGN_OR_RETURN(Pipeline created, Pipeline::Create(machine, pipeline_options));
+    p->emplace(std::move(created));
   }
-  // Reserve exactly when the declared size is known to be honest (bounded
-  // by the input's size); otherwise grow as chunks arrive.
-  if (in.Remaining() || header.slot_count() <= (1u << 20)) {
-    pipeline_options.expected_deals = header.slot_count();
-  }
-  SC_ASSIGN_OR_RETURN(Pipeline p, Pipeline::Create(machine, pipeline_options));
-  SC_RETURN_IF_ERROR(ReadBody(&in, header, map, options.limits, &p));
+  Pipeline& into = **p;
+  const size_t base = into.slot_count();
+  SC_RETURN_IF_ERROR(ReadBody(&in, header, map, options.limits, appended, &into));
   for (const v1::SourcePosition& position : header.positions()) {
-    if (absl::Status s = PI::RestorePosition(&p, position.source(), position.next_offset());
+    if (absl::Status s = PI::RestorePosition(&into, position.source(), position.next_offset());
         !s.ok()) {
       return in.DataLoss(absl::StrCat("input position: ", s.message()));
     }
   }
   for (const auto& [id, value] : map.added) {
-    for (DealIndex d = 0; d < p.slot_count(); ++d) {
-      if (p.Contains(d)) SC_RETURN_IF_ERROR(p.Set(d, id, value));
+    for (DealIndex d = static_cast<DealIndex>(base); d < into.slot_count(); ++d) {
+      if (into.Contains(d)) SC_RETURN_IF_ERROR(into.Set(d, id, value));
     }
   }
-  return p;
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -377,23 +499,31 @@ absl::StatusOr<Pipeline> Load(ByteSource* source, const std::string& name,
 // The friend of SnapshotSource: picks the byte source.
 class PipelineLoader {
  public:
-  static absl::StatusOr<Pipeline> Load(const SnapshotSource& source,
-                                       std::shared_ptr<const Machine> machine,
-                                       const RestoreOptions& options) {
+  // One snapshot into `*p` (see internal::Load).
+  static absl::Status Load(const SnapshotSource& source,
+                           std::shared_ptr<const Machine> machine,
+                           const RestoreOptions& options, std::optional<Pipeline>* p) {
     if (source.has_bytes_) {
       BytesSource bytes(source.bytes_);
-      return internal::Load(&bytes, "<bytes>", std::move(machine), options);
+      return internal::Load(&bytes, "<bytes>", std::move(machine), options, p);
     }
     if (source.stream_ != nullptr) {
       StreamSource stream(source.stream_, "<stream>");
-      return internal::Load(&stream, "<stream>", std::move(machine), options);
+      return internal::Load(&stream, "<stream>", std::move(machine), options, p);
     }
     std::ifstream file(source.path_, std::ios::binary);
     if (!file.is_open()) {
       return ErrnoError(absl::StrCat(source.path_, ": cannot read"), errno);
     }
     StreamSource stream(&file, source.path_);
-    return internal::Load(&stream, source.path_, std::move(machine), options);
+    return internal::Load(&stream, source.path_, std::move(machine), options, p);
+  }
+  static absl::StatusOr<Pipeline> Load(const SnapshotSource& source,
+                                       std::shared_ptr<const Machine> machine,
+                                       const RestoreOptions& options) {
+    std::optional<Pipeline> p;
+    SC_RETURN_IF_ERROR(Load(source, std::move(machine), options, &p));
+    return *std::move(p);
   }
 };
 
@@ -426,6 +556,53 @@ absl::StatusOr<Pipeline> LoadPipeline(const SnapshotSource& source,
 absl::StatusOr<Pipeline> LoadPipeline(const SnapshotSource& source,
                                       const RestoreOptions& options) {
   return internal::PipelineLoader::Load(source, nullptr, options);
+}
+
+absl::Status SavePipelinePart(const Pipeline& pipeline, absl::Span<const DealIndex> deals,
+                              PartCounters counters, const SnapshotSink& sink) {
+  std::vector<bool> seen(pipeline.slot_count(), false);
+  for (size_t i = 0; i < deals.size(); ++i) {
+    const DealIndex d = deals[i];
+    if (!pipeline.Contains(d)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("SavePipelinePart: deals[", i, "] = ", d, " is not a live deal"));
+    }
+    if (seen[d]) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("SavePipelinePart: deals[", i, "] = ", d, " is given twice"));
+    }
+    seen[d] = true;
+  }
+  const std::vector<DealIndex> part(deals.begin(), deals.end());
+  const bool counted = counters == PartCounters::kWithCounters;
+  if (sink.bytes_ != nullptr) {
+    internal::StringWriter writer(sink.bytes_);
+    return internal::Save(pipeline, &writer, &part, counted);
+  }
+  if (sink.stream_ != nullptr) {
+    internal::StreamWriter writer(sink.stream_);
+    return internal::Save(pipeline, &writer, &part, counted);
+  }
+  internal::FileWriter writer(sink.path_);
+  SC_RETURN_IF_ERROR(writer.Open());
+  SC_RETURN_IF_ERROR(internal::Save(pipeline, &writer, &part, counted));
+  return writer.Commit();
+}
+
+absl::StatusOr<Pipeline> LoadPipelines(absl::Span<const SnapshotSource> sources,
+                                       std::shared_ptr<const Machine> machine,
+                                       const RestoreOptions& options) {
+  if (machine == nullptr) {
+    return absl::InvalidArgumentError("LoadPipelines: machine is null");
+  }
+  if (sources.empty()) {
+    return absl::InvalidArgumentError("LoadPipelines: no snapshots");
+  }
+  std::optional<Pipeline> p;
+  for (const SnapshotSource& source : sources) {
+    SC_RETURN_IF_ERROR(internal::PipelineLoader::Load(source, machine, options, &p));
+  }
+  return *std::move(p);
 }
 
 absl::Status LoadPipelineInto(const SnapshotSource& source, Pipeline* pipeline,

@@ -210,4 +210,29 @@ absl::StatusOr<FunnelState> ShardedPipeline::CaptureFunnel(const FunnelOptions& 
   return whole;
 }
 
+absl::StatusOr<std::vector<DealIndex>> DealsInKeyGroups(const Pipeline& pipeline,
+                                                        const KeyGroups& groups,
+                                                        KeyGroupRange range) {
+  if (range.first > range.end || range.end > groups.num_groups()) {
+    return absl::InvalidArgumentError(absl::StrCat("key groups [", range.first, ", ", range.end,
+                                                   ") are not within the ", groups.num_groups()));
+  }
+  std::vector<DealIndex> out;
+  for (DealIndex d = 0; d < pipeline.slot_count(); ++d) {
+    if (!pipeline.Contains(d)) continue;
+    uint32_t group;
+    if (const std::optional<uint64_t> id = pipeline.IdOf(d)) {
+      group = groups.GroupOfId(*id);
+    } else if (const std::optional<absl::string_view> key =
+                   PipelineInternal::key_of(pipeline, d)) {
+      group = groups.GroupOfKey(*key);
+    } else {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "deal ", d, " has neither key nor id: it belongs to no key group"));
+    }
+    if (range.contains(group)) out.push_back(d);
+  }
+  return out;
+}
+
 }  // namespace salescycle

@@ -141,6 +141,15 @@ class SC_API ShardedPipeline {
   std::vector<Pipeline> shards_;
 };
 
+/// The live deals of `pipeline` whose key (or id) is in the key groups of
+/// `range`, in index order: a shard's deals that go to another owner when
+/// the shards are rescaled (save them with SavePipelinePart, snapshot.h).
+/// Errors: FailedPrecondition naming a live deal with neither key nor id
+/// (it belongs to no key group); InvalidArgument for a range past the
+/// groups.
+[[nodiscard]] SC_API absl::StatusOr<std::vector<DealIndex>> DealsInKeyGroups(
+    const Pipeline& pipeline, const KeyGroups& groups, KeyGroupRange range);
+
 }  // namespace salescycle
 
 #endif  // SALESCYCLE_SHARDED_H_

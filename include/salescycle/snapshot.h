@@ -28,6 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "salescycle/journey.h"
 #include "salescycle/limits.h"
 #include "salescycle/machine.h"
@@ -75,6 +76,13 @@ SC_API std::string SnapshotJourney(const Journey& journey);
 
 // ---- pipelines
 
+/// Whether a part of a pipeline (SavePipelinePart) carries the pipeline's
+/// funnel counters and input positions.
+enum class PartCounters {
+  kWithout,       ///< the part's deals alone
+  kWithCounters,  ///< its deals, and the counters and positions of the whole
+};
+
 /// Where a pipeline snapshot goes. The target must outlive the Save call.
 class SnapshotSink {
  public:
@@ -88,6 +96,8 @@ class SnapshotSink {
 
  private:
   friend absl::Status SavePipeline(const Pipeline&, const SnapshotSink&);
+  friend absl::Status SavePipelinePart(const Pipeline&, absl::Span<const DealIndex>,
+                                       PartCounters, const SnapshotSink&);
   explicit SnapshotSink(std::string* bytes) : bytes_(bytes) {}
   explicit SnapshotSink(std::string path) : path_(std::move(path)) {}
   explicit SnapshotSink(std::ostream* stream) : stream_(stream) {}
@@ -156,6 +166,46 @@ class SnapshotSource {
 [[nodiscard]] SC_API absl::Status LoadPipelineInto(const SnapshotSource& source,
                                             Pipeline* pipeline,
                                             const RestoreOptions& options = {});
+
+/// \name Splitting and joining pipelines
+/// To move deals between pipelines (rescaling sharded pipelines: the deals of
+/// some key groups go to another shard), save each part of a pipeline with
+/// SavePipelinePart and load the parts that go together with LoadPipelines.
+///
+/// The funnel counts every deal's past where it happened: a part carries its
+/// deals' state and funnel marks, and, with PartCounters::kWithCounters, the
+/// pipeline's counters and input positions as well. Give them to exactly one
+/// part of each pipeline split, and the funnel of the joined pipelines (or of
+/// all of them, merged) is the same, byte for byte, as if no deal had moved.
+/// What a later move of a deal takes back from the counters (its cycle's
+/// furthest stage on the funnel line; a loss its cycle may yet turn into a
+/// win) goes with the deal, so that each part's counters stay whole.
+/// @{
+
+/// Writes the live `deals` of `pipeline` (each once; any order, which is the
+/// order the part keeps them in, as deals 0, 1, ...) as a pipeline snapshot of
+/// their own: stage, entry time, attributes, key or id, history and funnel
+/// marks. The pipeline is not changed (remove the deals once the part is safe
+/// elsewhere). Errors: as SavePipeline; InvalidArgument naming a deal that is
+/// not live or is given twice.
+[[nodiscard]] SC_API absl::Status SavePipelinePart(const Pipeline& pipeline,
+                                                   absl::Span<const DealIndex> deals,
+                                                   PartCounters counters,
+                                                   const SnapshotSink& sink);
+
+/// A new pipeline of `machine` holding the deals of every snapshot in
+/// `sources`, in turn: the first's at their own indexes, each next one's after
+/// the slots before (keys and ids are kept, indexes are not); their funnel
+/// counters added, their input positions together. It takes the time of
+/// reading every snapshot. Errors: as LoadPipeline, naming the snapshot;
+/// DataLoss for a key or id that two snapshots hold, or a source that both
+/// have a position in; FailedPrecondition for snapshots of different history
+/// limits, funnel tracking or cohort kinds; InvalidArgument for no sources,
+/// a null machine or more slots in all than options.limits allow.
+[[nodiscard]] SC_API absl::StatusOr<Pipeline> LoadPipelines(
+    absl::Span<const SnapshotSource> sources, std::shared_ptr<const Machine> machine,
+    const RestoreOptions& options = {});
+/// @}
 
 }  // namespace salescycle
 

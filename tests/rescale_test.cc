@@ -1,0 +1,330 @@
+// Splitting and joining pipelines (SavePipelinePart, LoadPipelines,
+// DealsInKeyGroups): shards rescaled by moving key groups keep every deal as
+// it was and, merged, the funnel of one pipeline that saw every event,
+// byte for byte, however often they are rescaled and whatever the deals do
+// after they move.
+#include <random>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "salescycle/funnel.h"
+#include "salescycle/funnel_state.h"
+#include "salescycle/sharded.h"
+#include "salescycle/snapshot.h"
+#include "tests/test_util.h"
+
+namespace salescycle {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr Timestamp kStart = 1767225600;  // 2026-01-01
+constexpr int kDeals = 400;
+
+struct Case {
+  const char* machine;
+  Cohort cohort;
+};
+
+class Rescale : public ::testing::TestWithParam<Case> {
+ protected:
+  void SetUp() override {
+    m_ = LoadTemplate(GetParam().machine);
+    ASSERT_NE(m_, nullptr);
+    options_.analytics.enabled = true;
+    options_.analytics.cohort = GetParam().cohort;
+    options_.history_limit = 4;
+  }
+
+  std::string Key(int i) const { return absl::StrCat("deal-", i); }
+
+  // The attributes b2b's guards and required attributes ask for, where the
+  // machine has them, so that random events carry deals to the end.
+  void Prepare(Pipeline* p, DealIndex d) {
+    const std::vector<std::pair<const char*, AttributeValue>> values = {
+        {"budget", AttributeValue::Int64(20000)},  {"authority", AttributeValue::Bool(true)},
+        {"need", AttributeValue::Bool(true)},      {"timeline_days", AttributeValue::Int64(90)},
+        {"deal_value", AttributeValue::Double(1500)}, {"discount_pct", AttributeValue::Double(5)},
+        {"decision_maker", AttributeValue::String("cfo")}};
+    for (const auto& [name, value] : values) {
+      if (const auto a = m_->FindAttribute(name); a.ok()) ASSERT_TRUE(p->Set(d, *a, value).ok());
+    }
+  }
+
+  uint32_t Owner(const std::string& key, uint32_t owners) const {
+    return *groups_.OwnerOf(groups_.GroupOfKey(key), owners);
+  }
+
+  // Random events for every deal, to `one` and to the shard that holds it.
+  void Phase(int events, uint32_t seed, Timestamp* clock) {
+    std::mt19937 rng(seed);
+    std::vector<std::vector<EventRecord>> per_shard(shards_.size());
+    std::vector<EventRecord> all;
+    for (int i = 0; i < events; ++i) {
+      const std::string key = Key(static_cast<int>(rng() % kDeals));
+      const auto event = static_cast<uint32_t>(rng() % m_->num_events());
+      *clock += 1 + static_cast<Timestamp>(rng() % 7200);
+      const uint32_t s = Owner(key, static_cast<uint32_t>(shards_.size()));
+      const std::optional<DealIndex> d = shards_[s].IndexOfKey(key);
+      ASSERT_TRUE(d.has_value()) << key << " is not in shard " << s;
+      per_shard[s].push_back({*d, event, *clock});
+      all.push_back({*one_->IndexOfKey(key), event, *clock});
+    }
+    uint64_t accepted = 0;
+    for (size_t s = 0; s < shards_.size(); ++s) {
+      auto r = shards_[s].Apply(per_shard[s]);
+      ASSERT_TRUE(r.ok()) << r.status();
+      accepted += r->accepted;
+    }
+    auto r = one_->Apply(all);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(accepted, r->accepted);
+  }
+
+  // From shards_.size() owners to `to`: each old shard split into the parts
+  // the new owners take (its counters with the part of the owner of its
+  // first group), each new shard the join of its parts.
+  void RescaleTo(uint32_t to) {
+    const auto from = static_cast<uint32_t>(shards_.size());
+    std::vector<std::vector<std::string>> parts(to);
+    for (uint32_t i = 0; i < from; ++i) {
+      const KeyGroupRange old_range = *groups_.RangeOf(i, from);
+      const uint32_t counted = *groups_.OwnerOf(old_range.first, to);
+      for (uint32_t j = 0; j < to; ++j) {
+        const KeyGroupRange new_range = *groups_.RangeOf(j, to);
+        const KeyGroupRange overlap{std::max(old_range.first, new_range.first),
+                                    std::min(old_range.end, new_range.end)};
+        if (overlap.first >= overlap.end && j != counted) continue;
+        std::vector<DealIndex> deals;
+        if (overlap.first < overlap.end) {
+          auto found = DealsInKeyGroups(shards_[i], groups_, overlap);
+          ASSERT_TRUE(found.ok()) << found.status();
+          deals = *std::move(found);
+        }
+        ASSERT_TRUE(SavePipelinePart(shards_[i], deals,
+                                     j == counted ? PartCounters::kWithCounters
+                                                  : PartCounters::kWithout,
+                                     SnapshotSink::Bytes(&parts[j].emplace_back()))
+                        .ok());
+      }
+    }
+    std::vector<Pipeline> rescaled;
+    for (uint32_t j = 0; j < to; ++j) {
+      std::vector<SnapshotSource> sources;
+      for (const std::string& bytes : parts[j]) sources.push_back(SnapshotSource::Bytes(bytes));
+      auto joined = LoadPipelines(sources, m_);
+      ASSERT_TRUE(joined.ok()) << joined.status();
+      rescaled.push_back(*std::move(joined));
+    }
+    shards_ = std::move(rescaled);
+  }
+
+  // Every deal where `one` has it, in the shard that owns its key; the
+  // shards' merged funnel is `one`'s, and no shard's own counts went below
+  // zero (an unsigned count that did would print 20 digits).
+  void ExpectTheWholeIsOnePipeline() {
+    size_t held = 0;
+    for (size_t s = 0; s < shards_.size(); ++s) held += shards_[s].size();
+    EXPECT_EQ(held, static_cast<size_t>(kDeals));
+    for (int i = 0; i < kDeals; ++i) {
+      const std::string key = Key(i);
+      const Pipeline& shard = shards_[Owner(key, static_cast<uint32_t>(shards_.size()))];
+      const std::optional<DealIndex> d = shard.IndexOfKey(key);
+      ASSERT_TRUE(d.has_value()) << key;
+      const DealIndex o = *one_->IndexOfKey(key);
+      EXPECT_EQ(shard.stage(*d), one_->stage(o)) << key;
+      EXPECT_EQ(shard.entered_at(*d), one_->entered_at(o)) << key;
+      EXPECT_EQ(shard.History(*d).size(), one_->History(o).size()) << key;
+    }
+    auto whole = CaptureFunnel(*one_);
+    ASSERT_TRUE(whole.ok());
+    FunnelOptions at;
+    at.now = whole->as_of();
+    std::optional<FunnelState> merged;
+    for (const Pipeline& shard : shards_) {
+      auto state = CaptureFunnel(shard, at);
+      ASSERT_TRUE(state.ok()) << state.status();
+      const std::string own = FunnelJson(FunnelOf(*state));
+      std::smatch wrapped;
+      EXPECT_FALSE(std::regex_search(own, wrapped, std::regex("\"[a-z_]+\": [0-9]{15,}[,}]")))
+          << wrapped.str();
+      if (!merged) {
+        merged = *std::move(state);
+      } else {
+        ASSERT_TRUE(merged->Merge(*state).ok());
+      }
+    }
+    EXPECT_EQ(FunnelJson(FunnelOf(*merged)), FunnelJson(FunnelOf(*whole)));
+    EXPECT_EQ(FunnelTable(FunnelOf(*merged)), FunnelTable(FunnelOf(*whole)));
+  }
+
+  std::shared_ptr<const Machine> m_;
+  PipelineOptions options_;
+  KeyGroups groups_ = *KeyGroups::Create(64);
+  std::optional<Pipeline> one_;
+  std::vector<Pipeline> shards_;
+};
+
+// 3 shards, then 2, then 5, then 1, with events between every rescale: deals
+// move mid-cycle, reach further stages, lose and win (cycle9 reopens a lost
+// deal in the same cycle; b2b starts new cycles) where they moved to.
+TEST_P(Rescale, MovedKeyGroupsKeepTheWholeFunnel) {
+  auto one = Pipeline::Create(m_, options_);
+  ASSERT_TRUE(one.ok());
+  one_.emplace(*std::move(one));
+  for (int s = 0; s < 3; ++s) shards_.push_back(*Pipeline::Create(m_, options_));
+  for (int i = 0; i < kDeals; ++i) {
+    // Created over four months: several monthly and weekly cohorts.
+    const Timestamp created = kStart + static_cast<Timestamp>(i) * 26000;
+    Pipeline& shard = shards_[Owner(Key(i), 3)];
+    auto d = shard.AddWithKey(Key(i), created);
+    ASSERT_TRUE(d.ok());
+    Prepare(&shard, *d);
+    auto o = one_->AddWithKey(Key(i), created);
+    ASSERT_TRUE(o.ok());
+    Prepare(&*one_, *o);
+  }
+  Timestamp clock = kStart + kDeals * 26000;
+  uint32_t seed = 1;
+  for (const uint32_t to : {2u, 5u, 1u}) {
+    Phase(3000, seed++, &clock);
+    ExpectTheWholeIsOnePipeline();
+    RescaleTo(to);
+    ExpectTheWholeIsOnePipeline();
+  }
+  Phase(3000, seed, &clock);
+  ExpectTheWholeIsOnePipeline();
+  // One shard again: its snapshot is the one pipeline's but for the deals'
+  // order, so its own report is the whole's.
+  auto whole = CaptureFunnel(*one_);
+  auto joined = CaptureFunnel(shards_[0]);
+  ASSERT_TRUE(whole.ok() && joined.ok());
+  EXPECT_EQ(FunnelJson(FunnelOf(*joined)), FunnelJson(FunnelOf(*whole)));
+}
+
+INSTANTIATE_TEST_SUITE_P(Machines, Rescale,
+                         ::testing::Values(Case{"cycle9.textproto", Cohort::kMonth},
+                                           Case{"b2b.textproto", Cohort::kWeek},
+                                           Case{"ecommerce.textproto", Cohort::kNone}));
+
+class SplitAndJoin : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    PipelineOptions o;
+    o.analytics.enabled = true;
+    auto p = Pipeline::Create(m_, o);
+    ASSERT_TRUE(p.ok());
+    p_.emplace(*std::move(p));
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(p_->AddWithKey(absl::StrCat("k", i), 100 + i).ok());
+  }
+  std::string Part(absl::Span<const DealIndex> deals, PartCounters counters) {
+    std::string out;
+    const absl::Status s = SavePipelinePart(*p_, deals, counters, SnapshotSink::Bytes(&out));
+    EXPECT_TRUE(s.ok()) << s;
+    return out;
+  }
+  std::shared_ptr<const Machine> m_ = LoadTemplate("cycle9.textproto");
+  std::optional<Pipeline> p_;
+};
+
+TEST_F(SplitAndJoin, APartNamesTheDealItCannotTake) {
+  ASSERT_TRUE(p_->Remove(3).ok());
+  std::string out;
+  const std::vector<DealIndex> removed = {1, 3};
+  absl::Status s = SavePipelinePart(*p_, removed, PartCounters::kWithout, SnapshotSink::Bytes(&out));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("deals[1] = 3 is not a live deal"));
+  const std::vector<DealIndex> twice = {4, 5, 4};
+  s = SavePipelinePart(*p_, twice, PartCounters::kWithout, SnapshotSink::Bytes(&out));
+  EXPECT_THAT(s.message(), HasSubstr("deals[2] = 4 is given twice"));
+  EXPECT_TRUE(out.empty());
+}
+
+TEST_F(SplitAndJoin, APartKeepsItsDealsInItsOrder) {
+  const std::vector<DealIndex> deals = {7, 2};
+  ASSERT_TRUE(p_->Fire(7, *m_->FindEvent("contact"), 500).ok());
+  auto part = LoadPipeline(SnapshotSource::Bytes(Part(deals, PartCounters::kWithout)), m_);
+  ASSERT_TRUE(part.ok()) << part.status();
+  EXPECT_EQ(part->size(), 2u);
+  EXPECT_EQ(part->slot_count(), 2u);
+  EXPECT_EQ(*part->KeyOf(0), "k7");
+  EXPECT_EQ(*part->KeyOf(1), "k2");
+  EXPECT_EQ(m_->stage(part->stage(0)).id, "initial_contact");
+  EXPECT_EQ(part->entered_at(0), 500);
+}
+
+TEST_F(SplitAndJoin, TwoPartsWithOneKeyAreNotJoined) {
+  const std::vector<DealIndex> a = {0, 1}, b = {1, 2};
+  const std::string pa = Part(a, PartCounters::kWithCounters), pb = Part(b, PartCounters::kWithout);
+  const std::vector<SnapshotSource> sources = {SnapshotSource::Bytes(pa), SnapshotSource::Bytes(pb)};
+  auto joined = LoadPipelines(sources, m_);
+  EXPECT_EQ(joined.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(joined.status().message(), HasSubstr("\"k1\" appears twice"));
+}
+
+TEST_F(SplitAndJoin, PartsOfDifferentKindsAreNotJoined) {
+  const std::vector<DealIndex> a = {0};
+  const std::string pa = Part(a, PartCounters::kWithCounters);
+  PipelineOptions o;
+  o.history_limit = 3;
+  auto other = Pipeline::Create(m_, o);
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(other->AddWithKey("elsewhere", 5).ok());
+  const std::string pb = SnapshotBytes(*other);
+  const std::vector<SnapshotSource> sources = {SnapshotSource::Bytes(pa), SnapshotSource::Bytes(pb)};
+  auto joined = LoadPipelines(sources, m_);
+  EXPECT_EQ(joined.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(joined.status().message(), HasSubstr("cannot join a pipeline with 3 history entries"));
+  EXPECT_EQ(LoadPipelines({}, m_).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(SplitAndJoin, ADamagedPartIsNamed) {
+  const std::vector<DealIndex> a = {0}, b = {1};
+  const std::string pa = Part(a, PartCounters::kWithCounters);
+  std::string pb = Part(b, PartCounters::kWithout);
+  pb[pb.size() / 2] ^= 0x20;
+  const std::vector<SnapshotSource> sources = {SnapshotSource::Bytes(pa), SnapshotSource::Bytes(pb)};
+  EXPECT_EQ(LoadPipelines(sources, m_).status().code(), absl::StatusCode::kDataLoss);
+}
+
+// Positions go with the counters: one part has them, and two pipelines that
+// both read a source cannot be joined (which of their offsets is right?).
+TEST_F(SplitAndJoin, PositionsGoWithTheCounters) {
+  const std::vector<EventRecord> records = {{0, 0, 200}};
+  ASSERT_TRUE(p_->ApplyAt("events.csv", 0, records).ok());
+  const std::vector<DealIndex> a = {0}, b = {1};
+  auto counted = LoadPipeline(SnapshotSource::Bytes(Part(a, PartCounters::kWithCounters)), m_);
+  auto bare = LoadPipeline(SnapshotSource::Bytes(Part(b, PartCounters::kWithout)), m_);
+  ASSERT_TRUE(counted.ok() && bare.ok());
+  EXPECT_EQ(counted->Position("events.csv"), 1u);
+  EXPECT_TRUE(bare->Positions().empty());
+  const std::string pa = Part(a, PartCounters::kWithCounters), pb = Part(b, PartCounters::kWithCounters);
+  const std::vector<SnapshotSource> sources = {SnapshotSource::Bytes(pa), SnapshotSource::Bytes(pb)};
+  auto joined = LoadPipelines(sources, m_);
+  EXPECT_EQ(joined.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(joined.status().message(), HasSubstr("\"events.csv\" appears twice"));
+}
+
+TEST_F(SplitAndJoin, ADealWithoutKeyBelongsToNoGroup) {
+  const KeyGroups groups = *KeyGroups::Create(8);
+  auto all = DealsInKeyGroups(*p_, groups, {0, 8});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 20u);
+  auto none = DealsInKeyGroups(*p_, groups, {3, 3});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  EXPECT_EQ(DealsInKeyGroups(*p_, groups, {0, 9}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto bare = p_->Add(300);
+  ASSERT_TRUE(bare.ok());
+  auto refused = DealsInKeyGroups(*p_, groups, {0, 8});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr(absl::StrCat("deal ", *bare, " has neither")));
+}
+
+}  // namespace
+}  // namespace salescycle
