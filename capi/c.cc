@@ -35,6 +35,7 @@
 #include "salescycle/options.h"
 #include "salescycle/partition.h"
 #include "salescycle/pipeline.h"
+#include "salescycle/sharded.h"
 #include "salescycle/snapshot.h"
 #include "salescycle/version.h"
 #include "absl/strings/match.h"
@@ -325,15 +326,20 @@ absl::Status CheckBuffer(const char* name, const void* data, size_t len) {
 
 // `count` records of `size` bytes: a buffer, and a count whose bytes
 // do not overflow.
-absl::Status CheckRecords(const void* records, size_t count, size_t size) {
-  if (records == nullptr && count != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("records is NULL with count ", count));
+// An array of `count` elements of `size` bytes, called `name` in errors.
+absl::Status CheckArray(const char* name, const void* array, size_t count, size_t size) {
+  if (array == nullptr && count != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(name, " is NULL with count ", count));
   }
   if (count > SIZE_MAX / size) {
     return absl::InvalidArgumentError(
-        absl::StrCat("records has count ", count, ", which no buffer holds"));
+        absl::StrCat(name, " has count ", count, ", which no buffer holds"));
   }
-  return CheckBuffer("records", records, count * size);
+  return CheckBuffer(name, array, count * size);
+}
+
+absl::Status CheckRecords(const void* records, size_t count, size_t size) {
+  return CheckArray("records", records, count, size);
 }
 
 // A string argument (a name, a key, a string value): a buffer no longer
@@ -2026,6 +2032,68 @@ sc_status LoadPipelineFrom(const char* fn, sc_pipeline_t** out,
 }
 
 }  // namespace
+
+sc_status sc_pipeline_deals_in_key_groups(uint32_t* out, size_t capacity, size_t* out_count,
+                                          const sc_pipeline_t* pipeline, uint32_t num_groups,
+                                          uint32_t first, uint32_t end, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out_count);
+    SC_C_REQUIRE(pipeline);
+    SC_RETURN_IF_ERROR(CheckArray("out", out, capacity, sizeof(uint32_t)));
+    SC_ASSIGN_OR_RETURN(const salescycle::KeyGroups groups,
+                        salescycle::KeyGroups::Create(num_groups));
+    SC_ASSIGN_OR_RETURN(const std::vector<salescycle::DealIndex> deals,
+                        salescycle::DealsInKeyGroups(pipeline->rep, groups, {first, end}));
+    if (capacity > 0 || out != nullptr) {
+      if (capacity < deals.size()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            deals.size(), " deals are in key groups [", first, ", ", end,
+            "); the buffer holds ", capacity));
+      }
+      std::copy(deals.begin(), deals.end(), out);
+    }
+    *out_count = deals.size();
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_pipeline_save_part(uint8_t** out_data, size_t* out_len,
+                                const sc_pipeline_t* pipeline, const uint32_t* deals,
+                                size_t count, int with_counters, char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out_data);
+    SC_C_REQUIRE(out_len);
+    SC_C_REQUIRE(pipeline);
+    SC_RETURN_IF_ERROR(CheckArray("deals", deals, count, sizeof(uint32_t)));
+    std::string bytes;
+    SC_RETURN_IF_ERROR(salescycle::SavePipelinePart(
+        pipeline->rep, absl::MakeConstSpan(deals, count),
+        with_counters != 0 ? salescycle::PartCounters::kWithCounters
+                           : salescycle::PartCounters::kWithout,
+        salescycle::SnapshotSink::Bytes(&bytes)));
+    return Give(out_data, out_len, bytes);
+  });
+}
+
+sc_status sc_pipeline_load_parts(sc_pipeline_t** out, const sc_machine_t* machine,
+                                 const uint8_t* const* data, const size_t* lens, size_t count,
+                                 char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out);
+    SC_RETURN_IF_ERROR(NamesAMachine(machine));
+    SC_RETURN_IF_ERROR(CheckArray("data", data, count, sizeof(const uint8_t*)));
+    SC_RETURN_IF_ERROR(CheckArray("lens", lens, count, sizeof(size_t)));
+    std::vector<salescycle::SnapshotSource> sources;
+    for (size_t i = 0; i < count; ++i) {
+      SC_RETURN_IF_ERROR(CheckBuffer(absl::StrCat("data[", i, "]").c_str(), data[i], lens[i]));
+      sources.push_back(salescycle::SnapshotSource::Bytes(
+          View(reinterpret_cast<const char*>(data[i]), lens[i])));
+    }
+    SC_ASSIGN_OR_RETURN(Pipeline pipeline, salescycle::LoadPipelines(sources, machine->rep));
+    *out = new sc_pipeline_t(std::move(pipeline));
+    return absl::OkStatus();
+  });
+}
 
 sc_status sc_pipeline_load(sc_pipeline_t** out, const sc_machine_t* machine,
                            const uint8_t* data, size_t len, char** errmsg) {

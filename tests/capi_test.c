@@ -1424,6 +1424,61 @@ static void test_ingest(void) {
   sc_machine_destroy(m);
 }
 
+/* Rescaling: the deals of some key groups saved as a part, and parts joined
+ * into one pipeline (salescycle/snapshot.h). */
+static void test_split_and_join(void) {
+  sc_machine_t* m = load("cycle9.textproto");
+  sc_pipeline_t* p = NULL;
+  sc_pipeline_t* joined = NULL;
+  const char* keys = "k0k1k2k3k4k5k6k7";
+  const uint64_t offsets[9] = {0, 2, 4, 6, 8, 10, 12, 14, 16};
+  const int64_t times[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  uint32_t deals[8], low[8], high[8], twice[2];
+  size_t n_low = 0, n_high = 0, len[2] = {0, 0}, same[2], count = 0;
+  uint64_t added = 0, size = 0;
+  uint8_t* parts[2] = {NULL, NULL};
+  const uint8_t* views[2];
+  current = "split_and_join";
+  OK(sc_pipeline_create(&p, m, NULL, E));
+  OK(sc_pipeline_add_keys(deals, &added, p, (const uint8_t*)keys, 16, offsets, 8, times, E));
+  CHECK(added == 8);
+  OK(sc_pipeline_deals_in_key_groups(NULL, 0, &n_low, p, 16, 0, 8, E));
+  OK(sc_pipeline_deals_in_key_groups(low, 8, &n_low, p, 16, 0, 8, E));
+  OK(sc_pipeline_deals_in_key_groups(high, 8, &n_high, p, 16, 8, 16, E));
+  CHECK(n_low + n_high == 8);
+  if (n_low > 0) {
+    EXPECT(SC_INVALID_ARGUMENT, "the buffer holds 0",
+           sc_pipeline_deals_in_key_groups(low, 0, &count, p, 16, 0, 8, E));
+  }
+  EXPECT(SC_INVALID_ARGUMENT, "not within the 16",
+         sc_pipeline_deals_in_key_groups(NULL, 0, &count, p, 16, 0, 17, E));
+  OK(sc_pipeline_save_part(&parts[0], &len[0], p, low, n_low, 1, E));
+  OK(sc_pipeline_save_part(&parts[1], &len[1], p, high, n_high, 0, E));
+  twice[0] = deals[3];
+  twice[1] = deals[3];
+  EXPECT(SC_INVALID_ARGUMENT, "deals[1] = 3 is given twice",
+         sc_pipeline_save_part(&parts[0], &len[0], p, twice, 2, 0, E));
+  EXPECT(SC_INVALID_ARGUMENT, "deals is NULL with count 2",
+         sc_pipeline_save_part(&parts[0], &len[0], p, NULL, 2, 0, E));
+  views[0] = parts[0];
+  views[1] = parts[1];
+  OK(sc_pipeline_load_parts(&joined, m, views, len, 2, E));
+  OK(sc_pipeline_size(&size, joined, E));
+  CHECK(size == 8);
+  sc_pipeline_destroy(joined);
+  joined = NULL;
+  views[1] = parts[0];
+  same[0] = same[1] = len[0];
+  EXPECT(SC_DATA_LOSS, "appears twice", sc_pipeline_load_parts(&joined, m, views, same, 2, E));
+  CHECK(joined == NULL);
+  EXPECT(SC_INVALID_ARGUMENT, "no snapshots", sc_pipeline_load_parts(&joined, m, views, len, 0, E));
+  EXPECT(SC_INVALID_ARGUMENT, "lens is NULL", sc_pipeline_load_parts(&joined, m, views, NULL, 2, E));
+  sc_free(parts[0]);
+  sc_free(parts[1]);
+  sc_pipeline_destroy(p);
+  sc_machine_destroy(m);
+}
+
 int main(void) {
   test_version_and_status_names();
   test_machines();
@@ -1444,6 +1499,7 @@ int main(void) {
   test_positions();
   test_bulk();
   test_ingest();
+  test_split_and_join();
   sc_free(last_message);
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

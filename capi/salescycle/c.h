@@ -852,6 +852,42 @@ SC_EXPORT sc_status sc_pipeline_load_file_with_limits(
     const sc_limits_t* limits, char** errmsg);
 /** @} */
 
+/** \name Splitting and joining pipelines
+ * Rescaling shards: the deals of some key groups move to another pipeline
+ * (salescycle/snapshot.h, SavePipelinePart and LoadPipelines, says how the
+ * funnel counters go with them). @{ */
+/** The live deals whose key (or id) falls in key groups [first, end) of
+ * `num_groups`, in index order, as sc_pipeline_deals_in_stage returns
+ * deals. Errors: SC_FAILED_PRECONDITION naming a live deal with neither
+ * key nor id; SC_INVALID_ARGUMENT for a bad group count or range, or a
+ * buffer that is too small (nothing written). */
+SC_EXPORT sc_status sc_pipeline_deals_in_key_groups(uint32_t* out, size_t capacity,
+                                                    size_t* out_count,
+                                                    const sc_pipeline_t* pipeline,
+                                                    uint32_t num_groups, uint32_t first,
+                                                    uint32_t end, char** errmsg);
+/** A snapshot of deals[0 .. count) alone (live, each once), as deals 0,
+ * 1, ...; with `with_counters` nonzero it also carries the pipeline's funnel
+ * counters and input positions (give them to exactly one part of a split).
+ * The pipeline is not changed. *out_data: caller owns, free with sc_free.
+ * Errors: SC_INVALID_ARGUMENT naming a deal that is not live or is given
+ * twice. */
+SC_EXPORT sc_status sc_pipeline_save_part(uint8_t** out_data, size_t* out_len,
+                                          const sc_pipeline_t* pipeline,
+                                          const uint32_t* deals, size_t count,
+                                          int with_counters, char** errmsg);
+/** A new pipeline of `machine` holding the deals of `count` snapshots
+ * (data[i], lens[i] bytes each) in turn, their funnel counters added and
+ * their positions together; keys and ids are kept, indexes are not.
+ * Errors: as sc_pipeline_load; SC_DATA_LOSS for a key, id or input source
+ * that two snapshots hold; SC_FAILED_PRECONDITION for snapshots of
+ * different history limits or funnel settings; SC_INVALID_ARGUMENT for
+ * count 0. */
+SC_EXPORT sc_status sc_pipeline_load_parts(sc_pipeline_t** out, const sc_machine_t* machine,
+                                           const uint8_t* const* data, const size_t* lens,
+                                           size_t count, char** errmsg);
+/** @} */
+
 /* ---- durable pipelines: a pipeline in a directory, every change journaled
  * before it is applied (salescycle/durable.h says the promise, the files
  * and recovery). Unlike a pipeline, a durable pipeline may be used from

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import threading
-from ctypes import (CFUNCTYPE, POINTER, byref, c_char_p, c_double, c_int32,
+from ctypes import (CFUNCTYPE, POINTER, byref, c_char_p, c_double, c_int, c_int32,
                     c_int64, c_size_t, c_uint8, c_uint32, c_uint64, c_void_p)
 from typing import Any, Callable, Optional, Tuple
 
@@ -220,6 +220,12 @@ _PROTOTYPES = {
     "sc_pipeline_load_file": (_S, [_PP, _P, c_char_p, _E]),
     "sc_pipeline_load_with_limits": (_S, [_PP, _P, c_char_p, c_size_t, _P, _E]),
     "sc_pipeline_load_file_with_limits": (_S, [_PP, _P, c_char_p, _P, _E]),
+    "sc_pipeline_deals_in_key_groups": (_S, [c_void_p, c_size_t, POINTER(c_size_t), _P,
+                                             c_uint32, c_uint32, c_uint32, _E]),
+    "sc_pipeline_save_part": (_S, [POINTER(c_void_p), POINTER(c_size_t), _P, c_void_p,
+                                   c_size_t, c_int, _E]),
+    "sc_pipeline_load_parts": (_S, [_PP, _P, POINTER(c_char_p), POINTER(c_size_t), c_size_t,
+                                    _E]),
     "sc_journey_create": (_S, [_PP, _P, c_int64, _P, _E]),
     "sc_journey_create_in_stage": (_S, [_PP, _P, c_uint32, c_int64, _P, _E]),
     "sc_journey_clone": (_S, [_PP, _P, _E]),

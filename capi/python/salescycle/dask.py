@@ -20,9 +20,13 @@ byte for byte the report of one pipeline that saw every deal.
         cluster.checkpoint("checkpoint/")
         print(cluster.funnel("table"))
 
+rescale() moves whole key groups between shards (to more shards or fewer):
+each shard's deals leave as parts (Pipeline.save_part) and the new shards
+join theirs (Pipeline.load_parts); every deal's funnel history stays
+counted once, so the merged funnel is unchanged by it.
+
 Needs dask.distributed (Debian's python3-distributed); the rest of the
-package does not. Not yet: moving key groups between shards (rescaling),
-which needs a shard's funnel counters kept by key group.
+package does not.
 """
 import csv
 import json
@@ -43,12 +47,19 @@ class ShardActor:
     worker."""
 
     def __init__(self, spec_text: str, analytics: bool, cohort: Optional[str],
-                 snapshot_path: Optional[str] = None):
+                 snapshot_path: Optional[str] = None, parts: Optional[List[bytes]] = None):
         self.machine = Machine.from_text(spec_text)
-        if snapshot_path is None:
+        if parts is not None:
+            self.pipeline = Pipeline.load_parts(self.machine, parts)
+        elif snapshot_path is None:
             self.pipeline = Pipeline(self.machine, analytics=analytics, cohort=cohort)
         else:
             self.pipeline = Pipeline.load_file(self.machine, snapshot_path)
+
+    def part(self, num_groups: int, first: int, end: int, counters: bool) -> bytes:
+        """The deals of key groups [first, end), as a part (Pipeline.save_part)."""
+        deals = self.pipeline.deals_in_key_groups(num_groups, first, end, numpy=False)
+        return self.pipeline.save_part(deals, counters=counters)
 
     def ingest_file(self, path: str) -> tuple:
         return tuple(self.pipeline.ingest_file(path))
@@ -107,7 +118,8 @@ class ShardedCluster:
 
     def __init__(self, client, machine_text: str, *, shards: int, num_groups: int = 4096,
                  analytics: bool = True, cohort: Optional[str] = None,
-                 _snapshots: Optional[Sequence[str]] = None):
+                 _snapshots: Optional[Sequence[str]] = None,
+                 _parts: Optional[Sequence[list]] = None):
         KeyGroups(num_groups).range_of(shards - 1, shards)  # checks both numbers
         self.client = client
         self.machine_text = machine_text
@@ -119,6 +131,7 @@ class ShardedCluster:
         # writes each shard's rows); the actor only holds the pipeline.
         futures = [client.submit(ShardActor, machine_text, analytics, cohort,
                                  None if _snapshots is None else _snapshots[i],
+                                 None if _parts is None else _parts[i],
                                  actor=True, workers=[workers[i % len(workers)]])
                    for i in range(shards)]
         self.actors = [f.result() for f in futures]
@@ -173,6 +186,36 @@ class ShardedCluster:
         snapshots = [os.path.join(directory, n) for n in manifest["snapshots"]]
         return cls(client, machine_text, shards=manifest["shards"],
                    num_groups=manifest["num_groups"], _snapshots=snapshots)
+
+    def rescale(self, shards: int) -> None:
+        """Moves whole key groups so that `shards` shards own them (shard j
+        the groups KeyGroups.range_of(j, shards)), placed over the client's
+        workers now. Each shard's deals leave in parts, one for each new
+        owner of some of its groups; its funnel counters and input
+        positions go with the part for the owner of its first group, so
+        every deal's past stays counted once and the merged funnel does not
+        change. The old shards are dropped only once every new one holds
+        its deals: a failure leaves the cluster as it was. Input read after
+        it is partitioned for the new count (partition_csv(..., shards=
+        shards)); checkpoint after it, so that a restore finds the new
+        shards."""
+        groups = KeyGroups(self.num_groups)
+        groups.range_of(shards - 1, shards)  # checks the count
+        new_ranges = [groups.range_of(j, shards) for j in range(shards)]
+        calls = [[] for _ in range(shards)]
+        for i, actor in enumerate(self.actors):
+            old = groups.range_of(i, self.shards)
+            counted = groups.owner_of(old.start, shards)
+            for j, new in enumerate(new_ranges):
+                first, end = max(old.start, new.start), min(old.stop, new.stop)
+                if first >= end and j != counted:
+                    continue
+                calls[j].append(actor.part(self.num_groups, first, max(first, end),
+                                           j == counted))
+        parts = [[c.result() for c in per_shard] for per_shard in calls]
+        rescaled = ShardedCluster(self.client, self.machine_text, shards=shards,
+                                  num_groups=self.num_groups, _parts=parts)
+        self.actors, self.shards = rescaled.actors, shards
 
     def funnel_state(self, *, value: Optional[str] = None, by: Optional[str] = None,
                      now: Optional[int] = None) -> FunnelState:

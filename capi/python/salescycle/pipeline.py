@@ -170,6 +170,50 @@ class Pipeline(Stepping):
                   limits: Optional[Limits] = None) -> "Pipeline":
         return cls._load("load_file_with_limits", machine, (encode(path),), limits)
 
+    # ---- splitting and joining (rescaling shards: salescycle/snapshot.h)
+
+    def deals_in_key_groups(self, num_groups: int, first: int, end: int, *,
+                            numpy: Optional[bool] = None):
+        """The live deals whose key (or id) falls in key groups [first, end)
+        of `num_groups` (KeyGroups), in index order (uint32). Raises
+        FailedPreconditionError naming a deal with neither key nor id."""
+        count = c_size_t()
+        call(lib.sc_pipeline_deals_in_key_groups, None, 0, byref(count), self._handle,
+             num_groups, first, end)
+        out, pointer = column("I", "uint32", count.value, numpy)
+        if count.value:
+            call(lib.sc_pipeline_deals_in_key_groups, pointer, count.value, byref(count),
+                 self._handle, num_groups, first, end)
+        return out
+
+    def save_part(self, deals, *, counters: bool = False) -> bytes:
+        """A snapshot of `deals` alone (live, each once; they come back as
+        deals 0, 1, ... in this order), to join with others by load_parts.
+        With `counters`, the part carries this pipeline's funnel counters
+        and input positions too: give them to exactly one part of a split,
+        so that the joined funnels count every deal's past once. The
+        pipeline is not changed."""
+        keep, address, n = _native.typed_column(deals, "I", "deals: each is a deal index")
+        data, size = c_void_p(), c_size_t()
+        call(lib.sc_pipeline_save_part, byref(data), byref(size), self._handle, address, n,
+             1 if counters else 0)
+        del keep
+        return _native.take_bytes(data, size.value)
+
+    @classmethod
+    def load_parts(cls, machine: Machine, parts: Iterable[bytes]) -> "Pipeline":
+        """One pipeline holding the deals of every snapshot in `parts`, in
+        turn (keys and ids kept, indexes not), their funnel counters added
+        and their input positions together. Raises DataLossError for a key,
+        id or input source two parts hold, FailedPreconditionError for parts
+        of different history limits or funnel settings."""
+        parts = [bytes(p) for p in parts]
+        data = (ctypes.c_char_p * len(parts))(*parts)
+        lens = (c_size_t * len(parts))(*[len(p) for p in parts])
+        out = c_void_p()
+        call(lib.sc_pipeline_load_parts, byref(out), machine._handle, data, lens, len(parts))
+        return cls._adopt(out, machine)
+
     # ---- deals
 
     def add(self, time: int, *, id: Optional[int] = None,

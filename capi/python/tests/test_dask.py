@@ -62,6 +62,46 @@ class DaskTest(unittest.TestCase):
             self.assertTrue(all(g in owned for g in groups.of_keys(sorted(keys), numpy=False)))
         self.assertEqual(rows, self.one_result.rows)
 
+    def test_rescaling_moves_key_groups_and_keeps_the_funnel(self):
+        # The sample in two halves: the first read by 2 shards, then 3 shards
+        # own the groups and read the second half, partitioned for 3; then
+        # all of it goes to 1 shard. One pipeline reads both halves.
+        with open(SAMPLE) as f:
+            lines = f.read().splitlines(keepends=True)
+        middle = len(lines) // 2
+        halves = []
+        for n, rows in enumerate([lines[1:middle], lines[middle:]]):
+            path = os.path.join(self.tmp.name, "half-%d.csv" % n)
+            with open(path, "w") as f:
+                f.writelines([lines[0]] + rows)
+            halves.append(path)
+        one = sc.Pipeline(self.machine, analytics=True)
+        for path in halves:
+            one.ingest_file(path)
+        cluster = scd.ShardedCluster(self.client, self.spec, shards=2, num_groups=64)
+        cluster.ingest(scd.partition_csv(halves[0], os.path.join(self.tmp.name, "r2"),
+                                         shards=2, num_groups=64))
+        cluster.rescale(3)
+        self.assertEqual(cluster.shards, 3)
+        cluster.ingest(scd.partition_csv(halves[1], os.path.join(self.tmp.name, "r3"),
+                                         shards=3, num_groups=64))
+        self.assertEqual(cluster.size(), len(one))
+        self.assertEqual(cluster.funnel("json"), one.funnel("json"))
+        # Each shard holds exactly the deals of its own groups.
+        groups = sc.KeyGroups(64)
+        for j, actor in enumerate(cluster.actors):
+            owned = groups.range_of(j, 3)
+            mine = actor.part(64, owned.start, owned.stop, False).result()
+            theirs = [actor.part(64, r.start, r.stop, False).result()
+                      for r in (range(0, owned.start), range(owned.stop, 64))]
+            self.assertGreater(len(sc.Pipeline.load_parts(self.machine, [mine])), 0)
+            for part in theirs:
+                self.assertEqual(len(sc.Pipeline.load_parts(self.machine, [part])), 0)
+        cluster.rescale(1)
+        self.assertEqual(cluster.size(), len(one))
+        self.assertEqual(cluster.funnel("json"), one.funnel("json"))
+        self.assertEqual(cluster.funnel("table"), one.funnel("table"))
+
     def test_the_shards_are_the_whole_and_survive_a_lost_worker(self):
         paths = scd.partition_csv(SAMPLE, os.path.join(self.tmp.name, "p2"), shards=2)
         cluster = scd.ShardedCluster(self.client, self.spec, shards=2)

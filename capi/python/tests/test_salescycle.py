@@ -557,6 +557,50 @@ class PipelineTest(unittest.TestCase):
                 use()
 
 
+class SplitAndJoinTest(unittest.TestCase):
+    """Pipeline.deals_in_key_groups, save_part and load_parts: what
+    salescycle.dask's rescale() is made of."""
+
+    def setUp(self):
+        self.m = sc.Machine.from_file(os.path.join(MACHINES, "cycle9.textproto"))
+        self.p = sc.Pipeline(self.m, analytics=True)
+        self.keys = ["deal-%d" % i for i in range(40)]
+        self.p.add_keys(self.keys, times=100)
+
+    def test_parts_of_key_groups_join_into_the_whole(self):
+        for i, key in enumerate(self.keys[:20]):
+            self.p.fire(self.p.find_keys([key], numpy=False)[0], "contact", 200 + i)
+        low = self.p.deals_in_key_groups(8, 0, 4, numpy=False)
+        high = self.p.deals_in_key_groups(8, 4, 8, numpy=False)
+        self.assertEqual(sorted(list(low) + list(high)), list(range(40)))
+        parts = [self.p.save_part(low, counters=True), self.p.save_part(high)]
+        joined = sc.Pipeline.load_parts(self.m, parts)
+        self.assertEqual(len(joined), 40)
+        self.assertEqual(joined.funnel("json"), self.p.funnel("json"))
+        groups = sc.KeyGroups(8)
+        for key, deal, group in zip(self.keys, self.p.find_keys(self.keys, numpy=False),
+                                    groups.of_keys(self.keys, numpy=False)):
+            self.assertEqual(deal in list(low), group < 4, key)
+        # Counters in both parts: every deal's past counted twice.
+        doubled = sc.Pipeline.load_parts(self.m, [self.p.save_part(low, counters=True),
+                                                  self.p.save_part(high, counters=True)])
+        self.assertNotEqual(doubled.funnel("json"), self.p.funnel("json"))
+
+    def test_bad_parts_are_refused(self):
+        with self.assertRaisesRegex(sc.InvalidArgumentError, "is given twice"):
+            self.p.save_part([3, 3])
+        with self.assertRaisesRegex(sc.InvalidArgumentError, "deals: each is a deal index"):
+            self.p.save_part([-1])
+        part = self.p.save_part([1, 2])
+        with self.assertRaisesRegex(sc.DataLossError, "appears twice"):
+            sc.Pipeline.load_parts(self.m, [part, part])
+        with self.assertRaisesRegex(sc.InvalidArgumentError, "no snapshots"):
+            sc.Pipeline.load_parts(self.m, [])
+        self.p.add(5)  # no key: in no group
+        with self.assertRaisesRegex(sc.FailedPreconditionError, "neither key nor id"):
+            self.p.deals_in_key_groups(8, 0, 8)
+
+
 class FunnelTest(unittest.TestCase):
     def test_funnel_from_online_analytics(self):
         m = sc.Machine.from_text(TINY)
