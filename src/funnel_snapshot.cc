@@ -219,6 +219,11 @@ absl::Status ReadFunnelColumns(ChunkReadContext* c) {
                                                 in_order_mark > acc->line().size()))) {
       return c->Error(absl::StrCat("deal ", d, " has funnel outcome ", flags));
     }
+    if (in_order_mark != 0 && c->header.format_version() < kFormatVersion) {
+      return c->Error(absl::StrCat("deal ", d, " has an in-order mark (funnel outcome ", flags,
+                                   "), which format ", c->header.format_version(),
+                                   " does not hold"));
+    }
     const uint32_t furthest = chunk.funnel_furthest(static_cast<int>(k));
     uint8_t position = FunnelAccumulator::kOffLine;
     if (furthest != 0) {

@@ -77,9 +77,17 @@ v1::PipelineHeader Header(const Scope& scope, bool positions_too,
   const FunnelAccumulator* funnel = PI::analytics(p);
   const auto positions =
       positions_too ? p.Positions() : std::vector<std::pair<std::string, uint64_t>>();
-  h.set_format_version(!positions.empty() ? kFormatVersion
-                       : funnel != nullptr ? kFormatVersionWithFunnel
-                                           : kFormatVersionWithoutFunnel);
+  // The oldest format that holds what is written, so that older readers
+  // read all they can (snapshot_format.h).
+  bool in_order_marks = false;
+  for (size_t i = 0; funnel != nullptr && !in_order_marks && i < scope.slots(); ++i) {
+    const DealIndex d = scope.deal(i);
+    in_order_marks = p.Contains(d) && (funnel->flags(d) >> FunnelAccumulator::kInOrderShift) != 0;
+  }
+  h.set_format_version(in_order_marks       ? kFormatVersion
+                       : !positions.empty() ? kFormatVersionWithPositions
+                       : funnel != nullptr  ? kFormatVersionWithFunnel
+                                            : kFormatVersionWithoutFunnel);
   h.mutable_machine()->set_name(m.name());
   h.mutable_machine()->set_version(m.version());
   h.mutable_machine()->set_fingerprint(m.fingerprint());

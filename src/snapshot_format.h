@@ -32,7 +32,13 @@ namespace internal {
 // has some is written as 4, so that readers of 3 and 2 read the rest; a
 // reader of 3 refuses a 4 rather than drop the positions, which would make
 // a replay apply records twice.
-inline constexpr uint32_t kFormatVersion = 4;
+// 5: where a funnel cycle that went out of order stays counted in order
+// (the funnel flags' bits above the outcome: FunnelAccumulator::
+// kInOrderShift), so that a deal moved to another pipeline takes that count
+// with it (SavePipelinePart). Only a pipeline with such a cycle is written
+// as 5; a reader of 4 refuses it rather than take the bits for damage.
+inline constexpr uint32_t kFormatVersion = 5;
+inline constexpr uint32_t kFormatVersionWithPositions = 4;
 inline constexpr uint32_t kFormatVersionWithFunnel = 3;
 inline constexpr uint32_t kFormatVersionWithoutFunnel = 2;
 

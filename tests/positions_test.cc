@@ -189,27 +189,28 @@ TEST(Positions, AReplayAfterARestoreIsExactlyOnce) {
   }
 }
 
+// The header frame's first field is format_version (tag 0x08 inside the
+// header message): magic (8), frame length (4), crc (4), PipelineFrame{
+// header (0x0a len) PipelineHeader{0x08 version}}: the version byte follows
+// 0x0a, the length varint and 0x08.
+uint32_t FormatVersionOf(const std::string& bytes) {
+  size_t i = 16;
+  EXPECT_EQ(static_cast<uint8_t>(bytes[i++]), 0x0a);
+  while (static_cast<uint8_t>(bytes[i]) & 0x80) ++i;
+  ++i;
+  EXPECT_EQ(static_cast<uint8_t>(bytes[i++]), 0x08);
+  return static_cast<uint32_t>(static_cast<uint8_t>(bytes[i]));
+}
+
 TEST(Positions, OnlyAPipelineWithPositionsIsWrittenAsFormat4) {
   Fixture f(10);
   Pipeline p = f.Empty();
   const std::string without = SnapshotBytes(p);
   ASSERT_TRUE(p.ApplyAt("s", 0, f.stream).ok());
   const std::string with = SnapshotBytes(p);
-  // The header frame's first field is format_version (tag 0x08 inside the
-  // header message): found by loading is enough to tell the two apart.
-  auto version_of = [](const std::string& bytes) {
-    // magic (8), frame length (4), crc (4), PipelineFrame{header (0x0a len)
-    // PipelineHeader{0x08 version}}: the version byte follows 0x0a, the
-    // length varint and 0x08.
-    size_t i = 16;
-    EXPECT_EQ(static_cast<uint8_t>(bytes[i++]), 0x0a);
-    while (static_cast<uint8_t>(bytes[i]) & 0x80) ++i;
-    ++i;
-    EXPECT_EQ(static_cast<uint8_t>(bytes[i++]), 0x08);
-    return static_cast<uint32_t>(static_cast<uint8_t>(bytes[i]));
-  };
+  const auto version_of = FormatVersionOf;
   EXPECT_EQ(version_of(without), internal::kFormatVersionWithFunnel);
-  EXPECT_EQ(version_of(with), internal::kFormatVersion);
+  EXPECT_EQ(version_of(with), internal::kFormatVersionWithPositions);
   auto loaded = LoadPipeline(SnapshotSource::Bytes(with), f.machine);
   ASSERT_TRUE(loaded.ok());
   EXPECT_THAT(loaded->Positions(), ElementsAre(Pair("s", 10u)));
@@ -218,6 +219,47 @@ TEST(Positions, OnlyAPipelineWithPositionsIsWrittenAsFormat4) {
   ASSERT_TRUE(other.ApplyAt("elsewhere", 0, f.stream).ok());
   ASSERT_TRUE(LoadPipelineInto(SnapshotSource::Bytes(without), &other).ok());
   EXPECT_TRUE(other.Positions().empty());
+}
+
+// A funnel cycle out of order keeps where it was counted in order (so that
+// a move to another pipeline takes that count along): only a pipeline with
+// one is written as format 5, and it comes back with the same counts.
+TEST(Positions, ACycleOutOfOrderIsWrittenAsFormat5) {
+  auto m = LoadTemplate("cycle9.textproto");
+  PipelineOptions o;
+  o.analytics.enabled = true;
+  auto p = Pipeline::Create(m, o);
+  ASSERT_TRUE(p.ok());
+  const DealIndex d = *p->Add(0);
+  Timestamp t = 1;
+  for (const char* e : {"contact", "qualify", "present"}) {
+    ASSERT_TRUE(p->Fire(d, *m->FindEvent(e), t++)->moved());
+  }
+  EXPECT_EQ(FormatVersionOf(SnapshotBytes(*p)), internal::kFormatVersionWithFunnel);
+  // presentation -> negotiation passes objection handling by: out of order,
+  // still counted in order at presentation (the fourth stage of the line).
+  ASSERT_TRUE(p->Fire(d, *m->FindEvent("negotiate"), t++)->moved());
+  const std::string bytes = SnapshotBytes(*p);
+  EXPECT_EQ(FormatVersionOf(bytes), internal::kFormatVersion);
+  auto loaded = LoadPipeline(SnapshotSource::Bytes(bytes), m);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(SnapshotBytes(*loaded), bytes);
+  auto report = FunnelOf(*loaded);
+  ASSERT_TRUE(report.ok());
+  const auto& stages = report->total.stages;
+  EXPECT_EQ(stages[*m->FindStage("presentation")].reached_in_order, 1u);
+  EXPECT_EQ(stages[*m->FindStage("negotiation")].reached_in_order, 0u);
+  EXPECT_EQ(stages[*m->FindStage("negotiation")].reached, 1u);
+  // Moved to a pipeline of its own, the deal takes its in-order count along.
+  std::string part;
+  const std::vector<DealIndex> deals = {d};
+  ASSERT_TRUE(SavePipelinePart(*p, deals, PartCounters::kWithout, SnapshotSink::Bytes(&part)).ok());
+  auto alone = LoadPipeline(SnapshotSource::Bytes(part), m);
+  ASSERT_TRUE(alone.ok()) << alone.status();
+  auto moved = FunnelOf(*alone);
+  ASSERT_TRUE(moved.ok());
+  EXPECT_EQ(moved->total.stages[*m->FindStage("presentation")].reached_in_order, 1u);
+  EXPECT_EQ(moved->total.stages[*m->FindStage("negotiation")].reached, 1u);
 }
 
 }  // namespace

@@ -549,11 +549,11 @@ TEST_F(BadSnapshot, WrongMagic) {
 
 TEST_F(BadSnapshot, NewerFormatVersion) {
   auto frames = Frames();
-  frames[0].mutable_header()->set_format_version(5);
+  frames[0].mutable_header()->set_format_version(6);
   const absl::Status s = Load(Encode(frames));
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(),
-              HasSubstr("format version 5 is newer than this library reads (4)"));
+              HasSubstr("format version 6 is newer than this library reads (5)"));
 }
 
 TEST_F(BadSnapshot, BadInputPositionsAreDataLoss) {

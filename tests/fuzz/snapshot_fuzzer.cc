@@ -1,12 +1,15 @@
 // Snapshots come from disk and from other processes: any bytes, read as a
 // pipeline snapshot (onto a known machine and onto the machine it says it
-// carries), as a funnel state and as a journey snapshot, must give a result
-// or an error.
+// carries, alone and joined after another), as a funnel state and as a
+// journey snapshot, must give a result or an error. A pipeline that loads,
+// split in two parts and joined again, holds the same deals and reports
+// the same funnel.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "salescycle/funnel.h"
 #include "salescycle/funnel_state.h"
@@ -38,7 +41,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (own.ok()) {
     std::string again;
     (void)SavePipeline(*own, SnapshotSink::Bytes(&again));
+    std::vector<DealIndex> halves[2];
+    for (DealIndex d = 0; d < own->slot_count(); ++d) {
+      if (own->Contains(d)) halves[d % 2].push_back(d);
+    }
+    std::string parts[2];
+    if (SavePipelinePart(*own, halves[0], PartCounters::kWithCounters,
+                         SnapshotSink::Bytes(&parts[0])).ok() &&
+        SavePipelinePart(*own, halves[1], PartCounters::kWithout,
+                         SnapshotSink::Bytes(&parts[1])).ok()) {
+      const std::vector<SnapshotSource> sources = {SnapshotSource::Bytes(parts[0]),
+                                                   SnapshotSource::Bytes(parts[1])};
+      auto joined = LoadPipelines(sources, own->machine_ptr());
+      if (!joined.ok() || joined->size() != own->size()) std::abort();
+      auto before = FunnelOf(*own);
+      auto after = FunnelOf(*joined);
+      if (before.ok() != after.ok() ||
+          (before.ok() && FunnelJson(*before) != FunnelJson(*after))) {
+        std::abort();
+      }
+    }
   }
+  // Joined after itself: the second copy's slots follow the first's.
+  const std::vector<SnapshotSource> twice = {SnapshotSource::Bytes(bytes),
+                                             SnapshotSource::Bytes(bytes)};
+  (void)LoadPipelines(twice, B2b());
   auto state = FunnelState::Parse(bytes);
   if (state.ok()) {
     (void)FunnelTable(FunnelOf(*state));
