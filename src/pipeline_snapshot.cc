@@ -535,21 +535,31 @@ class PipelineLoader {
   }
 };
 
+// The friend of SnapshotSink: picks the writer. `part` and `counted` as
+// for Save.
+class PipelineSaver {
+ public:
+  static absl::Status Save(const Pipeline& p, const SnapshotSink& sink,
+                           const std::vector<DealIndex>* part = nullptr, bool counted = true) {
+    if (sink.bytes_ != nullptr) {
+      StringWriter writer(sink.bytes_);
+      return internal::Save(p, &writer, part, counted);
+    }
+    if (sink.stream_ != nullptr) {
+      StreamWriter writer(sink.stream_);
+      return internal::Save(p, &writer, part, counted);
+    }
+    FileWriter writer(sink.path_);
+    SC_RETURN_IF_ERROR(writer.Open());
+    SC_RETURN_IF_ERROR(internal::Save(p, &writer, part, counted));
+    return writer.Commit();
+  }
+};
+
 }  // namespace internal
 
 absl::Status SavePipeline(const Pipeline& pipeline, const SnapshotSink& sink) {
-  if (sink.bytes_ != nullptr) {
-    internal::StringWriter writer(sink.bytes_);
-    return internal::Save(pipeline, &writer);
-  }
-  if (sink.stream_ != nullptr) {
-    internal::StreamWriter writer(sink.stream_);
-    return internal::Save(pipeline, &writer);
-  }
-  internal::FileWriter writer(sink.path_);
-  SC_RETURN_IF_ERROR(writer.Open());
-  SC_RETURN_IF_ERROR(internal::Save(pipeline, &writer));
-  return writer.Commit();
+  return internal::PipelineSaver::Save(pipeline, sink);
 }
 
 absl::StatusOr<Pipeline> LoadPipeline(const SnapshotSource& source,
@@ -582,19 +592,8 @@ absl::Status SavePipelinePart(const Pipeline& pipeline, absl::Span<const DealInd
     seen[d] = true;
   }
   const std::vector<DealIndex> part(deals.begin(), deals.end());
-  const bool counted = counters == PartCounters::kWithCounters;
-  if (sink.bytes_ != nullptr) {
-    internal::StringWriter writer(sink.bytes_);
-    return internal::Save(pipeline, &writer, &part, counted);
-  }
-  if (sink.stream_ != nullptr) {
-    internal::StreamWriter writer(sink.stream_);
-    return internal::Save(pipeline, &writer, &part, counted);
-  }
-  internal::FileWriter writer(sink.path_);
-  SC_RETURN_IF_ERROR(writer.Open());
-  SC_RETURN_IF_ERROR(internal::Save(pipeline, &writer, &part, counted));
-  return writer.Commit();
+  return internal::PipelineSaver::Save(pipeline, sink, &part,
+                                       counters == PartCounters::kWithCounters);
 }
 
 absl::StatusOr<Pipeline> LoadPipelines(absl::Span<const SnapshotSource> sources,

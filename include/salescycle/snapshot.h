@@ -40,6 +40,7 @@ namespace salescycle {
 
 namespace internal {
 class PipelineLoader;
+class PipelineSaver;
 }  // namespace internal
 
 /// How a snapshot is restored: the migrations to chain and the limits.
@@ -95,9 +96,7 @@ class SnapshotSink {
   static SnapshotSink Stream(std::ostream& out) { return SnapshotSink(&out); }
 
  private:
-  friend absl::Status SavePipeline(const Pipeline&, const SnapshotSink&);
-  friend absl::Status SavePipelinePart(const Pipeline&, absl::Span<const DealIndex>,
-                                       PartCounters, const SnapshotSink&);
+  friend class internal::PipelineSaver;
   explicit SnapshotSink(std::string* bytes) : bytes_(bytes) {}
   explicit SnapshotSink(std::string path) : path_(std::move(path)) {}
   explicit SnapshotSink(std::ostream* stream) : stream_(stream) {}
