@@ -86,7 +86,20 @@ std::optional<absl::string_view> KeyIndex::KeyOf(DealIndex deal) const {
   return Key(deal);
 }
 
+size_t KeyIndex::MemoryUsage() const {
+  size_t bytes = places_.size() * kPlaceChunk * sizeof(uint64_t) +
+                 deals_.capacity() * (sizeof(DealIndex) + 1);
+  for (const Block& block : blocks_) bytes += block.size;
+  return bytes;
+}
+
 IdIndex::IdIndex() : deals_(0, Hash{this}, Eq{this}) {}
+
+size_t IdIndex::MemoryUsage() const {
+  constexpr size_t kChunk = size_t{1} << kChunkBits;
+  return ids_.size() * kChunk * sizeof(uint64_t) + has_.size() * (kChunk / 64) * sizeof(uint64_t) +
+         deals_.capacity() * (sizeof(DealIndex) + 1);
+}
 
 std::optional<DealIndex> IdIndex::Find(uint64_t id) const {
   const auto it = deals_.find(Id{id});

@@ -45,6 +45,9 @@ class KeyIndex {
   std::optional<absl::string_view> KeyOf(DealIndex deal) const;
   bool empty() const { return deals_.empty(); }
   size_t size() const { return deals_.size(); }
+  // The arena's blocks, the place column's chunks and the set's slots and
+  // control bytes (capacity, not size).
+  size_t MemoryUsage() const;
 
  private:
   // The set's hash and equality, by deal (reading its key) or by key.
@@ -107,6 +110,8 @@ class IdIndex {
   // `deal`'s id, if it has one.
   std::optional<uint64_t> IdOf(DealIndex deal) const;
   bool empty() const { return deals_.empty(); }
+  // The id and presence chunks and the set (capacity, not size).
+  size_t MemoryUsage() const;
 
  private:
   struct Id {  // an id to look up, told apart from a deal index by type

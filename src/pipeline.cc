@@ -1017,6 +1017,8 @@ size_t Pipeline::MemoryUsage() const {
                  stage_counts_.capacity() * sizeof(uint64_t);
   if (analytics_ != nullptr) bytes += analytics_->MemoryUsage();
   if (timers_ != nullptr) bytes += timers_->MemoryUsage();
+  if (ids_ != nullptr) bytes += ids_->MemoryUsage();
+  if (keys_ != nullptr) bytes += keys_->MemoryUsage();
   for (const auto& column : scalars_) bytes += column.capacity() * 8;
   for (const auto& column : strings_) {
     bytes += column.capacity() * sizeof(std::string);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -389,6 +390,27 @@ TEST(PipelineMemory, AtMost24BytesPerDealWithOneInt64Attribute) {
   std::printf("cycle9-guarded, 1M deals, history off: %.3f bytes per deal\n",
               per_deal);
   EXPECT_LE(per_deal, 24.0);
+}
+
+// Keys and ids are counted: their bytes and columns at least, and a slot of
+// the lookup set each.
+TEST(PipelineMemory, KeysAndIdsAreCounted) {
+  auto m = LoadTemplate("cycle9.textproto");
+  constexpr int kDeals = 100'000;
+  auto by_index = *Pipeline::Create(m);
+  auto by_id = *Pipeline::Create(m);
+  auto by_key = *Pipeline::Create(m);
+  for (int i = 0; i < kDeals; ++i) {
+    ASSERT_TRUE(by_index.Add(0).ok());
+    ASSERT_TRUE(by_id.AddWithId(static_cast<uint64_t>(i) * 7919, 0).ok());
+    ASSERT_TRUE(by_key.AddWithKey(absl::StrFormat("deal-%013d", i), 0).ok());
+  }
+  const size_t base = by_index.MemoryUsage();
+  // An id: 8 bytes of column and 4 of set slot; a key: its 18 bytes, a
+  // length byte, 8 bytes of place and 4 of set slot.
+  EXPECT_GE(by_id.MemoryUsage() - base, kDeals * (8u + 4u));
+  EXPECT_GE(by_key.MemoryUsage() - base, kDeals * (18u + 1u + 8u + 4u));
+  EXPECT_LT(by_key.MemoryUsage() - base, kDeals * 64u);
 }
 
 // Every container path decides through the same core, so a random stream
