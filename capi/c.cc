@@ -2077,7 +2077,7 @@ sc_status sc_pipeline_save_part(uint8_t** out_data, size_t* out_len,
 
 sc_status sc_pipeline_load_parts(sc_pipeline_t** out, const sc_machine_t* machine,
                                  const uint8_t* const* data, const size_t* lens, size_t count,
-                                 char** errmsg) {
+                                 const sc_limits_t* limits, char** errmsg) {
   return Run(__func__, errmsg, [&]() -> absl::Status {
     SC_C_REQUIRE(out);
     SC_RETURN_IF_ERROR(NamesAMachine(machine));
@@ -2089,7 +2089,10 @@ sc_status sc_pipeline_load_parts(sc_pipeline_t** out, const sc_machine_t* machin
       sources.push_back(salescycle::SnapshotSource::Bytes(
           View(reinterpret_cast<const char*>(data[i]), lens[i])));
     }
-    SC_ASSIGN_OR_RETURN(Pipeline pipeline, salescycle::LoadPipelines(sources, machine->rep));
+    salescycle::RestoreOptions options;
+    options.limits = LimitsOrDefaults(limits);
+    SC_ASSIGN_OR_RETURN(Pipeline pipeline,
+                        salescycle::LoadPipelines(sources, machine->rep, options));
     *out = new sc_pipeline_t(std::move(pipeline));
     return absl::OkStatus();
   });
@@ -2881,6 +2884,38 @@ sc_status sc_key_group_range(uint32_t* out_first, uint32_t* out_end, uint32_t ow
     SC_ASSIGN_OR_RETURN(const salescycle::KeyGroupRange range, groups.RangeOf(owner, owners));
     *out_first = range.first;
     *out_end = range.end;
+    return absl::OkStatus();
+  });
+}
+
+sc_status sc_key_group_rescale_plan(uint32_t* out, size_t capacity, size_t* out_count,
+                                    uint32_t num_groups, uint32_t from, uint32_t to,
+                                    char** errmsg) {
+  return Run(__func__, errmsg, [&]() -> absl::Status {
+    SC_C_REQUIRE(out_count);
+    if (capacity > SIZE_MAX / 5) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("capacity ", capacity, " parts is more than any buffer holds"));
+    }
+    SC_RETURN_IF_ERROR(CheckArray("out", out, capacity * 5, sizeof(uint32_t)));
+    SC_ASSIGN_OR_RETURN(const salescycle::KeyGroups groups,
+                        salescycle::KeyGroups::Create(num_groups));
+    SC_ASSIGN_OR_RETURN(const std::vector<salescycle::RescalePart> plan,
+                        groups.RescalePlan(from, to));
+    if (capacity > 0 || out != nullptr) {
+      if (capacity < plan.size()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "the plan has ", plan.size(), " parts; the buffer holds ", capacity));
+      }
+      for (const salescycle::RescalePart& part : plan) {
+        *out++ = part.from;
+        *out++ = part.to;
+        *out++ = part.groups.first;
+        *out++ = part.groups.end;
+        *out++ = part.counted ? 1 : 0;
+      }
+    }
+    *out_count = plan.size();
     return absl::OkStatus();
   });
 }

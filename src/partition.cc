@@ -1,5 +1,6 @@
 #include "salescycle/partition.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -91,6 +92,28 @@ absl::StatusOr<KeyGroupRange> KeyGroups::RangeOf(uint32_t owner, uint32_t owners
     return static_cast<uint32_t>((o * num_groups_ + owners - 1) / owners);
   };
   return KeyGroupRange{first_of(owner), first_of(uint64_t{owner} + 1)};
+}
+
+absl::StatusOr<std::vector<RescalePart>> KeyGroups::RescalePlan(uint32_t from,
+                                                                uint32_t to) const {
+  if (absl::Status s = CheckOwners(from, num_groups_); !s.ok()) return s;
+  if (absl::Status s = CheckOwners(to, num_groups_); !s.ok()) return s;
+  std::vector<RescalePart> plan;
+  for (uint32_t i = 0; i < from; ++i) {
+    const KeyGroupRange old_range = *RangeOf(i, from);
+    // Every owner's range holds a group (owners <= groups), so the new
+    // owner of the first one meets it.
+    const uint32_t counted = *OwnerOf(old_range.first, to);
+    for (uint32_t j = counted; j < to; ++j) {
+      const KeyGroupRange new_range = *RangeOf(j, to);
+      if (new_range.first >= old_range.end) break;
+      plan.push_back({i, j,
+                      {std::max(old_range.first, new_range.first),
+                       std::min(old_range.end, new_range.end)},
+                      j == counted});
+    }
+  }
+  return plan;
 }
 
 }  // namespace salescycle

@@ -1,11 +1,14 @@
 #include "salescycle/sharded.h"
 
 #include <algorithm>
+#include <limits>
+#include <string>
 #include <system_error>
 #include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "salescycle/snapshot.h"
 #include "src/analytics.h"
 #include "src/pipeline_internal.h"
 #include "src/status_macros.h"
@@ -208,6 +211,44 @@ absl::StatusOr<FunnelState> ShardedPipeline::CaptureFunnel(const FunnelOptions& 
     SC_RETURN_IF_ERROR(whole.Merge(s));
   }
   return whole;
+}
+
+absl::Status ShardedPipeline::Rescale(uint32_t shards) {
+  const uint32_t most = std::min(groups_.num_groups(), kMaxShards);
+  if (shards < 1 || shards > most) {
+    return absl::InvalidArgumentError(absl::StrCat("ShardedPipeline::Rescale: ", shards,
+                                                   " shards; 1 to ", most, " with ",
+                                                   groups_.num_groups(), " key groups"));
+  }
+  SC_ASSIGN_OR_RETURN(const std::vector<RescalePart> plan,
+                      groups_.RescalePlan(num_shards(), shards));
+  std::vector<std::vector<std::string>> parts(shards);
+  for (const RescalePart& part : plan) {
+    const Pipeline& from = shards_[part.from];
+    SC_ASSIGN_OR_RETURN(const std::vector<DealIndex> deals,
+                        DealsInKeyGroups(from, groups_, part.groups));
+    SC_RETURN_IF_ERROR(SavePipelinePart(
+        from, deals, part.counted ? PartCounters::kWithCounters : PartCounters::kWithout,
+        SnapshotSink::Bytes(&parts[part.to].emplace_back())));
+  }
+  // The parts were written just now from pipelines that exist: no limit
+  // meant for untrusted snapshots applies to them.
+  RestoreOptions trusted;
+  Limits& l = trusted.limits;
+  l.max_spec_bytes = l.max_stages = l.max_events = l.max_attributes = l.max_transitions =
+      l.max_guard_depth = l.max_string_length = l.max_history_length =
+          std::numeric_limits<size_t>::max();
+  l.max_snapshot_deals = l.max_history_entries = std::numeric_limits<uint64_t>::max();
+  std::vector<Pipeline> rescaled;
+  rescaled.reserve(shards);
+  for (uint32_t j = 0; j < shards; ++j) {
+    std::vector<SnapshotSource> sources;
+    for (const std::string& bytes : parts[j]) sources.push_back(SnapshotSource::Bytes(bytes));
+    SC_ASSIGN_OR_RETURN(Pipeline p, LoadPipelines(sources, shards_[0].machine_ptr(), trusted));
+    rescaled.push_back(std::move(p));
+  }
+  shards_ = std::move(rescaled);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<DealIndex>> DealsInKeyGroups(const Pipeline& pipeline,

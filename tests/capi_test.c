@@ -1270,6 +1270,19 @@ static void test_partitioning(void) {
   EXPECT(SC_INVALID_ARGUMENT, "ids is NULL with length 16", sc_id_groups(groups, NULL, 2, 16, E));
   EXPECT(SC_INVALID_ARGUMENT, "group 10 of 10", sc_key_group_owner(&owner, 10, 10, 4, E));
   EXPECT(SC_INVALID_ARGUMENT, "11 owners of 10 groups", sc_key_group_owner(&owner, 1, 10, 11, E));
+  {
+    /* 8 groups from 3 owners to 2, as partition_test.cc computes by hand. */
+    const uint32_t want[20] = {0, 0, 0, 3, 1, 1, 0, 3, 4, 1, 1, 1, 4, 6, 0, 2, 1, 6, 8, 1};
+    uint32_t plan[20];
+    size_t parts = 0;
+    OK(sc_key_group_rescale_plan(NULL, 0, &parts, 8, 3, 2, E));
+    CHECK(parts == 4);
+    EXPECT(SC_INVALID_ARGUMENT, "the plan has 4 parts; the buffer holds 3",
+           sc_key_group_rescale_plan(plan, 3, &parts, 8, 3, 2, E));
+    OK(sc_key_group_rescale_plan(plan, 4, &parts, 8, 3, 2, E));
+    CHECK(memcmp(plan, want, sizeof want) == 0);
+    EXPECT(SC_INVALID_ARGUMENT, "owners", sc_key_group_rescale_plan(NULL, 0, &parts, 8, 0, 2, E));
+  }
   EXPECT(SC_INVALID_ARGUMENT, "owner 3 of 3", sc_key_group_range(&first, &end, 3, 3, 7, E));
   EXPECT(SC_INVALID_ARGUMENT, "out_end is NULL", sc_key_group_range(&first, NULL, 0, 1, 7, E));
 }
@@ -1462,17 +1475,17 @@ static void test_split_and_join(void) {
          sc_pipeline_save_part(&parts[0], &len[0], p, NULL, 2, 0, E));
   views[0] = parts[0];
   views[1] = parts[1];
-  OK(sc_pipeline_load_parts(&joined, m, views, len, 2, E));
+  OK(sc_pipeline_load_parts(&joined, m, views, len, 2, NULL, E));
   OK(sc_pipeline_size(&size, joined, E));
   CHECK(size == 8);
   sc_pipeline_destroy(joined);
   joined = NULL;
   views[1] = parts[0];
   same[0] = same[1] = len[0];
-  EXPECT(SC_DATA_LOSS, "appears twice", sc_pipeline_load_parts(&joined, m, views, same, 2, E));
+  EXPECT(SC_DATA_LOSS, "appears twice", sc_pipeline_load_parts(&joined, m, views, same, 2, NULL, E));
   CHECK(joined == NULL);
-  EXPECT(SC_INVALID_ARGUMENT, "no snapshots", sc_pipeline_load_parts(&joined, m, views, len, 0, E));
-  EXPECT(SC_INVALID_ARGUMENT, "lens is NULL", sc_pipeline_load_parts(&joined, m, views, NULL, 2, E));
+  EXPECT(SC_INVALID_ARGUMENT, "no snapshots", sc_pipeline_load_parts(&joined, m, views, len, 0, NULL, E));
+  EXPECT(SC_INVALID_ARGUMENT, "lens is NULL", sc_pipeline_load_parts(&joined, m, views, NULL, 2, NULL, E));
   sc_free(parts[0]);
   sc_free(parts[1]);
   sc_pipeline_destroy(p);

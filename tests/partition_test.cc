@@ -3,6 +3,7 @@
 // that make ranges of groups a partition.
 #include "salescycle/partition.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -148,6 +149,58 @@ TEST(KeyGroups, BadArgumentsAreErrorsNamingThem) {
   EXPECT_THAT(kg->OwnerOf(0, 11).status().message(), HasSubstr("11 owners of 10 groups"));
   EXPECT_THAT(kg->RangeOf(2, 2).status().message(), HasSubstr("owner 2 of 2 (0 to 1)"));
   EXPECT_EQ(kg->RangeOf(0, 0).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// 8 groups from 3 owners ([0,3) [3,6) [6,8)) to 2 ([0,4) [4,8)), by hand.
+TEST(KeyGroups, RescalePlanByHand) {
+  auto kg = KeyGroups::Create(8);
+  ASSERT_TRUE(kg.ok());
+  auto plan = kg->RescalePlan(3, 2);
+  ASSERT_TRUE(plan.ok());
+  ASSERT_EQ(plan->size(), 4u);
+  auto is = [](const RescalePart& p, uint32_t from, uint32_t to, uint32_t first, uint32_t end,
+               bool counted) {
+    return p.from == from && p.to == to && p.groups.first == first && p.groups.end == end &&
+           p.counted == counted;
+  };
+  EXPECT_TRUE(is((*plan)[0], 0, 0, 0, 3, true));
+  EXPECT_TRUE(is((*plan)[1], 1, 0, 3, 4, true));
+  EXPECT_TRUE(is((*plan)[2], 1, 1, 4, 6, false));
+  EXPECT_TRUE(is((*plan)[3], 2, 1, 6, 8, true));
+  EXPECT_EQ(kg->RescalePlan(0, 2).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(kg->RescalePlan(2, 9).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// For every pair of owner counts to 12 over 1, 7, 12 and 100 groups: every
+// group moves once, from its old owner to its new one, and each old owner
+// has exactly one counted part, the one holding its first group.
+TEST(KeyGroups, RescalePlanMovesEveryGroupOnce) {
+  for (const uint32_t groups : {1u, 7u, 12u, 100u}) {
+    auto kg = KeyGroups::Create(groups);
+    ASSERT_TRUE(kg.ok());
+    for (uint32_t from = 1; from <= std::min(groups, 12u); ++from) {
+      for (uint32_t to = 1; to <= std::min(groups, 12u); ++to) {
+        auto plan = kg->RescalePlan(from, to);
+        ASSERT_TRUE(plan.ok());
+        std::vector<int> moved(groups, 0);
+        std::vector<int> counted(from, 0);
+        for (const RescalePart& p : *plan) {
+          ASSERT_LT(p.groups.first, p.groups.end);
+          for (uint32_t g = p.groups.first; g < p.groups.end; ++g) {
+            ++moved[g];
+            EXPECT_EQ(*kg->OwnerOf(g, from), p.from);
+            EXPECT_EQ(*kg->OwnerOf(g, to), p.to);
+          }
+          if (p.counted) {
+            ++counted[p.from];
+            EXPECT_EQ(p.groups.first, kg->RangeOf(p.from, from)->first);
+          }
+        }
+        EXPECT_EQ(moved, std::vector<int>(groups, 1)) << groups << ": " << from << " -> " << to;
+        EXPECT_EQ(counted, std::vector<int>(from, 1)) << groups << ": " << from << " -> " << to;
+      }
+    }
+  }
 }
 
 }  // namespace

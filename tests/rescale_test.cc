@@ -91,26 +91,16 @@ class Rescale : public ::testing::TestWithParam<Case> {
   void RescaleTo(uint32_t to) {
     const auto from = static_cast<uint32_t>(shards_.size());
     std::vector<std::vector<std::string>> parts(to);
-    for (uint32_t i = 0; i < from; ++i) {
-      const KeyGroupRange old_range = *groups_.RangeOf(i, from);
-      const uint32_t counted = *groups_.OwnerOf(old_range.first, to);
-      for (uint32_t j = 0; j < to; ++j) {
-        const KeyGroupRange new_range = *groups_.RangeOf(j, to);
-        const KeyGroupRange overlap{std::max(old_range.first, new_range.first),
-                                    std::min(old_range.end, new_range.end)};
-        if (overlap.first >= overlap.end && j != counted) continue;
-        std::vector<DealIndex> deals;
-        if (overlap.first < overlap.end) {
-          auto found = DealsInKeyGroups(shards_[i], groups_, overlap);
-          ASSERT_TRUE(found.ok()) << found.status();
-          deals = *std::move(found);
-        }
-        ASSERT_TRUE(SavePipelinePart(shards_[i], deals,
-                                     j == counted ? PartCounters::kWithCounters
-                                                  : PartCounters::kWithout,
-                                     SnapshotSink::Bytes(&parts[j].emplace_back()))
-                        .ok());
-      }
+    auto plan = groups_.RescalePlan(from, to);
+    ASSERT_TRUE(plan.ok());
+    for (const RescalePart& part : *plan) {
+      auto deals = DealsInKeyGroups(shards_[part.from], groups_, part.groups);
+      ASSERT_TRUE(deals.ok()) << deals.status();
+      ASSERT_TRUE(SavePipelinePart(shards_[part.from], *deals,
+                                   part.counted ? PartCounters::kWithCounters
+                                                : PartCounters::kWithout,
+                                   SnapshotSink::Bytes(&parts[part.to].emplace_back()))
+                      .ok());
     }
     std::vector<Pipeline> rescaled;
     for (uint32_t j = 0; j < to; ++j) {

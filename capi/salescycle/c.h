@@ -882,10 +882,12 @@ SC_EXPORT sc_status sc_pipeline_save_part(uint8_t** out_data, size_t* out_len,
  * Errors: as sc_pipeline_load; SC_DATA_LOSS for a key, id or input source
  * that two snapshots hold; SC_FAILED_PRECONDITION for snapshots of
  * different history limits or funnel settings; SC_INVALID_ARGUMENT for
- * count 0. */
+ * count 0, or a part past `limits` (NULL: the defaults, meant for
+ * untrusted bytes; parts of large pipelines of one's own may need more). */
 SC_EXPORT sc_status sc_pipeline_load_parts(sc_pipeline_t** out, const sc_machine_t* machine,
                                            const uint8_t* const* data, const size_t* lens,
-                                           size_t count, char** errmsg);
+                                           size_t count, const sc_limits_t* limits,
+                                           char** errmsg);
 /** @} */
 
 /* ---- durable pipelines: a pipeline in a directory, every change journaled
@@ -1182,6 +1184,16 @@ SC_EXPORT sc_status sc_key_group_owner(uint32_t* out, uint32_t group, uint32_t n
  * Errors: as sc_key_group_owner, and for owner >= owners. */
 SC_EXPORT sc_status sc_key_group_range(uint32_t* out_first, uint32_t* out_end, uint32_t owner,
                                        uint32_t owners, uint32_t num_groups, char** errmsg);
+/** The parts of a rescale from `from` owners to `to` (KeyGroups::
+ * RescalePlan, partition.h): *out_count gets how many; when `capacity` (in
+ * parts) is enough, part i is written as out[5i .. 5i + 5): old owner, new
+ * owner, first group, end group, 1 when it carries the old owner's funnel
+ * counters (else 0). out may be NULL with capacity 0, to ask the count.
+ * Errors: as sc_key_group_range for either count; SC_INVALID_ARGUMENT for
+ * a buffer that is too small (nothing written). */
+SC_EXPORT sc_status sc_key_group_rescale_plan(uint32_t* out, size_t capacity, size_t* out_count,
+                                              uint32_t num_groups, uint32_t from, uint32_t to,
+                                              char** errmsg);
 
 /* ---- bulk: many deals a call, for callers whose per-call cost is high
  * (Python, Go). Keys and strings come as columns in Arrow's layout:

@@ -34,6 +34,7 @@
 #define SALESCYCLE_PARTITION_H_
 
 #include <cstdint>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -60,6 +61,18 @@ struct KeyGroupRange {
   uint32_t size() const { return end - first; }
 };
 
+/// One part of a rescale: the groups an old owner gives a new one
+/// (KeyGroups::RescalePlan).
+struct RescalePart {
+  uint32_t from = 0;     ///< the old owner
+  uint32_t to = 0;       ///< the new owner
+  KeyGroupRange groups;  ///< the groups that move (never none)
+  /// Whether the part carries the old owner's funnel counters and input
+  /// positions (PartCounters::kWithCounters, snapshot.h): exactly one part
+  /// of each old owner does, the one for the new owner of its first group.
+  bool counted = false;
+};
+
 /// A fixed number of key groups, and how they map to owners.
 class SC_API KeyGroups {
  public:
@@ -82,6 +95,11 @@ class SC_API KeyGroups {
   /// The groups `owner` of `owners` holds. Errors: InvalidArgument for
   /// `owners` outside 1..num_groups() or `owner` outside 0..owners - 1.
   [[nodiscard]] absl::StatusOr<KeyGroupRange> RangeOf(uint32_t owner, uint32_t owners) const;
+  /// The parts that take every group from `from` owners to `to`: for each
+  /// old owner in order, one part a new owner whose range meets its own,
+  /// in order. Errors: InvalidArgument as RangeOf's for either count.
+  [[nodiscard]] absl::StatusOr<std::vector<RescalePart>> RescalePlan(uint32_t from,
+                                                                    uint32_t to) const;
 
  private:
   explicit KeyGroups(uint32_t num_groups) : num_groups_(num_groups) {}

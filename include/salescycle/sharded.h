@@ -129,6 +129,19 @@ class SC_API ShardedPipeline {
   /// them saw, so that the states merge. Errors: CaptureFunnel's.
   [[nodiscard]] absl::StatusOr<FunnelState> CaptureFunnel(const FunnelOptions& options = {}) const;
 
+  /// Moves whole key groups so that `shards` shards own them (shard i the
+  /// groups KeyGroups::RangeOf(i, shards)): each shard's deals go, in parts
+  /// (KeyGroups::RescalePlan, SavePipelinePart), to the new shards, which
+  /// join theirs (LoadPipelines). Every deal keeps its state, key or id
+  /// and history, and CaptureFunnel is unchanged, byte for byte. The new
+  /// shards are new pipelines: deal indexes change (find deals by key or
+  /// id), and observers added to the old shards are not carried over. All
+  /// or nothing: the old shards are kept until every new one is made; it
+  /// holds the parts, as snapshot bytes, meanwhile. Errors: InvalidArgument
+  /// as Create's for `shards`; FailedPrecondition for a deal with neither
+  /// key nor id (it belongs to no group).
+  [[nodiscard]] absl::Status Rescale(uint32_t shards);
+
  private:
   ShardedPipeline(KeyGroups groups, std::vector<Pipeline> shards);
   // Checks every batch (on the shards' threads), then runs apply(shard,

@@ -117,6 +117,38 @@ func (g KeyGroups) RangeOf(owner, owners uint32) (first, end uint32, err error) 
 	return uint32(f), uint32(x), err
 }
 
+// RescalePart is one part of a rescale: the key groups [First, End) old
+// owner From gives new owner To; Counted: it carries From's funnel counters
+// and input positions (exactly one part of each old owner does).
+type RescalePart struct {
+	From, To, First, End uint32
+	Counted              bool
+}
+
+// RescalePlan is the parts that take every group from `from` owners to
+// `to` (include/salescycle/partition.h, KeyGroups::RescalePlan).
+func (g KeyGroups) RescalePlan(from, to uint32) ([]RescalePart, error) {
+	var n C.size_t
+	if err := call(func(e **C.char) C.sc_status {
+		return C.sc_key_group_rescale_plan(nil, 0, &n, C.uint32_t(g.n), C.uint32_t(from), C.uint32_t(to), e)
+	}); err != nil {
+		return nil, err
+	}
+	flat := make([]uint32, 5*int(n)+1) // never empty: &flat[0] is valid
+	if err := call(func(e **C.char) C.sc_status {
+		return C.sc_key_group_rescale_plan((*C.uint32_t)(unsafe.Pointer(&flat[0])), n, &n,
+			C.uint32_t(g.n), C.uint32_t(from), C.uint32_t(to), e)
+	}); err != nil {
+		return nil, err
+	}
+	parts := make([]RescalePart, int(n))
+	for i := range parts {
+		f := flat[5*i : 5*i+5]
+		parts[i] = RescalePart{From: f[0], To: f[1], First: f[2], End: f[3], Counted: f[4] != 0}
+	}
+	return parts, nil
+}
+
 // mustOK panics on an error that only a bug in this package or the library
 // can cause: the hashes take a pointer and length from a Go slice.
 func mustOK(err error) {

@@ -59,8 +59,9 @@ func (p *Pipeline) SavePart(deals []uint32, counters bool) ([]byte, error) {
 // LoadParts is one pipeline of m holding the deals of every part in turn
 // (keys and ids kept, indexes not), their funnel counters added and their
 // input positions together. A key, id or input source two parts hold is a
-// DataLoss *Error.
-func LoadParts(m *Machine, parts [][]byte) (*Pipeline, error) {
+// DataLoss *Error. WithLimits bounds each part (the defaults are meant for
+// untrusted bytes).
+func LoadParts(m *Machine, parts [][]byte, opts ...LoadOption) (*Pipeline, error) {
 	// cgo lets C see no Go pointer to Go pointers: the parts and the array
 	// of their addresses are copied into C memory for the call (one more
 	// element than needed, so that an empty list is a valid allocation).
@@ -77,8 +78,8 @@ func LoadParts(m *Machine, parts [][]byte) (*Pipeline, error) {
 		defer C.free(unsafe.Pointer(data[i]))
 	}
 	var out *C.sc_pipeline_t
-	if err := onMachine(m, func(mp *C.sc_machine_t, e **C.char) C.sc_status {
-		return C.sc_pipeline_load_parts(&out, mp, &data[0], &lens[0], C.size_t(count), e)
+	if err := loadOnMachine(m, opts, func(mp *C.sc_machine_t, l *C.sc_limits_t, e **C.char) C.sc_status {
+		return C.sc_pipeline_load_parts(&out, mp, &data[0], &lens[0], C.size_t(count), l, e)
 	}); err != nil {
 		return nil, err
 	}

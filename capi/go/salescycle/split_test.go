@@ -7,6 +7,22 @@ import (
 	"testing"
 )
 
+// 8 groups from 3 owners to 2, as partition_test.cc computes by hand.
+func TestRescalePlan(t *testing.T) {
+	g, err := NewKeyGroups(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := g.RescalePlan(3, 2)
+	want := []RescalePart{{0, 0, 0, 3, true}, {1, 0, 3, 4, true}, {1, 1, 4, 6, false}, {2, 1, 6, 8, true}}
+	if err != nil || fmt.Sprint(plan) != fmt.Sprint(want) {
+		t.Errorf("RescalePlan(3, 2) = %v, %v; want %v", plan, err, want)
+	}
+	if _, err := g.RescalePlan(0, 2); err == nil {
+		t.Error("RescalePlan(0, 2) did not fail")
+	}
+}
+
 // A pipeline split by key groups into two parts, one with the counters,
 // joins back into the same funnel; bad parts are named.
 func TestSplitAndJoin(t *testing.T) {

@@ -23,7 +23,7 @@ from .funnel_state import FunnelState
 from .journey import Journey
 from .limits import Limits
 from .machine import AttributeType, DealView, Machine, StageKind
-from .partition import MAX_KEY_GROUPS, KeyGroups, id_hash, key_hash
+from .partition import MAX_KEY_GROUPS, KeyGroups, RescalePart, id_hash, key_hash
 from .pipeline import RECORD_SIZE, Change, Ingested, Pipeline, records, stage_records
 
 __version__ = "0.1.0"
@@ -39,7 +39,7 @@ __all__ = [
     "AbortedError", "AlreadyExistsError", "AttributeType", "CallbackError", "Change",
     "ClosedError", "DataLossError", "DealView", "DurablePipeline", "Error", "EventRecord",
     "FailedPreconditionError", "FileMissingError", "FunnelState", "Ingested", "InternalError", "InvalidArgumentError",
-    "Journey", "KeyGroups", "Lifecycle", "Limits", "MAX_KEY_GROUPS", "Machine", "NotFoundError", "Outcome", "PermissionDeniedError",
+    "Journey", "KeyGroups", "RescalePart", "Lifecycle", "Limits", "MAX_KEY_GROUPS", "Machine", "NotFoundError", "Outcome", "PermissionDeniedError",
     "Pipeline", "RECORD_SIZE", "Recovery", "ResourceExhaustedError", "StageKind", "StageRecord",
     "Step", "UnavailableError", "id_hash", "key_hash", "library_version", "records",
     "stage_records",

@@ -12,8 +12,8 @@ lands in the same group in every process, and in C, C++ and Go too.
     groups.of_keys(keys)                         # one C call for them all
     groups.range_of(owner=1, owners=3)           # range(1366, 2731)
 """
-from ctypes import byref, c_uint32, c_void_p
-from typing import Iterable, Optional, Union
+from ctypes import byref, c_size_t, c_uint32, c_void_p
+from typing import Iterable, List, NamedTuple, Optional, Union
 
 from ._native import call, column, encode, key_column, lib, typed_column
 
@@ -34,6 +34,14 @@ def id_hash(id: int) -> int:
     out = c_uint32()
     call(lib.sc_id_hash, byref(out), id)
     return out.value
+
+
+class RescalePart(NamedTuple):
+    """One part of a rescale (KeyGroups.rescale_plan)."""
+    old_owner: int
+    new_owner: int
+    groups: range
+    counted: bool
 
 
 class KeyGroups:
@@ -78,6 +86,22 @@ class KeyGroups:
         out = c_uint32()
         call(lib.sc_key_group_owner, byref(out), group, self.num_groups, owners)
         return out.value
+
+    def rescale_plan(self, old_owners: int, new_owners: int) -> List["RescalePart"]:
+        """The parts that take every group from `old_owners` owners to
+        `new_owners` (salescycle/partition.h, KeyGroups::RescalePlan): for
+        each old owner in order, one part a new owner whose range meets its
+        own; `counted` marks the one part of each old owner that carries its
+        funnel counters and input positions."""
+        count = c_size_t()
+        call(lib.sc_key_group_rescale_plan, None, 0, byref(count), self.num_groups,
+             old_owners, new_owners)
+        flat, pointer = column("I", "uint32", 5 * count.value, False)
+        if count.value:
+            call(lib.sc_key_group_rescale_plan, pointer, count.value, byref(count),
+                 self.num_groups, old_owners, new_owners)
+        return [RescalePart(flat[i], flat[i + 1], range(flat[i + 2], flat[i + 3]),
+                            bool(flat[i + 4])) for i in range(0, 5 * count.value, 5)]
 
     def range_of(self, owner: int, owners: int) -> range:
         """The groups owner `owner` of `owners` holds."""

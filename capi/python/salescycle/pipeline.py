@@ -201,18 +201,19 @@ class Pipeline(Stepping):
         return _native.take_bytes(data, size.value)
 
     @classmethod
-    def load_parts(cls, machine: Machine, parts: Iterable[bytes]) -> "Pipeline":
+    def load_parts(cls, machine: Machine, parts: Iterable[bytes], *,
+                   limits: Optional[Limits] = None) -> "Pipeline":
         """One pipeline holding the deals of every snapshot in `parts`, in
         turn (keys and ids kept, indexes not), their funnel counters added
         and their input positions together. Raises DataLossError for a key,
         id or input source two parts hold, FailedPreconditionError for parts
-        of different history limits or funnel settings."""
+        of different history limits or funnel settings, InvalidArgumentError
+        for a part past `limits` (default: Limits(), meant for untrusted
+        bytes)."""
         parts = [bytes(p) for p in parts]
         data = (ctypes.c_char_p * len(parts))(*parts)
         lens = (c_size_t * len(parts))(*[len(p) for p in parts])
-        out = c_void_p()
-        call(lib.sc_pipeline_load_parts, byref(out), machine._handle, data, lens, len(parts))
-        return cls._adopt(out, machine)
+        return cls._load("load_parts", machine, (data, lens, len(parts)), limits)
 
     # ---- deals
 

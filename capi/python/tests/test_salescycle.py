@@ -586,6 +586,14 @@ class SplitAndJoinTest(unittest.TestCase):
                                                   self.p.save_part(high, counters=True)])
         self.assertNotEqual(doubled.funnel("json"), self.p.funnel("json"))
 
+    def test_rescale_plan_by_hand(self):
+        # 8 groups from 3 owners ([0,3) [3,6) [6,8)) to 2 ([0,4) [4,8)).
+        self.assertEqual(sc.KeyGroups(8).rescale_plan(3, 2), [
+            sc.RescalePart(0, 0, range(0, 3), True), sc.RescalePart(1, 0, range(3, 4), True),
+            sc.RescalePart(1, 1, range(4, 6), False), sc.RescalePart(2, 1, range(6, 8), True)])
+        with self.assertRaises(sc.InvalidArgumentError):
+            sc.KeyGroups(8).rescale_plan(3, 9)
+
     def test_bad_parts_are_refused(self):
         with self.assertRaisesRegex(sc.InvalidArgumentError, "is given twice"):
             self.p.save_part([3, 3])
