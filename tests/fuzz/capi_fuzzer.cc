@@ -59,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     uint64_t a = 0, r = 0;
     uint8_t* bytes = nullptr;
     size_t len = 0;
-    switch (in.Byte() % 20) {
+    switch (in.Byte() % 21) {
       case 0: sc_pipeline_add(&deal, p, in.Time(), &err); break;
       case 1: sc_pipeline_add_with_id(&deal, p, in.U32() % 16, in.Time(), &err); break;
       case 2: sc_pipeline_remove(p, in.U32() % 64, &err); break;
@@ -172,6 +172,36 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
         in.data += n;
         in.size -= n;
+        break;
+      }
+      case 20: {
+        // Rescaling: a plan into a buffer of any size, the deals of some key
+        // groups (topped up with deals that may be gone or repeated), a part
+        // of them, and the part joined alone or after itself.
+        uint32_t plan[5 * 8];
+        size_t parts = 0;
+        const uint32_t num_groups = in.U32() % 40000;
+        sc_key_group_rescale_plan(in.Byte() & 1 ? plan : nullptr, in.Byte() % 9, &parts,
+                                  num_groups, in.U32() % 64, in.U32() % 64, &err);
+        uint32_t deals[8];
+        size_t n = 0;
+        const uint32_t first = in.Byte() % 20;
+        if (sc_pipeline_deals_in_key_groups(deals, 8, &n, p, 16, first, first + in.Byte() % 20,
+                                            &err) != SC_OK) {
+          n = 0;
+        }
+        for (size_t i = n; i < 8; ++i) deals[i] = in.U32() % 70;
+        if (sc_pipeline_save_part(&bytes, &len, p, deals, std::min<size_t>(8, n + in.Byte() % 3),
+                                  in.Byte() & 1, &err) == SC_OK) {
+          const uint8_t* part[2] = {bytes, bytes};
+          const size_t lens[2] = {len, len};
+          sc_pipeline_t* joined = nullptr;
+          if (sc_pipeline_load_parts(&joined, machine, part, lens, 1 + (in.Byte() & 1), nullptr,
+                                     &err) == SC_OK) {
+            sc_pipeline_destroy(joined);
+          }
+          sc_free(bytes);
+        }
         break;
       }
       case 11: {
