@@ -41,6 +41,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
 #include "src/cli/rows.h"
+#include "src/json_writer.h"
 #include "src/pipeline_internal.h"
 #include "src/status_macros.h"
 
@@ -1635,26 +1636,11 @@ sc_status sc_pipeline_positions_json(char** out_data, size_t* out_len,
     SC_C_REQUIRE(out_data);
     SC_C_REQUIRE(out_len);
     SC_C_REQUIRE(pipeline);
-    // Source names are UTF-8 (ApplyAt checks), so escaping '"', '\\' and
-    // control characters makes them JSON strings.
-    std::string json = "{";
-    for (const auto& [source, next] : pipeline->rep.Positions()) {
-      if (json.size() > 1) json += ", ";
-      json += '"';
-      for (const char c : source) {
-        if (c == '"' || c == '\\') {
-          json += '\\';
-          json += c;
-        } else if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppend(&json, "\\u00", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
-        } else {
-          json += c;
-        }
-      }
-      absl::StrAppend(&json, "\": ", next);
-    }
-    json += "}";
-    return Give(out_data, out_len, json);
+    salescycle::internal::JsonWriter json;
+    json.Open('{');
+    for (const auto& [source, next] : pipeline->rep.Positions()) json.Field(source, next);
+    json.Close('}');
+    return Give(out_data, out_len, json.Take());
   });
 }
 
