@@ -67,8 +67,8 @@ std::vector<std::string> SnapshotReasons(const Scope& scope,
   return out;
 }
 
-// `positions`: the pipeline's input positions, which a part carries only
-// with the counters.
+// `positions_too`: whether it lists the pipeline's input positions (a part
+// carries them only with the counters).
 v1::PipelineHeader Header(const Scope& scope, bool positions_too,
                           const std::vector<std::string>& reasons) {
   const Pipeline& p = scope.p;
