@@ -3,7 +3,7 @@
 stream, as CSV, split by key group and ingested by N shards on N worker
 processes (salescycle.dask), for N = 1 and 2; prints, for each, the rows,
 accepted and rejected against the generator's own summary, as proof that
-the work was done.
+the work was done; then the time to rescale the 2 shards to 1 and back.
 
     /usr/bin/python3 bench/dask_benchmark.py [--events 2000000] [--journeys 100000]
 
@@ -60,6 +60,18 @@ def main():
                 start = time.perf_counter()
                 done = shards.ingest(paths)
                 seconds = time.perf_counter() - start
+                if workers == 2:
+                    # Rescaling: every deal moves through parts (2 -> 1)
+                    # and half of them back (1 -> 2); the deals all stay.
+                    deals = shards.size()
+                    moves = []
+                    for to in (1, 2):
+                        begin = time.perf_counter()
+                        shards.rescale(to)
+                        moves.append(time.perf_counter() - begin)
+                        if shards.size() != deals:
+                            sys.exit("rescale to %d shards left %d of %d deals"
+                                     % (to, shards.size(), deals))
             rows = sum(d.rows for d in done)
             accepted = sum(d.accepted for d in done)
             rejected = sum(d.rejected for d in done)
@@ -69,6 +81,9 @@ def main():
                      "" if ok else "  DIFFERS FROM THE GENERATOR"))
             if not ok:
                 sys.exit(1)
+            if workers == 2:
+                print("rescale of %d deals: 2 -> 1 shard %.3f s, 1 -> 2 shards %.3f s; "
+                      "every deal kept" % (deals, moves[0], moves[1]))
 
 
 if __name__ == "__main__":

@@ -133,6 +133,7 @@ class ShardedCluster:
         self.shards = shards
         self.num_groups = num_groups
         workers = sorted(client.scheduler_info()["workers"])
+
         # Which groups a shard owns is the client's business (partition_csv
         # writes each shard's rows); the actor only holds the pipeline.
         futures = [client.submit(ShardActor, machine_text, analytics, cohort,
@@ -209,6 +210,10 @@ class ShardedCluster:
         for part in KeyGroups(self.num_groups).rescale_plan(self.shards, shards):
             calls[part.new_owner].append(self.actors[part.old_owner].part(
                 self.num_groups, part.groups.start, part.groups.stop, part.counted))
+        # The parts pass through this client and the task graph (an actor
+        # cannot hand another one data): it needs room for them, and Dask
+        # warns of large objects in the graph. Scattering them ahead to
+        # the new shards' workers had the actors' creation cancelled.
         parts = [[c.result() for c in per_shard] for per_shard in calls]
         rescaled = ShardedCluster(self.client, self.machine_text, shards=shards,
                                   num_groups=self.num_groups, _parts=parts)
