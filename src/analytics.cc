@@ -468,7 +468,8 @@ void FunnelAccumulator::ShareLive(const FunnelAccumulator& source, DealIndex dea
     // A cycle out of order stays counted in order where it got to in
     // order: no later move takes that back, but it goes with the deal, so
     // that no part counts more cycles in order than cycles.
-    if (const unsigned mark = marks.flags >> kInOrderShift; mark != 0) {
+    // REQUIRES (SavePipelinePart checks): not kUnknownInOrder.
+    if (const unsigned mark = InOrderMark(marks.flags); mark != 0) {
       g->furthest_in_order[mark - 1] += step;
     }
     if (lost) g->lost += step;

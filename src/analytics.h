@@ -288,13 +288,16 @@ class FunnelAccumulator {
   static constexpr uint8_t kLost = 2;
   // The cycle skipped a stage of the line: it no longer counts in order.
   static constexpr uint8_t kOutOfOrder = 4;
-  // The flags' bits above the three: where a cycle out of order stays
-  // counted in order, so that a part of a pipeline (SavePipelinePart) can
-  // take that count with the deal. 31 positions fit; a cycle that went out
-  // of order further along a longer line keeps none (its count stays where
-  // it was made when the deal moves).
+  // The flags' bits above the three (the in-order mark): where a cycle out
+  // of order stays counted in order, so that a part of a pipeline
+  // (SavePipelinePart) can take that count with the deal. 0: nowhere (it
+  // skipped the first stage); 1 + its position for positions 0 to 29;
+  // kUnknownInOrder past them on a longer line, or for a cycle restored
+  // from a snapshot older than format 5, which did not keep it: such a
+  // deal cannot move until its cycle ends (SavePipelinePart says so).
   static constexpr unsigned kInOrderShift = 3;
-  static constexpr uint8_t kMaxInOrderMark = 31;
+  static constexpr uint8_t kUnknownInOrder = 31;
+  static uint8_t InOrderMark(uint8_t flags) { return flags >> kInOrderShift; }
   static constexpr uint32_t kNoCohort = std::numeric_limits<uint32_t>::max();
 
   FunnelAccumulator(const Machine& machine, Cohort cohort);
@@ -514,7 +517,9 @@ class FunnelAccumulator {
     }
     marks->furthest = position;
     if (!in_order && (marks->flags & kOutOfOrder) == 0) {
-      const unsigned mark = furthest == kOffLine || furthest >= kMaxInOrderMark ? 0 : furthest + 1u;
+      const unsigned mark = furthest == kOffLine                ? 0u
+                            : furthest + 1u < kUnknownInOrder ? furthest + 1u
+                                                              : unsigned{kUnknownInOrder};
       marks->flags = static_cast<uint8_t>(marks->flags | kOutOfOrder | (mark << kInOrderShift));
     }
   }

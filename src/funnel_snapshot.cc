@@ -211,9 +211,10 @@ absl::Status ReadFunnelColumns(ChunkReadContext* c) {
     const DealIndex d = static_cast<DealIndex>(c->first + i);
     if (!c->pipeline->Contains(d)) continue;
     SC_RETURN_IF_ERROR(ReadVisited(*c, d, k, width, &visited));
-    const uint32_t flags = chunk.funnel_flags(static_cast<int>(k));
+    uint32_t flags = chunk.funnel_flags(static_cast<int>(k));
     // The outcome bits, and above them where a cycle out of order stays
-    // counted in order (FunnelAccumulator::kInOrderShift): a line position.
+    // counted in order (FunnelAccumulator::kInOrderShift): 1 + a position
+    // on the line.
     const uint32_t in_order_mark = flags >> FunnelAccumulator::kInOrderShift;
     if (flags > 0xFF || (in_order_mark != 0 && ((flags & FunnelAccumulator::kOutOfOrder) == 0 ||
                                                 in_order_mark > acc->line().size()))) {
@@ -234,6 +235,13 @@ absl::Status ReadFunnelColumns(ChunkReadContext* c) {
       const StageId mapped = c->map.stages[furthest - 1];
       if (mapped == kNoStage) return MissingFunnelStage(c->map, furthest - 1);
       position = acc->line_position(mapped);
+    }
+    // Before format 5 a cycle out of order kept no mark: whether it is
+    // counted in order somewhere is not known, so it may not move
+    // (SavePipelinePart) until its cycle ends.
+    if (c->header.format_version() < kFormatVersion &&
+        (flags & FunnelAccumulator::kOutOfOrder) != 0 && position != FunnelAccumulator::kOffLine) {
+      flags |= uint32_t{FunnelAccumulator::kUnknownInOrder} << FunnelAccumulator::kInOrderShift;
     }
     const Timestamp added = EncodeDelta(
         c->pipeline->entered_at(d), chunk.funnel_added_before_entry(static_cast<int>(k)));

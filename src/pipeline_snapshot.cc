@@ -78,13 +78,14 @@ v1::PipelineHeader Header(const Scope& scope, bool positions_too,
   const auto positions =
       positions_too ? p.Positions() : std::vector<std::pair<std::string, uint64_t>>();
   // The oldest format that holds what is written, so that older readers
-  // read all they can (snapshot_format.h).
-  bool in_order_marks = false;
-  for (size_t i = 0; funnel != nullptr && !in_order_marks && i < scope.slots(); ++i) {
+  // read all they can (snapshot_format.h): 5 for any cycle out of order,
+  // whose in-order mark (none, too) only 5 keeps.
+  bool out_of_order = false;
+  for (size_t i = 0; funnel != nullptr && !out_of_order && i < scope.slots(); ++i) {
     const DealIndex d = scope.deal(i);
-    in_order_marks = p.Contains(d) && (funnel->flags(d) >> FunnelAccumulator::kInOrderShift) != 0;
+    out_of_order = p.Contains(d) && (funnel->flags(d) & FunnelAccumulator::kOutOfOrder) != 0;
   }
-  h.set_format_version(in_order_marks       ? kFormatVersion
+  h.set_format_version(out_of_order         ? kFormatVersion
                        : !positions.empty() ? kFormatVersionWithPositions
                        : funnel != nullptr  ? kFormatVersionWithFunnel
                                             : kFormatVersionWithoutFunnel);
@@ -591,9 +592,27 @@ absl::Status SavePipelinePart(const Pipeline& pipeline, absl::Span<const DealInd
     }
     seen[d] = true;
   }
+  // A deal whose cycle is counted in order at a place it did not keep
+  // (FunnelAccumulator::kUnknownInOrder) cannot take that count along:
+  // moving it would leave the count behind, uncounted where it goes. The
+  // deals that move are the part's, or, for the part with the counters,
+  // all the others.
+  const bool counted = counters == PartCounters::kWithCounters;
+  if (const internal::FunnelAccumulator* funnel = internal::PipelineInternal::analytics(pipeline)) {
+    for (DealIndex d = 0; d < pipeline.slot_count(); ++d) {
+      if (pipeline.Contains(d) && seen[d] != counted &&
+          internal::FunnelAccumulator::InOrderMark(funnel->flags(d)) ==
+              internal::FunnelAccumulator::kUnknownInOrder) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "SavePipelinePart: deal ", d,
+            " cannot move: its cycle went out of order past the 30th stage of the funnel "
+            "line, or was restored from a snapshot older than format 5, and where it stays "
+            "counted in order is not kept (it can move once it starts a new cycle)"));
+      }
+    }
+  }
   const std::vector<DealIndex> part(deals.begin(), deals.end());
-  return internal::PipelineSaver::Save(pipeline, sink, &part,
-                                       counters == PartCounters::kWithCounters);
+  return internal::PipelineSaver::Save(pipeline, sink, &part, counted);
 }
 
 absl::StatusOr<Pipeline> LoadPipelines(absl::Span<const SnapshotSource> sources,

@@ -35,8 +35,9 @@ namespace internal {
 // 5: where a funnel cycle that went out of order stays counted in order
 // (the funnel flags' bits above the outcome: FunnelAccumulator::
 // kInOrderShift), so that a deal moved to another pipeline takes that count
-// with it (SavePipelinePart). Only a pipeline with such a cycle is written
-// as 5; a reader of 4 refuses it rather than take the bits for damage.
+// with it (SavePipelinePart). Only a pipeline with a cycle out of order is
+// written as 5; a reader of 4 refuses it rather than take the bits for
+// damage. Read from an older format, such a cycle's mark is unknown.
 inline constexpr uint32_t kFormatVersion = 5;
 inline constexpr uint32_t kFormatVersionWithPositions = 4;
 inline constexpr uint32_t kFormatVersionWithFunnel = 3;

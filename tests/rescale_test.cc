@@ -15,6 +15,7 @@
 #include "salescycle/funnel_state.h"
 #include "salescycle/sharded.h"
 #include "salescycle/snapshot.h"
+#include "tests/snapshot_frames.h"
 #include "tests/test_util.h"
 
 namespace salescycle {
@@ -314,6 +315,74 @@ TEST_F(SplitAndJoin, ADealWithoutKeyBelongsToNoGroup) {
   auto refused = DealsInKeyGroups(*p_, groups, {0, 8});
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(refused.status().message(), HasSubstr(absl::StrCat("deal ", *bare, " has neither")));
+}
+
+// A deal whose cycle went out of order keeps where it stays counted in
+// order, so that the count moves with it; where that is not kept (past the
+// 30th stage of a long funnel line, or in a snapshot older than format 5),
+// the deal cannot move, and SavePipelinePart says so rather than leave the
+// count behind.
+TEST(InOrderMarks, ADealWhoseInOrderCountIsUnknownCannotMove) {
+  // A line of 34 open stages, then won: "next" steps along it, "jump" skips
+  // one stage.
+  std::string spec = "name: \"long\" initial_stage: \"s0\"\n";
+  for (int i = 0; i < 34; ++i) absl::StrAppend(&spec, "stages { id: \"s", i, "\" }\n");
+  absl::StrAppend(&spec, "stages { id: \"won\" kind: WON }\nevents { id: \"next\" }\n",
+                  "events { id: \"jump\" }\n");
+  for (int i = 0; i < 34; ++i) {
+    const std::string to = i == 33 ? "won" : absl::StrCat("s", i + 1);
+    absl::StrAppend(&spec, "transitions { from_stage: \"s", i, "\" event: \"next\" to: \"", to,
+                    "\" }\n");
+    if (i < 32) {
+      absl::StrAppend(&spec, "transitions { from_stage: \"s", i, "\" event: \"jump\" to: \"s",
+                      i + 2, "\" }\n");
+    }
+  }
+  auto m = Machine::FromTextProto(spec);
+  ASSERT_TRUE(m.ok()) << m.status();
+  PipelineOptions o;
+  o.analytics.enabled = true;
+  auto p = Pipeline::Create(*m, o);
+  ASSERT_TRUE(p.ok());
+  const EventId next = *(*m)->FindEvent("next"), jump = *(*m)->FindEvent("jump");
+  // Deal 0 skips at the 6th stage: it moves. Deal 1 skips after the 31st.
+  const DealIndex early = *p->AddWithKey("early", 0), late = *p->AddWithKey("late", 0);
+  Timestamp t = 1;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(p->Fire(early, next, t++)->moved());
+  ASSERT_TRUE(p->Fire(early, jump, t++)->moved());
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(p->Fire(late, next, t++)->moved());
+  ASSERT_TRUE(p->Fire(late, jump, t++)->moved());
+  std::string part;
+  const std::vector<DealIndex> first = {early}, second = {late};
+  EXPECT_TRUE(SavePipelinePart(*p, first, PartCounters::kWithout, SnapshotSink::Bytes(&part)).ok());
+  absl::Status s = SavePipelinePart(*p, second, PartCounters::kWithout, SnapshotSink::Bytes(&part));
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.message(), HasSubstr(absl::StrCat("deal ", late, " cannot move: its cycle went out of order")));
+  // With the counters, the deals left out are the ones that move.
+  s = SavePipelinePart(*p, first, PartCounters::kWithCounters, SnapshotSink::Bytes(&part));
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(SavePipelinePart(*p, second, PartCounters::kWithCounters, SnapshotSink::Bytes(&part)).ok());
+  // Won, its cycle keeps its marks until a new one starts: still refused.
+  for (int i = 32; i < 34; ++i) ASSERT_TRUE(p->Fire(late, next, t++)->moved());
+  ASSERT_EQ((*m)->stage(p->stage(late)).id, "won");
+  s = SavePipelinePart(*p, second, PartCounters::kWithout, SnapshotSink::Bytes(&part));
+  EXPECT_THAT(s.message(), HasSubstr("it can move once it starts a new cycle"));
+
+  // The same pipeline as an older format wrote it: the marks were not kept,
+  // so a deal out of order is unknown, however early it skipped.
+  std::string bytes;
+  ASSERT_TRUE(SavePipeline(*p, SnapshotSink::Bytes(&bytes)).ok());
+  auto frames = SnapshotFrames(bytes);
+  ASSERT_EQ(frames[0].header().format_version(), 5u);
+  frames[0].mutable_header()->set_format_version(4);
+  v1::PipelineChunk* chunk = frames[1].mutable_chunk();
+  for (int k = 0; k < chunk->funnel_flags_size(); ++k) chunk->set_funnel_flags(k, chunk->funnel_flags(k) & 7);
+  auto old = LoadPipeline(SnapshotSource::Bytes(EncodeSnapshotFrames(frames)), *m);
+  ASSERT_TRUE(old.ok()) << old.status();
+  s = SavePipelinePart(*old, first, PartCounters::kWithout, SnapshotSink::Bytes(&part));
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  const std::vector<DealIndex> both = {early, late};
+  EXPECT_TRUE(SavePipelinePart(*old, both, PartCounters::kWithCounters, SnapshotSink::Bytes(&part)).ok());
 }
 
 }  // namespace

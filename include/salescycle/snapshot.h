@@ -186,7 +186,11 @@ class SnapshotSource {
 /// their own: stage, entry time, attributes, key or id, history and funnel
 /// marks. The pipeline is not changed (remove the deals once the part is safe
 /// elsewhere). Errors: as SavePipeline; InvalidArgument naming a deal that is
-/// not live or is given twice.
+/// not live or is given twice; FailedPrecondition naming a deal that would
+/// move (one of `deals`, or with the counters one left out) whose cycle went
+/// out of order where the place it stays counted in order is not kept: past
+/// the 30th stage of the funnel line, or restored from a snapshot older than
+/// format 5 (it can move once it starts a new cycle).
 [[nodiscard]] SC_API absl::Status SavePipelinePart(const Pipeline& pipeline,
                                                    absl::Span<const DealIndex> deals,
                                                    PartCounters counters,
