@@ -47,6 +47,11 @@ _OWN_PARTS = Limits(string_length=2**64 - 1, history_length=2**64 - 1,
                     snapshot_deals=2**64 - 1, history_entries=2**64 - 1)
 
 
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
 class ShardActor:
     """One shard, on one worker: a Pipeline of the deals whose key groups
     are in its range. Created by ShardedCluster; its methods run on the
@@ -56,16 +61,31 @@ class ShardActor:
                  snapshot_path: Optional[str] = None, parts: Optional[List[bytes]] = None):
         self.machine = Machine.from_text(spec_text)
         if parts is not None:
+            # Bytes, or the paths of files that hold them (rescale's
+            # `directory`).
+            parts = [p if isinstance(p, bytes) else _read(p) for p in parts]
             self.pipeline = Pipeline.load_parts(self.machine, parts, limits=_OWN_PARTS)
         elif snapshot_path is None:
             self.pipeline = Pipeline(self.machine, analytics=analytics, cohort=cohort)
         else:
             self.pipeline = Pipeline.load_file(self.machine, snapshot_path)
 
-    def part(self, num_groups: int, first: int, end: int, counters: bool) -> bytes:
-        """The deals of key groups [first, end), as a part (Pipeline.save_part)."""
+    def part(self, num_groups: int, first: int, end: int, counters: bool,
+             path: Optional[str] = None) -> Optional[bytes]:
+        """The deals of key groups [first, end), as a part (Pipeline.save_part):
+        its bytes, or None once written to `path` (a temporary file beside
+        it, flushed, then renamed)."""
         deals = self.pipeline.deals_in_key_groups(num_groups, first, end, numpy=False)
-        return self.pipeline.save_part(deals, counters=counters)
+        data = self.pipeline.save_part(deals, counters=counters)
+        if path is None:
+            return data
+        tmp = path + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        return None
 
     def ingest_file(self, path: str) -> tuple:
         return tuple(self.pipeline.ingest_file(path))
@@ -194,7 +214,7 @@ class ShardedCluster:
         return cls(client, machine_text, shards=manifest["shards"],
                    num_groups=manifest["num_groups"], _snapshots=snapshots)
 
-    def rescale(self, shards: int) -> None:
+    def rescale(self, shards: int, *, directory: Optional[str] = None) -> None:
         """Moves whole key groups so that `shards` shards own them (shard j
         the groups KeyGroups.range_of(j, shards)), placed over the client's
         workers now. Each shard's deals leave in parts, one for each new
@@ -205,19 +225,39 @@ class ShardedCluster:
         its deals: a failure leaves the cluster as it was. Input read after
         it is partitioned for the new count (partition_csv(..., shards=
         shards)); checkpoint after it, so that a restore finds the new
-        shards."""
+        shards.
+
+        Without `directory` the parts pass through this client and the
+        task graph (an actor cannot hand another one data), which needs
+        room for them (Dask warns of large objects in the graph; scattering
+        them ahead to the new shards' workers had the actors' creation
+        cancelled). With `directory`, a path every worker sees (as a
+        checkpoint's), each part goes there as a file and only its name
+        passes through; the files are removed once the new shards hold
+        their deals."""
+        if directory is not None:
+            os.makedirs(directory, exist_ok=True)
         calls = [[] for _ in range(shards)]
-        for part in KeyGroups(self.num_groups).rescale_plan(self.shards, shards):
-            calls[part.new_owner].append(self.actors[part.old_owner].part(
-                self.num_groups, part.groups.start, part.groups.stop, part.counted))
-        # The parts pass through this client and the task graph (an actor
-        # cannot hand another one data): it needs room for them, and Dask
-        # warns of large objects in the graph. Scattering them ahead to
-        # the new shards' workers had the actors' creation cancelled.
-        parts = [[c.result() for c in per_shard] for per_shard in calls]
+        paths = []
+        for n, part in enumerate(KeyGroups(self.num_groups).rescale_plan(self.shards, shards)):
+            path = None
+            if directory is not None:
+                path = os.path.join(directory, "rescale-part-%d.bin" % n)
+                paths.append(path)
+            calls[part.new_owner].append((path, self.actors[part.old_owner].part(
+                self.num_groups, part.groups.start, part.groups.stop, part.counted, path)))
+        parts = []
+        for per_shard in calls:
+            mine = []
+            for path, call in per_shard:
+                data = call.result()  # None once written to `path`
+                mine.append(data if path is None else path)
+            parts.append(mine)
         rescaled = ShardedCluster(self.client, self.machine_text, shards=shards,
                                   num_groups=self.num_groups, _parts=parts)
         self.actors, self.shards = rescaled.actors, shards
+        for path in paths:
+            os.remove(path)
 
     def funnel_state(self, *, value: Optional[str] = None, by: Optional[str] = None,
                      now: Optional[int] = None) -> FunnelState:

@@ -97,7 +97,11 @@ class DaskTest(unittest.TestCase):
             self.assertGreater(len(sc.Pipeline.load_parts(self.machine, [mine])), 0)
             for part in theirs:
                 self.assertEqual(len(sc.Pipeline.load_parts(self.machine, [part])), 0)
-        cluster.rescale(1)
+        # Through files (a directory every worker sees), not the client:
+        # 3 shards to 1, and the part files gone after.
+        parts_dir = os.path.join(self.tmp.name, "rescale-parts")
+        cluster.rescale(1, directory=parts_dir)
+        self.assertEqual(os.listdir(parts_dir), [])
         self.assertEqual(cluster.size(), len(one))
         self.assertEqual(cluster.funnel("json"), one.funnel("json"))
         self.assertEqual(cluster.funnel("table"), one.funnel("table"))
