@@ -239,25 +239,32 @@ class ShardedCluster:
             os.makedirs(directory, exist_ok=True)
         calls = [[] for _ in range(shards)]
         paths = []
-        for n, part in enumerate(KeyGroups(self.num_groups).rescale_plan(self.shards, shards)):
-            path = None
-            if directory is not None:
-                path = os.path.join(directory, "rescale-part-%d.bin" % n)
-                paths.append(path)
-            calls[part.new_owner].append((path, self.actors[part.old_owner].part(
-                self.num_groups, part.groups.start, part.groups.stop, part.counted, path)))
-        parts = []
-        for per_shard in calls:
-            mine = []
-            for path, call in per_shard:
-                data = call.result()  # None once written to `path`
-                mine.append(data if path is None else path)
-            parts.append(mine)
-        rescaled = ShardedCluster(self.client, self.machine_text, shards=shards,
-                                  num_groups=self.num_groups, _parts=parts)
-        self.actors, self.shards = rescaled.actors, shards
-        for path in paths:
-            os.remove(path)
+        try:
+            for n, part in enumerate(KeyGroups(self.num_groups).rescale_plan(self.shards,
+                                                                             shards)):
+                path = None
+                if directory is not None:
+                    path = os.path.join(directory, "rescale-part-%d.bin" % n)
+                    paths.append(path)
+                calls[part.new_owner].append((path, self.actors[part.old_owner].part(
+                    self.num_groups, part.groups.start, part.groups.stop, part.counted, path)))
+            parts = []
+            for per_shard in calls:
+                mine = []
+                for path, call in per_shard:
+                    data = call.result()  # None once written to `path`
+                    mine.append(data if path is None else path)
+                parts.append(mine)
+            rescaled = ShardedCluster(self.client, self.machine_text, shards=shards,
+                                      num_groups=self.num_groups, _parts=parts)
+            self.actors, self.shards = rescaled.actors, shards
+        finally:
+            # Made or not, the part files are not kept: on a failure the
+            # old shards still hold every deal.
+            for path in paths:
+                for name in (path, path + ".tmp"):
+                    if os.path.exists(name):
+                        os.remove(name)
 
     def funnel_state(self, *, value: Optional[str] = None, by: Optional[str] = None,
                      now: Optional[int] = None) -> FunnelState:
