@@ -36,6 +36,15 @@ using PI = PipelineInternal;
 // in the order the deals first use them, so that the same state gives the
 // same bytes however the pipeline came to intern them. `*renumber` maps the
 // pipeline's reason ids to the snapshot's.
+// A part of a pipeline (SavePipelinePart): its deals (live, each once) in
+// their order, which of the pipeline's slots they are, and whether it
+// carries the pipeline's funnel counters and input positions.
+struct Part {
+  std::vector<DealIndex> deals;
+  std::vector<bool> member;  // by slot
+  bool counted;
+};
+
 // What a snapshot holds: every slot of the pipeline, or a part of its deals
 // (SavePipelinePart), which come back numbered from 0 in the part's order.
 struct Scope {
@@ -137,34 +146,31 @@ size_t ChunkLength(const Scope& scope, size_t first) {
   return most;
 }
 
-// The funnel counters of a part: with `counted`, the pipeline's, less what
-// its other live deals hold that a move takes back (they go with those
+// The funnel counters of a part: with the counters, the pipeline's, less
+// what its other live deals hold that a move takes back (they go with those
 // deals); without, only what the part's own deals hold. The parts of one
 // split, one of them counted, add up to the pipeline's counters.
-FunnelAccumulator PartCounters(const Pipeline& p, const FunnelAccumulator& whole,
-                               const std::vector<DealIndex>& part, bool counted) {
+FunnelAccumulator CountersOfPart(const Pipeline& p, const FunnelAccumulator& whole,
+                                 const Part& part) {
   FunnelAccumulator out(p.machine(), whole.cohort());
-  if (!counted) {
+  if (!part.counted) {
     // The latest time seen, which merging takes the largest of, is the
     // pipeline's whichever part has the counters.
     if (whole.has_latest()) out.RestoreLatest(whole.latest());
-    for (const DealIndex d : part) out.ShareLive(whole, d, 1);
+    for (const DealIndex d : part.deals) out.ShareLive(whole, d, 1);
     return out;
   }
   out.MergeCounters(whole);
-  std::vector<bool> in_part(p.slot_count(), false);
-  for (const DealIndex d : part) in_part[d] = true;
   for (DealIndex d = 0; d < p.slot_count(); ++d) {
-    if (p.Contains(d) && !in_part[d]) out.ShareLive(whole, d, -1);
+    if (p.Contains(d) && !part.member[d]) out.ShareLive(whole, d, -1);
   }
   return out;
 }
 
-// `part`: null for the whole pipeline, else the deals of a part (live, each
-// once), with or without the counters (`counted`).
-absl::Status Save(const Pipeline& p, FrameWriter* w,
-                  const std::vector<DealIndex>* part = nullptr, bool counted = true) {
-  const Scope scope{p, part};
+// `part`: null for the whole pipeline.
+absl::Status Save(const Pipeline& p, FrameWriter* w, const Part* part = nullptr) {
+  const Scope scope{p, part == nullptr ? nullptr : &part->deals};
+  const bool counted = part == nullptr || part->counted;
   SC_RETURN_IF_ERROR(
       w->Write(absl::string_view(kPipelineMagic, sizeof kPipelineMagic)));
   v1::PipelineFrame frame;
@@ -177,7 +183,7 @@ absl::Status Save(const Pipeline& p, FrameWriter* w,
     v1::PipelineChunk* chunk = frame.mutable_chunk();
     chunk->Clear();
     chunk->set_first_slot(first);
-    const ChunkWriteContext context{p, first, n, chunk, reason_ids, part};
+    const ChunkWriteContext context{p, first, n, chunk, reason_ids, scope.part};
     for (const ChunkColumn& column : ChunkColumns()) column.write(context);
     SC_RETURN_IF_ERROR(w->WriteFrame(frame));
     first += n;
@@ -186,7 +192,7 @@ absl::Status Save(const Pipeline& p, FrameWriter* w,
     if (part == nullptr) {
       WriteFunnelFrame(*funnel, frame.mutable_funnel());
     } else {
-      WriteFunnelFrame(PartCounters(p, *funnel, *part, counted), frame.mutable_funnel());
+      WriteFunnelFrame(CountersOfPart(p, *funnel, *part), frame.mutable_funnel());
     }
     SC_RETURN_IF_ERROR(w->WriteFrame(frame));
   }
@@ -200,7 +206,7 @@ absl::Status Save(const Pipeline& p, FrameWriter* w,
     }
   } else {
     std::vector<uint64_t> counts(p.machine().num_stages(), 0);
-    for (const DealIndex d : *part) ++counts[p.stage(d)];
+    for (const DealIndex d : part->deals) ++counts[p.stage(d)];
     for (const uint64_t n : counts) t->add_stage_counts(n);
   }
   return w->WriteFrame(frame);
@@ -536,23 +542,22 @@ class PipelineLoader {
   }
 };
 
-// The friend of SnapshotSink: picks the writer. `part` and `counted` as
-// for Save.
+// The friend of SnapshotSink: picks the writer. `part` as for Save.
 class PipelineSaver {
  public:
   static absl::Status Save(const Pipeline& p, const SnapshotSink& sink,
-                           const std::vector<DealIndex>* part = nullptr, bool counted = true) {
+                           const Part* part = nullptr) {
     if (sink.bytes_ != nullptr) {
       StringWriter writer(sink.bytes_);
-      return internal::Save(p, &writer, part, counted);
+      return internal::Save(p, &writer, part);
     }
     if (sink.stream_ != nullptr) {
       StreamWriter writer(sink.stream_);
-      return internal::Save(p, &writer, part, counted);
+      return internal::Save(p, &writer, part);
     }
     FileWriter writer(sink.path_);
     SC_RETURN_IF_ERROR(writer.Open());
-    SC_RETURN_IF_ERROR(internal::Save(p, &writer, part, counted));
+    SC_RETURN_IF_ERROR(internal::Save(p, &writer, part));
     return writer.Commit();
   }
 };
@@ -579,28 +584,29 @@ absl::StatusOr<Pipeline> LoadPipeline(const SnapshotSource& source,
 
 absl::Status SavePipelinePart(const Pipeline& pipeline, absl::Span<const DealIndex> deals,
                               PartCounters counters, const SnapshotSink& sink) {
-  std::vector<bool> seen(pipeline.slot_count(), false);
+  internal::Part part{std::vector<DealIndex>(deals.begin(), deals.end()),
+                      std::vector<bool>(pipeline.slot_count(), false),
+                      counters == PartCounters::kWithCounters};
   for (size_t i = 0; i < deals.size(); ++i) {
     const DealIndex d = deals[i];
     if (!pipeline.Contains(d)) {
       return absl::InvalidArgumentError(
           absl::StrCat("SavePipelinePart: deals[", i, "] = ", d, " is not a live deal"));
     }
-    if (seen[d]) {
+    if (part.member[d]) {
       return absl::InvalidArgumentError(
           absl::StrCat("SavePipelinePart: deals[", i, "] = ", d, " is given twice"));
     }
-    seen[d] = true;
+    part.member[d] = true;
   }
   // A deal whose cycle is counted in order at a place it did not keep
   // (FunnelAccumulator::kUnknownInOrder) cannot take that count along:
   // moving it would leave the count behind, uncounted where it goes. The
   // deals that move are the part's, or, for the part with the counters,
   // all the others.
-  const bool counted = counters == PartCounters::kWithCounters;
   if (const internal::FunnelAccumulator* funnel = internal::PipelineInternal::analytics(pipeline)) {
     for (DealIndex d = 0; d < pipeline.slot_count(); ++d) {
-      if (pipeline.Contains(d) && seen[d] != counted &&
+      if (pipeline.Contains(d) && part.member[d] != part.counted &&
           internal::FunnelAccumulator::InOrderMark(funnel->flags(d)) ==
               internal::FunnelAccumulator::kUnknownInOrder) {
         return absl::FailedPreconditionError(absl::StrCat(
@@ -611,8 +617,7 @@ absl::Status SavePipelinePart(const Pipeline& pipeline, absl::Span<const DealInd
       }
     }
   }
-  const std::vector<DealIndex> part(deals.begin(), deals.end());
-  return internal::PipelineSaver::Save(pipeline, sink, &part, counted);
+  return internal::PipelineSaver::Save(pipeline, sink, &part);
 }
 
 absl::StatusOr<Pipeline> LoadPipelines(absl::Span<const SnapshotSource> sources,
@@ -625,8 +630,13 @@ absl::StatusOr<Pipeline> LoadPipelines(absl::Span<const SnapshotSource> sources,
     return absl::InvalidArgumentError("LoadPipelines: no snapshots");
   }
   std::optional<Pipeline> p;
-  for (const SnapshotSource& source : sources) {
-    SC_RETURN_IF_ERROR(internal::PipelineLoader::Load(source, machine, options, &p));
+  for (size_t i = 0; i < sources.size(); ++i) {
+    // Bytes and streams have no name of their own: say which one it was.
+    if (absl::Status s = internal::PipelineLoader::Load(sources[i], machine, options, &p);
+        !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("LoadPipelines: snapshot ", i, " of ",
+                                                 sources.size(), ": ", s.message()));
+    }
   }
   return *std::move(p);
 }

@@ -50,6 +50,16 @@ absl::Status FirstError(const std::vector<absl::Status>& statuses) {
   return absl::OkStatus();
 }
 
+// 1 to min(num_groups, kMaxShards) shards; `who` names the caller.
+absl::Status CheckShardCount(uint32_t shards, uint32_t num_groups, absl::string_view who) {
+  const uint32_t most = std::min(num_groups, kMaxShards);
+  if (shards < 1 || shards > most) {
+    return absl::InvalidArgumentError(absl::StrCat(who, ": ", shards, " shards; 1 to ", most,
+                                                   " with ", num_groups, " key groups"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 ShardedPipeline::ShardedPipeline(KeyGroups groups, std::vector<Pipeline> shards)
@@ -62,12 +72,7 @@ absl::StatusOr<ShardedPipeline> ShardedPipeline::Create(std::shared_ptr<const Ma
                                                         const ShardedOptions& options) {
   if (machine == nullptr) return absl::InvalidArgumentError("ShardedPipeline: machine is null");
   SC_ASSIGN_OR_RETURN(const KeyGroups groups, KeyGroups::Create(options.num_groups));
-  const uint32_t most = std::min(options.num_groups, kMaxShards);
-  if (options.shards < 1 || options.shards > most) {
-    return absl::InvalidArgumentError(absl::StrCat("ShardedPipeline: ", options.shards,
-                                                   " shards; 1 to ", most, " with ",
-                                                   options.num_groups, " key groups"));
-  }
+  SC_RETURN_IF_ERROR(CheckShardCount(options.shards, options.num_groups, "ShardedPipeline"));
   PipelineOptions each = options.pipeline;
   each.expected_deals = (options.pipeline.expected_deals + options.shards - 1) / options.shards;
   std::vector<Pipeline> shards;
@@ -214,12 +219,7 @@ absl::StatusOr<FunnelState> ShardedPipeline::CaptureFunnel(const FunnelOptions& 
 }
 
 absl::Status ShardedPipeline::Rescale(uint32_t shards) {
-  const uint32_t most = std::min(groups_.num_groups(), kMaxShards);
-  if (shards < 1 || shards > most) {
-    return absl::InvalidArgumentError(absl::StrCat("ShardedPipeline::Rescale: ", shards,
-                                                   " shards; 1 to ", most, " with ",
-                                                   groups_.num_groups(), " key groups"));
-  }
+  SC_RETURN_IF_ERROR(CheckShardCount(shards, groups_.num_groups(), "ShardedPipeline::Rescale"));
   SC_ASSIGN_OR_RETURN(const std::vector<RescalePart> plan,
                       groups_.RescalePlan(num_shards(), shards));
   std::vector<std::vector<std::string>> parts(shards);

@@ -1,8 +1,8 @@
 // Splitting and joining pipelines (SavePipelinePart, LoadPipelines,
-// DealsInKeyGroups): shards rescaled by moving key groups keep every deal as
-// it was and, merged, the funnel of one pipeline that saw every event,
-// byte for byte, however often they are rescaled and whatever the deals do
-// after they move.
+// DealsInKeyGroups, ShardedPipeline::Rescale): shards rescaled by moving
+// key groups keep every deal as it was and, merged, the funnel of one
+// pipeline that saw every event, byte for byte, however often they are
+// rescaled and whatever the deals do after they move.
 #include <random>
 #include <regex>
 #include <string>
@@ -56,125 +56,91 @@ class Rescale : public ::testing::TestWithParam<Case> {
     }
   }
 
-  uint32_t Owner(const std::string& key, uint32_t owners) const {
-    return *groups_.OwnerOf(groups_.GroupOfKey(key), owners);
-  }
-
   // Random events for every deal, to `one` and to the shard that holds it.
   void Phase(int events, uint32_t seed, Timestamp* clock) {
     std::mt19937 rng(seed);
-    std::vector<std::vector<EventRecord>> per_shard(shards_.size());
+    std::vector<std::vector<EventRecord>> per_shard(sharded_->num_shards());
     std::vector<EventRecord> all;
     for (int i = 0; i < events; ++i) {
       const std::string key = Key(static_cast<int>(rng() % kDeals));
       const auto event = static_cast<uint32_t>(rng() % m_->num_events());
       *clock += 1 + static_cast<Timestamp>(rng() % 7200);
-      const uint32_t s = Owner(key, static_cast<uint32_t>(shards_.size()));
-      const std::optional<DealIndex> d = shards_[s].IndexOfKey(key);
-      ASSERT_TRUE(d.has_value()) << key << " is not in shard " << s;
-      per_shard[s].push_back({*d, event, *clock});
+      const std::optional<ShardedDeal> where = sharded_->FindByKey(key);
+      ASSERT_TRUE(where.has_value()) << key;
+      per_shard[where->shard].push_back({where->deal, event, *clock});
       all.push_back({*one_->IndexOfKey(key), event, *clock});
     }
+    const std::vector<absl::Span<const EventRecord>> batches(per_shard.begin(), per_shard.end());
+    auto results = sharded_->ApplyEach(batches);
+    ASSERT_TRUE(results.ok()) << results.status();
     uint64_t accepted = 0;
-    for (size_t s = 0; s < shards_.size(); ++s) {
-      auto r = shards_[s].Apply(per_shard[s]);
-      ASSERT_TRUE(r.ok()) << r.status();
-      accepted += r->accepted;
-    }
+    for (const BatchResult& r : *results) accepted += r.accepted;
     auto r = one_->Apply(all);
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(accepted, r->accepted);
-  }
-
-  // From shards_.size() owners to `to`: each old shard split into the parts
-  // the new owners take (its counters with the part of the owner of its
-  // first group), each new shard the join of its parts.
-  void RescaleTo(uint32_t to) {
-    const auto from = static_cast<uint32_t>(shards_.size());
-    std::vector<std::vector<std::string>> parts(to);
-    auto plan = groups_.RescalePlan(from, to);
-    ASSERT_TRUE(plan.ok());
-    for (const RescalePart& part : *plan) {
-      auto deals = DealsInKeyGroups(shards_[part.from], groups_, part.groups);
-      ASSERT_TRUE(deals.ok()) << deals.status();
-      ASSERT_TRUE(SavePipelinePart(shards_[part.from], *deals,
-                                   part.counted ? PartCounters::kWithCounters
-                                                : PartCounters::kWithout,
-                                   SnapshotSink::Bytes(&parts[part.to].emplace_back()))
-                      .ok());
-    }
-    std::vector<Pipeline> rescaled;
-    for (uint32_t j = 0; j < to; ++j) {
-      std::vector<SnapshotSource> sources;
-      for (const std::string& bytes : parts[j]) sources.push_back(SnapshotSource::Bytes(bytes));
-      auto joined = LoadPipelines(sources, m_);
-      ASSERT_TRUE(joined.ok()) << joined.status();
-      rescaled.push_back(*std::move(joined));
-    }
-    shards_ = std::move(rescaled);
   }
 
   // Every deal where `one` has it, in the shard that owns its key; the
   // shards' merged funnel is `one`'s, and no shard's own counts went below
   // zero (an unsigned count that did would print 20 digits).
   void ExpectTheWholeIsOnePipeline() {
-    size_t held = 0;
-    for (size_t s = 0; s < shards_.size(); ++s) held += shards_[s].size();
-    EXPECT_EQ(held, static_cast<size_t>(kDeals));
+    EXPECT_EQ(sharded_->size(), static_cast<size_t>(kDeals));
     for (int i = 0; i < kDeals; ++i) {
       const std::string key = Key(i);
-      const Pipeline& shard = shards_[Owner(key, static_cast<uint32_t>(shards_.size()))];
-      const std::optional<DealIndex> d = shard.IndexOfKey(key);
-      ASSERT_TRUE(d.has_value()) << key;
+      const std::optional<ShardedDeal> where = sharded_->FindByKey(key);
+      ASSERT_TRUE(where.has_value()) << key;
+      EXPECT_EQ(where->shard, sharded_->ShardOfKey(key));
+      const Pipeline& shard = sharded_->shard(where->shard);
       const DealIndex o = *one_->IndexOfKey(key);
-      EXPECT_EQ(shard.stage(*d), one_->stage(o)) << key;
-      EXPECT_EQ(shard.entered_at(*d), one_->entered_at(o)) << key;
-      EXPECT_EQ(shard.History(*d).size(), one_->History(o).size()) << key;
+      EXPECT_EQ(shard.stage(where->deal), one_->stage(o)) << key;
+      EXPECT_EQ(shard.entered_at(where->deal), one_->entered_at(o)) << key;
+      EXPECT_EQ(shard.History(where->deal).size(), one_->History(o).size()) << key;
     }
     auto whole = CaptureFunnel(*one_);
     ASSERT_TRUE(whole.ok());
     FunnelOptions at;
     at.now = whole->as_of();
-    std::optional<FunnelState> merged;
-    for (const Pipeline& shard : shards_) {
-      auto state = CaptureFunnel(shard, at);
+    for (uint32_t s = 0; s < sharded_->num_shards(); ++s) {
+      auto state = CaptureFunnel(sharded_->shard(s), at);
       ASSERT_TRUE(state.ok()) << state.status();
       const std::string own = FunnelJson(FunnelOf(*state));
       std::smatch wrapped;
       EXPECT_FALSE(std::regex_search(own, wrapped, std::regex("\"[a-z_]+\": [0-9]{15,}[,}]")))
           << wrapped.str();
-      if (!merged) {
-        merged = *std::move(state);
-      } else {
-        ASSERT_TRUE(merged->Merge(*state).ok());
-      }
     }
+    auto merged = sharded_->CaptureFunnel();
+    ASSERT_TRUE(merged.ok()) << merged.status();
     EXPECT_EQ(FunnelJson(FunnelOf(*merged)), FunnelJson(FunnelOf(*whole)));
     EXPECT_EQ(FunnelTable(FunnelOf(*merged)), FunnelTable(FunnelOf(*whole)));
   }
 
   std::shared_ptr<const Machine> m_;
   PipelineOptions options_;
-  KeyGroups groups_ = *KeyGroups::Create(64);
   std::optional<Pipeline> one_;
-  std::vector<Pipeline> shards_;
+  std::optional<ShardedPipeline> sharded_;
 };
 
-// 3 shards, then 2, then 5, then 1, with events between every rescale: deals
-// move mid-cycle, reach further stages, lose and win (cycle9 reopens a lost
-// deal in the same cycle; b2b starts new cycles) where they moved to.
+// 3 shards, then 2, then 5, then 1 (ShardedPipeline::Rescale), with events
+// between every rescale: deals move mid-cycle, reach further stages, lose
+// and win (cycle9 reopens a lost deal in the same cycle; b2b starts new
+// cycles) where they moved to.
 TEST_P(Rescale, MovedKeyGroupsKeepTheWholeFunnel) {
   auto one = Pipeline::Create(m_, options_);
   ASSERT_TRUE(one.ok());
   one_.emplace(*std::move(one));
-  for (int s = 0; s < 3; ++s) shards_.push_back(*Pipeline::Create(m_, options_));
+  ShardedOptions options;
+  options.num_groups = 64;
+  options.shards = 3;
+  options.pipeline = options_;
+  auto sharded = ShardedPipeline::Create(m_, options);
+  ASSERT_TRUE(sharded.ok());
+  sharded_.emplace(*std::move(sharded));
   for (int i = 0; i < kDeals; ++i) {
     // Created over four months: several monthly and weekly cohorts.
     const Timestamp created = kStart + static_cast<Timestamp>(i) * 26000;
-    Pipeline& shard = shards_[Owner(Key(i), 3)];
-    auto d = shard.AddWithKey(Key(i), created);
-    ASSERT_TRUE(d.ok());
-    Prepare(&shard, *d);
+    auto where = sharded_->AddWithKey(Key(i), created);
+    ASSERT_TRUE(where.ok());
+    Prepare(&sharded_->shard(where->shard), where->deal);
     auto o = one_->AddWithKey(Key(i), created);
     ASSERT_TRUE(o.ok());
     Prepare(&*one_, *o);
@@ -184,17 +150,12 @@ TEST_P(Rescale, MovedKeyGroupsKeepTheWholeFunnel) {
   for (const uint32_t to : {2u, 5u, 1u}) {
     Phase(3000, seed++, &clock);
     ExpectTheWholeIsOnePipeline();
-    RescaleTo(to);
+    ASSERT_TRUE(sharded_->Rescale(to).ok());
+    ASSERT_EQ(sharded_->num_shards(), to);
     ExpectTheWholeIsOnePipeline();
   }
   Phase(3000, seed, &clock);
   ExpectTheWholeIsOnePipeline();
-  // One shard again: its snapshot is the one pipeline's but for the deals'
-  // order, so its own report is the whole's.
-  auto whole = CaptureFunnel(*one_);
-  auto joined = CaptureFunnel(shards_[0]);
-  ASSERT_TRUE(whole.ok() && joined.ok());
-  EXPECT_EQ(FunnelJson(FunnelOf(*joined)), FunnelJson(FunnelOf(*whole)));
 }
 
 INSTANTIATE_TEST_SUITE_P(Machines, Rescale,
@@ -279,7 +240,9 @@ TEST_F(SplitAndJoin, ADamagedPartIsNamed) {
   std::string pb = Part(b, PartCounters::kWithout);
   pb[pb.size() / 2] ^= 0x20;
   const std::vector<SnapshotSource> sources = {SnapshotSource::Bytes(pa), SnapshotSource::Bytes(pb)};
-  EXPECT_EQ(LoadPipelines(sources, m_).status().code(), absl::StatusCode::kDataLoss);
+  const absl::Status s = LoadPipelines(sources, m_).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(s.message(), HasSubstr("LoadPipelines: snapshot 1 of 2: <bytes>: "));
 }
 
 // Positions go with the counters: one part has them, and two pipelines that

@@ -105,57 +105,6 @@ TEST_P(Sharded, TheWholeIsOnePipeline) {
 
 INSTANTIATE_TEST_SUITE_P(Shards, Sharded, ::testing::Values(1u, 2u, 3u, 7u));
 
-// Rescaled from 2 shards to 5 and back to 3, with events between, the
-// shards hold every deal where one pipeline has it and merge into its
-// funnel, byte for byte.
-TEST(ShardedPipeline, RescaleKeepsEveryDealAndTheFunnel) {
-  const int deals = 300;
-  ShardedOptions options;
-  options.shards = 2;
-  options.num_groups = 64;
-  options.pipeline = Analytics();
-  auto m = LoadTemplate("cycle9.textproto");
-  auto sharded = ShardedPipeline::Create(m, options);
-  ASSERT_TRUE(sharded.ok());
-  auto one = Pipeline::Create(m, Analytics());
-  ASSERT_TRUE(one.ok());
-  for (int i = 0; i < deals; ++i) {
-    ASSERT_TRUE(sharded->AddWithKey(absl::StrCat("deal-", i), 10 + i).ok());
-    ASSERT_TRUE(one->AddWithKey(absl::StrCat("deal-", i), 10 + i).ok());
-  }
-  uint32_t seed = 11;
-  Timestamp offset = 0;
-  for (const uint32_t shards : {5u, 3u, 3u}) {
-    std::vector<Event> stream = Stream(*m, deals, 4000, seed++);
-    std::vector<std::vector<EventRecord>> per_shard(sharded->num_shards());
-    std::vector<EventRecord> all;
-    for (Event& e : stream) {
-      e.time += offset;
-      const auto where = sharded->FindByKey(e.key);
-      ASSERT_TRUE(where.has_value());
-      per_shard[where->shard].push_back({where->deal, e.event, e.time});
-      all.push_back({*one->IndexOfKey(e.key), e.event, e.time});
-    }
-    offset += 10000;
-    std::vector<absl::Span<const EventRecord>> batches(per_shard.begin(), per_shard.end());
-    ASSERT_TRUE(sharded->ApplyEach(batches).ok());
-    ASSERT_TRUE(one->Apply(all).ok());
-    ASSERT_TRUE(sharded->Rescale(shards).ok());
-    EXPECT_EQ(sharded->num_shards(), shards);
-    EXPECT_EQ(sharded->size(), static_cast<size_t>(deals));
-    for (int i = 0; i < deals; ++i) {
-      const std::string key = absl::StrCat("deal-", i);
-      const auto where = sharded->FindByKey(key);
-      ASSERT_TRUE(where.has_value()) << key;
-      EXPECT_EQ(where->shard, sharded->ShardOfKey(key));
-      EXPECT_EQ(sharded->shard(where->shard).stage(where->deal), one->stage(*one->IndexOfKey(key)));
-    }
-    auto merged = sharded->CaptureFunnel();
-    ASSERT_TRUE(merged.ok()) << merged.status();
-    EXPECT_EQ(FunnelJson(FunnelOf(*merged)), FunnelJson(*FunnelOf(*one)));
-  }
-}
-
 // A deal added by index to a shard belongs to no key group: the rescale
 // says so and leaves every shard as it was.
 TEST(ShardedPipeline, ARescaleThatCannotBeDoneChangesNothing) {

@@ -200,7 +200,8 @@ class SnapshotSource {
 /// `sources`, in turn: the first's at their own indexes, each next one's after
 /// the slots before (keys and ids are kept, indexes are not); their funnel
 /// counters added, their input positions together. It takes the time of
-/// reading every snapshot. Errors: as LoadPipeline, naming the snapshot;
+/// reading every snapshot. Errors: as LoadPipeline, saying which snapshot
+/// (its place in `sources`, from 0);
 /// DataLoss for a key or id that two snapshots hold, or a source that both
 /// have a position in; FailedPrecondition for snapshots of different history
 /// limits, funnel tracking or cohort kinds; InvalidArgument for no sources,

@@ -197,7 +197,6 @@ class Pipeline(Stepping):
         data, size = c_void_p(), c_size_t()
         call(lib.sc_pipeline_save_part, byref(data), byref(size), self._handle, address, n,
              1 if counters else 0)
-        del keep
         return _native.take_bytes(data, size.value)
 
     @classmethod
