@@ -18,6 +18,7 @@
 #include "absl/numeric/bits.h"
 #include "absl/numeric/int128.h"
 #include "salescycle/funnel.h"
+#include "salescycle/internal/column.h"
 #include "salescycle/machine.h"
 #include "salescycle/options.h"
 #include "salescycle/step.h"
@@ -330,7 +331,10 @@ class FunnelAccumulator {
     if (closes_[to] != 0) Close(deal, from, to, time);
   }
 
-  void Prefetch(DealIndex deal) const { __builtin_prefetch(&marks_[deal]); }
+  // `deal` is not yet checked (a shared batch may be rewritten under the
+  // reader): an address, not an element, so that a deal past the column is
+  // a harmless prefetch, as the batch loop's of its own columns.
+  void Prefetch(DealIndex deal) const { __builtin_prefetch(marks_.data() + deal); }
 
   // The deal starts a new cycle (a new_cycle transition: a repeat
   // purchase, a reactivation) at `time`, just before the move that starts
@@ -575,7 +579,7 @@ class FunnelAccumulator {
   // are kFarCreation here and in created_far_.
   static constexpr int32_t kFarCreation = std::numeric_limits<int32_t>::min();
   void SetAdded(DealIndex deal, Timestamp time);
-  std::vector<int32_t> created_;
+  Column<int32_t> created_;
   bool has_created_base_ = false;
   Timestamp created_base_ = 0;
   absl::flat_hash_map<DealIndex, Timestamp> created_far_;
@@ -586,13 +590,13 @@ class FunnelAccumulator {
   std::map<Timestamp, CloseCounters> close_periods_;
   const bool keeps_loss_periods_;
   absl::flat_hash_map<DealIndex, Timestamp> loss_period_;
-  std::vector<DealMarks> marks_;
+  Column<DealMarks> marks_;
   // Activities in the current cycle, by deal (saturating); empty until the
   // first activity, so that a pipeline without them pays nothing.
-  std::vector<uint32_t> activities_;
+  Column<uint32_t> activities_;
   // Visited bits of the stages from kMarkedStages on, more_bytes_ a deal.
-  std::vector<uint8_t> visited_more_;
-  std::vector<uint32_t> cohort_of_;  // empty without cohorts: 4 bytes a deal saved
+  Column<uint8_t> visited_more_;
+  Column<uint32_t> cohort_of_;  // empty without cohorts: 4 bytes a deal saved
 };
 
 }  // namespace internal

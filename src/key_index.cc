@@ -14,7 +14,7 @@ constexpr size_t kMaxLengthBytes = 10;  // a varint of 64 bits
 
 }  // namespace
 
-KeyIndex::KeyIndex() : deals_(0, Hash{this}, Eq{this}) {}
+KeyIndex::KeyIndex() = default;
 
 absl::string_view KeyIndex::Key(DealIndex deal) const {
   const uint64_t place = Place(deal) - 1;
@@ -53,9 +53,8 @@ uint64_t KeyIndex::Append(absl::string_view key) {
 }
 
 std::optional<DealIndex> KeyIndex::Find(absl::string_view key) const {
-  const auto it = deals_.find(key);
-  if (it == deals_.end()) return std::nullopt;
-  return *it;
+  return deals_.Find(
+      HashKey(key), [&](DealIndex deal) { return Key(deal) == key; }, *this);
 }
 
 uint64_t& KeyIndex::MutablePlace(DealIndex deal) {
@@ -69,15 +68,15 @@ uint64_t& KeyIndex::MutablePlace(DealIndex deal) {
 bool KeyIndex::Insert(absl::string_view key, DealIndex deal) {
   // A deal has one key: a second would leave the set hashing a stale one
   // (a damaged snapshot could ask for it).
-  if (Place(deal) != 0 || deals_.find(key) != deals_.end()) return false;
+  if (Place(deal) != 0 || Find(key).has_value()) return false;
   MutablePlace(deal) = Append(key) + 1;
-  deals_.insert(deal);
+  deals_.Insert(deal, HashKey(key), *this);
   return true;
 }
 
 void KeyIndex::Erase(DealIndex deal) {
   if (Place(deal) == 0) return;
-  deals_.erase(deal);  // hashes the key: before the place is cleared
+  deals_.Erase(deal, HashOf(deal), *this);  // reads keys: before the place is cleared
   MutablePlace(deal) = 0;
 }
 
@@ -88,27 +87,26 @@ std::optional<absl::string_view> KeyIndex::KeyOf(DealIndex deal) const {
 
 size_t KeyIndex::MemoryUsage() const {
   size_t bytes = places_.size() * kPlaceChunk * sizeof(uint64_t) +
-                 deals_.capacity() * (sizeof(DealIndex) + 1);
+                 deals_.MemoryUsage();
   for (const Block& block : blocks_) bytes += block.size;
   return bytes;
 }
 
-IdIndex::IdIndex() : deals_(0, Hash{this}, Eq{this}) {}
+IdIndex::IdIndex() = default;
 
 size_t IdIndex::MemoryUsage() const {
   constexpr size_t kChunk = size_t{1} << kChunkBits;
   return ids_.size() * kChunk * sizeof(uint64_t) + has_.size() * (kChunk / 64) * sizeof(uint64_t) +
-         deals_.capacity() * (sizeof(DealIndex) + 1);
+         deals_.MemoryUsage();
 }
 
 std::optional<DealIndex> IdIndex::Find(uint64_t id) const {
-  const auto it = deals_.find(Id{id});
-  if (it == deals_.end()) return std::nullopt;
-  return *it;
+  return deals_.Find(
+      HashId(id), [&](DealIndex deal) { return ids_[Chunk(deal)][Slot(deal)] == id; }, *this);
 }
 
 bool IdIndex::Insert(uint64_t id, DealIndex deal) {
-  if (Has(deal) || deals_.find(Id{id}) != deals_.end()) return false;  // as KeyIndex's
+  if (Has(deal) || Find(id).has_value()) return false;  // as KeyIndex's
   const size_t chunk = Chunk(deal);
   while (ids_.size() <= chunk) {
     ids_.push_back(std::make_unique<uint64_t[]>(size_t{1} << kChunkBits));
@@ -116,13 +114,13 @@ bool IdIndex::Insert(uint64_t id, DealIndex deal) {
   }
   ids_[chunk][Slot(deal)] = id;
   has_[chunk][Slot(deal) >> 6] |= uint64_t{1} << (deal & 63);
-  deals_.insert(deal);
+  deals_.Insert(deal, HashId(id), *this);
   return true;
 }
 
 void IdIndex::Erase(DealIndex deal) {
   if (!Has(deal)) return;
-  deals_.erase(deal);  // hashes the id: before it is marked gone
+  deals_.Erase(deal, HashOf(deal), *this);  // reads ids: before it is marked gone
   has_[Chunk(deal)][Slot(deal) >> 6] &= ~(uint64_t{1} << (deal & 63));
 }
 

@@ -1,13 +1,15 @@
 // Deal keys, each stored once: the bytes in an arena of blocks that never
 // move (so the arena grows without copying what it holds), a column of
-// each slot's place in the arena, and a hash set of deal indexes whose hash
-// and equality read the keys through the arena.
+// each slot's place in the arena, and a set of deal indexes (DealSet,
+// src/deal_set.h) whose hash and equality read the keys through the arena.
 //
 // Why not two hash maps (key -> deal, deal -> key), as before: each held a
 // std::string of the key (a heap block for any key past 15 bytes), 40-byte
 // slots, and both doubled at once: 299 bytes of peak RSS a deal with an
 // 18-byte key (bench/deal_memory). Here a key costs its bytes and a length
-// byte in the arena, 8 bytes of column and about 5 bytes of set.
+// byte in the arena, 8 bytes of column and 4.3 to 5 bytes of set (10.5
+// with absl::flat_hash_set at 2M deals: its load fell to 0.44 after each
+// doubling, and a rehash held both tables).
 //
 // A removed deal's key bytes stay in the arena until the pipeline is
 // restored from a snapshot (which writes only live keys).
@@ -20,10 +22,11 @@
 #include <optional>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
+#include "absl/numeric/bits.h"
 #include "absl/strings/string_view.h"
 #include "salescycle/types.h"
+#include "src/deal_set.h"
 
 namespace salescycle {
 namespace internal {
@@ -50,20 +53,20 @@ class KeyIndex {
   size_t MemoryUsage() const;
 
  private:
-  // The set's hash and equality, by deal (reading its key) or by key.
-  struct Hash {
-    using is_transparent = void;
-    const KeyIndex* index;
-    size_t operator()(DealIndex deal) const { return (*this)(index->Key(deal)); }
-    size_t operator()(absl::string_view key) const { return absl::Hash<absl::string_view>()(key); }
-  };
-  struct Eq {
-    using is_transparent = void;
-    const KeyIndex* index;
-    bool operator()(DealIndex a, DealIndex b) const { return a == b; }
-    bool operator()(DealIndex a, absl::string_view b) const { return index->Key(a) == b; }
-    bool operator()(absl::string_view a, DealIndex b) const { return a == index->Key(b); }
-  };
+  // What DealSet asks of its owner (src/deal_set.h).
+  friend class DealSet;
+  uint64_t HashOf(DealIndex deal) const { return HashKey(Key(deal)); }
+  static uint64_t HashKey(absl::string_view key) { return absl::Hash<absl::string_view>()(key); }
+  template <typename F>
+  void ForEachDeal(F f) const {
+    for (size_t chunk = 0; chunk < places_.size(); ++chunk) {
+      const uint64_t* places = places_[chunk].get();
+      for (size_t slot = 0; slot < kPlaceChunk; ++slot) {
+        if (places[slot] != 0) f(static_cast<DealIndex>(chunk << kPlaceChunkBits | slot));
+      }
+    }
+  }
+  uint64_t SlotBound() const { return uint64_t{places_.size()} << kPlaceChunkBits; }
 
   // A deal's key. REQUIRES: it has one.
   absl::string_view Key(DealIndex deal) const;
@@ -88,7 +91,7 @@ class KeyIndex {
   }
   uint64_t& MutablePlace(DealIndex deal);
   std::vector<std::unique_ptr<uint64_t[]>> places_;
-  absl::flat_hash_set<DealIndex, Hash, Eq> deals_;
+  DealSet deals_;
 };
 
 // Deal ids, as KeyIndex keeps keys: each id once, in a chunked column by
@@ -114,22 +117,6 @@ class IdIndex {
   size_t MemoryUsage() const;
 
  private:
-  struct Id {  // an id to look up, told apart from a deal index by type
-    uint64_t value;
-  };
-  struct Hash {
-    using is_transparent = void;
-    const IdIndex* index;
-    size_t operator()(DealIndex deal) const { return (*this)(Id{index->ids_[Chunk(deal)][Slot(deal)]}); }
-    size_t operator()(Id id) const { return absl::Hash<uint64_t>()(id.value); }
-  };
-  struct Eq {
-    using is_transparent = void;
-    const IdIndex* index;
-    bool operator()(DealIndex a, DealIndex b) const { return a == b; }
-    bool operator()(DealIndex a, Id b) const { return index->ids_[Chunk(a)][Slot(a)] == b.value; }
-    bool operator()(Id a, DealIndex b) const { return (*this)(b, a); }
-  };
   static constexpr size_t kChunkBits = 16;
   static size_t Chunk(DealIndex deal) { return deal >> kChunkBits; }
   static size_t Slot(DealIndex deal) { return deal & ((size_t{1} << kChunkBits) - 1); }
@@ -137,10 +124,28 @@ class IdIndex {
     return Chunk(deal) < has_.size() && ((has_[Chunk(deal)][Slot(deal) >> 6] >> (deal & 63)) & 1);
   }
 
+  // What DealSet asks of its owner (src/deal_set.h).
+  friend class DealSet;
+  uint64_t HashOf(DealIndex deal) const { return HashId(ids_[Chunk(deal)][Slot(deal)]); }
+  static uint64_t HashId(uint64_t id) { return absl::Hash<uint64_t>()(id); }
+  template <typename F>
+  void ForEachDeal(F f) const {
+    constexpr size_t kWords = (size_t{1} << kChunkBits) / 64;
+    for (size_t chunk = 0; chunk < has_.size(); ++chunk) {
+      for (size_t word = 0; word < kWords; ++word) {
+        for (uint64_t bits = has_[chunk][word]; bits != 0; bits &= bits - 1) {
+          f(static_cast<DealIndex>(chunk << kChunkBits | word << 6 |
+                                   static_cast<size_t>(absl::countr_zero(bits))));
+        }
+      }
+    }
+  }
+  uint64_t SlotBound() const { return uint64_t{ids_.size()} << kChunkBits; }
+
   // By slot, in chunks that never move: the id, and whether there is one.
   std::vector<std::unique_ptr<uint64_t[]>> ids_;
   std::vector<std::unique_ptr<uint64_t[]>> has_;
-  absl::flat_hash_set<DealIndex, Hash, Eq> deals_;
+  DealSet deals_;
 };
 
 }  // namespace internal

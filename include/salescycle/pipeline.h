@@ -36,6 +36,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "salescycle/attribute.h"
+#include "salescycle/internal/column.h"
 #include "salescycle/machine.h"
 #include "salescycle/observer.h"
 #include "salescycle/options.h"
@@ -475,20 +476,20 @@ class SC_API Pipeline {
   StageId removed_stage_;
   size_t live_ = 0;
 
-  std::vector<StageId> stage_;
-  std::vector<Timestamp> entered_at_;
-  std::vector<uint64_t> timeout_consumed_;        // bit per slot
-  std::vector<std::vector<uint64_t>> scalars_;    // [scalar slot][deal]
+  internal::Column<StageId> stage_;
+  internal::Column<Timestamp> entered_at_;
+  internal::Column<uint64_t> timeout_consumed_;        // bit per slot
+  std::vector<internal::Column<uint64_t>> scalars_;    // [scalar slot][deal]
   std::vector<std::vector<std::string>> strings_;  // [string slot][deal]
-  std::vector<std::vector<uint64_t>> set_bits_;   // [attribute][deal / 64]
-  std::vector<HistoryEntry> history_;  // history_limit entries per slot
-  std::vector<uint64_t> history_count_;
+  std::vector<internal::Column<uint64_t>> set_bits_;   // [attribute][deal / 64]
+  internal::Column<HistoryEntry> history_;  // history_limit entries per slot
+  internal::Column<uint64_t> history_count_;
   std::vector<DealIndex> free_slots_;  // a min-heap
   // Per deal, each empty unless the machine keeps it (Machine::keeps_*).
-  std::vector<Timestamp> last_activity_;
-  std::vector<uint32_t> loss_reason_;  // index into reasons_
-  std::vector<StageId> closed_from_;
-  std::vector<uint32_t> cycle_;
+  internal::Column<Timestamp> last_activity_;
+  internal::Column<uint32_t> loss_reason_;  // index into reasons_
+  internal::Column<StageId> closed_from_;
+  internal::Column<uint32_t> cycle_;
   // Loss reasons interned: reasons_[0] is "" (none).
   std::vector<std::string> reasons_;
   absl::flat_hash_map<std::string, uint32_t> reason_ids_;
