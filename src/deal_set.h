@@ -32,6 +32,7 @@
 //   uint64_t HashOf(DealIndex deal) const;      // the deal's key's hash
 //   template <typename F> void ForEachDeal(F f) const;  // f(deal) for each
 //   uint64_t SlotBound() const;  // every deal it may insert is below it
+//   bool SameKey(DealIndex a, DealIndex b) const;  // for Build
 #ifndef SALESCYCLE_SRC_DEAL_SET_H_
 #define SALESCYCLE_SRC_DEAL_SET_H_
 
@@ -98,6 +99,15 @@ class DealSet {
       return;
     }
     Place(deal, hash, owner);
+  }
+
+  // Indexes every deal of the owner at once, sized for them: what a load
+  // does after adding keys unindexed, instead of a growth every 15%. The
+  // first deal whose key an earlier deal has, if any (then the set is
+  // incomplete, and the owner is to be discarded).
+  template <typename Owner>
+  std::optional<DealIndex> Build(const Owner& owner) {
+    return Rebuild</*kCheck=*/true>(owner);
   }
 
   // Takes `deal`, whose key hashes to `hash`, out; nothing if it is not in.
@@ -168,8 +178,12 @@ class DealSet {
     ++size_;
   }
 
-  template <typename Owner>
-  void Rebuild(const Owner& owner) {
+  // Builds the table afresh from the owner's deals. With kCheck, each
+  // deal's key is first looked for among those placed before it; the first
+  // deal found to repeat one is returned (the table then holds the deals
+  // before it).
+  template <bool kCheck = false, typename Owner>
+  std::optional<DealIndex> Rebuild(const Owner& owner) {
     size_t count = 0;
     owner.ForEachDeal([&count](DealIndex) { ++count; });
     FreeZeroed(table_, capacity_ * sizeof(uint32_t));
@@ -198,11 +212,23 @@ class DealSet {
     DealIndex deals[kBatch];
     uint64_t hashes[kBatch];
     size_t n = 0;
+    std::optional<DealIndex> repeated;
     const auto place_batch = [&] {
-      for (size_t i = 0; i < n; ++i) Place(deals[i], hashes[i], owner);
+      for (size_t i = 0; i < n && !repeated.has_value(); ++i) {
+        const DealIndex deal = deals[i];
+        if constexpr (kCheck) {
+          const auto same = [&](DealIndex other) { return owner.SameKey(deal, other); };
+          if (Find(hashes[i], same, owner).has_value()) {
+            repeated = deal;
+            break;
+          }
+        }
+        Place(deal, hashes[i], owner);
+      }
       n = 0;
     };
     owner.ForEachDeal([&](DealIndex deal) {
+      if (repeated.has_value()) return;
       assert(uint64_t{deal} < bound);
       deals[n] = deal;
       hashes[n] = owner.HashOf(deal);
@@ -210,6 +236,7 @@ class DealSet {
       if (++n == kBatch) place_batch();
     });
     place_batch();
+    return repeated;
   }
 
   uint32_t* table_ = nullptr;

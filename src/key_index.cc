@@ -30,7 +30,7 @@ absl::string_view KeyIndex::Key(DealIndex deal) const {
   return absl::string_view(p, static_cast<size_t>(length));
 }
 
-uint64_t KeyIndex::Append(absl::string_view key) {
+uint64_t KeyIndex::Store(absl::string_view key) {
   const size_t need = key.size() + kMaxLengthBytes;
   if (blocks_.empty() || blocks_.back().size - blocks_.back().used < need) {
     Block block;
@@ -53,8 +53,11 @@ uint64_t KeyIndex::Append(absl::string_view key) {
 }
 
 std::optional<DealIndex> KeyIndex::Find(absl::string_view key) const {
-  return deals_.Find(
-      HashKey(key), [&](DealIndex deal) { return Key(deal) == key; }, *this);
+  return FindHashed(key, HashKey(key));
+}
+
+std::optional<DealIndex> KeyIndex::FindHashed(absl::string_view key, uint64_t hash) const {
+  return deals_.Find(hash, [&](DealIndex deal) { return Key(deal) == key; }, *this);
 }
 
 uint64_t& KeyIndex::MutablePlace(DealIndex deal) {
@@ -68,11 +71,20 @@ uint64_t& KeyIndex::MutablePlace(DealIndex deal) {
 bool KeyIndex::Insert(absl::string_view key, DealIndex deal) {
   // A deal has one key: a second would leave the set hashing a stale one
   // (a damaged snapshot could ask for it).
-  if (Place(deal) != 0 || Find(key).has_value()) return false;
-  MutablePlace(deal) = Append(key) + 1;
-  deals_.Insert(deal, HashKey(key), *this);
+  const uint64_t hash = HashKey(key);
+  if (Place(deal) != 0 || FindHashed(key, hash).has_value()) return false;
+  MutablePlace(deal) = Store(key) + 1;
+  deals_.Insert(deal, hash, *this);
   return true;
 }
+
+bool KeyIndex::InsertUnindexed(absl::string_view key, DealIndex deal) {
+  if (Place(deal) != 0) return false;
+  MutablePlace(deal) = Store(key) + 1;
+  return true;
+}
+
+std::optional<DealIndex> KeyIndex::Reindex() { return deals_.Build(*this); }
 
 void KeyIndex::Erase(DealIndex deal) {
   if (Place(deal) == 0) return;
@@ -100,13 +112,30 @@ size_t IdIndex::MemoryUsage() const {
          deals_.MemoryUsage();
 }
 
-std::optional<DealIndex> IdIndex::Find(uint64_t id) const {
+std::optional<DealIndex> IdIndex::Find(uint64_t id) const { return FindHashed(id, HashId(id)); }
+
+std::optional<DealIndex> IdIndex::FindHashed(uint64_t id, uint64_t hash) const {
   return deals_.Find(
-      HashId(id), [&](DealIndex deal) { return ids_[Chunk(deal)][Slot(deal)] == id; }, *this);
+      hash, [&](DealIndex deal) { return ids_[Chunk(deal)][Slot(deal)] == id; }, *this);
 }
 
 bool IdIndex::Insert(uint64_t id, DealIndex deal) {
-  if (Has(deal) || Find(id).has_value()) return false;  // as KeyIndex's
+  const uint64_t hash = HashId(id);
+  if (Has(deal) || FindHashed(id, hash).has_value()) return false;  // as KeyIndex's
+  Store(id, deal);
+  deals_.Insert(deal, hash, *this);
+  return true;
+}
+
+bool IdIndex::InsertUnindexed(uint64_t id, DealIndex deal) {
+  if (Has(deal)) return false;
+  Store(id, deal);
+  return true;
+}
+
+std::optional<DealIndex> IdIndex::Reindex() { return deals_.Build(*this); }
+
+void IdIndex::Store(uint64_t id, DealIndex deal) {
   const size_t chunk = Chunk(deal);
   while (ids_.size() <= chunk) {
     ids_.push_back(std::make_unique<uint64_t[]>(size_t{1} << kChunkBits));
@@ -114,8 +143,6 @@ bool IdIndex::Insert(uint64_t id, DealIndex deal) {
   }
   ids_[chunk][Slot(deal)] = id;
   has_[chunk][Slot(deal) >> 6] |= uint64_t{1} << (deal & 63);
-  deals_.Insert(deal, HashId(id), *this);
-  return true;
 }
 
 void IdIndex::Erase(DealIndex deal) {

@@ -44,6 +44,14 @@ class KeyIndex {
   bool Insert(absl::string_view key, DealIndex deal);
   // Takes `deal`'s key away, if it has one.
   void Erase(DealIndex deal);
+  // Gives `deal` the key without looking it up (false, nothing changed,
+  // when `deal` has a key): a load adds every key so, then calls Reindex
+  // once. Until then, Find, Insert and Erase must not be called.
+  bool InsertUnindexed(absl::string_view key, DealIndex deal);
+  // Indexes every key, sized for them. A deal whose key an earlier deal
+  // also has, if any: then the index stays incomplete, and the owner is to
+  // be discarded.
+  std::optional<DealIndex> Reindex();
   // `deal`'s key, if it has one; valid until the next Insert or Erase.
   std::optional<absl::string_view> KeyOf(DealIndex deal) const;
   bool empty() const { return deals_.empty(); }
@@ -67,11 +75,14 @@ class KeyIndex {
     }
   }
   uint64_t SlotBound() const { return uint64_t{places_.size()} << kPlaceChunkBits; }
+  bool SameKey(DealIndex a, DealIndex b) const { return Key(a) == Key(b); }
 
+  // Find, for a key already hashed.
+  std::optional<DealIndex> FindHashed(absl::string_view key, uint64_t hash) const;
   // A deal's key. REQUIRES: it has one.
   absl::string_view Key(DealIndex deal) const;
   // Copies `key`, its length first, into the arena; its place there.
-  uint64_t Append(absl::string_view key);
+  uint64_t Store(absl::string_view key);
 
   struct Block {
     std::unique_ptr<char[]> bytes;
@@ -110,6 +121,9 @@ class IdIndex {
   bool Insert(uint64_t id, DealIndex deal);
   // Takes `deal`'s id away, if it has one.
   void Erase(DealIndex deal);
+  // As KeyIndex's: ids added without a lookup, then indexed at once.
+  bool InsertUnindexed(uint64_t id, DealIndex deal);
+  std::optional<DealIndex> Reindex();
   // `deal`'s id, if it has one.
   std::optional<uint64_t> IdOf(DealIndex deal) const;
   bool empty() const { return deals_.empty(); }
@@ -141,6 +155,13 @@ class IdIndex {
     }
   }
   uint64_t SlotBound() const { return uint64_t{ids_.size()} << kChunkBits; }
+  bool SameKey(DealIndex a, DealIndex b) const {
+    return ids_[Chunk(a)][Slot(a)] == ids_[Chunk(b)][Slot(b)];
+  }
+
+  std::optional<DealIndex> FindHashed(uint64_t id, uint64_t hash) const;
+  // Writes `deal`'s id and presence bit.
+  void Store(uint64_t id, DealIndex deal);
 
   // By slot, in chunks that never move: the id, and whether there is one.
   std::vector<std::unique_ptr<uint64_t[]>> ids_;

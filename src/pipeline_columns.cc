@@ -285,11 +285,13 @@ absl::Status ReadIds(ChunkReadContext* c) {
   }
   return ReadOffsets(*c, c->chunk.id_offset_deltas(), "id",
                      [&](DealIndex d, int k) {
-                       if (PI::AddId(c->pipeline, d, c->chunk.ids(k))) {
+                       // Two ids of one deal; two deals of one id are
+                       // found once every chunk is read (IndexIdsAndKeys).
+                       if (PI::AddIdUnindexed(c->pipeline, d, c->chunk.ids(k))) {
                          return absl::OkStatus();
                        }
-                       return c->Error(absl::StrCat(
-                           "deal id ", c->chunk.ids(k), " appears twice"));
+                       return c->Error(absl::StrCat("deal ", d - c->first + c->chunk.first_slot(),
+                                                    " has two ids"));
                      });
 }
 
@@ -311,12 +313,11 @@ absl::Status ReadKeys(ChunkReadContext* c) {
   }
   return ReadOffsets(*c, c->chunk.key_offset_deltas(), "key",
                      [&](DealIndex d, int k) {
-                       if (PI::AddKey(c->pipeline, d, c->chunk.keys(k))) {
+                       if (PI::AddKeyUnindexed(c->pipeline, d, c->chunk.keys(k))) {
                          return absl::OkStatus();
                        }
-                       return c->Error(absl::StrCat(
-                           "deal key \"", absl::CEscape(c->chunk.keys(k)),
-                           "\" appears twice"));
+                       return c->Error(absl::StrCat("deal ", d - c->first + c->chunk.first_slot(),
+                                                    " has two keys"));
                      });
 }
 

@@ -388,6 +388,9 @@ absl::Status ReadBody(FrameReader* in, const v1::PipelineHeader& header,
     SC_RETURN_IF_ERROR(
         ReadChunk(frame.chunk(), header, map, limits, chunks++, before.slots, p));
   }
+  if (const std::optional<std::string> repeated = PI::IndexIdsAndKeys(p)) {
+    return in->DataLoss(*repeated);
+  }
   if (header.has_funnel()) {
     if (!frame.has_funnel()) {
       return in->DataLoss("the header declares a funnel, but no funnel frame follows the chunks");

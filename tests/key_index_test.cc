@@ -89,6 +89,45 @@ TEST(IdIndex, EveryIdOnceAndErasedOnes) {
   EXPECT_EQ(index.IdOf(100000), uint64_t{1} << 40);
 }
 
+TEST(KeyIndex, KeysAddedUnindexedAreFoundOnceIndexed) {
+  // A load's way: every key added, then one index built for them all.
+  KeyIndex index;
+  ASSERT_TRUE(index.Insert("before", 0));  // indexed already
+  for (int i = 1; i < 50000; ++i) ASSERT_TRUE(index.InsertUnindexed(absl::StrCat("k", i), i));
+  EXPECT_FALSE(index.InsertUnindexed("other", 7));  // deal 7 has a key
+  EXPECT_EQ(index.Reindex(), std::nullopt);
+  EXPECT_EQ(index.Find("before"), 0u);
+  for (int i = 1; i < 50000; ++i) ASSERT_EQ(index.Find(absl::StrCat("k", i)), DealIndex(i));
+  EXPECT_EQ(index.size(), 50000u);
+  ASSERT_TRUE(index.Insert("after", 50000));  // and it goes on as before
+  EXPECT_EQ(index.Find("after"), 50000u);
+
+  KeyIndex repeated;
+  ASSERT_TRUE(repeated.InsertUnindexed("a", 0));
+  ASSERT_TRUE(repeated.InsertUnindexed("b", 1));
+  ASSERT_TRUE(repeated.InsertUnindexed("a", 2));
+  const std::optional<DealIndex> deal = repeated.Reindex();
+  ASSERT_TRUE(deal.has_value());
+  EXPECT_EQ(*repeated.KeyOf(*deal), "a");
+}
+
+TEST(IdIndex, IdsAddedUnindexedAreFoundOnceIndexed) {
+  IdIndex index;
+  for (uint64_t i = 0; i < 50000; ++i) ASSERT_TRUE(index.InsertUnindexed(i * 7919, i));
+  EXPECT_FALSE(index.InsertUnindexed(1, 3));
+  EXPECT_EQ(index.Reindex(), std::nullopt);
+  for (uint64_t i = 0; i < 50000; ++i) ASSERT_EQ(index.Find(i * 7919), DealIndex(i));
+  EXPECT_FALSE(index.Find(1).has_value());
+
+  IdIndex repeated;
+  ASSERT_TRUE(repeated.InsertUnindexed(5, 10));
+  ASSERT_TRUE(repeated.InsertUnindexed(6, 70000));  // another chunk
+  ASSERT_TRUE(repeated.InsertUnindexed(5, 3));
+  const std::optional<DealIndex> deal = repeated.Reindex();
+  ASSERT_TRUE(deal.has_value());
+  EXPECT_EQ(*repeated.IdOf(*deal), 5u);
+}
+
 }  // namespace
 }  // namespace internal
 }  // namespace salescycle

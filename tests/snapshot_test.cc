@@ -27,6 +27,7 @@
 
 #include "absl/base/internal/endian.h"
 #include "absl/strings/match.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -697,6 +698,26 @@ TEST_F(BadSnapshot, HistoryEntriesAreRefusedBeforeReserving) {
               HasSubstr("past Limits::max_history_entries"));
   limits.max_history_entries = small.slot_count() * 8;
   EXPECT_TRUE(Load(Save(small), WithLimits(limits)).ok());
+}
+
+TEST_F(BadSnapshot, AKeyOrIdOfTwoDealsIsDataLoss) {
+  // Keys and ids are indexed once every chunk is read: a repeated one is
+  // found then, and named.
+  auto frames = Frames();
+  ASSERT_GE(frames[1].chunk().keys_size(), 2);
+  const std::string key = frames[1].chunk().keys(0);
+  frames[1].mutable_chunk()->set_keys(1, key);
+  absl::Status s = Load(Encode(frames));
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(s.message(), HasSubstr(absl::StrCat("deal key \"", absl::CEscape(key),
+                                                  "\" appears twice")));
+  frames = Frames();
+  ASSERT_GE(frames[1].chunk().ids_size(), 2);
+  const uint64_t id = frames[1].chunk().ids(1);
+  frames[1].mutable_chunk()->set_ids(0, id);
+  s = Load(Encode(frames));
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(s.message(), HasSubstr(absl::StrCat("deal id ", id, " appears twice")));
 }
 
 TEST_F(BadSnapshot, StringsPastTheLimit) {
