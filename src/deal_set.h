@@ -56,6 +56,7 @@ class DealSet {
   static constexpr double kMaxLoad = 0.92;
   static constexpr double kLoadAfterGrowth = 0.8;
   static constexpr size_t kMinCapacity = 16;
+  static constexpr uint64_t kSlotsPerSpareEntry = 64;
   // Bits of an entry's distance from its home, when the deal index leaves
   // them: distances 0 to 30 stored, 31 and up saturated (at a load of 0.92
   // the mean distance is about 6).
@@ -202,7 +203,15 @@ class DealSet {
     max_stored_ = (uint64_t{1} << dist_bits) - 1;
     tag_shift_ = index_bits_ + dist_bits;
     tag_mask_ = (uint64_t{1} << (spare - dist_bits)) - 1;
+    // A rebuild reads the owner's whole column (SlotBound slots): with few
+    // keys among many slots, growth by 1.15 would read it again every few
+    // keys. So a table has room for at least 1/64 of the slots more than it
+    // holds, and each read is shared by that many inserts (about 1/16 of a
+    // byte a slot; nothing when most slots have keys).
     size_t capacity = static_cast<size_t>(static_cast<double>(count) / kLoadAfterGrowth) + 1;
+    if (capacity < count + bound / kSlotsPerSpareEntry) {
+      capacity = count + static_cast<size_t>(bound / kSlotsPerSpareEntry);
+    }
     if (capacity < kMinCapacity) capacity = kMinCapacity;
     table_ = static_cast<uint32_t*>(AllocateZeroed(capacity * sizeof(uint32_t)));
     capacity_ = capacity;

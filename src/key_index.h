@@ -46,7 +46,7 @@ class KeyIndex {
   void Erase(DealIndex deal);
   // Gives `deal` the key without looking it up (false, nothing changed,
   // when `deal` has a key): a load adds every key so, then calls Reindex
-  // once. Until then, Find, Insert and Erase must not be called.
+  // once. Until then, only KeyOf may be called.
   bool InsertUnindexed(absl::string_view key, DealIndex deal);
   // Indexes every key, sized for them. A deal whose key an earlier deal
   // also has, if any: then the index stays incomplete, and the owner is to
