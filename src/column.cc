@@ -26,8 +26,13 @@ ColumnStorage::~ColumnStorage() { FreeZeroed(bytes_, capacity_bytes_); }
 
 void ColumnStorage::Reserve(size_t bytes) {
   if (bytes <= capacity_bytes_) return;
+  // On the heap a growth copies, so it doubles; on pages it moves page
+  // table entries, not bytes, so growing by a quarter costs little more
+  // and keeps the capacity (what MemoryUsage counts) near the size.
   size_t capacity = capacity_bytes_ < 64 ? 64 : capacity_bytes_;
-  while (capacity < bytes) capacity *= 2;
+  while (capacity < bytes) {
+    capacity += capacity >= kPageArrayMinBytes ? capacity / 4 : capacity;
+  }
   bytes_ = ResizeZeroed(bytes_, capacity_bytes_, capacity);
   capacity_bytes_ = capacity;
 }

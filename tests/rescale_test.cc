@@ -52,7 +52,9 @@ class Rescale : public ::testing::TestWithParam<Case> {
         {"deal_value", AttributeValue::Double(1500)}, {"discount_pct", AttributeValue::Double(5)},
         {"decision_maker", AttributeValue::String("cfo")}};
     for (const auto& [name, value] : values) {
-      if (const auto a = m_->FindAttribute(name); a.ok()) ASSERT_TRUE(p->Set(d, *a, value).ok());
+      if (const auto a = m_->FindAttribute(name); a.ok()) {
+        ASSERT_TRUE(p->Set(d, *a, value).ok());
+      }
     }
   }
 

@@ -32,9 +32,9 @@ class ColumnStorage {
   ~ColumnStorage();
 
  protected:
-  // Grows the storage to at least `bytes` (doubling, so appending one
-  // element at a time costs O(1) amortized); what it holds is kept, and
-  // the rest is zero.
+  // Grows the storage to at least `bytes` (geometrically: doubling on the
+  // heap, by a quarter on pages, so appending one element at a time costs
+  // O(1) amortized); what it holds is kept, and the rest is zero.
   void Reserve(size_t bytes);
   // Zeroes [from, to) (a shrink), so the bytes past the size stay zero.
   void Zero(size_t from, size_t to);
