@@ -374,9 +374,10 @@ class SC_API Pipeline {
   /// The live deals in `stage`, in DealIndex order (ForEachDealInStage's).
   std::vector<DealIndex> DealsInStage(StageId stage) const;
 
-  /// Bytes held by the columns (capacity, not size), the history, the free
-  /// list, the funnel's counters and the deals' keys and ids (their bytes,
-  /// columns and lookup sets).
+  /// Bytes held by the columns (capacity, not size: pages reserved but not
+  /// yet written count, though they are not resident), the history, the
+  /// free list, the funnel's counters and the deals' keys and ids (their
+  /// bytes, columns and lookup sets).
   size_t MemoryUsage() const;
 
   /// See observer.h. Null is ignored.
