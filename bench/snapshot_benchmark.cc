@@ -67,12 +67,15 @@ void operator delete[](void* p, size_t) noexcept { Untrack(p); }
 namespace salescycle {
 namespace {
 
-Pipeline MakePipeline(uint32_t deals) {
+// `funnel`: with analytics on, so that the snapshot carries the funnel
+// state and each deal its funnel marks.
+Pipeline MakePipeline(uint32_t deals, bool funnel = false) {
   auto m = Machine::FromFile(
       absl::StrCat(SC_MACHINES_DIR, "/cycle9_guarded.textproto"));
   if (!m.ok()) std::abort();
   PipelineOptions options;
   options.expected_deals = deals;
+  options.analytics.enabled = funnel;
   auto p = *Pipeline::Create(*m, options);
   const AttributeId budget = *(*m)->FindAttribute("budget");
   for (uint32_t j = 0; j < deals; ++j) {
@@ -123,6 +126,34 @@ void BM_LoadFromBytes(benchmark::State& state) {
   SetCounters(state, deals, bytes.size());
 }
 BENCHMARK(BM_LoadFromBytes)->ArgName("deals")->Arg(1000000)->Unit(benchmark::kMillisecond);
+
+// The same with the funnel state: its frame, and each deal's marks and
+// addition time in the chunks.
+void BM_SaveWithFunnelToBytes(benchmark::State& state) {
+  const auto deals = static_cast<uint32_t>(state.range(0));
+  const Pipeline p = MakePipeline(deals, /*funnel=*/true);
+  std::string bytes;
+  for (auto _ : state) {
+    bytes.clear();
+    if (!SavePipeline(p, SnapshotSink::Bytes(&bytes)).ok()) std::abort();
+    benchmark::DoNotOptimize(bytes.data());
+  }
+  SetCounters(state, deals, bytes.size());
+}
+BENCHMARK(BM_SaveWithFunnelToBytes)->ArgName("deals")->Arg(1000000)->Unit(benchmark::kMillisecond);
+
+void BM_LoadWithFunnelFromBytes(benchmark::State& state) {
+  const auto deals = static_cast<uint32_t>(state.range(0));
+  const Pipeline p = MakePipeline(deals, /*funnel=*/true);
+  std::string bytes;
+  if (!SavePipeline(p, SnapshotSink::Bytes(&bytes)).ok()) std::abort();
+  for (auto _ : state) {
+    auto loaded = LoadPipeline(SnapshotSource::Bytes(bytes), p.machine_ptr());
+    if (!loaded.ok() || loaded->size() != p.size()) std::abort();
+  }
+  SetCounters(state, deals, bytes.size());
+}
+BENCHMARK(BM_LoadWithFunnelFromBytes)->ArgName("deals")->Arg(1000000)->Unit(benchmark::kMillisecond);
 
 // A file save includes the fsync of the temporary file and of its folder.
 void BM_SaveToFile(benchmark::State& state) {
