@@ -100,10 +100,17 @@ void SetCounters(benchmark::State& state, uint32_t deals, size_t bytes) {
       static_cast<double>(bytes) / static_cast<double>(deals);
 }
 
-// range(0): deals. Items are deals saved.
+// range(0): deals; range(1): 1 with the funnel state (its frame, and each
+// deal's marks and addition time in the chunks). Items are deals saved.
+void BytesArgs(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"deals", "funnel"});
+  b->Args({1000000, 0});
+  b->Args({1000000, 1});
+}
+
 void BM_SaveToBytes(benchmark::State& state) {
   const auto deals = static_cast<uint32_t>(state.range(0));
-  const Pipeline p = MakePipeline(deals);
+  const Pipeline p = MakePipeline(deals, state.range(1) != 0);
   std::string bytes;
   for (auto _ : state) {
     bytes.clear();
@@ -112,11 +119,11 @@ void BM_SaveToBytes(benchmark::State& state) {
   }
   SetCounters(state, deals, bytes.size());
 }
-BENCHMARK(BM_SaveToBytes)->ArgName("deals")->Arg(1000000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SaveToBytes)->Apply(BytesArgs)->Unit(benchmark::kMillisecond);
 
 void BM_LoadFromBytes(benchmark::State& state) {
   const auto deals = static_cast<uint32_t>(state.range(0));
-  const Pipeline p = MakePipeline(deals);
+  const Pipeline p = MakePipeline(deals, state.range(1) != 0);
   std::string bytes;
   if (!SavePipeline(p, SnapshotSink::Bytes(&bytes)).ok()) std::abort();
   for (auto _ : state) {
@@ -125,35 +132,7 @@ void BM_LoadFromBytes(benchmark::State& state) {
   }
   SetCounters(state, deals, bytes.size());
 }
-BENCHMARK(BM_LoadFromBytes)->ArgName("deals")->Arg(1000000)->Unit(benchmark::kMillisecond);
-
-// The same with the funnel state: its frame, and each deal's marks and
-// addition time in the chunks.
-void BM_SaveWithFunnelToBytes(benchmark::State& state) {
-  const auto deals = static_cast<uint32_t>(state.range(0));
-  const Pipeline p = MakePipeline(deals, /*funnel=*/true);
-  std::string bytes;
-  for (auto _ : state) {
-    bytes.clear();
-    if (!SavePipeline(p, SnapshotSink::Bytes(&bytes)).ok()) std::abort();
-    benchmark::DoNotOptimize(bytes.data());
-  }
-  SetCounters(state, deals, bytes.size());
-}
-BENCHMARK(BM_SaveWithFunnelToBytes)->ArgName("deals")->Arg(1000000)->Unit(benchmark::kMillisecond);
-
-void BM_LoadWithFunnelFromBytes(benchmark::State& state) {
-  const auto deals = static_cast<uint32_t>(state.range(0));
-  const Pipeline p = MakePipeline(deals, /*funnel=*/true);
-  std::string bytes;
-  if (!SavePipeline(p, SnapshotSink::Bytes(&bytes)).ok()) std::abort();
-  for (auto _ : state) {
-    auto loaded = LoadPipeline(SnapshotSource::Bytes(bytes), p.machine_ptr());
-    if (!loaded.ok() || loaded->size() != p.size()) std::abort();
-  }
-  SetCounters(state, deals, bytes.size());
-}
-BENCHMARK(BM_LoadWithFunnelFromBytes)->ArgName("deals")->Arg(1000000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_LoadFromBytes)->Apply(BytesArgs)->Unit(benchmark::kMillisecond);
 
 // A file save includes the fsync of the temporary file and of its folder.
 void BM_SaveToFile(benchmark::State& state) {

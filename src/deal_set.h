@@ -76,17 +76,9 @@ class DealSet {
   // true, if any.
   template <typename Owner, typename Matches>
   std::optional<DealIndex> Find(uint64_t hash, Matches matches, const Owner& owner) const {
-    if (size_ == 0) return std::nullopt;
-    const uint64_t tag = TagOf(hash);
-    size_t pos = Home(hash);
-    for (uint64_t dist = 0;; ++dist, pos = Next(pos)) {
-      const uint32_t entry = table_[pos];
-      if (entry == 0) return std::nullopt;
-      const uint64_t d = DistanceAt(entry, pos, owner);
-      // Sorted by home: past the entries of our home, it is not here.
-      if (d < dist) return std::nullopt;
-      if (d == dist && TagIn(entry) == tag && matches(DealOf(entry))) return DealOf(entry);
-    }
+    const std::optional<size_t> pos = PositionOf(hash, matches, owner);
+    if (!pos.has_value()) return std::nullopt;
+    return DealOf(table_[*pos]);
   }
 
   // Adds `deal`, whose key hashes to `hash`. REQUIRES: neither the deal
@@ -114,13 +106,10 @@ class DealSet {
   // Takes `deal`, whose key hashes to `hash`, out; nothing if it is not in.
   template <typename Owner>
   void Erase(DealIndex deal, uint64_t hash, const Owner& owner) {
-    if (size_ == 0) return;
-    size_t pos = Home(hash);
-    for (uint64_t dist = 0;; ++dist, pos = Next(pos)) {
-      const uint32_t entry = table_[pos];
-      if (entry == 0 || DistanceAt(entry, pos, owner) < dist) return;
-      if (DealOf(entry) == deal) break;
-    }
+    const std::optional<size_t> found =
+        PositionOf(hash, [deal](DealIndex other) { return other == deal; }, owner);
+    if (!found.has_value()) return;
+    size_t pos = *found;
     // Backward shift: each following entry away from its home moves one
     // closer, so no tombstone is left to lengthen later probes.
     for (size_t next = Next(pos);; pos = next, next = Next(next)) {
@@ -134,6 +123,23 @@ class DealSet {
   }
 
  private:
+  // The slot of the entry of `hash`'s home and tag for which
+  // `matches(deal)` is true, if any.
+  template <typename Owner, typename Matches>
+  std::optional<size_t> PositionOf(uint64_t hash, Matches matches, const Owner& owner) const {
+    if (size_ == 0) return std::nullopt;
+    const uint64_t tag = TagOf(hash);
+    size_t pos = Home(hash);
+    for (uint64_t dist = 0;; ++dist, pos = Next(pos)) {
+      const uint32_t entry = table_[pos];
+      if (entry == 0) return std::nullopt;
+      const uint64_t d = DistanceAt(entry, pos, owner);
+      // Sorted by home: past the entries of our home, it is not here.
+      if (d < dist) return std::nullopt;
+      if (d == dist && TagIn(entry) == tag && matches(DealOf(entry))) return pos;
+    }
+  }
+
   size_t Home(uint64_t hash) const {
     return static_cast<size_t>(absl::Uint128High64(absl::uint128(hash) * capacity_));
   }
