@@ -423,11 +423,18 @@ uint32_t FunnelAccumulator::CohortIndex(Timestamp time) {
 void FunnelAccumulator::RestoreDeal(DealIndex deal, Timestamp added,
                                     const std::vector<StageId>& visited,
                                     uint8_t flags, uint8_t furthest) {
+  RestoreDeal(deal, added, uint16_t{0}, flags, furthest);
+  DealMarks& marks = marks_[deal];
+  for (StageId s : visited) Visit(deal, &marks, s);
+}
+
+void FunnelAccumulator::RestoreDeal(DealIndex deal, Timestamp added, uint16_t visited,
+                                    uint8_t flags, uint8_t furthest) {
   Grow(deal);
   SetAdded(deal, added);
   ClearMarks(deal);
   DealMarks& marks = marks_[deal];
-  for (StageId s : visited) Visit(deal, &marks, s);
+  marks.visited = visited;
   marks.flags = flags;
   marks.furthest = furthest;
   if (cohort_ != Cohort::kNone) cohort_of_[deal] = CohortIndex(added);

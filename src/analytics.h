@@ -461,6 +461,14 @@ class FunnelAccumulator {
   bool has_latest() const { return latest_ != std::numeric_limits<Timestamp>::min(); }
   void RestoreDeal(DealIndex deal, Timestamp added, const std::vector<StageId>& visited,
                    uint8_t flags, uint8_t furthest);
+  // The same with the visited stages as bits, stage s in bit s: for a
+  // machine of at most kMarkedStages stages (visited_width() <= 2), where a
+  // load need not list them one by one.
+  void RestoreDeal(DealIndex deal, Timestamp added, uint16_t visited, uint8_t flags,
+                   uint8_t furthest);
+  // Room for every deal up to `deal`: a loader calls it once for a chunk's
+  // last deal rather than letting each RestoreDeal grow the columns by one.
+  void Grow(DealIndex deal);
   FunnelCounters* mutable_total() { return &total_; }
   // The index of the cohort that starts at `start`, made if new; kNoCohort
   // when no cohort of this kind starts then.
@@ -550,7 +558,6 @@ class FunnelAccumulator {
   void ForEachVisited(DealIndex deal, F f) const;
 
   uint32_t CohortIndex(Timestamp time);
-  void Grow(DealIndex deal);
 
   const Machine& machine_;
   const Cohort cohort_;

@@ -1,6 +1,7 @@
 #include "src/funnel_snapshot.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -90,6 +91,47 @@ bool HasFunnelColumns(const v1::PipelineChunk& chunk) {
          chunk.funnel_loss_offset_deltas_size() > 0 ||
          chunk.funnel_activity_offset_deltas_size() > 0;
 }
+
+// Visited bits mapped a byte at a time, for a machine of at most
+// kMarkedStages stages: a load then turns a deal's saved bytes into its
+// marks with a lookup a byte, rather than listing its stages (which led
+// the profile of a load). Entry b * 256 + v is byte b of value v mapped to
+// the machine's stage bits, or kUnmappable when one of its stages is past
+// the saved ones or not in the machine (ReadVisited then says which).
+class VisitedBytes {
+ public:
+  static constexpr uint32_t kUnmappable = 1u << 31;
+  // Bytes past this many are read stage by stage: a table of them would
+  // cost more than it saves on a chunk.
+  static constexpr size_t kMaxWidth = 4;
+
+  VisitedBytes(const NameMapping& map, uint32_t stages, size_t width)
+      : table_(width * 256, 0) {
+    for (size_t b = 0; b < width; ++b) {
+      for (unsigned v = 0; v < 256; ++v) {
+        uint32_t mapped = 0;
+        for (unsigned bits = v; bits != 0; bits &= bits - 1) {
+          const size_t s = b * 8 + static_cast<size_t>(absl::countr_zero(bits));
+          if (s >= stages || map.stages[s] == kNoStage || map.stages[s] >= kMarkedStages) {
+            mapped = kUnmappable;
+            break;
+          }
+          mapped |= 1u << map.stages[s];
+        }
+        table_[b * 256 + v] = mapped;
+      }
+    }
+  }
+  // The deal's visited bits, or kUnmappable.
+  uint32_t Map(const uint8_t* bytes) const {
+    uint32_t mapped = 0;
+    for (size_t b = 0; b * 256 < table_.size(); ++b) mapped |= table_[b * 256 + bytes[b]];
+    return (mapped & kUnmappable) != 0 ? kUnmappable : mapped;
+  }
+
+ private:
+  std::vector<uint32_t> table_;
+};
 
 // The visited stages of the chunk's k-th live deal, mapped.
 absl::Status ReadVisited(const ChunkReadContext& c, DealIndex d, size_t k,
@@ -206,11 +248,27 @@ absl::Status ReadFunnelColumns(ChunkReadContext* c) {
         " live deals of ", stages, " stages"));
   }
   std::vector<StageId> visited;
+  std::optional<VisitedBytes> by_table;
+  if (acc->visited_width() <= 2 && width <= VisitedBytes::kMaxWidth) {
+    by_table.emplace(c->map, stages, width);
+  }
+  for (size_t i = c->n; i-- > 0;) {
+    const DealIndex d = static_cast<DealIndex>(c->first + i);
+    if (c->pipeline->Contains(d)) {
+      acc->Grow(d);  // the chunk's last live deal
+      break;
+    }
+  }
+  const auto* visited_bytes = reinterpret_cast<const uint8_t*>(chunk.funnel_visited().data());
   size_t k = 0;
   for (size_t i = 0; i < c->n; ++i) {
     const DealIndex d = static_cast<DealIndex>(c->first + i);
     if (!c->pipeline->Contains(d)) continue;
-    SC_RETURN_IF_ERROR(ReadVisited(*c, d, k, width, &visited));
+    uint32_t visited_bits = VisitedBytes::kUnmappable;
+    if (by_table.has_value()) visited_bits = by_table->Map(visited_bytes + k * width);
+    if (visited_bits == VisitedBytes::kUnmappable) {
+      SC_RETURN_IF_ERROR(ReadVisited(*c, d, k, width, &visited));
+    }
     uint32_t flags = chunk.funnel_flags(static_cast<int>(k));
     // The outcome bits, and above them where a cycle out of order stays
     // counted in order (FunnelAccumulator::kInOrderShift): 1 + a position
@@ -245,7 +303,12 @@ absl::Status ReadFunnelColumns(ChunkReadContext* c) {
     }
     const Timestamp added = EncodeDelta(
         c->pipeline->entered_at(d), chunk.funnel_added_before_entry(static_cast<int>(k)));
-    acc->RestoreDeal(d, added, visited, static_cast<uint8_t>(flags), position);
+    if (visited_bits != VisitedBytes::kUnmappable) {
+      acc->RestoreDeal(d, added, static_cast<uint16_t>(visited_bits),
+                       static_cast<uint8_t>(flags), position);
+    } else {
+      acc->RestoreDeal(d, added, visited, static_cast<uint8_t>(flags), position);
+    }
     ++k;
   }
   return ReadCycleStartsAndWins(*c, acc);
