@@ -371,10 +371,13 @@ absl::Status CheckTotals(const v1::PipelineTrailer& trailer,
 
 // Chunks until the trailer, then the totals and the end of the input.
 // `appended`: `p` held deals of earlier snapshots (LoadPipelines), whose
-// funnel counters this snapshot's add to.
+// funnel counters this snapshot's add to. `index_keys`: index the deals'
+// ids and keys once the chunks are read; false when the caller does it
+// after more snapshots (LoadPipelines: once for all its parts, not once
+// for each over every deal so far).
 absl::Status ReadBody(FrameReader* in, const v1::PipelineHeader& header,
                       const NameMapping& map, const Limits& limits, bool appended,
-                      Pipeline* p) {
+                      bool index_keys, Pipeline* p) {
   const Before before(*p);
   v1::PipelineFrame frame;
   uint64_t chunks = 0;
@@ -388,8 +391,10 @@ absl::Status ReadBody(FrameReader* in, const v1::PipelineHeader& header,
     SC_RETURN_IF_ERROR(
         ReadChunk(frame.chunk(), header, map, limits, chunks++, before.slots, p));
   }
-  if (const std::optional<std::string> repeated = PI::IndexIdsAndKeys(p)) {
-    return in->DataLoss(*repeated);
+  if (index_keys) {
+    if (const std::optional<std::string> repeated = PI::IndexIdsAndKeys(p)) {
+      return in->DataLoss(*repeated);
+    }
   }
   if (header.has_funnel()) {
     if (!frame.has_funnel()) {
@@ -441,10 +446,11 @@ absl::StatusOr<PipelineOptions> OptionsOf(const v1::PipelineHeader& header,
 // Reads one snapshot: into a new pipeline when `*p` holds none (a null
 // `machine` then means the one the snapshot carries), else appended to
 // `*p` (LoadPipelines), whose machine it is mapped onto and whose history
-// limit and funnel cohorts it must have.
+// limit and funnel cohorts it must have. `index_keys` as for ReadBody.
 absl::Status Load(ByteSource* source, const std::string& name,
                   std::shared_ptr<const Machine> machine,
-                  const RestoreOptions& options, std::optional<Pipeline>* p) {
+                  const RestoreOptions& options, std::optional<Pipeline>* p,
+                  bool index_keys) {
   FrameReader in(source, name);
   SC_RETURN_IF_ERROR(in.ReadMagic(
       absl::string_view(kPipelineMagic, sizeof kPipelineMagic),
@@ -497,7 +503,7 @@ absl::Status Load(ByteSource* source, const std::string& name,
   }
   Pipeline& into = **p;
   const size_t base = into.slot_count();
-  SC_RETURN_IF_ERROR(ReadBody(&in, header, map, options.limits, appended, &into));
+  SC_RETURN_IF_ERROR(ReadBody(&in, header, map, options.limits, appended, index_keys, &into));
   for (const v1::SourcePosition& position : header.positions()) {
     if (absl::Status s = PI::RestorePosition(&into, position.source(), position.next_offset());
         !s.ok()) {
@@ -520,21 +526,22 @@ class PipelineLoader {
   // One snapshot into `*p` (see internal::Load).
   static absl::Status Load(const SnapshotSource& source,
                            std::shared_ptr<const Machine> machine,
-                           const RestoreOptions& options, std::optional<Pipeline>* p) {
+                           const RestoreOptions& options, std::optional<Pipeline>* p,
+                           bool index_keys = true) {
     if (source.has_bytes_) {
       BytesSource bytes(source.bytes_);
-      return internal::Load(&bytes, "<bytes>", std::move(machine), options, p);
+      return internal::Load(&bytes, "<bytes>", std::move(machine), options, p, index_keys);
     }
     if (source.stream_ != nullptr) {
       StreamSource stream(source.stream_, "<stream>");
-      return internal::Load(&stream, "<stream>", std::move(machine), options, p);
+      return internal::Load(&stream, "<stream>", std::move(machine), options, p, index_keys);
     }
     std::ifstream file(source.path_, std::ios::binary);
     if (!file.is_open()) {
       return ErrnoError(absl::StrCat(source.path_, ": cannot read"), errno);
     }
     StreamSource stream(&file, source.path_);
-    return internal::Load(&stream, source.path_, std::move(machine), options, p);
+    return internal::Load(&stream, source.path_, std::move(machine), options, p, index_keys);
   }
   static absl::StatusOr<Pipeline> Load(const SnapshotSource& source,
                                        std::shared_ptr<const Machine> machine,
@@ -635,11 +642,18 @@ absl::StatusOr<Pipeline> LoadPipelines(absl::Span<const SnapshotSource> sources,
   std::optional<Pipeline> p;
   for (size_t i = 0; i < sources.size(); ++i) {
     // Bytes and streams have no name of their own: say which one it was.
-    if (absl::Status s = internal::PipelineLoader::Load(sources[i], machine, options, &p);
+    if (absl::Status s = internal::PipelineLoader::Load(sources[i], machine, options, &p,
+                                                        /*index_keys=*/false);
         !s.ok()) {
       return absl::Status(s.code(), absl::StrCat("LoadPipelines: snapshot ", i, " of ",
                                                  sources.size(), ": ", s.message()));
     }
+  }
+  // Once for all the parts' ids and keys: a key in two parts is found here
+  // as one twice in a part is.
+  if (const std::optional<std::string> repeated = internal::PipelineInternal::IndexIdsAndKeys(&*p)) {
+    return absl::DataLossError(
+        absl::StrCat("LoadPipelines: ", *repeated, " in the ", sources.size(), " snapshots"));
   }
   return *std::move(p);
 }
