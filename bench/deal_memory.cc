@@ -3,11 +3,14 @@
 // each with one numeric attribute set, funnel tracking on, addressed by
 // index, by 64-bit id or by an 18-character key.
 //
-//   build/bench/deal_memory DEALS index|id|key [MACHINE]
+//   build/bench/deal_memory DEALS index|id|key [MACHINE [few|distinct]]
 //
 // MACHINE (a machine file; its attribute 0, which must be numeric, is the
 // one set) measures a machine of one's own instead of the two-stage one
-// the issue's figures are for.
+// the issue's figures are for. Its string attributes are left unset, or
+// set, each deal's, to one of 8 values of 20-odd characters (`few`: a lead
+// source, an owner, a lost reason) or to a value of its own (`distinct`:
+// a contact's 27-character email).
 //
 // Peak RSS is the process's high-water mark (getrusage) after the adds,
 // less the one before: what a host must provision, growth spikes included.
@@ -18,8 +21,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "salescycle/machine.h"
 #include "salescycle/pipeline.h"
 
@@ -34,13 +39,18 @@ long PeakKb() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3 && argc != 4) {
-    std::fprintf(stderr, "usage: deal_memory DEALS index|id|key [MACHINE]\n");
+  if (argc < 3 || argc > 5) {
+    std::fprintf(stderr, "usage: deal_memory DEALS index|id|key [MACHINE [few|distinct]]\n");
+    return 2;
+  }
+  const std::string strings = argc == 5 ? argv[4] : "";
+  if (!strings.empty() && strings != "few" && strings != "distinct") {
+    std::fprintf(stderr, "deal_memory: strings are few or distinct, not \"%s\"\n", argv[4]);
     return 2;
   }
   const long deals = std::atol(argv[1]);
   const std::string kind = argv[2];
-  auto machine = argc == 4 ? salescycle::Machine::FromFile(argv[3])
+  auto machine = argc >= 4 ? salescycle::Machine::FromFile(argv[3])
                            : salescycle::Machine::FromTextProto(R"(
     name: "memory" initial_stage: "lead"
     stages { id: "lead" } stages { id: "won" kind: WON }
@@ -58,6 +68,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   const bool as_int = (*machine)->attribute(0).type == salescycle::AttributeType::kInt64;
+  std::vector<salescycle::AttributeId> string_attributes;
+  if (!strings.empty()) {
+    for (salescycle::AttributeId a = 0; a < (*machine)->num_attributes(); ++a) {
+      if ((*machine)->attribute(a).type == salescycle::AttributeType::kString) {
+        string_attributes.push_back(a);
+      }
+    }
+  }
   salescycle::PipelineOptions options;
   options.analytics.enabled = true;
   auto p = salescycle::Pipeline::Create(*machine, options);
@@ -79,6 +97,12 @@ int main(int argc, char** argv) {
     const auto value = as_int ? salescycle::AttributeValue::Int64(i)
                               : salescycle::AttributeValue::Double(static_cast<double>(i));
     if (!d.ok() || !p->Set(*d, 0, value).ok()) return 1;
+    for (const salescycle::AttributeId a : string_attributes) {
+      const std::string text = strings == "few"
+                                   ? absl::StrCat("a value of a few, number ", (i + a) % 8)
+                                   : absl::StrFormat("contact%010ld@example.com", i);
+      if (!p->Set(*d, a, salescycle::AttributeValue::String(text)).ok()) return 1;
+    }
   }
   const long after = PeakKb();
   const double add_ns =
@@ -101,9 +125,10 @@ int main(int argc, char** argv) {
                              std::chrono::steady_clock::now() - find_start).count() /
                          deals;
   if (found != static_cast<uint64_t>(deals)) return 1;
+  const std::string label = strings.empty() ? kind : absl::StrCat(kind, ", strings ", strings);
   std::printf("%ld deals by %s: peak RSS %.1f bytes a deal, MemoryUsage %.1f bytes a deal; "
               "%.0f ns an add (with its Set), %.0f ns a find\n",
-              deals, kind.c_str(), (after - before) * 1024.0 / deals,
+              deals, label.c_str(), (after - before) * 1024.0 / deals,
               static_cast<double>(p->MemoryUsage()) / deals, add_ns, find_ns);
   return 0;
 }

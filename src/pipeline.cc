@@ -74,10 +74,12 @@ Pipeline::Pipeline(std::shared_ptr<const Machine> machine,
       options_(options),
       removed_stage_(static_cast<StageId>(machine_->num_stages())),
       scalars_(Core::ScalarDefaults(*machine_).size()),
-      strings_(Core::StringDefaults(*machine_).size()),
       set_bits_(machine_->num_attributes()),
       reasons_(1),
       stage_counts_(machine_->num_stages() + 1, 0) {
+  for (const std::string& value : Core::StringDefaults(*machine_)) {
+    strings_.emplace_back(value);
+  }
   if (options.analytics.enabled) {
     analytics_ = std::make_unique<internal::FunnelAccumulator>(
         *machine_, options.analytics.cohort);
@@ -88,7 +90,7 @@ Pipeline::Pipeline(std::shared_ptr<const Machine> machine,
     entered_at_.reserve(n);
     timeout_consumed_.reserve((n + 63) / 64);
     for (auto& column : scalars_) column.reserve(n);
-    for (auto& column : strings_) column.reserve(n);
+    for (auto& column : strings_) column.Reserve(n);
     for (auto& bits : set_bits_) bits.reserve((n + 63) / 64);
     if (machine_->keeps_last_activity()) last_activity_.reserve(n);
     if (machine_->keeps_loss_reasons()) loss_reason_.reserve(n);
@@ -154,7 +156,7 @@ absl::StatusOr<DealIndex> Pipeline::NewDeal(Timestamp time,
   }
   const auto& string_defaults = Core::StringDefaults(*machine_);
   for (size_t s = 0; s < strings_.size(); ++s) {
-    strings_[s][deal] = string_defaults[s];
+    strings_[s].Set(deal, string_defaults[s]);
   }
   for (auto& bits : set_bits_) bits[deal >> 6] &= ~(uint64_t{1} << (deal & 63));
   if (options_.history_limit > 0) history_count_[deal] = 0;
@@ -224,7 +226,7 @@ absl::Status Pipeline::Remove(DealIndex deal) {
   SC_RETURN_IF_ERROR(CheckLive(deal));
   --stage_counts_[stage_[deal]];
   stage_[deal] = removed_stage_;
-  for (auto& column : strings_) std::string().swap(column[deal]);
+  for (auto& column : strings_) column.Set(deal, "");
   if (ids_ != nullptr) ids_->Erase(deal);
   if (keys_ != nullptr) keys_->Erase(deal);
   free_slots_.push_back(deal);
@@ -278,7 +280,7 @@ absl::Status Pipeline::Set(DealIndex deal, AttributeId id,
   SC_RETURN_IF_ERROR(internal::CheckAttributeWrite(*machine_, id, value));
   const uint16_t slot = Core::Slot(*machine_, id);
   if (value.type() == AttributeType::kString) {
-    strings_[slot][deal] = value.string_value();
+    strings_[slot].Set(deal, value.string_value());
   } else {
     scalars_[slot][deal] = internal::ScalarBits(value);
   }
@@ -814,10 +816,7 @@ void Pipeline::AppendSlots(size_t n) {
   for (size_t s = 0; s < scalars_.size(); ++s) {
     scalars_[s].resize(size, scalar_defaults[s]);
   }
-  const auto& string_defaults = Core::StringDefaults(*machine_);
-  for (size_t s = 0; s < strings_.size(); ++s) {
-    strings_[s].resize(size, string_defaults[s]);
-  }
+  for (auto& column : strings_) column.Resize(size);
   if (options_.history_limit > 0) {
     history_.resize(size * options_.history_limit);
     history_count_.resize(size, 0);
@@ -1020,13 +1019,7 @@ size_t Pipeline::MemoryUsage() const {
   if (ids_ != nullptr) bytes += ids_->MemoryUsage();
   if (keys_ != nullptr) bytes += keys_->MemoryUsage();
   for (const auto& column : scalars_) bytes += column.capacity() * 8;
-  for (const auto& column : strings_) {
-    bytes += column.capacity() * sizeof(std::string);
-    for (const std::string& s : column) {
-      // Heap storage only: short strings live inside the std::string.
-      if (s.capacity() > sizeof(std::string) - 1) bytes += s.capacity() + 1;
-    }
-  }
+  for (const auto& column : strings_) bytes += column.MemoryUsage();
   for (const auto& bits : set_bits_) bytes += bits.capacity() * 8;
   return bytes;
 }

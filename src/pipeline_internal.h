@@ -105,8 +105,8 @@ class PipelineInternal {
     p->scalars_[slot][deal] = bits;
   }
   static void SetString(Pipeline* p, uint16_t slot, DealIndex deal,
-                        std::string value) {
-    p->strings_[slot][deal] = std::move(value);
+                        absl::string_view value) {
+    p->strings_[slot].Set(deal, value);
   }
   static void MarkSet(Pipeline* p, AttributeId id, DealIndex deal) {
     p->set_bits_[id][deal >> 6] |= uint64_t{1} << (deal & 63);

@@ -37,6 +37,7 @@
 #include "absl/types/span.h"
 #include "salescycle/attribute.h"
 #include "salescycle/internal/column.h"
+#include "salescycle/internal/string_column.h"
 #include "salescycle/machine.h"
 #include "salescycle/observer.h"
 #include "salescycle/options.h"
@@ -481,7 +482,7 @@ class SC_API Pipeline {
   internal::Column<Timestamp> entered_at_;
   internal::Column<uint64_t> timeout_consumed_;        // bit per slot
   std::vector<internal::Column<uint64_t>> scalars_;    // [scalar slot][deal]
-  std::vector<std::vector<std::string>> strings_;  // [string slot][deal]
+  std::vector<internal::StringColumn> strings_;       // [string slot][deal]
   std::vector<internal::Column<uint64_t>> set_bits_;   // [attribute][deal / 64]
   internal::Column<HistoryEntry> history_;  // history_limit entries per slot
   internal::Column<uint64_t> history_count_;
