@@ -377,8 +377,11 @@ class SC_API Pipeline {
 
   /// Bytes held by the columns (capacity, not size: pages reserved but not
   /// yet written count, though they are not resident), the history, the
-  /// free list, the funnel's counters and the deals' keys and ids (their
-  /// bytes, columns and lookup sets).
+  /// free list, the funnel's counters, the deals' keys and ids (their
+  /// bytes, columns and lookup sets) and string attributes (4 bytes a
+  /// deal and each distinct value once while an attribute's values are
+  /// fewer than a third of the slots; one std::string a slot past that,
+  /// heap copies included).
   size_t MemoryUsage() const;
 
   /// See observer.h. Null is ignored.
