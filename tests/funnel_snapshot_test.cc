@@ -5,8 +5,11 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -18,6 +21,7 @@
 #include "salescycle/v1/snapshot.pb.h"
 #include "tests/funnel_workload.h"
 #include "tests/snapshot_frames.h"
+#include "tests/test_util.h"
 
 namespace salescycle {
 namespace {
@@ -302,6 +306,20 @@ TEST_F(DamagedFunnel, ACohortThatDoesNotStartACohort) {
 
 // A migration that removes a stage deals have been through: the funnel's
 // counts for it must go somewhere, which only the caller can say.
+// `p` of kFunnelSpec's machine (version 0), saved and loaded onto `onto`,
+// its version 2, through a migration that maps stages by name.
+absl::StatusOr<Pipeline> SavedAndLoadedAsVersion2(const Pipeline& p,
+                                                  std::shared_ptr<const Machine> onto) {
+  std::string bytes;
+  const absl::Status saved = SavePipeline(p, SnapshotSink::Bytes(&bytes));
+  if (!saved.ok()) return saved;
+  auto migration = Migration::FromTextProto(R"(machine: "fs" from_version: 0 to_version: 2)");
+  if (!migration.ok()) return migration.status();
+  RestoreOptions options;
+  options.migrations.push_back(*migration);
+  return LoadPipeline(SnapshotSource::Bytes(bytes), std::move(onto), options);
+}
+
 TEST(FunnelSnapshot, CountsForAStageTheTargetLacksNeedAMapping) {
   Timestamp now = 0;
   Pipeline p = Worked(FunnelMachine(), Cohort::kNone, &now);
@@ -317,14 +335,7 @@ TEST(FunnelSnapshot, CountsForAStageTheTargetLacksNeedAMapping) {
       ASSERT_TRUE(p.MoveTo(d, StageId{0}, now)->moved());
     }
   }
-  std::string bytes;
-  ASSERT_TRUE(SavePipeline(p, SnapshotSink::Bytes(&bytes)).ok());
-  auto migration = Migration::FromTextProto(R"(machine: "fs" from_version: 0 to_version: 2)");
-  ASSERT_TRUE(migration.ok()) << migration.status();
-  RestoreOptions options;
-  options.migrations.push_back(*migration);
-  const auto loaded = LoadPipeline(SnapshotSource::Bytes(bytes),
-                                   *without_nurture, options);
+  const auto loaded = SavedAndLoadedAsVersion2(p, *without_nurture);
   EXPECT_EQ(loaded.status().code(), absl::StatusCode::kFailedPrecondition) << loaded.status();
   EXPECT_THAT(std::string(loaded.status().message()),
               HasSubstr("has funnel counts for stage \"nurture\", which"));
@@ -353,13 +364,8 @@ TEST(FunnelSnapshot, VisitedStagesAreMappedOntoAReorderedMachine) {
       kFunnelSpec, {{R"(name: "fs")", R"(name: "fs" version: 2)"}, {stages_v1, stages_v2}}));
   ASSERT_TRUE(reordered.ok()) << reordered.status();
   ASSERT_EQ(*(*reordered)->FindStage("lead"), StageId{3});
-  std::string bytes;
-  ASSERT_TRUE(SavePipeline(p, SnapshotSink::Bytes(&bytes)).ok());
-  auto migration = Migration::FromTextProto(R"(machine: "fs" from_version: 0 to_version: 2)");
-  ASSERT_TRUE(migration.ok()) << migration.status();
-  RestoreOptions options;
-  options.migrations.push_back(*migration);
-  auto loaded = LoadPipeline(SnapshotSource::Bytes(bytes), *reordered, options);
+  const std::string bytes = SnapshotBytes(p);  // loaded again below onto `m`
+  auto loaded = SavedAndLoadedAsVersion2(p, *reordered);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
 
   // Each stage's counts, by name.
