@@ -154,10 +154,7 @@ absl::StatusOr<DealIndex> Pipeline::NewDeal(Timestamp time,
   for (size_t s = 0; s < scalars_.size(); ++s) {
     scalars_[s][deal] = scalar_defaults[s];
   }
-  const auto& string_defaults = Core::StringDefaults(*machine_);
-  for (size_t s = 0; s < strings_.size(); ++s) {
-    strings_[s].Set(deal, string_defaults[s]);
-  }
+  for (auto& column : strings_) column.Reset(deal);
   for (auto& bits : set_bits_) bits[deal >> 6] &= ~(uint64_t{1} << (deal & 63));
   if (options_.history_limit > 0) history_count_[deal] = 0;
   if (analytics_ != nullptr) analytics_->OnAdd(deal, initial, time);

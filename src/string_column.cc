@@ -79,6 +79,18 @@ void StringColumn::Set(size_t slot, absl::string_view value) {
   if (held >= kMinDistinctForPlain && held > ids_.size() / 3) TurnPlain();
 }
 
+void StringColumn::Reset(size_t slot) {
+  if (!interned_) {
+    plain_[slot] = default_;
+    return;
+  }
+  const uint32_t old = ids_[slot];
+  if (old == default_id_) return;
+  ++values_[default_id_].slots;
+  ids_[slot] = default_id_;
+  Release(old);
+}
+
 void StringColumn::Resize(size_t n) {
   if (!interned_) {
     plain_.resize(n, default_);

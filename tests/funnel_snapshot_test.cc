@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/string_view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "salescycle/funnel.h"
@@ -304,15 +305,10 @@ TEST_F(DamagedFunnel, ACohortThatDoesNotStartACohort) {
   ExpectDataLoss("or is there twice");
 }
 
-// A migration that removes a stage deals have been through: the funnel's
-// counts for it must go somewhere, which only the caller can say.
-// `p` of kFunnelSpec's machine (version 0), saved and loaded onto `onto`,
-// its version 2, through a migration that maps stages by name.
-absl::StatusOr<Pipeline> SavedAndLoadedAsVersion2(const Pipeline& p,
-                                                  std::shared_ptr<const Machine> onto) {
-  std::string bytes;
-  const absl::Status saved = SavePipeline(p, SnapshotSink::Bytes(&bytes));
-  if (!saved.ok()) return saved;
+// A snapshot of kFunnelSpec's machine (version 0) loaded onto `onto`, its
+// version 2, through a migration that maps stages by name.
+absl::StatusOr<Pipeline> LoadedAsVersion2(absl::string_view bytes,
+                                          std::shared_ptr<const Machine> onto) {
   auto migration = Migration::FromTextProto(R"(machine: "fs" from_version: 0 to_version: 2)");
   if (!migration.ok()) return migration.status();
   RestoreOptions options;
@@ -320,6 +316,8 @@ absl::StatusOr<Pipeline> SavedAndLoadedAsVersion2(const Pipeline& p,
   return LoadPipeline(SnapshotSource::Bytes(bytes), std::move(onto), options);
 }
 
+// A migration that removes a stage deals have been through: the funnel's
+// counts for it must go somewhere, which only the caller can say.
 TEST(FunnelSnapshot, CountsForAStageTheTargetLacksNeedAMapping) {
   Timestamp now = 0;
   Pipeline p = Worked(FunnelMachine(), Cohort::kNone, &now);
@@ -335,7 +333,7 @@ TEST(FunnelSnapshot, CountsForAStageTheTargetLacksNeedAMapping) {
       ASSERT_TRUE(p.MoveTo(d, StageId{0}, now)->moved());
     }
   }
-  const auto loaded = SavedAndLoadedAsVersion2(p, *without_nurture);
+  const auto loaded = LoadedAsVersion2(SnapshotBytes(p), *without_nurture);
   EXPECT_EQ(loaded.status().code(), absl::StatusCode::kFailedPrecondition) << loaded.status();
   EXPECT_THAT(std::string(loaded.status().message()),
               HasSubstr("has funnel counts for stage \"nurture\", which"));
@@ -364,8 +362,8 @@ TEST(FunnelSnapshot, VisitedStagesAreMappedOntoAReorderedMachine) {
       kFunnelSpec, {{R"(name: "fs")", R"(name: "fs" version: 2)"}, {stages_v1, stages_v2}}));
   ASSERT_TRUE(reordered.ok()) << reordered.status();
   ASSERT_EQ(*(*reordered)->FindStage("lead"), StageId{3});
-  const std::string bytes = SnapshotBytes(p);  // loaded again below onto `m`
-  auto loaded = SavedAndLoadedAsVersion2(p, *reordered);
+  const std::string bytes = SnapshotBytes(p);
+  auto loaded = LoadedAsVersion2(bytes, *reordered);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
 
   // Each stage's counts, by name.

@@ -48,6 +48,10 @@ TEST(StringColumn, MatchesAVectorOfStringsThroughSetsGrowthsAndShrinks) {
         const size_t n = rng() % 300;
         column.Resize(n);
         expected.resize(n, default_value);
+      } else if (kind < 13 && !expected.empty()) {
+        const size_t slot = rng() % expected.size();
+        column.Reset(slot);
+        expected[slot] = default_value;
       } else if (!expected.empty()) {
         const size_t slot = rng() % expected.size();
         const std::string& value = pool[rng() % pool.size()];
@@ -120,6 +124,8 @@ TEST(StringColumn, TurnsPlainPastAThirdOfItsSlotsAndStaysPlain) {
   EXPECT_FALSE(column.interned());
   EXPECT_EQ(column[0], "same");
   EXPECT_EQ(column[slots + 1], "new");
+  column.Reset(0);
+  EXPECT_EQ(column[0], "new");
 }
 
 TEST(StringColumn, BelowTheMinimumItStaysInternedWhateverTheShare) {

@@ -49,6 +49,9 @@ class StringColumn {
     return interned_ ? values_[ids_[slot]].text : plain_[slot];
   }
   void Set(size_t slot, absl::string_view value);
+  // The slot holds the default again (a new deal's value), without a
+  // lookup while interned.
+  void Reset(size_t slot);
   // Grows (new slots hold the default) or shrinks to `n` slots.
   void Resize(size_t n);
   void Reserve(size_t n);
