@@ -1605,10 +1605,14 @@ std::string FunnelSvg(const FunnelReport& report) {
       "  <rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n"
       "  <text x=\"24\" y=\"36\" font-size=\"22\" font-weight=\"bold\" "
       "fill=\"#1d3557\">%s v%u funnel</text>\n"
-      "  <text x=\"24\" y=\"62\" font-size=\"13\" fill=\"#457b9d\">%s deals, "
-      "win rate %s, average cycle %s, as of %s</text>\n",
+      "  <text class=\"summary\" x=\"24\" y=\"62\" font-size=\"13\" "
+      "fill=\"#457b9d\">%s deals%s, win rate %s, average cycle %s, as of %s</text>\n",
       width, height, width, height, Xml(report.machine), report.version,
-      Thousands(f.deals), f.won + f.lost == 0 ? "-" : Percent(f.win_rate),
+      Thousands(f.deals),
+      // The bars count cycles: with repeat purchases the first one passes
+      // the deals, which the subtitle must explain, as the table's does.
+      f.cycles == f.deals ? "" : absl::StrCat(" (", Thousands(f.cycles), " cycles)"),
+      f.won + f.lost == 0 ? "-" : Percent(f.win_rate),
       f.won == 0 ? "-" : absl::StrFormat("%.1f days", f.average_cycle_days),
       Date(report.as_of));
   int y = kTop;

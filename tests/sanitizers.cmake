@@ -33,9 +33,10 @@ set(ENV{ASAN_OPTIONS} "detect_leaks=1")
 set(ENV{UBSAN_OPTIONS} "print_stacktrace=1:halt_on_error=1")
 set(ENV{TSAN_OPTIONS} "halt_on_error=1")
 # As many tests at once as the machine has cores. On CI's two cores this
-# gains nothing (the other checks keep both busy: 1,339 s from a clone
-# against 1,358 s); on a larger machine the ASan suite, 490 s one test at
-# a time, is the longest stretch of the test command.
+# gains nothing measurable (the other checks keep both busy: 1,339 and
+# 1,394 s from a clone against 1,358 and 1,360 s); on a larger machine the
+# ASan suite, 490 s one test at a time, is the longest stretch of the test
+# command.
 cmake_host_system_information(RESULT cores QUERY NUMBER_OF_LOGICAL_CORES)
 sc_run(${CMAKE_CTEST_COMMAND} --test-dir ${SC_WORK_DIR} ${select} --output-on-failure
     -j ${cores})

@@ -5,6 +5,7 @@ is not blank (it is skipped elsewhere).
 Run by ctest (any python3) with SC_CLI and SC_EXAMPLES_DIR.
 """
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -97,6 +98,14 @@ class FunnelSvg(unittest.TestCase):
                          r"^Off the funnel line, deals now: Closed lost [0-9,]+ · Follow-up [0-9,]+$")
         self.assertRegex(texts["rejected"], r"^Rejected steps: 6,993 of [0-9,]+ \([0-9.]+%\)$")
         self.assertRegex(texts["leak-note"], r"^biggest leak: [0-9,]+ of [0-9,]+ stopped here$")
+        # The sample's 5,000 deals start more cycles than that (repeat
+        # purchases): the subtitle says so, and the first bar counts them.
+        summary = re.match(r"^5,000 deals \(([0-9,]+) cycles\), win rate [0-9.]+%, "
+                           r"average cycle [0-9.]+ days, as of 2026-12-31$", texts["summary"])
+        self.assertIsNotNone(summary, texts["summary"])
+        counts = [t.text for t in root.iter(SVG_NS + "text") if t.get("class") == "count"]
+        self.assertEqual(summary.group(1), counts[0])
+        self.assertNotEqual(counts[0], "5,000")
 
     def test_long_names_fit_and_are_cut_past_48_characters(self):
         with tempfile.TemporaryDirectory() as tmp:
