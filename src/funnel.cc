@@ -1609,8 +1609,9 @@ std::string FunnelSvg(const FunnelReport& report) {
       "fill=\"#457b9d\">%s deals%s, win rate %s, average cycle %s, as of %s</text>\n",
       width, height, width, height, Xml(report.machine), report.version,
       Thousands(f.deals),
-      // The bars count cycles: with repeat purchases the first one passes
-      // the deals, which the subtitle must explain, as the table's does.
+      // The bars count cycles: with new cycles (repeat purchases,
+      // reactivations) the first passes the deals, which the subtitle
+      // must explain, as the table's header does.
       f.cycles == f.deals ? "" : absl::StrCat(" (", Thousands(f.cycles), " cycles)"),
       f.won + f.lost == 0 ? "-" : Percent(f.win_rate),
       f.won == 0 ? "-" : absl::StrFormat("%.1f days", f.average_cycle_days),

@@ -99,7 +99,8 @@ class FunnelSvg(unittest.TestCase):
         self.assertRegex(texts["rejected"], r"^Rejected steps: 6,993 of [0-9,]+ \([0-9.]+%\)$")
         self.assertRegex(texts["leak-note"], r"^biggest leak: [0-9,]+ of [0-9,]+ stopped here$")
         # The sample's 5,000 deals start more cycles than that (repeat
-        # purchases): the subtitle says so, and the first bar counts them.
+        # purchases and reactivations): the subtitle says so, and the first
+        # bar counts them.
         summary = re.match(r"^5,000 deals \(([0-9,]+) cycles\), win rate [0-9.]+%, "
                            r"average cycle [0-9.]+ days, as of 2026-12-31$", texts["summary"])
         self.assertIsNotNone(summary, texts["summary"])
