@@ -791,6 +791,15 @@ std::string Date(Timestamp t) {
 
 using internal::Thousands;
 
+// " (5,140 cycles)" after "5,000 deals" when new cycles (repeat purchases,
+// reactivations) make more cycles than deals, and nothing otherwise: the
+// funnel's counts are of cycles, so the table's header and the SVG's
+// subtitle must say when the two differ.
+std::string CyclesIfNotDeals(const FunnelFigures& f) {
+  if (f.cycles == f.deals) return "";
+  return absl::StrCat(" (", Thousands(f.cycles), " cycles)");
+}
+
 // The figures that need deal values, or "-" when the report was asked for
 // none: 0 would read as an empty pipeline.
 // Rounded to a whole amount, with thousands separators.
@@ -1608,11 +1617,7 @@ std::string FunnelSvg(const FunnelReport& report) {
       "  <text class=\"summary\" x=\"24\" y=\"62\" font-size=\"13\" "
       "fill=\"#457b9d\">%s deals%s, win rate %s, average cycle %s, as of %s</text>\n",
       width, height, width, height, Xml(report.machine), report.version,
-      Thousands(f.deals),
-      // The bars count cycles: with new cycles (repeat purchases,
-      // reactivations) the first passes the deals, which the subtitle
-      // must explain, as the table's header does.
-      f.cycles == f.deals ? "" : absl::StrCat(" (", Thousands(f.cycles), " cycles)"),
+      Thousands(f.deals), CyclesIfNotDeals(f),
       f.won + f.lost == 0 ? "-" : Percent(f.win_rate),
       f.won == 0 ? "-" : absl::StrFormat("%.1f days", f.average_cycle_days),
       Date(report.as_of));

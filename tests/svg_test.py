@@ -27,6 +27,22 @@ def funnel_svg():
     return run.stdout
 
 
+def b2b_spec():
+    with open(os.path.join(EXAMPLES, "machines", "b2b.textproto")) as f:
+        return f.read()
+
+
+def funnel_svg_of_spec(spec):
+    """The sample's funnel SVG (no value attribute) under another spec."""
+    with tempfile.TemporaryDirectory() as tmp:
+        machine = os.path.join(tmp, "machine.textproto")
+        with open(machine, "w") as f:
+            f.write(spec)
+        return subprocess.run(
+            [CLI, "report", machine, os.path.join(EXAMPLES, "data", "b2b_2026.csv"),
+             "--format", "svg"], capture_output=True, text=True, check=True).stdout
+
+
 def png_pixels(path):
     """(width, height, rows of RGB(A) bytes) of an 8-bit RGB/RGBA PNG."""
     with open(path, "rb") as f:
@@ -108,19 +124,21 @@ class FunnelSvg(unittest.TestCase):
         self.assertEqual(summary.group(1), counts[0])
         self.assertNotEqual(counts[0], "5,000")
 
+    def test_summary_names_no_cycles_when_each_deal_has_one(self):
+        # The transitions that start new cycles go; their events are then
+        # rejected, and every deal keeps its one cycle.
+        one_cycle, removed = re.subn(r"transitions \{[^}]*new_cycle: true \}\n", "", b2b_spec())
+        self.assertEqual(removed, 2)
+        root = ET.fromstring(funnel_svg_of_spec(one_cycle))
+        texts = {t.get("class"): "".join(t.itertext()) for t in root.iter(SVG_NS + "text")}
+        self.assertRegex(texts["summary"], r"^5,000 deals, win rate [0-9.]+%, ")
+        counts = [t.text for t in root.iter(SVG_NS + "text") if t.get("class") == "count"]
+        self.assertEqual(counts[0], "5,000")
+
     def test_long_names_fit_and_are_cut_past_48_characters(self):
-        with tempfile.TemporaryDirectory() as tmp:
-            machine = os.path.join(tmp, "long.textproto")
-            with open(os.path.join(EXAMPLES, "machines", "b2b.textproto")) as f:
-                spec = f.read()
-            name = "Qualification by the regional sales desk of EMEA & APAC"  # 55
-            with open(machine, "w") as f:
-                f.write(spec.replace('display_name: "Qualification"',
-                                     'display_name: "%s"' % name))
-            svg = subprocess.run(
-                [CLI, "report", machine, os.path.join(EXAMPLES, "data", "b2b_2026.csv"),
-                 "--format", "svg"], capture_output=True, text=True, check=True).stdout
-        root = ET.fromstring(svg)
+        name = "Qualification by the regional sales desk of EMEA & APAC"  # 55
+        root = ET.fromstring(funnel_svg_of_spec(
+            b2b_spec().replace('display_name: "Qualification"', 'display_name: "%s"' % name)))
         group = [g for g in root.iter(SVG_NS + "g") if g.get("data-stage") == "qualification"][0]
         label = next(group.iter(SVG_NS + "text"))
         self.assertEqual(label.find(SVG_NS + "title").text, name)
